@@ -1,0 +1,32 @@
+#pragma once
+// The one interface every block of a model implements, DSP and neural alike.
+
+#include <memory>
+
+namespace neuralfx {
+
+// Per-sample knob values for the current chunk: knobs[k][i] is knob k at sample i,
+// normalized to 0..1 and already smoothed by the Model.
+using KnobBuffers = const float* const*;
+
+class Block {
+public:
+    virtual ~Block() = default;
+
+    // Off the audio thread: all allocation happens here. After prepare(n), process() may be
+    // called with any count <= n.
+    virtual void prepare(int max_block_size) = 0;
+
+    // Clears the signal state (recurrent state, filter memories, delay lines).
+    virtual void reset() = 0;
+
+    // Real-time safe: no allocation, locks, exceptions or I/O. Mono, in place.
+    virtual void process(float* audio, int num_samples, KnobBuffers knobs) = 0;
+
+    // A fresh block with the same parameters and cleared state (one per audio channel).
+    virtual std::unique_ptr<Block> clone() const = 0;
+
+    virtual int latency_samples() const { return 0; }
+};
+
+}  // namespace neuralfx

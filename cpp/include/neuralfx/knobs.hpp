@@ -1,0 +1,99 @@
+#pragma once
+// Named user parameters ("knobs"): set from any thread through atomics, read by the audio
+// thread as per-sample smoothed, normalized (0..1) values. The smoothing law is mirrored by
+// neuralfx/knobs.py so that torch and C++ agree sample for sample.
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "block.hpp"
+
+namespace neuralfx {
+
+struct KnobSpec {
+    std::string name;
+    float minimum = 0.0f;
+    float maximum = 1.0f;
+    float default_value = 0.0f;
+    std::string unit;
+
+    float normalize(float value) const {
+        const float span = maximum - minimum;
+        const float t = span > 0.0f ? (value - minimum) / span : 0.0f;
+        return std::clamp(t, 0.0f, 1.0f);
+    }
+};
+
+// Time constant of the one-pole knob smoother (seconds); the same constant lives in knobs.py.
+constexpr double kKnobSmoothingSeconds = 0.01;
+
+inline float knob_smoothing_coefficient(double sample_rate) {
+    return static_cast<float>(1.0 - std::exp(-1.0 / (kKnobSmoothingSeconds * sample_rate)));
+}
+
+class KnobBank {
+public:
+    void configure(const std::vector<KnobSpec>& specs, double sample_rate) {
+        specs_ = specs;
+        targets_ = std::vector<std::atomic<float>>(specs.size());
+        current_.assign(specs.size(), 0.0f);
+        for (size_t k = 0; k < specs.size(); ++k) {
+            targets_[k].store(specs[k].normalize(specs[k].default_value));
+            current_[k] = targets_[k].load();
+        }
+        coefficient_ = knob_smoothing_coefficient(sample_rate);
+    }
+
+    void prepare(int max_block_size) {
+        storage_.assign(specs_.size() * static_cast<size_t>(std::max(max_block_size, 1)), 0.0f);
+        pointers_.resize(specs_.size());
+        for (size_t k = 0; k < specs_.size(); ++k)
+            pointers_[k] = storage_.data() + k * static_cast<size_t>(std::max(max_block_size, 1));
+    }
+
+    // Any thread. Value in the knob's own units; clamped to its range.
+    void set(int index, float value) {
+        targets_[static_cast<size_t>(index)].store(specs_[static_cast<size_t>(index)].normalize(value),
+                                                   std::memory_order_relaxed);
+    }
+    float get(int index) const {
+        const KnobSpec& s = specs_[static_cast<size_t>(index)];
+        return s.minimum + targets_[static_cast<size_t>(index)].load(std::memory_order_relaxed) *
+                               (s.maximum - s.minimum);
+    }
+
+    // The smoother jumps to its target: a reset means a new signal, not a parameter move.
+    void reset() {
+        for (size_t k = 0; k < specs_.size(); ++k) current_[k] = targets_[k].load(std::memory_order_relaxed);
+    }
+
+    // Audio thread: fills one smoothed row per knob for the next n samples.
+    KnobBuffers advance(int n) {
+        for (size_t k = 0; k < specs_.size(); ++k) {
+            const float target = targets_[k].load(std::memory_order_relaxed);
+            float value = current_[k];
+            float* row = pointers_[k];
+            for (int i = 0; i < n; ++i) {
+                value += coefficient_ * (target - value);
+                row[i] = value;
+            }
+            current_[k] = value;
+        }
+        return pointers_.empty() ? nullptr : pointers_.data();
+    }
+
+    const std::vector<KnobSpec>& specs() const { return specs_; }
+
+private:
+    std::vector<KnobSpec> specs_;
+    std::vector<std::atomic<float>> targets_;
+    std::vector<float> current_;
+    std::vector<float> storage_;
+    std::vector<float*> pointers_;
+    float coefficient_ = 1.0f;
+};
+
+}  // namespace neuralfx

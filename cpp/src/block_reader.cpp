@@ -1,0 +1,167 @@
+#include "block_reader.hpp"
+
+#include <cmath>
+#include <sstream>
+
+namespace neuralfx {
+
+namespace {
+
+std::string shape_text(const std::vector<int>& shape) {
+    std::ostringstream s;
+    s << "[";
+    for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+    s << "]";
+    return s.str();
+}
+
+}  // namespace
+
+BlockReader::BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs)
+    : block_(block), where_("blocks[" + std::to_string(index) + "]"), knobs_(knobs) {
+    if (!block_.is_object()) fail("", "expected an object");
+    auto t = block_.find("type");
+    if (t == block_.end() || !t->is_string()) fail(".type", "missing or not a string");
+    type_ = t->get<std::string>();
+    auto c = block_.find("config");
+    if (c == block_.end() || !c->is_object()) fail(".config", "missing or not an object");
+    auto w = block_.find("weights");
+    if (w != block_.end() && !w->is_object()) fail(".weights", "not an object");
+}
+
+void BlockReader::fail(const std::string& field, const std::string& problem) const {
+    throw ModelFileError(where_ + field + ": " + problem);
+}
+
+const nlohmann::json* BlockReader::config_value(const char* key) const {
+    const auto& config = block_.at("config");
+    auto it = config.find(key);
+    return it == config.end() ? nullptr : &*it;
+}
+
+int BlockReader::get_int(const char* key, int minimum, int maximum) const {
+    const nlohmann::json* v = config_value(key);
+    const std::string field = std::string(".config.") + key;
+    if (!v) fail(field, "missing");
+    if (!v->is_number_integer()) fail(field, "expected an integer");
+    const long long value = v->get<long long>();
+    if (value < minimum || value > maximum)
+        fail(field, std::to_string(value) + " is outside [" + std::to_string(minimum) + ", " + std::to_string(maximum) + "]");
+    return static_cast<int>(value);
+}
+
+int BlockReader::get_int(const char* key, int minimum, int maximum, int fallback) const {
+    return config_value(key) ? get_int(key, minimum, maximum) : fallback;
+}
+
+float BlockReader::get_float(const char* key, float minimum, float maximum) const {
+    const nlohmann::json* v = config_value(key);
+    const std::string field = std::string(".config.") + key;
+    if (!v) fail(field, "missing");
+    if (!v->is_number()) fail(field, "expected a number");
+    const double value = v->get<double>();
+    if (!std::isfinite(value) || value < minimum || value > maximum) {
+        std::ostringstream s;
+        s << value << " is outside [" << minimum << ", " << maximum << "]";
+        fail(field, s.str());
+    }
+    return static_cast<float>(value);
+}
+
+float BlockReader::get_float(const char* key, float minimum, float maximum, float fallback) const {
+    return config_value(key) ? get_float(key, minimum, maximum) : fallback;
+}
+
+bool BlockReader::get_bool(const char* key, bool fallback) const {
+    const nlohmann::json* v = config_value(key);
+    if (!v) return fallback;
+    if (!v->is_boolean()) fail(std::string(".config.") + key, "expected true or false");
+    return v->get<bool>();
+}
+
+std::string BlockReader::get_string(const char* key, const std::vector<std::string>& allowed) const {
+    const nlohmann::json* v = config_value(key);
+    const std::string field = std::string(".config.") + key;
+    if (!v) fail(field, "missing");
+    if (!v->is_string()) fail(field, "expected a string");
+    std::string value = v->get<std::string>();
+    for (const auto& a : allowed)
+        if (a == value) return value;
+    std::string choices;
+    for (const auto& a : allowed) choices += (choices.empty() ? "" : ", ") + a;
+    fail(field, "'" + value + "' is not one of: " + choices);
+}
+
+std::string BlockReader::get_string(const char* key, const std::vector<std::string>& allowed,
+                                    const std::string& fallback) const {
+    return config_value(key) ? get_string(key, allowed) : fallback;
+}
+
+std::vector<int> BlockReader::get_int_list(const char* key, int minimum, int maximum) const {
+    const nlohmann::json* v = config_value(key);
+    const std::string field = std::string(".config.") + key;
+    if (!v) fail(field, "missing");
+    if (!v->is_array()) fail(field, "expected a list of integers");
+    std::vector<int> out;
+    for (size_t i = 0; i < v->size(); ++i) {
+        const auto& e = (*v)[i];
+        if (!e.is_number_integer() || e.get<long long>() < minimum || e.get<long long>() > maximum)
+            fail(field + "[" + std::to_string(i) + "]",
+                 "expected an integer in [" + std::to_string(minimum) + ", " + std::to_string(maximum) + "]");
+        out.push_back(e.get<int>());
+    }
+    return out;
+}
+
+std::vector<int> BlockReader::knob_indices(const char* key) const {
+    const nlohmann::json* v = config_value(key);
+    const std::string field = std::string(".config.") + key;
+    std::vector<int> out;
+    if (!v) return out;
+    if (!v->is_array()) fail(field, "expected a list of knob names");
+    for (size_t i = 0; i < v->size(); ++i) {
+        const auto& e = (*v)[i];
+        if (!e.is_string()) fail(field + "[" + std::to_string(i) + "]", "expected a knob name");
+        const std::string name = e.get<std::string>();
+        int found = -1;
+        for (size_t k = 0; k < knobs_.size(); ++k)
+            if (knobs_[k].name == name) found = static_cast<int>(k);
+        if (found < 0) fail(field + "[" + std::to_string(i) + "]", "knob '" + name + "' is not declared in \"knobs\"");
+        out.push_back(found);
+    }
+    return out;
+}
+
+std::vector<float> BlockReader::weight(const std::string& name, const std::vector<int>& shape) const {
+    const std::string field = ".weights." + name;
+    auto weights = block_.find("weights");
+    if (weights == block_.end()) fail(".weights", "missing");
+    auto it = weights->find(name);
+    if (it == weights->end()) fail(field, "missing");
+    if (!it->is_object()) fail(field, "expected {\"shape\": [...], \"data\": [...]}");
+    auto s = it->find("shape");
+    auto d = it->find("data");
+    if (s == it->end() || !s->is_array()) fail(field + ".shape", "missing or not a list");
+    if (d == it->end() || !d->is_array()) fail(field + ".data", "missing or not a list");
+    std::vector<int> stored;
+    for (const auto& e : *s) {
+        if (!e.is_number_integer()) fail(field + ".shape", "expected integers");
+        stored.push_back(e.get<int>());
+    }
+    if (stored != shape) fail(field + ".shape", "is " + shape_text(stored) + ", expected " + shape_text(shape));
+    size_t count = 1;
+    for (int n : shape) count *= static_cast<size_t>(n);
+    if (d->size() != count)
+        fail(field + ".data", "holds " + std::to_string(d->size()) + " values, shape needs " + std::to_string(count));
+    std::vector<float> out(count);
+    for (size_t i = 0; i < count; ++i) {
+        const auto& e = (*d)[i];
+        if (!e.is_number()) fail(field + ".data[" + std::to_string(i) + "]", "not a number");
+        const double value = e.get<double>();
+        if (!std::isfinite(value)) fail(field + ".data[" + std::to_string(i) + "]", "not finite");
+        out[i] = static_cast<float>(value);
+    }
+    return out;
+}
+
+}  // namespace neuralfx

@@ -1,0 +1,47 @@
+#pragma once
+// Typed, validated access to one entry of a model file's "blocks" list. Every error names the
+// JSON path of the bad field, e.g. "blocks[0].config.hidden_size: expected an integer in [1, 1024]".
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "neuralfx/knobs.hpp"
+#include "neuralfx/model_io.hpp"
+
+namespace neuralfx {
+
+class BlockReader {
+public:
+    BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs);
+
+    const std::string& type() const { return type_; }
+
+    int get_int(const char* key, int minimum, int maximum) const;
+    int get_int(const char* key, int minimum, int maximum, int fallback) const;
+    float get_float(const char* key, float minimum, float maximum) const;
+    float get_float(const char* key, float minimum, float maximum, float fallback) const;
+    bool get_bool(const char* key, bool fallback) const;
+    std::string get_string(const char* key, const std::vector<std::string>& allowed) const;
+    std::string get_string(const char* key, const std::vector<std::string>& allowed, const std::string& fallback) const;
+    std::vector<int> get_int_list(const char* key, int minimum, int maximum) const;
+
+    // The knob names listed under config[key], resolved to indices into the model's knobs.
+    std::vector<int> knob_indices(const char* key) const;
+
+    // weights[name], checked to have exactly this shape; data in row-major order.
+    std::vector<float> weight(const std::string& name, const std::vector<int>& shape) const;
+
+    [[noreturn]] void fail(const std::string& field, const std::string& problem) const;
+
+private:
+    const nlohmann::json* config_value(const char* key) const;
+
+    const nlohmann::json& block_;
+    std::string where_;
+    std::string type_;
+    const std::vector<KnobSpec>& knobs_;
+};
+
+}  // namespace neuralfx

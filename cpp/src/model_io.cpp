@@ -1,0 +1,124 @@
+#include "neuralfx/model_io.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "block_reader.hpp"
+#include "registry.hpp"
+
+namespace neuralfx {
+
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void fail(const std::string& field, const std::string& problem) {
+    throw ModelFileError(field + ": " + problem);
+}
+
+double read_number(const json& object, const char* key, const std::string& where) {
+    auto it = object.find(key);
+    if (it == object.end()) fail(where + "." + key, "missing");
+    if (!it->is_number()) fail(where + "." + key, "expected a number");
+    const double v = it->get<double>();
+    if (!std::isfinite(v)) fail(where + "." + key, "not finite");
+    return v;
+}
+
+std::vector<KnobSpec> read_knobs(const json& root) {
+    std::vector<KnobSpec> knobs;
+    auto it = root.find("knobs");
+    if (it == root.end()) return knobs;
+    if (!it->is_array()) fail("knobs", "expected a list");
+    for (size_t i = 0; i < it->size(); ++i) {
+        const json& k = (*it)[i];
+        const std::string where = "knobs[" + std::to_string(i) + "]";
+        if (!k.is_object()) fail(where, "expected an object");
+        KnobSpec spec;
+        auto name = k.find("name");
+        if (name == k.end() || !name->is_string() || name->get<std::string>().empty())
+            fail(where + ".name", "missing or not a non-empty string");
+        spec.name = name->get<std::string>();
+        for (const auto& other : knobs)
+            if (other.name == spec.name) fail(where + ".name", "'" + spec.name + "' is declared twice");
+        spec.minimum = static_cast<float>(read_number(k, "min", where));
+        spec.maximum = static_cast<float>(read_number(k, "max", where));
+        spec.default_value = static_cast<float>(read_number(k, "default", where));
+        if (!(spec.maximum > spec.minimum)) fail(where + ".max", "must be greater than min");
+        if (spec.default_value < spec.minimum || spec.default_value > spec.maximum)
+            fail(where + ".default", "outside [min, max]");
+        auto unit = k.find("unit");
+        if (unit != k.end()) {
+            if (!unit->is_string()) fail(where + ".unit", "expected a string");
+            spec.unit = unit->get<std::string>();
+        }
+        knobs.push_back(spec);
+    }
+    return knobs;
+}
+
+}  // namespace
+
+std::unique_ptr<Model> load_model_from_string(const std::string& text) {
+    json root;
+    try {
+        root = json::parse(text);
+    } catch (const json::parse_error& e) {
+        throw ModelFileError(std::string("not a model file (invalid JSON, perhaps truncated): ") + e.what());
+    } catch (const json::exception& e) {
+        throw ModelFileError(std::string("not a model file (a value cannot be represented): ") + e.what());
+    }
+    if (!root.is_object()) fail("(top level)", "expected a JSON object");
+    auto format = root.find("format");
+    if (format == root.end() || !format->is_string() || format->get<std::string>() != kModelFormatName)
+        fail("format", std::string("missing or not \"") + kModelFormatName + "\": this is not a neuralfx model file");
+    auto version = root.find("version");
+    if (version == root.end() || !version->is_number_integer()) fail("version", "missing or not an integer");
+    if (version->get<int>() != kModelFormatVersion)
+        fail("version", "file is version " + std::to_string(version->get<int>()) + ", this build reads version " +
+                            std::to_string(kModelFormatVersion) + ": update neuralfx or re-export the model");
+    const double sample_rate = read_number(root, "sample_rate", "(top level)");
+    if (sample_rate < 1000.0 || sample_rate > 768000.0) fail("sample_rate", "outside [1000, 768000] Hz");
+
+    std::vector<KnobSpec> knobs = read_knobs(root);
+
+    auto blocks_it = root.find("blocks");
+    if (blocks_it == root.end() || !blocks_it->is_array()) fail("blocks", "missing or not a list");
+    if (blocks_it->empty()) fail("blocks", "empty: a model needs at least one block");
+    std::vector<std::unique_ptr<Block>> blocks;
+    for (size_t i = 0; i < blocks_it->size(); ++i) {
+        BlockReader reader((*blocks_it)[i], static_cast<int>(i), knobs);
+        BlockFactory factory = find_block_factory(reader.type());
+        if (!factory) {
+            std::string known;
+            for (const auto& n : registered_block_types()) known += (known.empty() ? "" : ", ") + n;
+            reader.fail(".type", "unknown block type '" + reader.type() + "' (known: " + known + ")");
+        }
+        blocks.push_back(factory(reader));
+    }
+
+    std::string metadata = "{}";
+    auto meta = root.find("metadata");
+    if (meta != root.end()) {
+        if (!meta->is_object()) fail("metadata", "expected an object");
+        metadata = meta->dump();
+    }
+    return std::make_unique<Model>(sample_rate, std::move(knobs), std::move(blocks), std::move(metadata));
+}
+
+std::unique_ptr<Model> load_model_from_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ModelFileError("cannot open model file '" + path + "'");
+    std::ostringstream buffer;
+    buffer << in.rdbuf();
+    try {
+        return load_model_from_string(buffer.str());
+    } catch (const ModelFileError& e) {
+        throw ModelFileError("'" + path + "': " + e.what());
+    }
+}
+
+}  // namespace neuralfx

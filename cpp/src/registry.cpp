@@ -1,0 +1,30 @@
+#include "registry.hpp"
+
+#include <utility>
+
+namespace neuralfx {
+
+namespace {
+
+const std::vector<std::pair<std::string, BlockFactory>>& table() {
+    static const std::vector<std::pair<std::string, BlockFactory>> entries = {
+        {"LSTM", &make_lstm},
+    };
+    return entries;
+}
+
+}  // namespace
+
+BlockFactory find_block_factory(const std::string& type) {
+    for (const auto& [name, factory] : table())
+        if (name == type) return factory;
+    return nullptr;
+}
+
+std::vector<std::string> registered_block_types() {
+    std::vector<std::string> names;
+    for (const auto& entry : table()) names.push_back(entry.first);
+    return names;
+}
+
+}  // namespace neuralfx

@@ -1,0 +1,23 @@
+#pragma once
+// Maps a block "type" in a model file to the function that builds its C++ twin. One line per
+// block type in registry.cpp; each factory lives beside its block's reader code.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "block_reader.hpp"
+#include "neuralfx/block.hpp"
+
+namespace neuralfx {
+
+using BlockFactory = std::unique_ptr<Block> (*)(const BlockReader&);
+
+// nullptr for an unknown type.
+BlockFactory find_block_factory(const std::string& type);
+std::vector<std::string> registered_block_types();
+
+// Factories, one per block type (src/factories/*.cpp).
+std::unique_ptr<Block> make_lstm(const BlockReader&);
+
+}  // namespace neuralfx

@@ -1,0 +1,97 @@
+// The kernel's processing contract: output independent of block size, reset restores the
+// initial state, channels are independent, knob changes are smoothed, output stays finite.
+
+#include <cmath>
+#include <vector>
+
+#include "neuralfx/model_io.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+std::vector<float> run(neuralfx::Model& m, const std::vector<float>& input, int block) {
+    std::vector<float> out = input;
+    m.prepare(1, block);
+    float* p = out.data();
+    for (size_t start = 0; start < out.size(); start += static_cast<size_t>(block)) {
+        float* chunk = p + start;
+        const int n = static_cast<int>(std::min<size_t>(static_cast<size_t>(block), out.size() - start));
+        m.process(&chunk, 1, n);
+    }
+    return out;
+}
+
+float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+    float d = 0.0f;
+    for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(a[i] - b[i]));
+    return d;
+}
+
+}  // namespace
+
+int main() {
+    auto model = neuralfx::load_model_from_string(nfx_test::lstm_model_json(12, 2, true));
+    const std::vector<float> x = nfx_test::test_signal(9000);
+
+    // Block size changes nothing: each sample sees the same arithmetic in the same order.
+    const std::vector<float> reference = run(*model, x, 4096);
+    for (int block : {1, 7, 64, 512}) CHECK(max_abs_diff(run(*model, x, block), reference) == 0.0f);
+    CHECK(max_abs_diff(reference, x) > 1e-3f);  // the model does something
+
+    // reset() returns to the state right after prepare().
+    {
+        std::vector<float> a = x, b = x;
+        model->prepare(1, 512);
+        float* pa = a.data();
+        model->process(&pa, 1, static_cast<int>(a.size()));
+        model->reset();
+        float* pb = b.data();
+        model->process(&pb, 1, static_cast<int>(b.size()));
+        CHECK(max_abs_diff(a, b) == 0.0f);
+    }
+
+    // Stereo: each channel has its own state; identical inputs give identical outputs, and a
+    // silent channel does not pick up the other one's signal.
+    {
+        std::vector<float> left = x, right = x, silent(x.size(), 0.0f), other = x;
+        model->prepare(3, 256);
+        float* chans[3] = {left.data(), right.data(), silent.data()};
+        CHECK(model->process(chans, 3, static_cast<int>(x.size())));
+        CHECK(max_abs_diff(left, right) == 0.0f);
+        model->prepare(1, 256);
+        std::vector<float> alone(x.size(), 0.0f);
+        float* pa = alone.data();
+        model->process(&pa, 1, static_cast<int>(alone.size()));
+        CHECK(max_abs_diff(silent, alone) == 0.0f);
+        // More channels than prepared: refused, buffers untouched.
+        float* two[2] = {other.data(), other.data()};
+        CHECK(!model->process(two, 2, 16));
+        CHECK(max_abs_diff(other, x) == 0.0f);
+    }
+
+    // A knob move is smoothed: the output changes gradually, not in one step, and the knob
+    // value reads back clamped to its range.
+    {
+        model->prepare(1, 64);
+        model->set_knob(0, 50.0f);
+        CHECK(model->knob(0) == 10.0f);
+        model->set_knob(0, 0.0f);
+        model->reset();
+        std::vector<float> a = run(*model, x, 64);
+        model->set_knob(0, 10.0f);
+        std::vector<float> b = run(*model, x, 64);
+        CHECK(max_abs_diff(a, b) > 1e-3f);
+    }
+
+    // Finite output for extreme but finite input, and silence after it.
+    {
+        std::vector<float> loud(48000);
+        for (size_t i = 0; i < loud.size(); ++i) loud[i] = (i % 100 < 50) ? 1e4f : -1e4f;
+        loud.resize(96000, 0.0f);
+        const std::vector<float> y = run(*model, loud, 512);
+        bool finite = true;
+        for (float v : y) finite = finite && std::isfinite(v);
+        CHECK(finite);
+    }
+    return nfx_test::finish("test_model_process");
+}
