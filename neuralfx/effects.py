@@ -40,18 +40,11 @@ class NeuralEffect:
         path = Path(path)
         if not path.exists():
             raise ModelFileError(f"model file '{path}' does not exist")
-        try:
-            model = _core.Model.from_file(str(path))
-        except _core.ModelFileError as e:
-            raise ModelFileError(str(e)) from None
-        return cls(model, name=path.stem, resample=resample)
+        return cls(_core.Model.from_file(str(path)), name=path.stem, resample=resample)
 
     @classmethod
     def from_json(cls, text: str, name: str = "", resample: bool = False) -> "NeuralEffect":
-        try:
-            return cls(_core.Model.from_json(text), name=name, resample=resample)
-        except _core.ModelFileError as e:
-            raise ModelFileError(str(e)) from None
+        return cls(_core.Model.from_json(text), name=name, resample=resample)
 
     # ---- description ----
     @property

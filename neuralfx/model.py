@@ -55,27 +55,27 @@ class Model(nn.Module):
         values = [k.normalize(settings.get(k.name, k.default)) for k in self.knobs]
         return torch.tensor(values, dtype=torch.float32).view(1, -1, 1).expand(batch, -1, samples)
 
+    def knob_trajectory(self, samples: int, block_size: int, knob_moves: Optional[list[dict[str, float]]] = None) -> Tensor:
+        """(1, knobs, samples) smoothed normalized knob values when knob_moves[b] (settings in
+        knob units) is applied before block b of a freshly prepared kernel, smoothed as it does."""
+        names = [k.name for k in self.knobs]
+        targets = np.empty((len(self.knobs), samples), dtype=np.float32)
+        initial = np.array([k.normalize(k.default) for k in self.knobs], dtype=np.float32)
+        current = initial.copy()
+        for b, start in enumerate(range(0, samples, block_size)):
+            for name, value in (knob_moves[b] if knob_moves and b < len(knob_moves) else {}).items():
+                current[names.index(name)] = self.knobs[names.index(name)].normalize(value)
+            targets[:, start : start + block_size] = current[:, None]
+        # The smoother starts at the defaults, where the kernel's prepare() left it.
+        return torch.from_numpy(smooth(targets, initial, self.sample_rate))[None]
+
     @torch.no_grad()
     def process_blocks(self, audio: np.ndarray, block_size: int, knob_moves: Optional[list[dict[str, float]]] = None) -> np.ndarray:
-        """Mono audio through the model in blocks, knobs set before each block and smoothed per
-        sample exactly as the kernel does. knob_moves[b] holds the settings applied before block b."""
+        """Mono audio through the model with knob moves applied before blocks, as a host drives
+        the kernel. The torch forward is causal, so one call over the whole signal is exact."""
         audio = np.asarray(audio, dtype=np.float32)
-        targets = np.array([k.normalize(k.default) for k in self.knobs], dtype=np.float32)
-        current = targets.copy()
-        state = None
-        outputs = []
-        for b, start in enumerate(range(0, len(audio), block_size)):
-            chunk = audio[start : start + block_size]
-            if knob_moves and b < len(knob_moves):
-                for name, value in knob_moves[b].items():
-                    idx = [k.name for k in self.knobs].index(name)
-                    targets[idx] = self.knobs[idx].normalize(value)
-            rows = smooth(np.repeat(targets[:, None], len(chunk), axis=1), current, self.sample_rate)
-            if len(self.knobs):
-                current = rows[:, -1].copy()
-            y, state = self(torch.from_numpy(chunk)[None], torch.from_numpy(rows)[None], state)
-            outputs.append(y[0].numpy())
-        return np.concatenate(outputs)
+        knobs = self.knob_trajectory(len(audio), block_size, knob_moves)
+        return self(torch.from_numpy(audio)[None], knobs)[0][0].numpy()
 
     # ---- model files ----
     def to_modelfile(self, metadata: Optional[dict[str, Any]] = None) -> modelfile.ModelFile:
@@ -100,6 +100,10 @@ class Model(nn.Module):
                 block = block_type.from_config(record.config)
             except (KeyError, TypeError, ValueError) as e:
                 raise ModelFileError(f"{where}.config: invalid for {record.type}: {e}") from None
+            declared = {k.name for k in mf.knobs}
+            for j, name in enumerate(getattr(block, "conditioning", [])):
+                if name not in declared:
+                    raise ModelFileError(f"{where}.config.conditioning[{j}]: knob '{name}' is not declared in \"knobs\"")
             expected = block.state_dict()
             for name, tensor in expected.items():
                 if name not in record.weights:

@@ -192,7 +192,7 @@ def train(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             state = _detach(state)
-            running.append(float(loss))
+            running.append(loss.item())
             step += 1
             out_of_time = bool(config.max_seconds) and time.monotonic() - t0 > config.max_seconds
             if step % config.validate_every == 0 or step >= config.max_steps or out_of_time:
