@@ -124,7 +124,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     pair = CapturePair.load(args.input, args.target)
     config = TrainConfig(hidden_size=args.hidden_size, num_layers=args.num_layers, max_steps=args.max_steps,
                          max_seconds=args.max_minutes * 60 if args.max_minutes else None, seed=args.seed,
-                         device=args.device)
+                         device=args.device, threads=args.threads, checkpoint=args.checkpoint)
     result = train([Capture(pair)], config)
     trained_on = args.trained_on or f"{Path(args.input).name} -> {Path(args.target).name}"
     path = result.model.save(args.output, result.metadata(trained_on, config, name=Path(args.output).stem))
@@ -176,7 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-steps", type=int, default=4000)
     t.add_argument("--max-minutes", type=float)
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="auto")
+    t.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, ...")
+    t.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for small nets)")
+    t.add_argument("--checkpoint", help="checkpoint file: written during training, resumed from if it exists")
     t.add_argument("--trained-on", help="what the capture imitates, stored in the model's metadata")
     t.set_defaults(func=cmd_train)
     return p

@@ -11,8 +11,10 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import math
+import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -50,6 +52,8 @@ class TrainConfig:
     # not arithmetic: one thread is as fast and avoids OpenMP spin-waiting on a busy machine
     # (measured here: 2 threads were 25x slower per step than 1 while other jobs ran).
     threads: Optional[int] = 1
+    # Written at validations; a run given an existing checkpoint resumes from it.
+    checkpoint: Optional[str] = None
 
 
 @dataclass
@@ -177,17 +181,20 @@ def train(
         k = torch.stack(ks)[:, :, None].expand(-1, -1, segment)
         return torch.stack(xs).to(device), torch.stack(ys).to(device), k.to(device)
 
-    best_esr, best_stft, best_state, stale = math.inf, math.inf, copy.deepcopy(model.state_dict()), 0
-    history: list[dict[str, float]] = []
-    step, t0, running = 0, time.monotonic(), []
+    st = _Progress(best_state=copy.deepcopy(model.state_dict()))
+    if config.checkpoint and Path(config.checkpoint).exists():
+        st = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng)
+        progress(f"resumed from {config.checkpoint} at step {st.step}")
+    t0, running = time.monotonic() - st.seconds, []
     progress(f"training {sum(p.numel() for p in model.parameters())} parameters on {device}, "
              f"{int(train_lengths.sum())} training samples at {sample_rate:g} Hz")
-    done = False
+    done = st.step >= config.max_steps
     while not done:
         x, y, k = batch()
         model.train()
         with torch.no_grad():
             _, state = model(x[:, : config.warmup_samples], k[:, :, : config.warmup_samples])
+        validated = False
         for c in range(config.chunks_per_segment):
             lo = config.warmup_samples + c * config.tbptt_samples
             hi = lo + config.tbptt_samples
@@ -199,39 +206,81 @@ def train(
             optimizer.step()
             state = _detach(state)
             running.append(loss.item())
-            step += 1
+            st.step += 1
             out_of_time = bool(config.max_seconds) and time.monotonic() - t0 > config.max_seconds
-            if step % config.validate_every == 0 or step >= config.max_steps or out_of_time:
+            if st.step % config.validate_every == 0 or st.step >= config.max_steps or out_of_time:
+                validated = True
                 model.eval()
                 model.cpu()
                 val_esr, val_stft, _, _ = validate(model, captures, config.validation_fraction)
                 model.to(device)
-                elapsed = time.monotonic() - t0
-                history.append({"step": step, "seconds": elapsed, "train_loss": float(np.mean(running)),
-                                "validation_esr": val_esr, "validation_stft": val_stft})
+                st.seconds = time.monotonic() - t0
+                st.history.append({"step": st.step, "seconds": st.seconds, "train_loss": float(np.mean(running)),
+                                   "validation_esr": val_esr, "validation_stft": val_stft})
                 running = []
-                improved = val_esr < best_esr
+                improved = val_esr < st.best_esr
                 if improved:
-                    best_esr, best_stft, best_state, stale = val_esr, val_stft, copy.deepcopy(model.state_dict()), 0
+                    st.best_esr, st.best_stft, st.best_state, st.stale = val_esr, val_stft, copy.deepcopy(model.state_dict()), 0
                 else:
-                    stale += 1
+                    st.stale += 1
                 scheduler.step(val_esr)
-                progress(f"step {step:5d}  {elapsed:6.0f}s  train loss {history[-1]['train_loss']:.4f}  "
+                progress(f"step {st.step:5d}  {st.seconds:6.0f}s  train loss {st.history[-1]['train_loss']:.4f}  "
                          f"validation ESR {val_esr:.5f}{'  *' if improved else ''}")
-                if stale >= config.patience:
+                if st.stale >= config.patience:
                     progress(f"early stop: no improvement in {config.patience} validations")
                     done = True
                 if not math.isfinite(val_esr):
                     raise RuntimeError("training diverged (validation ESR is not finite): lower learning_rate")
-            if step >= config.max_steps or out_of_time:
+            if st.step >= config.max_steps or out_of_time:
                 done = True
             if done:
                 break
-    model.load_state_dict(best_state)
+        # Checkpoints fall on segment boundaries, where the sampler's state is all there is to
+        # restore: a resumed run continues exactly as an uninterrupted one would.
+        if validated and config.checkpoint and (c == config.chunks_per_segment - 1):
+            _save_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st)
+    model.load_state_dict(st.best_state)
     model.cpu().eval()
     seconds = time.monotonic() - t0
-    progress(f"best validation ESR {best_esr:.5f} after {step} steps, {seconds:.0f} s")
-    return TrainResult(model, best_esr, best_stft, step, seconds, history)
+    progress(f"best validation ESR {st.best_esr:.5f} after {st.step} steps, {seconds:.0f} s")
+    return TrainResult(model, st.best_esr, st.best_stft, st.step, seconds, st.history)
+
+
+@dataclass
+class _Progress:
+    """Everything about a training run besides model, optimizer and sampler: what a checkpoint holds."""
+
+    step: int = 0
+    seconds: float = 0.0
+    best_esr: float = math.inf
+    best_stft: float = math.inf
+    best_state: Optional[dict] = None
+    stale: int = 0
+    history: list = field(default_factory=list)
+
+
+def _save_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, st: _Progress) -> None:
+    # torch.save (tensors and plain containers only; loaded with weights_only=True). Checkpoints
+    # are training state, never shipped: models ship as .nfx files.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "progress": {f.name: getattr(st, f.name) for f in fields(st)}}, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator) -> _Progress:
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        model.load_state_dict(data["model"])
+    except RuntimeError as e:
+        raise ValueError(f"checkpoint '{path}' is for another model shape ({e}); delete it or change --checkpoint") from None
+    optimizer.load_state_dict(data["optimizer"])
+    scheduler.load_state_dict(data["scheduler"])
+    rng.bit_generator.state = data["numpy_rng"]
+    torch.set_rng_state(data["torch_rng"])
+    return _Progress(**data["progress"])
 
 
 def _detach(state):

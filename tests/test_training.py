@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pedalboard
 import pytest
+import torch
 
 import neuralfx
 from neuralfx import modelfile
@@ -72,3 +73,18 @@ def test_too_short_or_mismatched_captures_are_refused(drive_capture: Capture) ->
     other = Capture(type(drive_capture.pair)(drive_capture.pair.input, drive_capture.pair.target, 44100))
     with pytest.raises(ValueError, match="different sample rates"):
         train([drive_capture, other], TrainConfig(**TINY), progress=lambda s: None)
+
+
+def test_resumed_run_equals_uninterrupted_run(drive_capture: Capture, tmp_path: Path) -> None:
+    straight = train([drive_capture], TrainConfig(max_steps=40, patience=100, **TINY), progress=lambda s: None)
+    checkpoint = str(tmp_path / "run.ckpt")
+    first = TrainConfig(max_steps=20, patience=100, checkpoint=checkpoint, **TINY)
+    train([drive_capture], first, progress=lambda s: None)
+    lines: list[str] = []
+    second = TrainConfig(max_steps=40, patience=100, checkpoint=checkpoint, **TINY)
+    resumed = train([drive_capture], second, progress=lines.append)
+    assert any("resumed from" in line and "step 20" in line for line in lines)
+    assert resumed.steps == 40
+    assert resumed.validation_esr == straight.validation_esr
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
