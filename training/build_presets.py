@@ -46,7 +46,8 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
     if unknown:
         raise SystemExit(f"{path}: unknown train settings {sorted(unknown)}")
     # An interrupted build resumes from its checkpoint (training/runs/ is not committed).
-    train_args.setdefault("checkpoint", str(HERE / "runs" / f"{name}.ckpt"))
+    # Keyed by capture length: a quick try never resumes into a full build or back.
+    train_args.setdefault("checkpoint", str(HERE / "runs" / f"{name}-{cap.get('seconds', 180):g}s.ckpt"))
     config = TrainConfig(**train_args)
     print(f"== {name}: capturing {cap.get('seconds', 180)} s through {recipe['description']}")
     pair = capture(device_from_recipe(recipe), cap.get("sample_rate", 48000), cap.get("seconds", 180), cap.get("seed", 0))
