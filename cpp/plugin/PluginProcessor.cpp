@@ -148,6 +148,12 @@ NeuralFXProcessor::~NeuralFXProcessor() {
 int NeuralFXProcessor::num_presets() const { return num_embedded_presets(); }
 
 bool NeuralFXProcessor::isBusesLayoutSupported(const BusesLayout& layouts) const {
+    // JUCE's VST3 host (and with it Pedalboard) reads the latency after setupProcessing has set
+    // the new sample rate but before setActive runs prepareToPlay, and a latency change reported
+    // from prepareToPlay reaches it only asynchronously, one render call late. The bus-layout
+    // check is the one call JUCE makes into the plugin in between, so the latency for the new
+    // rate is published here; it depends only on the rate and the selected model.
+    const_cast<NeuralFXProcessor*>(this)->update_latency_for_host_rate(getSampleRate());
     const auto in = layouts.getMainInputChannelSet();
     const auto out = layouts.getMainOutputChannelSet();
     if (in != out) return false;
@@ -170,6 +176,16 @@ void NeuralFXProcessor::set_info(const std::string& status, const std::vector<Kn
     std::lock_guard<std::mutex> lock(info_mutex_);
     status_ = status;
     knobs_ = knobs;
+}
+
+void NeuralFXProcessor::update_latency_for_host_rate(double host_rate) {
+    const long model_rate = model_rate_.load();
+    const long rate = std::lround(host_rate);
+    if (rate <= 0 || model_rate <= 0) return;
+    // A rate pair the resampler refuses runs as a pass-through, with no latency.
+    const bool convertible = rate == model_rate || (StreamResampler::phases_for(rate, model_rate) <= kResamplerMaxPhases &&
+                                                    StreamResampler::phases_for(model_rate, rate) <= kResamplerMaxPhases);
+    setLatencySamples(convertible ? HostRateModel::latency_for(rate, model_rate, model_latency_.load()) : 0);
 }
 
 Controls NeuralFXProcessor::read_controls() const {
@@ -218,6 +234,8 @@ std::unique_ptr<Engine> NeuralFXProcessor::build_for_choice(int choice) {
     }
     std::vector<KnobSpec> knobs = model ? model->knobs() : std::vector<KnobSpec>{};
     const double model_rate = model ? model->sample_rate() : 0.0;
+    model_rate_.store(model ? std::lround(model_rate) : 0);
+    model_latency_.store(model ? model->latency_samples() : 0);
 
     std::unique_ptr<Engine> engine;
     if (prepared_) {

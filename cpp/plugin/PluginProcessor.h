@@ -78,6 +78,7 @@ public:
     void prepareToPlay(double sample_rate, int max_block_size) override;
     void releaseResources() override {}
     void reset() override;
+    // Also brings the reported latency up to date with the host's new sample rate: see the .cpp.
     bool isBusesLayoutSupported(const BusesLayout& layouts) const override;
     void processBlock(juce::AudioBuffer<float>& buffer, juce::MidiBuffer& midi) override;
     using AudioProcessor::processBlock;
@@ -129,6 +130,7 @@ private:
     void hand_over(std::unique_ptr<Engine> engine);
     bool retire(Engine* engine);  // lock-free; false when every slot is full
     void collect_garbage();
+    void update_latency_for_host_rate(double host_rate);
     void set_info(const std::string& status, const std::vector<KnobSpec>& knobs);
     void set_parameter_from_state(juce::AudioProcessorParameter& p, float value);
     bool apply_state_xml(const juce::XmlElement& xml, std::string& error);
@@ -149,6 +151,10 @@ private:
     int channels_ = 2;
     int block_ = 512;
     std::atomic<int> built_choice_{-1};
+    // Rate and latency of the selected model (0 when none), so the latency at any host rate is
+    // known before an Engine exists.
+    std::atomic<long> model_rate_{0};
+    std::atomic<int> model_latency_{0};
     std::atomic<int> engines_built_{0};
 
     // Text the host reads (status, knob slots), under info_mutex_ (never held across host calls).

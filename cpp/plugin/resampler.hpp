@@ -213,11 +213,7 @@ public:
         }
         const long long model_latency = model_->latency_samples();
         const int h_up = StreamResampler::half_taps_for(host_rate_, model_rate_);
-        const int h_down = StreamResampler::half_taps_for(model_rate_, host_rate_);
-        // Stage 1 delays by h_up host samples, which makes it causal. Stage 2 must delay by at
-        // least h_down model samples (plus the model's latency) to be causal; rounding the sum
-        // up to whole host samples gives the reported latency.
-        latency_ = static_cast<int>(h_up + ceil_div((h_down + model_latency) * host_rate_, model_rate_));
+        latency_ = latency_for(host_rate_, model_rate_, model_->latency_samples());
         const long long up_delay = static_cast<long long>(h_up) * model_rate_;
         const long long down_delay = static_cast<long long>(latency_ - h_up) * model_rate_ - model_latency * host_rate_;
         model_chunk_ = static_cast<int>(ceil_div(static_cast<long long>(max_block_) * model_rate_, host_rate_)) + 4;
@@ -235,6 +231,17 @@ public:
         fifo_capacity_ = down_[0].max_output_for(model_capacity) + max_block_ + 8;
         fifo_.assign(static_cast<size_t>(channels_), std::vector<float>(static_cast<size_t>(fifo_capacity_)));
         reset();
+    }
+
+    // The latency a HostRateModel will have, without building one. Stage 1 delays by h_up host
+    // samples, which makes it causal. Stage 2 must delay by at least h_down model samples plus
+    // the model's own latency to be causal; rounding the sum up to whole host samples gives the
+    // reported latency.
+    static int latency_for(long host_rate, long model_rate, int model_latency) {
+        if (host_rate == model_rate || host_rate <= 0 || model_rate <= 0) return model_latency;
+        const int h_up = StreamResampler::half_taps_for(host_rate, model_rate);
+        const int h_down = StreamResampler::half_taps_for(model_rate, host_rate);
+        return static_cast<int>(h_up + ceil_div((static_cast<long long>(h_down) + model_latency) * host_rate, model_rate));
     }
 
     Model& model() { return *model_; }
