@@ -39,7 +39,19 @@ int knob_index_or_throw(const Model& m, const std::string& name) {
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "neuralfx real-time kernel";
-    static py::exception<neuralfx::ModelFileError> model_file_error(m, "ModelFileError", PyExc_ValueError);
+    // Kernel load errors surface as the Python package's own neuralfx.ModelFileError.
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const neuralfx::ModelFileError& e) {
+            py::object cls = py::module_::import("neuralfx.errors").attr("ModelFileError");
+            // The message can quote bytes of a non-UTF-8 file: decode leniently.
+            const std::string what = e.what();
+            py::object message = py::reinterpret_steal<py::object>(
+                PyUnicode_DecodeUTF8(what.data(), static_cast<py::ssize_t>(what.size()), "replace"));
+            PyErr_SetObject(cls.ptr(), message.ptr());
+        }
+    });
     m.attr("FORMAT_VERSION") = neuralfx::kModelFormatVersion;
     m.def("build_info", &neuralfx::build_info, "Compiler, flags and SIMD path of this build.");
 

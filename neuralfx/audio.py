@@ -1,0 +1,95 @@
+"""Audio arrays and files with Pedalboard's conventions, and the checks every entry point shares.
+
+Arrays are float32 shaped (channels, samples); 1-D means mono. Files go through
+pedalboard.io.AudioFile, streamed so that a long file never has to fit in memory."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from pedalboard.io import AudioFile
+
+MAX_CHANNELS = 32
+
+
+def as_channels_first(audio: np.ndarray, name: str = "audio") -> np.ndarray:
+    """A (channels, samples) float32 view or copy of audio; rejects what cannot be audio."""
+    if not isinstance(audio, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(audio).__name__}")
+    if audio.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64, got {audio.dtype}: convert with audio.astype(np.float32)")
+    if audio.ndim == 1:
+        audio = audio[None, :]
+    if audio.ndim != 2:
+        raise ValueError(f"{name} must be 1-D (mono) or 2-D (channels, samples), got shape {audio.shape}")
+    channels, samples = audio.shape
+    if channels > MAX_CHANNELS and samples <= MAX_CHANNELS:
+        raise ValueError(f"{name} has shape {audio.shape}, which looks like (samples, channels): pass {name}.T")
+    if channels > MAX_CHANNELS:
+        raise ValueError(f"{name} has {channels} channels; at most {MAX_CHANNELS} are supported")
+    if channels == 0:
+        raise ValueError(f"{name} has no channels")
+    return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def check_finite(audio: np.ndarray, name: str = "audio") -> None:
+    if not np.all(np.isfinite(audio)):
+        bad = np.argwhere(~np.isfinite(audio))[0]
+        raise ValueError(
+            f"{name} contains NaN or Inf (first at channel {bad[0]}, sample {bad[1]}): "
+            "clean it first, e.g. np.nan_to_num(audio)"
+        )
+
+
+def open_input(path: str | os.PathLike) -> AudioFile:
+    """Opens an audio file for streamed reading, with a clear error for what is not one."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"input file '{path}' does not exist")
+    if path.is_dir():
+        raise IsADirectoryError(f"'{path}' is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"input file '{path}' is empty")
+    try:
+        f = AudioFile(str(path))
+    except Exception as e:  # pedalboard raises ValueError/RuntimeError depending on the format
+        raise ValueError(f"'{path}' is not a readable audio file ({e})") from None
+    if f.frames == 0:
+        f.close()
+        raise ValueError(f"input file '{path}' holds no audio frames")
+    return f
+
+
+def read(path: str | os.PathLike) -> tuple[np.ndarray, float]:
+    """A whole file as (channels, samples) float32 and its sample rate."""
+    with open_input(path) as f:
+        return f.read(f.frames), float(f.samplerate)
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike, sample_rate: float, num_channels: int) -> Iterator[AudioFile]:
+    """An AudioFile writer whose file appears at `path` only once writing completed: a failure
+    midway leaves no half-written output behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        with AudioFile(tmp, "w", samplerate=sample_rate, num_channels=num_channels) as out:
+            yield out
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write(path: str | os.PathLike, audio: np.ndarray, sample_rate: float) -> Path:
+    audio = as_channels_first(audio)
+    with atomic_output(path, sample_rate, audio.shape[0]) as out:
+        out.write(audio)
+    return Path(path)

@@ -1,0 +1,157 @@
+"""The standard capture signal and running it through a device under test.
+
+The signal is deterministic (same seed, same samples) and covers what an amp or a compressor
+meets in use: an alignment section (clicks at known times, for latency detection), log sine
+sweeps at several levels, white and pink noise at several levels, synthetic plucked notes and
+strummed chords over a guitar's range at many velocities, and silences between sections so
+that decays and gates are captured too."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Union
+
+import numpy as np
+import pedalboard
+from scipy import signal as sps
+
+from . import audio as audio_io
+
+Device = Union[pedalboard.Plugin, Callable[[np.ndarray, float], np.ndarray]]
+
+DEFAULT_SECONDS = 180.0
+# Sample offsets of the clicks in the alignment section (after its leading silence).
+ALIGNMENT_CLICKS_SECONDS = (0.25, 0.55, 0.95)
+ALIGNMENT_SECONDS = 1.5
+# Fractions of the remaining duration given to each section.
+SECTION_SHARES = {"sweeps": 0.2, "noise": 0.15, "notes": 0.4, "chords": 0.25}
+GAP_SECONDS = 0.25
+
+
+def _sweep(seconds: float, rate: float, level: float) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    s = level * sps.chirp(t, f0=20.0, t1=t[-1], f1=min(20000.0, 0.45 * rate), method="logarithmic")
+    fade = min(len(s) // 10, int(0.01 * rate))
+    s[:fade] *= np.linspace(0, 1, fade)
+    s[-fade:] *= np.linspace(1, 0, fade)
+    return s
+
+
+def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
+    # Paul Kellet's economy pink filter as an IIR fit: 1/f within 0.5 dB over the audio band.
+    b = [0.049922035, -0.095993537, 0.050612699, -0.004408786]
+    a = [1, -2.494956002, 2.017265875, -0.522189400]
+    p = sps.lfilter(b, a, rng.standard_normal(n))
+    return p / np.max(np.abs(p))
+
+
+def _pluck(freq: float, seconds: float, rate: float, velocity: float, rng: np.random.Generator) -> np.ndarray:
+    """Karplus-Strong string: a noise burst in a damped delay-line loop (an IIR, so lfilter)."""
+    period = max(int(round(rate / freq)), 2)
+    n = int(seconds * rate)
+    burst = np.zeros(n)
+    excitation = rng.uniform(-1, 1, period)
+    # Softer notes are darker: low-pass the excitation more at low velocity.
+    excitation = sps.lfilter([1 - 0.7 * (1 - velocity)], [1, -0.7 * (1 - velocity)], excitation)
+    burst[:period] = excitation
+    decay = 0.996 + 0.003 * rng.random()
+    a = np.zeros(period + 2)
+    a[0], a[period], a[period + 1] = 1.0, -0.5 * decay, -0.5 * decay
+    y = sps.lfilter([1.0], a, burst)
+    release = min(n // 5, int(0.02 * rate))
+    y[-release:] *= np.linspace(1, 0, release)
+    return velocity * y / (np.max(np.abs(y)) + 1e-12)
+
+
+def _notes(seconds: float, rate: float, rng: np.random.Generator, chords: bool) -> np.ndarray:
+    out = np.zeros(int(seconds * rate))
+    pos = 0
+    while pos < len(out):
+        length = rng.uniform(0.3, 1.2)
+        velocity = float(rng.uniform(0.05, 1.0) ** 0.7)
+        root = 82.41 * 2 ** (rng.integers(0, 24) / 12)  # E2 .. E4
+        pitches = [root] if not chords else [root * 2 ** (iv / 12) for iv in (0, 7, 12, 16, 19)[: rng.integers(3, 6)]]
+        for j, f in enumerate(pitches):
+            note = _pluck(f, length + 0.3, rate, velocity / np.sqrt(len(pitches)), rng)
+            start = pos + j * int(0.012 * rate)  # strum: strings 12 ms apart
+            end = min(start + len(note), len(out))
+            if start < end:
+                out[start:end] += note[: end - start]
+        pos += int(length * rate)
+    return out
+
+
+def capture_signal(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS, seed: int = 0) -> np.ndarray:
+    """The standard capture signal, mono float32 in [-1, 1]; identical for identical arguments."""
+    if seconds < 5:
+        raise ValueError("a capture signal needs at least 5 seconds")
+    rng = np.random.default_rng(seed)
+    gap = np.zeros(int(GAP_SECONDS * sample_rate))
+    align = np.zeros(int(ALIGNMENT_SECONDS * sample_rate))
+    for t in ALIGNMENT_CLICKS_SECONDS:
+        align[int(t * sample_rate)] = 0.5
+    body = seconds - ALIGNMENT_SECONDS
+
+    def share(name: str) -> float:
+        return SECTION_SHARES[name] * body
+
+    levels = (0.03, 0.125, 0.5, 0.9)
+    sweeps = [np.concatenate([_sweep(share("sweeps") / len(levels) - GAP_SECONDS, sample_rate, lv), gap]) for lv in levels]
+    noise_len = share("noise") / 6 - GAP_SECONDS
+    noise = []
+    for lv in (0.02, 0.1, 0.4):
+        n = int(noise_len * sample_rate)
+        noise += [lv * np.clip(rng.standard_normal(n) / 3, -1, 1), gap, lv * _pink(n, rng), gap]
+    parts = [align, *sweeps, *noise,
+             _notes(share("notes") - GAP_SECONDS, sample_rate, rng, chords=False), gap,
+             _notes(share("chords") - GAP_SECONDS, sample_rate, rng, chords=True), gap]
+    x = np.concatenate(parts)
+    x = np.pad(x, (0, max(0, int(seconds * sample_rate) - len(x))))[: int(seconds * sample_rate)]
+    return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+@dataclass
+class CapturePair:
+    input: np.ndarray  # mono float32
+    target: np.ndarray  # mono float32, same length
+    sample_rate: float
+
+    def save(self, folder: str | os.PathLike) -> tuple[Path, Path]:
+        """Writes input.wav and target.wav (32-bit float, lossless) into folder."""
+        folder = Path(folder)
+        paths = folder / "input.wav", folder / "target.wav"
+        for path, data in zip(paths, (self.input, self.target)):
+            audio_io.write(path, data, self.sample_rate)
+        return paths
+
+    @classmethod
+    def load(cls, input_path: str | os.PathLike, target_path: str | os.PathLike) -> "CapturePair":
+        """A pair recorded elsewhere; both files must share rate and length (mono, or the first channel)."""
+        x, rate_x = audio_io.read(input_path)
+        y, rate_y = audio_io.read(target_path)
+        if rate_x != rate_y:
+            raise ValueError(f"input is {rate_x:g} Hz but target is {rate_y:g} Hz: record both at one rate")
+        if x.shape[1] != y.shape[1]:
+            raise ValueError(f"input has {x.shape[1]} frames but target has {y.shape[1]}: trim them to one length")
+        return cls(x[0].copy(), y[0].copy(), rate_x)
+
+
+def run_device(device: Device, signal: np.ndarray, sample_rate: float) -> np.ndarray:
+    """The device's mono response to signal. Any Pedalboard plugin or chain works, or a callable
+    (audio, sample_rate) -> audio; multi-channel output is reduced to its first channel."""
+    if isinstance(device, pedalboard.Plugin):
+        y = device.process(signal[None, :], sample_rate, reset=True)
+    else:
+        y = np.asarray(device(signal[None, :], sample_rate))
+    y = np.atleast_2d(y).astype(np.float32)
+    if y.shape[-1] != len(signal):
+        raise ValueError(f"device returned {y.shape[-1]} samples for {len(signal)}: it must keep the length")
+    audio_io.check_finite(y, "device output")
+    return y[0].copy()
+
+
+def capture(device: Device, sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS, seed: int = 0) -> CapturePair:
+    x = capture_signal(sample_rate, seconds, seed)
+    return CapturePair(x, run_device(device, x, sample_rate), float(sample_rate))

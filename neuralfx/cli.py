@@ -1,0 +1,195 @@
+"""The `neuralfx` command line: demo, process, info, capture, train."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+
+def _knob_settings(pairs: Sequence[str]) -> dict[str, float]:
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--knob expects NAME=VALUE, got '{pair}'")
+        try:
+            settings[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"--knob {name}: '{value}' is not a number") from None
+    return settings
+
+
+def example_clip(sample_rate: float = 48000, seconds: float = 8.0) -> np.ndarray:
+    """The demo's example clip: plucked single notes then strummed chords (deterministic)."""
+    from .capture import _notes
+
+    rng = np.random.default_rng(2024)
+    half = seconds / 2
+    x = np.concatenate([_notes(half, sample_rate, rng, chords=False), _notes(half, sample_rate, rng, chords=True)])
+    return (0.8 * x / np.max(np.abs(x))).astype(np.float32)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from . import audio
+    from .chain import Chain
+
+    out_dir = Path(args.out_dir)
+    clip_path = out_dir / "example_riff.wav"
+    audio.write(clip_path, example_clip(), 48000)
+    chain = Chain.from_preset(args.preset)
+    result_path = out_dir / f"example_riff_{args.preset}.wav"
+    chain.process_file(clip_path, result_path)
+    print(f"example clip:  {clip_path}")
+    print(f"processed:     {result_path}  (chain preset '{args.preset}': {chain!r})")
+    return 0
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    from . import load
+    from .chain import Chain
+
+    if args.model:
+        chain = Chain([load(args.model, resample=args.resample, **_knob_settings(args.knob))], resample=args.resample)
+    else:
+        chain = Chain.from_preset(args.preset, resample=args.resample)
+        knobs = _knob_settings(args.knob)
+        effects = [s for s in chain.stages if hasattr(s, "set_knob")]
+        for name, value in knobs.items():
+            targets = [e for e in effects if any(k.name == name for k in e.knobs)]
+            if not targets:
+                raise SystemExit(f"--knob {name}: no model in preset '{args.preset}' has that knob")
+            for e in targets:
+                e.set_knob(name, value)
+    report = chain.process_file(args.input, args.output, buffer_size=args.buffer_size)
+    note = f", processed at {report.resampled_to:g} Hz" if report.resampled_to else ""
+    print(f"wrote {report.output_path} ({report.frames} frames, {report.channels} ch, {report.sample_rate:g} Hz{note})")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from . import modelfile
+    from .presets import resolve_model
+
+    path = resolve_model(args.model)
+    mf = modelfile.load(path)
+    if args.json:
+        print(json.dumps({"path": str(path), "sample_rate": mf.sample_rate,
+                          "blocks": [{"type": b.type, "config": b.config} for b in mf.blocks],
+                          "knobs": [k.__dict__ for k in mf.knobs], "metadata": mf.metadata}, indent=2))
+        return 0
+    params = sum(int(np.prod(w.shape)) for b in mf.blocks for w in b.weights.values())
+    print(f"model:          {path}")
+    print(f"sample rate:    {mf.sample_rate:g} Hz")
+    print(f"blocks:         {' -> '.join(f'{b.type}({json.dumps(b.config)})' for b in mf.blocks)}")
+    print(f"parameters:     {params}")
+    print(f"knobs:          {', '.join(f'{k.name} [{k.min:g}..{k.max:g}] {k.unit}'.rstrip() for k in mf.knobs) or 'none'}")
+    meta = mf.metadata
+    if "validation_esr" in meta:
+        print(f"validation ESR: {meta['validation_esr']:.5f}")
+    for key in ("name", "trained_on", "train_steps", "train_seconds", "created"):
+        if key in meta:
+            print(f"{key.replace('_', ' ') + ':':<15} {meta[key]}")
+    return 0
+
+
+def _device_from_args(args: argparse.Namespace):
+    import pedalboard
+
+    from .chain import Chain
+
+    if args.plugin:
+        return pedalboard.load_plugin(args.plugin)
+    chain = Chain.from_preset(args.chain)
+    return lambda audio, rate: chain.process(audio, rate)
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    from .capture import capture
+
+    pair = capture(_device_from_args(args), args.sample_rate, args.seconds, args.seed)
+    paths = pair.save(args.out_dir)
+    print(f"wrote {paths[0]} and {paths[1]} ({len(pair.input) / pair.sample_rate:.1f} s at {pair.sample_rate:g} Hz)")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .capture import CapturePair
+    from .training import Capture, TrainConfig, train
+
+    pair = CapturePair.load(args.input, args.target)
+    config = TrainConfig(hidden_size=args.hidden_size, num_layers=args.num_layers, max_steps=args.max_steps,
+                         max_seconds=args.max_minutes * 60 if args.max_minutes else None, seed=args.seed,
+                         device=args.device)
+    result = train([Capture(pair)], config)
+    trained_on = args.trained_on or f"{Path(args.input).name} -> {Path(args.target).name}"
+    path = result.model.save(args.output, result.metadata(trained_on, config, name=Path(args.output).stem))
+    print(f"wrote {path} (validation ESR {result.validation_esr:.5f})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="neuralfx", description="Neural audio effects: capture, train, run.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="process the example clip with a shipped chain preset")
+    d.add_argument("--preset", default="default")
+    d.add_argument("--out-dir", default="out")
+    d.set_defaults(func=cmd_demo)
+
+    pr = sub.add_parser("process", help="process an audio file with a chain preset or a model")
+    pr.add_argument("input")
+    pr.add_argument("output")
+    src = pr.add_mutually_exclusive_group()
+    src.add_argument("--preset", default="default", help="chain preset name or .chain.json path")
+    src.add_argument("--model", help="a model file (.nfx) or shipped model name, alone")
+    pr.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE")
+    pr.add_argument("--resample", action="store_true", help="run the model at its rate when the file's differs")
+    pr.add_argument("--buffer-size", type=int, default=8192)
+    pr.set_defaults(func=cmd_process)
+
+    i = sub.add_parser("info", help="describe a model file")
+    i.add_argument("model")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_info)
+
+    c = sub.add_parser("capture", help="record the capture signal through a device under test")
+    c.add_argument("out_dir")
+    dev = c.add_mutually_exclusive_group(required=True)
+    dev.add_argument("--chain", help="a chain preset of Pedalboard plugins acting as the device")
+    dev.add_argument("--plugin", help="a VST3/AU plugin path acting as the device")
+    c.add_argument("--seconds", type=float, default=180.0)
+    c.add_argument("--sample-rate", type=float, default=48000)
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(func=cmd_capture)
+
+    t = sub.add_parser("train", help="fit an LSTM amp model to an input/target pair")
+    t.add_argument("input")
+    t.add_argument("target")
+    t.add_argument("-o", "--output", required=True)
+    t.add_argument("--hidden-size", type=int, default=32)
+    t.add_argument("--num-layers", type=int, default=1)
+    t.add_argument("--max-steps", type=int, default=4000)
+    t.add_argument("--max-minutes", type=float)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--trained-on", help="what the capture imitates, stored in the model's metadata")
+    t.set_defaults(func=cmd_train)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, IsADirectoryError, ValueError, KeyError, TypeError) as e:
+        print(f"neuralfx {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

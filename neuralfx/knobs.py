@@ -1,0 +1,56 @@
+"""Named user parameters ("knobs") and the smoothing law shared with the C++ kernel.
+
+The kernel (cpp/include/neuralfx/knobs.hpp) smooths every knob move with the same one-pole
+filter, per sample, on the knob's normalized (0..1) value; `smooth` reproduces it exactly so
+that torch and C++ agree when knobs change between blocks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# Seconds; the same constant is kKnobSmoothingSeconds in knobs.hpp.
+KNOB_SMOOTHING_SECONDS = 0.01
+
+
+@dataclass(frozen=True)
+class Knob:
+    name: str
+    min: float
+    max: float
+    default: float
+    unit: str = ""
+
+    def normalize(self, value: float) -> float:
+        span = self.max - self.min
+        return float(np.clip((value - self.min) / span, 0.0, 1.0)) if span > 0 else 0.0
+
+    def denormalize(self, t: float) -> float:
+        return self.min + t * (self.max - self.min)
+
+    def check(self, value: float) -> float:
+        """The value if it lies in range, else a ValueError naming the knob and its range."""
+        if not (self.min <= value <= self.max) or math.isnan(value):
+            raise ValueError(f"knob '{self.name}' = {value} is outside [{self.min}, {self.max}] {self.unit}".rstrip())
+        return float(value)
+
+
+def smoothing_coefficient(sample_rate: float) -> np.float32:
+    return np.float32(1.0 - math.exp(-1.0 / (KNOB_SMOOTHING_SECONDS * sample_rate)))
+
+
+def smooth(targets: np.ndarray, start: np.ndarray, sample_rate: float) -> np.ndarray:
+    """Per-sample smoothed knob values, as the kernel computes them.
+
+    targets: (knobs, samples) normalized target at each sample (a step where a knob moved);
+    start: (knobs,) smoother state before the first sample. float32 throughout, like C++."""
+    targets = np.asarray(targets, dtype=np.float32)
+    out = np.empty_like(targets)
+    a = smoothing_coefficient(sample_rate)
+    value = np.asarray(start, dtype=np.float32).copy()
+    for i in range(targets.shape[1]):
+        value = (value + a * (targets[:, i] - value)).astype(np.float32)
+        out[:, i] = value
+    return out

@@ -1,0 +1,123 @@
+"""The torch side of a model file: knobs + a chain of blocks. Twin of cpp/include/neuralfx/model.hpp."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from . import modelfile
+from .blocks import block_class
+from .errors import ModelFileError
+from .knobs import Knob, smooth
+
+
+class Model(nn.Module):
+    def __init__(self, blocks: Sequence[nn.Module], sample_rate: float, knobs: Sequence[Knob] = ()) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.sample_rate = float(sample_rate)
+        self.knobs = list(knobs)
+        names = [k.name for k in self.knobs]
+        for i, block in enumerate(self.blocks):
+            for name in getattr(block, "conditioning", []):
+                if name not in names:
+                    raise ModelFileError(f"blocks[{i}].config.conditioning: knob '{name}' is not declared in \"knobs\"")
+            if hasattr(block, "knob_index"):
+                block.knob_index = torch.tensor([names.index(n) for n in block.conditioning], dtype=torch.long)
+
+    # ---- the forward pass used by training and by parity tests ----
+    def forward(self, x: Tensor, knobs: Optional[Tensor] = None, state: Optional[list] = None) -> tuple[Tensor, list]:
+        """x: (batch, samples); knobs: (batch, len(self.knobs), samples), normalized 0..1,
+        defaults when None. Returns the output and the per-block state to continue from."""
+        if knobs is None:
+            knobs = self.default_knobs(x.shape[0], x.shape[1], x.device)
+        state = state if state is not None else [None] * len(self.blocks)
+        new_state = []
+        for block, s in zip(self.blocks, state):
+            x, s = block(x, knobs, s)
+            new_state.append(s)
+        return x, new_state
+
+    def default_knobs(self, batch: int, samples: int, device: torch.device | str = "cpu") -> Tensor:
+        values = torch.tensor([k.normalize(k.default) for k in self.knobs], dtype=torch.float32, device=device)
+        return values.view(1, -1, 1).expand(batch, -1, samples)
+
+    def knob_tensor(self, settings: dict[str, float], samples: int, batch: int = 1) -> Tensor:
+        """Constant knob settings (in the knobs' own units) as a normalized knob tensor."""
+        unknown = set(settings) - {k.name for k in self.knobs}
+        if unknown:
+            raise KeyError(f"unknown knob(s) {sorted(unknown)}; model knobs: {[k.name for k in self.knobs]}")
+        values = [k.normalize(settings.get(k.name, k.default)) for k in self.knobs]
+        return torch.tensor(values, dtype=torch.float32).view(1, -1, 1).expand(batch, -1, samples)
+
+    def knob_trajectory(self, samples: int, block_size: int, knob_moves: Optional[list[dict[str, float]]] = None) -> Tensor:
+        """(1, knobs, samples) smoothed normalized knob values when knob_moves[b] (settings in
+        knob units) is applied before block b of a freshly prepared kernel, smoothed as it does."""
+        names = [k.name for k in self.knobs]
+        targets = np.empty((len(self.knobs), samples), dtype=np.float32)
+        initial = np.array([k.normalize(k.default) for k in self.knobs], dtype=np.float32)
+        current = initial.copy()
+        for b, start in enumerate(range(0, samples, block_size)):
+            for name, value in (knob_moves[b] if knob_moves and b < len(knob_moves) else {}).items():
+                current[names.index(name)] = self.knobs[names.index(name)].normalize(value)
+            targets[:, start : start + block_size] = current[:, None]
+        # The smoother starts at the defaults, where the kernel's prepare() left it.
+        return torch.from_numpy(smooth(targets, initial, self.sample_rate))[None]
+
+    @torch.no_grad()
+    def process_blocks(self, audio: np.ndarray, block_size: int, knob_moves: Optional[list[dict[str, float]]] = None) -> np.ndarray:
+        """Mono audio through the model with knob moves applied before blocks, as a host drives
+        the kernel. The torch forward is causal, so one call over the whole signal is exact."""
+        audio = np.asarray(audio, dtype=np.float32)
+        knobs = self.knob_trajectory(len(audio), block_size, knob_moves)
+        return self(torch.from_numpy(audio)[None], knobs)[0][0].numpy()
+
+    # ---- model files ----
+    def to_modelfile(self, metadata: Optional[dict[str, Any]] = None) -> modelfile.ModelFile:
+        records = []
+        for block in self.blocks:
+            weights = {name: t.detach().cpu().numpy() for name, t in block.state_dict().items()}
+            records.append(modelfile.BlockRecord(type=block.type_name, config=block.config(), weights=weights))
+        return modelfile.ModelFile(
+            sample_rate=self.sample_rate, blocks=records, knobs=list(self.knobs), metadata=dict(metadata or {})
+        )
+
+    def save(self, path: str | os.PathLike, metadata: Optional[dict[str, Any]] = None) -> Path:
+        return self.to_modelfile(metadata).save(path)
+
+    @classmethod
+    def from_modelfile(cls, mf: modelfile.ModelFile) -> "Model":
+        blocks = []
+        for i, record in enumerate(mf.blocks):
+            where = f"blocks[{i}]"
+            block_type = block_class(record.type, where)
+            try:
+                block = block_type.from_config(record.config)
+            except (KeyError, TypeError, ValueError) as e:
+                raise ModelFileError(f"{where}.config: invalid for {record.type}: {e}") from None
+            declared = {k.name for k in mf.knobs}
+            for j, name in enumerate(getattr(block, "conditioning", [])):
+                if name not in declared:
+                    raise ModelFileError(f"{where}.config.conditioning[{j}]: knob '{name}' is not declared in \"knobs\"")
+            expected = block.state_dict()
+            for name, tensor in expected.items():
+                if name not in record.weights:
+                    raise ModelFileError(f"{where}.weights.{name}: missing")
+                got = list(record.weights[name].shape)
+                if got != list(tensor.shape):
+                    raise ModelFileError(f"{where}.weights.{name}.shape: is {got}, expected {list(tensor.shape)}")
+            extra = set(record.weights) - set(expected)
+            if extra:
+                raise ModelFileError(f"{where}.weights: unexpected weight(s) {sorted(extra)} for {record.type}")
+            block.load_state_dict({n: torch.from_numpy(np.array(w)) for n, w in record.weights.items()})
+            blocks.append(block)
+        return cls(blocks, mf.sample_rate, mf.knobs)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Model":
+        return cls.from_modelfile(modelfile.load(path))

@@ -1,0 +1,224 @@
+"""The one model file format (``*.nfx``), version 1. Its C++ reader is cpp/src/model_io.cpp.
+
+A model file is UTF-8 JSON::
+
+    {
+      "format": "neuralfx-model",
+      "version": 1,
+      "sample_rate": 48000,
+      "knobs": [{"name": "gain", "min": 0, "max": 10, "default": 5, "unit": ""}],
+      "blocks": [
+        {"type": "LSTM",
+         "config": {"hidden_size": 16, "num_layers": 1, "skip": true, "conditioning": ["gain"]},
+         "weights": {"lstm.weight_ih_l0": {"shape": [64, 2], "data": [...]}, ...}}
+      ],
+      "metadata": {"trained_on": "...", "validation_esr": 0.0041, "created": "..."}
+    }
+
+Weights are float32 values written as the shortest decimal of the equal float64, which parses
+back to the same float32 bit pattern in Python and C++. Never pickle: a model file is data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelFileError
+from .knobs import Knob
+
+FORMAT_NAME = "neuralfx-model"
+FORMAT_VERSION = 1
+SUFFIX = ".nfx"
+
+
+@dataclass
+class BlockRecord:
+    """One block of a model as stored: its type name, plain-JSON config and named weights."""
+
+    type: str
+    config: dict[str, Any]
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class ModelFile:
+    sample_rate: float
+    blocks: list[BlockRecord]
+    knobs: list[Knob] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    # ---- writing ----
+    def to_json(self) -> str:
+        doc = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "sample_rate": self.sample_rate,
+            "knobs": [
+                {"name": k.name, "min": k.min, "max": k.max, "default": k.default, "unit": k.unit} for k in self.knobs
+            ],
+            "blocks": [
+                {
+                    "type": b.type,
+                    "config": b.config,
+                    "weights": {name: _tensor_to_json(name, w) for name, w in b.weights.items()},
+                }
+                for b in self.blocks
+            ],
+            "metadata": self.metadata,
+        }
+        text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+        # Validate what we write with the same reader users get: a bad file is never produced.
+        from_json(text)
+        return text
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Writes atomically: a crash mid-write never leaves a half-written model file."""
+        path = Path(path)
+        write_text_atomic(path, self.to_json())
+        return path
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _tensor_to_json(name: str, value: Any) -> dict[str, Any]:
+    arr = np.asarray(value, dtype=np.float32)
+    if not np.all(np.isfinite(arr)):
+        raise ModelFileError(f"weight '{name}' holds NaN or Inf: the model diverged; it cannot be exported")
+    return {"shape": list(arr.shape), "data": arr.ravel().tolist()}
+
+
+# ---- reading ----
+def load(path: str | os.PathLike) -> ModelFile:
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"model file '{path}' does not exist")
+    if path.is_dir():
+        raise ModelFileError(f"'{path}' is a folder, not a model file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelFileError(f"'{path}': not a model file (not UTF-8 text: {e.reason})") from None
+    try:
+        return from_json(text)
+    except ModelFileError as e:
+        raise ModelFileError(f"'{path}': {e}") from None
+
+
+def from_json(text: str) -> ModelFile:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ModelFileError(f"not a model file (invalid JSON, perhaps truncated): {e}") from None
+    if not isinstance(doc, dict):
+        raise ModelFileError("(top level): expected a JSON object")
+    if doc.get("format") != FORMAT_NAME:
+        raise ModelFileError(f'format: missing or not "{FORMAT_NAME}": this is not a neuralfx model file')
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelFileError("version: missing or not an integer")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"version: file is version {version}, this build reads version {FORMAT_VERSION}: "
+            "update neuralfx or re-export the model"
+        )
+    sample_rate = _number(doc, "sample_rate", "(top level)")
+    if not 1000 <= sample_rate <= 768000:
+        raise ModelFileError("sample_rate: outside [1000, 768000] Hz")
+    knobs = _read_knobs(doc.get("knobs", []))
+    blocks_doc = doc.get("blocks")
+    if not isinstance(blocks_doc, list):
+        raise ModelFileError("blocks: missing or not a list")
+    if not blocks_doc:
+        raise ModelFileError("blocks: empty: a model needs at least one block")
+    blocks = [_read_block(b, i) for i, b in enumerate(blocks_doc)]
+    metadata = doc.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise ModelFileError("metadata: expected an object")
+    return ModelFile(sample_rate=sample_rate, blocks=blocks, knobs=knobs, metadata=metadata)
+
+
+def _number(obj: dict, key: str, where: str) -> float:
+    if key not in obj:
+        raise ModelFileError(f"{where}.{key}: missing")
+    v = obj[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ModelFileError(f"{where}.{key}: expected a finite number")
+    return float(v)
+
+
+def _read_knobs(doc: Any) -> list[Knob]:
+    if not isinstance(doc, list):
+        raise ModelFileError("knobs: expected a list")
+    knobs: list[Knob] = []
+    for i, k in enumerate(doc):
+        where = f"knobs[{i}]"
+        if not isinstance(k, dict):
+            raise ModelFileError(f"{where}: expected an object")
+        name = k.get("name")
+        if not isinstance(name, str) or not name:
+            raise ModelFileError(f"{where}.name: missing or not a non-empty string")
+        if any(other.name == name for other in knobs):
+            raise ModelFileError(f"{where}.name: '{name}' is declared twice")
+        lo, hi, default = _number(k, "min", where), _number(k, "max", where), _number(k, "default", where)
+        if not hi > lo:
+            raise ModelFileError(f"{where}.max: must be greater than min")
+        if not lo <= default <= hi:
+            raise ModelFileError(f"{where}.default: outside [min, max]")
+        unit = k.get("unit", "")
+        if not isinstance(unit, str):
+            raise ModelFileError(f"{where}.unit: expected a string")
+        knobs.append(Knob(name=name, min=lo, max=hi, default=default, unit=unit))
+    return knobs
+
+
+def _read_block(doc: Any, index: int) -> BlockRecord:
+    where = f"blocks[{index}]"
+    if not isinstance(doc, dict):
+        raise ModelFileError(f"{where}: expected an object")
+    if not isinstance(doc.get("type"), str):
+        raise ModelFileError(f"{where}.type: missing or not a string")
+    if not isinstance(doc.get("config"), dict):
+        raise ModelFileError(f"{where}.config: missing or not an object")
+    weights_doc = doc.get("weights", {})
+    if not isinstance(weights_doc, dict):
+        raise ModelFileError(f"{where}.weights: not an object")
+    weights = {name: _read_tensor(w, f"{where}.weights.{name}") for name, w in weights_doc.items()}
+    return BlockRecord(type=doc["type"], config=doc["config"], weights=weights)
+
+
+def _read_tensor(doc: Any, where: str) -> np.ndarray:
+    if not isinstance(doc, dict):
+        raise ModelFileError(f'{where}: expected {{"shape": [...], "data": [...]}}')
+    shape, data = doc.get("shape"), doc.get("data")
+    if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise ModelFileError(f"{where}.shape: missing or not a list of sizes")
+    if not isinstance(data, list):
+        raise ModelFileError(f"{where}.data: missing or not a list")
+    count = math.prod(shape)
+    if len(data) != count:
+        raise ModelFileError(f"{where}.data: holds {len(data)} values, shape needs {count}")
+    try:
+        arr = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ModelFileError(f"{where}.data: holds a value that is not a number") from None
+    if not np.all(np.isfinite(arr)):
+        raise ModelFileError(f"{where}.data: holds NaN or Inf")
+    return arr.astype(np.float32).reshape(shape)

@@ -1,0 +1,51 @@
+"""Where shipped models (*.nfx) and chain presets (*.chain.json) live: inside the installed
+package (neuralfx/presets, put there by the wheel build) or, in a source checkout, presets/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .modelfile import SUFFIX
+
+CHAIN_SUFFIX = ".chain.json"
+DEFAULT_CHAIN = "default"
+
+
+def presets_dir() -> Path:
+    installed = Path(__file__).parent / "presets"
+    if installed.is_dir():
+        return installed
+    checkout = Path(__file__).resolve().parent.parent / "presets"
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError("neuralfx presets folder not found: reinstall neuralfx (pip install .)")
+
+
+def list_models() -> list[str]:
+    return sorted(p.name[: -len(SUFFIX)] for p in presets_dir().glob(f"*{SUFFIX}"))
+
+
+def list_chains() -> list[str]:
+    return sorted(p.name[: -len(CHAIN_SUFFIX)] for p in presets_dir().glob(f"*{CHAIN_SUFFIX}"))
+
+
+def resolve_model(name_or_path: str | os.PathLike) -> Path:
+    """A path to an existing model file, or the shipped model of that name."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    shipped = presets_dir() / f"{path.name.removesuffix(SUFFIX)}{SUFFIX}"
+    if path.parent == Path(".") and shipped.exists():
+        return shipped
+    raise FileNotFoundError(f"model '{name_or_path}' is neither a file nor a shipped model ({', '.join(list_models())})")
+
+
+def resolve_chain(name_or_path: str | os.PathLike) -> Path:
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    shipped = presets_dir() / f"{path.name.removesuffix(CHAIN_SUFFIX)}{CHAIN_SUFFIX}"
+    if path.parent == Path(".") and shipped.exists():
+        return shipped
+    raise FileNotFoundError(f"chain preset '{name_or_path}' is neither a file nor a shipped preset ({', '.join(list_chains())})")

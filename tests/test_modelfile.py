@@ -1,0 +1,106 @@
+"""The model file format: exact round trip, and clear errors (Python and C++) for bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neuralfx
+from neuralfx import modelfile
+from neuralfx.errors import ModelFileError
+from neuralfx.model import Model
+
+from conftest import random_lstm_model
+
+
+def test_weights_round_trip_bit_exactly(tmp_path: Path) -> None:
+    model = random_lstm_model(hidden=10, layers=2, knobs=True)
+    # Values whose shortest decimal form is long, and extremes of float32.
+    weights = model.blocks[0].lstm.weight_hh_l0.data
+    weights[0, :4] = weights.new_tensor([np.float32(1) / 3, np.finfo(np.float32).tiny, 3.4e38, -1e-30])
+    path = model.save(tmp_path / "m.nfx", {"validation_esr": 0.01})
+    loaded = modelfile.load(path)
+    for name, tensor in model.blocks[0].state_dict().items():
+        stored = loaded.blocks[0].weights[name]
+        assert stored.dtype == np.float32
+        assert np.array_equal(stored.view(np.uint32), tensor.numpy().view(np.uint32)), name
+    assert loaded.sample_rate == 48000
+    assert [k.name for k in loaded.knobs] == ["gain", "tone"]
+    assert loaded.metadata["validation_esr"] == 0.01
+
+
+def test_file_is_versioned_json_without_pickle(lstm_model_path: Path) -> None:
+    doc = json.loads(lstm_model_path.read_text())
+    assert doc["format"] == "neuralfx-model" and doc["version"] == modelfile.FORMAT_VERSION
+    assert doc["blocks"][0]["type"] == "LSTM"
+
+
+def _load_both(text: str, tmp_path: Path) -> tuple[str, str]:
+    """Messages of the Python reader and of the C++ reader for the same bad file."""
+    path = tmp_path / "bad.nfx"
+    path.write_text(text)
+    with pytest.raises(ModelFileError) as py_error:
+        Model.from_modelfile(modelfile.load(path))
+    with pytest.raises(ModelFileError) as cpp_error:
+        neuralfx.load(path)
+    return str(py_error.value), str(cpp_error.value)
+
+
+def _mutate(path: Path, edit) -> str:
+    doc = json.loads(path.read_text())
+    edit(doc)
+    return json.dumps(doc)
+
+
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        (lambda d: d.update(version=2), "version 2"),
+        (lambda d: d.update(format="other"), "format"),
+        (lambda d: d.pop("sample_rate"), "sample_rate"),
+        (lambda d: d.update(blocks=[]), "blocks: empty"),
+        (lambda d: d["blocks"][0].update(type="Fuzz"), "unknown block type 'Fuzz'"),
+        (lambda d: d["blocks"][0]["weights"].pop("head.bias"), "blocks[0].weights.head.bias"),
+        (lambda d: d["blocks"][0]["weights"]["lstm.weight_hh_l0"].update(shape=[48, 13]), "blocks[0].weights.lstm.weight_hh_l0"),
+        (lambda d: d["blocks"][0]["config"].update(conditioning=["drive"]), "knob 'drive'"),
+        (lambda d: d.update(knobs=[{"name": "a", "min": 1, "max": 0, "default": 0}]), "knobs[0].max"),
+    ],
+)
+def test_bad_fields_are_named_by_both_readers(lstm_model_path: Path, tmp_path: Path, edit, needle: str) -> None:
+    py_msg, cpp_msg = _load_both(_mutate(lstm_model_path, edit), tmp_path)
+    assert needle in py_msg
+    assert needle in cpp_msg
+
+
+def test_truncated_file_is_rejected(lstm_model_path: Path, tmp_path: Path) -> None:
+    text = lstm_model_path.read_text()
+    py_msg, cpp_msg = _load_both(text[: len(text) // 3], tmp_path)
+    assert "truncated" in py_msg and "truncated" in cpp_msg
+
+
+@pytest.mark.parametrize("content", [b"", b"RIFF\x00\x00\x00\x00WAVEfmt ", b"\xff\xfe\x00garbage"])
+def test_non_model_files_are_rejected(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "junk.nfx"
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError):
+        modelfile.load(path)
+    with pytest.raises(ModelFileError):
+        neuralfx.load(path)
+
+
+def test_missing_file_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="nope.nfx"):
+        modelfile.load(tmp_path / "nope.nfx")
+    with pytest.raises(FileNotFoundError, match="nope.nfx"):
+        neuralfx.load(tmp_path / "nope.nfx")
+
+
+def test_nan_weights_cannot_be_exported(tmp_path: Path) -> None:
+    model = random_lstm_model()
+    model.blocks[0].head.bias.data[0] = float("nan")
+    with pytest.raises(ModelFileError, match="NaN"):
+        model.save(tmp_path / "nan.nfx")
+    assert not (tmp_path / "nan.nfx").exists()
