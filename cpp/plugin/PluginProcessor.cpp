@@ -362,6 +362,7 @@ void NeuralFXProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::Mid
                 fade_position_ = 0;
             }
             active_ = fresh;
+            engines_swapped_in_.fetch_add(1, std::memory_order_relaxed);
         }
     }
     if (active_ == nullptr) return;  // not prepared yet: pass through

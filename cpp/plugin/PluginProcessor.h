@@ -105,6 +105,8 @@ public:
     bool slot_knob(int slot, KnobSpec& spec) const;
     // Engines built so far (tests use it to see that a reload happened off the audio thread).
     int engines_built() const { return engines_built_.load(); }
+    // Engines the audio thread has switched to while running (each one crossfaded in).
+    int engines_swapped_in() const { return engines_swapped_in_.load(); }
 
     int num_presets() const;
     int custom_choice_index() const { return num_presets(); }
@@ -156,6 +158,7 @@ private:
     std::atomic<long> model_rate_{0};
     std::atomic<int> model_latency_{0};
     std::atomic<int> engines_built_{0};
+    std::atomic<int> engines_swapped_in_{0};
 
     // Text the host reads (status, knob slots), under info_mutex_ (never held across host calls).
     mutable std::mutex info_mutex_;
