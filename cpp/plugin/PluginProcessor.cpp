@@ -181,7 +181,11 @@ void NeuralFXProcessor::set_info(const std::string& status, const std::vector<Kn
 void NeuralFXProcessor::update_latency_for_host_rate(double host_rate) {
     const long model_rate = model_rate_.load();
     const long rate = std::lround(host_rate);
-    if (rate <= 0 || model_rate <= 0) return;
+    if (rate <= 0) return;
+    if (model_rate <= 0) {  // no model: pass-through
+        setLatencySamples(0);
+        return;
+    }
     // A rate pair the resampler refuses runs as a pass-through, with no latency.
     const bool convertible = rate == model_rate || (StreamResampler::phases_for(rate, model_rate) <= kResamplerMaxPhases &&
                                                     StreamResampler::phases_for(model_rate, rate) <= kResamplerMaxPhases);
@@ -347,7 +351,13 @@ void NeuralFXProcessor::reset() {
     }
 }
 
-void NeuralFXProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::MidiBuffer&) {
+void NeuralFXProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::MidiBuffer&) { process(buffer, false); }
+
+void NeuralFXProcessor::processBlockBypassed(juce::AudioBuffer<float>& buffer, juce::MidiBuffer&) {
+    process(buffer, true);
+}
+
+void NeuralFXProcessor::process(juce::AudioBuffer<float>& buffer, bool bypassed) {
     juce::ScopedNoDenormals no_denormals;
     const int n = buffer.getNumSamples();
     const int in_channels = getTotalNumInputChannels();
@@ -367,7 +377,8 @@ void NeuralFXProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::Mid
     }
     if (active_ == nullptr) return;  // not prepared yet: pass through
 
-    const Controls controls = read_controls();
+    Controls controls = read_controls();
+    if (bypassed) controls = Controls{1.0f, 1.0f, 0.0f};
     push_knobs(*active_);
     const bool fading = fading_ != nullptr && fade_position_ < fade_length_;
     if (fading) push_knobs(*fading_);

@@ -81,7 +81,11 @@ public:
     // Also brings the reported latency up to date with the host's new sample rate: see the .cpp.
     bool isBusesLayoutSupported(const BusesLayout& layouts) const override;
     void processBlock(juce::AudioBuffer<float>& buffer, juce::MidiBuffer& midi) override;
+    // Bypass keeps the latency: the engine keeps running and its mix glides to the delayed dry
+    // signal, so toggling bypass neither clicks nor shifts the audio in time.
+    void processBlockBypassed(juce::AudioBuffer<float>& buffer, juce::MidiBuffer& midi) override;
     using AudioProcessor::processBlock;
+    using AudioProcessor::processBlockBypassed;
 
     double getTailLengthSeconds() const override { return 0.0; }
     bool acceptsMidi() const override { return false; }
@@ -121,6 +125,7 @@ private:
     };
 
     Controls read_controls() const;
+    void process(juce::AudioBuffer<float>& buffer, bool bypassed);
     void push_knobs(Engine& engine) const;
     // Off the audio thread, build_mutex_ held: parses the chosen model, updates the status and
     // knob specs, and (once prepared) returns a ready Engine.

@@ -263,6 +263,35 @@ void bad_state_passes_through() {
     CHECK(p.status().rfind("ok", 0) == 0);
 }
 
+// Bypass keeps the reported latency: the output becomes the input delayed by exactly that
+// many samples (after the mix has glided to dry), so toggling bypass does not shift the audio.
+void bypass_keeps_latency() {
+    NeuralFXProcessor p;
+    set_state(p, nfx_test::lstm_model_json_at(48000, 12, false, 9));
+    prepare(p, 44100.0, 512);
+    const int latency = p.getLatencySamples();
+    CHECK(latency == 65);
+    Signal s(44100, 44100.0);
+    const std::vector<float> input = s.left;
+    juce::MidiBuffer midi;
+    for (int pos = 0; pos < 44100; pos += 441) {
+        float* chans[2] = {s.channels[0] + pos, s.channels[1] + pos};
+        juce::AudioBuffer<float> buffer(chans, 2, 441);
+        allocations = 0;
+        {
+            CountScope scope;
+            p.processBlockBypassed(buffer, midi);
+        }
+        CHECK(allocations == 0);
+    }
+    double error = 0.0;
+    // The mix glides with a 10 ms time constant and lands exactly on 0 once within 1e-6 (~140 ms).
+    for (size_t i = 8820; i < input.size(); ++i)
+        error = std::max(error, static_cast<double>(std::fabs(s.left[i] - input[i - static_cast<size_t>(latency)])));
+    std::printf("  bypassed: output vs input delayed by %d samples: max error %.2g\n", latency, error);
+    CHECK(error < 1e-6);
+}
+
 void state_round_trip() {
     NeuralFXProcessor a;
     set_state(a, nfx_test::lstm_model_json_at(48000, 12, true, 8));
@@ -309,6 +338,8 @@ int main() {
     swap_while_running();
     std::printf("bad states\n");
     bad_state_passes_through();
+    std::printf("bypass\n");
+    bypass_keeps_latency();
     std::printf("state round trip\n");
     state_round_trip();
     return nfx_test::finish("test_plugin_realtime");
