@@ -71,16 +71,23 @@ def read(path: str | os.PathLike) -> tuple[np.ndarray, float]:
         return f.read(f.frames), float(f.samplerate)
 
 
+# Processing can exceed full scale: keep it (32-bit float) where the format allows.
+BIT_DEPTH_BY_SUFFIX = {".wav": 32, ".aif": 32, ".aiff": 32, ".flac": 24}
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike, sample_rate: float, num_channels: int) -> Iterator[AudioFile]:
     """An AudioFile writer whose file appears at `path` only once writing completed: a failure
-    midway leaves no half-written output behind."""
+    midway leaves no half-written output behind. WAV/AIFF are written as 32-bit float."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
-        with AudioFile(tmp, "w", samplerate=sample_rate, num_channels=num_channels) as out:
+        options = {}
+        if path.suffix.lower() in BIT_DEPTH_BY_SUFFIX:
+            options["bit_depth"] = BIT_DEPTH_BY_SUFFIX[path.suffix.lower()]
+        with AudioFile(tmp, "w", samplerate=sample_rate, num_channels=num_channels, **options) as out:
             yield out
         os.replace(tmp, path)
     except BaseException:

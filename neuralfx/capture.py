@@ -28,6 +28,8 @@ ALIGNMENT_SECONDS = 1.5
 # Fractions of the remaining duration given to each section.
 SECTION_SHARES = {"sweeps": 0.2, "noise": 0.15, "notes": 0.4, "chords": 0.25}
 GAP_SECONDS = 0.25
+# Below this every section would be shorter than its gaps.
+MIN_SECONDS = 12.0
 
 
 def _sweep(seconds: float, rate: float, level: float) -> np.ndarray:
@@ -85,8 +87,8 @@ def _notes(seconds: float, rate: float, rng: np.random.Generator, chords: bool) 
 
 def capture_signal(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS, seed: int = 0) -> np.ndarray:
     """The standard capture signal, mono float32 in [-1, 1]; identical for identical arguments."""
-    if seconds < 5:
-        raise ValueError("a capture signal needs at least 5 seconds")
+    if seconds < MIN_SECONDS:
+        raise ValueError(f"a capture signal needs at least {MIN_SECONDS:g} seconds, got {seconds:g}")
     rng = np.random.default_rng(seed)
     gap = np.zeros(int(GAP_SECONDS * sample_rate))
     align = np.zeros(int(ALIGNMENT_SECONDS * sample_rate))

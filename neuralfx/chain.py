@@ -126,7 +126,7 @@ class Chain:
                     out.write(y)
                     written += y.shape[1]
                 if adapter is not None:
-                    tail = fit_length(adapter.flush(), frames - written)
+                    tail = fit_length(adapter.flush(), max(frames - written, 0))
                     out.write(tail)
         return FileReport(input_path, output_path, rate, channels, frames,
                           self.model_rate if adapter is not None else None)

@@ -100,7 +100,9 @@ class NeuralEffect:
         if buffer_size < 1:
             raise ValueError("buffer_size must be >= 1")
         channels = audio.shape[0]
-        if channels != self._model.prepared_channels or buffer_size != self._model.max_block_size:
+        # The kernel's output does not depend on its block size, so only a new channel count
+        # needs a prepare() (which clears state); buffer_size just bounds the work per chunk.
+        if channels != self._model.prepared_channels:
             self._model.prepare(channels, buffer_size)
             self._adapter = None
         elif reset:

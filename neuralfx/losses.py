@@ -22,13 +22,15 @@ class LossWeights:
 class TrainingLoss(nn.Module):
     """weights.esr * ESR + weights.dc * DC + weights.stft * MR-STFT, on (batch, samples)."""
 
-    def __init__(self, weights: LossWeights = LossWeights()) -> None:
+    def __init__(self, weights: LossWeights = LossWeights(), segment_samples: int = 2048) -> None:
         super().__init__()
         self.weights = weights
         self.esr = auraloss.time.ESRLoss()
         self.dc = auraloss.time.DCLoss()
+        # Resolutions that fit in one training segment (the STFT pads by half a window).
+        ffts = [n for n in (256, 1024, 2048) if n <= segment_samples] or [segment_samples // 2]
         self.stft = auraloss.freq.MultiResolutionSTFTLoss(
-            fft_sizes=[256, 1024, 2048], hop_sizes=[64, 256, 512], win_lengths=[256, 1024, 2048]
+            fft_sizes=ffts, hop_sizes=[n // 4 for n in ffts], win_lengths=ffts
         )
 
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:

@@ -150,7 +150,7 @@ def train(
     device = pick_device(config.device)
     model = model if model is not None else build_lstm_model(config, sample_rate, knobs)
     model.to(device)
-    loss_fn = TrainingLoss(config.loss).to(device)
+    loss_fn = TrainingLoss(config.loss, config.tbptt_samples).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(config.patience // 3, 1))
 

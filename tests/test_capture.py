@@ -1,0 +1,62 @@
+"""The capture signal and running devices under test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pedalboard
+import pytest
+
+from neuralfx.capture import ALIGNMENT_CLICKS_SECONDS, ALIGNMENT_SECONDS, CapturePair, capture, capture_signal
+
+
+def test_signal_is_deterministic_and_sized() -> None:
+    a = capture_signal(48000, 20.0, seed=3)
+    assert np.array_equal(a, capture_signal(48000, 20.0, seed=3))
+    assert not np.array_equal(a, capture_signal(48000, 20.0, seed=4))
+    assert a.dtype == np.float32 and len(a) == 20 * 48000
+    assert np.max(np.abs(a)) <= 1.0
+
+
+def test_default_signal_is_minutes_long_with_every_section() -> None:
+    x = capture_signal()
+    rate = 48000
+    assert len(x) == 180 * rate
+    # Alignment clicks: isolated single-sample impulses at their documented times.
+    align = x[: int(ALIGNMENT_SECONDS * rate)]
+    peaks = np.flatnonzero(np.abs(align) > 0.1)
+    assert list(peaks) == [int(t * rate) for t in ALIGNMENT_CLICKS_SECONDS]
+    # Several levels: the 100 ms RMS spans quiet to loud.
+    frames = x[: len(x) // 4800 * 4800].reshape(-1, 4800)
+    rms_db = 20 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-12)
+    active = rms_db[rms_db > -100]
+    assert active.max() - np.percentile(active, 5) > 30
+    # Silences between sections, so decays are captured.
+    assert np.sum(rms_db < -100) >= 10
+    # Broadband: energy from the lowest octave to above 10 kHz.
+    spectrum = np.abs(np.fft.rfft(x[: 60 * rate]))
+    freqs = np.fft.rfftfreq(60 * rate, 1 / rate)
+    assert spectrum[(freqs > 20) & (freqs < 60)].sum() > 0 and spectrum[freqs > 10000].sum() > 0
+
+
+def test_capture_runs_a_pedalboard_device_and_saves(tmp_path: Path) -> None:
+    device = pedalboard.Pedalboard([pedalboard.Gain(gain_db=12), pedalboard.Distortion(drive_db=10)])
+    pair = capture(device, 48000, 12.0)
+    expected = device(pair.input, 48000)
+    assert np.max(np.abs(pair.target - expected)) < 1e-6
+    paths = pair.save(tmp_path)
+    back = CapturePair.load(*paths)
+    assert np.array_equal(back.input, pair.input) and np.array_equal(back.target, pair.target)
+
+
+def test_recorded_pairs_must_match(tmp_path: Path) -> None:
+    from neuralfx import audio
+
+    audio.write(tmp_path / "a.wav", np.zeros(48000, np.float32) + 0.1, 48000)
+    audio.write(tmp_path / "b.wav", np.zeros(44100, np.float32) + 0.1, 44100)
+    audio.write(tmp_path / "c.wav", np.zeros(40000, np.float32) + 0.1, 48000)
+    with pytest.raises(ValueError, match="48000 Hz but target is 44100 Hz"):
+        CapturePair.load(tmp_path / "a.wav", tmp_path / "b.wav")
+    with pytest.raises(ValueError, match="48000 frames but target has 40000"):
+        CapturePair.load(tmp_path / "a.wav", tmp_path / "c.wav")

@@ -1,0 +1,101 @@
+"""Chains mixing Pedalboard plugins and neuralfx effects; streamed file processing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pedalboard
+import pytest
+
+import neuralfx
+from neuralfx import audio as audio_io
+
+from conftest import noise, plucks
+
+
+@pytest.fixture
+def chain(lstm_model_path: Path) -> neuralfx.Chain:
+    return neuralfx.Chain([pedalboard.NoiseGate(threshold_db=-50), neuralfx.load(lstm_model_path),
+                           pedalboard.Reverb(room_size=0.3)])
+
+
+def test_chain_equals_stages_applied_in_order(chain: neuralfx.Chain, lstm_model_path: Path) -> None:
+    x = np.stack([plucks(0.5), plucks(0.5, seed=1)])
+    gate, amp, reverb = pedalboard.NoiseGate(threshold_db=-50), neuralfx.load(lstm_model_path), pedalboard.Reverb(room_size=0.3)
+    expected = reverb(amp(gate(x, 48000), 48000), 48000)
+    y = chain(x, 48000)
+    assert y.shape == x.shape
+    assert np.max(np.abs(y - expected)) < 1e-6
+
+
+def test_streamed_file_equals_whole_array(chain: neuralfx.Chain, tmp_path: Path) -> None:
+    x = np.stack([plucks(1.0), noise(1.0, 0.05)])
+    audio_io.write(tmp_path / "in.wav", x, 48000)
+    report = chain.process_file(tmp_path / "in.wav", tmp_path / "out.wav", buffer_size=1000)
+    y, rate = audio_io.read(tmp_path / "out.wav")
+    assert (rate, report.frames, report.channels) == (48000, x.shape[1], 2)
+    whole = chain(x, 48000, buffer_size=1000)
+    assert y.shape == x.shape
+    assert np.max(np.abs(y - whole)) < 1e-6
+
+
+def test_file_at_another_rate_resamples_or_fails(lstm_model_path: Path, tmp_path: Path) -> None:
+    x = plucks(0.5, rate=44100)
+    audio_io.write(tmp_path / "in44.wav", x, 44100)
+    strict = neuralfx.Chain([neuralfx.load(lstm_model_path)])
+    with pytest.raises(ValueError, match="trained at 48000 Hz; input is 44100 Hz"):
+        strict.process_file(tmp_path / "in44.wav", tmp_path / "out.wav")
+    assert not (tmp_path / "out.wav").exists()
+    lenient = neuralfx.Chain([neuralfx.load(lstm_model_path)], resample=True)
+    report = lenient.process_file(tmp_path / "in44.wav", tmp_path / "out.wav", buffer_size=512)
+    y, rate = audio_io.read(tmp_path / "out.wav")
+    assert rate == 44100 and y.shape[1] == len(x) and report.resampled_to == 48000
+    # The same as the whole-array path, which resamples in one go.
+    whole = lenient(x, 44100)
+    assert np.max(np.abs(y[0] - whole)) < 1e-4
+
+
+def test_bad_sample_in_file_leaves_no_output(chain: neuralfx.Chain, tmp_path: Path) -> None:
+    x = plucks(1.0)
+    x[30000] = np.nan
+    audio_io.write(tmp_path / "nan.wav", x, 48000)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        chain.process_file(tmp_path / "nan.wav", tmp_path / "out.wav", buffer_size=4096)
+    assert list(tmp_path.glob("out*")) == [] and list(tmp_path.glob(".out*")) == []
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda p: None, FileNotFoundError, "does not exist"),
+        (lambda p: p.write_bytes(b""), ValueError, "is empty"),
+        (lambda p: p.write_text("this is not audio at all" * 10), ValueError, "not a readable audio file"),
+        (lambda p: p.mkdir(), IsADirectoryError, "folder"),
+    ],
+)
+def test_bad_input_files(chain: neuralfx.Chain, tmp_path: Path, make, error, match: str) -> None:
+    path = tmp_path / "in.wav"
+    make(path)
+    with pytest.raises(error, match=match):
+        chain.process_file(path, tmp_path / "out.wav")
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_chain_rejects_non_effects() -> None:
+    with pytest.raises(TypeError, match="stage 0"):
+        neuralfx.Chain([lambda a, r: a])
+
+
+def test_chain_preset_from_json(lstm_model_path: Path, tmp_path: Path) -> None:
+    preset = tmp_path / "mine.chain.json"
+    preset.write_text(
+        '{"name": "mine", "stages": [{"plugin": "Gain", "params": {"gain_db": -6}}, '
+        f'{{"model": "{lstm_model_path}"}}]}}'
+    )
+    chain = neuralfx.Chain.from_preset(preset)
+    assert isinstance(chain.stages[0], pedalboard.Gain) and isinstance(chain.stages[1], neuralfx.NeuralEffect)
+    bad = tmp_path / "bad.chain.json"
+    bad.write_text('{"stages": [{"plugin": "NotAPlugin"}]}')
+    with pytest.raises(ValueError, match="'NotAPlugin' is not a Pedalboard plugin"):
+        neuralfx.Chain.from_preset(bad)

@@ -1,0 +1,66 @@
+"""The command line, run as a user runs it (a subprocess), on generated audio."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from neuralfx import audio
+
+from conftest import plucks
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "neuralfx.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_demo_writes_the_processed_example(tmp_path: Path) -> None:
+    r = run("demo", "--out-dir", "demo_out", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    x, rate_x = audio.read(tmp_path / "demo_out" / "example_riff.wav")
+    y, rate_y = audio.read(tmp_path / "demo_out" / "example_riff_default.wav")
+    assert rate_x == rate_y == 48000 and x.shape == y.shape
+    assert np.all(np.isfinite(y)) and np.sqrt(np.mean((y - x) ** 2)) > 0.01
+    assert "example_riff_default.wav" in r.stdout
+
+
+def test_process_with_model_and_knob_errors(tmp_path: Path, lstm_model_path: Path) -> None:
+    audio.write(tmp_path / "in.wav", plucks(0.5), 48000)
+    r = run("process", "in.wav", "out.wav", "--model", str(lstm_model_path), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.wav").exists()
+    r = run("process", "in.wav", "out2.wav", "--model", str(lstm_model_path), "--knob", "drive=3", cwd=tmp_path)
+    assert r.returncode == 1 and "no knob 'drive'" in r.stderr
+    assert not (tmp_path / "out2.wav").exists()
+    r = run("process", "missing.wav", "out3.wav", cwd=tmp_path)
+    assert r.returncode == 1 and "does not exist" in r.stderr
+
+
+def test_process_other_rate_needs_resample(tmp_path: Path, lstm_model_path: Path) -> None:
+    audio.write(tmp_path / "in44.wav", plucks(0.5, rate=44100), 44100)
+    r = run("process", "in44.wav", "out.wav", "--model", str(lstm_model_path), cwd=tmp_path)
+    assert r.returncode == 1 and "pass resample=True" in r.stderr
+    r = run("process", "in44.wav", "out.wav", "--model", str(lstm_model_path), "--resample", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    y, rate = audio.read(tmp_path / "out.wav")
+    assert rate == 44100 and y.shape[1] == int(0.5 * 44100)
+
+
+def test_info_prints_validation_esr_of_shipped_model(tmp_path: Path) -> None:
+    r = run("info", "crunch_amp", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "validation ESR:" in r.stdout and "48000 Hz" in r.stdout
+
+
+def test_capture_then_train_from_the_shell(tmp_path: Path) -> None:
+    preset = tmp_path / "dev.chain.json"
+    preset.write_text('{"stages": [{"plugin": "Distortion", "params": {"drive_db": 12}}]}')
+    r = run("capture", "cap", "--chain", str(preset), "--seconds", "12", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run("train", "cap/input.wav", "cap/target.wav", "-o", "m.nfx", "--hidden-size", "4", "--max-steps", "10", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run("info", "m.nfx", cwd=tmp_path)
+    assert "validation ESR:" in r.stdout

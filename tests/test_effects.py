@@ -1,0 +1,122 @@
+"""NeuralEffect follows Pedalboard's conventions and rejects bad input with clear errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neuralfx
+
+from conftest import noise, plucks, random_lstm_model, sine
+
+
+@pytest.fixture
+def effect(lstm_model_path: Path) -> neuralfx.NeuralEffect:
+    return neuralfx.load(lstm_model_path)
+
+
+def test_mono_1d_in_1d_out_and_float64_accepted(effect: neuralfx.NeuralEffect) -> None:
+    x = plucks(0.2)
+    y = effect(x, 48000)
+    assert y.shape == x.shape and y.dtype == np.float32
+    y64 = effect(x.astype(np.float64), 48000)
+    assert np.array_equal(y, y64)
+
+
+def test_reset_true_restarts_and_reset_false_streams(effect: neuralfx.NeuralEffect) -> None:
+    x = noise(0.2)
+    whole = effect(x, 48000)
+    assert np.array_equal(effect(x, 48000), whole)  # reset=True: no memory of the last call
+    half = len(x) // 2
+    streamed = np.concatenate([effect(x[:half], 48000, reset=True), effect(x[half:], 48000, reset=False)])
+    assert np.max(np.abs(streamed - whole)) == 0.0
+
+
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        (np.zeros(100, dtype=np.int16), TypeError, "float32"),
+        (np.zeros((2, 3, 4), dtype=np.float32), ValueError, "1-D"),
+        (np.zeros((48000, 2), dtype=np.float32), ValueError, "looks like"),
+        ([0.0, 0.1], TypeError, "numpy array"),
+    ],
+)
+def test_wrong_shapes_and_dtypes_are_rejected(effect: neuralfx.NeuralEffect, bad, error, match: str) -> None:
+    with pytest.raises(error, match=match):
+        effect(bad, 48000)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_input_is_rejected_with_its_position(effect: neuralfx.NeuralEffect, value: float) -> None:
+    x = sine(seconds=0.01)
+    x[123] = value
+    with pytest.raises(ValueError, match="sample 123"):
+        effect(x, 48000)
+
+
+def test_output_finite_for_extreme_finite_input(effect: neuralfx.NeuralEffect) -> None:
+    x = np.concatenate([np.full(4800, 1e6, np.float32), -np.full(4800, 1e6, np.float32), np.zeros(4800, np.float32)])
+    assert np.all(np.isfinite(effect(x, 48000)))
+
+
+def test_other_rate_fails_loudly_without_resample(effect: neuralfx.NeuralEffect) -> None:
+    with pytest.raises(ValueError, match="trained at 48000 Hz; input is 44100 Hz: pass resample=True"):
+        effect(sine(), 44100)
+
+
+def test_resample_runs_the_model_at_its_rate(lstm_model_path: Path) -> None:
+    """At 44.1 kHz with resample=True the output is the 48 kHz processing of the same sound:
+    compare against processing a 48 kHz rendering of the same sine, converted to 44.1 kHz."""
+    from scipy.signal import resample_poly
+
+    effect = neuralfx.load(lstm_model_path, resample=True)
+    x44 = sine(330, 0.5, 0.4, rate=44100)
+    y44 = effect(x44, 44100)
+    assert y44.shape == x44.shape
+    y48 = effect(sine(330, 0.5, 0.4, rate=48000), 48000)
+    expected = resample_poly(y48, 147, 160).astype(np.float32)[: len(y44)]
+    core = slice(2000, len(y44) - 2000)  # away from the converters' edges
+    err = np.sum((y44[core] - expected[core]) ** 2) / np.sum(expected[core] ** 2)
+    assert err < 1e-3, f"ESR between resampled and native processing: {err}"
+
+
+def test_knobs_are_ranged_and_named() -> None:
+    model = random_lstm_model(knobs=True)
+    effect = neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json())
+    effect.set_knob("gain", 7.5)
+    assert effect.get_knob("gain") == pytest.approx(7.5)
+    with pytest.raises(ValueError, match=r"knob 'gain' = 11.0 is outside \[0.0, 10.0\]"):
+        effect.set_knob("gain", 11.0)
+    with pytest.raises(KeyError, match="no knob 'drive'"):
+        effect.set_knob("drive", 1.0)
+
+
+def test_processing_releases_the_gil(effect: neuralfx.NeuralEffect) -> None:
+    """A Python thread keeps running while the kernel processes: its progress during a long
+    process() call is compared with its progress over the same wall time with no call."""
+    x = noise(20.0)
+    counter = [0]
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            counter[0] += 1
+
+    thread = threading.Thread(target=spin)
+    thread.start()
+    try:
+        c0, t0 = counter[0], time.perf_counter()
+        effect(x, 48000)
+        during, elapsed = counter[0] - c0, time.perf_counter() - t0
+        c1 = counter[0]
+        time.sleep(elapsed)
+        baseline = counter[0] - c1
+    finally:
+        stop.set()
+        thread.join()
+    # Holding the GIL would let the spinner run only between switch intervals: a few percent.
+    assert during > 0.3 * baseline, (during, baseline)

@@ -1,0 +1,50 @@
+"""Every shipped model loads, meets its quality bar, and runs identically in torch and C++."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import neuralfx
+from neuralfx import modelfile
+from neuralfx.model import Model
+from neuralfx.presets import list_chains, list_models, presets_dir, resolve_model
+
+from conftest import plucks, sweep
+from test_lstm_parity import BLOCK_SIZES, TOLERANCE, kernel_blocks
+
+MODELS = list_models()
+
+
+def test_the_default_is_shipped() -> None:
+    assert "crunch_amp" in MODELS and "default" in list_chains()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_shipped_model_quality_and_size(name: str) -> None:
+    path = resolve_model(name)
+    assert path.stat().st_size < 5 * 1024 * 1024
+    meta = modelfile.load(path).metadata
+    assert meta["validation_esr"] <= 0.02, meta["validation_esr"]
+    assert meta["trained_on"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_shipped_model_parity(name: str) -> None:
+    path = resolve_model(name)
+    model = Model.load(path).eval()
+    x = np.concatenate([plucks(0.3), sweep(0.2)])
+    with torch.no_grad():
+        reference = model(torch.from_numpy(x)[None])[0][0].numpy()
+    effect = neuralfx.load(path)
+    for block in BLOCK_SIZES:
+        assert np.max(np.abs(kernel_blocks(effect, x, block) - reference)) <= TOLERANCE, block
+
+
+@pytest.mark.parametrize("name", list_chains())
+def test_chain_presets_build(name: str) -> None:
+    chain = neuralfx.Chain.from_preset(name)
+    y = chain(plucks(0.2), 48000)
+    assert np.all(np.isfinite(y))
+    assert presets_dir().is_dir()
