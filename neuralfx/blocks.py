@@ -9,9 +9,10 @@ from __future__ import annotations
 from torch import nn
 
 from .errors import ModelFileError
+from .models.gru import GRU
 from .models.lstm import LSTM
 
-BLOCK_TYPES: dict[str, type[nn.Module]] = {cls.type_name: cls for cls in (LSTM,)}
+BLOCK_TYPES: dict[str, type[nn.Module]] = {cls.type_name: cls for cls in (GRU, LSTM)}
 
 
 def block_class(type_name: str, where: str = "block") -> type[nn.Module]:

@@ -46,6 +46,10 @@ class TrainConfig:
     loss: LossWeights = field(default_factory=LossWeights)
     seed: int = 0
     device: str = "auto"
+    # CPU threads for torch. Small recurrent nets are bound by the per-sample dependency chain,
+    # not arithmetic: one thread is as fast and avoids OpenMP spin-waiting on a busy machine
+    # (measured here: 2 threads were 25x slower per step than 1 while other jobs ran).
+    threads: Optional[int] = 1
 
 
 @dataclass
@@ -145,6 +149,8 @@ def train(
     progress: Callable[[str], None] = print,
 ) -> TrainResult:
     sample_rate = _check_captures(captures, config, knobs)
+    if config.threads:
+        torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     device = pick_device(config.device)

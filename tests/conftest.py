@@ -11,7 +11,7 @@ import torch
 from neuralfx.capture import _notes
 from neuralfx.knobs import Knob
 from neuralfx.model import Model
-from neuralfx.models.lstm import LSTM
+from neuralfx.models import GRU, LSTM
 
 RATE = 48000
 
@@ -40,10 +40,14 @@ def plucks(seconds: float = 0.5, seed: int = 0, rate: float = RATE) -> np.ndarra
 SIGNALS = {"sine": sine, "sweep": sweep, "noise": noise, "plucks": plucks}
 
 
-def random_lstm_model(hidden: int = 12, layers: int = 1, knobs: bool = False, seed: int = 0) -> Model:
+RECURRENT_CELLS = {"LSTM": LSTM, "GRU": GRU}
+
+
+def random_lstm_model(hidden: int = 12, layers: int = 1, knobs: bool = False, seed: int = 0, cell: str = "LSTM") -> Model:
+    """A recurrent amp model (LSTM by default) with random weights, knobs gain and tone if asked."""
     torch.manual_seed(seed)
     knob_list = [Knob("gain", 0.0, 10.0, 5.0), Knob("tone", -1.0, 1.0, 0.0)] if knobs else []
-    block = LSTM(hidden, layers, conditioning=[k.name for k in knob_list], skip=True)
+    block = RECURRENT_CELLS[cell](hidden, layers, conditioning=[k.name for k in knob_list], skip=True)
     with torch.no_grad():
         for p in block.parameters():  # larger than default init so the nonlinearity matters
             p.mul_(2.0)

@@ -12,7 +12,7 @@ from neuralfx.model import Model
 from neuralfx.presets import list_chains, list_models, presets_dir, resolve_model
 
 from conftest import plucks, sweep
-from test_lstm_parity import BLOCK_SIZES, TOLERANCE, kernel_blocks
+from test_recurrent_parity import BLOCK_SIZES, TOLERANCE, kernel_blocks
 
 MODELS = list_models()
 

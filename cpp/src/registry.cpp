@@ -8,6 +8,7 @@ namespace {
 
 const std::vector<std::pair<std::string, BlockFactory>>& table() {
     static const std::vector<std::pair<std::string, BlockFactory>> entries = {
+        {"GRU", &make_gru},
         {"LSTM", &make_lstm},
     };
     return entries;

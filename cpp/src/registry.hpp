@@ -18,6 +18,7 @@ BlockFactory find_block_factory(const std::string& type);
 std::vector<std::string> registered_block_types();
 
 // Factories, one per block type (src/factories/*.cpp).
+std::unique_ptr<Block> make_gru(const BlockReader&);
 std::unique_ptr<Block> make_lstm(const BlockReader&);
 
 }  // namespace neuralfx

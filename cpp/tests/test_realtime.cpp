@@ -25,25 +25,27 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 int main() {
-    auto model = neuralfx::load_model_from_string(nfx_test::lstm_model_json(16, 2, true));
-    const std::vector<float> x = nfx_test::test_signal(8192);
-    CHECK(g_allocations.load() > 0);  // the counter works: loading allocated
-    for (int channels : {1, 2}) {
-        for (int block : {1, 7, 64, 512, 4096}) {
-            model->prepare(channels, block);
-            std::vector<std::vector<float>> buffers(static_cast<size_t>(channels), x);
-            std::vector<float*> ptrs;
-            for (auto& b : buffers) ptrs.push_back(b.data());
-            const long before = g_allocations.load();
-            for (size_t start = 0; start + static_cast<size_t>(block) <= x.size(); start += static_cast<size_t>(block)) {
-                model->set_knob(0, static_cast<float>(start % 10));
-                float* chunk[2] = {ptrs[0] + start, channels > 1 ? ptrs[1] + start : nullptr};
-                model->process(chunk, channels, block);
+    for (const char* cell : {"LSTM", "GRU"}) {
+        auto model = neuralfx::load_model_from_string(nfx_test::recurrent_model_json(cell, 16, 2, true));
+        const std::vector<float> x = nfx_test::test_signal(8192);
+        CHECK(g_allocations.load() > 0);  // the counter works: loading allocated
+        for (int channels : {1, 2}) {
+            for (int block : {1, 7, 64, 512, 4096}) {
+                model->prepare(channels, block);
+                std::vector<std::vector<float>> buffers(static_cast<size_t>(channels), x);
+                std::vector<float*> ptrs;
+                for (auto& b : buffers) ptrs.push_back(b.data());
+                const long before = g_allocations.load();
+                for (size_t start = 0; start + static_cast<size_t>(block) <= x.size(); start += static_cast<size_t>(block)) {
+                    model->set_knob(0, static_cast<float>(start % 10));
+                    float* chunk[2] = {ptrs[0] + start, channels > 1 ? ptrs[1] + start : nullptr};
+                    model->process(chunk, channels, block);
+                }
+                model->reset();
+                const long during = g_allocations.load() - before;
+                if (during != 0) std::fprintf(stderr, "%s channels %d block %d: %ld allocations\n", cell, channels, block, during);
+                CHECK(during == 0);
             }
-            model->reset();
-            const long during = g_allocations.load() - before;
-            if (during != 0) std::fprintf(stderr, "channels %d block %d: %ld allocations\n", channels, block, during);
-            CHECK(during == 0);
         }
     }
     return nfx_test::finish("test_realtime");

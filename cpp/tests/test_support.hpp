@@ -48,29 +48,35 @@ inline std::string random_tensor(const std::vector<int>& shape, std::mt19937& rn
     return s.str();
 }
 
-// A complete, valid LSTM model file with random weights; with_knob adds a "gain" knob the
-// network is conditioned on.
-inline std::string lstm_model_json(int hidden, int layers, bool with_knob, unsigned seed = 7) {
+// A complete, valid recurrent model file ("LSTM" or "GRU") with random weights; with_knob adds
+// a "gain" knob the network is conditioned on.
+inline std::string recurrent_model_json(const std::string& cell, int hidden, int layers, bool with_knob, unsigned seed = 7) {
+    const int gates = cell == "GRU" ? 3 : 4;
+    const std::string prefix = cell == "GRU" ? "gru" : "lstm";
     std::mt19937 rng(seed);
     const float scale = 1.0f / std::sqrt(static_cast<float>(hidden));
     std::ostringstream s;
     s << "{\"format\": \"neuralfx-model\", \"version\": 1, \"sample_rate\": 48000,";
     s << "\"knobs\": [" << (with_knob ? "{\"name\": \"gain\", \"min\": 0, \"max\": 10, \"default\": 5, \"unit\": \"\"}" : "")
       << "],";
-    s << "\"blocks\": [{\"type\": \"LSTM\", \"config\": {\"hidden_size\": " << hidden << ", \"num_layers\": " << layers
+    s << "\"blocks\": [{\"type\": \"" << cell << "\", \"config\": {\"hidden_size\": " << hidden << ", \"num_layers\": " << layers
       << ", \"skip\": true, \"conditioning\": [" << (with_knob ? "\"gain\"" : "") << "]}, \"weights\": {";
     for (int l = 0; l < layers; ++l) {
         const int in = l == 0 ? (with_knob ? 2 : 1) : hidden;
         const std::string sfx = "_l" + std::to_string(l);
-        s << "\"lstm.weight_ih" << sfx << "\": " << random_tensor({4 * hidden, in}, rng, scale) << ",";
-        s << "\"lstm.weight_hh" << sfx << "\": " << random_tensor({4 * hidden, hidden}, rng, scale) << ",";
-        s << "\"lstm.bias_ih" << sfx << "\": " << random_tensor({4 * hidden}, rng, scale) << ",";
-        s << "\"lstm.bias_hh" << sfx << "\": " << random_tensor({4 * hidden}, rng, scale) << ",";
+        s << "\"" << prefix << ".weight_ih" << sfx << "\": " << random_tensor({gates * hidden, in}, rng, scale) << ",";
+        s << "\"" << prefix << ".weight_hh" << sfx << "\": " << random_tensor({gates * hidden, hidden}, rng, scale) << ",";
+        s << "\"" << prefix << ".bias_ih" << sfx << "\": " << random_tensor({gates * hidden}, rng, scale) << ",";
+        s << "\"" << prefix << ".bias_hh" << sfx << "\": " << random_tensor({gates * hidden}, rng, scale) << ",";
     }
     s << "\"head.weight\": " << random_tensor({1, hidden}, rng, scale) << ",";
     s << "\"head.bias\": " << random_tensor({1}, rng, scale);
     s << "}}], \"metadata\": {\"source\": \"test\"}}";
     return s.str();
+}
+
+inline std::string lstm_model_json(int hidden, int layers, bool with_knob, unsigned seed = 7) {
+    return recurrent_model_json("LSTM", hidden, layers, with_knob, seed);
 }
 
 // Plucked-string-like test signal: decaying harmonics with a noisy attack.

@@ -1,5 +1,6 @@
 """Neural network blocks; each has a C++ twin of the same name in cpp/include/neuralfx/layers/."""
 
+from .gru import GRU
 from .lstm import LSTM
 
-__all__ = ["LSTM"]
+__all__ = ["GRU", "LSTM"]

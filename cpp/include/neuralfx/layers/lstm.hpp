@@ -10,18 +10,13 @@
 #include <vector>
 
 #include "../block.hpp"
+#include "recurrent_weights.hpp"
 
 namespace neuralfx {
 
 class LSTM final : public Block {
 public:
-    struct Layer {
-        int input_size = 0;
-        std::vector<float> weight_ih;  // (4H, input_size) row-major, PyTorch layout
-        std::vector<float> weight_hh;  // (4H, H)
-        std::vector<float> bias_ih;    // (4H)
-        std::vector<float> bias_hh;    // (4H)
-    };
+    using Layer = RecurrentLayerWeights;
 
     // conditioning: indices into the model's knob list, in the order the network sees them.
     LSTM(int hidden_size, std::vector<Layer> layers, std::vector<float> head_weight, float head_bias,

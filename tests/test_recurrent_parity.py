@@ -1,4 +1,4 @@
-"""Parity: the C++ kernel equals the torch forward pass of the same model file, at every block
+"""Parity of the recurrent blocks (LSTM, GRU): the C++ kernel equals the torch forward pass of the same model file, at every block
 size, after reset, with knobs moving between blocks. Tolerance 1e-4 is the contract; float32
 recurrences typically agree to ~1e-6, so the test also reports the observed error."""
 
@@ -33,10 +33,11 @@ def effect_for(model: Model) -> neuralfx.NeuralEffect:
     return neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json())
 
 
+@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("signal", sorted(SIGNALS))
-def test_lstm_matches_torch_at_every_block_size(layers: int, signal: str) -> None:
-    model = random_lstm_model(hidden=16, layers=layers)
+def test_recurrent_matches_torch_at_every_block_size(cell: str, layers: int, signal: str) -> None:
+    model = random_lstm_model(hidden=16, layers=layers, cell=cell)
     x = SIGNALS[signal](seconds=0.2)
     with torch.no_grad():
         reference = model(torch.from_numpy(x)[None])[0][0].numpy()
@@ -51,8 +52,9 @@ def test_lstm_matches_torch_at_every_block_size(layers: int, signal: str) -> Non
         assert np.max(np.abs(y_again - reference)) <= TOLERANCE, f"after reset, block {block}"
 
 
-def test_knob_conditioned_lstm_matches_torch_with_knob_moves() -> None:
-    model = random_lstm_model(hidden=12, knobs=True)
+@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+def test_knob_conditioned_recurrent_matches_torch_with_knob_moves(cell: str) -> None:
+    model = random_lstm_model(hidden=12, knobs=True, cell=cell)
     x = SIGNALS["plucks"](seconds=0.3)
     for block in BLOCK_SIZES:
         blocks = -(-len(x) // block)
