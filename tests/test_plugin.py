@@ -1,0 +1,340 @@
+"""The NeuralFX VST3 plugin (cpp/plugin/) loaded headless by Pedalboard.
+
+The plugin must sound exactly like the pybind11 kernel it shares its code with, at every
+Pedalboard buffer size, mono and stereo; take models from its shipped presets or from the state
+a host hands it; report and compensate its latency; resample when the host runs at another rate;
+and survive bad state. Real-time safety (no allocation in processBlock) is proven by the C++
+test cpp/plugin/tests/test_plugin_realtime.cpp.
+
+The bundle is found through NEURALFX_PLUGIN_PATH, else in build/*/ of this repository; these
+tests skip only when it has not been built (cmake -DNEURALFX_BUILD_PLUGIN=ON, see docs/PLUGIN.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pytest
+import torch
+
+pedalboard = pytest.importorskip("pedalboard")
+
+from neuralfx import _core  # noqa: E402
+from neuralfx.model import Model  # noqa: E402
+from neuralfx.models.lstm import LSTM  # noqa: E402
+
+from conftest import plucks, random_lstm_model, sweep  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+PRESETS = sorted((REPO / "presets").glob("*.nfx"))
+BUFFER_SIZES = [1, 64, 512, 8192]
+# The plugin runs the same kernel code on the same float32 samples: anything above float
+# rounding noise means the plugin changed the signal path.
+PARITY_TOLERANCE = 1e-5
+
+
+def find_bundle() -> Optional[Path]:
+    env = os.environ.get("NEURALFX_PLUGIN_PATH")
+    if env:
+        return Path(env)
+    found = sorted(REPO.glob("build/*/cpp/plugin/NeuralFX_artefacts/*/VST3/NeuralFX.vst3"),
+                   key=lambda p: p.stat().st_mtime)
+    return found[-1] if found else None
+
+
+BUNDLE = find_bundle()
+if BUNDLE is None or not (BUNDLE / "Contents" / "x86_64-linux" / "NeuralFX.so").exists():
+    pytest.skip("NeuralFX.vst3 not built (cmake -DNEURALFX_BUILD_PLUGIN=ON, or set NEURALFX_PLUGIN_PATH)",
+                allow_module_level=True)
+
+
+# ---- helpers ----
+
+def load() -> "pedalboard.ExternalPlugin":
+    return pedalboard.load_plugin(str(BUNDLE))
+
+
+def vstpreset(component_state: bytes, class_id: bytes) -> bytes:
+    """A .vstpreset holding one component state: the standard way to hand a VST3 plugin state."""
+    data_offset = 48
+    chunk_list = b"List" + struct.pack("<i", 1) + b"Comp" + struct.pack("<qq", data_offset, len(component_state))
+    header = b"VST3" + struct.pack("<i", 1) + class_id + struct.pack("<q", data_offset + len(component_state))
+    return header + component_state + chunk_list
+
+
+def component_state(plugin) -> str:
+    """The plugin's own state (its XML), read out of Pedalboard's .vstpreset bytes."""
+    data = plugin.preset_data
+    list_offset = struct.unpack("<q", data[40:48])[0]
+    count = struct.unpack("<i", data[list_offset + 4:list_offset + 8])[0]
+    for i in range(count):
+        entry = data[list_offset + 8 + 20 * i:list_offset + 28 + 20 * i]
+        if entry[:4] == b"Comp":
+            offset, size = struct.unpack("<qq", entry[4:])
+            return data[offset:offset + size].decode("utf-8")
+    raise AssertionError("no component state in the preset data")
+
+
+def give_model(plugin, model_json: str) -> None:
+    """Delivers any model file to the plugin the way a host can: as the plugin's state."""
+    plugin.preset_data = vstpreset(model_json.encode("utf-8"), plugin.preset_data[8:40])
+
+
+def stereo(seconds: float = 0.4, rate: float = 48000) -> np.ndarray:
+    return np.stack([plucks(seconds, seed=1, rate=rate), 0.8 * sweep(seconds, rate=rate)])
+
+
+def kernel_output(model_json: str, audio: np.ndarray, knobs: dict[str, float]) -> np.ndarray:
+    model = _core.Model.from_json(model_json)
+    model.prepare(audio.shape[0], 8192)
+    for name, value in knobs.items():
+        model.set_knob(name, value)
+    model.reset()  # knobs start at their values, as the plugin's do after a reset
+    return model.process(audio)
+
+
+def slot_settings(model_json: str, positions: list[float]) -> tuple[dict[str, float], dict[str, float]]:
+    """Knob slot raw values and the matching knob values in the model's units."""
+    knobs = _core.Model.from_json(model_json).knobs
+    raw, values = {}, {}
+    for i, (knob, position) in enumerate(zip(knobs, positions)):
+        raw[f"knob{i + 1}"] = position
+        values[knob["name"]] = float(np.float32(knob["min"]) + np.float32(position) * (np.float32(knob["max"]) - np.float32(knob["min"])))
+    return raw, values
+
+
+def identity_model_json(rate: int) -> str:
+    """An LSTM with a zero head: with its input skip, y = x exactly, so only the plugin's own
+    signal path (resampling, latency, mix) shows."""
+    torch.manual_seed(0)
+    block = LSTM(4, 1, conditioning=[], skip=True)
+    with torch.no_grad():
+        block.head.weight.zero_()
+        block.head.bias.zero_()
+    return Model([block], rate, []).to_modelfile({"name": "identity"}).to_json()
+
+
+def assert_parity(plugin, model_json: str, knobs: dict[str, float], rate: int = 48000) -> None:
+    audio = stereo(rate=rate)
+    for channels in (1, 2):
+        x = audio[:channels]
+        expected = kernel_output(model_json, x, knobs)
+        for buffer_size in BUFFER_SIZES:
+            y = plugin(x, rate, buffer_size=buffer_size)
+            assert y.shape == x.shape
+            error = float(np.max(np.abs(y - expected)))
+            assert error <= PARITY_TOLERANCE, f"{channels} ch, buffer {buffer_size}: max error {error:g}"
+            assert plugin.reported_latency_samples == 0
+
+
+@pytest.fixture(scope="module")
+def knob_model_json() -> str:
+    """A model with two knobs that is not a shipped preset (it reaches the plugin by state)."""
+    return random_lstm_model(hidden=12, knobs=True, seed=3).to_modelfile({"name": "state-delivered"}).to_json()
+
+
+# ---- loading and parameters ----
+
+def test_loads_headless_with_the_documented_parameters() -> None:
+    plugin = load()
+    names = set(plugin.parameters)
+    expected = {"model", "input_gain_db", "output_gain_db", "mix", "status"} | {f"knob{i}" for i in range(1, 9)}
+    assert expected <= names, names
+    choices = plugin.parameters["model"].valid_values
+    assert choices[-1] == "(custom)"
+    assert [c for c in choices[:-1]] == [p.stem for p in PRESETS], "plugin built with other presets: rebuild it"
+    if PRESETS:
+        assert plugin.status.startswith("ok: preset"), plugin.status
+    else:
+        assert plugin.status.startswith("error: no custom model"), plugin.status
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
+def test_shipped_preset_matches_kernel(preset: Path) -> None:
+    plugin = load()
+    plugin.model = preset.stem
+    text = preset.read_text()
+    raw, values = slot_settings(text, [0.25, 0.75, 0.5, 0.125])
+    for name, value in raw.items():
+        plugin.parameters[name].raw_value = value
+    rate = int(_core.Model.from_json(text).sample_rate)  # the model's own rate: no resampling
+    assert_parity(plugin, text, values, rate)
+    assert plugin.status == f"ok: preset '{preset.stem}'", plugin.status
+
+
+def test_state_delivered_model_matches_kernel(knob_model_json: str) -> None:
+    plugin = load()
+    give_model(plugin, knob_model_json)
+    assert plugin.model == "(custom)"
+    assert plugin.status.startswith("ok: custom model"), plugin.status
+    raw, values = slot_settings(knob_model_json, [0.25, 0.75])
+    for name, value in raw.items():
+        plugin.parameters[name].raw_value = value
+    assert_parity(plugin, knob_model_json, values)
+    # The slot shows the value in the model's units ("gain" spans 0..10).
+    assert plugin.parameters["knob1"].string_value == "2.500"
+
+
+def test_knob_slots_follow_the_model(knob_model_json: str) -> None:
+    plugin = load()
+    give_model(plugin, knob_model_json)
+    state = component_state(plugin)
+    assert re.search(r'<KNOB slot="knob1" name="gain" min="0\.0" max="10\.0"', state), state
+    assert re.search(r'<KNOB slot="knob2" name="tone" min="-1\.0" max="1\.0"', state), state
+    # Different knob positions give different sound: the slots really drive the model's knobs.
+    x = stereo()[:1]
+    plugin.parameters["knob1"].raw_value = 0.1
+    low = plugin(x, 48000)
+    plugin.parameters["knob1"].raw_value = 0.9
+    high = plugin(x, 48000)
+    assert float(np.max(np.abs(high - low))) > 1e-3
+
+
+def test_gain_and_mix_parameters(knob_model_json: str) -> None:
+    plugin = load()
+    give_model(plugin, knob_model_json)
+    raw, values = slot_settings(knob_model_json, [0.5, 0.5])
+    x = stereo()
+    dry = kernel_output(knob_model_json, x, values)
+
+    plugin.parameters["input_gain_db"].raw_value = (6.0 + 24.0) / 48.0  # +6 dB exactly
+    gain = np.float32(10.0 ** (6.0 / 20.0))
+    expected = kernel_output(knob_model_json, x * gain, values)
+    assert np.max(np.abs(plugin(x, 48000) - expected)) <= PARITY_TOLERANCE
+    plugin.parameters["input_gain_db"].raw_value = 0.5
+
+    plugin.parameters["output_gain_db"].raw_value = (-6.0 + 24.0) / 48.0  # -6 dB exactly
+    expected = dry * np.float32(10.0 ** (-6.0 / 20.0))
+    assert np.max(np.abs(plugin(x, 48000) - expected)) <= PARITY_TOLERANCE
+    plugin.parameters["output_gain_db"].raw_value = 0.5
+
+    plugin.parameters["mix"].raw_value = 0.5
+    expected = 0.5 * dry + 0.5 * x
+    assert np.max(np.abs(plugin(x, 48000) - expected)) <= PARITY_TOLERANCE
+    plugin.mix = 0.0  # through Pedalboard's own value conversion: all dry
+    assert np.array_equal(plugin(x, 48000), x)
+
+
+def test_parameter_changes_are_smoothed() -> None:
+    plugin = load()
+    give_model(plugin, identity_model_json(48000))
+    x = np.full((1, 4800), 0.5, dtype=np.float32)
+    first = plugin(x, 48000)
+    assert np.allclose(first, 0.5)
+    plugin.parameters["output_gain_db"].raw_value = 0.0  # -24 dB, set between two renders
+    second = plugin(x, 48000, reset=False)
+    target = 0.5 * 10.0 ** (-24.0 / 20.0)
+    # No step: the gain glides from 1 (10 ms time constant) and has arrived after 50 ms.
+    assert second[0, 0] > 0.45
+    assert np.all(np.diff(second[0, :480]) < 0)
+    assert abs(second[0, -1] - target) < 1e-4
+
+
+# ---- state ----
+
+def test_state_round_trip_through_raw_state_and_vstpreset_file(knob_model_json: str, tmp_path: Path) -> None:
+    source = load()
+    give_model(source, knob_model_json)
+    source.parameters["knob2"].raw_value = 0.75
+    source.parameters["output_gain_db"].raw_value = 0.25
+    x = stereo()
+    expected = source(x, 48000)
+
+    copy = load()
+    copy.raw_state = source.raw_state
+    assert copy.status.startswith("ok: custom model"), copy.status
+    assert np.array_equal(copy(x, 48000), expected)
+
+    preset_file = tmp_path / "session.vstpreset"
+    preset_file.write_bytes(source.preset_data)
+    restored = load()
+    restored.load_preset(str(preset_file))
+    assert restored.parameters["knob2"].raw_value == pytest.approx(0.75)
+    assert np.array_equal(restored(x, 48000), expected)
+    # The session carries the model itself, not a path to it.
+    assert "<CUSTOM_MODEL" in component_state(restored)
+
+
+@pytest.mark.parametrize("bad, reason", [
+    (b"\x00\x01 definitely not a state", "bad plugin state"),
+    (b'{"format": "neuralfx-model", "version": 1, "sample_rate": 48000, "knobs": [], "blocks": [{"type": "LS', "custom model"),
+    (b'{"format": "neuralfx-model", "version": 7}', "version"),
+    (b'<NeuralFX format="1" model="not-a-preset"/>', "not-a-preset"),
+])
+def test_bad_state_passes_audio_through_with_a_readable_error(bad: bytes, reason: str, knob_model_json: str) -> None:
+    plugin = load()
+    give_model(plugin, knob_model_json)  # a working model first: the bad state must replace it
+    plugin.preset_data = vstpreset(bad, plugin.preset_data[8:40])
+    assert plugin.status.startswith("error:") and reason in plugin.status, plugin.status
+    x = stereo()
+    for rate in (48000, 44100):
+        assert np.array_equal(plugin(x, rate), x)
+        assert plugin.reported_latency_samples == 0
+    assert 'status="error:' in component_state(plugin)
+
+
+# ---- chains, latency, sample rates ----
+
+def test_in_a_pedalboard_chain(knob_model_json: str) -> None:
+    plugin = load()
+    give_model(plugin, knob_model_json)
+    gate = pedalboard.NoiseGate(threshold_db=-40, ratio=4)
+    reverb = pedalboard.Reverb(room_size=0.3)
+    x = stereo()
+    chained = pedalboard.Pedalboard([gate, plugin, reverb])(x, 48000)
+    _, values = slot_settings(knob_model_json, [0.5, 0.5])
+    by_hand = reverb(kernel_output(knob_model_json, gate(x, 48000), values), 48000)
+    assert np.max(np.abs(chained - by_hand)) <= PARITY_TOLERANCE
+
+
+@pytest.mark.parametrize("rate, latency", [(48000, 0), (44100, 65)])
+def test_latency_compensation_keeps_an_impulse_in_place(rate: int, latency: int) -> None:
+    plugin = load()
+    give_model(plugin, identity_model_json(48000))
+    x = np.zeros((2, 8000), dtype=np.float32)
+    x[:, 3000] = 1.0
+    for buffer_size in BUFFER_SIZES:
+        y = plugin(x, rate, buffer_size=buffer_size)
+        assert plugin.reported_latency_samples == latency
+        assert y.shape == x.shape
+        assert int(np.argmax(np.abs(y[0]))) == 3000 and int(np.argmax(np.abs(y[1]))) == 3000
+        if latency == 0:
+            assert np.array_equal(y, x)
+        else:  # band-limited by the resampler (cutoff 0.91 of the lower Nyquist), centred in place
+            assert 0.85 < y[0, 3000] < 1.0
+            assert np.allclose(y[:, 2990:3000], y[:, 3010:3000:-1], atol=1e-5)  # symmetric: no phase shift
+    # The dry path is delayed by the same latency: mixing does not smear the impulse.
+    plugin.parameters["mix"].raw_value = 0.5
+    y = plugin(x, rate)
+    assert int(np.argmax(np.abs(y[0]))) == 3000
+
+
+def test_resampled_model_matches_kernel_at_44100(knob_model_json: str) -> None:
+    """At 44.1 kHz the plugin converts to the model's 48 kHz and back. Reference: the kernel at
+    48 kHz on the same band-limited signal, brought to 44.1 kHz by scipy's polyphase resampler."""
+    from scipy.signal import resample_poly
+
+    plugin = load()
+    give_model(plugin, knob_model_json)
+    _, values = slot_settings(knob_model_json, [0.5, 0.5])
+    x48 = stereo(0.5, 48000)
+    x44 = resample_poly(x48, 147, 160, axis=1).astype(np.float32)
+    reference = resample_poly(kernel_output(knob_model_json, resample_poly(x44, 160, 147, axis=1).astype(np.float32), values),
+                              147, 160, axis=1)
+    for channels in (1, 2):
+        y = plugin(x44[:channels], 44100, buffer_size=512)
+        assert plugin.reported_latency_samples == 65
+        ref = reference[:channels, :y.shape[1]]
+        # The two resamplers differ only near Nyquist, where the model's harmonics are tiny.
+        error_db = 20 * np.log10(np.std(y[:, 2000:-2000] - ref[:, 2000:-2000]) / np.std(ref[:, 2000:-2000]))
+        print(f"{channels} ch: plugin at 44.1 kHz vs scipy-resampled kernel: {error_db:.1f} dB")
+        assert error_db < -40.0, error_db
+    # Block sizes do not change the resampled output either.
+    outputs = [plugin(x44, 44100, buffer_size=b) for b in BUFFER_SIZES]
+    for out in outputs[1:]:
+        assert np.max(np.abs(out - outputs[0])) <= PARITY_TOLERANCE
