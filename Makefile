@@ -1,19 +1,25 @@
 # The two commands of the README:  make demo  /  make test
-# Both set up everything a fresh machine needs (pip packages, the C++ build) first.
+# Both set up everything a fresh machine needs (pip packages, the C++ builds) first.
 
 PYTHON ?= python3
 BUILD  ?= build/cmake
 JOBS   ?= 2
+PLUGIN_BUNDLE := $(CURDIR)/$(BUILD)/cpp/plugin/NeuralFX_artefacts/Release/VST3/NeuralFX.vst3
 
-.PHONY: demo test install cpp cpp-test pytest bench clean
+.PHONY: demo test install cpp cpp-test pytest bench plugin clean
 
 install:
 	$(PYTHON) -m pip install --quiet ".[test,report]"
 
+# Kernel, bench, C++ tests and the VST3 plugin (JUCE fetched by cpp/plugin/fetch_juce.sh).
 cpp:
 	$(PYTHON) -m pip install --quiet "nlohmann-json>=3.11" importlib_resources
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$$(command -v $(PYTHON))
+	bash cpp/plugin/fetch_juce.sh build/juce
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DNEURALFX_BUILD_PLUGIN=ON \
+	      -DNEURALFX_JUCE_ROOT=$(CURDIR)/build/juce -DPython_EXECUTABLE=$$(command -v $(PYTHON))
 	cmake --build $(BUILD) -j $(JOBS)
+
+plugin: cpp
 
 demo: install
 	$(PYTHON) -m neuralfx.cli demo
@@ -23,8 +29,8 @@ cpp-test: cpp
 
 # Runs from tests/ so that `import neuralfx` finds the installed package (with its compiled
 # kernel), not the source folder.
-pytest: install
-	cd tests && $(PYTHON) -m pytest -q -p no:cacheprovider .
+pytest: install cpp
+	cd tests && NEURALFX_PLUGIN_PATH=$(PLUGIN_BUNDLE) $(PYTHON) -m pytest -q -p no:cacheprovider .
 
 test: cpp-test pytest
 

@@ -48,7 +48,11 @@ def find_bundle() -> Optional[Path]:
 
 
 BUNDLE = find_bundle()
-if BUNDLE is None or not (BUNDLE / "Contents" / "x86_64-linux" / "NeuralFX.so").exists():
+_BUILT = BUNDLE is not None and (BUNDLE / "Contents" / "x86_64-linux" / "NeuralFX.so").exists()
+if os.environ.get("NEURALFX_PLUGIN_PATH") and not _BUILT:
+    # `make test` sets the path after building the plugin: a missing bundle there is a failure.
+    raise RuntimeError(f"NEURALFX_PLUGIN_PATH={BUNDLE} holds no built NeuralFX.vst3")
+if not _BUILT:
     pytest.skip("NeuralFX.vst3 not built (cmake -DNEURALFX_BUILD_PLUGIN=ON, or set NEURALFX_PLUGIN_PATH)",
                 allow_module_level=True)
 

@@ -44,9 +44,13 @@ mkdir -p "$DEBS"
 # apt drops privileges to _apt for downloads; a folder it can write avoids a noisy warning.
 chmod 777 "$DEBS" 2>/dev/null || true
 if ! ls "$DEBS"/juce-modules-source_*.deb "$DEBS"/juce-modules-source-data_*.deb >/dev/null 2>&1; then
+  # A fresh machine may have stale or no package lists: refresh once before giving up.
   if ! (cd "$DEBS" && apt-get download juce-modules-source juce-modules-source-data); then
-    echo "fetch_juce: apt-get download failed; run 'apt-get update' (Debian bookworm or newer ships JUCE 7)" >&2
-    exit 1
+    run_as_root apt-get update
+    if ! (cd "$DEBS" && apt-get download juce-modules-source juce-modules-source-data); then
+      echo "fetch_juce: apt-get download failed (Debian bookworm or newer ships JUCE 7)" >&2
+      exit 1
+    fi
   fi
 fi
 
