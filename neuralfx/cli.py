@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -126,6 +127,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                          max_seconds=args.max_minutes * 60 if args.max_minutes else None, seed=args.seed,
                          device=args.device, threads=args.threads, checkpoint=args.checkpoint)
     result = train([Capture(pair)], config)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun, rank 0 writes the model
     trained_on = args.trained_on or f"{Path(args.input).name} -> {Path(args.target).name}"
     path = result.model.save(args.output, result.metadata(trained_on, config, name=Path(args.output).stem))
     print(f"wrote {path} (validation ESR {result.validation_esr:.5f})")

@@ -89,8 +89,35 @@ class TrainResult:
 
 def pick_device(name: str) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return torch.device("cpu")
     return torch.device(name)
+
+
+def _start_distributed(device: torch.device) -> tuple[int, int, bool]:
+    """(rank, world size, whether this call started the process group). Under torchrun
+    (WORLD_SIZE > 1) each process trains on its own batches and DDP averages the gradients."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, False
+    started = not dist.is_initialized()
+    if started:
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size(), started
+
+
+def _broadcast(value: float, world: int) -> float:
+    """Rank 0's value on every rank, so that all ranks take the same decisions."""
+    if world == 1:
+        return value
+    import torch.distributed as dist
+
+    t = torch.tensor([value], dtype=torch.float64)
+    dist.broadcast(t, 0)
+    return float(t.item())
 
 
 def build_lstm_model(config: TrainConfig, sample_rate: float, knobs: Sequence[Knob] = ()) -> Model:
@@ -156,8 +183,12 @@ def train(
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
     device = pick_device(config.device)
+    rank, world, started_distributed = _start_distributed(device)
+    # Same initial weights everywhere (seeded above), different batches on each rank.
+    rng = np.random.default_rng([config.seed, rank])
+    if rank != 0:
+        progress = _quiet
     model = model if model is not None else build_lstm_model(config, sample_rate, knobs)
     model.to(device)
     loss_fn = TrainingLoss(config.loss, config.tbptt_samples).to(device)
@@ -184,21 +215,29 @@ def train(
     st = _Progress(best_state=copy.deepcopy(model.state_dict()))
     if config.checkpoint and Path(config.checkpoint).exists():
         st = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng)
+        if rank != 0:  # the checkpoint holds rank 0's sampler: the others draw afresh
+            rng = np.random.default_rng([config.seed, rank, st.step])
         progress(f"resumed from {config.checkpoint} at step {st.step}")
     t0, running = time.monotonic() - st.seconds, []
-    progress(f"training {sum(p.numel() for p in model.parameters())} parameters on {device}, "
+    forward = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    progress(f"training {sum(p.numel() for p in model.parameters())} parameters on {device}"
+             f"{f' x {world} processes' if world > 1 else ''}, "
              f"{int(train_lengths.sum())} training samples at {sample_rate:g} Hz")
     done = st.step >= config.max_steps
     while not done:
         x, y, k = batch()
         model.train()
         with torch.no_grad():
-            _, state = model(x[:, : config.warmup_samples], k[:, :, : config.warmup_samples])
+            _, state = forward(x[:, : config.warmup_samples], k[:, :, : config.warmup_samples])
         validated = False
         for c in range(config.chunks_per_segment):
             lo = config.warmup_samples + c * config.tbptt_samples
             hi = lo + config.tbptt_samples
-            prediction, state = model(x[:, lo:hi], k[:, :, lo:hi], state)
+            prediction, state = forward(x[:, lo:hi], k[:, :, lo:hi], state)
             loss = loss_fn(prediction, y[:, lo:hi])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -212,7 +251,9 @@ def train(
                 validated = True
                 model.eval()
                 model.cpu()
-                val_esr, val_stft, _, _ = validate(model, captures, config.validation_fraction)
+                val_esr, val_stft = (validate(model, captures, config.validation_fraction)[:2] if rank == 0
+                                     else (math.nan, math.nan))
+                val_esr, val_stft = _broadcast(val_esr, world), _broadcast(val_stft, world)
                 model.to(device)
                 st.seconds = time.monotonic() - t0
                 st.history.append({"step": st.step, "seconds": st.seconds, "train_loss": float(np.mean(running)),
@@ -238,11 +279,16 @@ def train(
         # Checkpoints fall on segment boundaries, where the sampler's state is all there is to
         # restore: a resumed run continues exactly as an uninterrupted one would.
         if validated and config.checkpoint and (c == config.chunks_per_segment - 1):
-            _save_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st)
+            if rank == 0:
+                _save_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st)
     model.load_state_dict(st.best_state)
     model.cpu().eval()
     seconds = time.monotonic() - t0
     progress(f"best validation ESR {st.best_esr:.5f} after {st.step} steps, {seconds:.0f} s")
+    if started_distributed:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
     return TrainResult(model, st.best_esr, st.best_stft, st.step, seconds, st.history)
 
 
@@ -281,6 +327,10 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Gen
     rng.bit_generator.state = data["numpy_rng"]
     torch.set_rng_state(data["torch_rng"])
     return _Progress(**data["progress"])
+
+
+def _quiet(message: str) -> None:
+    """Progress sink of ranks other than 0: one process reports."""
 
 
 def _detach(state):

@@ -64,3 +64,18 @@ def test_capture_then_train_from_the_shell(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     r = run("info", "m.nfx", cwd=tmp_path)
     assert "validation ESR:" in r.stdout
+
+
+def test_train_under_torchrun_with_two_cpu_processes(tmp_path: Path) -> None:
+    """The same training runs under torchrun (DDP, gloo backend): two processes, one model out."""
+    preset = tmp_path / "dev.chain.json"
+    preset.write_text('{"stages": [{"plugin": "Distortion", "params": {"drive_db": 12}}]}')
+    assert run("capture", "cap", "--chain", str(preset), "--seconds", "12", cwd=tmp_path).returncode == 0
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "neuralfx.cli",
+         "train", "cap/input.wav", "cap/target.wav", "-o", "ddp.nfx", "--hidden-size", "4", "--max-steps", "8"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "x 2 processes" in r.stdout
+    assert r.stdout.count("wrote ddp.nfx") == 1
+    assert "validation ESR:" in run("info", "ddp.nfx", cwd=tmp_path).stdout
