@@ -9,6 +9,10 @@ namespace {
 const std::vector<std::pair<std::string, BlockFactory>>& table() {
     static const std::vector<std::pair<std::string, BlockFactory>> entries = {
         {"LSTM", &make_lstm},
+        {"Gain", &make_gain},
+        {"Biquad", &make_biquad},
+        {"ParametricEQ", &make_parametric_eq},
+        {"Waveshaper", &make_waveshaper},
     };
     return entries;
 }
