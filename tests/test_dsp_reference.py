@@ -203,3 +203,59 @@ def test_extreme_settings_stay_finite_in_torch_and_kernel() -> None:
         # A stable biquad's gain is bounded: nothing here may blow up (20 Hz, q 20, +24 dB peaks
         # near 16 x resonance gain; 1e3 is a generous bound that a diverging filter exceeds).
         assert np.max(np.abs(y)) < 1e3 and np.max(np.abs(k - y)) <= 1e-4 * max(1.0, np.max(np.abs(y))), (mode, f, g, q)
+
+
+# ---- the numbers in docs/DSP.md: `cd tests && python3 test_dsp_reference.py` ----
+def measure() -> None:
+    import test_dsp_parity as parity
+    from test_lstm_parity import kernel_blocks
+
+    print("parity, max |C++ - torch| over sweep/noise/plucks and block sizes 1, 7, 64, 512, 4096:")
+    for name, make in sorted(parity.FIXED.items()):
+        model, worst = make().eval(), 0.0
+        effect = parity.effect_for(model)
+        for signal in parity.PARITY_SIGNALS:
+            x = SIGNALS[signal](seconds=parity.SECONDS)
+            with torch.no_grad():
+                ref = model(torch.from_numpy(x)[None])[0][0].numpy()
+            for block in parity.BLOCK_SIZES:
+                worst = max(worst, float(np.max(np.abs(kernel_blocks(effect, x, block) - ref))))
+        print(f"  {name:22s} {worst:.2e}")
+    for name, (make, moves) in sorted(parity.KNOB_CASES.items()):
+        model, worst = make().eval(), 0.0
+        for signal in parity.PARITY_SIGNALS:
+            x = SIGNALS[signal](seconds=parity.SECONDS)
+            for block in parity.BLOCK_SIZES:
+                km = parity.moves_for(len(x), block, moves)
+                ref = model.process_blocks(x, block, km)
+                worst = max(worst, float(np.max(np.abs(kernel_blocks(parity.effect_for(model), x, block, km) - ref))))
+        print(f"  knobs: {name:15s} {worst:.2e}")
+
+    print("magnitude vs cookbook freqz (max |dB| where |H| > -60 dB; torch, kernel):")
+    for mode, f0, g, q in RBJ_CASES:
+        b, a = cookbook(mode, RATE, f0, g, q)
+        _, expected = freqz(b, a, worN=FREQS[BAND], fs=RATE)
+        model = Model([Biquad(mode, RATE, frequency=f0, gain_db=g, q=q)], RATE)
+        loud = np.abs(expected) > 1e-3
+        errs = [np.max(np.abs(db(r[BAND][loud]) - db(expected[loud]))) for r in (torch_response(model), kernel_response(model))]
+        print(f"  {mode:9s} f0={f0:7.0f} gain={g:+5.1f} q={q:.2f}: {errs[0]:.1e} {errs[1]:.1e}")
+
+    x = SIGNALS["noise"](seconds=0.2)
+    for g in (-24.0, -6.0, 3.5, 12.0):
+        ours = neuralfx.NeuralEffect.from_json(Model([Gain(gain_db=g)], RATE).to_modelfile().to_json())(x, RATE)
+        rel = np.max(np.abs(ours - pedalboard.Gain(gain_db=g)(x, RATE))) / (np.max(np.abs(x)) * 10 ** (g / 20))
+        print(f"  Gain {g:+5.1f} dB vs pedalboard.Gain: max diff / peak = {rel:.1e}")
+    for mode, cls, f0, g, q in PEDALBOARD_EQ:
+        ours = kernel_response(Model([Biquad(mode, RATE, frequency=f0, gain_db=g, q=q)], RATE))[BAND]
+        theirs = pedalboard_response(cls(cutoff_frequency_hz=f0, gain_db=g, q=q))[BAND]
+        print(f"  {mode} {f0:.0f} Hz {g:+.0f} dB q={q:.2f} vs pedalboard.{cls.__name__}: max {np.max(np.abs(db(ours) - db(theirs))):.1e} dB")
+    for mode, cls, fc in (("lowpass", pedalboard.LowpassFilter, 1000.0), ("highpass", pedalboard.HighpassFilter, 500.0)):
+        ours = kernel_response(Model([Biquad(mode, RATE, frequency=fc, q=1 / math.sqrt(2))], RATE))
+        theirs = pedalboard_response(cls(cutoff_frequency_hz=fc))
+        points = [fc / 4, fc / 2, fc, 2 * fc, 4 * fc, 8 * fc]
+        text = ", ".join(f"{f:.0f} Hz {db(ours[int(round(f * N / RATE))]):+.2f}/{db(theirs[int(round(f * N / RATE))]):+.2f}" for f in points)
+        print(f"  {mode} fc={fc:.0f} q=0.707 (ours/pedalboard.{cls.__name__}, dB): {text}")
+
+
+if __name__ == "__main__":
+    measure()
