@@ -53,7 +53,7 @@ def test_kernel_rejects_out_of_range_weight_naming_field_and_range() -> None:
     with pytest.raises(ModelFileError, match=r"blocks\[0\]\.weights\.bands\.1\.gain_db: parameter 'gain_db' = 30 is outside \[-24, 24\] dB"):
         load_in_kernel(doc)
     # The torch loader rejects the same file, naming the weight and its range.
-    with pytest.raises(ValueError, match=r"bands\.1\.gain_db.*\[-24, 24\] dB"):
+    with pytest.raises(ModelFileError, match=r"bands\.1\.gain_db.*\[-24, 24\] dB"):
         Model.from_modelfile(neuralfx.modelfile.from_json(json.dumps(doc)))
 
 

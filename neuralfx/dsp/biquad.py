@@ -24,7 +24,6 @@ from typing import Any, ClassVar, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor
-from torchlpc import sample_wise_lpc
 
 from .params import ParamBlock, ParamSpec
 
@@ -105,6 +104,12 @@ def biquad_filter(
     batch, samples = x.shape
     if state is None:
         state = x.new_zeros(batch, 4)
+    try:  # imported here: torchlpc pulls in numba, which is slow to import and optional elsewhere
+        from torchlpc import sample_wise_lpc
+    except ImportError as e:
+        raise ImportError(
+            "neuralfx's biquad filters need torchlpc: pip install --no-build-isolation torchlpc==0.7.2"
+        ) from e
     b0, b1, b2, a1, a2 = coefficients
     padded = torch.cat([state[:, :2], x], dim=1)  # [x[-2], x[-1], x[0], ...]
     v = b0 * padded[:, 2:] + b1 * padded[:, 1:-1] + b2 * padded[:, :-2]

@@ -23,6 +23,8 @@ from typing import Any, ClassVar, Mapping, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from ..errors import ModelFileError
+
 
 @dataclass(frozen=True)
 class ParamSpec:
@@ -136,5 +138,5 @@ def _check_on_load(module: nn.Module, state_dict: dict, prefix: str, *args: Any)
             if value.numel() == 1:
                 try:
                     spec.check(float(value[0]))
-                except ValueError as e:
-                    raise ValueError(f"{type(module).__name__} weight '{key}': {e}") from None
+                except ValueError as e:  # a file (or state dict) holding a value the block cannot use
+                    raise ModelFileError(f"{type(module).__name__} weight '{key}': {e}") from None
