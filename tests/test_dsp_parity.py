@@ -199,7 +199,6 @@ def test_knob_bound_parameters_match_torch_with_knob_moves(case: str) -> None:
     make, moves = KNOB_CASES[case]
     model = make().eval()
     assert model.blocks[0].conditioning, "the case must bind knobs"
-    x = SIGNALS["plucks"](seconds=SECONDS)
     for signal in PARITY_SIGNALS:
         x = SIGNALS[signal](seconds=SECONDS)
         for block in BLOCK_SIZES:
