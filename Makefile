@@ -8,8 +8,12 @@ PLUGIN_BUNDLE := $(CURDIR)/$(BUILD)/cpp/plugin/NeuralFX_artefacts/Release/VST3/N
 
 .PHONY: demo test install cpp cpp-test pytest bench plugin clean
 
+# torch first (the CPU wheel), then torchlpc built against it without build isolation (an
+# isolated build would fetch a CUDA torch), then the package with its C++ kernel.
 install:
-	$(PYTHON) -m pip install --quiet ".[test,report]"
+	$(PYTHON) -m pip install --quiet "torch==2.13.0" numpy setuptools wheel
+	$(PYTHON) -m pip install --quiet --no-build-isolation "torchlpc==0.7.2"
+	$(PYTHON) -m pip install --quiet ".[test,report,dsp]"
 
 # Kernel, bench, C++ tests and the VST3 plugin (JUCE fetched by cpp/plugin/fetch_juce.sh).
 cpp:

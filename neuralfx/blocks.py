@@ -9,10 +9,13 @@ from __future__ import annotations
 from torch import nn
 
 from .errors import ModelFileError
+from .dsp import Biquad, Gain, ParametricEQ, Waveshaper
 from .models.gru import GRU
 from .models.lstm import LSTM
 
-BLOCK_TYPES: dict[str, type[nn.Module]] = {cls.type_name: cls for cls in (GRU, LSTM)}
+BLOCK_TYPES: dict[str, type[nn.Module]] = {
+    cls.type_name: cls for cls in (LSTM, GRU, Gain, Biquad, ParametricEQ, Waveshaper)
+}
 
 
 def block_class(type_name: str, where: str = "block") -> type[nn.Module]:

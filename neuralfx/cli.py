@@ -135,6 +135,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fit(args: argparse.Namespace) -> int:
+    from .audio import read
+    from .dsp.fit import fit, load_template, model_from_template
+
+    model = model_from_template(load_template(args.template))
+    (x, x_rate), (y, y_rate) = read(args.input), read(args.target)
+    if x_rate != model.sample_rate or y_rate != model.sample_rate:
+        raise ValueError(f"input/target rates ({x_rate:g}, {y_rate:g} Hz) must equal the template's {model.sample_rate:g} Hz")
+    result = fit(model, x[0], y[0], steps=args.steps, lr=args.lr, segment=args.segment, batch=args.batch, seed=args.seed)
+    trained_on = args.trained_on or f"{Path(args.input).name} -> {Path(args.target).name}"
+    path = result.model.save(args.output, result.metadata(trained_on))
+    print(f"wrote {path} (validation ESR {result.validation_esr:.5f})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="neuralfx", description="Neural audio effects: capture, train, run.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -184,6 +199,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint", help="checkpoint file: written during training, resumed from if it exists")
     t.add_argument("--trained-on", help="what the capture imitates, stored in the model's metadata")
     t.set_defaults(func=cmd_train)
+
+    f = sub.add_parser("fit", help="fit the parameters of DSP blocks (EQ, gain, waveshaper) to an input/target pair")
+    f.add_argument("template", help="JSON: sample_rate, knobs, blocks [{type, config}] (see neuralfx/dsp/fit.py)")
+    f.add_argument("input")
+    f.add_argument("target")
+    f.add_argument("-o", "--output", required=True)
+    f.add_argument("--steps", type=int, default=300)
+    f.add_argument("--lr", type=float, default=0.01, help="step size as a fraction of each parameter's range")
+    f.add_argument("--segment", type=int, default=8192, help="samples per training segment")
+    f.add_argument("--batch", type=int, default=4, help="segments per step")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--trained-on", help="what the target imitates, stored in the model's metadata")
+    f.set_defaults(func=cmd_fit)
     return p
 
 

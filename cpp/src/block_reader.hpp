@@ -35,6 +35,11 @@ public:
 
     [[noreturn]] void fail(const std::string& field, const std::string& problem) const;
 
+    // For blocks whose config nests (ParametricEQ bands, knob bindings): the raw config object
+    // and the model's knobs; read them through fail() so errors still name the field.
+    const nlohmann::json& config() const { return block_.at("config"); }
+    const std::vector<KnobSpec>& knob_specs() const { return knobs_; }
+
 private:
     const nlohmann::json* config_value(const char* key) const;
 

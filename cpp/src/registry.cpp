@@ -10,6 +10,10 @@ const std::vector<std::pair<std::string, BlockFactory>>& table() {
     static const std::vector<std::pair<std::string, BlockFactory>> entries = {
         {"GRU", &make_gru},
         {"LSTM", &make_lstm},
+        {"Gain", &make_gain},
+        {"Biquad", &make_biquad},
+        {"ParametricEQ", &make_parametric_eq},
+        {"Waveshaper", &make_waveshaper},
     };
     return entries;
 }

@@ -1,0 +1,100 @@
+#include "dsp_params.hpp"
+
+#include <cmath>
+#include <sstream>
+
+namespace neuralfx::dsp {
+
+namespace {
+
+std::string range_text(const ParamSpec& s) {
+    std::ostringstream t;
+    t << "[" << s.minimum << ", " << s.maximum << "]" << (s.unit.empty() ? "" : " ") << s.unit;
+    return t.str();
+}
+
+}  // namespace
+
+std::vector<Param> read_params(const BlockReader& r, const nlohmann::json& config, const std::string& field,
+                               const std::string& prefix, const std::vector<ParamSpec>& specs) {
+    std::vector<Param> params(specs.size());
+    for (size_t p = 0; p < specs.size(); ++p) {
+        const ParamSpec& s = specs[p];
+        params[p].minimum = s.minimum;
+        params[p].maximum = s.maximum;
+        const std::string weight_field = ".weights." + prefix + s.name;
+        const double value = static_cast<double>(r.weight(prefix + s.name, {1})[0]);
+        // Weights are float32: compare in float so a range end written by Python round-trips.
+        if (static_cast<float>(value) < static_cast<float>(s.minimum) ||
+            static_cast<float>(value) > static_cast<float>(s.maximum)) {
+            std::ostringstream m;
+            m << "parameter '" << s.name << "' = " << value << " is outside " << range_text(s);
+            r.fail(weight_field, m.str());
+        }
+        params[p].value = std::clamp(value, s.minimum, s.maximum);
+    }
+    auto knobs = config.find("knobs");
+    if (knobs == config.end()) return params;
+    if (!knobs->is_object()) r.fail(field + ".knobs", "expected an object {parameter: knob name}");
+    const auto& declared = r.knob_specs();
+    for (auto it = knobs->begin(); it != knobs->end(); ++it) {
+        const std::string where = field + ".knobs." + it.key();
+        size_t p = 0;
+        while (p < specs.size() && specs[p].name != it.key()) ++p;
+        if (p == specs.size()) {
+            std::string known;
+            for (const auto& s : specs) known += (known.empty() ? "" : ", ") + s.name;
+            r.fail(where, "'" + it.key() + "' is not a parameter of this block (known: " + known + ")");
+        }
+        if (!it.value().is_string()) r.fail(where, "expected a knob name");
+        const std::string name = it.value().get<std::string>();
+        int found = -1;
+        for (size_t k = 0; k < declared.size(); ++k)
+            if (declared[k].name == name) found = static_cast<int>(k);
+        if (found < 0) r.fail(where, "knob '" + name + "' is not declared in \"knobs\"");
+        const KnobSpec& knob = declared[static_cast<size_t>(found)];
+        // The knob's 0..1 value maps onto the parameter's range, so the knob must span exactly
+        // that range for its displayed value to be the parameter's value.
+        if (knob.minimum != static_cast<float>(specs[p].minimum) || knob.maximum != static_cast<float>(specs[p].maximum)) {
+            std::ostringstream m;
+            m << "knob '" << name << "' has range [" << knob.minimum << ", " << knob.maximum << "]; parameter '"
+              << specs[p].name << "' needs exactly " << range_text(specs[p]);
+            r.fail(where, m.str());
+        }
+        params[p].knob = found;
+    }
+    return params;
+}
+
+double read_sample_rate(const BlockReader& r) {
+    r.get_float("sample_rate", 1000.0f, 768000.0f);  // validates presence, type and range
+    return r.config().at("sample_rate").get<double>();
+}
+
+std::vector<ParamSpec> biquad_specs(double sample_rate) {
+    // Same numbers as neuralfx/dsp/biquad.py.
+    return {{"frequency", 20.0, 0.49 * sample_rate, "Hz"},
+            {"gain_db", -24.0, 24.0, "dB"},
+            {"q", 0.1, 20.0, ""}};
+}
+
+BiquadFilter read_biquad(const BlockReader& r, const nlohmann::json& band, const std::string& field,
+                         const std::string& prefix, double sample_rate) {
+    static const char* const names[] = {"lowpass", "highpass", "bandpass", "notch", "peak", "lowshelf", "highshelf"};
+    static const BiquadMode modes[] = {BiquadMode::lowpass, BiquadMode::highpass, BiquadMode::bandpass,
+                                       BiquadMode::notch,   BiquadMode::peak,     BiquadMode::lowshelf,
+                                       BiquadMode::highshelf};
+    if (!band.is_object()) r.fail(field, "expected an object {\"mode\": ..., \"knobs\": {...}}");
+    auto m = band.find("mode");
+    if (m == band.end() || !m->is_string()) r.fail(field + ".mode", "missing or not a string");
+    const std::string mode = m->get<std::string>();
+    int found = -1;
+    for (int i = 0; i < 7; ++i)
+        if (mode == names[i]) found = i;
+    if (found < 0)
+        r.fail(field + ".mode", "'" + mode + "' is not one of: lowpass, highpass, bandpass, notch, peak, lowshelf, highshelf");
+    const std::vector<Param> p = read_params(r, band, field, prefix, biquad_specs(sample_rate));
+    return BiquadFilter(modes[found], sample_rate, p[0], p[1], p[2]);
+}
+
+}  // namespace neuralfx::dsp

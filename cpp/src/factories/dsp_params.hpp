@@ -1,0 +1,40 @@
+#pragma once
+// Reading DSP block parameters and their knob bindings from a model file, the same way for
+// every DSP block (twin of neuralfx/dsp/params.py). Errors name the JSON field and the range.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "../block_reader.hpp"
+#include "neuralfx/dsp/biquad.hpp"
+#include "neuralfx/dsp/params.hpp"
+
+namespace neuralfx::dsp {
+
+struct ParamSpec {
+    std::string name;  // the weight name (without prefix) and the key in config "knobs"
+    double minimum;
+    double maximum;
+    std::string unit;
+};
+
+// config: the object holding an optional "knobs" binding map; field: its JSON path for errors
+// (".config" or ".config.bands[2]"); prefix: the weight-name prefix ("" or "bands.2.").
+// Returns one Param per spec, in order. A bound knob must be declared with the parameter's range.
+std::vector<Param> read_params(const BlockReader& r, const nlohmann::json& config, const std::string& field,
+                               const std::string& prefix, const std::vector<ParamSpec>& specs);
+
+// config["sample_rate"], checked as the Python side does.
+double read_sample_rate(const BlockReader& r);
+
+// A band object {"mode": ..., "knobs": {...}} at `field`, weights under `prefix`.
+BiquadFilter read_biquad(const BlockReader& r, const nlohmann::json& band, const std::string& field,
+                         const std::string& prefix, double sample_rate);
+
+// The Biquad parameter ranges at this rate (biquad.py: frequency_spec, GAIN_DB, Q).
+std::vector<ParamSpec> biquad_specs(double sample_rate);
+
+}  // namespace neuralfx::dsp

@@ -1,0 +1,142 @@
+"""Declared parameter ranges and the knob binding shared by every DSP block.
+
+Every DSP block follows the dasp-pytorch split: a pure function ``f(x, sample_rate, *params)``
+in physical units, and a thin module that owns the parameters. Parameters are stored as
+weights in physical units (``gain_db`` in dB, ``frequency`` in Hz), shape ``[1]``, so a model
+file reads as the settings it holds.
+
+A parameter may instead be *bound* to a model knob: config ``{"knobs": {"gain_db": "volume"}}``.
+The knob's smoothed, normalized 0..1 value t maps onto the parameter's declared range as
+``min + t * (max - min)``, computed in float64 on both sides (twin:
+cpp/include/neuralfx/dsp/params.hpp). Because of that mapping, the knob must be declared
+with the parameter's range (the C++ loader rejects a knob whose range differs), so the knob
+reads in the parameter's units. A bound parameter's weight is kept in the file (the schema
+does not depend on bindings) but is not used. The same 0..1 interface lets a network drive
+any block: feed its outputs as knob rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import ModelFileError
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A block parameter: name (= weight name), range and default in physical units."""
+
+    name: str
+    min: float
+    max: float
+    default: float
+    unit: str = ""
+
+    def check(self, value: float) -> float:
+        """The value if in range, else a ValueError naming the parameter and its range."""
+        value = float(value)
+        if not (self.min <= value <= self.max):  # also false for NaN
+            raise ValueError(f"{self.describe()}: {value} is outside the range")
+        return value
+
+    def describe(self) -> str:
+        return f"parameter '{self.name}' [{self.min:g}, {self.max:g}] {self.unit}".rstrip()
+
+    def denormalize(self, t: Tensor) -> Tensor:
+        """Normalized 0..1 -> physical units, in float64 (the C++ twin uses double too)."""
+        return self.min + t.to(torch.float64).clamp(0.0, 1.0) * (self.max - self.min)
+
+    def normalize(self, value: float) -> float:
+        return (float(value) - self.min) / (self.max - self.min)
+
+
+class ParamBlock(nn.Module):
+    """Base for DSP blocks: parameters as ``[1]``-shaped weights, optional knob bindings.
+
+    Subclasses define ``param_specs()`` and ``_process(x, values, state)``, where ``values``
+    maps each parameter name to a float64 tensor broadcastable to (batch, samples)."""
+
+    type_name: ClassVar[str] = ""
+
+    def __init__(self, knobs: Optional[Mapping[str, str]] = None, values: Optional[Mapping[str, float]] = None) -> None:
+        super().__init__()
+        specs = {s.name: s for s in self.param_specs()}
+        values = dict(values or {})
+        unknown = set(values) - set(specs)
+        if unknown:
+            raise ValueError(f"{type(self).__name__}: unknown parameter(s) {sorted(unknown)}; known: {sorted(specs)}")
+        for spec in self.param_specs():
+            value = spec.check(values.get(spec.name, spec.default))
+            self.register_parameter(spec.name, nn.Parameter(torch.tensor([value], dtype=torch.float32)))
+        self.knob_bindings: dict[str, str] = {}
+        for param, knob in dict(knobs or {}).items():
+            if param not in specs:
+                raise ValueError(f"{type(self).__name__}.knobs: '{param}' is not a parameter (known: {sorted(specs)})")
+            if not isinstance(knob, str) or not knob:
+                raise ValueError(f"{type(self).__name__}.knobs.{param}: expected a knob name")
+            self.knob_bindings[param] = knob
+        # Filled by neuralfx.model.Model (via `conditioning`): where each bound knob sits.
+        self.register_buffer("knob_index", torch.zeros(len(self.conditioning), dtype=torch.long), persistent=False)
+        # Exported values are the values forward() uses (clamped into range), and loaded
+        # values out of range are rejected with the parameter's name and range.
+        self.register_state_dict_post_hook(_clamp_on_export)
+        self.register_load_state_dict_pre_hook(_check_on_load)
+
+    # ---- to override ----
+    def param_specs(self) -> Sequence[ParamSpec]:
+        raise NotImplementedError
+
+    def _process(self, x: Tensor, values: dict[str, Tensor], state: Any) -> tuple[Tensor, Any]:
+        raise NotImplementedError
+
+    # ---- the knob binding, identical for every block ----
+    @property
+    def conditioning(self) -> list[str]:
+        """Bound knob names, in parameter order (the order of knob_index)."""
+        return [self.knob_bindings[s.name] for s in self.param_specs() if s.name in self.knob_bindings]
+
+    def binding_config(self) -> dict[str, Any]:
+        return {"knobs": dict(self.knob_bindings)} if self.knob_bindings else {}
+
+    def parameter_values(self, knobs: Optional[Tensor], knob_index: Optional[Tensor] = None) -> dict[str, Tensor]:
+        """float64 values per parameter: (1, 1) for a weight, (batch, samples) for a bound knob."""
+        knob_index = self.knob_index if knob_index is None else knob_index
+        out: dict[str, Tensor] = {}
+        slot = 0
+        for spec in self.param_specs():
+            if spec.name in self.knob_bindings:
+                if knobs is None:
+                    raise ValueError(f"{type(self).__name__}: parameter '{spec.name}' is bound to a knob; pass knobs")
+                out[spec.name] = spec.denormalize(knobs[:, int(knob_index[slot]), :])
+                slot += 1
+            else:
+                weight = getattr(self, spec.name)
+                out[spec.name] = weight.to(torch.float64).clamp(spec.min, spec.max).view(1, 1)
+        return out
+
+    def forward(self, x: Tensor, knobs: Optional[Tensor] = None, state: Any = None) -> tuple[Tensor, Any]:
+        """x: (batch, samples); knobs: (batch, all_knobs, samples) normalized 0..1."""
+        return self._process(x, self.parameter_values(knobs), state)
+
+
+def _clamp_on_export(module: nn.Module, state_dict: dict, prefix: str, local_metadata: Any) -> None:
+    for spec in module.param_specs():
+        key = prefix + spec.name
+        if key in state_dict:
+            state_dict[key] = state_dict[key].clamp(spec.min, spec.max)
+
+
+def _check_on_load(module: nn.Module, state_dict: dict, prefix: str, *args: Any) -> None:
+    for spec in module.param_specs():
+        key = prefix + spec.name
+        if key in state_dict:
+            value = state_dict[key].reshape(-1)
+            if value.numel() == 1:
+                try:
+                    spec.check(float(value[0]))
+                except ValueError as e:  # a file (or state dict) holding a value the block cannot use
+                    raise ModelFileError(f"{type(module).__name__} weight '{key}': {e}") from None

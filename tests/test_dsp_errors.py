@@ -1,0 +1,137 @@
+"""Bad input to the DSP blocks: out-of-range parameters are rejected with a message naming the
+parameter and its range (torch constructors, torch state loading, and the C++ loader), bad
+knob bindings are rejected naming the field, and training-time values outside the range are
+clamped (forward and export agree)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import neuralfx
+from neuralfx.dsp import Biquad, Gain, ParametricEQ, Waveshaper
+from neuralfx.errors import ModelFileError
+from neuralfx.knobs import Knob
+from neuralfx.model import Model
+
+from conftest import RATE, SIGNALS
+
+
+def load_in_kernel(doc: dict) -> neuralfx.NeuralEffect:
+    return neuralfx.NeuralEffect.from_json(json.dumps(doc))
+
+
+def doc_for(model: Model) -> dict:
+    return json.loads(model.to_modelfile().to_json())
+
+
+@pytest.mark.parametrize(
+    "make,pattern",
+    [
+        (lambda: Gain(gain_db=30.0), r"gain_db.*\[-60, 24\] dB"),
+        (lambda: Biquad("peak", RATE, frequency=10.0), r"frequency.*\[20, 23520\] Hz"),
+        (lambda: Biquad("peak", RATE, frequency=0.5 * RATE), r"frequency.*\[20, 23520\] Hz"),
+        (lambda: Biquad("peak", RATE, q=0.01), r"'q' \[0.1, 20\]"),
+        (lambda: Biquad("peak", RATE, gain_db=float("nan")), r"gain_db.*\[-24, 24\] dB"),
+        (lambda: Waveshaper("tanh", RATE, drive_db=60.0), r"drive_db.*\[-24, 48\] dB"),
+        (lambda: Biquad("bell", RATE), r"mode.*'bell'.*lowpass"),
+        (lambda: Waveshaper("fuzz", RATE), r"curve.*'fuzz'"),
+        (lambda: Gain(knobs={"volume_db": "volume"}), r"'volume_db' is not a parameter"),
+    ],
+)
+def test_torch_rejects_out_of_range_settings_naming_the_parameter(make, pattern: str) -> None:
+    with pytest.raises(ValueError, match=pattern):
+        make()
+
+
+def test_kernel_rejects_out_of_range_weight_naming_field_and_range() -> None:
+    doc = doc_for(Model([ParametricEQ([{"mode": "peak"}, {"mode": "lowshelf"}], RATE)], RATE))
+    doc["blocks"][0]["weights"]["bands.1.gain_db"]["data"] = [30.0]
+    with pytest.raises(ModelFileError, match=r"blocks\[0\]\.weights\.bands\.1\.gain_db: parameter 'gain_db' = 30 is outside \[-24, 24\] dB"):
+        load_in_kernel(doc)
+    # The torch loader rejects the same file, naming the weight and its range.
+    with pytest.raises(ModelFileError, match=r"bands\.1\.gain_db.*\[-24, 24\] dB"):
+        Model.from_modelfile(neuralfx.modelfile.from_json(json.dumps(doc)))
+
+
+@pytest.mark.parametrize(
+    "edit,pattern",
+    [
+        (lambda c: c.update(knobs={"volume_db": "volume"}), r"blocks\[0\]\.config\.knobs\.volume_db: 'volume_db' is not a parameter"),
+        (lambda c: c.update(knobs={"gain_db": "missing"}), r"blocks\[0\]\.config\.knobs\.gain_db: knob 'missing' is not declared"),
+        (lambda c: c.update(knobs={"gain_db": 3}), r"blocks\[0\]\.config\.knobs\.gain_db: expected a knob name"),
+        (lambda c: c.update(knobs=["gain_db"]), r"blocks\[0\]\.config\.knobs: expected an object"),
+    ],
+)
+def test_kernel_rejects_bad_knob_bindings_naming_the_field(edit, pattern: str) -> None:
+    doc = doc_for(Model([Gain()], RATE, [Knob("volume", -60.0, 24.0, 0.0, "dB")]))
+    edit(doc["blocks"][0]["config"])
+    with pytest.raises(ModelFileError, match=pattern):
+        load_in_kernel(doc)
+
+
+def test_kernel_rejects_a_knob_whose_range_is_not_the_parameters() -> None:
+    model = Model([Gain(knobs={"gain_db": "volume"})], RATE, [Knob("volume", -12.0, 12.0, 0.0, "dB")])
+    with pytest.raises(ModelFileError, match=r"knobs\.gain_db: knob 'volume' has range \[-12, 12\].*\[-60, 24\] dB"):
+        load_in_kernel(doc_for(model))
+
+
+def test_kernel_rejects_bad_band_config_naming_the_band() -> None:
+    doc = doc_for(Model([ParametricEQ([{"mode": "peak"}, {"mode": "notch"}], RATE)], RATE))
+    doc["blocks"][0]["config"]["bands"][1]["mode"] = "bell"
+    with pytest.raises(ModelFileError, match=r"blocks\[0\]\.config\.bands\[1\]\.mode: 'bell' is not one of"):
+        load_in_kernel(doc)
+    doc["blocks"][0]["config"]["sample_rate"] = 100
+    with pytest.raises(ModelFileError, match=r"blocks\[0\]\.config\.sample_rate"):
+        load_in_kernel(doc)
+
+
+def test_values_trained_out_of_range_are_clamped_and_exported_as_used() -> None:
+    """An optimizer step may push a weight past its range; forward clamps it, and the exported
+    file holds the clamped value, so the kernel loads it and sounds the same."""
+    model = Model([Biquad("peak", RATE, frequency=1000.0, gain_db=6.0, q=1.0)], RATE)
+    with torch.no_grad():
+        model.blocks[0].gain_db.fill_(40.0)
+        model.blocks[0].q.fill_(0.0)
+    x = SIGNALS["noise"](seconds=0.1)
+    with torch.no_grad():
+        y = model(torch.from_numpy(x)[None])[0][0].numpy()
+    doc = doc_for(model)
+    assert doc["blocks"][0]["weights"]["gain_db"]["data"] == [24.0]
+    assert doc["blocks"][0]["weights"]["q"]["data"] == [pytest.approx(0.1)]
+    assert np.all(np.isfinite(y))
+    assert np.max(np.abs(load_in_kernel(doc)(x, RATE) - y)) <= 1e-4
+
+
+def test_waveshaper_extremes_stay_finite() -> None:
+    x = np.concatenate([SIGNALS["noise"](seconds=0.05, level=1.0), np.full(100, 1e6, np.float32)])
+    for curve in ("tanh", "arctan", "softclip", "hardclip"):
+        for drive, bias in ((48.0, 1.0), (48.0, -1.0), (-24.0, 0.0)):
+            model = Model([Waveshaper(curve, RATE, drive_db=drive, bias=bias)], RATE)
+            with torch.no_grad():
+                y = model(torch.from_numpy(x)[None])[0][0].numpy()
+            k = load_in_kernel(doc_for(model))(x, RATE)
+            assert np.all(np.isfinite(y)) and np.all(np.isfinite(k))
+            assert np.max(np.abs(k - y)) <= 1e-4
+
+
+def test_hardclip_has_exact_forward_and_smooth_derivative() -> None:
+    """Hard clip's forward is the exact clamp (so torch and C++ agree bit for bit on the
+    curve); its backward is the derivative of a softplus-smoothed clip, which has no step at
+    the knee: near |u| = 1 it passes a gradient that a plain clamp would cut to 0."""
+    from neuralfx.dsp.waveshaper import HARDCLIP_SMOOTHING, shape
+
+    u = torch.linspace(-3.0, 3.0, 60001, dtype=torch.float64, requires_grad=True)
+    y = shape(u, "hardclip")
+    assert torch.equal(y, u.detach().clamp(-1.0, 1.0))
+    (grad,) = torch.autograd.grad(y.sum(), u)
+    step = float(u[1].detach() - u[0].detach())
+    # Smooth: the largest change between neighbouring points is bounded by the surrogate's
+    # steepest slope (1 / (4 s)) times the grid step, not a jump of 1 as for a plain clamp.
+    assert float(torch.max(torch.abs(torch.diff(grad)))) <= step / (4 * HARDCLIP_SMOOTHING) * 1.01
+    assert abs(float(grad[torch.argmin(torch.abs(u - 1.0))]) - 0.5) < 1e-3  # half way at the knee
+    assert float(grad[torch.argmin(torch.abs(u - 1.1))]) > 0.2  # clipped, yet a gradient flows
+    assert float(grad[torch.argmin(torch.abs(u))]) > 0.999  # unity slope in the linear region

@@ -1,0 +1,227 @@
+"""Parity: each DSP block's C++ twin equals its torch forward pass, on sweeps, noise and plucks,
+at every block size, after reset, and with knob-bound parameters moving between blocks.
+
+Tolerance 1e-4 is the project contract. Both sides compute coefficients and filter state in
+float64 and round to float32 once at the output, so the expected error is one float32
+rounding (~6e-8 at full scale); the tests keep the 1e-4 contract as the bar and
+docs/DSP.md lists the errors actually observed."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import torch
+
+import neuralfx
+from neuralfx.dsp import Biquad, Gain, ParametricEQ, Waveshaper
+from neuralfx.dsp.biquad import MODES
+from neuralfx.knobs import Knob
+from neuralfx.model import Model
+
+from conftest import RATE, SIGNALS
+from test_lstm_parity import kernel_blocks
+
+BLOCK_SIZES = [1, 7, 64, 512, 4096]
+TOLERANCE = 1e-4
+PARITY_SIGNALS = ["sweep", "noise", "plucks"]
+SECONDS = 0.15
+
+
+def effect_for(model: Model) -> neuralfx.NeuralEffect:
+    return neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json())
+
+
+def fixed_cases() -> dict[str, Callable[[], Model]]:
+    """Blocks with every parameter a weight (no knobs), at settings that change the sound."""
+    cases: dict[str, Callable[[], Model]] = {
+        "gain": lambda: Model([Gain(gain_db=-7.3)], RATE),
+        "eq": lambda: Model(
+            [
+                ParametricEQ(
+                    [
+                        {"mode": "lowshelf", "frequency": 120.0, "gain_db": 5.0, "q": 0.7},
+                        {"mode": "peak", "frequency": 900.0, "gain_db": -6.0, "q": 1.5},
+                        {"mode": "notch", "frequency": 2500.0, "q": 3.0},
+                        {"mode": "highshelf", "frequency": 8000.0, "gain_db": -4.0, "q": 0.9},
+                    ],
+                    sample_rate=RATE,
+                )
+            ],
+            RATE,
+        ),
+    }
+    settings = {
+        "lowpass": (1500.0, 0.0, 2.0),
+        "highpass": (300.0, 0.0, 0.8),
+        "bandpass": (1000.0, 0.0, 4.0),
+        "notch": (60.0, 0.0, 1.0),
+        "peak": (2000.0, 9.0, 3.0),
+        "lowshelf": (200.0, -8.0, 0.7),
+        "highshelf": (5000.0, 6.0, 0.7),
+    }
+    for mode in MODES:
+        f, g, q = settings[mode]
+        cases[f"biquad-{mode}"] = lambda mode=mode, f=f, g=g, q=q: Model(
+            [Biquad(mode, RATE, frequency=f, gain_db=g, q=q)], RATE
+        )
+    for curve in ("tanh", "arctan", "softclip", "hardclip"):
+        cases[f"waveshaper-{curve}"] = lambda curve=curve: Model(
+            [
+                Waveshaper(
+                    curve,
+                    RATE,
+                    drive_db=18.0,
+                    bias=0.2,
+                    pre={"mode": "highpass", "frequency": 80.0, "q": 0.7},
+                    post={"mode": "lowpass", "frequency": 6000.0, "q": 0.7},
+                )
+            ],
+            RATE,
+        )
+    return cases
+
+
+FIXED = fixed_cases()
+
+
+@pytest.mark.parametrize("case", sorted(FIXED))
+@pytest.mark.parametrize("signal", PARITY_SIGNALS)
+def test_fixed_block_matches_torch_at_every_block_size(case: str, signal: str) -> None:
+    model = FIXED[case]().eval()
+    x = SIGNALS[signal](seconds=SECONDS)
+    with torch.no_grad():
+        reference = model(torch.from_numpy(x)[None])[0][0].numpy()
+    assert np.all(np.isfinite(reference))
+    assert np.max(np.abs(reference - x)) > 1e-2, "the block must change the signal for the test to mean anything"
+    effect = effect_for(model)
+    for block in BLOCK_SIZES:
+        y = kernel_blocks(effect, x, block)
+        assert np.max(np.abs(y - reference)) <= TOLERANCE, f"block {block}"
+        effect._model.reset()  # again after reset(): no state leaks between signals
+        y_again = effect._model.process(x[None])[0]
+        assert np.max(np.abs(y_again - reference)) <= TOLERANCE, f"after reset, block {block}"
+
+
+def test_torch_state_continues_across_chunks() -> None:
+    """The torch forward returns state; feeding chunks with it equals one long call (so
+    training on chunked audio and the kernel's streaming agree)."""
+    model = FIXED["eq"]().eval()
+    ws = FIXED["waveshaper-tanh"]().eval()
+    x = torch.from_numpy(SIGNALS["plucks"](seconds=SECONDS))[None]
+    for m in (model, ws):
+        with torch.no_grad():
+            whole = m(x)[0]
+            first, state = m(x[:, :1000])
+            second, _ = m(x[:, 1000:], None, state)
+        assert torch.max(torch.abs(torch.cat([first, second], 1) - whole)) <= 1e-6
+
+
+# ---- knob-bound parameters: the same binding mechanism for every block ----
+def knob_cases() -> dict[str, tuple[Callable[[], Model], list[tuple[float, dict[str, float]]]]]:
+    """Each case: a model whose block parameters are bound to knobs declared with the
+    parameters' ranges, and knob moves as (fraction of the signal, settings)."""
+    f_max = 0.49 * RATE
+    return {
+        "gain": (
+            lambda: Model([Gain(knobs={"gain_db": "volume"})], RATE, [Knob("volume", -60.0, 24.0, 0.0, "dB")]),
+            [(0.0, {"volume": -12.0}), (0.3, {"volume": 6.0}), (0.7, {"volume": -40.0})],
+        ),
+        "biquad-peak": (
+            lambda: Model(
+                [Biquad("peak", RATE, q=2.0, knobs={"frequency": "freq", "gain_db": "boost"})],
+                RATE,
+                [Knob("freq", 20.0, f_max, 1000.0, "Hz"), Knob("boost", -24.0, 24.0, 0.0, "dB")],
+            ),
+            [(0.0, {"boost": 12.0}), (0.25, {"freq": 300.0}), (0.5, {"freq": 5000.0, "boost": -10.0}), (0.8, {"freq": 40.0})],
+        ),
+        "biquad-lowpass-q": (
+            lambda: Model(
+                [Biquad("lowpass", RATE, frequency=2000.0, knobs={"q": "resonance", "frequency": "cutoff"})],
+                RATE,
+                [Knob("resonance", 0.1, 20.0, 0.7), Knob("cutoff", 20.0, f_max, 2000.0, "Hz")],
+            ),
+            [(0.0, {"resonance": 8.0}), (0.4, {"cutoff": 400.0}), (0.6, {"resonance": 0.3, "cutoff": 12000.0})],
+        ),
+        "eq": (
+            lambda: Model(
+                [
+                    ParametricEQ(
+                        [
+                            {"mode": "lowshelf", "frequency": 150.0, "knobs": {"gain_db": "bass"}},
+                            {"mode": "peak", "frequency": 1200.0, "q": 1.2, "knobs": {"gain_db": "mid"}},
+                            {"mode": "highshelf", "frequency": 6000.0, "knobs": {"gain_db": "treble"}},
+                        ],
+                        sample_rate=RATE,
+                    )
+                ],
+                RATE,
+                [Knob(n, -24.0, 24.0, 0.0, "dB") for n in ("bass", "mid", "treble")],
+            ),
+            [(0.0, {"bass": 9.0, "treble": -6.0}), (0.35, {"mid": -12.0}), (0.7, {"bass": -9.0, "treble": 12.0})],
+        ),
+        "waveshaper": (
+            lambda: Model(
+                [
+                    Waveshaper(
+                        "tanh",
+                        RATE,
+                        knobs={"drive_db": "drive", "bias": "asym"},
+                        post={"mode": "lowpass", "frequency": 5000.0, "knobs": {"frequency": "tone"}},
+                    )
+                ],
+                RATE,
+                [
+                    Knob("drive", -24.0, 48.0, 0.0, "dB"),
+                    Knob("asym", -1.0, 1.0, 0.0),
+                    Knob("tone", 20.0, f_max, 5000.0, "Hz"),
+                ],
+            ),
+            [(0.0, {"drive": 24.0}), (0.3, {"asym": 0.4, "tone": 1500.0}), (0.6, {"drive": 40.0, "tone": 9000.0})],
+        ),
+    }
+
+
+KNOB_CASES = knob_cases()
+
+
+def moves_for(samples: int, block: int, moves: list[tuple[float, dict[str, float]]]) -> list[dict[str, Any]]:
+    blocks = -(-samples // block)
+    out: list[dict[str, Any]] = [{} for _ in range(blocks)]
+    for fraction, settings in moves:
+        out[int(fraction * blocks)].update(settings)
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(KNOB_CASES))
+def test_knob_bound_parameters_match_torch_with_knob_moves(case: str) -> None:
+    make, moves = KNOB_CASES[case]
+    model = make().eval()
+    assert model.blocks[0].conditioning, "the case must bind knobs"
+    for signal in PARITY_SIGNALS:
+        x = SIGNALS[signal](seconds=SECONDS)
+        for block in BLOCK_SIZES:
+            knob_moves = moves_for(len(x), block, moves)
+            reference = model.process_blocks(x, block, knob_moves)
+            assert np.all(np.isfinite(reference))
+            y = kernel_blocks(effect_for(model), x, block, knob_moves)
+            assert np.max(np.abs(y - reference)) <= TOLERANCE, f"{signal}, block {block}"
+    # The knobs really drive the parameters: moving them changes the output.
+    still = model.process_blocks(x, 512, None)
+    moved = model.process_blocks(x, 512, moves_for(len(x), 512, moves))
+    assert np.max(np.abs(still - moved)) > 1e-2
+
+
+def test_bound_parameter_equals_weight_at_the_same_value() -> None:
+    """A knob-bound parameter held at value v gives the same sound as the weight v (the binding
+    maps the knob's 0..1 onto the parameter range, and the knob is declared with that range)."""
+    x = SIGNALS["noise"](seconds=SECONDS)
+    bound = Model([Biquad("peak", RATE, q=2.0, knobs={"gain_db": "boost"})], RATE, [Knob("boost", -24.0, 24.0, 6.0, "dB")])
+    fixed = Model([Biquad("peak", RATE, q=2.0, gain_db=6.0)], RATE)
+    for model in (bound, fixed):
+        model.eval()
+    a = bound.process_blocks(x, 512, None)
+    b = fixed.process_blocks(x, 512, None)
+    assert np.max(np.abs(a - b)) <= 1e-6
+    assert np.max(np.abs(kernel_blocks(effect_for(bound), x, 512) - b)) <= TOLERANCE
