@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+import neuralfx
+
 from neuralfx.capture import _notes
 from neuralfx.knobs import Knob
 from neuralfx.model import Model
@@ -52,6 +54,18 @@ def random_lstm_model(hidden: int = 12, layers: int = 1, knobs: bool = False, se
         for p in block.parameters():  # larger than default init so the nonlinearity matters
             p.mul_(2.0)
     return Model([block], RATE, knob_list).eval()
+
+
+def kernel_blocks(effect: neuralfx.NeuralEffect, audio: np.ndarray, block: int, knob_moves=None) -> np.ndarray:
+    """Runs the kernel block by block, applying knob_moves[b] before block b (as a host would)."""
+    core = effect._model
+    core.prepare(1, block)
+    out = []
+    for b, start in enumerate(range(0, len(audio), block)):
+        for name, value in (knob_moves[b] if knob_moves and b < len(knob_moves) else {}).items():
+            effect.set_knob(name, value)
+        out.append(core.process(audio[None, start : start + block])[0])
+    return np.concatenate(out)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from neuralfx.knobs import Knob
 from neuralfx.model import Model
 
 from conftest import RATE, SIGNALS
-from test_lstm_parity import kernel_blocks
+from conftest import kernel_blocks
 
 BLOCK_SIZES = [1, 7, 64, 512, 4096]
 TOLERANCE = 1e-4

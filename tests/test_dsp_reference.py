@@ -208,7 +208,7 @@ def test_extreme_settings_stay_finite_in_torch_and_kernel() -> None:
 # ---- the numbers in docs/DSP.md: `cd tests && python3 test_dsp_reference.py` ----
 def measure() -> None:
     import test_dsp_parity as parity
-    from test_lstm_parity import kernel_blocks
+    from conftest import kernel_blocks
 
     print("parity, max |C++ - torch| over sweep/noise/plucks and block sizes 1, 7, 64, 512, 4096:")
     for name, make in sorted(parity.FIXED.items()):

@@ -12,7 +12,8 @@ from neuralfx.model import Model
 from neuralfx.presets import list_chains, list_models, presets_dir, resolve_model
 
 from conftest import plucks, sweep
-from test_recurrent_parity import BLOCK_SIZES, TOLERANCE, kernel_blocks
+from conftest import kernel_blocks
+from test_recurrent_parity import BLOCK_SIZES, TOLERANCE
 
 MODELS = list_models()
 

@@ -11,22 +11,10 @@ import torch
 import neuralfx
 from neuralfx.model import Model
 
-from conftest import SIGNALS, random_lstm_model
+from conftest import SIGNALS, kernel_blocks, random_lstm_model
 
 BLOCK_SIZES = [1, 7, 64, 512, 4096]
 TOLERANCE = 1e-4
-
-
-def kernel_blocks(effect: neuralfx.NeuralEffect, audio: np.ndarray, block: int, knob_moves=None) -> np.ndarray:
-    """Runs the kernel block by block, applying knob_moves[b] before block b (as a host would)."""
-    core = effect._model
-    core.prepare(1, block)
-    out = []
-    for b, start in enumerate(range(0, len(audio), block)):
-        for name, value in (knob_moves[b] if knob_moves and b < len(knob_moves) else {}).items():
-            effect.set_knob(name, value)
-        out.append(core.process(audio[None, start : start + block])[0])
-    return np.concatenate(out)
 
 
 def effect_for(model: Model) -> neuralfx.NeuralEffect:
