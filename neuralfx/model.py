@@ -24,6 +24,10 @@ class Model(nn.Module):
         self.knobs = list(knobs)
         names = [k.name for k in self.knobs]
         for i, block in enumerate(self.blocks):
+            block_rate = getattr(block, "sample_rate", None)
+            if block_rate is not None and float(block_rate) != self.sample_rate:
+                raise ModelFileError(f"blocks[{i}].config.sample_rate: {block_rate:g} Hz differs from the model's "
+                                     f"sample_rate {self.sample_rate:g} Hz")
             for name in getattr(block, "conditioning", []):
                 if name not in names:
                     raise ModelFileError(f"blocks[{i}].config.conditioning: knob '{name}' is not declared in \"knobs\"")

@@ -135,3 +135,14 @@ def test_hardclip_has_exact_forward_and_smooth_derivative() -> None:
     assert abs(float(grad[torch.argmin(torch.abs(u - 1.0))]) - 0.5) < 1e-3  # half way at the knee
     assert float(grad[torch.argmin(torch.abs(u - 1.1))]) > 0.2  # clipped, yet a gradient flows
     assert float(grad[torch.argmin(torch.abs(u))]) > 0.999  # unity slope in the linear region
+
+
+def test_a_block_rate_other_than_the_models_is_rejected_by_both_readers() -> None:
+    """One rate per model: a filter designed at 44.1 kHz inside a 48 kHz model would sound
+    different from what was trained, so neither reader accepts it."""
+    with pytest.raises(ModelFileError, match="blocks\\[0\\].config.sample_rate: 44100 Hz differs"):
+        Model([Biquad("peak", 44100)], RATE)
+    doc = doc_for(Model([Biquad("peak", RATE)], RATE))
+    doc["blocks"][0]["config"]["sample_rate"] = 44100
+    with pytest.raises(ModelFileError, match="blocks\\[0\\].config.sample_rate: .*differs from the model's sample_rate"):
+        load_in_kernel(doc)

@@ -17,8 +17,9 @@ std::string shape_text(const std::vector<int>& shape) {
 
 }  // namespace
 
-BlockReader::BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs)
-    : block_(block), where_("blocks[" + std::to_string(index) + "]"), knobs_(knobs) {
+BlockReader::BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs,
+                         double model_sample_rate)
+    : block_(block), where_("blocks[" + std::to_string(index) + "]"), knobs_(knobs), model_sample_rate_(model_sample_rate) {
     if (!block_.is_object()) fail("", "expected an object");
     auto t = block_.find("type");
     if (t == block_.end() || !t->is_string()) fail(".type", "missing or not a string");

@@ -14,7 +14,10 @@ namespace neuralfx {
 
 class BlockReader {
 public:
-    BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs);
+    BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs, double model_sample_rate);
+
+    // The model file's rate: blocks that need a rate read it here or check theirs against it.
+    double model_sample_rate() const { return model_sample_rate_; }
 
     const std::string& type() const { return type_; }
 
@@ -47,6 +50,7 @@ private:
     std::string where_;
     std::string type_;
     const std::vector<KnobSpec>& knobs_;
+    double model_sample_rate_;
 };
 
 }  // namespace neuralfx

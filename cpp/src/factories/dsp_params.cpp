@@ -68,7 +68,12 @@ std::vector<Param> read_params(const BlockReader& r, const nlohmann::json& confi
 
 double read_sample_rate(const BlockReader& r) {
     r.get_float("sample_rate", 1000.0f, 768000.0f);  // validates presence, type and range
-    return r.config().at("sample_rate").get<double>();
+    const double rate = r.config().at("sample_rate").get<double>();
+    // One rate per model: a block designed for another rate would silently sound different.
+    if (rate != r.model_sample_rate())
+        r.fail(".config.sample_rate", std::to_string(rate) + " Hz differs from the model's sample_rate " +
+                                          std::to_string(r.model_sample_rate()) + " Hz");
+    return rate;
 }
 
 std::vector<ParamSpec> biquad_specs(double sample_rate) {
