@@ -1,0 +1,51 @@
+#pragma once
+// Fast, vectorizable tanh and sigmoid for the recurrent layers. Branch-free (min/max, one
+// division), so a loop over them compiles to SIMD code; std::tanh / std::exp calls would not.
+
+#include "cpu_dispatch.hpp"
+#include "vec8.hpp"
+
+namespace neuralfx {
+
+// Largest |fast_tanh(x) - tanh(x)| (tanh in double) over a dense sweep of [-20, 20]; the bound
+// is checked by cpp/tests/test_activations.cpp. It is ~200x below the 1e-4 torch parity
+// tolerance, so the approximation never decides whether a model matches torch.
+constexpr float kFastTanhMaxAbsError = 5e-7f;
+
+constexpr float kFastTanhClamp = 7.90531110763549805f;
+
+// Value selects, not std::min/max (which return references): with -fno-trapping-math GCC turns
+// these into vmaxps/vminps-style selects inside a loop instead of a branch.
+NEURALFX_ALWAYS_INLINE float clamp_tanh_input(float v) {
+    const float lo = v < -kFastTanhClamp ? -kFastTanhClamp : v;
+    return lo > kFastTanhClamp ? kFastTanhClamp : lo;
+}
+NEURALFX_ALWAYS_INLINE Vec8 clamp_tanh_input(Vec8 v) {
+    return vec8_min(vec8_max(v, vec8_broadcast(-kFastTanhClamp)), vec8_broadcast(kFastTanhClamp));
+}
+
+// tanh as a [13/6] rational function on [-7.905, 7.905] and clamped outside, where float tanh
+// is already +-1 to within 1 ulp. The coefficients are the minimax fit used by Eigen's
+// generic_fast_tanh_float (Eigen/src/Core/MathFunctionsImpl.h). V is float or Vec8: one
+// formula for the scalar loops (left to the auto-vectorizer) and the explicit vector code.
+template <class V>
+NEURALFX_ALWAYS_INLINE V fast_tanh(V v) {
+    const V x = clamp_tanh_input(v);
+    const V x2 = x * x;
+    V p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    p = p * x2 + -8.60467152213735e-11f;
+    p = p * x2 + 5.12229709037114e-08f;
+    p = p * x2 + 1.48572235717979e-05f;
+    p = p * x2 + 6.37261928875436e-04f;
+    p = p * x2 + 4.89352455891786e-03f;
+    p = p * x;
+    V q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    q = q * x2 + 2.26843463243900e-03f;
+    q = q * x2 + 4.89352518554385e-03f;
+    return p / q;
+}
+
+// sigmoid(v) = (1 + tanh(v / 2)) / 2 exactly, so its error is half of fast_tanh's.
+NEURALFX_ALWAYS_INLINE float fast_sigmoid(float v) { return 0.5f + 0.5f * fast_tanh(0.5f * v); }
+
+}  // namespace neuralfx
