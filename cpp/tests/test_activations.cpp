@@ -1,6 +1,8 @@
-// fast_tanh / fast_sigmoid against the double-precision functions over a dense sweep, and the
-// Vec8 form against the scalar form (one formula, so they must agree bit for bit).
+// fast_tanh / fast_sigmoid against the double-precision functions over a dense sweep, for the
+// scalar and the Vec8 form (one formula; they may still differ in the last bits where the
+// compiler fuses multiply-adds in one and not the other, so each is held to the bound).
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -31,12 +33,16 @@ int main() {
     CHECK(neuralfx::fast_tanh(-std::numeric_limits<float>::max()) == neuralfx::fast_tanh(-20.0f));
     CHECK(neuralfx::fast_tanh(0.0f) == 0.0f);
 
-    // The Vec8 form: lane by lane equal to the scalar form.
+    // The Vec8 form, 8 lanes at a time over [-10, 10].
     float in[8], out[8];
-    for (int i = 0; i < 1000; ++i) {
-        for (int k = 0; k < 8; ++k) in[k] = -9.0f + 0.00225f * static_cast<float>(8 * i + k);
+    double worst_vec = 0.0;
+    for (int i = 0; i < 250000; ++i) {
+        for (int k = 0; k < 8; ++k) in[k] = -10.0f + 1e-5f * static_cast<float>(8 * i + k);
         neuralfx::vec8_store(out, neuralfx::fast_tanh(neuralfx::vec8_load(in)));
-        for (int k = 0; k < 8; ++k) CHECK(out[k] == neuralfx::fast_tanh(in[k]));
+        for (int k = 0; k < 8; ++k)
+            worst_vec = std::max(worst_vec, std::fabs(static_cast<double>(out[k]) - std::tanh(static_cast<double>(in[k]))));
     }
+    std::printf("Vec8 fast_tanh max abs error %.3g\n", worst_vec);
+    CHECK(worst_vec <= neuralfx::kFastTanhMaxAbsError);
     return nfx_test::finish("test_activations");
 }

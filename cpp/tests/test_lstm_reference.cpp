@@ -85,7 +85,7 @@ std::vector<float> reference(const Net& net, const std::vector<float>& x, const 
 }  // namespace
 
 int main() {
-    std::printf("SIMD path: %s\n", neuralfx::dispatch_avx2_fma() ? "avx2+fma (dispatched)" : "compiled baseline");
+    std::printf("hot loop copy: %s\n", neuralfx::dispatch_avx2_fma() ? "avx2+fma, runtime dispatch" : "the build's own target");
     const std::vector<float> x = nfx_test::test_signal(6000);
     std::vector<float> knob(x.size());
     for (size_t i = 0; i < knob.size(); ++i) knob[i] = 0.5f + 0.5f * static_cast<float>(std::sin(static_cast<double>(i) * 0.002));
