@@ -25,7 +25,7 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 int main() {
-    auto model = neuralfx::load_model_from_string(nfx_test::lstm_model_json(16, 2, true));
+    auto model = neuralfx::load_model_from_string(nfx_test::random_lstm_model_json(16, 2, true));
     const std::vector<float> x = nfx_test::test_signal(8192);
     CHECK(g_allocations.load() > 0);  // the counter works: loading allocated
     for (int channels : {1, 2}) {
