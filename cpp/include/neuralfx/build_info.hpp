@@ -50,7 +50,7 @@ inline std::string compiler() {
 inline std::string build_info() {
     return "compiler: " + compiler() + "; flags: " NEURALFX_CXX_FLAGS "; simd: " + simd_path() +
            "; hot loops: " + dispatched_simd_path() +
-           (NEURALFX_RUNTIME_DISPATCH ? " (runtime dispatch)" : " (compile time)");
+           (NEURALFX_RUNTIME_DISPATCH ? " (picked at run time)" : " (fixed at compile time)");
 }
 
 }  // namespace neuralfx

@@ -1,0 +1,161 @@
+"""Kernel vs PyTorch CPU on the same LSTM shapes, measured in one run.
+
+Not a unit test: a measurement script. For each architecture (``lstm:H`` or ``lstm:H:LAYERS``)
+it times neuralfx.models.lstm.LSTM (the torch twin of the C++ block) in PyTorch on one CPU
+thread, over the whole sequence in one call and in blocks of 64 samples carrying the LSTM
+state (what a real-time host would do), then runs the neuralfx-bench binary on the same
+architectures in the same process run and prints kernel / torch throughput ratios.
+
+    python3 benchmarks/torch_baseline.py --bench build/perf/neuralfx-bench [--json out.json]
+
+Throughput is samples per second, median of the repeats. On a shared machine wall time also
+counts other jobs' time slices; compare ratios within one run, not absolute numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from neuralfx.models.lstm import LSTM  # noqa: E402  (the torch twin of cpp/include/neuralfx/layers/lstm.hpp)
+
+RATE = 48000
+BLOCK = 64
+
+
+def parse_arch(spec: str) -> tuple[int, int]:
+    parts = spec.split(":")
+    if parts[0] != "lstm" or len(parts) not in (2, 3):
+        raise SystemExit(f"bad architecture {spec!r}: expected lstm:H or lstm:H:LAYERS")
+    return int(parts[1]), int(parts[2]) if len(parts) == 3 else 1
+
+
+def median_rates(samples: int, run, warmup: int, repeats: int) -> dict:
+    """Median samples/s by wall time and by this thread's CPU time (as the bench reports both)."""
+    for _ in range(warmup):
+        run()
+    wall, cpu = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.thread_time()
+        run()
+        wall.append(samples / (time.perf_counter() - t0))
+        cpu.append(samples / (time.thread_time() - c0))
+    return {"samples_per_s": statistics.median(wall), "cpu_samples_per_s": statistics.median(cpu), "all": wall}
+
+
+def torch_rates(hidden: int, layers: int, seconds: float, warmup: int, repeats: int) -> dict:
+    torch.manual_seed(0)
+    model = LSTM(hidden, layers, skip=True).eval()
+    n = int(seconds * RATE)
+    x = (0.3 * torch.randn(1, n)).float()
+
+    def whole() -> None:
+        model(x)
+
+    def blocks() -> None:
+        state = None
+        for start in range(0, n, BLOCK):
+            _, state = model(x[:, start : start + BLOCK], state=state)
+
+    with torch.inference_mode():
+        return {"whole_sequence": median_rates(n, whole, warmup, repeats),
+                f"blocks_of_{BLOCK}": median_rates(n, blocks, warmup, repeats)}
+
+
+def run_bench(bench: Path, archs: list[str], args: argparse.Namespace, env: dict | None = None) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bench.json"
+        cmd = [str(bench), *archs, "--block-sizes", args.block_sizes, "--channels", args.channels,
+               "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--repeats", str(args.repeats),
+               "--json", str(out)]
+        printed = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+        print(printed, end="")
+        result = json.loads(out.read_text())
+    result["command"] = " ".join([Path(cmd[0]).name, *cmd[1:-2]])  # without the temporary --json path
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bench", type=Path, default=REPO / "build" / "perf" / "neuralfx-bench")
+    p.add_argument("--models", default="lstm:16,lstm:32", help="comma-separated architectures")
+    p.add_argument("--block-sizes", default="1,16,64,256,1024", help="kernel block sizes")
+    p.add_argument("--channels", default="1,2")
+    p.add_argument("--seconds", type=float, default=2.0, help="audio per timed kernel run")
+    p.add_argument("--torch-seconds", type=float, default=1.0, help="audio per timed torch run")
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--baseline-simd", action="store_true",
+                   help="also run the bench with NEURALFX_SIMD=baseline (the portable copy of the hot loops)")
+    p.add_argument("--json", type=Path, help="write everything measured here")
+    args = p.parse_args()
+    if not args.bench.exists():
+        raise SystemExit(f"no bench binary at {args.bench}: build it (cmake --build build/perf) or pass --bench")
+
+    torch.set_num_threads(1)
+    archs = args.models.split(",")
+    load_before = os.getloadavg()
+    kernel = run_bench(args.bench, archs, args)
+    baseline = None
+    if args.baseline_simd:
+        print("-- the same with NEURALFX_SIMD=baseline:")
+        baseline = run_bench(args.bench, archs, args, env={**os.environ, "NEURALFX_SIMD": "baseline"})
+    torch_results = {}
+    for arch in archs:
+        torch_results[arch] = torch_rates(*parse_arch(arch), args.torch_seconds, args.warmup, args.repeats)
+    load_after = os.getloadavg()
+
+    def kernel_row(result: dict, arch: str, block: int) -> dict | None:
+        return next((r for r in result["results"] if r["model"] == arch and r["channels"] == 1 and r["block"] == block), None)
+
+    print(f"\ntorch {torch.__version__}, 1 thread; kernel mono at block {BLOCK}; ratios by wall time (by CPU time)")
+    print(f"{'model':<12} {'kernel':>12} {'torch whole':>12} {'torch b64':>12} {'x whole':>16} {'x b64':>16}")
+    ratios = {}
+    for arch in archs:
+        k = kernel_row(kernel, arch, BLOCK)
+        t = torch_results[arch]
+        if k is None:
+            print(f"{arch:<12} (kernel not run at block {BLOCK}: add it to --block-sizes)")
+            continue
+        ratios[arch] = {}
+        for mode in ("whole_sequence", f"blocks_of_{BLOCK}"):
+            ratios[arch][f"vs_{mode}"] = k["samples_per_s"] / t[mode]["samples_per_s"]
+            ratios[arch][f"vs_{mode}_cpu"] = k["cpu_samples_per_s"] / t[mode]["cpu_samples_per_s"]
+        r = ratios[arch]
+        print(f"{arch:<12} {k['samples_per_s']:12.0f} {t['whole_sequence']['samples_per_s']:12.0f} "
+              f"{t[f'blocks_of_{BLOCK}']['samples_per_s']:12.0f} "
+              f"{r['vs_whole_sequence']:7.1f}x ({r['vs_whole_sequence_cpu']:5.1f}x) "
+              f"{r[f'vs_blocks_of_{BLOCK}']:7.1f}x ({r[f'vs_blocks_of_{BLOCK}_cpu']:5.1f}x)")
+
+    if args.json:
+        args.json.write_text(json.dumps({
+            "script_command": " ".join(["python3", "benchmarks/torch_baseline.py", *sys.argv[1:]]),
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "load_average_before": load_before,
+            "load_average_after": load_after,
+            "block": BLOCK,
+            "kernel": kernel,
+            "kernel_baseline_simd": baseline,
+            "torch_results": torch_results,
+            "ratios": ratios,
+        }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
