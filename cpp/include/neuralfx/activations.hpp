@@ -20,14 +20,16 @@ NEURALFX_ALWAYS_INLINE float clamp_tanh_input(float v) {
     const float lo = v < -kFastTanhClamp ? -kFastTanhClamp : v;
     return lo > kFastTanhClamp ? kFastTanhClamp : lo;
 }
-NEURALFX_ALWAYS_INLINE Vec8 clamp_tanh_input(Vec8 v) {
-    return vec8_min(vec8_max(v, vec8_broadcast(-kFastTanhClamp)), vec8_broadcast(kFastTanhClamp));
+template <class V>
+NEURALFX_ALWAYS_INLINE V clamp_tanh_input(V v) {
+    return vec_min(vec_max(v, vec_broadcast<V>(-kFastTanhClamp)), vec_broadcast<V>(kFastTanhClamp));
 }
 
 // tanh as a [13/6] rational function on [-7.905, 7.905] and clamped outside, where float tanh
 // is already +-1 to within 1 ulp. The coefficients are the minimax fit used by Eigen's
 // generic_fast_tanh_float (Eigen/src/Core/MathFunctionsImpl.h). V is float or Vec8: one
-// formula for the scalar loops (left to the auto-vectorizer) and the explicit vector code.
+// formula for the scalar loops (left to the auto-vectorizer) and the explicit vector code
+// (Vec8 or BaselineVec8).
 template <class V>
 NEURALFX_ALWAYS_INLINE V fast_tanh(V v) {
     const V x = clamp_tanh_input(v);

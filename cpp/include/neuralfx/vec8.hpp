@@ -3,8 +3,9 @@
 // compiler vector type, so the register allocator keeps arrays of them in registers (plain
 // float arrays of accumulators ended up on the stack, see layers/lstm.hpp); the same source
 // compiles to two SSE halves in the baseline build and to single AVX instructions inside
-// NEURALFX_TARGET_AVX2_FMA functions. Other compilers get a plain struct with the same
-// operations, which is correct and left to their auto-vectorizer.
+// NEURALFX_TARGET_AVX2_FMA functions. x86 builds without AVX use BaselineVec8 (two native
+// 16-byte vectors, below) in the baseline copy of the hot loops. Other compilers get a plain
+// struct with the same operations, which is correct and left to their auto-vectorizer.
 
 #include <cstring>
 
@@ -33,6 +34,48 @@ NEURALFX_ALWAYS_INLINE Vec8 vec8_broadcast(float a) { return Vec8{} + a; }
 // Lane-wise a < b ? a : b, a > b ? a : b (the vector form of the scalar selects).
 NEURALFX_ALWAYS_INLINE Vec8 vec8_min(Vec8 a, Vec8 b) { return a < b ? a : b; }
 NEURALFX_ALWAYS_INLINE Vec8 vec8_max(Vec8 a, Vec8 b) { return a > b ? a : b; }
+
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)
+// Without AVX, GCC lowers Vec8 code element by element where it cannot split it (broadcasts
+// went through eight scalar stores and a reload, accumulators through the stack: 8x slower
+// than the AVX copy). The baseline copy of the hot loops therefore uses this pair of native
+// 16-byte vectors instead: the same eight lanes and operations, in SSE registers.
+typedef float Vec4 __attribute__((vector_size(16)));
+struct Vec4x2 {
+    Vec4 lo, hi;
+#define NEURALFX_VEC4X2_OP(op)                                                                  \
+    friend NEURALFX_ALWAYS_INLINE Vec4x2 operator op(Vec4x2 a, Vec4x2 b) { return {a.lo op b.lo, a.hi op b.hi}; } \
+    friend NEURALFX_ALWAYS_INLINE Vec4x2 operator op(Vec4x2 a, float b) { return {a.lo op b, a.hi op b}; }       \
+    friend NEURALFX_ALWAYS_INLINE Vec4x2 operator op(float a, Vec4x2 b) { return {a op b.lo, a op b.hi}; }       \
+    NEURALFX_ALWAYS_INLINE Vec4x2& operator op##=(Vec4x2 b) { return *this = *this op b; }
+    NEURALFX_VEC4X2_OP(+)
+    NEURALFX_VEC4X2_OP(-)
+    NEURALFX_VEC4X2_OP(*)
+    NEURALFX_VEC4X2_OP(/)
+#undef NEURALFX_VEC4X2_OP
+};
+NEURALFX_ALWAYS_INLINE Vec4x2 vec4x2_load(const float* p) {
+    Vec4x2 v;
+    std::memcpy(&v.lo, p, sizeof v.lo);
+    std::memcpy(&v.hi, p + 4, sizeof v.hi);
+    return v;
+}
+NEURALFX_ALWAYS_INLINE void vec_store(float* p, Vec4x2 v) {
+    std::memcpy(p, &v.lo, sizeof v.lo);
+    std::memcpy(p + 4, &v.hi, sizeof v.hi);
+}
+NEURALFX_ALWAYS_INLINE Vec4x2 vec_min(Vec4x2 a, Vec4x2 b) {
+    return {a.lo < b.lo ? a.lo : b.lo, a.hi < b.hi ? a.hi : b.hi};
+}
+NEURALFX_ALWAYS_INLINE Vec4x2 vec_max(Vec4x2 a, Vec4x2 b) {
+    return {a.lo > b.lo ? a.lo : b.lo, a.hi > b.hi ? a.hi : b.hi};
+}
+// The eight-float type for code compiled for the build's own target (the baseline copy).
+using BaselineVec8 = Vec4x2;
+#define NEURALFX_HAS_VEC4X2 1
+#else
+using BaselineVec8 = Vec8;
+#endif
 
 #else
 
@@ -71,6 +114,33 @@ NEURALFX_ALWAYS_INLINE Vec8 vec8_max(Vec8 a, Vec8 b) {
     return a;
 }
 
+#endif
+
+#if !(defined(__GNUC__) || defined(__clang__))
+using BaselineVec8 = Vec8;
+#endif
+
+// One spelling for both eight-float types, so the hot loops are written once as templates:
+// vec_load<V>(p), vec_broadcast<V>(a), vec_store(p, v), vec_min(a, b), vec_max(a, b).
+template <class V>
+V vec_load(const float* p);
+template <class V>
+V vec_broadcast(float a);
+template <>
+NEURALFX_ALWAYS_INLINE Vec8 vec_load<Vec8>(const float* p) { return vec8_load(p); }
+template <>
+NEURALFX_ALWAYS_INLINE Vec8 vec_broadcast<Vec8>(float a) { return vec8_broadcast(a); }
+NEURALFX_ALWAYS_INLINE void vec_store(float* p, Vec8 v) { vec8_store(p, v); }
+NEURALFX_ALWAYS_INLINE Vec8 vec_min(Vec8 a, Vec8 b) { return vec8_min(a, b); }
+NEURALFX_ALWAYS_INLINE Vec8 vec_max(Vec8 a, Vec8 b) { return vec8_max(a, b); }
+#if defined(NEURALFX_HAS_VEC4X2)
+template <>
+NEURALFX_ALWAYS_INLINE Vec4x2 vec_load<Vec4x2>(const float* p) { return vec4x2_load(p); }
+template <>
+NEURALFX_ALWAYS_INLINE Vec4x2 vec_broadcast<Vec4x2>(float a) {
+    const Vec4 v = Vec4{} + a;
+    return {v, v};
+}
 #endif
 
 }  // namespace neuralfx

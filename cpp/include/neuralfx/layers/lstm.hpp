@@ -173,7 +173,7 @@ private:
     // tile; the cell turns the i, f, o rows into sigmoids (see Weights). (Summing the columns
     // in two independent halves, to shorten the dependency chain, measured slower: it needs
     // smaller tiles to fit the registers.)
-    template <int kH>
+    template <int kH, class Vec>
     NEURALFX_ALWAYS_INLINE void gates(const PackedLayer& p, const float* __restrict xh) {
         constexpr int T = tile_rows(kH);
         constexpr int V = T / 8;
@@ -182,15 +182,15 @@ private:
         float* __restrict z = z_.data();
         for (int t = 0; t < rows; t += T) {
             const float* __restrict wt = p.w + static_cast<size_t>(t) * static_cast<size_t>(columns);
-            Vec8 acc[V];
-            const Vec8 one = vec8_broadcast(xh[0]);
-            for (int v = 0; v < V; ++v) acc[v] = one * vec8_load(wt + 8 * v);
+            Vec acc[V];
+            const Vec one = vec_broadcast<Vec>(xh[0]);
+            for (int v = 0; v < V; ++v) acc[v] = one * vec_load<Vec>(wt + 8 * v);
             for (int col = 1; col < columns; ++col) {
-                const Vec8 a = vec8_broadcast(xh[col]);
+                const Vec a = vec_broadcast<Vec>(xh[col]);
                 const float* __restrict wc = wt + col * T;
-                for (int v = 0; v < V; ++v) acc[v] += a * vec8_load(wc + 8 * v);
+                for (int v = 0; v < V; ++v) acc[v] += a * vec_load<Vec>(wc + 8 * v);
             }
-            for (int v = 0; v < V; ++v) vec8_store(z + t + 8 * v, fast_tanh(acc[v]));
+            for (int v = 0; v < V; ++v) vec_store(z + t + 8 * v, fast_tanh(acc[v]));
         }
     }
 
@@ -212,18 +212,19 @@ private:
 
     // head(h): eight lane-wise partial sums (one Vec8), then a fixed addition tree. h is
     // followed by zeros up to h_stride, matching the zero-padded head weights.
-    template <int kH>
+    template <int kH, class Vec>
     NEURALFX_ALWAYS_INLINE float head(const float* __restrict h) const {
         const int stride = kH > 0 ? round_up(kH, 8) : weights_->h_stride;
         const float* __restrict w = weights_->head.data();
-        Vec8 acc = vec8_load(w) * vec8_load(h);
-        for (int j = 8; j < stride; j += 8) acc += vec8_load(w + j) * vec8_load(h + j);
+        Vec acc = vec_load<Vec>(w) * vec_load<Vec>(h);
+        for (int j = 8; j < stride; j += 8) acc += vec_load<Vec>(w + j) * vec_load<Vec>(h + j);
         float part[8];
-        vec8_store(part, acc);
+        vec_store(part, acc);
         return weights_->head_bias + (((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7])));
     }
 
-    template <int kH>
+    // Vec: the eight-float type of the copy being compiled (Vec8 for AVX, BaselineVec8 else).
+    template <int kH, class Vec>
     NEURALFX_ALWAYS_INLINE void run(float* audio, int n, KnobBuffers knobs) {
         const int H = kH > 0 ? kH : hidden_;
         const int stride = kH > 0 ? round_up(kH, 8) : weights_->h_stride;
@@ -239,7 +240,7 @@ private:
             for (size_t l = 0; l < num_layers; ++l) {
                 const PackedLayer& p = layers[l];
                 float* layer_xh = xh + p.xh_offset;
-                gates<kH>(p, layer_xh);
+                gates<kH, Vec>(p, layer_xh);
                 h = layer_xh + 1 + p.input_size;
                 cell<kH>(h, c_.data() + l * static_cast<size_t>(stride));
                 if (l + 1 < num_layers) {  // this layer's new h is the next layer's input
@@ -247,20 +248,20 @@ private:
                     for (int j = 0; j < H; ++j) next[j] = h[j];
                 }
             }
-            const float y = head<kH>(h);
+            const float y = head<kH, Vec>(h);
             audio[i] = skip_ ? y + x : y;
         }
     }
 
     template <int kH>
     static void process_baseline(LSTM& self, float* audio, int n, KnobBuffers knobs) {
-        self.run<kH>(audio, n, knobs);
+        self.run<kH, BaselineVec8>(audio, n, knobs);
     }
 #if NEURALFX_RUNTIME_DISPATCH
     // The same code, compiled for AVX2+FMA: run() and everything it calls is inlined here.
     template <int kH>
     NEURALFX_TARGET_AVX2_FMA static void process_avx2_fma(LSTM& self, float* audio, int n, KnobBuffers knobs) {
-        self.run<kH>(audio, n, knobs);
+        self.run<kH, Vec8>(audio, n, knobs);
     }
 #endif
     template <int kH>
