@@ -32,6 +32,8 @@ def run(args: argparse.Namespace) -> dict:
     cmd = [sys.executable, str(REPO / "benchmarks" / "torch_baseline.py"), "--bench", str(args.bench),
            "--models", args.models, "--seconds", str(args.seconds), "--repeats", str(args.repeats),
            "--baseline-simd", "--json", str(RESULTS)]
+    if args.previous_bench:
+        cmd += ["--previous-bench", str(args.previous_bench), "--previous-label", args.previous_label]
     subprocess.run(cmd, check=True)
     return json.loads(RESULTS.read_text())
 
@@ -95,6 +97,13 @@ def render(data: dict) -> str:
                 lines.append(f"| {r['model']} | {r['block']} | {mega(r['samples_per_s'])} | {mega(b['samples_per_s'])} "
                              f"| {r['cpu_samples_per_s'] / b['cpu_samples_per_s']:.1f}x |")
 
+    prev = data.get("previous_kernel")
+    if prev:
+        lines += ["", f"## This kernel vs the {prev['label']} kernel (mono, block {block}, same run, same model files)", "",
+                  "| model | this kernel samples/s | previous samples/s | speed-up |", "| --- | ---: | ---: | ---: |"]
+        for arch, r in prev["results"].items():
+            lines.append(f"| {arch} | {mega(r['current'])} | {mega(r['previous'])} | {r['ratio']:.1f}x |")
+
     lines += ["", f"## Kernel vs PyTorch CPU (mono, kernel at block {block})", "",
               "PyTorch runs `neuralfx.models.lstm.LSTM` (the torch twin of the C++ block): over the whole sequence in "
               f"one call, and in blocks of {block} samples carrying the LSTM state, as a real-time host would call it. "
@@ -134,6 +143,8 @@ def main() -> None:
     p.add_argument("--models", default="lstm:16,lstm:32")
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--previous-bench", type=Path, help="passed on to torch_baseline.py")
+    p.add_argument("--previous-label", default="previous")
     p.add_argument("--from-json", type=Path, help="render from saved results instead of running")
     args = p.parse_args()
     if args.from_json:

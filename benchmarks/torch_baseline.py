@@ -29,6 +29,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from neuralfx.model import Model  # noqa: E402
 from neuralfx.models.lstm import LSTM  # noqa: E402  (the torch twin of cpp/include/neuralfx/layers/lstm.hpp)
 
 RATE = 48000
@@ -55,9 +56,13 @@ def median_rates(samples: int, run, warmup: int, repeats: int) -> dict:
     return {"samples_per_s": statistics.median(wall), "cpu_samples_per_s": statistics.median(cpu), "all": wall}
 
 
-def torch_rates(hidden: int, layers: int, seconds: float, warmup: int, repeats: int) -> dict:
+def make_model(hidden: int, layers: int) -> LSTM:
     torch.manual_seed(0)
-    model = LSTM(hidden, layers, skip=True).eval()
+    return LSTM(hidden, layers, skip=True).eval()
+
+
+def torch_rates(hidden: int, layers: int, seconds: float, warmup: int, repeats: int) -> dict:
+    model = make_model(hidden, layers)
     n = int(seconds * RATE)
     x = (0.3 * torch.randn(1, n)).float()
 
@@ -87,6 +92,35 @@ def run_bench(bench: Path, archs: list[str], args: argparse.Namespace, env: dict
     return result
 
 
+def previous_kernel(current: Path, previous: Path, archs: list[str], args: argparse.Namespace) -> dict:
+    """Both bench binaries on the same model files (the previous one may not know lstm:H), mono,
+    block 64, one after the other in this run."""
+    import re
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for arch in archs:
+            path = Path(tmp) / (arch.replace(":", "_") + ".nfx")
+            Model([make_model(*parse_arch(arch))], RATE, []).save(path, {"name": arch})
+            files.append(str(path))
+        common = ["--block-sizes", str(BLOCK), "--seconds", str(args.seconds), "--repeats", str(args.repeats)]
+        now = subprocess.run([str(current), *files, *common, "--channels", "1", "--json", str(Path(tmp) / "now.json")],
+                             check=True, capture_output=True, text=True)
+        print(now.stdout, end="")
+        before = subprocess.run([str(previous), *files, *common], check=True, capture_output=True, text=True).stdout
+        print(before, end="")
+        now_rows = json.loads((Path(tmp) / "now.json").read_text())["results"]
+        for arch, path in zip(archs, files):
+            name = Path(path).name
+            m = re.search(rf"^{re.escape(name)}\s+{BLOCK}\s+([0-9.]+)", before, re.MULTILINE)
+            k = next(r for r in now_rows if r["model"] == name)
+            if m:
+                out[arch] = {"current": k["samples_per_s"], "previous": float(m.group(1)),
+                             "ratio": k["samples_per_s"] / float(m.group(1))}
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bench", type=Path, default=REPO / "build" / "perf" / "neuralfx-bench")
@@ -99,6 +133,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--baseline-simd", action="store_true",
                    help="also run the bench with NEURALFX_SIMD=baseline (the portable copy of the hot loops)")
+    p.add_argument("--previous-bench", type=Path,
+                   help="a neuralfx-bench built from an earlier commit: compared on the same model files at block 64")
+    p.add_argument("--previous-label", default="previous", help="what --previous-bench was built from (for the report)")
     p.add_argument("--json", type=Path, help="write everything measured here")
     args = p.parse_args()
     if not args.bench.exists():
@@ -112,6 +149,10 @@ def main() -> None:
     if args.baseline_simd:
         print("-- the same with NEURALFX_SIMD=baseline:")
         baseline = run_bench(args.bench, archs, args, env={**os.environ, "NEURALFX_SIMD": "baseline"})
+    previous = None
+    if args.previous_bench:
+        print(f"-- this kernel and the {args.previous_label} one on the same model files:")
+        previous = previous_kernel(args.bench, args.previous_bench, archs, args)
     torch_results = {}
     for arch in archs:
         torch_results[arch] = torch_rates(*parse_arch(arch), args.torch_seconds, args.warmup, args.repeats)
@@ -152,6 +193,7 @@ def main() -> None:
             "block": BLOCK,
             "kernel": kernel,
             "kernel_baseline_simd": baseline,
+            "previous_kernel": {"label": args.previous_label, "results": previous} if previous else None,
             "torch_results": torch_results,
             "ratios": ratios,
         }, indent=2))
