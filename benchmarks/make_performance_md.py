@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -29,12 +31,13 @@ TARGET_TORCH_RATIO = ("lstm:32", 50.0)
 
 def run(args: argparse.Namespace) -> dict:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, str(REPO / "benchmarks" / "torch_baseline.py"), "--bench", str(args.bench),
+    rel = lambda path: os.path.relpath(path, REPO)  # noqa: E731  (paths in the page read the same on any checkout)
+    cmd = [sys.executable, "benchmarks/torch_baseline.py", "--bench", rel(args.bench),
            "--models", args.models, "--seconds", str(args.seconds), "--repeats", str(args.repeats),
-           "--baseline-simd", "--json", str(RESULTS)]
+           "--baseline-simd", "--json", rel(RESULTS)]
     if args.previous_bench:
-        cmd += ["--previous-bench", str(args.previous_bench), "--previous-label", args.previous_label]
-    subprocess.run(cmd, check=True)
+        cmd += ["--previous-bench", rel(args.previous_bench), "--previous-label", args.previous_label]
+    subprocess.run(cmd, check=True, cwd=REPO)
     return json.loads(RESULTS.read_text())
 
 
@@ -64,7 +67,8 @@ def render(data: dict) -> str:
         f"- Build target: {k['simd']}; hot loops ran: {k['hot_loops']} "
         f"({'picked at run time by CPU dispatch' if k['runtime_dispatch'] else 'fixed at compile time'})",
         f"- PyTorch {data['torch']} on CPU, `torch.set_num_threads({data['torch_threads']})`, Python {data['python']}",
-        f"- Command: `{data['script_command']}`; kernel bench: `{k['command']}`",
+        f"- Command: `{data.get('page_command', data['script_command'])}`, which ran `{data['script_command']}`; "
+        f"kernel bench: `{k['command']}`",
         f"- Kernel: {k['warmup']} warm-up run(s), then the median of {k['repeats']} runs of {k['seconds']} s of "
         "noise each; spread = (max - min) / median. Models have random weights (`lstm:H` = 1 layer, H hidden, "
         "mono input, input skip), built through the same loader as a model file.",
@@ -152,6 +156,7 @@ def main() -> None:
     else:
         data = run(args)
         data["generated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        data["page_command"] = shlex.join(["python3", "benchmarks/make_performance_md.py", *sys.argv[1:]])
         RESULTS.write_text(json.dumps(data, indent=2))
     PAGE.parent.mkdir(parents=True, exist_ok=True)
     PAGE.write_text(render(data))

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -182,7 +183,7 @@ def main() -> None:
 
     if args.json:
         args.json.write_text(json.dumps({
-            "script_command": " ".join(["python3", "benchmarks/torch_baseline.py", *sys.argv[1:]]),
+            "script_command": shlex.join(["python3", "benchmarks/torch_baseline.py", *sys.argv[1:]]),
             "cores": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
