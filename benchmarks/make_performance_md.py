@@ -111,12 +111,14 @@ def render(data: dict) -> str:
     lines += ["", f"## Kernel vs PyTorch CPU (mono, kernel at block {block})", "",
               "PyTorch runs `neuralfx.models.lstm.LSTM` (the torch twin of the C++ block): over the whole sequence in "
               f"one call, and in blocks of {block} samples carrying the LSTM state, as a real-time host would call it. "
-              "Ratios by wall time, and in parentheses by each side's thread CPU time.", "",
+              f"Torch and one kernel bench run (block {block}, mono) alternate, repeat by repeat, so each ratio compares "
+              "runs made seconds apart under the same load; the table gives medians of the rates and of the paired "
+              "ratios, by wall time and in parentheses by each side's thread CPU time.", "",
               f"| model | kernel samples/s | torch whole sequence | torch blocks of {block} | kernel / torch whole | kernel / torch blocks |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for arch, ratio in data["ratios"].items():
         t = data["torch_results"][arch]
-        kr = next(r for r in k["results"] if r["model"] == arch and r["channels"] == 1 and r["block"] == block)
+        kr = t["kernel_block_64"]
         blocks = f"blocks_of_{block}"
         lines.append(f"| {arch} | {mega(kr['samples_per_s'])} | {mega(t['whole_sequence']['samples_per_s'])} "
                      f"| {mega(t[blocks]['samples_per_s'])} "

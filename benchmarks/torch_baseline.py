@@ -44,27 +44,24 @@ def parse_arch(spec: str) -> tuple[int, int]:
     return int(parts[1]), int(parts[2]) if len(parts) == 3 else 1
 
 
-def median_rates(samples: int, run, warmup: int, repeats: int) -> dict:
-    """Median samples/s by wall time and by this thread's CPU time (as the bench reports both)."""
-    for _ in range(warmup):
-        run()
-    wall, cpu = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.thread_time()
-        run()
-        wall.append(samples / (time.perf_counter() - t0))
-        cpu.append(samples / (time.thread_time() - c0))
-    return {"samples_per_s": statistics.median(wall), "cpu_samples_per_s": statistics.median(cpu), "all": wall}
-
-
 def make_model(hidden: int, layers: int) -> LSTM:
     torch.manual_seed(0)
     return LSTM(hidden, layers, skip=True).eval()
 
 
-def torch_rates(hidden: int, layers: int, seconds: float, warmup: int, repeats: int) -> dict:
-    model = make_model(hidden, layers)
-    n = int(seconds * RATE)
+def timed(samples: int, run) -> tuple[float, float]:
+    """samples/s of one call of run(), by wall time and by this thread's CPU time."""
+    t0, c0 = time.perf_counter(), time.thread_time()
+    run()
+    return samples / (time.perf_counter() - t0), samples / (time.thread_time() - c0)
+
+
+def paired(arch: str, args: argparse.Namespace) -> dict:
+    """PyTorch (whole sequence, blocks of 64 with state) and the kernel (block 64, mono, one
+    bench run) in alternation, repeat by repeat: each kernel / torch ratio compares runs made
+    seconds apart under the same load from other jobs, and the ratios' median is reported."""
+    model = make_model(*parse_arch(arch))
+    n = int(args.torch_seconds * RATE)
     x = (0.3 * torch.randn(1, n)).float()
 
     def whole() -> None:
@@ -75,19 +72,38 @@ def torch_rates(hidden: int, layers: int, seconds: float, warmup: int, repeats: 
         for start in range(0, n, BLOCK):
             _, state = model(x[:, start : start + BLOCK], state=state)
 
+    rounds = []
     with torch.inference_mode():
-        return {"whole_sequence": median_rates(n, whole, warmup, repeats),
-                f"blocks_of_{BLOCK}": median_rates(n, blocks, warmup, repeats)}
+        for _ in range(args.warmup):
+            whole()
+            blocks()
+        for _ in range(args.repeats):
+            k = run_bench(args.bench, [arch], str(BLOCK), "1", args.seconds, 1, 1, quiet=True)["results"][0]
+            w, wc = timed(n, whole)
+            b, bc = timed(n, blocks)
+            rounds.append({"kernel": k["samples_per_s"], "kernel_cpu": k["cpu_samples_per_s"], "whole": w, "whole_cpu": wc,
+                           "blocks": b, "blocks_cpu": bc})
+    med = lambda key: statistics.median(r[key] for r in rounds)  # noqa: E731
+    ratio = lambda k, t: statistics.median(r[k] / r[t] for r in rounds)  # noqa: E731
+    return {
+        "kernel_block_64": {"samples_per_s": med("kernel"), "cpu_samples_per_s": med("kernel_cpu")},
+        "whole_sequence": {"samples_per_s": med("whole"), "cpu_samples_per_s": med("whole_cpu")},
+        f"blocks_of_{BLOCK}": {"samples_per_s": med("blocks"), "cpu_samples_per_s": med("blocks_cpu")},
+        "ratios": {"vs_whole_sequence": ratio("kernel", "whole"), "vs_whole_sequence_cpu": ratio("kernel_cpu", "whole_cpu"),
+                   f"vs_blocks_of_{BLOCK}": ratio("kernel", "blocks"), f"vs_blocks_of_{BLOCK}_cpu": ratio("kernel_cpu", "blocks_cpu")},
+        "rounds": rounds,
+    }
 
 
-def run_bench(bench: Path, archs: list[str], args: argparse.Namespace, env: dict | None = None) -> dict:
+def run_bench(bench: Path, archs: list[str], block_sizes: str, channels: str, seconds: float, warmup: int, repeats: int,
+              env: dict | None = None, quiet: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
-        cmd = [str(bench), *archs, "--block-sizes", args.block_sizes, "--channels", args.channels,
-               "--seconds", str(args.seconds), "--warmup", str(args.warmup), "--repeats", str(args.repeats),
-               "--json", str(out)]
+        cmd = [str(bench), *archs, "--block-sizes", block_sizes, "--channels", channels,
+               "--seconds", str(seconds), "--warmup", str(warmup), "--repeats", str(repeats), "--json", str(out)]
         printed = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-        print(printed, end="")
+        if not quiet:
+            print(printed, end="")
         result = json.loads(out.read_text())
     result["command"] = " ".join([Path(cmd[0]).name, *cmd[1:-2]])  # without the temporary --json path
     return result
@@ -145,38 +161,29 @@ def main() -> None:
     torch.set_num_threads(1)
     archs = args.models.split(",")
     load_before = os.getloadavg()
-    kernel = run_bench(args.bench, archs, args)
+    table = (args.block_sizes, args.channels, args.seconds, args.warmup, args.repeats)
+    kernel = run_bench(args.bench, archs, *table)
     baseline = None
     if args.baseline_simd:
         print("-- the same with NEURALFX_SIMD=baseline:")
-        baseline = run_bench(args.bench, archs, args, env={**os.environ, "NEURALFX_SIMD": "baseline"})
+        baseline = run_bench(args.bench, archs, *table, env={**os.environ, "NEURALFX_SIMD": "baseline"})
     previous = None
     if args.previous_bench:
         print(f"-- this kernel and the {args.previous_label} one on the same model files:")
         previous = previous_kernel(args.bench, args.previous_bench, archs, args)
     torch_results = {}
     for arch in archs:
-        torch_results[arch] = torch_rates(*parse_arch(arch), args.torch_seconds, args.warmup, args.repeats)
+        torch_results[arch] = paired(arch, args)
     load_after = os.getloadavg()
 
-    def kernel_row(result: dict, arch: str, block: int) -> dict | None:
-        return next((r for r in result["results"] if r["model"] == arch and r["channels"] == 1 and r["block"] == block), None)
-
-    print(f"\ntorch {torch.__version__}, 1 thread; kernel mono at block {BLOCK}; ratios by wall time (by CPU time)")
+    print(f"\ntorch {torch.__version__}, 1 thread; kernel mono at block {BLOCK}, measured in alternation with torch;")
+    print("median samples/s and median of the paired ratios, by wall time (by CPU time)")
     print(f"{'model':<12} {'kernel':>12} {'torch whole':>12} {'torch b64':>12} {'x whole':>16} {'x b64':>16}")
     ratios = {}
     for arch in archs:
-        k = kernel_row(kernel, arch, BLOCK)
         t = torch_results[arch]
-        if k is None:
-            print(f"{arch:<12} (kernel not run at block {BLOCK}: add it to --block-sizes)")
-            continue
-        ratios[arch] = {}
-        for mode in ("whole_sequence", f"blocks_of_{BLOCK}"):
-            ratios[arch][f"vs_{mode}"] = k["samples_per_s"] / t[mode]["samples_per_s"]
-            ratios[arch][f"vs_{mode}_cpu"] = k["cpu_samples_per_s"] / t[mode]["cpu_samples_per_s"]
-        r = ratios[arch]
-        print(f"{arch:<12} {k['samples_per_s']:12.0f} {t['whole_sequence']['samples_per_s']:12.0f} "
+        r = ratios[arch] = t["ratios"]
+        print(f"{arch:<12} {t['kernel_block_64']['samples_per_s']:12.0f} {t['whole_sequence']['samples_per_s']:12.0f} "
               f"{t[f'blocks_of_{BLOCK}']['samples_per_s']:12.0f} "
               f"{r['vs_whole_sequence']:7.1f}x ({r['vs_whole_sequence_cpu']:5.1f}x) "
               f"{r[f'vs_blocks_of_{BLOCK}']:7.1f}x ({r[f'vs_blocks_of_{BLOCK}_cpu']:5.1f}x)")
