@@ -173,8 +173,17 @@ private:
     // tile; the cell turns the i, f, o rows into sigmoids (see Weights). (Summing the columns
     // in two independent halves, to shorten the dependency chain, measured slower: it needs
     // smaller tiles to fit the registers.)
+    //
+    // When one tile holds all 4H gate rows, H is a whole number of Vec8s and the tile is at most
+    // 32 rows (H = 8), the cell update runs right here on the accumulators, so the gates never
+    // go through memory (z_) on the step's critical path. Measured: H = 8 about 8% faster; for
+    // H = 16 (64 rows) about 8% slower, the extra live registers cost more than z_ saves.
+    template <int kH>
+    static constexpr bool fused_cell() { return kH > 0 && kH % 8 == 0 && tile_rows(kH) == 4 * kH && 4 * kH <= 32; }
+
     template <int kH, class Vec>
-    NEURALFX_ALWAYS_INLINE void gates(const PackedLayer& p, const float* __restrict xh) {
+    NEURALFX_ALWAYS_INLINE void gates(const PackedLayer& p, const float* xh, float* h,
+                                      float* __restrict c) {
         constexpr int T = tile_rows(kH);
         constexpr int V = T / 8;
         const int rows = kH > 0 ? round_up(4 * kH, T) : weights_->rows;
@@ -190,7 +199,22 @@ private:
                 const float* __restrict wc = wt + col * T;
                 for (int v = 0; v < V; ++v) acc[v] += a * vec_load<Vec>(wc + 8 * v);
             }
-            for (int v = 0; v < V; ++v) vec_store(z + t + 8 * v, fast_tanh(acc[v]));
+            if constexpr (fused_cell<kH>()) {
+                constexpr int G = kH / 8;  // Vec8s per gate: acc holds i, f, g, o in that order
+                for (int v = 0; v < G; ++v) {
+                    const Vec ig = 0.5f + 0.5f * fast_tanh(acc[v]);
+                    const Vec fg = 0.5f + 0.5f * fast_tanh(acc[G + v]);
+                    const Vec gg = fast_tanh(acc[2 * G + v]);
+                    const Vec og = 0.5f + 0.5f * fast_tanh(acc[3 * G + v]);
+                    const Vec cv = fg * vec_load<Vec>(c + 8 * v) + ig * gg;
+                    vec_store(c + 8 * v, cv);
+                    vec_store(h + 8 * v, og * fast_tanh(cv));
+                }
+            } else {
+                (void)h;
+                (void)c;
+                for (int v = 0; v < V; ++v) vec_store(z + t + 8 * v, fast_tanh(acc[v]));
+            }
         }
     }
 
@@ -240,9 +264,10 @@ private:
             for (size_t l = 0; l < num_layers; ++l) {
                 const PackedLayer& p = layers[l];
                 float* layer_xh = xh + p.xh_offset;
-                gates<kH, Vec>(p, layer_xh);
                 h = layer_xh + 1 + p.input_size;
-                cell<kH>(h, c_.data() + l * static_cast<size_t>(stride));
+                float* c = c_.data() + l * static_cast<size_t>(stride);
+                gates<kH, Vec>(p, layer_xh, h, c);
+                if constexpr (!fused_cell<kH>()) cell<kH>(h, c);
                 if (l + 1 < num_layers) {  // this layer's new h is the next layer's input
                     float* __restrict next = xh + layers[l + 1].xh_offset + 1;
                     for (int j = 0; j < H; ++j) next[j] = h[j];
