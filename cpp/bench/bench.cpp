@@ -1,11 +1,23 @@
-// neuralfx-bench MODEL [MODEL...] [--block-sizes 1,16,64,256,1024] [--seconds S] [--repeats R]
-// Single-thread throughput of the kernel on model files: samples per second and real-time
-// factor (seconds of audio per second of wall time) at the model's own sample rate.
+// neuralfx-bench MODEL [MODEL...] [--block-sizes 1,16,64,256,1024] [--channels 1,2]
+//                [--seconds S] [--warmup W] [--repeats R] [--json PATH]
+// Single-thread throughput of the kernel. MODEL is a model file or an architecture with random
+// weights, "lstm:H[:LAYERS]" or "gru:H[:LAYERS]", built through the same loader and block factories as a
+// file. For every model, channel count and block size: W untimed warm-up runs, then R timed
+// runs over S seconds of noise; it prints the median rate, the spread (max - min) / median,
+// the rate by thread CPU time (less disturbed on a shared machine, where wall time also counts
+// other jobs' time slices), and the time per block of silence right after loud input against
+// the time per block of that input: a ratio far above 1 means recurrent state decaying into
+// denormals is not being flushed.
+
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -13,14 +25,19 @@
 
 #include "neuralfx/build_info.hpp"
 #include "neuralfx/model_io.hpp"
+#include "neuralfx/random_model.hpp"
 
 namespace {
 
 struct Options {
     std::vector<std::string> models;
     std::vector<int> block_sizes = {1, 16, 64, 256, 1024};
-    double seconds = 2.0;  // audio per timed repeat
+    std::vector<int> channels = {1};
+    double seconds = 2.0;  // audio per timed run
+    int warmup = 1;
     int repeats = 5;
+    std::string json_path;
+    std::string command;
 };
 
 std::vector<int> parse_int_list(const std::string& text) {
@@ -33,14 +50,15 @@ std::vector<int> parse_int_list(const std::string& text) {
 
 [[noreturn]] void usage(const char* problem) {
     std::fprintf(stderr,
-                 "%s\nusage: neuralfx-bench MODEL.nfx [MODEL.nfx ...] [--block-sizes 1,16,64,256,1024] "
-                 "[--seconds 2] [--repeats 5]\n",
+                 "%s\nusage: neuralfx-bench MODEL.nfx|lstm:H[:LAYERS]|gru:H[:LAYERS] [...] [--block-sizes 1,16,64,256,1024] "
+                 "[--channels 1,2] [--seconds 2] [--warmup 1] [--repeats 5] [--json PATH]\n",
                  problem);
     std::exit(2);
 }
 
 Options parse(int argc, char** argv) {
     Options o;
+    for (int i = 0; i < argc; ++i) o.command += (i ? " " : "") + std::string(argv[i]);
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto value = [&]() -> std::string {
@@ -48,8 +66,11 @@ Options parse(int argc, char** argv) {
             return argv[++i];
         };
         if (a == "--block-sizes") o.block_sizes = parse_int_list(value());
+        else if (a == "--channels") o.channels = parse_int_list(value());
         else if (a == "--seconds") o.seconds = std::atof(value().c_str());
+        else if (a == "--warmup") o.warmup = std::atoi(value().c_str());
         else if (a == "--repeats") o.repeats = std::atoi(value().c_str());
+        else if (a == "--json") o.json_path = value();
         else if (a == "-h" || a == "--help") usage("");
         else if (!a.empty() && a[0] == '-') usage(("unknown option " + a).c_str());
         else o.models.push_back(a);
@@ -57,8 +78,51 @@ Options parse(int argc, char** argv) {
     if (o.models.empty()) usage("no model given");
     for (int b : o.block_sizes)
         if (b < 1) usage("block sizes must be >= 1");
-    if (o.seconds <= 0 || o.repeats < 1) usage("--seconds must be > 0 and --repeats >= 1");
+    for (int c : o.channels)
+        if (c < 1) usage("channel counts must be >= 1");
+    if (o.seconds <= 0 || o.repeats < 1 || o.warmup < 0) usage("--seconds must be > 0, --repeats >= 1, --warmup >= 0");
     return o;
+}
+
+// The cell named by an architecture description's prefix ("lstm:", "gru:"), "" for a file path.
+std::string architecture_cell(const std::string& spec) {
+    if (spec.rfind("lstm:", 0) == 0) return "LSTM";
+    if (spec.rfind("gru:", 0) == 0) return "GRU";
+    return "";
+}
+
+// "lstm:H[:LAYERS]" or "gru:H[:LAYERS]" -> a random-weight model file's text; "" when spec is not one.
+std::string architecture_json(const std::string& spec) {
+    const std::string cell = architecture_cell(spec);
+    if (cell.empty()) return "";
+    const std::vector<int> parts = parse_int_list(spec.substr(spec.find(':') + 1));
+    if (parts.empty() || parts.size() > 2 || parts[0] < 1 || (parts.size() == 2 && parts[1] < 1)) return "";
+    return neuralfx::random_recurrent_model_json(cell, parts[0], parts.size() == 2 ? parts[1] : 1, false);
+}
+
+std::unique_ptr<neuralfx::Model> load(const std::string& spec) {
+    const std::string json = architecture_json(spec);
+    if (!json.empty()) return neuralfx::load_model_from_string(json);
+    if (!architecture_cell(spec).empty())
+        throw std::runtime_error("bad architecture '" + spec + "': expected lstm:H[:LAYERS] or gru:H[:LAYERS]");
+    return neuralfx::load_model_from_file(spec);
+}
+
+std::string cpu_model() {
+    std::ifstream f("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("model name", 0) == 0) {
+            const size_t colon = line.find(':');
+            if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
+        }
+    return "unknown";
+}
+
+double thread_cpu_seconds() {
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 double median(std::vector<double> v) {
@@ -67,47 +131,141 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+std::string json_escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (static_cast<unsigned char>(c) >= 0x20) out += c;
+    }
+    return out;
+}
+
+struct Timing {
+    double wall = 0.0;
+    double cpu = 0.0;
+};
+
+// Processes buffers (one per channel, all the same length) in blocks of `block`, in place.
+Timing run(neuralfx::Model& model, std::vector<std::vector<float>>& buffers, int block) {
+    const size_t total = buffers.front().size();
+    std::vector<float*> ptrs(buffers.size());
+    const double c0 = thread_cpu_seconds();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (size_t start = 0; start < total; start += static_cast<size_t>(block)) {
+        const int n = static_cast<int>(std::min<size_t>(static_cast<size_t>(block), total - start));
+        for (size_t ch = 0; ch < buffers.size(); ++ch) ptrs[ch] = buffers[ch].data() + start;
+        model.process(ptrs.data(), static_cast<int>(ptrs.size()), n);
+    }
+    Timing t;
+    t.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    t.cpu = thread_cpu_seconds() - c0;
+    return t;
+}
+
+struct Row {
+    std::string model;
+    int channels = 0;
+    int block = 0;
+    double rate = 0.0;  // channel-samples per second, median over repeats (wall time)
+    double rate_min = 0.0;
+    double rate_max = 0.0;
+    double cpu_rate = 0.0;  // the same by thread CPU time
+    double rtf = 0.0;       // seconds of audio per second of wall time
+    double loud_ns_per_block = 0.0;
+    double silence_ns_per_block = 0.0;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
     const Options opt = parse(argc, argv);
-    std::printf("neuralfx-bench | %s\n", neuralfx::build_info().c_str());
-    std::printf("%-28s %7s %14s %10s %9s\n", "model", "block", "samples/s", "RTF", "spread");
-    for (const std::string& path : opt.models) {
+    const std::string cpu = cpu_model();
+    std::printf("neuralfx-bench | cpu: %s | %s\n", cpu.c_str(), neuralfx::build_info().c_str());
+    std::printf("%-24s %3s %6s %13s %8s %13s %9s %12s\n", "model", "ch", "block", "samples/s", "spread",
+                "cpu samples/s", "RTF", "silence/loud");
+    std::vector<Row> rows;
+    for (const std::string& spec : opt.models) {
         std::unique_ptr<neuralfx::Model> model;
         try {
-            model = neuralfx::load_model_from_file(path);
+            model = load(spec);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "error: %s\n", e.what());
             return 1;
         }
         const double rate = model->sample_rate();
-        const size_t total = static_cast<size_t>(opt.seconds * rate);
-        std::vector<float> input(total);
+        const size_t total = std::max<size_t>(1, static_cast<size_t>(opt.seconds * rate));
+        std::vector<float> noise(total);
         std::mt19937 rng(1234);
-        std::normal_distribution<float> noise(0.0f, 0.3f);
-        for (float& x : input) x = noise(rng);
-        std::vector<float> buffer(total);
-        const std::string name = path.substr(path.find_last_of("/\\") + 1);
-        for (int block : opt.block_sizes) {
-            model->prepare(1, block);
-            std::vector<double> rates;
-            for (int r = 0; r < opt.repeats + 1; ++r) {  // the first run warms caches and is dropped
-                buffer = input;
-                float* channel = buffer.data();
-                const auto t0 = std::chrono::steady_clock::now();
-                for (size_t start = 0; start < total; start += static_cast<size_t>(block)) {
-                    const int n = static_cast<int>(std::min<size_t>(static_cast<size_t>(block), total - start));
-                    float* p = channel + start;
-                    model->process(&p, 1, n);
+        std::normal_distribution<float> dist(0.0f, 0.3f);
+        for (float& x : noise) x = dist(rng);
+        const std::string name = spec.substr(spec.find_last_of("/\\") + 1);
+        for (int channels : opt.channels) {
+            for (int block : opt.block_sizes) {
+                model->prepare(channels, block);
+                std::vector<std::vector<float>> buffers;
+                std::vector<double> rates, cpu_rates;
+                for (int r = 0; r < opt.warmup + opt.repeats; ++r) {
+                    buffers.assign(static_cast<size_t>(channels), noise);
+                    const Timing t = run(*model, buffers, block);
+                    if (r < opt.warmup) continue;
+                    rates.push_back(static_cast<double>(total * static_cast<size_t>(channels)) / t.wall);
+                    cpu_rates.push_back(static_cast<double>(total * static_cast<size_t>(channels)) / t.cpu);
                 }
-                const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-                if (r > 0) rates.push_back(static_cast<double>(total) / dt);
+                // Denormal check: loud input (noise at 3x the level, gates saturating) drives the
+                // state far from zero; the silence after it lets the state decay towards zero.
+                model->reset();
+                std::vector<std::vector<float>> loud(static_cast<size_t>(channels), noise);
+                for (auto& b : loud)
+                    for (float& x : b) x *= 3.0f;
+                const Timing loud_t = run(*model, loud, block);
+                std::vector<std::vector<float>> silence(static_cast<size_t>(channels), std::vector<float>(total, 0.0f));
+                const Timing silence_t = run(*model, silence, block);
+                const double blocks = std::ceil(static_cast<double>(total) / block);
+
+                Row row;
+                row.model = name;
+                row.channels = channels;
+                row.block = block;
+                row.rate = median(rates);
+                row.rate_min = *std::min_element(rates.begin(), rates.end());
+                row.rate_max = *std::max_element(rates.begin(), rates.end());
+                row.cpu_rate = median(cpu_rates);
+                row.rtf = row.rate / channels / rate;
+                row.loud_ns_per_block = 1e9 * loud_t.cpu / blocks;
+                row.silence_ns_per_block = 1e9 * silence_t.cpu / blocks;
+                rows.push_back(row);
+                std::printf("%-24s %3d %6d %13.0f %7.1f%% %13.0f %9.1f %12.2f\n", name.c_str(), channels, block, row.rate,
+                            100.0 * (row.rate_max - row.rate_min) / row.rate, row.cpu_rate, row.rtf,
+                            row.silence_ns_per_block / row.loud_ns_per_block);
+                std::fflush(stdout);
             }
-            const double med = median(rates);
-            const auto [lo, hi] = std::minmax_element(rates.begin(), rates.end());
-            std::printf("%-28s %7d %14.0f %10.1f %8.1f%%\n", name.c_str(), block, med, med / rate,
-                        100.0 * (*hi - *lo) / med);
+        }
+    }
+
+    if (!opt.json_path.empty()) {
+        std::ofstream f(opt.json_path);
+        f.precision(10);
+        f << "{\n  \"command\": \"" << json_escape(opt.command) << "\",\n";
+        f << "  \"cpu\": \"" << json_escape(cpu) << "\",\n";
+        f << "  \"compiler\": \"" << json_escape(neuralfx::compiler()) << "\",\n";
+        f << "  \"flags\": \"" << json_escape(NEURALFX_CXX_FLAGS) << "\",\n";
+        f << "  \"simd\": \"" << neuralfx::simd_path() << "\",\n";
+        f << "  \"hot_loops\": \"" << neuralfx::dispatched_simd_path() << "\",\n";
+        f << "  \"runtime_dispatch\": " << (NEURALFX_RUNTIME_DISPATCH ? "true" : "false") << ",\n";
+        f << "  \"seconds\": " << opt.seconds << ", \"warmup\": " << opt.warmup << ", \"repeats\": " << opt.repeats << ",\n";
+        f << "  \"results\": [";
+        for (size_t i = 0; i < rows.size(); ++i) {
+            const Row& r = rows[i];
+            f << (i ? "," : "") << "\n    {\"model\": \"" << json_escape(r.model) << "\", \"channels\": " << r.channels
+              << ", \"block\": " << r.block << ", \"samples_per_s\": " << r.rate << ", \"samples_per_s_min\": " << r.rate_min
+              << ", \"samples_per_s_max\": " << r.rate_max << ", \"cpu_samples_per_s\": " << r.cpu_rate
+              << ", \"rtf\": " << r.rtf << ", \"loud_ns_per_block\": " << r.loud_ns_per_block
+              << ", \"silence_ns_per_block\": " << r.silence_ns_per_block << "}";
+        }
+        f << "\n  ]\n}\n";
+        if (!f) {
+            std::fprintf(stderr, "error: cannot write %s\n", opt.json_path.c_str());
+            return 1;
         }
     }
     return 0;

@@ -37,7 +37,7 @@ std::string replace(std::string s, const std::string& from, const std::string& t
 }  // namespace
 
 int main() {
-    const std::string good = nfx_test::lstm_model_json(8, 2, true);
+    const std::string good = nfx_test::random_lstm_model_json(8, 2, true);
     auto model = neuralfx::load_model_from_string(good);
     CHECK(model->sample_rate() == 48000.0);
     CHECK(model->knobs().size() == 1);

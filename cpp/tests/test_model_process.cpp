@@ -30,7 +30,7 @@ float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
 }  // namespace
 
 int main() {
-    auto model = neuralfx::load_model_from_string(nfx_test::lstm_model_json(12, 2, true));
+    auto model = neuralfx::load_model_from_string(nfx_test::random_lstm_model_json(12, 2, true));
     const std::vector<float> x = nfx_test::test_signal(9000);
 
     // Block size changes nothing: each sample sees the same arithmetic in the same order.

@@ -26,7 +26,7 @@ void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 int main() {
     for (const char* cell : {"LSTM", "GRU"}) {
-        auto model = neuralfx::load_model_from_string(nfx_test::recurrent_model_json(cell, 16, 2, true));
+        auto model = neuralfx::load_model_from_string(nfx_test::random_recurrent_model_json(cell, 16, 2, true));
         const std::vector<float> x = nfx_test::test_signal(8192);
         CHECK(g_allocations.load() > 0);  // the counter works: loading allocated
         for (int channels : {1, 2}) {

@@ -1,5 +1,5 @@
 #pragma once
-// A minimal check harness and model-file builders for the C++ tests. Reference data that
+// A minimal check harness and test signals for the C++ tests. Reference data that
 // must agree with torch is produced by the pytest suite; these tests check the kernel alone.
 
 #include <cmath>
@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "neuralfx/random_model.hpp"
 
 namespace nfx_test {
 
@@ -34,50 +36,9 @@ inline int finish(const char* name) {
     return 0;
 }
 
-inline std::string random_tensor(const std::vector<int>& shape, std::mt19937& rng, float scale) {
-    std::uniform_real_distribution<float> u(-scale, scale);
-    size_t count = 1;
-    for (int n : shape) count *= static_cast<size_t>(n);
-    std::ostringstream s;
-    s.precision(9);
-    s << "{\"shape\": [";
-    for (size_t i = 0; i < shape.size(); ++i) s << (i ? "," : "") << shape[i];
-    s << "], \"data\": [";
-    for (size_t i = 0; i < count; ++i) s << (i ? "," : "") << u(rng);
-    s << "]}";
-    return s.str();
-}
-
-// A complete, valid recurrent model file ("LSTM" or "GRU") with random weights; with_knob adds
-// a "gain" knob the network is conditioned on.
-inline std::string recurrent_model_json(const std::string& cell, int hidden, int layers, bool with_knob, unsigned seed = 7) {
-    const int gates = cell == "GRU" ? 3 : 4;
-    const std::string prefix = cell == "GRU" ? "gru" : "lstm";
-    std::mt19937 rng(seed);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hidden));
-    std::ostringstream s;
-    s << "{\"format\": \"neuralfx-model\", \"version\": 1, \"sample_rate\": 48000,";
-    s << "\"knobs\": [" << (with_knob ? "{\"name\": \"gain\", \"min\": 0, \"max\": 10, \"default\": 5, \"unit\": \"\"}" : "")
-      << "],";
-    s << "\"blocks\": [{\"type\": \"" << cell << "\", \"config\": {\"hidden_size\": " << hidden << ", \"num_layers\": " << layers
-      << ", \"skip\": true, \"conditioning\": [" << (with_knob ? "\"gain\"" : "") << "]}, \"weights\": {";
-    for (int l = 0; l < layers; ++l) {
-        const int in = l == 0 ? (with_knob ? 2 : 1) : hidden;
-        const std::string sfx = "_l" + std::to_string(l);
-        s << "\"" << prefix << ".weight_ih" << sfx << "\": " << random_tensor({gates * hidden, in}, rng, scale) << ",";
-        s << "\"" << prefix << ".weight_hh" << sfx << "\": " << random_tensor({gates * hidden, hidden}, rng, scale) << ",";
-        s << "\"" << prefix << ".bias_ih" << sfx << "\": " << random_tensor({gates * hidden}, rng, scale) << ",";
-        s << "\"" << prefix << ".bias_hh" << sfx << "\": " << random_tensor({gates * hidden}, rng, scale) << ",";
-    }
-    s << "\"head.weight\": " << random_tensor({1, hidden}, rng, scale) << ",";
-    s << "\"head.bias\": " << random_tensor({1}, rng, scale);
-    s << "}}], \"metadata\": {\"source\": \"test\"}}";
-    return s.str();
-}
-
-inline std::string lstm_model_json(int hidden, int layers, bool with_knob, unsigned seed = 7) {
-    return recurrent_model_json("LSTM", hidden, layers, with_knob, seed);
-}
+// Random-weight LSTM model files come from the header the bench uses too.
+using neuralfx::random_lstm_model_json;
+using neuralfx::random_recurrent_model_json;
 
 // Plucked-string-like test signal: decaying harmonics with a noisy attack.
 inline std::vector<float> test_signal(size_t n, double rate = 48000.0, unsigned seed = 3) {

@@ -3,12 +3,15 @@
 
 #include <string>
 
+#include "cpu_dispatch.hpp"
+
 #ifndef NEURALFX_CXX_FLAGS
 #define NEURALFX_CXX_FLAGS "unknown"
 #endif
 
 namespace neuralfx {
 
+// The instruction set the compiler targeted for the whole build.
 inline std::string simd_path() {
 #if defined(__AVX512F__)
     return "avx512";
@@ -25,6 +28,13 @@ inline std::string simd_path() {
 #endif
 }
 
+// The instruction set the hot loops (layers/lstm.hpp) actually run with on this CPU: the
+// AVX2+FMA copy when runtime dispatch picked it, else the build's own target.
+inline std::string dispatched_simd_path() {
+    if (dispatch_avx2_fma()) return "avx2+fma";
+    return simd_path();
+}
+
 inline std::string compiler() {
 #if defined(__clang__)
     return std::string("clang ") + __clang_version__;
@@ -38,7 +48,9 @@ inline std::string compiler() {
 }
 
 inline std::string build_info() {
-    return "compiler: " + compiler() + "; flags: " NEURALFX_CXX_FLAGS "; simd: " + simd_path();
+    return "compiler: " + compiler() + "; flags: " NEURALFX_CXX_FLAGS "; simd: " + simd_path() +
+           "; hot loops: " + dispatched_simd_path() +
+           (NEURALFX_RUNTIME_DISPATCH ? " (picked at run time)" : " (fixed at compile time)");
 }
 
 }  // namespace neuralfx

@@ -1,0 +1,211 @@
+"""Kernel vs PyTorch CPU on the same LSTM shapes, measured in one run.
+
+Not a unit test: a measurement script. For each architecture (``lstm:H`` or ``lstm:H:LAYERS``)
+it times neuralfx.models.lstm.LSTM (the torch twin of the C++ block) in PyTorch on one CPU
+thread, over the whole sequence in one call and in blocks of 64 samples carrying the LSTM
+state (what a real-time host would do), then runs the neuralfx-bench binary on the same
+architectures in the same process run and prints kernel / torch throughput ratios.
+
+    python3 benchmarks/torch_baseline.py --bench build/perf/neuralfx-bench [--json out.json]
+
+Throughput is samples per second, median of the repeats. On a shared machine wall time also
+counts other jobs' time slices; compare ratios within one run, not absolute numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from neuralfx.model import Model  # noqa: E402
+from neuralfx.models.lstm import LSTM  # noqa: E402  (the torch twin of cpp/include/neuralfx/layers/lstm.hpp)
+
+RATE = 48000
+BLOCK = 64
+
+
+def parse_arch(spec: str) -> tuple[int, int]:
+    parts = spec.split(":")
+    if parts[0] != "lstm" or len(parts) not in (2, 3):
+        raise SystemExit(f"bad architecture {spec!r}: expected lstm:H or lstm:H:LAYERS")
+    return int(parts[1]), int(parts[2]) if len(parts) == 3 else 1
+
+
+def make_model(hidden: int, layers: int) -> LSTM:
+    torch.manual_seed(0)
+    return LSTM(hidden, layers, skip=True).eval()
+
+
+def timed(samples: int, run) -> tuple[float, float]:
+    """samples/s of one call of run(), by wall time and by this thread's CPU time."""
+    t0, c0 = time.perf_counter(), time.thread_time()
+    run()
+    return samples / (time.perf_counter() - t0), samples / (time.thread_time() - c0)
+
+
+def paired(arch: str, args: argparse.Namespace) -> dict:
+    """PyTorch (whole sequence, blocks of 64 with state) and the kernel (block 64, mono, one
+    bench run) in alternation, repeat by repeat: each kernel / torch ratio compares runs made
+    seconds apart under the same load from other jobs, and the ratios' median is reported."""
+    model = make_model(*parse_arch(arch))
+    n = int(args.torch_seconds * RATE)
+    x = (0.3 * torch.randn(1, n)).float()
+
+    def whole() -> None:
+        model(x)
+
+    def blocks() -> None:
+        state = None
+        for start in range(0, n, BLOCK):
+            _, state = model(x[:, start : start + BLOCK], state=state)
+
+    rounds = []
+    with torch.inference_mode():
+        for _ in range(args.warmup):
+            whole()
+            blocks()
+        for _ in range(args.repeats):
+            k = run_bench(args.bench, [arch], str(BLOCK), "1", args.seconds, 1, 1, quiet=True)["results"][0]
+            w, wc = timed(n, whole)
+            b, bc = timed(n, blocks)
+            rounds.append({"kernel": k["samples_per_s"], "kernel_cpu": k["cpu_samples_per_s"], "whole": w, "whole_cpu": wc,
+                           "blocks": b, "blocks_cpu": bc})
+    med = lambda key: statistics.median(r[key] for r in rounds)  # noqa: E731
+    ratio = lambda k, t: statistics.median(r[k] / r[t] for r in rounds)  # noqa: E731
+    return {
+        "kernel_block_64": {"samples_per_s": med("kernel"), "cpu_samples_per_s": med("kernel_cpu")},
+        "whole_sequence": {"samples_per_s": med("whole"), "cpu_samples_per_s": med("whole_cpu")},
+        f"blocks_of_{BLOCK}": {"samples_per_s": med("blocks"), "cpu_samples_per_s": med("blocks_cpu")},
+        "ratios": {"vs_whole_sequence": ratio("kernel", "whole"), "vs_whole_sequence_cpu": ratio("kernel_cpu", "whole_cpu"),
+                   f"vs_blocks_of_{BLOCK}": ratio("kernel", "blocks"), f"vs_blocks_of_{BLOCK}_cpu": ratio("kernel_cpu", "blocks_cpu")},
+        "rounds": rounds,
+    }
+
+
+def run_bench(bench: Path, archs: list[str], block_sizes: str, channels: str, seconds: float, warmup: int, repeats: int,
+              env: dict | None = None, quiet: bool = False) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bench.json"
+        cmd = [str(bench), *archs, "--block-sizes", block_sizes, "--channels", channels,
+               "--seconds", str(seconds), "--warmup", str(warmup), "--repeats", str(repeats), "--json", str(out)]
+        printed = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+        if not quiet:
+            print(printed, end="")
+        result = json.loads(out.read_text())
+    result["command"] = " ".join([Path(cmd[0]).name, *cmd[1:-2]])  # without the temporary --json path
+    return result
+
+
+def previous_kernel(current: Path, previous: Path, archs: list[str], args: argparse.Namespace) -> dict:
+    """Both bench binaries on the same model files (the previous one may not know lstm:H), mono,
+    block 64, one after the other in this run."""
+    import re
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for arch in archs:
+            path = Path(tmp) / (arch.replace(":", "_") + ".nfx")
+            Model([make_model(*parse_arch(arch))], RATE, []).save(path, {"name": arch})
+            files.append(str(path))
+        common = ["--block-sizes", str(BLOCK), "--seconds", str(args.seconds), "--repeats", str(args.repeats)]
+        now = subprocess.run([str(current), *files, *common, "--channels", "1", "--json", str(Path(tmp) / "now.json")],
+                             check=True, capture_output=True, text=True)
+        print(now.stdout, end="")
+        before = subprocess.run([str(previous), *files, *common], check=True, capture_output=True, text=True).stdout
+        print(before, end="")
+        now_rows = json.loads((Path(tmp) / "now.json").read_text())["results"]
+        for arch, path in zip(archs, files):
+            name = Path(path).name
+            m = re.search(rf"^{re.escape(name)}\s+{BLOCK}\s+([0-9.]+)", before, re.MULTILINE)
+            k = next(r for r in now_rows if r["model"] == name)
+            if m:
+                out[arch] = {"current": k["samples_per_s"], "previous": float(m.group(1)),
+                             "ratio": k["samples_per_s"] / float(m.group(1))}
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bench", type=Path, default=REPO / "build" / "perf" / "neuralfx-bench")
+    p.add_argument("--models", default="lstm:16,lstm:32", help="comma-separated architectures")
+    p.add_argument("--block-sizes", default="1,16,64,256,1024", help="kernel block sizes")
+    p.add_argument("--channels", default="1,2")
+    p.add_argument("--seconds", type=float, default=2.0, help="audio per timed kernel run")
+    p.add_argument("--torch-seconds", type=float, default=1.0, help="audio per timed torch run")
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--baseline-simd", action="store_true",
+                   help="also run the bench with NEURALFX_SIMD=baseline (the portable copy of the hot loops)")
+    p.add_argument("--previous-bench", type=Path,
+                   help="a neuralfx-bench built from an earlier commit: compared on the same model files at block 64")
+    p.add_argument("--previous-label", default="previous", help="what --previous-bench was built from (for the report)")
+    p.add_argument("--json", type=Path, help="write everything measured here")
+    args = p.parse_args()
+    if not args.bench.exists():
+        raise SystemExit(f"no bench binary at {args.bench}: build it (cmake --build build/perf) or pass --bench")
+
+    torch.set_num_threads(1)
+    archs = args.models.split(",")
+    load_before = os.getloadavg()
+    table = (args.block_sizes, args.channels, args.seconds, args.warmup, args.repeats)
+    kernel = run_bench(args.bench, archs, *table)
+    baseline = None
+    if args.baseline_simd:
+        print("-- the same with NEURALFX_SIMD=baseline:")
+        baseline = run_bench(args.bench, archs, *table, env={**os.environ, "NEURALFX_SIMD": "baseline"})
+    previous = None
+    if args.previous_bench:
+        print(f"-- this kernel and the {args.previous_label} one on the same model files:")
+        previous = previous_kernel(args.bench, args.previous_bench, archs, args)
+    torch_results = {}
+    for arch in archs:
+        torch_results[arch] = paired(arch, args)
+    load_after = os.getloadavg()
+
+    print(f"\ntorch {torch.__version__}, 1 thread; kernel mono at block {BLOCK}, measured in alternation with torch;")
+    print("median samples/s and median of the paired ratios, by wall time (by CPU time)")
+    print(f"{'model':<12} {'kernel':>12} {'torch whole':>12} {'torch b64':>12} {'x whole':>16} {'x b64':>16}")
+    ratios = {}
+    for arch in archs:
+        t = torch_results[arch]
+        r = ratios[arch] = t["ratios"]
+        print(f"{arch:<12} {t['kernel_block_64']['samples_per_s']:12.0f} {t['whole_sequence']['samples_per_s']:12.0f} "
+              f"{t[f'blocks_of_{BLOCK}']['samples_per_s']:12.0f} "
+              f"{r['vs_whole_sequence']:7.1f}x ({r['vs_whole_sequence_cpu']:5.1f}x) "
+              f"{r[f'vs_blocks_of_{BLOCK}']:7.1f}x ({r[f'vs_blocks_of_{BLOCK}_cpu']:5.1f}x)")
+
+    if args.json:
+        args.json.write_text(json.dumps({
+            "script_command": shlex.join(["python3", "benchmarks/torch_baseline.py", *sys.argv[1:]]),
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "load_average_before": load_before,
+            "load_average_after": load_after,
+            "block": BLOCK,
+            "kernel": kernel,
+            "kernel_baseline_simd": baseline,
+            "previous_kernel": {"label": args.previous_label, "results": previous} if previous else None,
+            "torch_results": torch_results,
+            "ratios": ratios,
+        }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+#pragma once
+// Vec8: eight floats as one value, the width of an AVX register. With GCC/Clang it is a
+// compiler vector type, so the register allocator keeps arrays of them in registers (plain
+// float arrays of accumulators ended up on the stack, see layers/lstm.hpp); the same source
+// compiles to two SSE halves in the baseline build and to single AVX instructions inside
+// NEURALFX_TARGET_AVX2_FMA functions. x86 builds without AVX use BaselineVec8 (two native
+// 16-byte vectors, below) in the baseline copy of the hot loops. Other compilers get a plain
+// struct with the same operations, which is correct and left to their auto-vectorizer.
+
+#include <cstring>
+
+#include "cpu_dispatch.hpp"
+
+namespace neuralfx {
+
+#if defined(__GNUC__) || defined(__clang__)
+
+// Vec8 values never cross a non-inlined call (every helper is always_inline), so GCC's
+// -Wpsabi note (a 32-byte vector argument's ABI differs with and without AVX) does not apply;
+// CMakeLists.txt turns it off for the kernel's users.
+typedef float Vec8 __attribute__((vector_size(32)));
+
+NEURALFX_ALWAYS_INLINE Vec8 vec8_load(const float* p) {
+    Vec8 v;
+    std::memcpy(&v, p, sizeof v);  // an unaligned load (vmovups), no aliasing assumptions
+    return v;
+}
+NEURALFX_ALWAYS_INLINE void vec8_store(float* p, Vec8 v) { std::memcpy(p, &v, sizeof v); }
+// Written as 0 + a (vector + scalar): GCC lowers 32-byte vector code in functions compiled
+// for the baseline before inlining it into NEURALFX_TARGET_AVX2_FMA ones, and it lowered the
+// initializer {a, a, ...} to a chain of SSE inserts; this form stays one vbroadcastss (plus a
+// scalar add, which only turns -0 into +0).
+NEURALFX_ALWAYS_INLINE Vec8 vec8_broadcast(float a) { return Vec8{} + a; }
+// Lane-wise a < b ? a : b, a > b ? a : b (the vector form of the scalar selects).
+NEURALFX_ALWAYS_INLINE Vec8 vec8_min(Vec8 a, Vec8 b) { return a < b ? a : b; }
+NEURALFX_ALWAYS_INLINE Vec8 vec8_max(Vec8 a, Vec8 b) { return a > b ? a : b; }
+
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)
+// Without AVX, GCC lowers Vec8 code element by element where it cannot split it (broadcasts
+// went through eight scalar stores and a reload, accumulators through the stack: 8x slower
+// than the AVX copy). The baseline copy of the hot loops therefore uses this pair of native
+// 16-byte vectors instead: the same eight lanes and operations, in SSE registers.
+typedef float Vec4 __attribute__((vector_size(16)));
+struct Vec4x2 {
+    Vec4 lo, hi;
+#define NEURALFX_VEC4X2_OP(op)                                                                  \
+    friend NEURALFX_ALWAYS_INLINE Vec4x2 operator op(Vec4x2 a, Vec4x2 b) { return {a.lo op b.lo, a.hi op b.hi}; } \
+    friend NEURALFX_ALWAYS_INLINE Vec4x2 operator op(Vec4x2 a, float b) { return {a.lo op b, a.hi op b}; }       \
+    friend NEURALFX_ALWAYS_INLINE Vec4x2 operator op(float a, Vec4x2 b) { return {a op b.lo, a op b.hi}; }       \
+    NEURALFX_ALWAYS_INLINE Vec4x2& operator op##=(Vec4x2 b) { return *this = *this op b; }
+    NEURALFX_VEC4X2_OP(+)
+    NEURALFX_VEC4X2_OP(-)
+    NEURALFX_VEC4X2_OP(*)
+    NEURALFX_VEC4X2_OP(/)
+#undef NEURALFX_VEC4X2_OP
+};
+NEURALFX_ALWAYS_INLINE Vec4x2 vec4x2_load(const float* p) {
+    Vec4x2 v;
+    std::memcpy(&v.lo, p, sizeof v.lo);
+    std::memcpy(&v.hi, p + 4, sizeof v.hi);
+    return v;
+}
+NEURALFX_ALWAYS_INLINE void vec_store(float* p, Vec4x2 v) {
+    std::memcpy(p, &v.lo, sizeof v.lo);
+    std::memcpy(p + 4, &v.hi, sizeof v.hi);
+}
+NEURALFX_ALWAYS_INLINE Vec4x2 vec_min(Vec4x2 a, Vec4x2 b) {
+    return {a.lo < b.lo ? a.lo : b.lo, a.hi < b.hi ? a.hi : b.hi};
+}
+NEURALFX_ALWAYS_INLINE Vec4x2 vec_max(Vec4x2 a, Vec4x2 b) {
+    return {a.lo > b.lo ? a.lo : b.lo, a.hi > b.hi ? a.hi : b.hi};
+}
+// The eight-float type for code compiled for the build's own target (the baseline copy).
+using BaselineVec8 = Vec4x2;
+#define NEURALFX_HAS_VEC4X2 1
+#else
+using BaselineVec8 = Vec8;
+#endif
+
+#else
+
+struct Vec8 {
+    float v[8];
+#define NEURALFX_VEC8_OP(op)                                                \
+    friend Vec8 operator op(Vec8 a, Vec8 b) {                               \
+        for (int k = 0; k < 8; ++k) a.v[k] = a.v[k] op b.v[k];              \
+        return a;                                                           \
+    }                                                                       \
+    Vec8& operator op##=(Vec8 b) { return *this = *this op b; }
+    NEURALFX_VEC8_OP(+)
+    NEURALFX_VEC8_OP(-)
+    NEURALFX_VEC8_OP(*)
+    NEURALFX_VEC8_OP(/)
+#undef NEURALFX_VEC8_OP
+    // Scalar operands broadcast, as they do for the GCC/Clang vector type.
+    friend Vec8 operator*(Vec8 a, float b) { return a * Vec8{{b, b, b, b, b, b, b, b}}; }
+    friend Vec8 operator+(Vec8 a, float b) { return a + Vec8{{b, b, b, b, b, b, b, b}}; }
+    friend Vec8 operator*(float a, Vec8 b) { return Vec8{{a, a, a, a, a, a, a, a}} * b; }
+    friend Vec8 operator+(float a, Vec8 b) { return Vec8{{a, a, a, a, a, a, a, a}} + b; }
+};
+NEURALFX_ALWAYS_INLINE Vec8 vec8_load(const float* p) {
+    Vec8 r;
+    std::memcpy(r.v, p, sizeof r.v);
+    return r;
+}
+NEURALFX_ALWAYS_INLINE void vec8_store(float* p, Vec8 v) { std::memcpy(p, v.v, sizeof v.v); }
+NEURALFX_ALWAYS_INLINE Vec8 vec8_broadcast(float a) { return Vec8{{a, a, a, a, a, a, a, a}}; }
+NEURALFX_ALWAYS_INLINE Vec8 vec8_min(Vec8 a, Vec8 b) {
+    for (int k = 0; k < 8; ++k) a.v[k] = a.v[k] < b.v[k] ? a.v[k] : b.v[k];
+    return a;
+}
+NEURALFX_ALWAYS_INLINE Vec8 vec8_max(Vec8 a, Vec8 b) {
+    for (int k = 0; k < 8; ++k) a.v[k] = a.v[k] > b.v[k] ? a.v[k] : b.v[k];
+    return a;
+}
+
+#endif
+
+#if !(defined(__GNUC__) || defined(__clang__))
+using BaselineVec8 = Vec8;
+#endif
+
+// One spelling for both eight-float types, so the hot loops are written once as templates:
+// vec_load<V>(p), vec_broadcast<V>(a), vec_store(p, v), vec_min(a, b), vec_max(a, b).
+template <class V>
+V vec_load(const float* p);
+template <class V>
+V vec_broadcast(float a);
+template <>
+NEURALFX_ALWAYS_INLINE Vec8 vec_load<Vec8>(const float* p) { return vec8_load(p); }
+template <>
+NEURALFX_ALWAYS_INLINE Vec8 vec_broadcast<Vec8>(float a) { return vec8_broadcast(a); }
+NEURALFX_ALWAYS_INLINE void vec_store(float* p, Vec8 v) { vec8_store(p, v); }
+NEURALFX_ALWAYS_INLINE Vec8 vec_min(Vec8 a, Vec8 b) { return vec8_min(a, b); }
+NEURALFX_ALWAYS_INLINE Vec8 vec_max(Vec8 a, Vec8 b) { return vec8_max(a, b); }
+#if defined(NEURALFX_HAS_VEC4X2)
+template <>
+NEURALFX_ALWAYS_INLINE Vec4x2 vec_load<Vec4x2>(const float* p) { return vec4x2_load(p); }
+template <>
+NEURALFX_ALWAYS_INLINE Vec4x2 vec_broadcast<Vec4x2>(float a) {
+    const Vec4 v = Vec4{} + a;
+    return {v, v};
+}
+#endif
+
+}  // namespace neuralfx
