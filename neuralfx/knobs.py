@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -16,12 +17,32 @@ KNOB_SMOOTHING_SECONDS = 0.01
 
 
 @dataclass(frozen=True)
-class Knob:
+class Ranged:
+    """A named value with a declared range and default in its own units: a model's knob or a
+    DSP block's parameter."""
+
     name: str
     min: float
     max: float
     default: float
     unit: str = ""
+
+    kind: ClassVar[str] = "value"
+
+    def check(self, value: float) -> float:
+        """The value if it lies in range, else a ValueError naming it and its range."""
+        value = float(value)
+        if not (self.min <= value <= self.max):  # also false for NaN
+            raise ValueError(f"{self.describe()}: {value} is outside the range")
+        return value
+
+    def describe(self) -> str:
+        return f"{self.kind} '{self.name}' [{self.min:g}, {self.max:g}] {self.unit}".rstrip()
+
+
+@dataclass(frozen=True)
+class Knob(Ranged):
+    kind: ClassVar[str] = "knob"
 
     def normalize(self, value: float) -> float:
         span = self.max - self.min
@@ -29,12 +50,6 @@ class Knob:
 
     def denormalize(self, t: float) -> float:
         return self.min + t * (self.max - self.min)
-
-    def check(self, value: float) -> float:
-        """The value if it lies in range, else a ValueError naming the knob and its range."""
-        if not (self.min <= value <= self.max) or math.isnan(value):
-            raise ValueError(f"knob '{self.name}' = {value} is outside [{self.min}, {self.max}] {self.unit}".rstrip())
-        return float(value)
 
 
 def smoothing_coefficient(sample_rate: float) -> np.float32:

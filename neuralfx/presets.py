@@ -30,22 +30,22 @@ def list_chains() -> list[str]:
     return sorted(p.name[: -len(CHAIN_SUFFIX)] for p in presets_dir().glob(f"*{CHAIN_SUFFIX}"))
 
 
-def resolve_model(name_or_path: str | os.PathLike) -> Path:
-    """A path to an existing model file, or the shipped model of that name."""
+def _resolve(name_or_path: str | os.PathLike, suffix: str, what: str, shipped_names: list[str]) -> Path:
+    """An existing path as given, or the shipped preset of that bare name (suffix optional)."""
     path = Path(name_or_path)
     if path.exists():
         return path
-    shipped = presets_dir() / f"{path.name.removesuffix(SUFFIX)}{SUFFIX}"
+    shipped = presets_dir() / f"{path.name.removesuffix(suffix)}{suffix}"
     if path.parent == Path(".") and shipped.exists():
         return shipped
-    raise FileNotFoundError(f"model '{name_or_path}' is neither a file nor a shipped model ({', '.join(list_models())})")
+    raise FileNotFoundError(f"{what} '{name_or_path}' is neither a file nor a shipped one ({', '.join(shipped_names)})")
+
+
+def resolve_model(name_or_path: str | os.PathLike) -> Path:
+    """A path to an existing model file, or the shipped model of that name."""
+    return _resolve(name_or_path, SUFFIX, "model", list_models())
 
 
 def resolve_chain(name_or_path: str | os.PathLike) -> Path:
-    path = Path(name_or_path)
-    if path.exists():
-        return path
-    shipped = presets_dir() / f"{path.name.removesuffix(CHAIN_SUFFIX)}{CHAIN_SUFFIX}"
-    if path.parent == Path(".") and shipped.exists():
-        return shipped
-    raise FileNotFoundError(f"chain preset '{name_or_path}' is neither a file nor a shipped preset ({', '.join(list_chains())})")
+    """A path to an existing chain preset, or the shipped chain preset of that name."""
+    return _resolve(name_or_path, CHAIN_SUFFIX, "chain preset", list_chains())

@@ -24,34 +24,18 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ModelFileError
+from ..knobs import Ranged
 
 
 @dataclass(frozen=True)
-class ParamSpec:
+class ParamSpec(Ranged):
     """A block parameter: name (= weight name), range and default in physical units."""
 
-    name: str
-    min: float
-    max: float
-    default: float
-    unit: str = ""
-
-    def check(self, value: float) -> float:
-        """The value if in range, else a ValueError naming the parameter and its range."""
-        value = float(value)
-        if not (self.min <= value <= self.max):  # also false for NaN
-            raise ValueError(f"{self.describe()}: {value} is outside the range")
-        return value
-
-    def describe(self) -> str:
-        return f"parameter '{self.name}' [{self.min:g}, {self.max:g}] {self.unit}".rstrip()
+    kind: ClassVar[str] = "parameter"
 
     def denormalize(self, t: Tensor) -> Tensor:
         """Normalized 0..1 -> physical units, in float64 (the C++ twin uses double too)."""
         return self.min + t.to(torch.float64).clamp(0.0, 1.0) * (self.max - self.min)
-
-    def normalize(self, value: float) -> float:
-        return (float(value) - self.min) / (self.max - self.min)
 
 
 class ParamBlock(nn.Module):

@@ -2,6 +2,7 @@
 // Reading the weights shared by every recurrent amp block (LSTM, GRU): the stacked layers in
 // PyTorch's naming ("<prefix>.weight_ih_l0", ...) and the linear head.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,5 +22,13 @@ struct RecurrentSpec {
 
 // gates: 4 for LSTM, 3 for GRU.
 RecurrentSpec read_recurrent(const BlockReader& r, const std::string& prefix, int gates);
+
+// The block of a recurrent cell type, every cell sharing one constructor signature.
+template <class Cell>
+std::unique_ptr<Block> make_recurrent(const BlockReader& r, const std::string& prefix, int gates) {
+    RecurrentSpec s = read_recurrent(r, prefix, gates);
+    return std::make_unique<Cell>(s.hidden_size, std::move(s.layers), std::move(s.head_weight), s.head_bias,
+                                  std::move(s.conditioning), s.skip);
+}
 
 }  // namespace neuralfx
