@@ -14,6 +14,8 @@ from typing import Iterator
 import numpy as np
 from pedalboard.io import AudioFile
 
+from .modelfile import make_readable
+
 MAX_CHANNELS = 32
 
 
@@ -89,6 +91,7 @@ def atomic_output(path: str | os.PathLike, sample_rate: float, num_channels: int
             options["bit_depth"] = BIT_DEPTH_BY_SUFFIX[path.suffix.lower()]
         with AudioFile(tmp, "w", samplerate=sample_rate, num_channels=num_channels, **options) as out:
             yield out
+        make_readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -92,10 +92,18 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        make_readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def make_readable(path: str | os.PathLike) -> None:
+    """mkstemp creates files 0600; give the finished file the permissions of an ordinary one."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
 
 
 def _tensor_to_json(name: str, value: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 from dataclasses import fields
@@ -64,7 +65,8 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
         "train_steps": result.steps,
         "train_seconds": round(result.seconds, 1),
         "capture_seconds": cap.get("seconds", 180),
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.processor() or platform.system()}",
+        "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch "
+                   f"thread(s), load average {os.getloadavg()[1]:.1f} at the end (other jobs share the machine)",
         "command": f"python training/build_presets.py {name}",
     }
     results_dir.mkdir(parents=True, exist_ok=True)
