@@ -30,9 +30,9 @@ inline std::string identity_model_json(int sample_rate, int hidden = 2) {
     return s.str();
 }
 
-// lstm_model_json at another sample rate.
+// random_lstm_model_json at another sample rate.
 inline std::string lstm_model_json_at(int sample_rate, int hidden, bool with_knob, unsigned seed) {
-    std::string text = lstm_model_json(hidden, 1, with_knob, seed);
+    std::string text = random_lstm_model_json(hidden, 1, with_knob, seed);
     const std::string from = "\"sample_rate\": 48000";
     text.replace(text.find(from), from.size(), "\"sample_rate\": " + std::to_string(sample_rate));
     return text;

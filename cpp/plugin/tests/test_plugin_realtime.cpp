@@ -259,7 +259,7 @@ void bad_state_passes_through() {
         CHECK(param(p, "status")->getText(0.0f, 1024).toStdString() == status);
     }
     // And a good model afterwards works again.
-    set_state(p, nfx_test::lstm_model_json(8, 1, false, 4));
+    set_state(p, nfx_test::random_lstm_model_json(8, 1, false, 4));
     CHECK(p.status().rfind("ok", 0) == 0);
 }
 

@@ -130,7 +130,7 @@ void rejects_alias(int host_rate, int model_rate, double freq) {
 }
 
 void same_rate_is_direct() {
-    const std::string json = nfx_test::lstm_model_json(8, 1, true, 5);
+    const std::string json = nfx_test::random_lstm_model_json(8, 1, true, 5);
     HostRateModel m(neuralfx::load_model_from_string(json), 48000, 2, 64);
     CHECK(!m.resampling());
     CHECK(m.latency_samples() == 0);
