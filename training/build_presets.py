@@ -10,6 +10,8 @@ regenerates training/RESULTS.md from all results files."""
 from __future__ import annotations
 
 import argparse
+import copy
+import itertools
 import json
 import os
 import platform
@@ -22,7 +24,8 @@ import torch
 
 from neuralfx.capture import capture
 from neuralfx.chain import _stage_from_json
-from neuralfx.training import Capture, TrainConfig, train
+from neuralfx.knobs import Knob
+from neuralfx.training import Capture, TrainConfig, train, validate
 
 HERE = Path(__file__).resolve().parent
 RECIPES = HERE / "recipes"
@@ -30,15 +33,32 @@ RESULTS = HERE / "results"
 PRESETS = HERE.parent / "presets"
 
 
-def device_from_recipe(recipe: dict) -> pedalboard.Pedalboard:
-    stages = [_stage_from_json(s, i, RECIPES) for i, s in enumerate(recipe["device"])]
-    return pedalboard.Pedalboard(stages)
+def knobs_from_recipe(recipe: dict) -> list[Knob]:
+    return [Knob(k["name"], k["min"], k["max"], k["default"], k.get("unit", "")) for k in recipe.get("knobs", [])]
+
+
+def settings_grid(recipe: dict, key: str) -> list[dict[str, float]]:
+    """Every combination of the knobs' values listed under `key` ("train_values", "heldout_values")."""
+    specs = recipe.get("knobs", [])
+    if not specs:
+        return [{}] if key == "train_values" else []
+    lists = [k.get(key, []) for k in specs]
+    return [dict(zip([k["name"] for k in specs], combo)) for combo in itertools.product(*lists)]
+
+
+def device_from_recipe(recipe: dict, settings: dict[str, float]) -> pedalboard.Pedalboard:
+    """The recipe's device with each knob's controlled plugin parameter set to its setting."""
+    stages = copy.deepcopy(recipe["device"])
+    for k in recipe.get("knobs", []):
+        stages[k["controls"]["stage"]]["params"][k["controls"]["param"]] = settings[k["name"]]
+    return pedalboard.Pedalboard([_stage_from_json(s, i, RECIPES) for i, s in enumerate(stages)])
 
 
 def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) -> dict:
     recipe = json.loads(path.read_text())
     name = recipe["name"]
     cap = {**recipe.get("capture", {}), **{k: v for k, v in overrides.items() if k == "seconds" and v}}
+    seconds, rate, seed = cap.get("seconds", 180), cap.get("sample_rate", 48000), cap.get("seed", 0)
     train_args = dict(recipe.get("train", {}))
     if overrides.get("max_steps"):
         train_args["max_steps"] = overrides["max_steps"]
@@ -48,31 +68,48 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
         raise SystemExit(f"{path}: unknown train settings {sorted(unknown)}")
     # An interrupted build resumes from its checkpoint (training/runs/ is not committed).
     # Keyed by capture length: a quick try never resumes into a full build or back.
-    train_args.setdefault("checkpoint", str(HERE / "runs" / f"{name}-{cap.get('seconds', 180):g}s.ckpt"))
+    train_args.setdefault("checkpoint", str(HERE / "runs" / f"{name}-{seconds:g}s.ckpt"))
     config = TrainConfig(**train_args)
-    print(f"== {name}: capturing {cap.get('seconds', 180)} s through {recipe['description']}")
-    pair = capture(device_from_recipe(recipe), cap.get("sample_rate", 48000), cap.get("seconds", 180), cap.get("seed", 0))
-    result = train([Capture(pair)], config)
+    knobs = knobs_from_recipe(recipe)
+    grid = settings_grid(recipe, "train_values")
+    print(f"== {name}: capturing {seconds} s at {len(grid)} setting(s) through {recipe['description']}")
+    captures = [Capture(capture(device_from_recipe(recipe, s), rate, seconds, seed), s) for s in grid]
+    result = train(captures, config, knobs=knobs)
+    heldout = settings_grid(recipe, "heldout_values")
+    # Settings never trained on, scored over a whole capture made with another seed.
+    heldout_esr = {json.dumps(s): validate(result.model, [Capture(capture(device_from_recipe(recipe, s), rate,
+                                                                          min(seconds, 60), seed + 1), s)], 1.0)[0]
+                   for s in heldout}
     trained_on = f"{recipe['description']}; Pedalboard device {json.dumps(recipe['device'])}"
-    model_path = result.model.save(out_dir / f"{name}.nfx", result.metadata(trained_on, config, name=name))
+    metadata = result.metadata(trained_on, config, name=name)
+    if heldout_esr:
+        metadata["heldout_esr"] = heldout_esr
+    model_path = result.model.save(out_dir / f"{name}.nfx", metadata)
     record = {
         "name": name,
         "description": recipe["description"],
         "model": model_path.name,
         "architecture": f"LSTM-{config.hidden_size}x{config.num_layers}",
+        "knobs": ", ".join(f"{k.name} ({', '.join(f'{v:g}' for v in spec['train_values'])})"
+                           for k, spec in zip(knobs, recipe.get("knobs", []))) or "none",
         "validation_esr": result.validation_esr,
         "validation_stft": result.validation_stft,
+        "heldout_esr": heldout_esr,
         "train_steps": result.steps,
         "train_seconds": round(result.seconds, 1),
-        "capture_seconds": cap.get("seconds", 180),
+        "capture_seconds": seconds * len(grid),
         "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch "
                    f"thread(s), load average {os.getloadavg()[1]:.1f} at the end (other jobs share the machine)",
         "command": f"python training/build_presets.py {name}",
     }
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
-    print(f"== {name}: wrote {model_path} (validation ESR {result.validation_esr:.5f})")
+    print(f"== {name}: wrote {model_path} (validation ESR {result.validation_esr:.5f}, held-out {heldout_esr or 'none'})")
     return record
+
+
+def _heldout_text(heldout: dict) -> str:
+    return "; ".join(f"{', '.join(f'{k}={v:g}' for k, v in json.loads(s).items())}: {e:.5f}" for s, e in heldout.items()) or "-"
 
 
 def write_results_table(results_dir: Path, target: Path) -> None:
@@ -81,15 +118,17 @@ def write_results_table(results_dir: Path, target: Path) -> None:
         "# Training results",
         "",
         "Generated by `training/build_presets.py` from `training/results/*.json`; do not edit by hand.",
-        "ESR is auraloss's error-to-signal ratio on the held-out last 15% of the capture, computed on",
-        "the exported model running in the C++ kernel.",
+        "ESR is auraloss's error-to-signal ratio on the held-out last 15% of each capture, computed on",
+        "the exported model running in the C++ kernel; held-out settings ESR scores knob settings never",
+        "trained on, over a whole capture made with another seed.",
         "",
-        "| model | architecture | validation ESR | MR-STFT | steps | train time (s) | machine | command |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| model | architecture | knobs (trained values) | validation ESR | held-out settings ESR | MR-STFT | steps | train time (s) | machine | command |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
-            f"| {r['model']} | {r['architecture']} | {r['validation_esr']:.5f} | {r['validation_stft']:.3f} | "
+            f"| {r['model']} | {r['architecture']} | {r.get('knobs', 'none')} | {r['validation_esr']:.5f} | "
+            f"{_heldout_text(r.get('heldout_esr') or {})} | {r['validation_stft']:.3f} | "
             f"{r['train_steps']} | {r['train_seconds']} | {r['machine']} | `{r['command']}` |"
         )
     lines += ["", "Devices:", ""] + [f"- **{r['name']}**: {r['description']}" for r in rows]
