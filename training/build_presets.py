@@ -66,9 +66,10 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
     unknown = set(train_args) - known
     if unknown:
         raise SystemExit(f"{path}: unknown train settings {sorted(unknown)}")
-    # An interrupted build resumes from its checkpoint (training/runs/ is not committed).
+    # An interrupted build resumes from its checkpoint (beside the results folder: training/runs/
+    # by default, not committed).
     # Keyed by capture length: a quick try never resumes into a full build or back.
-    train_args.setdefault("checkpoint", str(HERE / "runs" / f"{name}-{seconds:g}s.ckpt"))
+    train_args.setdefault("checkpoint", str(results_dir.parent / "runs" / f"{name}-{seconds:g}s.ckpt"))
     config = TrainConfig(**train_args)
     knobs = knobs_from_recipe(recipe)
     grid = settings_grid(recipe, "train_values")

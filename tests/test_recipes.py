@@ -1,0 +1,44 @@
+"""The recipe script that builds shipped models, run quickly (tiny capture, few steps)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuralfx import modelfile
+
+REPO = Path(__file__).resolve().parent.parent
+RECIPES = sorted((REPO / "training" / "recipes").glob("*.json"))
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_every_recipe_names_a_buildable_device(recipe: Path) -> None:
+    sys.path.insert(0, str(REPO / "training"))
+    try:
+        from build_presets import device_from_recipe, settings_grid
+    finally:
+        sys.path.pop(0)
+    doc = json.loads(recipe.read_text())
+    for settings in settings_grid(doc, "train_values") + settings_grid(doc, "heldout_values"):
+        device = device_from_recipe(doc, settings)
+        y = device(np.full(4800, 0.1, np.float32), 48000)
+        assert np.all(np.isfinite(y))
+
+
+def test_knob_recipe_builds_a_conditioned_model_and_scores_held_out_settings(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, str(REPO / "training" / "build_presets.py"), "clean_amp", "--seconds", "12",
+         "--max-steps", "10", "--out", str(tmp_path), "--results", str(tmp_path / "results")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    mf = modelfile.load(tmp_path / "clean_amp.nfx")
+    assert [k.name for k in mf.knobs] == ["gain"]
+    assert mf.blocks[0].config["conditioning"] == ["gain"]
+    assert set(mf.metadata["heldout_esr"]) == {'{"gain": 2}', '{"gain": 10}'}
+    table = (tmp_path / "RESULTS.md").read_text()
+    assert "clean_amp.nfx" in table and "gain=2:" in table
