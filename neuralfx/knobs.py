@@ -48,9 +48,6 @@ class Knob(Ranged):
         span = self.max - self.min
         return float(np.clip((value - self.min) / span, 0.0, 1.0)) if span > 0 else 0.0
 
-    def denormalize(self, t: float) -> float:
-        return self.min + t * (self.max - self.min)
-
 
 def smoothing_coefficient(sample_rate: float) -> np.float32:
     return np.float32(1.0 - math.exp(-1.0 / (KNOB_SMOOTHING_SECONDS * sample_rate)))

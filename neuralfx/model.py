@@ -51,14 +51,6 @@ class Model(nn.Module):
         values = torch.tensor([k.normalize(k.default) for k in self.knobs], dtype=torch.float32, device=device)
         return values.view(1, -1, 1).expand(batch, -1, samples)
 
-    def knob_tensor(self, settings: dict[str, float], samples: int, batch: int = 1) -> Tensor:
-        """Constant knob settings (in the knobs' own units) as a normalized knob tensor."""
-        unknown = set(settings) - {k.name for k in self.knobs}
-        if unknown:
-            raise KeyError(f"unknown knob(s) {sorted(unknown)}; model knobs: {[k.name for k in self.knobs]}")
-        values = [k.normalize(settings.get(k.name, k.default)) for k in self.knobs]
-        return torch.tensor(values, dtype=torch.float32).view(1, -1, 1).expand(batch, -1, samples)
-
     def knob_trajectory(self, samples: int, block_size: int, knob_moves: Optional[list[dict[str, float]]] = None) -> Tensor:
         """(1, knobs, samples) smoothed normalized knob values when knob_moves[b] (settings in
         knob units) is applied before block b of a freshly prepared kernel, smoothed as it does."""
