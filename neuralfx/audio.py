@@ -6,7 +6,6 @@ pedalboard.io.AudioFile, streamed so that a long file never has to fit in memory
 from __future__ import annotations
 
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -14,7 +13,7 @@ from typing import Iterator
 import numpy as np
 from pedalboard.io import AudioFile
 
-from .modelfile import make_readable
+from .files import atomic_path
 
 MAX_CHANNELS = 32
 
@@ -82,20 +81,12 @@ def atomic_output(path: str | os.PathLike, sample_rate: float, num_channels: int
     """An AudioFile writer whose file appears at `path` only once writing completed: a failure
     midway leaves no half-written output behind. WAV/AIFF are written as 32-bit float."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        options = {}
-        if path.suffix.lower() in BIT_DEPTH_BY_SUFFIX:
-            options["bit_depth"] = BIT_DEPTH_BY_SUFFIX[path.suffix.lower()]
-        with AudioFile(tmp, "w", samplerate=sample_rate, num_channels=num_channels, **options) as out:
+    options = {}
+    if path.suffix.lower() in BIT_DEPTH_BY_SUFFIX:
+        options["bit_depth"] = BIT_DEPTH_BY_SUFFIX[path.suffix.lower()]
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        with AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=num_channels, **options) as out:
             yield out
-        make_readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write(path: str | os.PathLike, audio: np.ndarray, sample_rate: float) -> Path:

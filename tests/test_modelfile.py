@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,9 @@ def test_weights_round_trip_bit_exactly(tmp_path: Path) -> None:
     assert loaded.sample_rate == 48000
     assert [k.name for k in loaded.knobs] == ["gain", "tone"]
     assert loaded.metadata["validation_esr"] == 0.01
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # an ordinary file, not mkstemp's 0600
 
 
 def test_file_is_versioned_json_without_pickle(lstm_model_path: Path) -> None:
