@@ -25,8 +25,10 @@ cpp:
 
 plugin: cpp
 
+# Run outside the checkout so that `import neuralfx` finds the installed package (with its
+# compiled kernel), not the source folder.
 demo: install
-	$(PYTHON) -m neuralfx.cli demo
+	mkdir -p out && cd out && $(PYTHON) -m neuralfx.cli demo --out-dir $(CURDIR)/out
 
 cpp-test: cpp
 	cd $(BUILD) && ctest --output-on-failure
@@ -36,7 +38,9 @@ cpp-test: cpp
 pytest: install cpp
 	cd tests && NEURALFX_PLUGIN_PATH=$(PLUGIN_BUNDLE) $(PYTHON) -m pytest -q -p no:cacheprovider .
 
-test: cpp-test pytest
+# The demo (the README's first command) runs in every test run too; pytest runs last so that
+# its summary closes the output.
+test: cpp-test demo pytest
 
 bench: cpp
 	$(BUILD)/neuralfx-bench presets/*.nfx
