@@ -16,6 +16,17 @@ from .errors import ModelFileError
 from .knobs import Knob, smooth
 
 
+def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knob_names: Sequence[str]) -> None:
+    """A block belongs in a model only at the model's rate and conditioned on declared knobs."""
+    block_rate = getattr(block, "sample_rate", None)
+    if block_rate is not None and float(block_rate) != float(sample_rate):
+        raise ModelFileError(f"blocks[{index}].config.sample_rate: {block_rate:g} Hz differs from the model's "
+                             f"sample_rate {float(sample_rate):g} Hz")
+    for j, name in enumerate(getattr(block, "conditioning", [])):
+        if name not in knob_names:
+            raise ModelFileError(f"blocks[{index}].config.conditioning[{j}]: knob '{name}' is not declared in \"knobs\"")
+
+
 class Model(nn.Module):
     def __init__(self, blocks: Sequence[nn.Module], sample_rate: float, knobs: Sequence[Knob] = ()) -> None:
         super().__init__()
@@ -24,13 +35,7 @@ class Model(nn.Module):
         self.knobs = list(knobs)
         names = [k.name for k in self.knobs]
         for i, block in enumerate(self.blocks):
-            block_rate = getattr(block, "sample_rate", None)
-            if block_rate is not None and float(block_rate) != self.sample_rate:
-                raise ModelFileError(f"blocks[{i}].config.sample_rate: {block_rate:g} Hz differs from the model's "
-                                     f"sample_rate {self.sample_rate:g} Hz")
-            for name in getattr(block, "conditioning", []):
-                if name not in names:
-                    raise ModelFileError(f"blocks[{i}].config.conditioning: knob '{name}' is not declared in \"knobs\"")
+            _check_block_fits(block, i, self.sample_rate, names)
             if hasattr(block, "knob_index"):
                 block.knob_index = torch.tensor([names.index(n) for n in block.conditioning], dtype=torch.long)
 
@@ -96,10 +101,8 @@ class Model(nn.Module):
                 block = block_type.from_config(record.config)
             except (KeyError, TypeError, ValueError) as e:
                 raise ModelFileError(f"{where}.config: invalid for {record.type}: {e}") from None
-            declared = {k.name for k in mf.knobs}
-            for j, name in enumerate(getattr(block, "conditioning", [])):
-                if name not in declared:
-                    raise ModelFileError(f"{where}.config.conditioning[{j}]: knob '{name}' is not declared in \"knobs\"")
+            # Before the weights: a config error explains a shape mismatch, not the other way round.
+            _check_block_fits(block, i, mf.sample_rate, [k.name for k in mf.knobs])
             expected = block.state_dict()
             for name, tensor in expected.items():
                 if name not in record.weights:
