@@ -338,4 +338,6 @@ def _detach(state):
         return state.detach()
     if isinstance(state, (list, tuple)):
         return type(state)(_detach(s) for s in state)
+    if isinstance(state, dict):  # DSP blocks with parts (the Waveshaper's tone filters)
+        return {k: _detach(v) for k, v in state.items()}
     return state
