@@ -22,6 +22,7 @@ import torch
 
 from . import __version__
 from .capture import CapturePair
+from .dsp.params import optimizer_groups
 from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
 from .model import Model
@@ -192,7 +193,7 @@ def train(
     model = model if model is not None else build_lstm_model(config, sample_rate, knobs)
     model.to(device)
     loss_fn = TrainingLoss(config.loss, config.tbptt_samples).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.Adam(optimizer_groups(model, config.learning_rate))
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(config.patience // 3, 1))
 
     inputs = [torch.from_numpy(c.pair.input) for c in captures]

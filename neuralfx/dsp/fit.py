@@ -40,7 +40,7 @@ from ..losses import LossWeights, TrainingLoss, esr
 from ..model import Model
 from ..modelfile import _read_knobs
 from .biquad import MODES as BIQUAD_MODES
-from .params import ParamBlock
+from .params import ParamBlock, optimizer_groups
 
 
 @dataclass
@@ -168,13 +168,9 @@ def fit(
         raise ValueError(f"input and target differ in length ({x.size} vs {y.size} samples)")
     if x.size < segment + warmup:
         raise ValueError(f"input is too short: need at least {segment + warmup} samples")
-    groups = []
-    for module in model.modules():
-        if isinstance(module, ParamBlock):
-            for spec in module.param_specs():
-                if spec.name not in module.knob_bindings:
-                    groups.append({"params": [getattr(module, spec.name)], "lr": lr * (spec.max - spec.min)})
-    if not groups:
+    groups = optimizer_groups(model, lr)
+    if not any(isinstance(m, ParamBlock) and any(s.name not in m.knob_bindings for s in m.param_specs())
+               for m in model.modules()):
         raise ValueError("the template has no trainable DSP parameters")
     opt = torch.optim.Adam(groups)
     loss_fn = TrainingLoss(LossWeights(), segment_samples=segment)
