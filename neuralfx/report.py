@@ -307,7 +307,8 @@ def _spectrogram_db(x: np.ndarray, rate: float, nfft: int, columns: int, bands: 
     power = np.maximum.reduceat(power, starts, axis=0)
     step = hop * group / rate
     t_edges = np.arange(power.shape[1] + 1) * step
-    return t_edges, edges, 10 * np.log10(power + 1e-20)
+    # "spectrum" scaling puts a sine's RMS² in its bin: x2 makes a full-scale sine read 0 dB.
+    return t_edges, edges, 10 * np.log10(2 * power + 1e-20)
 
 
 def plot_error_spectrogram(ev: Evaluation, title: str, path: Path) -> None:
