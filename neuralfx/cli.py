@@ -1,4 +1,4 @@
-"""The `neuralfx` command line: demo, process, info, capture, train."""
+"""The `neuralfx` command line: demo, process, info, capture, train, fit, report."""
 
 from __future__ import annotations
 
@@ -165,6 +165,22 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    try:
+        report = write_report(args.model, args.out_dir, args.input, args.target, _knob_settings(args.knob),
+                              args.segment_seconds)
+    except ImportError as e:  # matplotlib missing: the message says what to install
+        print(f"neuralfx report: error: {e}", file=sys.stderr)
+        return 1
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"ESR {report.esr:.6g}, MR-STFT {report.stft:.4g}; wrote {', '.join(p.name for p in report.paths)} "
+          f"into {Path(args.out_dir)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="neuralfx", description="Neural audio effects: capture, train, run.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -230,6 +246,19 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--trained-on", help="what the target imitates, stored in the model's metadata")
     f.set_defaults(func=cmd_fit)
+
+    r = sub.add_parser("report", help="plot how well a model matches its target (PNG plots and summary.txt)",
+                       description="Loss curves, waveform overlay, error spectrogram, ESR per segment and a summary. "
+                                   "Without --input/--target the audio is remade from the model's metadata "
+                                   "(models built by training/build_presets.py).")
+    r.add_argument("model", help="a model file (.nfx) or shipped model name")
+    r.add_argument("-o", "--out-dir", required=True, help="folder for the PNG files and summary.txt")
+    r.add_argument("--input", help="input WAV of a pair recorded through the device (with --target)")
+    r.add_argument("--target", help="the device's output WAV for --input")
+    r.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                   help="knob setting for the pair; without a pair, report only that trained setting")
+    r.add_argument("--segment-seconds", type=float, default=1.0, help="segment length of the ESR-per-segment plot")
+    r.set_defaults(func=cmd_report)
     return p
 
 

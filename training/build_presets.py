@@ -25,6 +25,7 @@ import torch
 from neuralfx.capture import capture
 from neuralfx.chain import _stage_from_json
 from neuralfx.knobs import Knob
+from neuralfx.report import capture_recipe
 from neuralfx.training import Capture, TrainConfig, train, validate
 
 HERE = Path(__file__).resolve().parent
@@ -46,12 +47,18 @@ def settings_grid(recipe: dict, key: str) -> list[dict[str, float]]:
     return [dict(zip([k["name"] for k in specs], combo)) for combo in itertools.product(*lists)]
 
 
-def device_from_recipe(recipe: dict, settings: dict[str, float]) -> pedalboard.Pedalboard:
-    """The recipe's device with each knob's controlled plugin parameter set to its setting."""
+def device_stages(recipe: dict, settings: dict[str, float]) -> list[dict]:
+    """The recipe's device stages (chain-preset JSON) with each knob's controlled plugin
+    parameter set to its setting."""
     stages = copy.deepcopy(recipe["device"])
     for k in recipe.get("knobs", []):
         stages[k["controls"]["stage"]]["params"][k["controls"]["param"]] = settings[k["name"]]
-    return pedalboard.Pedalboard([_stage_from_json(s, i, RECIPES) for i, s in enumerate(stages)])
+    return stages
+
+
+def device_from_recipe(recipe: dict, settings: dict[str, float]) -> pedalboard.Pedalboard:
+    """The recipe's device with each knob's controlled plugin parameter set to its setting."""
+    return pedalboard.Pedalboard([_stage_from_json(s, i, RECIPES) for i, s in enumerate(device_stages(recipe, settings))])
 
 
 def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) -> dict:
@@ -85,6 +92,8 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
     metadata = result.metadata(trained_on, config, name=name)
     if heldout_esr:
         metadata["heldout_esr"] = heldout_esr
+    # How to remake the captures, so that `neuralfx report` can plot the held-out audio.
+    metadata["capture"] = capture_recipe(rate, seconds, seed, [(s, device_stages(recipe, s)) for s in grid])
     model_path = result.model.save(out_dir / f"{name}.nfx", metadata)
     record = {
         "name": name,
