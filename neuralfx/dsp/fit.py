@@ -74,7 +74,8 @@ def model_from_template(template: dict[str, Any]) -> Model:
             raise ModelFileError(f"{where}: expected {{\"type\": ..., \"config\": {{...}}}}")
         cls = block_class(record.get("type", ""), where)
         try:
-            block = cls.from_config(record.get("config", {}))
+            # Every block runs at the model's rate: a template may leave it out of the configs.
+            block = cls.from_config({"sample_rate": float(rate), **record.get("config", {})})
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(f"{where}.config: invalid for {record.get('type')}: {e}") from None
         weights = record.get("weights", {})
