@@ -122,6 +122,12 @@ template <class Vec, int kCin, int kV, int T>
 NEURALFX_ALWAYS_INLINE void conv_acc(Vec (&acc)[T][kV], const float* in, int in_stride, int cin, const float* w,
                                      int out_stride, int taps, int dilation) {
     const int C = kCin > 0 ? kCin : cin;
+    // A local copy: the caller's accumulators may live in memory (its epilogue indexes them),
+    // and the broadcast's memory operand (vec_broadcast_from) then made GCC store them after
+    // every multiply-add; these stay in registers for the whole loop.
+    Vec a[T][kV];
+    for (int tt = 0; tt < T; ++tt)
+        for (int v = 0; v < kV; ++v) a[tt][v] = acc[tt][v];
     for (int k = 0; k < taps; ++k) {
         const float* __restrict src = in - static_cast<ptrdiff_t>(taps - 1 - k) * dilation * in_stride;
         const float* __restrict wk = w + static_cast<size_t>(k) * C * out_stride;
@@ -129,11 +135,13 @@ NEURALFX_ALWAYS_INLINE void conv_acc(Vec (&acc)[T][kV], const float* in, int in_
             Vec wv[kV];
             for (int v = 0; v < kV; ++v) wv[v] = vec_load<Vec>(wk + static_cast<size_t>(ci) * out_stride + 8 * v);
             for (int tt = 0; tt < T; ++tt) {
-                const Vec b = vec_broadcast<Vec>(src[tt * in_stride + ci]);
-                for (int v = 0; v < kV; ++v) acc[tt][v] += b * wv[v];
+                const Vec b = vec_broadcast_from<Vec>(src + tt * in_stride + ci);
+                for (int v = 0; v < kV; ++v) a[tt][v] += b * wv[v];
             }
         }
     }
+    for (int tt = 0; tt < T; ++tt)
+        for (int v = 0; v < kV; ++v) acc[tt][v] = a[tt][v];
 }
 
 // FiLM for frame t of a chunk, output Vec8 group at column `col`: z * scale + shift, with
@@ -153,14 +161,17 @@ NEURALFX_ALWAYS_INLINE Vec film_apply(Vec z, const float* film, int stride, cons
 }
 
 // Output-channel tiling for a layer of C channels (0: sized at run time): kV Vec8s of output
-// channels per pass and T frames per tile, so kV * T = 8 accumulators: enough independent
-// multiply-add chains to cover the FMA latency on two ports, and with the weights and a
-// broadcast still inside the 16 AVX registers. Run-time sizes take one Vec8 per pass.
+// channels per pass and T frames per tile: kV * T = 12 accumulators, enough independent
+// multiply-add chains to cover the FMA latency (4 to 5 cycles) on two ports, with the kV
+// weight vectors and a broadcast still inside the 16 AVX registers. Frames left over run in
+// tiles of T2 (4 divides every power-of-two block), then one by one. Run-time sizes take one
+// Vec8 per pass.
 template <int kC>
 struct Tiling {
     static constexpr int stride = kC > 0 ? round8(kC) : 0;
     static constexpr int V = stride == 16 ? 2 : 1;
-    static constexpr int T = 8 / V;
+    static constexpr int T = 12 / V;
+    static constexpr int T2 = 4;
 };
 
 // Channel counts whose layers are compiled with the count as a constant; others run the

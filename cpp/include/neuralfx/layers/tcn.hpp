@@ -158,6 +158,10 @@ private:
         int t0 = 0;
         for (; t0 + T <= n; t0 += T)
             for (int g = 0; g < groups; g += kV) layer_tile<Vec, kCin, kC, kV, T>(l, in, in_stride, x, out, t0, g);
+        if constexpr (kC > 0)
+            for (; t0 + conv::Tiling<kC>::T2 <= n; t0 += conv::Tiling<kC>::T2)
+                for (int g = 0; g < groups; g += kV)
+                    layer_tile<Vec, kCin, kC, kV, conv::Tiling<kC>::T2>(l, in, in_stride, x, out, t0, g);
         for (; t0 < n; ++t0)
             for (int g = 0; g < groups; g += kV) layer_tile<Vec, kCin, kC, kV, 1>(l, in, in_stride, x, out, t0, g);
     }

@@ -69,7 +69,7 @@ public:
             for (conv::History& h : array) h.prepare(conv::kChunk);
         stream_.assign(static_cast<size_t>(conv::kChunk) * static_cast<size_t>(max_stride_), 0.0f);
         head_.assign(2 * static_cast<size_t>(conv::kChunk) * static_cast<size_t>(max_stride_), 0.0f);
-        z_.assign(static_cast<size_t>(8) * static_cast<size_t>(max_stride_), 0.0f);
+        z_.assign(static_cast<size_t>(12) * static_cast<size_t>(max_stride_), 0.0f);  // a tile: at most 12 frames
         reset();
     }
 
@@ -304,6 +304,9 @@ private:
             float* out = li + 1 < L ? hist[li + 1].begin_chunk(n) : (a.last ? nullptr : stream_.data());
             int t0 = 0;
             for (; t0 + T <= n; t0 += T) layer_tile<Vec, kC, T>(a, l, in, x, head, out, t0);
+            if constexpr (kC > 0)
+                for (; t0 + conv::Tiling<kC>::T2 <= n; t0 += conv::Tiling<kC>::T2)
+                    layer_tile<Vec, kC, conv::Tiling<kC>::T2>(a, l, in, x, head, out, t0);
             for (; t0 < n; ++t0) layer_tile<Vec, kC, 1>(a, l, in, x, head, out, t0);
             if (out && li + 1 < L) in = out;
         }
