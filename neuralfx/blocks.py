@@ -12,9 +12,11 @@ from .errors import ModelFileError
 from .dsp import Biquad, Gain, ParametricEQ, Waveshaper
 from .models.gru import GRU
 from .models.lstm import LSTM
+from .models.tcn import TCN
+from .models.wavenet import WaveNet
 
 BLOCK_TYPES: dict[str, type[nn.Module]] = {
-    cls.type_name: cls for cls in (LSTM, GRU, Gain, Biquad, ParametricEQ, Waveshaper)
+    cls.type_name: cls for cls in (LSTM, GRU, WaveNet, TCN, Gain, Biquad, ParametricEQ, Waveshaper)
 }
 
 

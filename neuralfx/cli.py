@@ -11,6 +11,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .architectures import ARCHITECTURES
+
 
 def _knob_settings(pairs: Sequence[str]) -> dict[str, float]:
     settings = {}
@@ -123,7 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training import Capture, TrainConfig, train
 
     pair = CapturePair.load(args.input, args.target)
-    config = TrainConfig(hidden_size=args.hidden_size, num_layers=args.num_layers, max_steps=args.max_steps,
+    config = TrainConfig(arch=args.arch, hidden_size=args.hidden_size, num_layers=args.num_layers, max_steps=args.max_steps,
                          max_seconds=args.max_minutes * 60 if args.max_minutes else None, seed=args.seed,
                          device=args.device, threads=args.threads, checkpoint=args.checkpoint)
     result = train([Capture(pair)], config)
@@ -216,10 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0)
     c.set_defaults(func=cmd_capture)
 
-    t = sub.add_parser("train", help="fit an LSTM amp model to an input/target pair")
+    t = sub.add_parser("train", help="fit an amp model (LSTM by default) to an input/target pair")
     t.add_argument("input")
     t.add_argument("target")
     t.add_argument("-o", "--output", required=True)
+    t.add_argument("--arch", default="lstm", choices=ARCHITECTURES,
+                   help="the network: recurrent (--hidden-size, --num-layers apply) or convolutional (NAM WaveNet layouts, TCN)")
     t.add_argument("--hidden-size", type=int, default=32)
     t.add_argument("--num-layers", type=int, default=1)
     t.add_argument("--max-steps", type=int, default=4000)

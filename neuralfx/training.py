@@ -21,12 +21,13 @@ import numpy as np
 import torch
 
 from . import __version__
+from .architectures import ARCHITECTURES
 from .capture import CapturePair
 from .dsp.params import optimizer_groups
 from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
 from .model import Model
-from .models.lstm import LSTM
+from .models import GRU, LSTM, TCN, WaveNet
 
 if TYPE_CHECKING:
     from .effects import NeuralEffect
@@ -37,6 +38,7 @@ VALIDATION_WARMUP = 4096
 
 @dataclass
 class TrainConfig:
+    arch: str = "lstm"
     hidden_size: int = 32
     num_layers: int = 1
     batch_size: int = 16
@@ -141,9 +143,23 @@ def _broadcast(value: float, world: int) -> float:
     return float(t.item())
 
 
-def build_lstm_model(config: TrainConfig, sample_rate: float, knobs: Sequence[Knob] = ()) -> Model:
-    block = LSTM(config.hidden_size, config.num_layers, conditioning=[k.name for k in knobs], skip=True)
+def build_model(config: TrainConfig, sample_rate: float, knobs: Sequence[Knob] = ()) -> Model:
+    """A fresh model of config.arch, conditioned on the knobs."""
+    cond = [k.name for k in knobs]
+    if config.arch in ("lstm", "gru"):
+        cell = LSTM if config.arch == "lstm" else GRU
+        block = cell(config.hidden_size, config.num_layers, conditioning=cond, skip=True)
+    elif config.arch.startswith("wavenet-") and config.arch in ARCHITECTURES:
+        block = WaveNet.preset(config.arch.split("-", 1)[1], conditioning=cond)
+    elif config.arch == "tcn":
+        block = TCN(conditioning=cond)
+    else:
+        raise ValueError(f"TrainConfig.arch: unknown architecture '{config.arch}' (choose one of {', '.join(ARCHITECTURES)})")
     return Model([block], sample_rate, knobs)
+
+
+# The name from before other architectures existed; builds config.arch (LSTM by default).
+build_lstm_model = build_model
 
 
 def _split(capture: Capture, fraction: float) -> int:
@@ -217,7 +233,7 @@ def train(
     rng = np.random.default_rng([config.seed, rank])
     if rank != 0:
         progress = _quiet
-    model = model if model is not None else build_lstm_model(config, sample_rate, knobs)
+    model = model if model is not None else build_model(config, sample_rate, knobs)
     model.to(device)
     loss_fn = TrainingLoss(config.loss, config.tbptt_samples).to(device)
     optimizer = torch.optim.Adam(optimizer_groups(model, config.learning_rate))

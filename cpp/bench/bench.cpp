@@ -1,7 +1,8 @@
 // neuralfx-bench MODEL [MODEL...] [--block-sizes 1,16,64,256,1024] [--channels 1,2]
 //                [--seconds S] [--warmup W] [--repeats R] [--json PATH]
 // Single-thread throughput of the kernel. MODEL is a model file or an architecture with random
-// weights, "lstm:H[:LAYERS]" or "gru:H[:LAYERS]", built through the same loader and block factories as a
+// weights ("lstm:H[:LAYERS]", "gru:H[:LAYERS]", "wavenet:standard", "tcn:C[:KERNEL]", see
+// kArchitectures), built through the same loader and block factories as a
 // file. For every model, channel count and block size: W untimed warm-up runs, then R timed
 // runs over S seconds of noise; it prints the median rate, the spread (max - min) / median,
 // the rate by thread CPU time (less disturbed on a shared machine, where wall time also counts
@@ -48,11 +49,15 @@ std::vector<int> parse_int_list(const std::string& text) {
     return out;
 }
 
+const char* kArchitectures =
+    "lstm:H[:LAYERS], gru:H[:LAYERS], wavenet:standard|lite|C1,C2 (NAM layouts; C1,C2: two arrays of NAM's "
+    "dilations), tcn:C[:KERNEL] (dilations 1,4,16,64,256)";
+
 [[noreturn]] void usage(const char* problem) {
     std::fprintf(stderr,
-                 "%s\nusage: neuralfx-bench MODEL.nfx|lstm:H[:LAYERS]|gru:H[:LAYERS] [...] [--block-sizes 1,16,64,256,1024] "
-                 "[--channels 1,2] [--seconds 2] [--warmup 1] [--repeats 5] [--json PATH]\n",
-                 problem);
+                 "%s\nusage: neuralfx-bench MODEL.nfx|ARCHITECTURE [...] [--block-sizes 1,16,64,256,1024] "
+                 "[--channels 1,2] [--seconds 2] [--warmup 1] [--repeats 5] [--json PATH]\nARCHITECTURE: %s\n",
+                 problem, kArchitectures);
     std::exit(2);
 }
 
@@ -84,19 +89,38 @@ Options parse(int argc, char** argv) {
     return o;
 }
 
-// The cell named by an architecture description's prefix ("lstm:", "gru:"), "" for a file path.
+// The block type named by an architecture description's prefix ("lstm:", "gru:", "wavenet:",
+// "tcn:"), "" for a file path.
 std::string architecture_cell(const std::string& spec) {
     if (spec.rfind("lstm:", 0) == 0) return "LSTM";
     if (spec.rfind("gru:", 0) == 0) return "GRU";
+    if (spec.rfind("wavenet:", 0) == 0) return "WaveNet";
+    if (spec.rfind("tcn:", 0) == 0) return "TCN";
     return "";
 }
 
-// "lstm:H[:LAYERS]" or "gru:H[:LAYERS]" -> a random-weight model file's text; "" when spec is not one.
+// An architecture description -> a random-weight model file's text; "" when spec is not a valid one.
 std::string architecture_json(const std::string& spec) {
     const std::string cell = architecture_cell(spec);
     if (cell.empty()) return "";
-    const std::vector<int> parts = parse_int_list(spec.substr(spec.find(':') + 1));
+    const std::string args = spec.substr(spec.find(':') + 1);
+    if (cell == "WaveNet") {
+        const std::vector<int> nam = neuralfx::nam_dilations();
+        if (args == "standard") return neuralfx::random_wavenet_model_json({16, 8}, {3, 3}, {nam, nam}, false);
+        if (args == "lite")
+            return neuralfx::random_wavenet_model_json({12, 6}, {3, 3}, {{1, 2, 4, 8, 16, 32, 64},
+                                                                        {128, 256, 512, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512}},
+                                                       false);
+        const std::vector<int> c = parse_int_list(args);
+        if (c.size() != 2 || c[0] < 1 || c[1] < 1 || c[0] > 256 || c[1] > 256) return "";
+        return neuralfx::random_wavenet_model_json(c, {3, 3}, {nam, nam}, false);
+    }
+    const std::vector<int> parts = parse_int_list(args);
     if (parts.empty() || parts.size() > 2 || parts[0] < 1 || (parts.size() == 2 && parts[1] < 1)) return "";
+    if (cell == "TCN") {
+        if (parts[0] > 256 || (parts.size() == 2 && parts[1] > 64)) return "";
+        return neuralfx::random_tcn_model_json(parts[0], parts.size() == 2 ? parts[1] : 13, {1, 4, 16, 64, 256}, false);
+    }
     return neuralfx::random_recurrent_model_json(cell, parts[0], parts.size() == 2 ? parts[1] : 1, false);
 }
 
@@ -104,7 +128,7 @@ std::unique_ptr<neuralfx::Model> load(const std::string& spec) {
     const std::string json = architecture_json(spec);
     if (!json.empty()) return neuralfx::load_model_from_string(json);
     if (!architecture_cell(spec).empty())
-        throw std::runtime_error("bad architecture '" + spec + "': expected lstm:H[:LAYERS] or gru:H[:LAYERS]");
+        throw std::runtime_error("bad architecture '" + spec + "': expected one of " + kArchitectures);
     return neuralfx::load_model_from_file(spec);
 }
 

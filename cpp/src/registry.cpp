@@ -10,6 +10,8 @@ const std::vector<std::pair<std::string, BlockFactory>>& table() {
     static const std::vector<std::pair<std::string, BlockFactory>> entries = {
         {"GRU", &make_gru},
         {"LSTM", &make_lstm},
+        {"WaveNet", &make_wavenet},
+        {"TCN", &make_tcn},
         {"Gain", &make_gain},
         {"Biquad", &make_biquad},
         {"ParametricEQ", &make_parametric_eq},

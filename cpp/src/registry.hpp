@@ -20,6 +20,8 @@ std::vector<std::string> registered_block_types();
 // Factories, one per block type (src/factories/*.cpp).
 std::unique_ptr<Block> make_gru(const BlockReader&);
 std::unique_ptr<Block> make_lstm(const BlockReader&);
+std::unique_ptr<Block> make_wavenet(const BlockReader&);
+std::unique_ptr<Block> make_tcn(const BlockReader&);
 std::unique_ptr<Block> make_gain(const BlockReader&);
 std::unique_ptr<Block> make_biquad(const BlockReader&);
 std::unique_ptr<Block> make_parametric_eq(const BlockReader&);

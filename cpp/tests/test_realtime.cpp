@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "neuralfx/model_io.hpp"
@@ -25,8 +27,19 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 int main() {
-    for (const char* cell : {"LSTM", "GRU"}) {
-        auto model = neuralfx::load_model_from_string(nfx_test::random_recurrent_model_json(cell, 16, 2, true));
+    const std::vector<int> nam = neuralfx::nam_dilations();
+    // Every neural architecture, each conditioned on the knob; the WaveNet and TCN at a
+    // compile-time-sized channel count and at a run-time-sized one.
+    const std::vector<std::pair<const char*, std::string>> models = {
+        {"LSTM", nfx_test::random_recurrent_model_json("LSTM", 16, 2, true)},
+        {"GRU", nfx_test::random_recurrent_model_json("GRU", 16, 2, true)},
+        {"WaveNet standard", neuralfx::random_wavenet_model_json({16, 8}, {3, 3}, {nam, nam}, true)},
+        {"WaveNet 5,3", neuralfx::random_wavenet_model_json({5, 3}, {2, 3}, {{1, 3, 9}, {2, 700}}, true)},
+        {"TCN 16", neuralfx::random_tcn_model_json(16, 13, {1, 4, 16, 64, 256}, true)},
+        {"TCN 10", neuralfx::random_tcn_model_json(10, 5, {1, 10, 100, 1000}, true)},
+    };
+    for (const auto& [cell, json] : models) {
+        auto model = neuralfx::load_model_from_string(json);
         const std::vector<float> x = nfx_test::test_signal(8192);
         CHECK(g_allocations.load() > 0);  // the counter works: loading allocated
         for (int channels : {1, 2}) {

@@ -2,5 +2,7 @@
 
 from .gru import GRU
 from .lstm import LSTM
+from .tcn import TCN
+from .wavenet import WaveNet
 
-__all__ = ["GRU", "LSTM"]
+__all__ = ["GRU", "LSTM", "TCN", "WaveNet"]

@@ -143,4 +143,25 @@ NEURALFX_ALWAYS_INLINE Vec4x2 vec_broadcast<Vec4x2>(float a) {
 }
 #endif
 
+// *p in every lane. The generic form is vec_broadcast of the loaded value; for Vec8 on x86 GCC
+// turns that into a scalar add (see vec8_broadcast) and a register broadcast, two instructions
+// where one vbroadcastss from memory does: in the convolution layers (layers/conv_common.hpp),
+// with one broadcast per two multiply-adds, they are a large share of the loop. An intrinsic
+// cannot be used here (this header is compiled for the baseline and only inlined into the
+// AVX2+FMA copies; GCC refuses to inline AVX intrinsics into baseline code), so it is one
+// instruction of inline assembly. Vec8 code on x86 only runs where AVX is present: in the
+// AVX2+FMA copies, or in builds that target AVX (vec8.hpp's BaselineVec8 is SSE otherwise).
+template <class V>
+NEURALFX_ALWAYS_INLINE V vec_broadcast_from(const float* p) {
+    return vec_broadcast<V>(*p);
+}
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+template <>
+NEURALFX_ALWAYS_INLINE Vec8 vec_broadcast_from<Vec8>(const float* p) {
+    Vec8 v;
+    asm("vbroadcastss %1, %0" : "=x"(v) : "m"(*p));
+    return v;
+}
+#endif
+
 }  // namespace neuralfx
