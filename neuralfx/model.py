@@ -11,20 +11,24 @@ import torch
 from torch import Tensor, nn
 
 from . import modelfile
-from .blocks import block_class
+from .blocks import build_block
 from .errors import ModelFileError
 from .knobs import Knob, smooth
 
 
-def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knob_names: Sequence[str]) -> None:
-    """A block belongs in a model only at the model's rate and conditioned on declared knobs."""
+def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knob_names: Sequence[str], where: str = "") -> None:
+    """A block belongs in a model only at the model's rate and conditioned on declared knobs.
+    A container's inner blocks (DryWet.blocks) are checked too, at their path below it."""
+    where = where or f"blocks[{index}]"
     block_rate = getattr(block, "sample_rate", None)
     if block_rate is not None and float(block_rate) != float(sample_rate):
-        raise ModelFileError(f"blocks[{index}].config.sample_rate: {block_rate:g} Hz differs from the model's "
+        raise ModelFileError(f"{where}.config.sample_rate: {block_rate:g} Hz differs from the model's "
                              f"sample_rate {float(sample_rate):g} Hz")
     for j, name in enumerate(getattr(block, "conditioning", [])):
         if name not in knob_names:
-            raise ModelFileError(f"blocks[{index}].config.conditioning[{j}]: knob '{name}' is not declared in \"knobs\"")
+            raise ModelFileError(f"{where}.config.conditioning[{j}]: knob '{name}' is not declared in \"knobs\"")
+    for j, inner in enumerate(getattr(block, "blocks", ())):
+        _check_block_fits(inner, index, sample_rate, knob_names, f"{where}.config.blocks[{j}]")
 
 
 class Model(nn.Module):
@@ -96,11 +100,7 @@ class Model(nn.Module):
         blocks = []
         for i, record in enumerate(mf.blocks):
             where = f"blocks[{i}]"
-            block_type = block_class(record.type, where)
-            try:
-                block = block_type.from_config(record.config)
-            except (KeyError, TypeError, ValueError) as e:
-                raise ModelFileError(f"{where}.config: invalid for {record.type}: {e}") from None
+            block = build_block(record.type, record.config, where)
             # Before the weights: a config error explains a shape mismatch, not the other way round.
             _check_block_fits(block, i, mf.sample_rate, [k.name for k in mf.knobs])
             expected = block.state_dict()
