@@ -24,11 +24,12 @@ def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knob_nam
     if block_rate is not None and float(block_rate) != float(sample_rate):
         raise ModelFileError(f"{where}.config.sample_rate: {block_rate:g} Hz differs from the model's "
                              f"sample_rate {float(sample_rate):g} Hz")
+    # Inner blocks first: a container's conditioning includes theirs, and their path is the precise one.
+    for j, inner in enumerate(getattr(block, "blocks", ())):
+        _check_block_fits(inner, index, sample_rate, knob_names, f"{where}.config.blocks[{j}]")
     for j, name in enumerate(getattr(block, "conditioning", [])):
         if name not in knob_names:
             raise ModelFileError(f"{where}.config.conditioning[{j}]: knob '{name}' is not declared in \"knobs\"")
-    for j, inner in enumerate(getattr(block, "blocks", ())):
-        _check_block_fits(inner, index, sample_rate, knob_names, f"{where}.config.blocks[{j}]")
 
 
 class Model(nn.Module):
