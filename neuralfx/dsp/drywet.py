@@ -104,7 +104,9 @@ class DryWet(ParamBlock):
         values = self.parameter_values(knobs, self.knob_index[:own])
         state = state if state is not None else [None] * len(self.blocks)
         wet, new_state = x, []
-        for block, index, s in zip(self.blocks, split_knob_index(self.knob_index[own:], self.blocks), state):
+        for j, (block, index, s) in enumerate(zip(self.blocks, split_knob_index(self.knob_index[own:], self.blocks), state)):
+            if len(index) and knobs is None:
+                raise ValueError(f"DryWet.blocks[{j}] ({type(block).__name__}) is conditioned on knobs; pass knobs")
             wet, s = block(wet, knobs.index_select(1, index) if len(index) else None, s)
             new_state.append(s)
         y = dry_wet(x.to(torch.float64), wet.to(torch.float64), values["mix"])
