@@ -13,23 +13,35 @@ from torch import Tensor, nn
 from . import modelfile
 from .blocks import build_block
 from .errors import ModelFileError
+from .dsp.params import ParamBlock
 from .knobs import Knob, smooth
 
 
-def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knob_names: Sequence[str], where: str = "") -> None:
-    """A block belongs in a model only at the model's rate and conditioned on declared knobs.
+def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knobs: Sequence[Knob], where: str = "") -> None:
+    """A block belongs in a model only at the model's rate and conditioned on declared knobs;
+    a knob bound to a DSP parameter spans exactly the parameter's range (as the C++ loader demands).
     A container's inner blocks (DryWet.blocks) are checked too, at their path below it."""
     where = where or f"blocks[{index}]"
+    knob_names = [k.name for k in knobs]
     block_rate = getattr(block, "sample_rate", None)
     if block_rate is not None and float(block_rate) != float(sample_rate):
         raise ModelFileError(f"{where}.config.sample_rate: {block_rate:g} Hz differs from the model's "
                              f"sample_rate {float(sample_rate):g} Hz")
     # Inner blocks first: a container's conditioning includes theirs, and their path is the precise one.
     for j, inner in enumerate(getattr(block, "blocks", ())):
-        _check_block_fits(inner, index, sample_rate, knob_names, f"{where}.config.blocks[{j}]")
+        _check_block_fits(inner, index, sample_rate, knobs, f"{where}.config.blocks[{j}]")
     for j, name in enumerate(getattr(block, "conditioning", [])):
         if name not in knob_names:
             raise ModelFileError(f"{where}.config.conditioning[{j}]: knob '{name}' is not declared in \"knobs\"")
+    by_name = {k.name: k for k in knobs}
+    for part in block.modules():
+        if isinstance(part, ParamBlock):
+            for spec in part.param_specs():
+                knob = by_name.get(part.knob_bindings.get(spec.name, ""))
+                if knob is not None and (knob.min, knob.max) != (spec.min, spec.max):
+                    raise ModelFileError(
+                        f"{where}: knob '{knob.name}' has range [{knob.min:g}, {knob.max:g}]; parameter "
+                        f"'{spec.name}' of {type(part).__name__} needs exactly [{spec.min:g}, {spec.max:g}] {spec.unit}")
 
 
 class Model(nn.Module):
@@ -40,7 +52,7 @@ class Model(nn.Module):
         self.knobs = list(knobs)
         names = [k.name for k in self.knobs]
         for i, block in enumerate(self.blocks):
-            _check_block_fits(block, i, self.sample_rate, names)
+            _check_block_fits(block, i, self.sample_rate, self.knobs)
             if hasattr(block, "knob_index"):
                 block.knob_index = torch.tensor([names.index(n) for n in block.conditioning], dtype=torch.long)
 
@@ -103,7 +115,7 @@ class Model(nn.Module):
             where = f"blocks[{i}]"
             block = build_block(record.type, record.config, where)
             # Before the weights: a config error explains a shape mismatch, not the other way round.
-            _check_block_fits(block, i, mf.sample_rate, [k.name for k in mf.knobs])
+            _check_block_fits(block, i, mf.sample_rate, mf.knobs)
             expected = block.state_dict()
             for name, tensor in expected.items():
                 if name not in record.weights:

@@ -24,7 +24,10 @@ import torch
 
 from neuralfx.capture import capture
 from neuralfx.chain import _stage_from_json
+from neuralfx.dsp.fit import model_from_template
 from neuralfx.knobs import Knob
+from neuralfx.model import Model
+from neuralfx.report import capture_recipe
 from neuralfx.training import Capture, TrainConfig, train, validate
 
 HERE = Path(__file__).resolve().parent
@@ -46,12 +49,41 @@ def settings_grid(recipe: dict, key: str) -> list[dict[str, float]]:
     return [dict(zip([k["name"] for k in specs], combo)) for combo in itertools.product(*lists)]
 
 
-def device_from_recipe(recipe: dict, settings: dict[str, float]) -> pedalboard.Pedalboard:
-    """The recipe's device with each knob's controlled plugin parameter set to its setting."""
+def device_stages(recipe: dict, settings: dict[str, float]) -> list[dict]:
+    """The recipe's device stages (chain-preset JSON) with each knob's controlled plugin
+    parameter set to its setting."""
     stages = copy.deepcopy(recipe["device"])
     for k in recipe.get("knobs", []):
         stages[k["controls"]["stage"]]["params"][k["controls"]["param"]] = settings[k["name"]]
-    return pedalboard.Pedalboard([_stage_from_json(s, i, RECIPES) for i, s in enumerate(stages)])
+    return stages
+
+
+def device_from_recipe(recipe: dict, settings: dict[str, float]) -> pedalboard.Pedalboard:
+    """The recipe's device with each knob's controlled plugin parameter set to its setting."""
+    return pedalboard.Pedalboard([_stage_from_json(s, i, RECIPES) for i, s in enumerate(device_stages(recipe, settings))])
+
+
+def model_from_recipe(recipe: dict, rate: float, knobs: list[Knob]) -> Model | None:
+    """A recipe's "model" (a chain of blocks, e.g. EQ -> LSTM -> EQ, trained end to end), or None
+    for the default: an LSTM of the "train" settings conditioned on every knob."""
+    if "model" not in recipe:
+        return None
+    template = {"sample_rate": rate, "blocks": recipe["model"]["blocks"],
+                "knobs": [{"name": k.name, "min": k.min, "max": k.max, "default": k.default, "unit": k.unit} for k in knobs]}
+    return model_from_template(template)
+
+
+def architecture(model: Model) -> str:
+    """"LSTM-32x1", or the chain for grey-box models: "ParametricEQ(highpass1, lowshelf) -> LSTM-32x1 -> ..."."""
+    def one(block) -> str:
+        config = block.config()
+        if "hidden_size" in config:
+            return f"{block.type_name}-{config['hidden_size']}x{config.get('num_layers', 1)}"
+        if "bands" in config:
+            return f"{block.type_name}({', '.join(b['mode'] for b in config['bands'])})"
+        return block.type_name
+
+    return " -> ".join(one(b) for b in model.blocks)
 
 
 def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) -> dict:
@@ -75,7 +107,8 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
     grid = settings_grid(recipe, "train_values")
     print(f"== {name}: capturing {seconds} s at {len(grid)} setting(s) through {recipe['description']}")
     captures = [Capture(capture(device_from_recipe(recipe, s), rate, seconds, seed), s) for s in grid]
-    result = train(captures, config, knobs=knobs)
+    model = model_from_recipe(recipe, rate, knobs)
+    result = train(captures, config, knobs=knobs, model=model)
     heldout = settings_grid(recipe, "heldout_values")
     # Settings never trained on, scored over a whole capture made with another seed.
     heldout_esr = {json.dumps(s): validate(result.model, [Capture(capture(device_from_recipe(recipe, s), rate,
@@ -85,12 +118,14 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
     metadata = result.metadata(trained_on, config, name=name)
     if heldout_esr:
         metadata["heldout_esr"] = heldout_esr
+    # How to remake the captures, so that `neuralfx report` can plot the held-out audio.
+    metadata["capture"] = capture_recipe(rate, seconds, seed, [(s, device_stages(recipe, s)) for s in grid])
     model_path = result.model.save(out_dir / f"{name}.nfx", metadata)
     record = {
         "name": name,
         "description": recipe["description"],
         "model": model_path.name,
-        "architecture": f"LSTM-{config.hidden_size}x{config.num_layers}",
+        "architecture": architecture(result.model),
         "knobs": ", ".join(f"{k.name} ({', '.join(f'{v:g}' for v in spec['train_values'])})"
                            for k, spec in zip(knobs, recipe.get("knobs", []))) or "none",
         "validation_esr": result.validation_esr,
