@@ -6,10 +6,12 @@ keeps the same table in cpp/src/registry.cpp."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from .errors import ModelFileError
-from .dsp import Biquad, Gain, ParametricEQ, Waveshaper
+from .dsp import Biquad, Delay, DryWet, Gain, ParametricEQ, Waveshaper
 from .models.gru import GRU
 from .models.lstm import LSTM
 from .models.tcn import TCN
@@ -18,6 +20,7 @@ from .models.wavenet import WaveNet
 BLOCK_TYPES: dict[str, type[nn.Module]] = {
     cls.type_name: cls for cls in (LSTM, GRU, WaveNet, TCN, Gain, Biquad, ParametricEQ, Waveshaper)
 }
+BLOCK_TYPES.update({cls.type_name: cls for cls in (Delay, DryWet)})
 
 
 def block_class(type_name: str, where: str = "block") -> type[nn.Module]:
@@ -26,3 +29,15 @@ def block_class(type_name: str, where: str = "block") -> type[nn.Module]:
     except KeyError:
         known = ", ".join(sorted(BLOCK_TYPES))
         raise ModelFileError(f"{where}.type: unknown block type '{type_name}' (known: {known})") from None
+
+
+def build_block(type_name: str, config: dict[str, Any], where: str = "block") -> nn.Module:
+    """The block a model file describes (before its weights), errors naming `where`'s fields.
+    Containers (DryWet) build their inner blocks with it and report paths below their own."""
+    block_type = block_class(type_name, where)
+    try:
+        return block_type.from_config(config)
+    except ModelFileError as e:  # from a container: the path of the inner field
+        raise ModelFileError(f"{where}.config.{e}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{where}.config: invalid for {type_name}: {e}") from None

@@ -45,8 +45,11 @@ class Knob(Ranged):
     kind: ClassVar[str] = "knob"
 
     def normalize(self, value: float) -> float:
-        span = self.max - self.min
-        return float(np.clip((value - self.min) / span, 0.0, 1.0)) if span > 0 else 0.0
+        """In float32, as KnobSpec::normalize computes it: a double division rounded to float
+        can differ by one ulp, which a long delay time turns into an audible interpolation error."""
+        value, lo, hi = np.float32(value), np.float32(self.min), np.float32(self.max)
+        span = hi - lo
+        return float(np.clip((value - lo) / span, np.float32(0.0), np.float32(1.0))) if span > 0 else 0.0
 
 
 def smoothing_coefficient(sample_rate: float) -> np.float32:

@@ -11,23 +11,28 @@ import torch
 from torch import Tensor, nn
 
 from . import modelfile
-from .blocks import block_class
+from .blocks import build_block
 from .errors import ModelFileError
 from .dsp.params import ParamBlock
 from .knobs import Knob, smooth
 
 
-def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knobs: Sequence[Knob]) -> None:
+def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knobs: Sequence[Knob], where: str = "") -> None:
     """A block belongs in a model only at the model's rate and conditioned on declared knobs;
-    a knob bound to a DSP parameter spans exactly the parameter's range (as the C++ loader demands)."""
+    a knob bound to a DSP parameter spans exactly the parameter's range (as the C++ loader demands).
+    A container's inner blocks (DryWet.blocks) are checked too, at their path below it."""
+    where = where or f"blocks[{index}]"
     knob_names = [k.name for k in knobs]
     block_rate = getattr(block, "sample_rate", None)
     if block_rate is not None and float(block_rate) != float(sample_rate):
-        raise ModelFileError(f"blocks[{index}].config.sample_rate: {block_rate:g} Hz differs from the model's "
+        raise ModelFileError(f"{where}.config.sample_rate: {block_rate:g} Hz differs from the model's "
                              f"sample_rate {float(sample_rate):g} Hz")
+    # Inner blocks first: a container's conditioning includes theirs, and their path is the precise one.
+    for j, inner in enumerate(getattr(block, "blocks", ())):
+        _check_block_fits(inner, index, sample_rate, knobs, f"{where}.config.blocks[{j}]")
     for j, name in enumerate(getattr(block, "conditioning", [])):
         if name not in knob_names:
-            raise ModelFileError(f"blocks[{index}].config.conditioning[{j}]: knob '{name}' is not declared in \"knobs\"")
+            raise ModelFileError(f"{where}.config.conditioning[{j}]: knob '{name}' is not declared in \"knobs\"")
     by_name = {k.name: k for k in knobs}
     for part in block.modules():
         if isinstance(part, ParamBlock):
@@ -35,7 +40,7 @@ def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knobs: S
                 knob = by_name.get(part.knob_bindings.get(spec.name, ""))
                 if knob is not None and (knob.min, knob.max) != (spec.min, spec.max):
                     raise ModelFileError(
-                        f"blocks[{index}]: knob '{knob.name}' has range [{knob.min:g}, {knob.max:g}]; parameter "
+                        f"{where}: knob '{knob.name}' has range [{knob.min:g}, {knob.max:g}]; parameter "
                         f"'{spec.name}' of {type(part).__name__} needs exactly [{spec.min:g}, {spec.max:g}] {spec.unit}")
 
 
@@ -108,11 +113,7 @@ class Model(nn.Module):
         blocks = []
         for i, record in enumerate(mf.blocks):
             where = f"blocks[{i}]"
-            block_type = block_class(record.type, where)
-            try:
-                block = block_type.from_config(record.config)
-            except (KeyError, TypeError, ValueError) as e:
-                raise ModelFileError(f"{where}.config: invalid for {record.type}: {e}") from None
+            block = build_block(record.type, record.config, where)
             # Before the weights: a config error explains a shape mismatch, not the other way round.
             _check_block_fits(block, i, mf.sample_rate, mf.knobs)
             expected = block.state_dict()

@@ -227,3 +227,98 @@ def test_bound_parameter_equals_weight_at_the_same_value() -> None:
     b = fixed.process_blocks(x, 512, None)
     assert np.max(np.abs(a - b)) <= 1e-6
     assert np.max(np.abs(kernel_blocks(effect_for(bound), x, 512) - b)) <= TOLERANCE
+
+
+# ---- Delay and DryWet (a container: inner blocks of any type, DSP or neural) ----
+# These reuse the tests above through their case tables, extended for the duration of a test.
+from neuralfx.dsp import Delay, DryWet  # noqa: E402
+
+from conftest import random_lstm_model  # noqa: E402
+
+
+def delay_drywet_fixed_cases() -> dict[str, Callable[[], Model]]:
+    return {
+        # 2.71 ms = 130.08 samples: the interpolation weight matters; several repeats in 0.15 s.
+        "delay-fractional": lambda: Model([Delay(RATE, 100.0, delay_ms=2.71, feedback=0.6, mix=0.5)], RATE),
+        # The shortest delay (48 samples, the shortest torch chunk) at the largest feedback.
+        "delay-shortest": lambda: Model([Delay(RATE, 2000.0, delay_ms=1.0, feedback=0.99, mix=1.0)], RATE),
+        "delay-long": lambda: Model([Delay(RATE, 2000.0, delay_ms=45.0, feedback=0.9, mix=0.7)], RATE),
+        "drywet-waveshaper": lambda: Model([DryWet([Waveshaper("tanh", RATE, drive_db=24.0)], mix=0.35)], RATE),
+        "drywet-lstm": lambda: Model([DryWet([random_lstm_model(hidden=8).blocks[0]], mix=0.6)], RATE),
+        "drywet-nested": lambda: Model(
+            [
+                DryWet(
+                    [
+                        Delay(RATE, 20.0, delay_ms=7.77, feedback=0.5, mix=0.8),
+                        DryWet([Biquad("lowpass", RATE, frequency=900.0), Gain(gain_db=6.0)], mix=0.7),
+                    ],
+                    mix=0.4,
+                )
+            ],
+            RATE,
+        ),
+    }
+
+
+def delay_drywet_knob_cases() -> dict[str, tuple[Callable[[], Model], list[tuple[float, dict[str, float]]]]]:
+    lstm = random_lstm_model(hidden=8, knobs=True, seed=3)  # knobs gain [0, 10], tone [-1, 1]
+    return {
+        # The delay time moves (smoothed per sample) across integer and fractional values and
+        # down to the 1 ms minimum, where the torch chunks shrink to 48 samples.
+        "delay": (
+            lambda: Model(
+                [Delay(RATE, 100.0, knobs={"delay_ms": "time", "feedback": "repeats", "mix": "blend"})],
+                RATE,
+                [Knob("time", 1.0, 100.0, 20.0, "ms"), Knob("repeats", 0.0, 0.99, 0.5), Knob("blend", 0.0, 1.0, 0.5)],
+            ),
+            [(0.0, {"time": 3.3}), (0.3, {"time": 57.1, "repeats": 0.9}), (0.6, {"time": 1.0, "blend": 0.9})],
+        ),
+        "drywet-biquad": (
+            lambda: Model(
+                [DryWet([Biquad("peak", RATE, gain_db=12.0, q=2.0, knobs={"frequency": "freq"})], knobs={"mix": "wet"})],
+                RATE,
+                [Knob("wet", 0.0, 1.0, 0.5), Knob("freq", 20.0, 0.49 * RATE, 1000.0, "Hz")],
+            ),
+            [(0.0, {"wet": 1.0}), (0.3, {"freq": 300.0}), (0.6, {"wet": 0.2, "freq": 4000.0})],
+        ),
+        "drywet-lstm": (
+            lambda: Model(
+                [DryWet([random_lstm_model(hidden=8, knobs=True, seed=3).blocks[0]], knobs={"mix": "wet"})],
+                RATE,
+                [Knob("wet", 0.0, 1.0, 0.5), *lstm.knobs],
+            ),
+            [(0.0, {"wet": 0.9, "gain": 8.0}), (0.4, {"tone": -0.7}), (0.7, {"wet": 0.1, "gain": 2.0})],
+        ),
+    }
+
+
+DELAY_DRYWET_FIXED = delay_drywet_fixed_cases()
+DELAY_DRYWET_KNOBS = delay_drywet_knob_cases()
+
+
+@pytest.mark.parametrize("case", sorted(DELAY_DRYWET_FIXED))
+@pytest.mark.parametrize("signal", PARITY_SIGNALS)
+def test_delay_and_drywet_match_torch_at_every_block_size(case: str, signal: str, monkeypatch) -> None:
+    monkeypatch.setitem(FIXED, case, DELAY_DRYWET_FIXED[case])
+    test_fixed_block_matches_torch_at_every_block_size(case, signal)
+
+
+@pytest.mark.parametrize("case", sorted(DELAY_DRYWET_KNOBS))
+def test_delay_and_drywet_match_torch_with_knob_moves(case: str, monkeypatch) -> None:
+    monkeypatch.setitem(KNOB_CASES, case, DELAY_DRYWET_KNOBS[case])
+    test_knob_bound_parameters_match_torch_with_knob_moves(case)
+
+
+@pytest.mark.parametrize("case", ["delay-fractional", "drywet-lstm", "drywet-nested"])
+def test_delay_and_drywet_torch_state_continues_across_chunks(case: str) -> None:
+    """Chunks fed with the returned state equal one long call, including chunks shorter than
+    the delay (the line's history carries over)."""
+    model = DELAY_DRYWET_FIXED[case]().eval()
+    x = torch.from_numpy(SIGNALS["plucks"](seconds=SECONDS))[None]
+    with torch.no_grad():
+        whole = model(x)[0]
+        pieces, state = [], None
+        for start, end in ((0, 50), (50, 1000), (1000, x.shape[1])):
+            y, state = model(x[:, start:end], None, state)
+            pieces.append(y)
+    assert torch.max(torch.abs(torch.cat(pieces, 1) - whole)) <= 1e-6

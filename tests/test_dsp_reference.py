@@ -271,5 +271,58 @@ def measure() -> None:
         print(f"  {mode} fc={fc:.0f} vs pedalboard.{cls.__name__}: max {np.max(np.abs(db(ours) - db(theirs))):.1e} dB")
 
 
+
+# ---- Delay vs pedalboard.Delay (delay_seconds, feedback, mix) ----
+# Same structure (pedalboard/JUCE: d = line read, line <- x + feedback d, y = (1-mix) x + mix d),
+# but Pedalboard's delay has whole-sample resolution: it truncates float32(delay_seconds) * fs
+# (the product taken in double).
+# Cases where that product is exact integers compare sample for sample; see docs/DSP.md.
+PEDALBOARD_DELAYS = [(1.0, 0.0, 1.0), (7.0, 0.5, 0.5), (125.0, 0.99, 1.0), (250.0, 0.9, 0.7), (500.0, 0.3, 0.3)]
+
+
+def delay_vs_pedalboard(x: np.ndarray, ms: float, feedback: float, mix: float) -> tuple[float, float]:
+    from neuralfx.dsp import Delay
+
+    ours = neuralfx.NeuralEffect.from_json(
+        Model([Delay(RATE, 2000.0, delay_ms=ms, feedback=feedback, mix=mix)], RATE).to_modelfile().to_json()
+    )(x, RATE)
+    theirs = pedalboard.Delay(delay_seconds=ms / 1000.0, feedback=feedback, mix=mix)(x[None], RATE)[0]
+    return float(np.max(np.abs(ours - theirs))), float(np.max(np.abs(ours)))
+
+
+@pytest.mark.parametrize("ms,feedback,mix", PEDALBOARD_DELAYS)
+@pytest.mark.parametrize("signal", ["plucks", "noise"])
+def test_delay_matches_pedalboard_delay_at_integer_sample_delays(ms: float, feedback: float, mix: float, signal: str) -> None:
+    diff, peak = delay_vs_pedalboard(SIGNALS[signal](seconds=1.0), ms, feedback, mix)
+    # Pedalboard keeps its line in float32, ours in float64: a few float32 roundings of the peak.
+    assert diff <= 1e-6 * max(1.0, peak)
+
+
+def test_pedalboard_delay_truncates_to_whole_samples_where_ours_interpolates() -> None:
+    """10 ms at 48 kHz is 480 samples; float32(0.01) * 48000 = 479.99998927 (in double), which
+    Pedalboard truncates to 479. Ours computes (10 * 48000) / 1000 in double: exactly 480."""
+    impulse = np.zeros(2000, np.float32)
+    impulse[0] = 1.0
+    theirs = pedalboard.Delay(delay_seconds=0.01, feedback=0.0, mix=1.0)(impulse[None], RATE)[0]
+    from neuralfx.dsp import Delay
+
+    model = Model([Delay(RATE, 2000.0, delay_ms=10.0, feedback=0.0, mix=1.0)], RATE)
+    mine = neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json())(impulse, RATE)
+    assert int(np.argmax(theirs)) == int(float(np.float32(0.01)) * RATE) == 479
+    assert int(np.argmax(mine)) == 480 and mine[480] == 1.0
+    # A half-sample delay is the two-tap average in ours; Pedalboard rounds it down.
+    model = Model([Delay(RATE, 2000.0, delay_ms=100.5 * 1000.0 / RATE, feedback=0.0, mix=1.0)], RATE)
+    half = neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json())(impulse, RATE)
+    assert half[100] == 0.5 and half[101] == 0.5  # 2.09375 ms: exact in float32, D = 100.5
+
+
+def measure_delay() -> None:
+    for ms, feedback, mix in PEDALBOARD_DELAYS:
+        for signal in ("plucks", "noise"):
+            diff, peak = delay_vs_pedalboard(SIGNALS[signal](seconds=1.0), ms, feedback, mix)
+            print(f"  Delay {ms:g} ms fb {feedback} mix {mix} on {signal} vs pedalboard.Delay: max {diff:.1e} (peak {peak:.2f})")
+
+
 if __name__ == "__main__":
     measure()
+    measure_delay()

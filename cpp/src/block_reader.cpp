@@ -20,6 +20,7 @@ std::string shape_text(const std::vector<int>& shape) {
 BlockReader::BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs,
                          double model_sample_rate)
     : block_(block), where_("blocks[" + std::to_string(index) + "]"), knobs_(knobs), model_sample_rate_(model_sample_rate) {
+    weight_where_ = where_;
     if (!block_.is_object()) fail("", "expected an object");
     auto t = block_.find("type");
     if (t == block_.end() || !t->is_string()) fail(".type", "missing or not a string");
@@ -28,9 +29,31 @@ BlockReader::BlockReader(const nlohmann::json& block, int index, const std::vect
     if (c == block_.end() || !c->is_object()) fail(".config", "missing or not an object");
     auto w = block_.find("weights");
     if (w != block_.end() && !w->is_object()) fail(".weights", "not an object");
+    if (w != block_.end()) weights_ = &*w;
+}
+
+BlockReader::BlockReader(const BlockReader& parent, const nlohmann::json& inner, const std::string& field,
+                         const std::string& weight_prefix)
+    : block_(inner), weights_(parent.weights_), where_(parent.where_ + field), weight_where_(parent.weight_where_),
+      prefix_(parent.prefix_ + weight_prefix), knobs_(parent.knobs_), model_sample_rate_(parent.model_sample_rate_) {
+    if (!block_.is_object()) fail("", "expected an object {\"type\": ..., \"config\": {...}}");
+    auto t = block_.find("type");
+    if (t == block_.end() || !t->is_string()) fail(".type", "missing or not a string");
+    type_ = t->get<std::string>();
+    auto c = block_.find("config");
+    if (c == block_.end() || !c->is_object()) fail(".config", "missing or not an object");
+    if (block_.find("weights") != block_.end())
+        throw ModelFileError(where_ + ".weights: an inner block's weights belong in the DryWet block's weights, named '" +
+                             prefix_ + "<weight>'");
 }
 
 void BlockReader::fail(const std::string& field, const std::string& problem) const {
+    static const std::string kWeights = ".weights";
+    if (field.compare(0, kWeights.size(), kWeights) == 0) {
+        const std::string name = field.size() > kWeights.size() ? field.substr(kWeights.size() + 1) : "";
+        throw ModelFileError(weight_where_ + kWeights + (name.empty() ? "" : "." + prefix_ + name) +
+                             ": " + problem);
+    }
     throw ModelFileError(where_ + field + ": " + problem);
 }
 
@@ -135,10 +158,9 @@ std::vector<int> BlockReader::knob_indices(const char* key) const {
 
 std::vector<float> BlockReader::weight(const std::string& name, const std::vector<int>& shape) const {
     const std::string field = ".weights." + name;
-    auto weights = block_.find("weights");
-    if (weights == block_.end()) fail(".weights", "missing");
-    auto it = weights->find(name);
-    if (it == weights->end()) fail(field, "missing");
+    if (!weights_) fail(".weights", "missing");
+    auto it = weights_->find(prefix_ + name);
+    if (it == weights_->end()) fail(field, "missing");
     if (!it->is_object()) fail(field, "expected {\"shape\": [...], \"data\": [...]}");
     auto s = it->find("shape");
     auto d = it->find("data");

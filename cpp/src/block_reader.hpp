@@ -16,6 +16,14 @@ class BlockReader {
 public:
     BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs, double model_sample_rate);
 
+    // An inner block of a container (DryWet): `inner` is its {"type", "config"} entry at
+    // `field` below the parent (".config.blocks[1]"); its weights live in the top-level block's
+    // "weights" under the parent's prefix + weight_prefix ("blocks.1."), as torch's state_dict
+    // names them. Config errors name the inner path (blocks[0].config.blocks[1].config.mode),
+    // weight errors the stored name (blocks[0].weights.blocks.1.gain_db).
+    BlockReader(const BlockReader& parent, const nlohmann::json& inner, const std::string& field,
+                const std::string& weight_prefix);
+
     // The model file's rate: blocks that need a rate read it here or check theirs against it.
     double model_sample_rate() const { return model_sample_rate_; }
 
@@ -36,6 +44,8 @@ public:
     // weights[name], checked to have exactly this shape; data in row-major order.
     std::vector<float> weight(const std::string& name, const std::vector<int>& shape) const;
 
+    // field: ".config..." or ".weights.<name>" relative to this block (a weight name without
+    // this reader's prefix; the message shows where the file stores it).
     [[noreturn]] void fail(const std::string& field, const std::string& problem) const;
 
     // For blocks whose config nests (ParametricEQ bands, knob bindings): the raw config object
@@ -47,7 +57,10 @@ private:
     const nlohmann::json* config_value(const char* key) const;
 
     const nlohmann::json& block_;
+    const nlohmann::json* weights_ = nullptr;  // the top-level block's "weights", if any
     std::string where_;
+    std::string weight_where_;  // the top-level block's path, where the weights are stored
+    std::string prefix_;        // this block's weight-name prefix there
     std::string type_;
     const std::vector<KnobSpec>& knobs_;
     double model_sample_rate_;

@@ -16,6 +16,8 @@ const std::vector<std::pair<std::string, BlockFactory>>& table() {
         {"Biquad", &make_biquad},
         {"ParametricEQ", &make_parametric_eq},
         {"Waveshaper", &make_waveshaper},
+        {"Delay", &make_delay},
+        {"DryWet", &make_drywet},
     };
     return entries;
 }

@@ -26,5 +26,7 @@ std::unique_ptr<Block> make_gain(const BlockReader&);
 std::unique_ptr<Block> make_biquad(const BlockReader&);
 std::unique_ptr<Block> make_parametric_eq(const BlockReader&);
 std::unique_ptr<Block> make_waveshaper(const BlockReader&);
+std::unique_ptr<Block> make_delay(const BlockReader&);
+std::unique_ptr<Block> make_drywet(const BlockReader&);
 
 }  // namespace neuralfx

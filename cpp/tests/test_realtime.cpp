@@ -2,8 +2,11 @@
 // channel count, with knobs moving. The global allocator is replaced to count allocations.
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <new>
+#include <random>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +29,65 @@ void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
+// Every knob moves before every block (to a different value each time), so bound parameters
+// (a delay time, a mix) are recomputed per sample while process() runs.
+void check_no_allocations(const char* name, neuralfx::Model& model) {
+    const std::vector<float> x = nfx_test::test_signal(8192);
+    for (int channels : {1, 2}) {
+        for (int block : {1, 7, 64, 512, 4096}) {
+            model.prepare(channels, block);
+            std::vector<std::vector<float>> buffers(static_cast<size_t>(channels), x);
+            std::vector<float*> ptrs;
+            for (auto& b : buffers) ptrs.push_back(b.data());
+            const long before = g_allocations.load();
+            for (size_t start = 0; start + static_cast<size_t>(block) <= x.size(); start += static_cast<size_t>(block)) {
+                for (int k = 0; k < static_cast<int>(model.knobs().size()); ++k) {
+                    const auto& spec = model.knobs()[static_cast<size_t>(k)];
+                    const float t = static_cast<float>((start / static_cast<size_t>(block) + 3 * static_cast<size_t>(k)) % 10) / 9.0f;
+                    model.set_knob(k, spec.minimum + t * (spec.maximum - spec.minimum));
+                }
+                float* chunk[2] = {ptrs[0] + start, channels > 1 ? ptrs[1] + start : nullptr};
+                model.process(chunk, channels, block);
+            }
+            model.reset();
+            const long during = g_allocations.load() - before;
+            if (during != 0) std::fprintf(stderr, "%s channels %d block %d: %ld allocations\n", name, channels, block, during);
+            CHECK(during == 0);
+            for (const auto& b : buffers)
+                for (float v : b) CHECK(std::isfinite(v));
+        }
+    }
+}
+
+// A Delay with time and feedback on knobs, then a DryWet (mix on a knob) around a second Delay
+// and a conditioned LSTM whose weights sit under "blocks.1." as torch names them.
+std::string delay_drywet_model_json() {
+    std::mt19937 rng(11);
+    const int hidden = 8;
+    auto w = [&](const std::vector<int>& shape) { return neuralfx::random_tensor_json(shape, rng, 0.35f); };
+    auto one = [](double v) { return "{\"shape\": [1], \"data\": [" + std::to_string(v) + "]}"; };
+    std::ostringstream s;
+    s << R"({"format": "neuralfx-model", "version": 1, "sample_rate": 48000, "knobs": [
+        {"name": "time", "min": 1, "max": 100, "default": 20, "unit": "ms"},
+        {"name": "repeats", "min": 0, "max": 0.99, "default": 0.5},
+        {"name": "wet", "min": 0, "max": 1, "default": 0.5},
+        {"name": "gain", "min": 0, "max": 10, "default": 5}],
+      "blocks": [
+        {"type": "Delay", "config": {"sample_rate": 48000, "max_delay_ms": 100,
+                                     "knobs": {"delay_ms": "time", "feedback": "repeats"}},
+         "weights": {"delay_ms": )" << one(20.0) << R"(, "feedback": )" << one(0.5) << R"(, "mix": )" << one(0.5) << R"(}},
+        {"type": "DryWet", "config": {"knobs": {"mix": "wet"}, "blocks": [
+            {"type": "Delay", "config": {"sample_rate": 48000, "max_delay_ms": 2000}},
+            {"type": "LSTM", "config": {"hidden_size": 8, "num_layers": 1, "skip": true, "conditioning": ["gain"]}}]},
+         "weights": {"mix": )" << one(0.5) << R"(, "blocks.0.delay_ms": )" << one(1234.5) << R"(,
+                     "blocks.0.feedback": )" << one(0.9) << R"(, "blocks.0.mix": )" << one(0.5);
+    s << R"(, "blocks.1.lstm.weight_ih_l0": )" << w({4 * hidden, 2}) << R"(, "blocks.1.lstm.weight_hh_l0": )"
+      << w({4 * hidden, hidden}) << R"(, "blocks.1.lstm.bias_ih_l0": )" << w({4 * hidden})
+      << R"(, "blocks.1.lstm.bias_hh_l0": )" << w({4 * hidden}) << R"(, "blocks.1.head.weight": )" << w({1, hidden})
+      << R"(, "blocks.1.head.bias": )" << w({1}) << "}}]}";
+    return s.str();
+}
+
 int main() {
     const std::vector<int> nam = neuralfx::nam_dilations();
     // Every neural architecture, each conditioned on the knob; the WaveNet and TCN at a
@@ -40,26 +102,11 @@ int main() {
     };
     for (const auto& [cell, json] : models) {
         auto model = neuralfx::load_model_from_string(json);
-        const std::vector<float> x = nfx_test::test_signal(8192);
         CHECK(g_allocations.load() > 0);  // the counter works: loading allocated
-        for (int channels : {1, 2}) {
-            for (int block : {1, 7, 64, 512, 4096}) {
-                model->prepare(channels, block);
-                std::vector<std::vector<float>> buffers(static_cast<size_t>(channels), x);
-                std::vector<float*> ptrs;
-                for (auto& b : buffers) ptrs.push_back(b.data());
-                const long before = g_allocations.load();
-                for (size_t start = 0; start + static_cast<size_t>(block) <= x.size(); start += static_cast<size_t>(block)) {
-                    model->set_knob(0, static_cast<float>(start % 10));
-                    float* chunk[2] = {ptrs[0] + start, channels > 1 ? ptrs[1] + start : nullptr};
-                    model->process(chunk, channels, block);
-                }
-                model->reset();
-                const long during = g_allocations.load() - before;
-                if (during != 0) std::fprintf(stderr, "%s channels %d block %d: %ld allocations\n", cell, channels, block, during);
-                CHECK(during == 0);
-            }
-        }
+        check_no_allocations(cell, *model);
     }
+    auto delay_drywet = neuralfx::load_model_from_string(delay_drywet_model_json());
+    CHECK(delay_drywet->num_blocks() == 2);
+    check_no_allocations("Delay + DryWet", *delay_drywet);
     return nfx_test::finish("test_realtime");
 }

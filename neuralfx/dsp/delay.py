@@ -1,0 +1,175 @@
+"""Feedback delay with a fractional, movable delay time. C++ twin: cpp/include/neuralfx/dsp/delay.hpp.
+
+Per sample n, with D(n) = delay_ms(n) * sample_rate / 1000 samples, k = floor(D), f = D - k:
+
+    d[n] = (1 - f) w[n - k] + f w[n - k - 1]     (delay line read, linear interpolation)
+    w[n] = x[n] + feedback(n) d[n]               (what enters the delay line)
+    y[n] = (1 - mix(n)) x[n] + mix(n) d[n]       (dry_wet, drywet.py)
+
+the same structure as Pedalboard's ``Delay`` (docs/DSP.md has the measured comparison).
+Everything runs in float64 and is rounded to float32 once, at the output, on both sides.
+
+Linear interpolation (rather than cubic Lagrange or an allpass) because it is exact at integer
+delays, keeps the line bounded (|d| <= max |w|, so |feedback| < 1 keeps the loop stable), has
+a simple derivative w.r.t. the delay time (w[n-k-1] - w[n-k]) and needs no state of its own
+when the time moves. Its cost: at a half-sample fraction it is a lowpass (cos(pi f / fs)
+magnitude, -3 dB at fs/4), applied again on every repeat.
+
+Training without a per-sample loop: every delay-line read lies at least k >= floor(D_min)
+samples in the past, so a chunk of up to floor(min D) samples reads only samples that earlier
+chunks already wrote. Each chunk is one vectorized gather + multiply-add, and the chunks are
+as long as the shortest delay inside them (24000 samples for a fixed 500 ms at 48 kHz; 48 at
+the 1 ms minimum). The gradient w.r.t. the delay time flows through f, the interpolation
+weight; floor(D) is piecewise constant.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Any, ClassVar, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .drywet import MIX, dry_wet
+from .params import ParamBlock, ParamSpec
+
+# Shortest delay: one sample even at the lowest model rate (1 kHz), and the shortest chunk the
+# vectorized recursion may need (48 samples at 48 kHz).
+MIN_DELAY_MS = 1.0
+# Longest delay a file may ask for: the kernel's line holds max_delay_ms of float64 per channel
+# (10 s at 768 kHz = 61 MB).
+MAX_DELAY_LIMIT_MS = 10000.0
+DEFAULT_MAX_DELAY_MS = 2000.0
+# Below 1 so the loop decays: |d| <= max |w| under linear interpolation.
+FEEDBACK = ParamSpec("feedback", 0.0, 0.99, 0.0, "")
+
+
+def delay_ms_spec(max_delay_ms: float) -> ParamSpec:
+    return ParamSpec("delay_ms", MIN_DELAY_MS, float(max_delay_ms), min(500.0, float(max_delay_ms)), "ms")
+
+
+def line_length(max_delay_ms: float, sample_rate: float) -> int:
+    """Samples of delay-line history a block keeps: reads reach back floor(D_max) + 1 samples."""
+    return int(math.floor(float(max_delay_ms) * float(sample_rate) / 1000.0)) + 2
+
+
+def chunk_bounds(k_min: np.ndarray) -> list[tuple[int, int]]:
+    """Chunks [s, e) in which no read reaches a sample of the same chunk: e - s <= k(n) for every
+    n in the chunk. Taking L = min k over [s, s + k(s)) guarantees it (L <= k(s), so the chunk
+    lies inside the window whose minimum it is)."""
+    bounds, start, total = [], 0, len(k_min)
+    while start < total:
+        length = int(k_min[start : start + int(k_min[start])].min())
+        bounds.append((start, min(start + length, total)))
+        start += length
+    return bounds
+
+
+def feedback_delay(
+    x: Tensor, delay_samples: Tensor, feedback: Tensor, history: Optional[Tensor], length: int
+) -> tuple[Tensor, Tensor]:
+    """The delay line's output d (before the mix) and the new history, in float64.
+
+    x: (batch, samples); delay_samples, feedback: broadcastable to it, delay_samples >= 1 and
+    <= length - 2; history: (batch, length) = w at positions [-length, 0), or None for silence."""
+    x = x.to(torch.float64)
+    batch, samples = x.shape
+    if history is None:
+        history = x.new_zeros(batch, length)
+    if samples == 0:
+        return x, history
+    k = torch.floor(delay_samples.detach()).to(torch.long)
+    f = delay_samples - k
+    # The chunk plan needs the shortest delay at each sample over the whole batch.
+    k_min = k.expand(k.shape[0], samples).amin(dim=0).cpu().numpy()
+    # Segments of w: the history, then each chunk as it is computed, with their start positions.
+    segments, starts = [history], [-history.shape[1]]
+    outputs = []
+    n = torch.arange(samples, device=x.device)
+    for s, e in chunk_bounds(k_min):
+        ks = k[:, s:e] if k.shape[1] > 1 else k
+        fs = f[:, s:e] if f.shape[1] > 1 else f
+        fb = feedback[:, s:e] if feedback.shape[1] > 1 else feedback
+        # The segments that hold positions [s - max k - 1, s): everything this chunk reads.
+        first = bisect.bisect_right(starts, s - int(ks.max()) - 1) - 1
+        base = starts[first]
+        window = torch.cat(segments[first:], dim=1) if first < len(segments) - 1 else segments[first]
+        near = (n[s:e] - ks - base).expand(batch, e - s)  # index of w[n - k] in the window
+        d = (1.0 - fs) * window.gather(1, near) + fs * window.gather(1, near - 1)
+        w = x[:, s:e] + fb * d
+        segments.append(w)
+        starts.append(s)
+        outputs.append(d)
+    d = torch.cat(outputs, dim=1)
+    history = torch.cat(segments, dim=1)[:, -length:]
+    return d, history
+
+
+def delay(
+    x: Tensor,
+    sample_rate: float,
+    delay_ms: Tensor,
+    feedback: Tensor,
+    mix: Tensor,
+    max_delay_ms: float = DEFAULT_MAX_DELAY_MS,
+) -> Tensor:
+    """Functional form from silence: x (batch, samples), parameters broadcastable to it."""
+    values = {"delay_ms": delay_ms, "feedback": feedback, "mix": mix}
+    # Scalars become (1, 1); (batch, samples) tensors are per-sample settings.
+    values = {name: torch.as_tensor(v, dtype=torch.float64).reshape(-1, 1) if torch.as_tensor(v).numel() == 1
+              else v.to(torch.float64) for name, v in values.items()}
+    y, _ = _delay64(x, values, None, float(sample_rate), line_length(max_delay_ms, sample_rate))
+    return y.to(x.dtype)
+
+
+def _delay64(x: Tensor, values: dict[str, Tensor], history: Optional[Tensor], rate: float, length: int) -> tuple[Tensor, Tensor]:
+    # Written in the kernel's operation order: (delay_ms * rate) / 1000.
+    delay_samples = values["delay_ms"] * rate / 1000.0
+    d, history = feedback_delay(x, delay_samples, values["feedback"], history, length)
+    return dry_wet(x.to(torch.float64), d, values["mix"]), history
+
+
+class Delay(ParamBlock):
+    """Config: sample_rate, max_delay_ms (sizes the line); weights delay_ms, feedback, mix."""
+
+    type_name: ClassVar[str] = "Delay"
+
+    def __init__(
+        self,
+        sample_rate: float = 48000.0,
+        max_delay_ms: float = DEFAULT_MAX_DELAY_MS,
+        delay_ms: Optional[float] = None,
+        feedback: float = FEEDBACK.default,
+        mix: float = MIX.default,
+        knobs: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        if not 1000.0 <= float(sample_rate) <= 768000.0:
+            raise ValueError(f"Delay.sample_rate: {sample_rate} is outside [1000, 768000] Hz")
+        if not MIN_DELAY_MS <= float(max_delay_ms) <= MAX_DELAY_LIMIT_MS:
+            raise ValueError(f"Delay.max_delay_ms: {max_delay_ms} is outside [{MIN_DELAY_MS:g}, {MAX_DELAY_LIMIT_MS:g}] ms")
+        self.sample_rate = float(sample_rate)
+        self.max_delay_ms = float(max_delay_ms)
+        spec = delay_ms_spec(self.max_delay_ms)
+        super().__init__(knobs, {"delay_ms": spec.default if delay_ms is None else delay_ms, "feedback": feedback, "mix": mix})
+
+    def param_specs(self) -> Sequence[ParamSpec]:
+        return (delay_ms_spec(self.max_delay_ms), FEEDBACK, MIX)
+
+    def config(self) -> dict[str, Any]:
+        return {"sample_rate": self.sample_rate, "max_delay_ms": self.max_delay_ms, **self.binding_config()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Delay":
+        return cls(
+            sample_rate=config["sample_rate"],
+            max_delay_ms=config.get("max_delay_ms", DEFAULT_MAX_DELAY_MS),
+            knobs=config.get("knobs"),
+        )
+
+    def _process(self, x: Tensor, values: dict[str, Tensor], state: Any) -> tuple[Tensor, Any]:
+        length = line_length(self.max_delay_ms, self.sample_rate)
+        y, history = _delay64(x, values, state, self.sample_rate, length)
+        return y.to(x.dtype), history
