@@ -138,6 +138,9 @@ class CapturePair:
     input: np.ndarray  # mono float32
     target: np.ndarray  # mono float32
     sample_rate: float
+    # Whether the audio went through a converter (a recording): only then is a run of samples
+    # held at full scale clipping. A digital device run here saturating at full scale is its sound.
+    recorded: bool = True
 
     def save(self, folder: str | os.PathLike) -> tuple[Path, Path]:
         """Writes input.wav and target.wav (32-bit float, lossless) into folder."""
@@ -172,4 +175,4 @@ def run_device(device: Device, signal: np.ndarray, sample_rate: float) -> np.nda
 
 def capture(device: Device, sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS, seed: int = 0) -> CapturePair:
     x = capture_signal(sample_rate, seconds, seed)
-    return CapturePair(x, run_device(device, x, sample_rate), float(sample_rate))
+    return CapturePair(x, run_device(device, x, sample_rate), float(sample_rate), recorded=False)

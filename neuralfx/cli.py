@@ -103,47 +103,42 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _device_from_args(args: argparse.Namespace):
-    import pedalboard
-
-    from .chain import Chain
-
-    if args.plugin:
-        return pedalboard.load_plugin(args.plugin)
-    chain = Chain.from_preset(args.chain)
-    return lambda audio, rate: chain.process(audio, rate)
-
-
-def _capture_sweep(args: argparse.Namespace) -> int:
+def _capture_chain(args: argparse.Namespace) -> int:
     from .presets import resolve_chain
     from .sweep import capture_sweep, settings_grid, sweeps_from_specs, write_manifest
 
-    if not args.chain:
-        raise ValueError("--sweep needs --chain: a chain preset whose stages the sweep's STAGE.PARAM names")
     path = resolve_chain(args.chain)
     stages = json.loads(path.read_text(encoding="utf-8")).get("stages")
     if not isinstance(stages, list) or not stages:
         raise ValueError(f"chain preset '{path}': 'stages' must be a non-empty list")
     sweeps = sweeps_from_specs(stages, path.parent, args.sweep, args.heldout)
-    n_train, n_held = len(settings_grid(sweeps)), len(settings_grid(sweeps, heldout=True))
-    print(f"capturing {n_train} setting(s) to train on and {n_held} held out")
+    if sweeps:
+        print(f"capturing {len(settings_grid(sweeps))} setting(s) to train on and "
+              f"{len(settings_grid(sweeps, heldout=True))} held out")
     train, held = capture_sweep(stages, path.parent, sweeps, args.sample_rate, args.seconds, args.seed)
-    manifest = write_manifest(args.out_dir, stages, sweeps, train, held)
-    print(f"wrote {manifest} ({n_train + n_held} targets; train with: neuralfx train --manifest {manifest} -o MODEL.nfx)")
+    return _wrote(write_manifest(args.out_dir, stages, sweeps, train, held), train[0].pair)
+
+
+def _wrote(manifest: Path, pair) -> int:
+    print(f"wrote {manifest.parent}/ ({len(pair.input) / pair.sample_rate:.1f} s at {pair.sample_rate:g} Hz); "
+          f"train with: neuralfx train --manifest {manifest} -o MODEL.nfx")
     return 0
 
 
 def cmd_capture(args: argparse.Namespace) -> int:
-    from .capture import capture
+    """Every capture folder holds input.wav, the target(s) and manifest.json naming them."""
+    import pedalboard
 
-    if args.sweep:
-        return _capture_sweep(args)
-    if args.heldout:
-        raise ValueError("--heldout marks values of a swept parameter: add --sweep STAGE.PARAM=V1,V2,...")
-    pair = capture(_device_from_args(args), args.sample_rate, args.seconds, args.seed)
-    paths = pair.save(args.out_dir)
-    print(f"wrote {paths[0]} and {paths[1]} ({len(pair.input) / pair.sample_rate:.1f} s at {pair.sample_rate:g} Hz)")
-    return 0
+    from .capture import capture
+    from .sweep import write_manifest
+    from .training import Capture
+
+    if args.chain:
+        return _capture_chain(args)
+    if args.sweep or args.heldout:
+        raise ValueError("--sweep and --heldout need --chain: a chain preset whose stages STAGE.PARAM names")
+    pair = capture(pedalboard.load_plugin(args.plugin), args.sample_rate, args.seconds, args.seed)
+    return _wrote(write_manifest(args.out_dir, [{"plugin_path": args.plugin}], [], [Capture(pair)], []), pair)
 
 
 def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str]:

@@ -99,28 +99,29 @@ def first_channel(audio: np.ndarray, what: str, progress: Callable[[str], None])
 
 
 def read_pair(input_path: str | os.PathLike, target_path: str | os.PathLike, sample_rate: Optional[float] = None,
-              progress: Callable[[str], None] = print) -> CapturePair:
+              progress: Callable[[str], None] = print, recorded: bool = True) -> CapturePair:
     """Input and target files as a pair (first channel of each), rates checked. Lengths may
     differ by the latency: `prepare` checks them once it is known."""
     x, rate_x = read(input_path)
     y, rate_y = read(target_path)
     rate = check_rates(rate_x, rate_y, sample_rate)
     return CapturePair(first_channel(x, f"input '{input_path}'", progress),
-                       first_channel(y, f"target '{target_path}'", progress), rate)
+                       first_channel(y, f"target '{target_path}'", progress), rate, recorded)
 
 
 def prepare(pair: CapturePair, max_latency_seconds: float = alignment.DEFAULT_MAX_LATENCY_SECONDS,
             polarity: str = "error", allow_clipping: bool = False,
             what: str = "capture") -> tuple[CapturePair, alignment.Alignment]:
     """The pair checked, its latency removed and, with polarity="flip", an inverted target
-    flipped back. polarity: "error" stops on an inverted target, "keep" trains on it as is."""
+    flipped back. polarity: "error" stops on an inverted target, "keep" trains on it as is.
+    Clipping is checked on recorded pairs only (CapturePair.recorded)."""
     if polarity not in POLARITY_CHOICES:
         raise ValueError(f"polarity must be one of {POLARITY_CHOICES}, got '{polarity}'")
     rate = pair.sample_rate
     for name, audio in (("input", pair.input), ("target", pair.target)):
         check_finite(audio[None, :], f"{what} {name}")
         check_level(audio, f"{what} {name}")
-        if not allow_clipping:
+        if pair.recorded and not allow_clipping:
             check_clipping(audio, f"{what} {name}", rate)
     try:
         found = alignment.detect(pair.input, pair.target, rate, max_latency_seconds)
@@ -135,4 +136,4 @@ def prepare(pair: CapturePair, max_latency_seconds: float = alignment.DEFAULT_MA
     x, y = alignment.remove_latency(pair.input, pair.target, found.latency)
     if found.inverted and polarity == "flip":
         y = -y
-    return CapturePair(x, y, rate), found
+    return CapturePair(x, y, rate, pair.recorded), found

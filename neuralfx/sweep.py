@@ -6,7 +6,7 @@ out (scored after training, never trained on). Several sweeps make a grid: every
 The same schema serves the recipes in training/recipes/ ("knobs") and the capture manifest that
 `neuralfx capture --sweep` writes and `neuralfx train --manifest` reads:
 
-    {"format": "neuralfx-capture-manifest", "version": 1, "sample_rate": 48000,
+    {"format": "neuralfx-capture-manifest", "version": 1, "sample_rate": 48000, "recorded": false,
      "device": [{"plugin": "Distortion", "params": {"drive_db": 6}}],
      "knobs": [{"name": "drive_db", "min": 0, "max": 12, "default": 6, "unit": "dB",
                 "controls": {"stage": 0, "param": "drive_db"},
@@ -163,7 +163,7 @@ def capture_sweep(stages: list[dict], base: Path, sweeps: Sequence[KnobSweep], s
 
     def record(grid: list[dict[str, float]], signal: np.ndarray) -> list:
         return [Capture(CapturePair(signal, run_device(device_at(stages, sweeps, s, base), signal, sample_rate),
-                                    float(sample_rate)), s) for s in grid]
+                                    float(sample_rate), recorded=False), s) for s in grid]
 
     train = record(settings_grid(sweeps), capture_signal(sample_rate, seconds, seed))
     held = settings_grid(sweeps, heldout=True)
@@ -184,12 +184,14 @@ def write_manifest(folder: str | os.PathLike, stages: list[dict], sweeps: Sequen
             continue
         audio_io.write(folder / f"{prefix}input.wav", group[0].pair.input, group[0].pair.sample_rate)
         for i, c in enumerate(group):
-            target = f"{prefix}target_{i:03d}.wav"
+            target = f"{prefix}target.wav" if len(group) == 1 else f"{prefix}target_{i:03d}.wav"
             audio_io.write(folder / target, c.pair.target, c.pair.sample_rate)
             entries.append({"input": f"{prefix}input.wav", "target": target, "settings": c.settings,
                             "heldout": bool(prefix)})
+    # Captured here through a digital chain: no converter, so full-scale runs are not clipping.
     doc = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "sample_rate": train[0].pair.sample_rate,
-           "device": stages, "knobs": [s.to_json() for s in sweeps], "captures": entries}
+           "recorded": any(c.pair.recorded for c in [*train, *heldout]), "device": stages,
+           "knobs": [s.to_json() for s in sweeps], "captures": entries}
     path = folder / MANIFEST_NAME
     with atomic_path(path, suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
@@ -223,7 +225,8 @@ def load_manifest(path: str | os.PathLike, sample_rate: Optional[float] = None) 
         settings = e.get("settings", {})
         if not isinstance(settings, dict) or set(settings) != {k.name for k in knobs}:
             raise ValueError(f"{where}.settings: expected a value for each knob {[k.name for k in knobs]}, got {settings}")
-        pair = read_pair(path.parent / e["input"], path.parent / e["target"], sample_rate)
+        pair = read_pair(path.parent / e["input"], path.parent / e["target"], sample_rate,
+                         recorded=bool(doc.get("recorded", True)))
         (held if e.get("heldout", False) else train).append(Capture(pair, {k: float(v) for k, v in settings.items()}))
     if not train:
         raise ValueError(f"manifest '{path}': every capture is held out; mark some \"heldout\": false")

@@ -59,16 +59,24 @@ def test_early_stopping_and_seeded_repeatability(drive_capture: Capture) -> None
 def test_knob_conditioned_training_uses_each_captures_setting() -> None:
     knob = Knob("drive", 0.0, 20.0, 10.0, "dB")
     caps = [Capture(capture(pedalboard.Distortion(drive_db=d), 48000, 12.0), {"drive": d}) for d in (0.0, 20.0)]
+    held = Capture(capture(pedalboard.Distortion(drive_db=10.0), 48000, 12.0, seed=1), {"drive": 10.0})
     config = TrainConfig(max_steps=20, patience=100, **TINY)
-    result = train(caps, config, knobs=[knob], progress=lambda s: None)
+    lines: list[str] = []
+    result = train(caps, config, knobs=[knob], progress=lines.append, heldout=[held])
     assert [k.name for k in result.model.knobs] == ["drive"]
+    # The held-out setting is scored after training, on its whole capture, and recorded.
+    assert list(result.heldout_esr) == ['{"drive": 10.0}']
+    assert result.heldout_esr['{"drive": 10.0}'] == pytest.approx(validate(result.model, [held], 1.0)[0])
+    assert result.metadata("t", config)["heldout_esr"] == result.heldout_esr
+    assert any(line.startswith("held-out setting drive=10: ESR") for line in lines)
     with pytest.raises(ValueError, match="no setting for knob 'drive'"):
         train([Capture(caps[0].pair)], config, knobs=[knob], progress=lambda s: None)
 
 
 def test_too_short_or_mismatched_captures_are_refused(drive_capture: Capture) -> None:
     # A slice with sound in it: the data checks pass, the length check refuses it.
-    mid = slice(5 * 48000, 5 * 48000 + 2000)
+    loudest = int(np.argmax(np.abs(drive_capture.pair.input)))
+    mid = slice(loudest - 1000, loudest + 1000)
     short = Capture(type(drive_capture.pair)(drive_capture.pair.input[mid], drive_capture.pair.target[mid], 48000))
     with pytest.raises(ValueError, match="too short"):
         train([short], TrainConfig(**TINY), progress=lambda s: None)
@@ -90,3 +98,17 @@ def test_resumed_run_equals_uninterrupted_run(drive_capture: Capture, tmp_path: 
     assert resumed.validation_esr == straight.validation_esr
     for name, tensor in straight.model.state_dict().items():
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+
+
+def test_latency_is_removed_and_recorded(drive_capture: Capture) -> None:
+    """A device 120 samples late trains exactly as the same device without latency."""
+    pair = drive_capture.pair
+    late = Capture(type(pair)(pair.input, np.concatenate([np.zeros(120, np.float32), pair.target]), 48000))
+    config = TrainConfig(max_steps=20, patience=100, **TINY)
+    lines: list[str] = []
+    result = train([late], config, progress=lines.append)
+    plain = train([drive_capture], config, progress=lambda s: None)
+    assert result.validation_esr == plain.validation_esr
+    assert [a.latency for a in result.alignments] == [120]
+    assert result.metadata("t", config)["alignment"][0]["latency_samples"] == 120
+    assert any("latency 120 samples (2.50 ms)" in line and "(removed)" in line for line in lines)
