@@ -3,6 +3,7 @@ model in the kernel, and the exported file carries the metrics."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -77,10 +78,10 @@ def test_too_short_or_mismatched_captures_are_refused(drive_capture: Capture) ->
     # A slice with sound in it: the data checks pass, the length check refuses it.
     loudest = int(np.argmax(np.abs(drive_capture.pair.input)))
     mid = slice(loudest - 1000, loudest + 1000)
-    short = Capture(type(drive_capture.pair)(drive_capture.pair.input[mid], drive_capture.pair.target[mid], 48000))
+    short = Capture(replace(drive_capture.pair, input=drive_capture.pair.input[mid], target=drive_capture.pair.target[mid]))
     with pytest.raises(ValueError, match="too short"):
         train([short], TrainConfig(**TINY), progress=lambda s: None)
-    other = Capture(type(drive_capture.pair)(drive_capture.pair.input, drive_capture.pair.target, 44100))
+    other = Capture(replace(drive_capture.pair, sample_rate=44100))
     with pytest.raises(ValueError, match="different sample rates"):
         train([drive_capture, other], TrainConfig(**TINY), progress=lambda s: None)
 
@@ -103,7 +104,7 @@ def test_resumed_run_equals_uninterrupted_run(drive_capture: Capture, tmp_path: 
 def test_latency_is_removed_and_recorded(drive_capture: Capture) -> None:
     """A device 120 samples late trains exactly as the same device without latency."""
     pair = drive_capture.pair
-    late = Capture(type(pair)(pair.input, np.concatenate([np.zeros(120, np.float32), pair.target]), 48000))
+    late = Capture(replace(pair, target=np.concatenate([np.zeros(120, np.float32), pair.target])))
     config = TrainConfig(max_steps=20, patience=100, **TINY)
     lines: list[str] = []
     result = train([late], config, progress=lines.append)
