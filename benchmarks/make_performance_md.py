@@ -1,11 +1,13 @@
-"""Writes docs/PERFORMANCE.md from one run of benchmarks/torch_baseline.py.
+"""Writes docs/PERFORMANCE.md from one run of benchmarks/torch_baseline.py and
+benchmarks/file_throughput.py.
 
     python3 benchmarks/make_performance_md.py [--bench build/perf/neuralfx-bench]
     python3 benchmarks/make_performance_md.py --from-json benchmarks/results/latest.json
 
-Runs the torch baseline script (which runs the kernel bench in the same run), keeps its raw
-results in benchmarks/results/latest.json next to this script, and renders every number in
-the page from that file: nothing in PERFORMANCE.md is typed by hand.
+Runs the torch baseline script (which runs the kernel bench in the same run) and the
+file-throughput script (the pybind11 path on 1 thread vs several), keeps their raw results in
+benchmarks/results/latest.json next to this script, and renders every number in the page from
+that file: nothing in PERFORMANCE.md is typed by hand.
 """
 
 from __future__ import annotations
@@ -38,7 +40,16 @@ def run(args: argparse.Namespace) -> dict:
     if args.previous_bench:
         cmd += ["--previous-bench", rel(args.previous_bench), "--previous-label", args.previous_label]
     subprocess.run(cmd, check=True, cwd=REPO)
-    return json.loads(RESULTS.read_text())
+    data = json.loads(RESULTS.read_text())
+    if args.file_threads > 1:
+        files_json = RESULTS.with_name("file_throughput.json")
+        files_cmd = [sys.executable, "benchmarks/file_throughput.py", "--threads", str(args.file_threads),
+                     "--files", str(2 * args.file_threads), "--json", rel(files_json)]
+        subprocess.run(files_cmd, check=True, cwd=REPO)
+        data["file_throughput"] = json.loads(files_json.read_text())
+        data["file_throughput"]["command"] = shlex.join(["python3", *files_cmd[1:]])
+        files_json.unlink()
+    return data
 
 
 def mega(rate: float) -> str:
@@ -139,8 +150,25 @@ def render(data: dict) -> str:
             wall, cpu = data["ratios"][arch][f"vs_{mode}"], data["ratios"][arch][f"vs_{mode}_cpu"]
             lines.append(f"| {arch} >= {want:.0f}x PyTorch CPU ({label}) | {wall:.1f}x | {cpu:.1f}x "
                          f"| {yes(wall >= want)} / {yes(cpu >= want)} |")
+    lines += render_file_throughput(data.get("file_throughput"))
     lines.append("")
     return "\n".join(lines)
+
+
+def render_file_throughput(f: dict | None) -> list[str]:
+    """The section on benchmarks/file_throughput.py's run, empty when the run has none."""
+    if not f:
+        return []
+    n = f["threads"]
+    multi = f[f"frames_per_s_{n}_threads"]
+    return ["", "## File processing through the Python module (pybind11, GIL released)", "",
+            f"`{f['command']}`: {f['files']} files of {f['seconds_per_file']:g} s, {f['channels']} channels, "
+            f"through `{f['model']}` with `Chain.process_file` (pedalboard.io reads and writes, the kernel processes "
+            f"with the GIL released); all files on one thread, then split over {n} threads with one effect each, "
+            f"alternating, median of {f['repeats']} paired runs; {f['cores']} cores visible, load average "
+            f"{f['load_average_before'][0]:.2f} before, {f['load_average_after'][0]:.2f} after.", "",
+            f"| 1 thread frames/s | {n} threads frames/s | {n} threads / 1 thread |", "| ---: | ---: | ---: |",
+            f"| {mega(f['frames_per_s_1_thread'])} | {mega(multi)} | {f['ratio']:.2f}x |"]
 
 
 def main() -> None:
@@ -151,6 +179,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--previous-bench", type=Path, help="passed on to torch_baseline.py")
     p.add_argument("--previous-label", default="previous")
+    p.add_argument("--file-threads", type=int, default=2,
+                   help="threads for benchmarks/file_throughput.py (0: skip that run)")
     p.add_argument("--from-json", type=Path, help="render from saved results instead of running")
     args = p.parse_args()
     if args.from_json:

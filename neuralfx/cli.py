@@ -1,4 +1,4 @@
-"""The `neuralfx` command line: demo, process, info, capture, train."""
+"""The `neuralfx` command line: demo, process, info, capture, train, fit, report."""
 
 from __future__ import annotations
 
@@ -178,16 +178,47 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from .audio import read
-    from .dsp.fit import fit, load_template, model_from_template
+    from .dsp.fit import fit, load_template, model_from_chain, model_from_template, recovered_settings
 
-    model = model_from_template(load_template(args.template))
     (x, x_rate), (y, y_rate) = read(args.input), read(args.target)
-    if x_rate != model.sample_rate or y_rate != model.sample_rate:
-        raise ValueError(f"input/target rates ({x_rate:g}, {y_rate:g} Hz) must equal the template's {model.sample_rate:g} Hz")
+    if x_rate != y_rate:
+        raise ValueError(f"input is {x_rate:g} Hz but target is {y_rate:g} Hz: resample one of them first")
+    if args.chain:
+        model = model_from_chain(args.chain, x_rate)
+    else:
+        model = model_from_template(load_template(args.template))
+        if x_rate != model.sample_rate:
+            raise ValueError(f"input/target are {x_rate:g} Hz but the template says {model.sample_rate:g} Hz")
     result = fit(model, x[0], y[0], steps=args.steps, lr=args.lr, segment=args.segment, batch=args.batch, seed=args.seed)
-    trained_on = args.trained_on or f"{Path(args.input).name} -> {Path(args.target).name}"
-    path = result.model.save(args.output, result.metadata(trained_on))
-    print(f"wrote {path} (validation ESR {result.validation_esr:.5f})")
+    path = None
+    if args.output:
+        trained_on = args.trained_on or f"{Path(args.input).name} -> {Path(args.target).name}"
+        path = result.model.save(args.output, result.metadata(trained_on))
+    if args.json:
+        print(json.dumps({"blocks": recovered_settings(result.model), "validation_esr": result.validation_esr,
+                          "steps": result.steps, "seconds": round(result.seconds, 2),
+                          "output": str(path) if path else None}, indent=2))
+    else:
+        for record in recovered_settings(result.model):
+            values = ", ".join(f"{k}={v:.6g}" for k, v in record["settings"].items())
+            print(f"{record['type']}: {values}")
+        print(f"validation ESR {result.validation_esr:.5f}" + (f"; wrote {path}" if path else ""))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    try:
+        report = write_report(args.model, args.out_dir, args.input, args.target, _knob_settings(args.knob),
+                              args.segment_seconds)
+    except ImportError as e:  # matplotlib missing: the message says what to install
+        print(f"neuralfx report: error: {e}", file=sys.stderr)
+        return 1
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"ESR {report.esr:.6g}, MR-STFT {report.stft:.4g}; wrote {', '.join(p.name for p in report.paths)} "
+          f"into {Path(args.out_dir)}")
     return 0
 
 
@@ -256,11 +287,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--allow-clipping", action="store_true", help="train even if input or target clips")
     t.set_defaults(func=cmd_train)
 
-    f = sub.add_parser("fit", help="fit the parameters of DSP blocks (EQ, gain, waveshaper) to an input/target pair")
-    f.add_argument("template", help="JSON: sample_rate, knobs, blocks [{type, config}] (see neuralfx/dsp/fit.py)")
+    f = sub.add_parser("fit", help="recover the settings of a DSP chain (EQ, gain, waveshaper...) from an input/target pair")
     f.add_argument("input")
     f.add_argument("target")
-    f.add_argument("-o", "--output", required=True)
+    blocks = f.add_mutually_exclusive_group(required=True)
+    blocks.add_argument("--chain", help='blocks to fit, e.g. "lowshelf,peak,highshelf,gain" (see neuralfx/dsp/fit.py)')
+    blocks.add_argument("--template", help="JSON: sample_rate, knobs, blocks [{type, config}] (see neuralfx/dsp/fit.py)")
+    f.add_argument("-o", "--output", help="write the fitted model file here")
+    f.add_argument("--json", action="store_true", help="print the recovered settings as JSON")
     f.add_argument("--steps", type=int, default=300)
     f.add_argument("--lr", type=float, default=0.01, help="step size as a fraction of each parameter's range")
     f.add_argument("--segment", type=int, default=8192, help="samples per training segment")
@@ -268,6 +302,19 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--trained-on", help="what the target imitates, stored in the model's metadata")
     f.set_defaults(func=cmd_fit)
+
+    r = sub.add_parser("report", help="plot how well a model matches its target (PNG plots and summary.txt)",
+                       description="Loss curves, waveform overlay, error spectrogram, ESR per segment and a summary. "
+                                   "Without --input/--target the audio is remade from the model's metadata "
+                                   "(models built by training/build_presets.py).")
+    r.add_argument("model", help="a model file (.nfx) or shipped model name")
+    r.add_argument("-o", "--out-dir", required=True, help="folder for the PNG files and summary.txt")
+    r.add_argument("--input", help="input WAV of a pair recorded through the device (with --target)")
+    r.add_argument("--target", help="the device's output WAV for --input")
+    r.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                   help="knob setting for the pair; without a pair, report only that trained setting")
+    r.add_argument("--segment-seconds", type=float, default=1.0, help="segment length of the ESR-per-segment plot")
+    r.set_defaults(func=cmd_report)
     return p
 
 

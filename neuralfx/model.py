@@ -13,11 +13,14 @@ from torch import Tensor, nn
 from . import modelfile
 from .blocks import block_class
 from .errors import ModelFileError
+from .dsp.params import ParamBlock
 from .knobs import Knob, smooth
 
 
-def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knob_names: Sequence[str]) -> None:
-    """A block belongs in a model only at the model's rate and conditioned on declared knobs."""
+def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knobs: Sequence[Knob]) -> None:
+    """A block belongs in a model only at the model's rate and conditioned on declared knobs;
+    a knob bound to a DSP parameter spans exactly the parameter's range (as the C++ loader demands)."""
+    knob_names = [k.name for k in knobs]
     block_rate = getattr(block, "sample_rate", None)
     if block_rate is not None and float(block_rate) != float(sample_rate):
         raise ModelFileError(f"blocks[{index}].config.sample_rate: {block_rate:g} Hz differs from the model's "
@@ -25,6 +28,15 @@ def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knob_nam
     for j, name in enumerate(getattr(block, "conditioning", [])):
         if name not in knob_names:
             raise ModelFileError(f"blocks[{index}].config.conditioning[{j}]: knob '{name}' is not declared in \"knobs\"")
+    by_name = {k.name: k for k in knobs}
+    for part in block.modules():
+        if isinstance(part, ParamBlock):
+            for spec in part.param_specs():
+                knob = by_name.get(part.knob_bindings.get(spec.name, ""))
+                if knob is not None and (knob.min, knob.max) != (spec.min, spec.max):
+                    raise ModelFileError(
+                        f"blocks[{index}]: knob '{knob.name}' has range [{knob.min:g}, {knob.max:g}]; parameter "
+                        f"'{spec.name}' of {type(part).__name__} needs exactly [{spec.min:g}, {spec.max:g}] {spec.unit}")
 
 
 class Model(nn.Module):
@@ -35,7 +47,7 @@ class Model(nn.Module):
         self.knobs = list(knobs)
         names = [k.name for k in self.knobs]
         for i, block in enumerate(self.blocks):
-            _check_block_fits(block, i, self.sample_rate, names)
+            _check_block_fits(block, i, self.sample_rate, self.knobs)
             if hasattr(block, "knob_index"):
                 block.knob_index = torch.tensor([names.index(n) for n in block.conditioning], dtype=torch.long)
 
@@ -102,7 +114,7 @@ class Model(nn.Module):
             except (KeyError, TypeError, ValueError) as e:
                 raise ModelFileError(f"{where}.config: invalid for {record.type}: {e}") from None
             # Before the weights: a config error explains a shape mismatch, not the other way round.
-            _check_block_fits(block, i, mf.sample_rate, [k.name for k in mf.knobs])
+            _check_block_fits(block, i, mf.sample_rate, mf.knobs)
             expected = block.state_dict()
             for name, tensor in expected.items():
                 if name not in record.weights:

@@ -140,16 +140,21 @@ def settings_grid(sweeps: Sequence[KnobSweep], heldout: bool = False) -> list[di
     return [dict(zip([s.knob.name for s in sweeps], combo)) for combo in itertools.product(*lists)]
 
 
-def device_at(stages: list[dict], sweeps: Sequence[KnobSweep], settings: dict[str, float], base: Path):
-    """The chain of `stages` (chain-preset stage documents) with each swept parameter set."""
-    from .chain import Chain, _stage_from_json
-
+def stages_at(stages: list[dict], sweeps: Sequence[KnobSweep], settings: dict[str, float]) -> list[dict]:
+    """`stages` (chain-preset stage documents) with each swept parameter set to its setting."""
     docs = copy.deepcopy(stages)
     for s in sweeps:
         doc = docs[s.stage]
         key = "params" if "plugin" in doc else "knobs"
         doc.setdefault(key, {})[s.param] = settings[s.knob.name]
-    return Chain([_stage_from_json(d, i, base) for i, d in enumerate(docs)])
+    return docs
+
+
+def device_at(stages: list[dict], sweeps: Sequence[KnobSweep], settings: dict[str, float], base: Path):
+    """The chain of `stages` with each swept parameter set (stages_at), ready to run."""
+    from .chain import Chain, _stage_from_json
+
+    return Chain([_stage_from_json(d, i, base) for i, d in enumerate(stages_at(stages, sweeps, settings))])
 
 
 def heldout_signal_args(seconds: float, seed: int) -> tuple[float, int]:

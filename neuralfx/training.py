@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -25,10 +25,14 @@ from . import __version__
 from .alignment import DEFAULT_MAX_LATENCY_SECONDS, Alignment
 from .capture import CapturePair
 from .datacheck import prepare
+from .dsp.params import optimizer_groups
 from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
 from .model import Model
 from .models.lstm import LSTM
+
+if TYPE_CHECKING:
+    from .effects import NeuralEffect
 
 # Samples of context fed before validation audio so the state has settled when scoring starts.
 VALIDATION_WARMUP = 4096
@@ -97,7 +101,24 @@ class TrainResult:
             "config": asdict(config),
             "alignment": [a.to_json() for a in self.alignments],
             **extra,
+            "history": compact_history(self.history),
         }
+
+
+# What one validation records; `neuralfx report` plots these from the model file.
+HISTORY_KEYS = ("step", "seconds", "train_loss", "validation_esr", "validation_stft")
+
+
+def compact_history(history: Sequence[dict[str, float]]) -> dict[str, list]:
+    """One list per quantity, one point per validation, 6 significant digits: a 4000-step run
+    validated every 100 steps adds about 2 kB to the model file. Non-finite values become null
+    (JSON has no NaN)."""
+    def number(v: float):
+        if isinstance(v, int):
+            return v
+        return float(f"{v:.6g}") if math.isfinite(v) else None
+
+    return {key: [number(h[key]) for h in history] for key in HISTORY_KEYS}
 
 
 def pick_device(name: str) -> torch.device:
@@ -191,22 +212,29 @@ def score_settings(model: Model, captures: Sequence[Capture]) -> dict[str, float
     return {json.dumps(c.settings): validate(model, [c], 1.0)[0] for c in captures}
 
 
+def heldout_predictions(effect: "NeuralEffect", captures: Sequence[Capture], fraction: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(prediction, target) on each capture's held-out tail (the last `fraction`; 1.0 = all of
+    it), the prediction made by `effect` (a model file in the C++ kernel) at the capture's
+    settings, after VALIDATION_WARMUP samples of context."""
+    out = []
+    for c in captures:
+        start = _split(c, fraction)
+        for name, value in c.settings.items():
+            effect.set_knob(name, value)
+        context = max(0, start - VALIDATION_WARMUP)
+        y = effect.process(c.pair.input[context:], effect.sample_rate, reset=True)
+        out.append((y[start - context :], c.pair.target[start:]))
+    return out
+
+
 def validate(model: Model, captures: Sequence[Capture], fraction: float) -> tuple[float, float, np.ndarray, np.ndarray]:
     """ESR and MR-STFT distance of the model, run in the C++ kernel, on every capture's held-out
     tail; also returns the concatenated prediction and target."""
     from .effects import NeuralEffect
 
     effect = NeuralEffect.from_json(model.to_modelfile().to_json())
-    predictions, targets = [], []
-    for c in captures:
-        start = _split(c, fraction)
-        for name, value in c.settings.items():
-            effect.set_knob(name, value)
-        context = max(0, start - VALIDATION_WARMUP)
-        y = effect.process(c.pair.input[context:], model.sample_rate, reset=True)
-        predictions.append(y[start - context :])
-        targets.append(c.pair.target[start:])
-    p, t = np.concatenate(predictions), np.concatenate(targets)
+    pairs = heldout_predictions(effect, captures, fraction)
+    p, t = np.concatenate([p for p, _ in pairs]), np.concatenate([t for _, t in pairs])
     pt, tt = torch.from_numpy(p), torch.from_numpy(t)
     return esr(pt, tt), stft_distance(pt, tt), p, t
 
@@ -239,7 +267,7 @@ def train(
     model = model if model is not None else build_lstm_model(config, sample_rate, knobs)
     model.to(device)
     loss_fn = TrainingLoss(config.loss, config.tbptt_samples).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.Adam(optimizer_groups(model, config.learning_rate))
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(config.patience // 3, 1))
 
     inputs = [torch.from_numpy(c.pair.input) for c in captures]
@@ -388,4 +416,6 @@ def _detach(state):
         return state.detach()
     if isinstance(state, (list, tuple)):
         return type(state)(_detach(s) for s in state)
+    if isinstance(state, dict):  # DSP blocks with parts (the Waveshaper's tone filters)
+        return {k: _detach(v) for k, v in state.items()}
     return state

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import neuralfx
+from neuralfx import modelfile
 from neuralfx.dsp import Biquad, Gain, ParametricEQ, Waveshaper
 from neuralfx.errors import ModelFileError
 from neuralfx.knobs import Knob
@@ -73,10 +74,14 @@ def test_kernel_rejects_bad_knob_bindings_naming_the_field(edit, pattern: str) -
         load_in_kernel(doc)
 
 
-def test_kernel_rejects_a_knob_whose_range_is_not_the_parameters() -> None:
-    model = Model([Gain(knobs={"gain_db": "volume"})], RATE, [Knob("volume", -12.0, 12.0, 0.0, "dB")])
+def test_both_readers_reject_a_knob_whose_range_is_not_the_parameters() -> None:
+    doc = doc_for(Model([Gain(knobs={"gain_db": "volume"})], RATE, [Knob("volume", -60.0, 24.0, 0.0, "dB")]))
+    doc["knobs"][0]["min"] = -12.0
+    doc["knobs"][0]["max"] = 12.0
     with pytest.raises(ModelFileError, match=r"knobs\.gain_db: knob 'volume' has range \[-12, 12\].*\[-60, 24\] dB"):
-        load_in_kernel(doc_for(model))
+        load_in_kernel(doc)
+    with pytest.raises(ModelFileError, match=r"knob 'volume' has range \[-12, 12\]; parameter 'gain_db' of Gain needs exactly \[-60, 24\] dB"):
+        Model.from_modelfile(modelfile.from_json(json.dumps(doc)))
 
 
 def test_kernel_rejects_bad_band_config_naming_the_band() -> None:

@@ -19,43 +19,90 @@ from neuralfx.model import Model
 from conftest import RATE, SIGNALS
 
 
-def test_fit_recovers_a_pedalboard_peak_and_gain(tmp_path: Path) -> None:
-    x = np.concatenate([SIGNALS["noise"](seconds=1.0), SIGNALS["plucks"](seconds=1.0)])
-    device = pedalboard.Pedalboard([pedalboard.PeakFilter(cutoff_frequency_hz=1500.0, gain_db=8.0, q=1.5),
-                                    pedalboard.Gain(gain_db=-3.0)])
-    y = device(x, RATE)
-    write(tmp_path / "in.wav", x, RATE)
-    write(tmp_path / "target.wav", y, RATE)
-    template = {
-        "sample_rate": RATE,
-        "blocks": [
-            {"type": "ParametricEQ", "config": {"sample_rate": RATE, "bands": [{"mode": "peak"}]}},
-            {"type": "Gain", "config": {}},
-        ],
-    }
-    (tmp_path / "template.json").write_text(json.dumps(template))
-    out = tmp_path / "fitted.nfx"
-    args = [str(tmp_path / n) for n in ("template.json", "in.wav", "target.wav")]
-    assert main(["fit", *args, "-o", str(out), "--steps", "120", "--lr", "0.01", "--segment", "4096", "--batch", "2"]) == 0
+FILTERS = {
+    "peak": (pedalboard.PeakFilter, 1500.0, 8.0, 1.5),
+    "lowshelf": (pedalboard.LowShelfFilter, 250.0, 6.0, 0.707),
+    "highshelf": (pedalboard.HighShelfFilter, 4000.0, -6.0, 0.707),
+}
 
-    model = Model.load(out)
-    band, gain = model.blocks[0].bands[0], model.blocks[1]
+
+def _pair(tmp_path: Path, device: pedalboard.Pedalboard) -> tuple[str, str, np.ndarray]:
+    x = np.concatenate([SIGNALS["noise"](seconds=1.0), SIGNALS["plucks"](seconds=1.0)])
+    write(tmp_path / "in.wav", x, RATE)
+    write(tmp_path / "target.wav", device(x, RATE), RATE)
+    return str(tmp_path / "in.wav"), str(tmp_path / "target.wav"), x
+
+
+@pytest.mark.parametrize("mode", sorted(FILTERS))
+def test_fit_chain_recovers_pedalboard_filter_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture, mode: str
+) -> None:
+    plugin, frequency, gain_db, q = FILTERS[mode]
+    device = pedalboard.Pedalboard([plugin(cutoff_frequency_hz=frequency, gain_db=gain_db, q=q),
+                                    pedalboard.Gain(gain_db=-3.0)])
+    x_path, y_path, x = _pair(tmp_path, device)
+    out = tmp_path / "fitted.nfx"
+    argv = ["fit", x_path, y_path, "--chain", f"{mode},gain", "--json", "-o", str(out),
+            "--steps", "150", "--lr", "0.01", "--segment", "4096", "--batch", "2"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    band, level = (b["settings"] for b in report["blocks"])
+    assert [b["type"] for b in report["blocks"]] == ["Biquad", "Gain"]
+    assert report["blocks"][0]["config"]["mode"] == mode
     # Where training must land: Pedalboard's settings (same RBJ formulas, see docs/DSP.md).
-    assert abs(float(band.frequency.detach()) - 1500.0) < 75.0
-    assert abs(float(band.gain_db.detach()) - 8.0) < 0.5
-    assert abs(float(band.q.detach()) - 1.5) < 0.15
-    assert abs(float(gain.gain_db.detach()) + 3.0) < 0.3
-    meta = json.loads(out.read_text())["metadata"]
-    assert meta["validation_esr"] < 1e-3
-    # The exported file sounds the same in the kernel as in torch.
+    assert abs(band["frequency"] / frequency - 1.0) < 0.05, band
+    assert abs(band["gain_db"] - gain_db) < 0.5, band
+    assert abs(level["gain_db"] + 3.0) < 0.5, level
+    assert report["validation_esr"] < 1e-3
+    # The printed settings are the ones in the file, and the file sounds the same in the kernel.
+    model = Model.load(out)
+    assert float(model.blocks[0].frequency.detach()) == pytest.approx(band["frequency"], rel=1e-6)
     with torch.no_grad():
         ref = model(torch.from_numpy(x)[None])[0][0].numpy()
     assert np.max(np.abs(neuralfx.NeuralEffect.from_file(out)(x, RATE) - ref)) <= 1e-4
+
+
+def test_fit_template_recovers_a_pedalboard_peak_in_an_eq(tmp_path: Path) -> None:
+    device = pedalboard.Pedalboard([pedalboard.PeakFilter(cutoff_frequency_hz=1500.0, gain_db=8.0, q=1.5)])
+    x_path, y_path, _ = _pair(tmp_path, device)
+    template = {"sample_rate": RATE,
+                "blocks": [{"type": "ParametricEQ", "config": {"sample_rate": RATE, "bands": [{"mode": "peak"}]}}]}
+    (tmp_path / "template.json").write_text(json.dumps(template))
+    out = tmp_path / "fitted.nfx"
+    assert main(["fit", x_path, y_path, "--template", str(tmp_path / "template.json"), "-o", str(out),
+                 "--steps", "120", "--segment", "4096", "--batch", "2"]) == 0
+    band = Model.load(out).blocks[0].bands[0]
+    assert abs(float(band.frequency.detach()) - 1500.0) < 75.0
+    assert abs(float(band.gain_db.detach()) - 8.0) < 0.5
+
+
+def test_fit_chain_options_set_config_and_starting_values() -> None:
+    from neuralfx.dsp.fit import model_from_chain
+
+    model = model_from_chain("waveshaper:curve=arctan:drive_db=6, peak:frequency=300, gain", RATE)
+    shaper, peak, _ = model.blocks
+    assert shaper.curve == "arctan" and float(shaper.drive_db.detach()) == 6.0
+    assert float(peak.frequency.detach()) == 300.0 and peak.sample_rate == RATE
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("peak,wobble", "unknown block 'wobble'"),
+    ("peak:frequency=5", "frequency"),
+    ("peak:colour=red", "'colour' is neither a parameter"),
+    ("peak,,gain", "expected comma-separated block names"),
+    ("gain:gain_db", "not key=value"),
+])
+def test_fit_reports_bad_chains(tmp_path: Path, capsys: pytest.CaptureFixture, spec: str, message: str) -> None:
+    write(tmp_path / "a.wav", SIGNALS["noise"](seconds=0.5), RATE)
+    a = str(tmp_path / "a.wav")
+    assert main(["fit", a, a, "--chain", spec]) == 1
+    assert message in capsys.readouterr().err
 
 
 def test_fit_reports_bad_templates(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     x = SIGNALS["noise"](seconds=0.5)
     write(tmp_path / "a.wav", x, RATE)
     (tmp_path / "t.json").write_text(json.dumps({"sample_rate": RATE, "blocks": [{"type": "Biquad", "config": {"mode": "bell", "sample_rate": RATE}}]}))
-    assert main(["fit", str(tmp_path / "t.json"), str(tmp_path / "a.wav"), str(tmp_path / "a.wav"), "-o", str(tmp_path / "o.nfx")]) == 1
+    a = str(tmp_path / "a.wav")
+    assert main(["fit", a, a, "--template", str(tmp_path / "t.json"), "-o", str(tmp_path / "o.nfx")]) == 1
     assert "template.blocks[0].config" in capsys.readouterr().err

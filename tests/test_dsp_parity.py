@@ -60,6 +60,8 @@ def fixed_cases() -> dict[str, Callable[[], Model]]:
         "peak": (2000.0, 9.0, 3.0),
         "lowshelf": (200.0, -8.0, 0.7),
         "highshelf": (5000.0, 6.0, 0.7),
+        "lowpass1": (3000.0, 0.0, 0.7),
+        "highpass1": (40.0, 0.0, 0.7),
     }
     for mode in MODES:
         f, g, q = settings[mode]

@@ -187,6 +187,15 @@ def test_lowpass_highpass_against_pedalboards_first_order_filters(mode: str, cls
     assert np.all(db(ours[far]) < db(theirs[far]) - 3.0)
 
 
+@pytest.mark.parametrize("mode,cls,fc", [("lowpass1", pedalboard.LowpassFilter, 4500.0), ("lowpass1", pedalboard.LowpassFilter, 200.0),
+                                        ("highpass1", pedalboard.HighpassFilter, 70.0), ("highpass1", pedalboard.HighpassFilter, 2000.0)])
+def test_first_order_modes_match_pedalboards_lowpass_and_highpass(mode: str, cls: type, fc: float) -> None:
+    ours = kernel_response(Model([Biquad(mode, RATE, frequency=fc)], RATE))[BAND]
+    theirs = pedalboard_response(cls(cutoff_frequency_hz=fc))[BAND]
+    # The same bilinear design; JUCE runs it in float32 (see the peak/shelf comparison).
+    assert np.max(np.abs(db(ours) - db(theirs))) < 0.05
+
+
 # ---- bad input ----
 EXTREMES = [(mode, f, g, q) for mode in ("lowpass", "highpass", "bandpass", "notch", "peak", "lowshelf", "highshelf")
             for f in (20.0, 0.49 * RATE) for g in (-24.0, 24.0) for q in (0.1, 20.0)]
@@ -255,6 +264,11 @@ def measure() -> None:
         points = [fc / 4, fc / 2, fc, 2 * fc, 4 * fc, 8 * fc]
         text = ", ".join(f"{f:.0f} Hz {db(ours[int(round(f * N / RATE))]):+.2f}/{db(theirs[int(round(f * N / RATE))]):+.2f}" for f in points)
         print(f"  {mode} fc={fc:.0f} q=0.707 (ours/pedalboard.{cls.__name__}, dB): {text}")
+    for mode, cls, fc in (("lowpass1", pedalboard.LowpassFilter, 4500.0), ("lowpass1", pedalboard.LowpassFilter, 200.0),
+                          ("highpass1", pedalboard.HighpassFilter, 70.0), ("highpass1", pedalboard.HighpassFilter, 2000.0)):
+        ours = kernel_response(Model([Biquad(mode, RATE, frequency=fc)], RATE))[BAND]
+        theirs = pedalboard_response(cls(cutoff_frequency_hz=fc))[BAND]
+        print(f"  {mode} fc={fc:.0f} vs pedalboard.{cls.__name__}: max {np.max(np.abs(db(ours) - db(theirs))):.1e} dB")
 
 
 if __name__ == "__main__":

@@ -44,3 +44,13 @@ def test_knob_recipe_builds_a_conditioned_model_and_scores_held_out_settings(tmp
     assert sorted(json.loads(k)["gain"] for k in mf.metadata["heldout_esr"]) == [2, 10]
     table = (tmp_path / "RESULTS.md").read_text()
     assert "clean_amp.nfx" in table and "gain=2:" in table
+    # The metadata says how to remake every capture: a report remade from it scores the held-out
+    # audio exactly as training did.
+    devices = mf.metadata["capture"]["devices"]
+    assert [d["settings"] for d in devices] == [{"gain": g} for g in (0, 4, 8, 12)]
+    assert [d["stages"][1]["params"]["drive_db"] for d in devices] == [0, 4, 8, 12]
+    assert mf.metadata["history"]["step"] == [10]
+    from neuralfx.report import write_report
+
+    report = write_report(tmp_path / "clean_amp.nfx", tmp_path / "report")
+    assert report.esr == pytest.approx(mf.metadata["validation_esr"], rel=1e-5)

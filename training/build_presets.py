@@ -19,7 +19,11 @@ from pathlib import Path
 
 import torch
 
-from neuralfx.sweep import KnobSweep, capture_sweep, settings_grid
+from neuralfx.dsp.fit import model_from_template
+from neuralfx.knobs import Knob
+from neuralfx.model import Model
+from neuralfx.report import capture_recipe
+from neuralfx.sweep import KnobSweep, capture_sweep, settings_grid, stages_at
 from neuralfx.training import TrainConfig, train
 
 HERE = Path(__file__).resolve().parent
@@ -31,6 +35,29 @@ PRESETS = HERE.parent / "presets"
 def sweeps_from_recipe(recipe: dict, path: Path) -> list[KnobSweep]:
     """The recipe's knobs: the capture manifest's schema (neuralfx/sweep.py)."""
     return [KnobSweep.from_json(k, f"{path}: knobs[{i}]") for i, k in enumerate(recipe.get("knobs", []))]
+
+
+def model_from_recipe(recipe: dict, rate: float, knobs: list[Knob]) -> Model | None:
+    """A recipe's "model" (a chain of blocks, e.g. EQ -> LSTM -> EQ, trained end to end), or None
+    for the default: an LSTM of the "train" settings conditioned on every knob."""
+    if "model" not in recipe:
+        return None
+    template = {"sample_rate": rate, "blocks": recipe["model"]["blocks"],
+                "knobs": [{"name": k.name, "min": k.min, "max": k.max, "default": k.default, "unit": k.unit} for k in knobs]}
+    return model_from_template(template)
+
+
+def architecture(model: Model) -> str:
+    """"LSTM-32x1", or the chain for grey-box models: "ParametricEQ(highpass1, lowshelf) -> LSTM-32x1 -> ..."."""
+    def one(block) -> str:
+        config = block.config()
+        if "hidden_size" in config:
+            return f"{block.type_name}-{config['hidden_size']}x{config.get('num_layers', 1)}"
+        if "bands" in config:
+            return f"{block.type_name}({', '.join(b['mode'] for b in config['bands'])})"
+        return block.type_name
+
+    return " -> ".join(one(b) for b in model.blocks)
 
 
 def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) -> dict:
@@ -55,16 +82,19 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
     print(f"== {name}: capturing {seconds} s at {len(grid)} setting(s) through {recipe['description']}")
     # Held-out settings are scored over a whole capture made with another seed.
     captures, heldout = capture_sweep(recipe["device"], RECIPES, sweeps, rate, seconds, seed)
-    result = train(captures, config, knobs=[s.knob for s in sweeps], heldout=heldout)
+    knobs = [s.knob for s in sweeps]
+    result = train(captures, config, knobs=knobs, model=model_from_recipe(recipe, rate, knobs), heldout=heldout)
     heldout_esr = result.heldout_esr
     trained_on = f"{recipe['description']}; Pedalboard device {json.dumps(recipe['device'])}"
     metadata = result.metadata(trained_on, config, name=name)
+    # How to remake the captures, so that `neuralfx report` can plot the held-out audio.
+    metadata["capture"] = capture_recipe(rate, seconds, seed, [(s, stages_at(recipe["device"], sweeps, s)) for s in grid])
     model_path = result.model.save(out_dir / f"{name}.nfx", metadata)
     record = {
         "name": name,
         "description": recipe["description"],
         "model": model_path.name,
-        "architecture": f"LSTM-{config.hidden_size}x{config.num_layers}",
+        "architecture": architecture(result.model),
         "knobs": ", ".join(f"{s.knob.name} ({', '.join(f'{v:g}' for v in s.train_values)})"
                            for s in sweeps) or "none",
         "validation_esr": result.validation_esr,

@@ -181,8 +181,8 @@ int main(int argc, char** argv) {
     const Options opt = parse(argc, argv);
     const std::string cpu = cpu_model();
     std::printf("neuralfx-bench | cpu: %s | %s\n", cpu.c_str(), neuralfx::build_info().c_str());
-    std::printf("%-24s %3s %6s %13s %8s %13s %9s %12s\n", "model", "ch", "block", "samples/s", "spread",
-                "cpu samples/s", "RTF", "silence/loud");
+    std::printf("%-24s %3s %6s %13s %8s %13s %9s %12s %13s\n", "model", "ch", "block", "samples/s", "spread",
+                "cpu samples/s", "RTF", "silence/loud", "cpu per ch");
     std::vector<Row> rows;
     for (const std::string& spec : opt.models) {
         std::unique_ptr<neuralfx::Model> model;
@@ -234,9 +234,11 @@ int main(int argc, char** argv) {
                 row.loud_ns_per_block = 1e9 * loud_t.cpu / blocks;
                 row.silence_ns_per_block = 1e9 * silence_t.cpu / blocks;
                 rows.push_back(row);
-                std::printf("%-24s %3d %6d %13.0f %7.1f%% %13.0f %9.1f %12.2f\n", name.c_str(), channels, block, row.rate,
+                // cpu per ch: the cpu rate per channel, to compare stereo (channels paired in one
+                // loop, Block::process_pair) with mono.
+                std::printf("%-24s %3d %6d %13.0f %7.1f%% %13.0f %9.1f %12.2f %13.0f\n", name.c_str(), channels, block, row.rate,
                             100.0 * (row.rate_max - row.rate_min) / row.rate, row.cpu_rate, row.rtf,
-                            row.silence_ns_per_block / row.loud_ns_per_block);
+                            row.silence_ns_per_block / row.loud_ns_per_block, row.cpu_rate / channels);
                 std::fflush(stdout);
             }
         }

@@ -1,15 +1,18 @@
-// The LSTM block against a direct double-precision transcription of PyTorch's nn.LSTM
-// equations, for compile-time-sized hidden sizes and run-time-sized ones, 1 and 2 layers, with
-// a conditioning knob. ctest runs this twice: with the dispatched SIMD path and with
+// The LSTM and GRU blocks against direct double-precision transcriptions of PyTorch's nn.LSTM
+// and nn.GRU equations, for compile-time-sized hidden sizes and run-time-sized ones, 1 and 2
+// layers, with a conditioning knob, mono and as a stereo pair (Block::process_pair). ctest runs this twice: with the dispatched SIMD path and with
 // NEURALFX_SIMD=baseline, so both compiled copies of the hot loop are checked.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <utility>
 #include <vector>
 
 #include "neuralfx/cpu_dispatch.hpp"
+#include "neuralfx/layers/gru.hpp"
 #include "neuralfx/layers/lstm.hpp"
 #include "test_support.hpp"
 
@@ -24,7 +27,7 @@ struct Net {
 
 // Weights drawn like the pytest fixtures: uniform(+-1/sqrt(H)) scaled by 2, so the gates
 // saturate at times and the nonlinearity matters.
-Net random_net(int hidden, int num_layers, int inputs, unsigned seed) {
+Net random_net(int hidden, int num_layers, int inputs, unsigned seed, int gates) {
     std::mt19937 rng(seed);
     const float scale = 2.0f / std::sqrt(static_cast<float>(hidden));
     std::uniform_real_distribution<float> u(-scale, scale);
@@ -38,10 +41,10 @@ Net random_net(int hidden, int num_layers, int inputs, unsigned seed) {
     for (int l = 0; l < num_layers; ++l) {
         neuralfx::LSTM::Layer layer;
         layer.input_size = l == 0 ? inputs : hidden;
-        layer.weight_ih = fill(static_cast<size_t>(4 * hidden * layer.input_size));
-        layer.weight_hh = fill(static_cast<size_t>(4 * hidden * hidden));
-        layer.bias_ih = fill(static_cast<size_t>(4 * hidden));
-        layer.bias_hh = fill(static_cast<size_t>(4 * hidden));
+        layer.weight_ih = fill(static_cast<size_t>(gates * hidden * layer.input_size));
+        layer.weight_hh = fill(static_cast<size_t>(gates * hidden * hidden));
+        layer.bias_ih = fill(static_cast<size_t>(gates * hidden));
+        layer.bias_hh = fill(static_cast<size_t>(gates * hidden));
         net.layers.push_back(layer);
     }
     net.head = fill(static_cast<size_t>(hidden));
@@ -49,8 +52,9 @@ Net random_net(int hidden, int num_layers, int inputs, unsigned seed) {
     return net;
 }
 
-// nn.LSTM, gate order i, f, g, o, in double, then head and skip.
-std::vector<float> reference(const Net& net, const std::vector<float>& x, const std::vector<float>& knob) {
+// nn.LSTM (gate order i, f, g, o) or nn.GRU (r, z, n), in double, then head and skip.
+std::vector<float> reference(const Net& net, bool gru, const std::vector<float>& x, const std::vector<float>& knob) {
+    const int gates = gru ? 3 : 4;
     const int H = net.hidden;
     const size_t L = net.layers.size();
     std::vector<std::vector<double>> h(L, std::vector<double>(static_cast<size_t>(H), 0.0)), c = h;
@@ -61,14 +65,23 @@ std::vector<float> reference(const Net& net, const std::vector<float>& x, const 
         if (!knob.empty()) in.push_back(knob[t]);
         for (size_t l = 0; l < L; ++l) {
             const neuralfx::LSTM::Layer& p = net.layers[l];
-            std::vector<double> g(static_cast<size_t>(4 * H));
-            for (int r = 0; r < 4 * H; ++r) {
-                double acc = static_cast<double>(p.bias_ih[static_cast<size_t>(r)]) + p.bias_hh[static_cast<size_t>(r)];
-                for (int k = 0; k < p.input_size; ++k) acc += static_cast<double>(p.weight_ih[static_cast<size_t>(r * p.input_size + k)]) * in[static_cast<size_t>(k)];
-                for (int k = 0; k < H; ++k) acc += static_cast<double>(p.weight_hh[static_cast<size_t>(r * H + k)]) * h[l][static_cast<size_t>(k)];
-                g[static_cast<size_t>(r)] = acc;
+            // gi = W_ih in + b_ih, gh = W_hh h + b_hh, kept apart for the GRU's n gate.
+            std::vector<double> gi(static_cast<size_t>(gates * H)), gh(gi.size()), g(gi.size());
+            for (int r = 0; r < gates * H; ++r) {
+                double a = p.bias_ih[static_cast<size_t>(r)], b = p.bias_hh[static_cast<size_t>(r)];
+                for (int k = 0; k < p.input_size; ++k) a += static_cast<double>(p.weight_ih[static_cast<size_t>(r * p.input_size + k)]) * in[static_cast<size_t>(k)];
+                for (int k = 0; k < H; ++k) b += static_cast<double>(p.weight_hh[static_cast<size_t>(r * H + k)]) * h[l][static_cast<size_t>(k)];
+                gi[static_cast<size_t>(r)] = a;
+                gh[static_cast<size_t>(r)] = b;
+                g[static_cast<size_t>(r)] = a + b;
             }
-            for (int j = 0; j < H; ++j) {
+            for (int j = 0; gru && j < H; ++j) {
+                const size_t J = static_cast<size_t>(j), HH = static_cast<size_t>(H);
+                const double r = sigmoid(g[J]), z = sigmoid(g[HH + J]);
+                const double n = std::tanh(gi[2 * HH + J] + r * gh[2 * HH + J]);
+                h[l][J] = (1.0 - z) * n + z * h[l][J];
+            }
+            for (int j = 0; !gru && j < H; ++j) {
                 const size_t J = static_cast<size_t>(j), HH = static_cast<size_t>(H);
                 c[l][J] = sigmoid(g[HH + J]) * c[l][J] + sigmoid(g[J]) * std::tanh(g[2 * HH + J]);
                 h[l][J] = sigmoid(g[3 * HH + J]) * std::tanh(c[l][J]);
@@ -82,6 +95,58 @@ std::vector<float> reference(const Net& net, const std::vector<float>& x, const 
     return y;
 }
 
+// Runs one block type over every size, layer count and knob setting; checks mono and a stereo
+// pair (the second channel a different signal) against the reference.
+template <class Block>
+void check_cell(bool gru, const std::vector<float>& x, const std::vector<float>& knob) {
+    // Specialized sizes (8, 12, 20, 32, 64) and run-time ones (5, 13, 33: odd and not a
+    // multiple of 8, so the padded groups and the zero-padded head are exercised).
+    const std::pair<int, bool> sizes[] = {{8, true}, {12, true}, {20, true}, {32, true}, {64, true},
+                                           {5, false}, {13, false}, {33, false}};
+    std::vector<float> x2(x.size());
+    for (size_t i = 0; i < x.size(); ++i) x2[i] = 0.7f * x[(i * 7 + 13) % x.size()];  // another signal
+    for (const auto& [hidden, fixed] : sizes) {
+        for (int layers : {1, 2}) {
+            for (bool with_knob : {false, true}) {
+                const Net net = random_net(hidden, layers, with_knob ? 2 : 1, static_cast<unsigned>(hidden * 10 + layers),
+                                           gru ? 3 : 4);
+                Block left(net.hidden, net.layers, net.head, net.head_bias,
+                           with_knob ? std::vector<int>{0} : std::vector<int>{}, true);
+                left.prepare(static_cast<int>(x.size()));
+                const std::vector<float> no_knob;
+                const std::vector<float> expected = reference(net, gru, x, with_knob ? knob : no_knob);
+                const std::vector<float> expected2 = reference(net, gru, x2, with_knob ? knob : no_knob);
+                std::vector<float> y = x;
+                const float* rows[1] = {knob.data()};
+                left.process(y.data(), static_cast<int>(y.size()), rows);
+                // The stereo pair: fresh state, the same signal on channel a, another on b.
+                left.reset();
+                std::unique_ptr<neuralfx::Block> right = left.clone();
+                std::vector<float> ya = x, yb = x2;
+                CHECK(left.process_pair(*right, ya.data(), yb.data(), static_cast<int>(x.size()), rows));
+                float err = 0.0f, err2 = 0.0f, swing = 0.0f;
+                bool pair_equals_mono = true;
+                for (size_t i = 0; i < y.size(); ++i) {
+                    err = std::max(err, std::fabs(y[i] - expected[i]));
+                    err2 = std::max(err2, std::fabs(yb[i] - expected2[i]));
+                    swing = std::max(swing, std::fabs(expected[i] - x[i]));
+                    pair_equals_mono = pair_equals_mono && ya[i] == y[i];
+                }
+                std::printf("%s H=%-3d layers=%d knob=%d compile-time-sized=%d max error %.3g, pair's second channel %.3g\n",
+                            gru ? "GRU " : "LSTM", hidden, layers, with_knob ? 1 : 0, left.compile_time_sized() ? 1 : 0,
+                            static_cast<double>(err), static_cast<double>(err2));
+                // 1e-4 is the torch parity contract; float32 with the fast activations lands
+                // near 1e-6, far inside it.
+                CHECK(err <= 1e-4f);
+                CHECK(err2 <= 1e-4f);
+                CHECK(pair_equals_mono);  // the same arithmetic per channel, paired or not
+                CHECK(swing > 1e-2f);     // the network really changes the signal
+                CHECK(left.compile_time_sized() == fixed);
+            }
+        }
+    }
+}
+
 }  // namespace
 
 int main() {
@@ -89,35 +154,7 @@ int main() {
     const std::vector<float> x = nfx_test::test_signal(6000);
     std::vector<float> knob(x.size());
     for (size_t i = 0; i < knob.size(); ++i) knob[i] = 0.5f + 0.5f * static_cast<float>(std::sin(static_cast<double>(i) * 0.002));
-    // Specialized sizes (8, 12, 20, 32, 64) and run-time ones (5, 13, 33: odd and not a
-    // multiple of 8, so the padded tiles and the zero-padded head are exercised).
-    const std::pair<int, bool> sizes[] = {{8, true}, {12, true}, {20, true}, {32, true}, {64, true},
-                                           {5, false}, {13, false}, {33, false}};
-    for (const auto& [hidden, fixed] : sizes) {
-        for (int layers : {1, 2}) {
-            for (bool with_knob : {false, true}) {
-                const Net net = random_net(hidden, layers, with_knob ? 2 : 1, static_cast<unsigned>(hidden * 10 + layers));
-                neuralfx::LSTM lstm(net.hidden, net.layers, net.head, net.head_bias,
-                                    with_knob ? std::vector<int>{0} : std::vector<int>{}, true);
-                lstm.prepare(static_cast<int>(x.size()));
-                const std::vector<float> expected = reference(net, x, with_knob ? knob : std::vector<float>{});
-                std::vector<float> y = x;
-                const float* rows[1] = {knob.data()};
-                lstm.process(y.data(), static_cast<int>(y.size()), rows);
-                float err = 0.0f, swing = 0.0f;
-                for (size_t i = 0; i < y.size(); ++i) {
-                    err = std::max(err, std::fabs(y[i] - expected[i]));
-                    swing = std::max(swing, std::fabs(expected[i] - x[i]));
-                }
-                std::printf("H=%-3d layers=%d knob=%d compile-time-sized=%d max error %.3g\n", hidden, layers,
-                            with_knob ? 1 : 0, lstm.compile_time_sized() ? 1 : 0, static_cast<double>(err));
-                // 1e-4 is the torch parity contract; float32 with the fast activations lands
-                // near 1e-6, far inside it.
-                CHECK(err <= 1e-4f);
-                CHECK(swing > 1e-2f);  // the network really changes the signal
-                CHECK(lstm.compile_time_sized() == fixed);
-            }
-        }
-    }
+    check_cell<neuralfx::LSTM>(false, x, knob);
+    check_cell<neuralfx::GRU>(true, x, knob);
     return nfx_test::finish("test_lstm_reference");
 }

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from .params import ParamBlock, ParamSpec
 
-MODES = ("lowpass", "highpass", "bandpass", "notch", "peak", "lowshelf", "highshelf")
+MODES = ("lowpass", "highpass", "bandpass", "notch", "peak", "lowshelf", "highshelf", "lowpass1", "highpass1")
 # The modes whose response depends on gain_db; for the others gain_db is inert.
 GAIN_MODES = ("peak", "lowshelf", "highshelf")
 
@@ -50,7 +50,10 @@ def rbj_coefficients(
     """(b0, b1, b2, a1, a2), each divided by a0, in float64; parameters broadcast together.
 
     The formulas are the cookbook's, with A = 10^(gain_db/40), w0 = 2 pi f / fs and
-    alpha = sin(w0) / (2 Q) (the Q form of alpha, also for the shelves)."""
+    alpha = sin(w0) / (2 Q) (the Q form of alpha, also for the shelves). "lowpass1" and
+    "highpass1" are first-order filters (6 dB/octave, q ignored) by the bilinear transform with
+    prewarping, K = tan(w0 / 2): the design of Pedalboard's (JUCE's) LowpassFilter and
+    HighpassFilter, which capture chains often contain."""
     if mode not in MODES:
         raise ValueError(f"mode '{mode}' is not one of {', '.join(MODES)}")
     f, g, q = (t.to(torch.float64) for t in (frequency, gain_db, q))
@@ -58,6 +61,11 @@ def rbj_coefficients(
     cw, sw = torch.cos(w0), torch.sin(w0)
     alpha = sw / (2.0 * q)
     one = torch.ones_like(cw)
+    if mode in ("lowpass1", "highpass1"):
+        k = torch.tan(w0 / 2.0)
+        zero = 0.0 * cw
+        b0, b1 = (k, k) if mode == "lowpass1" else (one, -one)
+        return b0 / (1.0 + k), b1 / (1.0 + k), zero, (k - 1.0) / (k + 1.0), zero
     if mode == "lowpass":
         b0, b1, b2 = (1.0 - cw) / 2.0, 1.0 - cw, (1.0 - cw) / 2.0
         a0, a1, a2 = 1.0 + alpha, -2.0 * cw, 1.0 - alpha

@@ -1,7 +1,15 @@
 """Fitting DSP block parameters to an input/target pair (``neuralfx fit``).
 
-A template names the blocks and their configs (no weights needed; missing weights start at
-the parameters' defaults)::
+The blocks to fit are named by a chain spec (``--chain``), a comma-separated list of items
+``NAME[:key=value]...``, where NAME is a biquad mode (``peak``, ``lowshelf``, ``highshelf``,
+``lowpass``, ``highpass``, ``bandpass``, ``notch``) or a block type (``gain``, ``waveshaper``,
+any name in neuralfx.blocks, case-insensitive); ``key=value`` sets a config entry
+(``waveshaper:curve=arctan``) or a parameter's starting value (``peak:frequency=300``)::
+
+    neuralfx fit in.wav target.wav --chain "lowshelf,peak,highshelf,gain" --json
+
+or by a template, a JSON file naming the blocks and their configs (no weights needed;
+missing weights start at the parameters' defaults)::
 
     {"sample_rate": 48000, "knobs": [],
      "blocks": [{"type": "ParametricEQ", "config": {"sample_rate": 48000, "bands": [{"mode": "peak"}]}},
@@ -26,12 +34,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..blocks import block_class
+from ..blocks import BLOCK_TYPES, block_class
 from ..errors import ModelFileError
 from ..losses import LossWeights, TrainingLoss, esr
 from ..model import Model
 from ..modelfile import _read_knobs
-from .params import ParamBlock
+from .biquad import MODES as BIQUAD_MODES
+from .params import ParamBlock, optimizer_groups
 
 
 @dataclass
@@ -65,7 +74,8 @@ def model_from_template(template: dict[str, Any]) -> Model:
             raise ModelFileError(f"{where}: expected {{\"type\": ..., \"config\": {{...}}}}")
         cls = block_class(record.get("type", ""), where)
         try:
-            block = cls.from_config(record.get("config", {}))
+            # Every block runs at the model's rate: a template may leave it out of the configs.
+            block = cls.from_config({"sample_rate": float(rate), **record.get("config", {})})
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(f"{where}.config: invalid for {record.get('type')}: {e}") from None
         weights = record.get("weights", {})
@@ -74,6 +84,71 @@ def model_from_template(template: dict[str, Any]) -> Model:
             block.load_state_dict(state, strict=False)
         blocks.append(block)
     return Model(blocks, float(rate), _read_knobs(template.get("knobs", [])))
+
+
+def _option_value(text: str) -> Any:
+    """`key=value` values read as JSON when they parse (numbers, true/false), else as strings."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def model_from_chain(spec: str, sample_rate: float) -> Model:
+    """A Model from a chain spec such as ``"lowshelf,peak:frequency=2000,gain"`` (see the module doc)."""
+    types_by_name = {name.lower(): name for name in BLOCK_TYPES}
+    items = [item.strip() for item in spec.split(",")]
+    if not spec.strip() or not all(items):
+        raise ModelFileError(f"--chain '{spec}': expected comma-separated block names, e.g. \"peak,gain\"")
+    template_blocks, starts = [], []
+    for i, item in enumerate(items):
+        name, *options = item.split(":")
+        config: dict[str, Any] = {"sample_rate": float(sample_rate)}
+        key = name.strip().lower()
+        if key in BIQUAD_MODES:
+            type_name, config["mode"] = "Biquad", key
+        elif key in types_by_name:
+            type_name = types_by_name[key]
+        else:
+            known = ", ".join(list(BIQUAD_MODES) + sorted(k for k in types_by_name))
+            raise ModelFileError(f"--chain item {i} '{item}': unknown block '{name}' (known: {known})")
+        values = {}
+        for option in options:
+            k, sep, v = option.partition("=")
+            if not sep or not k:
+                raise ModelFileError(f"--chain item {i} '{item}': option '{option}' is not key=value")
+            values[k.strip()] = _option_value(v.strip())
+        template_blocks.append({"type": type_name, "config": {**config, **values}})
+        starts.append(values)
+    model = model_from_template({"sample_rate": sample_rate, "blocks": template_blocks})
+    # An option naming a parameter sets its starting value; any other must be a config entry.
+    for i, (block, values) in enumerate(zip(model.blocks, starts)):
+        specs = {spec.name: spec for spec in block.param_specs()} if isinstance(block, ParamBlock) else {}
+        for name, value in values.items():
+            if name in specs:
+                try:
+                    getattr(block, name).data.fill_(specs[name].check(float(value)))
+                except (TypeError, ValueError) as e:
+                    raise ModelFileError(f"--chain item {i} '{items[i]}': {e}") from None
+            elif name not in block.config():
+                raise ModelFileError(f"--chain item {i} '{items[i]}': '{name}' is neither a parameter "
+                                     f"({', '.join(specs) or 'none'}) nor a config entry ({', '.join(block.config())})")
+    return model
+
+
+def recovered_settings(model: Model) -> list[dict[str, Any]]:
+    """Each block's type, config and every DSP parameter value by its weight name (physical units)."""
+    out = []
+    for block in model.blocks:
+        settings = {}
+        for path, module in block.named_modules():
+            if isinstance(module, ParamBlock):
+                for spec in module.param_specs():
+                    weight = getattr(module, spec.name)
+                    value = min(max(float(weight.detach()[0]), spec.min), spec.max)
+                    settings[f"{path}.{spec.name}" if path else spec.name] = value
+        out.append({"type": block.type_name, "config": block.config(), "settings": settings})
+    return out
 
 
 def fit(
@@ -94,13 +169,9 @@ def fit(
         raise ValueError(f"input and target differ in length ({x.size} vs {y.size} samples)")
     if x.size < segment + warmup:
         raise ValueError(f"input is too short: need at least {segment + warmup} samples")
-    groups = []
-    for module in model.modules():
-        if isinstance(module, ParamBlock):
-            for spec in module.param_specs():
-                if spec.name not in module.knob_bindings:
-                    groups.append({"params": [getattr(module, spec.name)], "lr": lr * (spec.max - spec.min)})
-    if not groups:
+    groups = optimizer_groups(model, lr)
+    if not any(isinstance(m, ParamBlock) and any(s.name not in m.knob_bindings for s in m.param_specs())
+               for m in model.modules()):
         raise ValueError("the template has no trainable DSP parameters")
     opt = torch.optim.Adam(groups)
     loss_fn = TrainingLoss(LossWeights(), segment_samples=segment)

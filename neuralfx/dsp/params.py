@@ -107,6 +107,22 @@ class ParamBlock(nn.Module):
         return self._process(x, self.parameter_values(knobs), state)
 
 
+def optimizer_groups(model: nn.Module, lr: float) -> list[dict[str, Any]]:
+    """Adam parameter groups: neural weights step by `lr`; each free DSP parameter by `lr` times
+    its declared range, so Hz, dB and ms move at comparable rates (the normalized 0..1
+    interface applied to the weights). Knob-bound parameters are left out: the knob sets them."""
+    groups, dsp = [], set()
+    for module in model.modules():
+        if isinstance(module, ParamBlock):
+            for spec in module.param_specs():
+                weight = getattr(module, spec.name)
+                dsp.add(id(weight))
+                if spec.name not in module.knob_bindings:
+                    groups.append({"params": [weight], "lr": lr * (spec.max - spec.min)})
+    neural = [p for p in model.parameters() if id(p) not in dsp]
+    return ([{"params": neural, "lr": lr}] if neural else []) + groups
+
+
 def _clamp_on_export(module: nn.Module, state_dict: dict, prefix: str, local_metadata: Any) -> None:
     for spec in module.param_specs():
         key = prefix + spec.name

@@ -129,7 +129,7 @@ class Waveshaper(ParamBlock):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Waveshaper":
         return cls(
-            curve=config["curve"],
+            curve=config.get("curve", "tanh"),
             sample_rate=config["sample_rate"],
             knobs=config.get("knobs"),
             pre=config.get("pre"),

@@ -23,6 +23,16 @@ public:
     // Real-time safe: no allocation, locks, exceptions or I/O. Mono, in place.
     virtual void process(float* audio, int num_samples, KnobBuffers knobs) = 0;
 
+    // Real-time safe. Processes channel a with this block and channel b with `other` (the
+    // other channel's clone of the same block) together, when the block can interleave two
+    // channels (recurrent layers: both in one loop, sharing weight loads and filling the
+    // pipeline). Returns false, touching nothing, when it cannot: the caller then processes
+    // the two channels one by one. The output is bit-identical to process() on each channel.
+    virtual bool process_pair(Block& other, float* a, float* b, int num_samples, KnobBuffers knobs) {
+        (void)other, (void)a, (void)b, (void)num_samples, (void)knobs;
+        return false;
+    }
+
     // A fresh block with the same parameters and cleared state (one per audio channel).
     virtual std::unique_ptr<Block> clone() const = 0;
 

@@ -66,8 +66,21 @@ public:
         for (int start = 0; start < num_samples; start += max_block_size_) {
             const int n = std::min(max_block_size_, num_samples - start);
             KnobBuffers knob_rows = knobs_.advance(n);
-            for (int ch = 0; ch < num_channels; ++ch)
-                for (auto& b : chains_[static_cast<size_t>(ch)]) b->process(channels[ch] + start, n, knob_rows);
+            // Block by block, so that two channels can share one block call (Block::process_pair);
+            // each channel still passes through its chain in order, so the result is the same.
+            for (size_t b = 0; b < prototype_.size(); ++b) {
+                for (int ch = 0; ch < num_channels;) {
+                    Block& block = *chains_[static_cast<size_t>(ch)][b];
+                    if (ch + 1 < num_channels &&
+                        block.process_pair(*chains_[static_cast<size_t>(ch + 1)][b], channels[ch] + start,
+                                           channels[ch + 1] + start, n, knob_rows)) {
+                        ch += 2;
+                    } else {
+                        block.process(channels[ch] + start, n, knob_rows);
+                        ch += 1;
+                    }
+                }
+            }
         }
         return true;
     }

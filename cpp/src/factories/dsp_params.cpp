@@ -85,19 +85,23 @@ std::vector<ParamSpec> biquad_specs(double sample_rate) {
 
 BiquadFilter read_biquad(const BlockReader& r, const nlohmann::json& band, const std::string& field,
                          const std::string& prefix, double sample_rate) {
-    static const char* const names[] = {"lowpass", "highpass", "bandpass", "notch", "peak", "lowshelf", "highshelf"};
+    static const char* const names[] = {"lowpass", "highpass", "bandpass", "notch", "peak",
+                                        "lowshelf", "highshelf", "lowpass1", "highpass1"};
     static const BiquadMode modes[] = {BiquadMode::lowpass, BiquadMode::highpass, BiquadMode::bandpass,
                                        BiquadMode::notch,   BiquadMode::peak,     BiquadMode::lowshelf,
-                                       BiquadMode::highshelf};
+                                       BiquadMode::highshelf, BiquadMode::lowpass1, BiquadMode::highpass1};
     if (!band.is_object()) r.fail(field, "expected an object {\"mode\": ..., \"knobs\": {...}}");
     auto m = band.find("mode");
     if (m == band.end() || !m->is_string()) r.fail(field + ".mode", "missing or not a string");
     const std::string mode = m->get<std::string>();
+    constexpr int kModes = sizeof(modes) / sizeof(modes[0]);
     int found = -1;
-    for (int i = 0; i < 7; ++i)
+    std::string known;
+    for (int i = 0; i < kModes; ++i) {
         if (mode == names[i]) found = i;
-    if (found < 0)
-        r.fail(field + ".mode", "'" + mode + "' is not one of: lowpass, highpass, bandpass, notch, peak, lowshelf, highshelf");
+        known += (i ? ", " : "") + std::string(names[i]);
+    }
+    if (found < 0) r.fail(field + ".mode", "'" + mode + "' is not one of: " + known);
     const std::vector<Param> p = read_params(r, band, field, prefix, biquad_specs(sample_rate));
     return BiquadFilter(modes[found], sample_rate, p[0], p[1], p[2]);
 }

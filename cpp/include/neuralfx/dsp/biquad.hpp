@@ -12,7 +12,9 @@
 
 namespace neuralfx::dsp {
 
-enum class BiquadMode { lowpass, highpass, bandpass, notch, peak, lowshelf, highshelf };
+// lowpass1/highpass1: first order (bilinear with prewarp, K = tan(w0/2)), q ignored: the design
+// of Pedalboard's (JUCE's) LowpassFilter/HighpassFilter.
+enum class BiquadMode { lowpass, highpass, bandpass, notch, peak, lowshelf, highshelf, lowpass1, highpass1 };
 
 struct BiquadCoefficients {
     double b0 = 1.0, b1 = 0.0, b2 = 0.0, a1 = 0.0, a2 = 0.0;  // divided by a0
@@ -27,6 +29,13 @@ inline BiquadCoefficients rbj_coefficients(BiquadMode mode, double sample_rate, 
     const double alpha = sw / (2.0 * q);
     double b0 = 1.0, b1 = 0.0, b2 = 0.0, a0 = 1.0, a1 = 0.0, a2 = 0.0;
     switch (mode) {
+        case BiquadMode::lowpass1:
+        case BiquadMode::highpass1: {
+            const double k = std::tan(w0 / 2.0);
+            b0 = mode == BiquadMode::lowpass1 ? k : 1.0;
+            b1 = mode == BiquadMode::lowpass1 ? k : -1.0;
+            return {b0 / (1.0 + k), b1 / (1.0 + k), 0.0, (k - 1.0) / (k + 1.0), 0.0};
+        }
         case BiquadMode::lowpass:
             b0 = (1.0 - cw) / 2.0, b1 = 1.0 - cw, b2 = (1.0 - cw) / 2.0;
             a0 = 1.0 + alpha, a1 = -2.0 * cw, a2 = 1.0 - alpha;

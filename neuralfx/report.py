@@ -1,0 +1,471 @@
+"""`neuralfx report MODEL`: plots and a short summary of how well a model file matches its target.
+
+The prediction is the model file running in the C++ kernel (neuralfx.load), i.e. what ships.
+The audio comes from a given (input, target) pair, or, for models built by
+training/build_presets.py, from the captures remade from the model's metadata ("capture":
+capture signal seed and the Pedalboard device at each trained setting), scored on the held-out
+tail that training validated on. Metrics: ESR as auraloss defines it (Wright and Välimäki,
+ICASSP 2020) and the multi-resolution STFT distance, the same functions training reports.
+
+Writes into the output folder:
+    loss_curves.png        training loss and validation ESR per validation (when the file has them)
+    waveform.png           target and prediction over the whole audio and zoomed on a transient
+    error_spectrogram.png  target, prediction and error spectrograms on one dB scale
+    esr_per_segment.png    ESR per segment with the signal level
+    summary.txt            the numbers"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+
+from .capture import CapturePair
+from .losses import esr, stft_distance
+
+# Segments quieter than this carry too little signal for their ESR to mean anything (the
+# ratio then measures the noise floor): drawn, but never called the worst.
+QUIET_DB = -50.0
+# Length of the zoomed waveform window, seconds, and how much of it precedes the transient.
+ZOOM_SECONDS, ZOOM_LEAD_SECONDS = 0.04, 0.008
+MISSING_MATPLOTLIB = "neuralfx report needs matplotlib: pip install 'neuralfx[report]' (or pip install matplotlib)"
+PLOTS = ("loss_curves.png", "waveform.png", "error_spectrogram.png", "esr_per_segment.png")
+
+
+# ---- how to remake the captures a model was trained on (written by training/build_presets.py) ----
+def capture_recipe(sample_rate: float, seconds: float, seed: int,
+                   devices: Sequence[tuple[dict[str, float], list[dict]]]) -> dict[str, Any]:
+    """Model-file metadata that says how to remake the training captures: the capture signal's
+    arguments and, per trained knob setting, the device as chain-preset stages
+    (`[{"plugin": "Distortion", "params": {...}}, ...]`)."""
+    return {"sample_rate": float(sample_rate), "seconds": float(seconds), "seed": int(seed),
+            "devices": [{"settings": dict(settings), "stages": stages} for settings, stages in devices]}
+
+
+def captures_from_recipe(recipe: dict[str, Any]) -> list:
+    """The captures described by `capture_recipe`, remade: same signal, same device, same audio."""
+    import pedalboard
+
+    from .capture import capture
+    from .chain import _stage_from_json
+    from .training import Capture
+
+    try:
+        rate, seconds, seed = float(recipe["sample_rate"]), float(recipe["seconds"]), int(recipe["seed"])
+        devices = [(dict(d["settings"]), list(d["stages"])) for d in recipe["devices"]]
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"metadata.capture is malformed ({e!r}): pass --input and --target instead") from None
+    return [Capture(capture(pedalboard.Pedalboard([_stage_from_json(s, i, Path(".")) for i, s in enumerate(stages)]),
+                            rate, seconds, seed), settings)
+            for settings, stages in devices]
+
+
+# ---- the audio the report is about ----
+@dataclass
+class Evaluation:
+    """Prediction and target, mono float32 at the model's rate; `parts` are (label, first
+    sample) of each capture's audio in the concatenation (one part for a given pair)."""
+
+    prediction: np.ndarray
+    target: np.ndarray
+    sample_rate: float
+    source: str
+    parts: list[tuple[str, int]] = field(default_factory=list)
+    latency_samples: int = 0  # what the kernel reports for the model
+
+    @property
+    def error(self) -> np.ndarray:
+        return self.target - self.prediction
+
+
+def _settings_text(settings: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in settings.items()) or "no knobs"
+
+
+def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLike] = None,
+             target_path: Optional[str | os.PathLike] = None, knobs: Optional[dict[str, float]] = None) -> Evaluation:
+    """Runs the model file in the kernel on the given pair (all of it, knobs as given, else
+    defaults), or on the held-out tail of the captures its metadata describes (only those whose
+    settings match `knobs`, when given)."""
+    from . import load
+    from .datacheck import prepare
+    from .training import Capture, TrainConfig, heldout_predictions
+
+    knobs = dict(knobs or {})
+    effect = load(model_path)
+    for name, value in knobs.items():
+        effect.set_knob(name, value)  # checks name and range before any audio work
+    if (input_path is None) != (target_path is None):
+        raise ValueError("--input and --target go together: give both files or neither")
+    if input_path is not None:
+        pair = CapturePair.load(input_path, target_path)
+        if pair.sample_rate != effect.sample_rate:
+            raise ValueError(f"the pair is {pair.sample_rate:g} Hz but the model runs at {effect.sample_rate:g} Hz: "
+                             f"resample both files to {effect.sample_rate:g} Hz")
+        # Aligned as training aligns it (latency removed), so the model is compared with what it learnt.
+        pair, _ = prepare(pair, polarity="keep", allow_clipping=True)
+        settings = {k.name: effect.get_knob(k.name) for k in effect.knobs}
+        captures, fraction = [Capture(pair, settings)], 1.0
+        source = f"{Path(input_path).name} -> {Path(target_path).name} (whole files, {_settings_text(settings)})"
+    else:
+        meta = effect.metadata
+        if "capture" not in meta:
+            raise ValueError(f"'{model_path}' does not say how its training audio was made (no metadata.capture): "
+                             "pass --input IN.wav --target TARGET.wav, a pair recorded through the device")
+        recipe = dict(meta["capture"])
+        recipe["devices"] = [d for d in recipe.get("devices", []) if isinstance(d, dict)
+                             and all(math.isclose(d.get("settings", {}).get(k, math.nan), v) for k, v in knobs.items())]
+        if not recipe["devices"]:
+            trained = "; ".join(_settings_text(d.get("settings", {})) for d in meta["capture"].get("devices", []))
+            raise ValueError(f"--knob {_settings_text(knobs)}: not a trained setting (trained: {trained}); "
+                             "pick one of those or pass --input/--target recorded at that setting")
+        captures = captures_from_recipe(recipe)
+        fraction = float(meta.get("config", {}).get("validation_fraction", TrainConfig.validation_fraction))
+        source = (f"held-out last {fraction:.0%} of the training captures, remade from the model's metadata "
+                  f"(capture seed {meta['capture']['seed']})")
+    results = heldout_predictions(effect, captures, fraction)
+    parts, start = [], 0
+    for c, (p, _) in zip(captures, results):
+        parts.append((_settings_text(c.settings), start))
+        start += len(p)
+    return Evaluation(np.concatenate([p for p, _ in results]), np.concatenate([t for _, t in results]),
+                      effect.sample_rate, source, parts, effect.latency_samples)
+
+
+# ---- measurements ----
+def level_db(x: np.ndarray) -> float:
+    """RMS level in dB re full scale (a full-scale square wave is 0 dB)."""
+    return float(10 * np.log10(np.mean(np.square(x, dtype=np.float64)) + 1e-20))
+
+
+@dataclass
+class Segments:
+    start_seconds: np.ndarray
+    esr: np.ndarray
+    level_db: np.ndarray  # target RMS per segment
+
+
+def segment_esr(ev: Evaluation, seconds: float = 1.0) -> Segments:
+    """ESR (auraloss) of each `seconds`-long segment; a last segment shorter than half that is
+    merged into the one before."""
+    if not seconds > 0:
+        raise ValueError(f"--segment-seconds must be > 0, got {seconds}")
+    n = max(1, int(round(seconds * ev.sample_rate)))
+    bounds = list(range(0, len(ev.target), n)) + [len(ev.target)]
+    if len(bounds) > 2 and bounds[-1] - bounds[-2] < n // 2:
+        del bounds[-2]
+    starts, esrs, levels = [], [], []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        p, t = torch.from_numpy(ev.prediction[lo:hi]), torch.from_numpy(ev.target[lo:hi])
+        starts.append(lo / ev.sample_rate)
+        esrs.append(esr(p, t))
+        levels.append(level_db(ev.target[lo:hi]))
+    return Segments(np.array(starts), np.array(esrs), np.array(levels))
+
+
+def transient_start(target: np.ndarray, sample_rate: float) -> int:
+    """The sample where the strongest onset starts: the 5 ms frame with the largest energy jump
+    over the 20 ms before it, among frames within 20 dB of the loudest."""
+    hop = max(1, int(0.005 * sample_rate))
+    frames = len(target) // hop
+    if frames < 6:
+        return 0
+    energy = np.mean(np.square(target[: frames * hop].reshape(frames, hop), dtype=np.float64), axis=1) + 1e-12
+    before = np.convolve(energy, np.ones(4) / 4)[: frames]  # mean of frames i-3..i
+    jump = np.full(frames, -np.inf)
+    jump[4:] = 10 * np.log10(energy[4:] / before[3:-1])
+    jump[energy < energy.max() * 10 ** (-20 / 10)] = -np.inf
+    return int(np.argmax(jump)) * hop
+
+
+# ---- plots ----
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError(MISSING_MATPLOTLIB) from None
+    matplotlib.use("Agg")  # files only: never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+TARGET_STYLE = dict(color="0.15", lw=1.0, label="target (device)")
+PREDICTION_STYLE = dict(color="tab:orange", lw=1.0, label="prediction (model in the C++ kernel)")
+ERROR_STYLE = dict(color="tab:red", lw=0.8, label="error (target - prediction)")
+
+
+def _mark_parts(ax, ev: Evaluation) -> None:
+    """Vertical lines and labels where one capture setting's audio gives way to the next."""
+    if len(ev.parts) < 2:
+        return
+    for label, start in ev.parts:
+        x = start / ev.sample_rate
+        ax.axvline(x, color="0.5", lw=0.8, ls=":")
+        ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -3),
+                    textcoords="offset points", va="top", fontsize=8, color="0.3")
+
+
+def plot_loss_curves(history: dict[str, list], title: str, path: Path) -> None:
+    plt = _pyplot()
+    steps = np.asarray(history["step"], dtype=float)
+    loss = np.asarray([math.nan if v is None else v for v in history["train_loss"]], dtype=float)
+    val = np.asarray([math.nan if v is None else v for v in history["validation_esr"]], dtype=float)
+    fig, ax = plt.subplots(figsize=(9, 4.8), layout="constrained")
+    ax.plot(steps, loss, "-", color="tab:blue", marker=".", label="training loss (ESR + DC + 0.1 MR-STFT, mean per interval)")
+    ax.plot(steps, val, "-", color="tab:orange", marker="o", ms=4, label="validation ESR (held-out audio, C++ kernel)")
+    if np.any(np.isfinite(val)):
+        best = int(np.nanargmin(val))
+        ax.plot(steps[best], val[best], "*", color="tab:red", ms=14, zorder=5,
+                label=f"best validation ESR {val[best]:.4g} at step {steps[best]:.0f} (the weights kept)")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step (one optimizer update per TBPTT chunk)")
+    ax.set_ylabel("loss / ESR (ratio, log scale)")
+    seconds = history.get("seconds") or []
+    took = f", {steps[-1]:.0f} steps in {seconds[-1] / 60:.1f} min" if seconds and seconds[-1] is not None else ""
+    ax.set_title(f"{title}: training curves{took}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_waveform(ev: Evaluation, title: str, path: Path) -> None:
+    plt = _pyplot()
+    rate = ev.sample_rate
+    duration = len(ev.target) / rate
+    onset = transient_start(ev.target, rate)
+    lo = max(0, onset - int(ZOOM_LEAD_SECONDS * rate))
+    hi = min(len(ev.target), lo + int(ZOOM_SECONDS * rate))
+    zoom = slice(lo, hi)
+    t_ms = (np.arange(lo, hi) - lo) / rate * 1000
+    fig, axes = plt.subplots(3, 1, figsize=(11, 8.5), layout="constrained",
+                             gridspec_kw=dict(height_ratios=[1, 1.4, 1]))
+    ax = axes[0]
+    for x, color, label in ((ev.target, "0.35", "target"), (ev.error, "tab:red", "error (target - prediction)")):
+        t_env, low, high = _envelope(x, rate)
+        ax.fill_between(t_env, low, high, color=color, lw=0, alpha=0.85, label=f"{label}, min/max envelope")
+    ax.axvspan(lo / rate, hi / rate, color="tab:blue", alpha=0.3, label="zoomed below")
+    _mark_parts(ax, ev)
+    ax.set_xlim(0, duration)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("amplitude (full scale = 1)")
+    ax.set_title(f"whole evaluation audio: {ev.source}", fontsize=9)
+    ax.legend(fontsize=8, loc="lower right", ncol=3, framealpha=0.9)
+    ax = axes[1]
+    ax.plot(t_ms, ev.target[zoom], **TARGET_STYLE)
+    ax.plot(t_ms, ev.prediction[zoom], ls="--", **PREDICTION_STYLE)
+    ax.set_xlim(t_ms[0], t_ms[-1])
+    ax.set_ylabel("amplitude (full scale = 1)")
+    ax.set_title(f"zoom on the strongest transient at {onset / rate:.3f} s: target vs prediction", fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.grid(alpha=0.3)
+    ax = axes[2]
+    err = ev.error[zoom]
+    ax.plot(t_ms, err, **ERROR_STYLE)
+    zoom_esr = float(np.sum(np.square(err, dtype=np.float64)) / (np.sum(np.square(ev.target[zoom], dtype=np.float64)) + 1e-20))
+    ax.set_xlim(t_ms[0], t_ms[-1])
+    ax.set_xlabel(f"time from {lo / rate:.3f} s (ms)")
+    ax.set_ylabel("error (full scale = 1)")
+    ax.set_title(f"error in the zoomed window: ESR {zoom_esr:.3g}, error level {level_db(err):.1f} dBFS RMS "
+                 f"vs target {level_db(ev.target[zoom]):.1f} dBFS", fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.suptitle(f"{title}: waveforms")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _envelope(x: np.ndarray, rate: float, columns: int = 2000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(time, min, max) of x over `columns` equal spans: what a waveform of minutes of audio
+    looks like at plot resolution, without the aliasing of plotting every n-th sample."""
+    per = max(1, len(x) // columns)
+    n = len(x) // per
+    spans = x[: n * per].reshape(n, per)
+    return (np.arange(n) * per + per / 2) / rate, spans.min(axis=1), spans.max(axis=1)
+
+
+def _spectrogram_db(x: np.ndarray, rate: float, nfft: int, columns: int, bands: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(time edges, frequency edges, dB power) on a grid the plot can show: at most `columns`
+    time columns (frames averaged in power) and `bands` log-spaced bands from 20 Hz to Nyquist
+    (each the loudest bin inside it, or the nearest bin where a band is narrower than a bin).
+    A full-resolution mesh draws ten times slower and looks the same at this size."""
+    from scipy import signal as sps
+
+    hop = nfft // 4
+    f, _, power = sps.spectrogram(x.astype(np.float64), fs=rate, window="hann", nperseg=nfft, noverlap=nfft - hop,
+                                  scaling="spectrum", mode="psd")
+    group = max(1, int(math.ceil(power.shape[1] / columns)))  # <= the frame count
+    frames = power.shape[1] // group * group
+    power = power[:, :frames].reshape(len(f), -1, group).mean(axis=2)
+    edges = np.geomspace(20.0, rate / 2, bands + 1)
+    starts = np.minimum(np.searchsorted(f, edges[:-1]), len(f) - 1)
+    power = np.maximum.reduceat(power, starts, axis=0)
+    step = hop * group / rate
+    t_edges = np.arange(power.shape[1] + 1) * step
+    # "spectrum" scaling puts a sine's RMS² in its bin: x2 makes a full-scale sine read 0 dB.
+    return t_edges, edges, 10 * np.log10(2 * power + 1e-20)
+
+
+def plot_error_spectrogram(ev: Evaluation, title: str, path: Path) -> None:
+    plt = _pyplot()
+    rate = ev.sample_rate
+    nfft = 4096  # 12 Hz bins at 48 kHz: guitar fundamentals stay apart on a log axis
+    while nfft > 64 and nfft > len(ev.target):
+        nfft //= 2
+    panels = [("target (device)", ev.target), ("prediction (model)", ev.prediction), ("error (target - prediction)", ev.error)]
+    specs = [_spectrogram_db(x, rate, nfft, columns=600, bands=240) for _, x in panels]
+    vmax = float(np.max(specs[0][2]))
+    vmin = vmax - 100  # 100 dB of range: from the loudest partial down to near the float noise floor
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), layout="constrained", sharey=True)
+    for ax, (name, x), (t, f, db) in zip(axes, panels, specs):
+        mesh = ax.pcolormesh(t, f, db, vmin=vmin, vmax=vmax, cmap="magma", shading="flat", rasterized=True)
+        ax.set_yscale("log")
+        ax.set_ylim(20, rate / 2)
+        ax.set_xlabel("time (s)")
+        ax.set_title(f"{name}\n{level_db(x):.1f} dBFS RMS", fontsize=10)
+        _mark_parts(ax, ev)
+    axes[0].set_ylabel("frequency (Hz, log scale)")
+    fig.colorbar(mesh, ax=axes, label="power (dB re full-scale sine)", shrink=0.9)
+    fig.suptitle(f"{title}: spectrograms (Hann window of {nfft} samples; the error is what the model gets wrong)")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_esr_per_segment(ev: Evaluation, seg: Segments, seconds: float, overall: float, title: str, path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(11, 4.8), layout="constrained")
+    end = len(ev.target) / ev.sample_rate
+    edges = np.append(seg.start_seconds, end)
+    centres = (edges[:-1] + edges[1:]) / 2
+    quiet = seg.level_db < QUIET_DB
+    ax.stairs(seg.esr, edges, color="tab:orange", lw=1.5, baseline=None, label=f"ESR per {seconds:g} s segment")
+    ax.plot(centres[~quiet], seg.esr[~quiet], "o", color="tab:orange", ms=3)
+    if np.any(quiet):
+        ax.plot(centres[quiet], seg.esr[quiet], "x", color="0.5", ms=5,
+                label=f"near-silent segment (target < {QUIET_DB:g} dBFS): its ESR measures noise")
+    ax.axhline(overall, color="tab:red", ls="--", lw=1, label=f"overall ESR {overall:.4g}")
+    ax.set_yscale("log")
+    finite = seg.esr[np.isfinite(seg.esr) & (seg.esr > 0)]
+    if len(finite):
+        ax.set_ylim(min(finite.min(), overall) / 2, max(finite.max(), overall) * 2)
+    ax.set_xlabel("time in the evaluation audio (s)")
+    ax.set_ylabel("ESR (ratio, log scale; lower is better)")
+    ax.grid(True, which="both", axis="y", alpha=0.3)
+    _mark_parts(ax, ev)
+    level = ax.twinx()
+    level.stairs(seg.level_db, edges, color="tab:blue", lw=1, alpha=0.7, baseline=None, label="target level (RMS)")
+    level.set_ylim(min(float(seg.level_db.min()), -60.0) - 5, 5)
+    level.set_ylabel("target level (dBFS RMS)", color="tab:blue")
+    level.tick_params(axis="y", colors="tab:blue")
+    lines = ax.get_legend_handles_labels()
+    more = level.get_legend_handles_labels()
+    fig.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="outside lower center", ncol=4)
+    ax.set_xlim(0, end)
+    ax.set_title(f"{title}: ESR over time\n{ev.source}", fontsize=10)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ---- the report ----
+@dataclass
+class Report:
+    paths: list[Path]
+    esr: float
+    stft: float
+    summary: str
+    notes: list[str]
+
+
+def _architecture(blocks) -> str:
+    return " -> ".join(f"{b.type}({', '.join(f'{k}={json.dumps(v)}' for k, v in b.config.items())})" for b in blocks)
+
+
+def write_report(model_path: str | os.PathLike, out_dir: str | os.PathLike,
+                 input_path: Optional[str | os.PathLike] = None, target_path: Optional[str | os.PathLike] = None,
+                 knobs: Optional[dict[str, float]] = None, segment_seconds: float = 1.0) -> Report:
+    """Writes the plots and summary.txt of `model_path` into `out_dir`; see the module docstring."""
+    from . import modelfile
+    from .presets import resolve_model
+
+    _pyplot()  # fail before minutes of audio work when plots cannot be drawn
+    path = resolve_model(model_path)
+    mf = modelfile.load(path)
+    meta = mf.metadata
+    name = meta.get("name") or path.stem
+    ev = evaluate(path, input_path, target_path, knobs)
+    seg = segment_esr(ev, segment_seconds)
+    p, t = torch.from_numpy(ev.prediction), torch.from_numpy(ev.target)
+    overall, stft = esr(p, t), stft_distance(p, t)
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths, notes = [], []
+    history = meta.get("history")
+    if history and history.get("step"):
+        plot_loss_curves(history, name, out / "loss_curves.png")
+        paths.append(out / "loss_curves.png")
+    else:
+        notes.append("no loss_curves.png: this model file has no training history (metadata.history); "
+                     "models trained by this version of neuralfx record it")
+    plot_waveform(ev, name, out / "waveform.png")
+    plot_error_spectrogram(ev, name, out / "error_spectrogram.png")
+    plot_esr_per_segment(ev, seg, segment_seconds, overall, name, out / "esr_per_segment.png")
+    paths += [out / "waveform.png", out / "error_spectrogram.png", out / "esr_per_segment.png"]
+
+    summary = _summary(path, mf, ev, seg, segment_seconds, overall, stft, notes)
+    (out / "summary.txt").write_text(summary)
+    paths.append(out / "summary.txt")
+    return Report(paths, overall, stft, summary, notes)
+
+
+def _summary(path: Path, mf, ev: Evaluation, seg: Segments, segment_seconds: float, overall: float, stft: float,
+             notes: list[str]) -> str:
+    meta = mf.metadata
+    params = sum(int(np.prod(w.shape)) for b in mf.blocks for w in b.weights.values())
+    lines = [
+        f"model:            {meta.get('name') or path.stem} ({path})",
+        f"architecture:     {_architecture(mf.blocks)}, {params} parameters",
+        f"knobs:            {', '.join(f'{k.name} [{k.min:g}..{k.max:g}] {k.unit}'.rstrip() for k in mf.knobs) or 'none'}",
+        f"sample rate:      {mf.sample_rate:g} Hz",
+        f"latency:          {ev.latency_samples} samples ({ev.latency_samples / mf.sample_rate * 1000:.2f} ms)",
+        "trained on:       " + textwrap.fill(str(meta.get("trained_on", "not recorded")), 100,
+                                                 subsequent_indent=" " * 18),
+    ]
+    if "train_steps" in meta:
+        lines.append(f"training:         {meta['train_steps']} steps in {meta.get('train_seconds', float('nan')):g} s"
+                     f"{', created ' + meta['created'] if 'created' in meta else ''}")
+    lines += [
+        "",
+        f"evaluated on:     {ev.source}",
+        f"                  {len(ev.target) / ev.sample_rate:.1f} s of audio, prediction by the model file in the C++ kernel",
+        f"ESR:              {overall:.6g}   (auraloss ESRLoss; {10 * math.log10(max(overall, 1e-20)):.1f} dB)",
+        f"MR-STFT:          {stft:.6g}   (auraloss MultiResolutionSTFTLoss, default resolutions)",
+    ]
+    if "validation_esr" in meta:
+        lines.append(f"stored val. ESR:  {meta['validation_esr']:.6g}   (metadata: measured at the end of training)")
+    for key, value in (meta.get("heldout_esr") or {}).items():
+        lines.append(f"held-out setting: {_settings_text(json.loads(key))}: ESR {value:.6g} (metadata)")
+    if len(ev.parts) > 1:
+        bounds = [s for _, s in ev.parts] + [len(ev.target)]
+        for (label, lo), hi in zip(ev.parts, bounds[1:]):
+            part = esr(torch.from_numpy(ev.prediction[lo:hi]), torch.from_numpy(ev.target[lo:hi]))
+            lines.append(f"  at {label}: ESR {part:.6g}")
+    loud = np.flatnonzero(seg.level_db >= QUIET_DB)
+    worst = loud[np.argsort(seg.esr[loud])[::-1][:3]]
+    lines += ["", f"worst {segment_seconds:g} s segments (target above {QUIET_DB:g} dBFS):"]
+    lines += [f"  {seg.start_seconds[i]:8.2f} s  ESR {seg.esr[i]:.4g}  target {seg.level_db[i]:.1f} dBFS RMS" for i in worst]
+    if not len(worst):
+        lines.append("  none: every segment is near-silent")
+    history = meta.get("history")
+    if history and history.get("step"):
+        lines.append(f"\nhistory:          {len(history['step'])} validations, last at step {history['step'][-1]}")
+    lines += [""] + [f"note: {n}" for n in notes]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,174 @@
+"""`neuralfx report`: plots and summary of a model against its target, through the CLI entry
+point, checked against ESRs computed here independently (auraloss on the model file run by
+neuralfx.load)."""
+
+from __future__ import annotations
+
+import re
+import struct
+import sys
+from pathlib import Path
+
+import auraloss
+import numpy as np
+import pedalboard
+import pytest
+import torch
+
+import neuralfx
+from neuralfx import cli, modelfile
+from neuralfx.capture import capture, capture_signal
+from neuralfx.report import Evaluation, capture_recipe, segment_esr, transient_start
+from neuralfx.training import VALIDATION_WARMUP, Capture, TrainConfig, train
+
+from conftest import random_lstm_model
+
+RATE = 48000
+SECONDS = 12.0  # the shortest capture signal
+SEED = 5
+STAGES = [{"plugin": "Gain", "params": {"gain_db": 10}}, {"plugin": "Distortion", "params": {"drive_db": 6}},
+          {"plugin": "LowpassFilter", "params": {"cutoff_frequency_hz": 6000}}]
+TINY = dict(hidden_size=8, batch_size=4, tbptt_samples=512, chunks_per_segment=2, warmup_samples=256,
+            validate_every=10, max_steps=30, patience=100, learning_rate=1e-2)
+PLOTS = ("loss_curves.png", "waveform.png", "error_spectrogram.png", "esr_per_segment.png")
+
+
+def device(stages: list[dict] = STAGES) -> pedalboard.Pedalboard:
+    from neuralfx.chain import _stage_from_json
+
+    return pedalboard.Pedalboard([_stage_from_json(s, i, Path(".")) for i, s in enumerate(stages)])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(model, input.wav, target.wav): a tiny LSTM trained for a few steps on a short capture,
+    its metadata saying how to remake the capture, as training/build_presets.py writes it, and
+    a pair cut from that capture."""
+    folder = tmp_path_factory.mktemp("trained")
+    pair = capture(device(), RATE, SECONDS, SEED)
+    config = TrainConfig(**TINY)
+    result = train([Capture(pair)], config, progress=lambda s: None)
+    metadata = result.metadata("test device", config, name="tiny")
+    metadata["capture"] = capture_recipe(RATE, SECONDS, SEED, [({}, STAGES)])
+    model = result.model.save(folder / "tiny.nfx", metadata)
+    # A pair "recorded elsewhere": the last 3 s (a short pair keeps the plots quick to draw).
+    type(pair)(pair.input[-3 * RATE :], pair.target[-3 * RATE :], RATE).save(folder)
+    return model, folder / "input.wav", folder / "target.wav"
+
+
+def summary_esr(folder: Path) -> float:
+    return float(re.search(r"^ESR:\s+(\S+)", (folder / "summary.txt").read_text(), re.M).group(1))
+
+
+def auraloss_esr(prediction: np.ndarray, target: np.ndarray) -> float:
+    return float(auraloss.time.ESRLoss()(torch.from_numpy(prediction)[None], torch.from_numpy(target)[None]))
+
+
+def assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    width, height = struct.unpack(">II", data[16:24])  # IHDR: the first chunk
+    assert 600 <= width <= 3000 and 300 <= height <= 2000, (path.name, width, height)
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(path)
+    assert pixels.shape[:2] == (height, width)
+    assert pixels[..., :3].std() > 0.05, f"{path.name} is (nearly) blank"
+
+
+def test_report_of_a_pair_matches_an_independent_esr(trained, tmp_path: Path, capsys) -> None:
+    model, x_path, y_path = trained
+    out = tmp_path / "report"
+    assert cli.main(["report", str(model), "-o", str(out), "--input", str(x_path), "--target", str(y_path)]) == 0
+    for name in PLOTS:
+        assert_png(out / name)
+    x, y = neuralfx.audio.read(x_path)[0][0], neuralfx.audio.read(y_path)[0][0]
+    expected = auraloss_esr(neuralfx.load(model)(x, RATE), y)
+    assert summary_esr(out) == pytest.approx(expected, rel=1e-5)  # summary prints 6 significant digits
+    text = (out / "summary.txt").read_text()
+    assert "LSTM(hidden_size=8" in text and "48000 Hz" in text and f"{TINY['max_steps']} steps" in text
+    assert "worst 1 s segments" in text
+    assert f"ESR {expected:.6g}" in capsys.readouterr().out
+
+
+def test_report_remakes_the_held_out_audio_from_metadata(trained, tmp_path: Path) -> None:
+    model, _, _ = trained
+    out = tmp_path / "report"
+    assert cli.main(["report", str(model), "-o", str(out)]) == 0
+    for name in PLOTS:
+        assert_png(out / name)
+    # Independently: the same capture, its last 15% predicted after the training's warm-up context.
+    x = capture_signal(RATE, SECONDS, SEED)
+    y = device()(x[None], RATE)[0]
+    start = int(len(x) * (1 - TrainConfig().validation_fraction))
+    prediction = neuralfx.load(model)(x[start - VALIDATION_WARMUP :], RATE)[VALIDATION_WARMUP:]
+    expected = auraloss_esr(prediction, y[start:])
+    assert summary_esr(out) == pytest.approx(expected, rel=1e-5)
+    # ... which is the ESR training measured for the weights it kept.
+    meta = modelfile.load(model).metadata
+    assert expected == pytest.approx(meta["validation_esr"], rel=1e-5)
+    history = meta["history"]
+    assert history["step"] == [10, 20, 30]
+    assert min(history["validation_esr"]) == pytest.approx(meta["validation_esr"], rel=1e-5)
+
+
+def test_knob_selects_a_trained_setting(tmp_path: Path) -> None:
+    # A random conditioned model: the report does not care how good it is, only what it measures.
+    stages = [dict(s, params=dict(s["params"])) for s in STAGES]
+    devices = []
+    for gain in (2.0, 8.0):
+        stages[1]["params"]["drive_db"] = gain
+        devices.append(({"gain": gain, "tone": 0.0}, [dict(s, params=dict(s["params"])) for s in stages]))
+    model = random_lstm_model(knobs=True).save(
+        tmp_path / "knobbed.nfx", {"name": "knobbed", "capture": capture_recipe(RATE, SECONDS, SEED, devices)})
+    out = tmp_path / "report"
+    assert cli.main(["report", str(model), "-o", str(out), "--knob", "gain=8"]) == 0
+    x = capture_signal(RATE, SECONDS, SEED)
+    y = device(devices[1][1])(x[None], RATE)[0]
+    start = int(len(x) * (1 - 0.15))  # no config in the metadata: the default fraction
+    effect = neuralfx.load(model, gain=8.0, tone=0.0)
+    expected = auraloss_esr(effect(x[start - VALIDATION_WARMUP :], RATE)[VALIDATION_WARMUP:], y[start:])
+    assert summary_esr(out) == pytest.approx(expected, rel=1e-5)
+    assert not (out / "loss_curves.png").exists()  # no history in this file
+    assert cli.main(["report", str(model), "-o", str(out), "--knob", "gain=3"]) == 1
+
+
+def test_old_model_needs_a_pair_and_reports_missing_history(lstm_model_path: Path, trained, tmp_path: Path,
+                                                            capsys) -> None:
+    _, x_path, y_path = trained
+    out = tmp_path / "report"
+    assert cli.main(["report", str(lstm_model_path), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "--input" in err and "--target" in err and "metadata.capture" in err
+    assert cli.main(["report", str(lstm_model_path), "-o", str(out), "--input", str(x_path)]) == 1
+    assert "go together" in capsys.readouterr().err
+    assert cli.main(["report", str(lstm_model_path), "-o", str(out), "--input", str(x_path),
+                     "--target", str(y_path)]) == 0
+    assert "no training history" in capsys.readouterr().out
+    assert not (out / "loss_curves.png").exists()
+    for name in PLOTS[1:]:
+        assert_png(out / name)
+    assert "no training history" in (out / "summary.txt").read_text()
+
+
+def test_missing_matplotlib_says_what_to_install(lstm_model_path: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` raise ImportError
+    assert cli.main(["report", str(lstm_model_path), "-o", str(tmp_path / "r")]) == 1
+    assert "pip install 'neuralfx[report]'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_segment_esr_and_transient_finder_on_constructed_signals() -> None:
+    rng = np.random.default_rng(0)
+    target = (0.5 * rng.standard_normal(3 * RATE)).astype(np.float32)
+    prediction = target.copy()
+    prediction[RATE : 2 * RATE] *= 0.9  # only the second second is wrong: ESR 0.1**2 there
+    seg = segment_esr(Evaluation(prediction, target, RATE, "test"), 1.0)
+    assert list(seg.start_seconds) == [0.0, 1.0, 2.0]
+    assert seg.esr[0] == 0 and seg.esr[2] == 0
+    assert seg.esr[1] == pytest.approx(0.01, rel=1e-4)
+    assert seg.level_db[1] == pytest.approx(20 * np.log10(0.5), abs=0.1)
+    # A click after quiet noise: the onset is found within one 5 ms analysis frame.
+    quiet = (1e-3 * rng.standard_normal(RATE)).astype(np.float32)
+    quiet[30000:30480] += 0.8 * np.hanning(480).astype(np.float32)
+    assert abs(transient_start(quiet, RATE) - 30000) <= 240
