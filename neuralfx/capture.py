@@ -85,15 +85,30 @@ def _notes(seconds: float, rate: float, rng: np.random.Generator, chords: bool) 
     return out
 
 
+ALIGNMENT_CLICK_LEVEL = 0.5
+
+
+def alignment_section(sample_rate: float) -> np.ndarray:
+    """The capture signal's first ALIGNMENT_SECONDS: silence with isolated clicks."""
+    align = np.zeros(int(ALIGNMENT_SECONDS * sample_rate))
+    for t in ALIGNMENT_CLICKS_SECONDS:
+        align[int(t * sample_rate)] = ALIGNMENT_CLICK_LEVEL
+    return align
+
+
+def has_alignment_section(audio: np.ndarray, sample_rate: float) -> bool:
+    """Whether audio starts with the capture signal's alignment section (at this rate)."""
+    expected = alignment_section(sample_rate)
+    return len(audio) >= len(expected) and bool(np.allclose(audio[: len(expected)], expected, atol=1e-4))
+
+
 def capture_signal(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS, seed: int = 0) -> np.ndarray:
     """The standard capture signal, mono float32 in [-1, 1]; identical for identical arguments."""
     if seconds < MIN_SECONDS:
         raise ValueError(f"a capture signal needs at least {MIN_SECONDS:g} seconds, got {seconds:g}")
     rng = np.random.default_rng(seed)
     gap = np.zeros(int(GAP_SECONDS * sample_rate))
-    align = np.zeros(int(ALIGNMENT_SECONDS * sample_rate))
-    for t in ALIGNMENT_CLICKS_SECONDS:
-        align[int(t * sample_rate)] = 0.5
+    align = alignment_section(sample_rate)
     body = seconds - ALIGNMENT_SECONDS
 
     def share(name: str) -> float:
@@ -116,9 +131,16 @@ def capture_signal(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS,
 
 @dataclass
 class CapturePair:
+    """A device's input and its recorded output. A capture made here has both of one length; a
+    pair recorded elsewhere may differ by the device's latency until training aligns it
+    (neuralfx.datacheck.prepare)."""
+
     input: np.ndarray  # mono float32
-    target: np.ndarray  # mono float32, same length
+    target: np.ndarray  # mono float32
     sample_rate: float
+    # Whether the audio went through a converter (a recording): only then is a run of samples
+    # held at full scale clipping. A digital device run here saturating at full scale is its sound.
+    recorded: bool = True
 
     def save(self, folder: str | os.PathLike) -> tuple[Path, Path]:
         """Writes input.wav and target.wav (32-bit float, lossless) into folder."""
@@ -129,15 +151,12 @@ class CapturePair:
         return paths
 
     @classmethod
-    def load(cls, input_path: str | os.PathLike, target_path: str | os.PathLike) -> "CapturePair":
-        """A pair recorded elsewhere; both files must share rate and length (mono, or the first channel)."""
-        x, rate_x = audio_io.read(input_path)
-        y, rate_y = audio_io.read(target_path)
-        if rate_x != rate_y:
-            raise ValueError(f"input is {rate_x:g} Hz but target is {rate_y:g} Hz: record both at one rate")
-        if x.shape[1] != y.shape[1]:
-            raise ValueError(f"input has {x.shape[1]} frames but target has {y.shape[1]}: trim them to one length")
-        return cls(x[0].copy(), y[0].copy(), rate_x)
+    def load(cls, input_path: str | os.PathLike, target_path: str | os.PathLike,
+             sample_rate: float | None = None) -> "CapturePair":
+        """A pair of audio files, e.g. recorded elsewhere; see neuralfx.datacheck.read_pair."""
+        from .datacheck import read_pair
+
+        return read_pair(input_path, target_path, sample_rate)
 
 
 def run_device(device: Device, signal: np.ndarray, sample_rate: float) -> np.ndarray:
@@ -156,4 +175,4 @@ def run_device(device: Device, signal: np.ndarray, sample_rate: float) -> np.nda
 
 def capture(device: Device, sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS, seed: int = 0) -> CapturePair:
     x = capture_signal(sample_rate, seconds, seed)
-    return CapturePair(x, run_device(device, x, sample_rate), float(sample_rate))
+    return CapturePair(x, run_device(device, x, sample_rate), float(sample_rate), recorded=False)

@@ -94,44 +94,85 @@ def cmd_info(args: argparse.Namespace) -> int:
     meta = mf.metadata
     if "validation_esr" in meta:
         print(f"validation ESR: {meta['validation_esr']:.5f}")
+    for key, value in meta.get("heldout_esr", {}).items():
+        print(f"held-out ESR:   {value:.5f} at {', '.join(f'{k}={v:g}' for k, v in json.loads(key).items())}")
+    latencies = sorted({(a["latency_samples"], a["latency_ms"], a["polarity"]) for a in meta.get("alignment", [])})
+    for samples, ms, polarity in latencies:
+        print(f"latency:        {samples} samples ({ms:g} ms) removed, polarity {polarity}")
     for key in ("name", "trained_on", "train_steps", "train_seconds", "created"):
         if key in meta:
             print(f"{key.replace('_', ' ') + ':':<15} {meta[key]}")
     return 0
 
 
-def _device_from_args(args: argparse.Namespace):
-    import pedalboard
+def _capture_chain(args: argparse.Namespace) -> int:
+    from .presets import resolve_chain
+    from .sweep import capture_sweep, settings_grid, sweeps_from_specs, write_manifest
 
-    from .chain import Chain
+    path = resolve_chain(args.chain)
+    stages = json.loads(path.read_text(encoding="utf-8")).get("stages")
+    if not isinstance(stages, list) or not stages:
+        raise ValueError(f"chain preset '{path}': 'stages' must be a non-empty list")
+    sweeps = sweeps_from_specs(stages, path.parent, args.sweep, args.heldout)
+    if sweeps:
+        print(f"capturing {len(settings_grid(sweeps))} setting(s) to train on and "
+              f"{len(settings_grid(sweeps, heldout=True))} held out")
+    train, held = capture_sweep(stages, path.parent, sweeps, args.sample_rate, args.seconds, args.seed)
+    return _wrote(write_manifest(args.out_dir, stages, sweeps, train, held), train[0].pair)
 
-    if args.plugin:
-        return pedalboard.load_plugin(args.plugin)
-    chain = Chain.from_preset(args.chain)
-    return lambda audio, rate: chain.process(audio, rate)
 
-
-def cmd_capture(args: argparse.Namespace) -> int:
-    from .capture import capture
-
-    pair = capture(_device_from_args(args), args.sample_rate, args.seconds, args.seed)
-    paths = pair.save(args.out_dir)
-    print(f"wrote {paths[0]} and {paths[1]} ({len(pair.input) / pair.sample_rate:.1f} s at {pair.sample_rate:g} Hz)")
+def _wrote(manifest: Path, pair) -> int:
+    print(f"wrote {manifest.parent}/ ({len(pair.input) / pair.sample_rate:.1f} s at {pair.sample_rate:g} Hz); "
+          f"train with: neuralfx train --manifest {manifest} -o MODEL.nfx")
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from .capture import CapturePair
-    from .training import Capture, TrainConfig, train
+def cmd_capture(args: argparse.Namespace) -> int:
+    """Every capture folder holds input.wav, the target(s) and manifest.json naming them."""
+    import pedalboard
 
-    pair = CapturePair.load(args.input, args.target)
+    from .capture import capture
+    from .sweep import write_manifest
+    from .training import Capture
+
+    if args.chain:
+        return _capture_chain(args)
+    if args.sweep or args.heldout:
+        raise ValueError("--sweep and --heldout need --chain: a chain preset whose stages STAGE.PARAM names")
+    pair = capture(pedalboard.load_plugin(args.plugin), args.sample_rate, args.seconds, args.seed)
+    return _wrote(write_manifest(args.out_dir, [{"plugin_path": args.plugin}], [], [Capture(pair)], []), pair)
+
+
+def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str]:
+    """(captures, held-out captures, knobs, what they are) from --manifest or an INPUT TARGET pair."""
+    from .datacheck import read_pair
+    from .sweep import load_manifest
+    from .training import Capture
+
+    if args.manifest:
+        if args.input or args.target:
+            raise ValueError("give either INPUT TARGET or --manifest, not both")
+        captures, heldout, knobs = load_manifest(args.manifest, args.sample_rate)
+        return captures, heldout, knobs, f"knob captures {args.manifest}"
+    if not (args.input and args.target):
+        raise ValueError("give INPUT.wav TARGET.wav (the device's input and its recorded output) or --manifest")
+    pair = read_pair(args.input, args.target, args.sample_rate)
+    return [Capture(pair)], [], [], f"{Path(args.input).name} -> {Path(args.target).name}"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training import TrainConfig, train
+
+    captures, heldout, knobs, what = _training_data(args)
     config = TrainConfig(arch=args.arch, hidden_size=args.hidden_size, num_layers=args.num_layers, max_steps=args.max_steps,
                          max_seconds=args.max_minutes * 60 if args.max_minutes else None, seed=args.seed,
-                         device=args.device, threads=args.threads, checkpoint=args.checkpoint)
-    result = train([Capture(pair)], config)
+                         device=args.device, threads=args.threads, checkpoint=args.checkpoint,
+                         max_latency_seconds=args.max_latency, polarity=args.polarity,
+                         allow_clipping=args.allow_clipping)
+    result = train(captures, config, knobs=knobs, heldout=heldout)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun, rank 0 writes the model
-    trained_on = args.trained_on or f"{Path(args.input).name} -> {Path(args.target).name}"
+    trained_on = args.trained_on or what
     path = result.model.save(args.output, result.metadata(trained_on, config, name=Path(args.output).stem))
     print(f"wrote {path} (validation ESR {result.validation_esr:.5f})")
     return 0
@@ -216,11 +257,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seconds", type=float, default=180.0)
     c.add_argument("--sample-rate", type=float, default=48000)
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--sweep", action="append", default=[], metavar="STAGE.PARAM=V1,V2,...",
+                   help="capture the chain at each value of stage STAGE's parameter PARAM (0-based stage index); "
+                        "several --sweep make a grid; writes one target per setting and manifest.json")
+    c.add_argument("--heldout", action="append", default=[], metavar="STAGE.PARAM=V1,V2,...",
+                   help="values of a swept parameter held out of training and scored after it")
     c.set_defaults(func=cmd_capture)
 
-    t = sub.add_parser("train", help="fit an amp model (LSTM by default) to an input/target pair")
-    t.add_argument("input")
-    t.add_argument("target")
+    t = sub.add_parser("train", help="fit an amp model (LSTM by default) to an input/target pair or to knob captures",
+                       description="Trains on INPUT.wav TARGET.wav (recorded anywhere; mono, or the first channel "
+                                   "of each file) or on the knob captures of a --manifest. The pair is checked "
+                                   "(clipping, silence, level, rates, lengths) and the device's latency is found "
+                                   "by cross-correlation and removed before training.")
+    t.add_argument("input", nargs="?", help="the signal sent into the device")
+    t.add_argument("target", nargs="?", help="the device's recorded output")
+    t.add_argument("--manifest", help="manifest.json of `neuralfx capture --sweep`: one knob-conditioned model")
     t.add_argument("-o", "--output", required=True)
     t.add_argument("--arch", default="lstm", choices=ARCHITECTURES,
                    help="the network: recurrent (--hidden-size, --num-layers apply) or convolutional (NAM WaveNet layouts, TCN)")
@@ -233,6 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for small nets)")
     t.add_argument("--checkpoint", help="checkpoint file: written during training, resumed from if it exists")
     t.add_argument("--trained-on", help="what the capture imitates, stored in the model's metadata")
+    t.add_argument("--sample-rate", type=float, help="refuse files at any other rate")
+    t.add_argument("--max-latency", type=float, default=1.0, help="largest device latency accepted, seconds")
+    t.add_argument("--polarity", choices=["error", "flip", "keep"], default="error",
+                   help="an inverted target: stop (default), flip it back, or keep it")
+    t.add_argument("--allow-clipping", action="store_true", help="train even if input or target clips")
     t.set_defaults(func=cmd_train)
 
     f = sub.add_parser("fit", help="recover the settings of a DSP chain (EQ, gain, waveshaper...) from an input/target pair")

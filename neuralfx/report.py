@@ -95,6 +95,7 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
     defaults), or on the held-out tail of the captures its metadata describes (only those whose
     settings match `knobs`, when given)."""
     from . import load
+    from .datacheck import prepare
     from .training import Capture, TrainConfig, heldout_predictions
 
     knobs = dict(knobs or {})
@@ -108,6 +109,8 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
         if pair.sample_rate != effect.sample_rate:
             raise ValueError(f"the pair is {pair.sample_rate:g} Hz but the model runs at {effect.sample_rate:g} Hz: "
                              f"resample both files to {effect.sample_rate:g} Hz")
+        # Aligned as training aligns it (latency removed), so the model is compared with what it learnt.
+        pair, _ = prepare(pair, polarity="keep", allow_clipping=True)
         settings = {k.name: effect.get_knob(k.name) for k in effect.knobs}
         captures, fraction = [Capture(pair, settings)], 1.0
         source = f"{Path(input_path).name} -> {Path(target_path).name} (whole files, {_settings_text(settings)})"

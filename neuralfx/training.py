@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import json
 import math
 import os
 import time
@@ -21,8 +22,10 @@ import numpy as np
 import torch
 
 from . import __version__
+from .alignment import DEFAULT_MAX_LATENCY_SECONDS, Alignment
 from .architectures import ARCHITECTURES
 from .capture import CapturePair
+from .datacheck import prepare
 from .dsp.params import optimizer_groups
 from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
@@ -60,6 +63,10 @@ class TrainConfig:
     threads: Optional[int] = 1
     # Written at validations; a run given an existing checkpoint resumes from it.
     checkpoint: Optional[str] = None
+    # Data checks and alignment (neuralfx.datacheck.prepare) run on every capture first.
+    max_latency_seconds: float = DEFAULT_MAX_LATENCY_SECONDS
+    polarity: str = "error"  # an inverted target: "error", "flip" it back, or "keep" it
+    allow_clipping: bool = False
 
 
 @dataclass
@@ -78,8 +85,12 @@ class TrainResult:
     steps: int
     seconds: float
     history: list[dict[str, float]]
+    alignments: list[Alignment] = field(default_factory=list)  # one per training capture
+    # ESR at knob settings never trained on, keyed by the settings as JSON.
+    heldout_esr: dict[str, float] = field(default_factory=dict)
 
     def metadata(self, trained_on: str, config: TrainConfig, name: str = "") -> dict:
+        extra = {"heldout_esr": self.heldout_esr} if self.heldout_esr else {}
         return {
             "name": name,
             "trained_on": trained_on,
@@ -90,6 +101,8 @@ class TrainResult:
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "neuralfx_version": __version__,
             "config": asdict(config),
+            "alignment": [a.to_json() for a in self.alignments],
+            **extra,
             "history": compact_history(self.history),
         }
 
@@ -158,12 +171,16 @@ def build_model(config: TrainConfig, sample_rate: float, knobs: Sequence[Knob] =
     return Model([block], sample_rate, knobs)
 
 
-# The name from before other architectures existed; builds config.arch (LSTM by default).
-build_lstm_model = build_model
-
 
 def _split(capture: Capture, fraction: float) -> int:
     return int(len(capture.pair.input) * (1 - fraction))
+
+
+def _check_settings(capture: Capture, what: str, knobs: Sequence[Knob]) -> None:
+    for k in knobs:
+        if k.name not in capture.settings:
+            raise ValueError(f"{what} has no setting for knob '{k.name}'")
+        k.check(capture.settings[k.name])
 
 
 def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Sequence[Knob]) -> float:
@@ -174,19 +191,38 @@ def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Seq
         raise ValueError(f"captures have different sample rates {sorted(rates)}: record all at one rate")
     need = config.warmup_samples + config.tbptt_samples * config.chunks_per_segment
     for i, c in enumerate(captures):
-        if len(c.pair.input) != len(c.pair.target):
-            raise ValueError(f"capture {i}: input and target lengths differ")
         train_len = _split(c, config.validation_fraction)
         if train_len < need or len(c.pair.input) - train_len < 2048:
             raise ValueError(
                 f"capture {i} is too short ({len(c.pair.input)} samples): training needs {need} samples plus "
                 f"validation; record longer or lower tbptt_samples/chunks_per_segment"
             )
-        for k in knobs:
-            if k.name not in c.settings:
-                raise ValueError(f"capture {i} has no setting for knob '{k.name}'")
-            k.check(c.settings[k.name])
+        _check_settings(c, f"capture {i}", knobs)
     return rates.pop()
+
+
+def prepare_captures(captures: Sequence[Capture], config: TrainConfig, progress: Callable[[str], None] = print,
+                     what: str = "capture") -> tuple[list[Capture], list[Alignment]]:
+    """Every capture checked and aligned (neuralfx.datacheck.prepare), with the latency found."""
+    prepared, found = [], []
+    for i, c in enumerate(captures):
+        name = f"{what} {i}" + (f" ({_settings_text(c.settings)})" if c.settings else "")
+        pair, a = prepare(c.pair, config.max_latency_seconds, config.polarity, config.allow_clipping, what=name)
+        progress(f"{name}: {a.describe()}" + (" (removed)" if a.latency else "")
+                 + ("; target flipped back" if a.inverted and config.polarity == "flip" else ""))
+        prepared.append(Capture(pair, c.settings))
+        found.append(a)
+    return prepared, found
+
+
+def _settings_text(settings: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in settings.items())
+
+
+def score_settings(model: Model, captures: Sequence[Capture]) -> dict[str, float]:
+    """ESR over each whole (aligned) capture, keyed by its knob settings as JSON: how the model
+    does at settings it was not trained on."""
+    return {json.dumps(c.settings): validate(model, [c], 1.0)[0] for c in captures}
 
 
 def heldout_predictions(effect: "NeuralEffect", captures: Sequence[Capture], fraction: float) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -222,8 +258,16 @@ def train(
     knobs: Sequence[Knob] = (),
     model: Optional[Model] = None,
     progress: Callable[[str], None] = print,
+    heldout: Sequence[Capture] = (),
 ) -> TrainResult:
+    """Fits the model to the captures (checked and aligned first). Held-out captures, at knob
+    settings not trained on, are scored once training ends (TrainResult.heldout_esr)."""
+    report = progress if int(os.environ.get("RANK", "0")) == 0 else _quiet
+    captures, alignments = prepare_captures(captures, config, report)
+    heldout, _ = prepare_captures(heldout, config, report, what="held-out capture")
     sample_rate = _check_captures(captures, config, knobs)
+    for i, c in enumerate(heldout):
+        _check_settings(c, f"held-out capture {i}", knobs)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -329,11 +373,14 @@ def train(
     model.cpu().eval()
     seconds = time.monotonic() - t0
     progress(f"best validation ESR {st.best_esr:.5f} after {st.step} steps, {seconds:.0f} s")
+    heldout_esr = score_settings(model, heldout) if rank == 0 else {}
+    for key, value in heldout_esr.items():
+        progress(f"held-out setting {_settings_text(json.loads(key))}: ESR {value:.5f}")
     if started_distributed:
         import torch.distributed as dist
 
         dist.destroy_process_group()
-    return TrainResult(model, st.best_esr, st.best_stft, st.step, seconds, st.history)
+    return TrainResult(model, st.best_esr, st.best_stft, st.step, seconds, st.history, alignments, heldout_esr)
 
 
 @dataclass

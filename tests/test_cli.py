@@ -80,3 +80,63 @@ def test_train_under_torchrun_with_two_cpu_processes(tmp_path: Path) -> None:
     assert "x 2 processes" in r.stdout
     assert r.stdout.count("wrote ddp.nfx") == 1
     assert "validation ESR:" in run("info", "ddp.nfx", cwd=tmp_path).stdout
+
+
+def test_train_a_pair_recorded_elsewhere(tmp_path: Path) -> None:
+    """Any pair: a stereo target at another level, 240 samples late and longer by that; the
+    input is not the capture signal, so the whole pair is correlated."""
+    import pedalboard
+
+    x = np.concatenate([plucks(6.0), plucks(6.0, seed=1)])
+    y = pedalboard.Pedalboard([pedalboard.Distortion(drive_db=12), pedalboard.Gain(gain_db=-12)])(x, 48000)
+    y = np.concatenate([np.zeros(240, np.float32), y])
+    audio.write(tmp_path / "di.wav", x, 48000)
+    audio.write(tmp_path / "amp.wav", np.stack([y, y]), 48000)
+    r = run("train", "di.wav", "amp.wav", "-o", "m.nfx", "--hidden-size", "4", "--max-steps", "10", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "latency 240 samples (5.00 ms), polarity normal, found on the whole pair (removed)" in r.stdout
+    info = run("info", "m.nfx", cwd=tmp_path).stdout
+    assert "latency:        240 samples (5 ms) removed, polarity normal" in info
+
+
+def test_train_stops_on_bad_data_with_what_to_do(tmp_path: Path) -> None:
+    x = plucks(12.0)
+    audio.write(tmp_path / "in.wav", x, 48000)
+    audio.write(tmp_path / "hot.wav", np.clip(4 * x, -1, 1), 48000)
+    audio.write(tmp_path / "inv.wav", -0.5 * x, 48000)
+    r = run("train", "in.wav", "hot.wav", "-o", "m.nfx", cwd=tmp_path)
+    assert r.returncode == 1 and "target clips" in r.stderr and "--allow-clipping" in r.stderr
+    r = run("train", "in.wav", "inv.wav", "-o", "m.nfx", "--sample-rate", "44100", cwd=tmp_path)
+    assert r.returncode == 1 and "48000 Hz but 44100 Hz was requested" in r.stderr
+    r = run("train", "in.wav", "inv.wav", "-o", "m.nfx", cwd=tmp_path)
+    assert r.returncode == 1 and "polarity is inverted" in r.stderr and "--polarity flip" in r.stderr
+    assert not (tmp_path / "m.nfx").exists()
+    r = run("train", "in.wav", "inv.wav", "-o", "m.nfx", "--polarity", "flip", "--hidden-size", "4",
+            "--max-steps", "10", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "polarity inverted" in r.stdout and "target flipped back" in r.stdout
+
+
+def test_knob_sweep_capture_then_train_with_held_out_setting(tmp_path: Path) -> None:
+    import json
+
+    from neuralfx import modelfile
+
+    preset = tmp_path / "dev.chain.json"
+    preset.write_text('{"stages": [{"plugin": "Distortion", "params": {"drive_db": 6}},'
+                      ' {"plugin": "Gain", "params": {"gain_db": -6}}]}')
+    r = run("capture", "cap", "--chain", str(preset), "--seconds", "12", "--sweep", "0.drive_db=0,12",
+            "--heldout", "0.drive_db=6", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((tmp_path / "cap" / "manifest.json").read_text())
+    assert [(c["target"], c["settings"], c["heldout"]) for c in manifest["captures"]] == [
+        ("target_000.wav", {"drive_db": 0.0}, False), ("target_001.wav", {"drive_db": 12.0}, False),
+        ("heldout_target.wav", {"drive_db": 6.0}, True)]
+    r = run("train", "--manifest", "cap/manifest.json", "-o", "m.nfx", "--hidden-size", "4", "--max-steps", "10",
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    mf = modelfile.load(tmp_path / "m.nfx")
+    assert [(k.name, k.min, k.max, k.default, k.unit) for k in mf.knobs] == [("drive_db", 0, 12, 6, "dB")]
+    assert list(mf.metadata["heldout_esr"]) == ['{"drive_db": 6.0}']
+    assert [a["latency_samples"] for a in mf.metadata["alignment"]] == [0, 0]
+    assert "held-out ESR:" in run("info", "m.nfx", cwd=tmp_path).stdout

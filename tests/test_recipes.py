@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from neuralfx import modelfile
+from neuralfx.sweep import device_at, settings_grid
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPES = sorted((REPO / "training" / "recipes").glob("*.json"))
@@ -20,12 +21,13 @@ RECIPES = sorted((REPO / "training" / "recipes").glob("*.json"))
 def test_every_recipe_names_a_buildable_device(recipe: Path) -> None:
     sys.path.insert(0, str(REPO / "training"))
     try:
-        from build_presets import device_from_recipe, settings_grid
+        from build_presets import sweeps_from_recipe
     finally:
         sys.path.pop(0)
     doc = json.loads(recipe.read_text())
-    for settings in settings_grid(doc, "train_values") + settings_grid(doc, "heldout_values"):
-        device = device_from_recipe(doc, settings)
+    sweeps = sweeps_from_recipe(doc, recipe)
+    for settings in settings_grid(sweeps) + settings_grid(sweeps, heldout=True):
+        device = device_at(doc["device"], sweeps, settings, recipe.parent)
         y = device(np.full(4800, 0.1, np.float32), 48000)
         assert np.all(np.isfinite(y))
 
@@ -38,8 +40,10 @@ def test_knob_recipe_builds_a_conditioned_model_and_scores_held_out_settings(tmp
     assert r.returncode == 0, r.stderr[-3000:]
     mf = modelfile.load(tmp_path / "clean_amp.nfx")
     assert [k.name for k in mf.knobs] == ["gain"]
-    assert mf.blocks[0].config["conditioning"] == ["gain"]
-    assert set(mf.metadata["heldout_esr"]) == {'{"gain": 2}', '{"gain": 10}'}
+    # The recipe's grey-box chain: EQ -> LSTM conditioned on the knob -> EQ.
+    assert [b.type for b in mf.blocks] == ["ParametricEQ", "LSTM", "ParametricEQ"]
+    assert mf.blocks[1].config["conditioning"] == ["gain"]
+    assert sorted(json.loads(k)["gain"] for k in mf.metadata["heldout_esr"]) == [2, 10]
     table = (tmp_path / "RESULTS.md").read_text()
     assert "clean_amp.nfx" in table and "gain=2:" in table
     # The metadata says how to remake every capture: a report remade from it scores the held-out

@@ -3,6 +3,7 @@ model in the kernel, and the exported file carries the metrics."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import neuralfx
 from neuralfx import modelfile
 from neuralfx.capture import capture
 from neuralfx.knobs import Knob
-from neuralfx.training import Capture, TrainConfig, build_lstm_model, train, validate
+from neuralfx.training import Capture, TrainConfig, build_model, train, validate
 
 TINY = dict(hidden_size=8, batch_size=4, tbptt_samples=512, chunks_per_segment=2, warmup_samples=256,
             validate_every=20, learning_rate=1e-2)
@@ -32,7 +33,7 @@ def test_training_reduces_validation_error_and_exports(drive_capture: Capture, t
 
     config = TrainConfig(max_steps=60, patience=100, **TINY)
     torch.manual_seed(config.seed)
-    before, _, _, _ = validate(build_lstm_model(config, 48000), [drive_capture], config.validation_fraction)
+    before, _, _, _ = validate(build_model(config, 48000), [drive_capture], config.validation_fraction)
     lines: list[str] = []
     result = train([drive_capture], config, progress=lines.append)
     assert result.steps == 60
@@ -59,18 +60,28 @@ def test_early_stopping_and_seeded_repeatability(drive_capture: Capture) -> None
 def test_knob_conditioned_training_uses_each_captures_setting() -> None:
     knob = Knob("drive", 0.0, 20.0, 10.0, "dB")
     caps = [Capture(capture(pedalboard.Distortion(drive_db=d), 48000, 12.0), {"drive": d}) for d in (0.0, 20.0)]
+    held = Capture(capture(pedalboard.Distortion(drive_db=10.0), 48000, 12.0, seed=1), {"drive": 10.0})
     config = TrainConfig(max_steps=20, patience=100, **TINY)
-    result = train(caps, config, knobs=[knob], progress=lambda s: None)
+    lines: list[str] = []
+    result = train(caps, config, knobs=[knob], progress=lines.append, heldout=[held])
     assert [k.name for k in result.model.knobs] == ["drive"]
+    # The held-out setting is scored after training, on its whole capture, and recorded.
+    assert list(result.heldout_esr) == ['{"drive": 10.0}']
+    assert result.heldout_esr['{"drive": 10.0}'] == pytest.approx(validate(result.model, [held], 1.0)[0])
+    assert result.metadata("t", config)["heldout_esr"] == result.heldout_esr
+    assert any(line.startswith("held-out setting drive=10: ESR") for line in lines)
     with pytest.raises(ValueError, match="no setting for knob 'drive'"):
         train([Capture(caps[0].pair)], config, knobs=[knob], progress=lambda s: None)
 
 
 def test_too_short_or_mismatched_captures_are_refused(drive_capture: Capture) -> None:
-    short = Capture(type(drive_capture.pair)(drive_capture.pair.input[:2000], drive_capture.pair.target[:2000], 48000))
+    # A slice with sound in it: the data checks pass, the length check refuses it.
+    loudest = int(np.argmax(np.abs(drive_capture.pair.input)))
+    mid = slice(loudest - 1000, loudest + 1000)
+    short = Capture(replace(drive_capture.pair, input=drive_capture.pair.input[mid], target=drive_capture.pair.target[mid]))
     with pytest.raises(ValueError, match="too short"):
         train([short], TrainConfig(**TINY), progress=lambda s: None)
-    other = Capture(type(drive_capture.pair)(drive_capture.pair.input, drive_capture.pair.target, 44100))
+    other = Capture(replace(drive_capture.pair, sample_rate=44100))
     with pytest.raises(ValueError, match="different sample rates"):
         train([drive_capture, other], TrainConfig(**TINY), progress=lambda s: None)
 
@@ -88,3 +99,17 @@ def test_resumed_run_equals_uninterrupted_run(drive_capture: Capture, tmp_path: 
     assert resumed.validation_esr == straight.validation_esr
     for name, tensor in straight.model.state_dict().items():
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+
+
+def test_latency_is_removed_and_recorded(drive_capture: Capture) -> None:
+    """A device 120 samples late trains exactly as the same device without latency."""
+    pair = drive_capture.pair
+    late = Capture(replace(pair, target=np.concatenate([np.zeros(120, np.float32), pair.target])))
+    config = TrainConfig(max_steps=20, patience=100, **TINY)
+    lines: list[str] = []
+    result = train([late], config, progress=lines.append)
+    plain = train([drive_capture], config, progress=lambda s: None)
+    assert result.validation_esr == plain.validation_esr
+    assert [a.latency for a in result.alignments] == [120]
+    assert result.metadata("t", config)["alignment"][0]["latency_samples"] == 120
+    assert any("latency 120 samples (2.50 ms)" in line and "(removed)" in line for line in lines)

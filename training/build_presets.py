@@ -10,8 +10,6 @@ regenerates training/RESULTS.md from all results files."""
 from __future__ import annotations
 
 import argparse
-import copy
-import itertools
 import json
 import os
 import platform
@@ -19,16 +17,14 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-import pedalboard
 import torch
 
-from neuralfx.capture import capture
-from neuralfx.chain import _stage_from_json
 from neuralfx.dsp.fit import model_from_template
 from neuralfx.knobs import Knob
 from neuralfx.model import Model
 from neuralfx.report import capture_recipe
-from neuralfx.training import Capture, TrainConfig, train, validate
+from neuralfx.sweep import KnobSweep, capture_sweep, settings_grid, stages_at
+from neuralfx.training import TrainConfig, train
 
 HERE = Path(__file__).resolve().parent
 RECIPES = HERE / "recipes"
@@ -36,31 +32,9 @@ RESULTS = HERE / "results"
 PRESETS = HERE.parent / "presets"
 
 
-def knobs_from_recipe(recipe: dict) -> list[Knob]:
-    return [Knob(k["name"], k["min"], k["max"], k["default"], k.get("unit", "")) for k in recipe.get("knobs", [])]
-
-
-def settings_grid(recipe: dict, key: str) -> list[dict[str, float]]:
-    """Every combination of the knobs' values listed under `key` ("train_values", "heldout_values")."""
-    specs = recipe.get("knobs", [])
-    if not specs:
-        return [{}] if key == "train_values" else []
-    lists = [k.get(key, []) for k in specs]
-    return [dict(zip([k["name"] for k in specs], combo)) for combo in itertools.product(*lists)]
-
-
-def device_stages(recipe: dict, settings: dict[str, float]) -> list[dict]:
-    """The recipe's device stages (chain-preset JSON) with each knob's controlled plugin
-    parameter set to its setting."""
-    stages = copy.deepcopy(recipe["device"])
-    for k in recipe.get("knobs", []):
-        stages[k["controls"]["stage"]]["params"][k["controls"]["param"]] = settings[k["name"]]
-    return stages
-
-
-def device_from_recipe(recipe: dict, settings: dict[str, float]) -> pedalboard.Pedalboard:
-    """The recipe's device with each knob's controlled plugin parameter set to its setting."""
-    return pedalboard.Pedalboard([_stage_from_json(s, i, RECIPES) for i, s in enumerate(device_stages(recipe, settings))])
+def sweeps_from_recipe(recipe: dict, path: Path) -> list[KnobSweep]:
+    """The recipe's knobs: the capture manifest's schema (neuralfx/sweep.py)."""
+    return [KnobSweep.from_json(k, f"{path}: knobs[{i}]") for i, k in enumerate(recipe.get("knobs", []))]
 
 
 def model_from_recipe(recipe: dict, rate: float, knobs: list[Knob]) -> Model | None:
@@ -103,31 +77,26 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
     # Keyed by capture length: a quick try never resumes into a full build or back.
     train_args.setdefault("checkpoint", str(results_dir.parent / "runs" / f"{name}-{seconds:g}s.ckpt"))
     config = TrainConfig(**train_args)
-    knobs = knobs_from_recipe(recipe)
-    grid = settings_grid(recipe, "train_values")
+    sweeps = sweeps_from_recipe(recipe, path)
+    grid = settings_grid(sweeps)
     print(f"== {name}: capturing {seconds} s at {len(grid)} setting(s) through {recipe['description']}")
-    captures = [Capture(capture(device_from_recipe(recipe, s), rate, seconds, seed), s) for s in grid]
-    model = model_from_recipe(recipe, rate, knobs)
-    result = train(captures, config, knobs=knobs, model=model)
-    heldout = settings_grid(recipe, "heldout_values")
-    # Settings never trained on, scored over a whole capture made with another seed.
-    heldout_esr = {json.dumps(s): validate(result.model, [Capture(capture(device_from_recipe(recipe, s), rate,
-                                                                          min(seconds, 60), seed + 1), s)], 1.0)[0]
-                   for s in heldout}
+    # Held-out settings are scored over a whole capture made with another seed.
+    captures, heldout = capture_sweep(recipe["device"], RECIPES, sweeps, rate, seconds, seed)
+    knobs = [s.knob for s in sweeps]
+    result = train(captures, config, knobs=knobs, model=model_from_recipe(recipe, rate, knobs), heldout=heldout)
+    heldout_esr = result.heldout_esr
     trained_on = f"{recipe['description']}; Pedalboard device {json.dumps(recipe['device'])}"
     metadata = result.metadata(trained_on, config, name=name)
-    if heldout_esr:
-        metadata["heldout_esr"] = heldout_esr
     # How to remake the captures, so that `neuralfx report` can plot the held-out audio.
-    metadata["capture"] = capture_recipe(rate, seconds, seed, [(s, device_stages(recipe, s)) for s in grid])
+    metadata["capture"] = capture_recipe(rate, seconds, seed, [(s, stages_at(recipe["device"], sweeps, s)) for s in grid])
     model_path = result.model.save(out_dir / f"{name}.nfx", metadata)
     record = {
         "name": name,
         "description": recipe["description"],
         "model": model_path.name,
         "architecture": architecture(result.model),
-        "knobs": ", ".join(f"{k.name} ({', '.join(f'{v:g}' for v in spec['train_values'])})"
-                           for k, spec in zip(knobs, recipe.get("knobs", []))) or "none",
+        "knobs": ", ".join(f"{s.knob.name} ({', '.join(f'{v:g}' for v in s.train_values)})"
+                           for s in sweeps) or "none",
         "validation_esr": result.validation_esr,
         "validation_stft": result.validation_stft,
         "heldout_esr": heldout_esr,

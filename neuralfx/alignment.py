@@ -1,0 +1,135 @@
+"""Latency and polarity of a device under test, from its input and its recorded output.
+
+The delay is the lag of the generalized cross-correlation with the input's spectrum whitened
+(Knapp & Carter, "The generalized correlation method for estimation of time delay", IEEE Trans.
+ASSP 1976; the Roth processor): dividing by the input's power spectrum turns the correlation into
+an estimate of the device's impulse response, a sharp peak whatever the spectrum of the signal
+(music, noise or the capture signal's clicks). When the input starts with the capture signal's
+alignment section (isolated clicks), that section alone is correlated; otherwise, or when the
+latency pushes the clicks out of the section, the whole pair is (its first `WHOLE_PAIR_SECONDS`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .capture import ALIGNMENT_SECONDS, has_alignment_section
+
+DEFAULT_MAX_LATENCY_SECONDS = 1.0
+# Regularizes the whitening where the input has little energy, relative to its mean power;
+# 1e-3 gave exact integer delays on the capture signal and on plucked notes through distortion,
+# compression and Pedalboard's Delay (larger values smear the peak by a sample or two).
+WHITENING = 1e-3
+# The latency is the onset of the impulse response, not its peak: the first lag before the peak
+# whose magnitude reaches this fraction of it. A filter's own delay (the peak of a low-pass
+# response lies a sample or two after its onset) stays in the target for the model to learn:
+# shifting past the onset would ask a causal model to predict the future.
+ONSET_FRACTION = 0.1
+# The strongest peak further than `PEAK_EXCLUSION_SECONDS` from the main one, relative to it,
+# above which the delay is ambiguous (unrelated files, or a device that is mostly echo). Measured
+# on devices that align fine: at most 0.3 (high-gain distortion, alignment section).
+AMBIGUITY_LIMIT = 0.5
+PEAK_EXCLUSION_SECONDS = 0.0025
+WHOLE_PAIR_SECONDS = 60.0
+
+
+class AlignmentError(ValueError):
+    """The input/target pair cannot be aligned; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Alignment:
+    latency: int  # samples by which the target lags the input
+    inverted: bool  # the device (or the recording chain) inverts polarity
+    ambiguity: float  # second-highest correlation peak relative to the highest
+    method: str  # "alignment section" or "whole pair"
+    sample_rate: float
+
+    @property
+    def latency_ms(self) -> float:
+        return 1000.0 * self.latency / self.sample_rate
+
+    def describe(self) -> str:
+        polarity = "inverted" if self.inverted else "normal"
+        return (f"latency {self.latency} samples ({self.latency_ms:.2f} ms), polarity {polarity}, "
+                f"found on the {self.method}")
+
+    def to_json(self) -> dict:
+        return {"latency_samples": self.latency, "latency_ms": round(self.latency_ms, 3),
+                "polarity": "inverted" if self.inverted else "normal", "method": self.method}
+
+
+def _whitened_correlation(x: np.ndarray, y: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    n = len(x) + len(y)
+    nfft = 1 << (n - 1).bit_length()  # no circular wrap-around between the lags searched
+    spectrum_x = np.fft.rfft(x.astype(np.float64), nfft)
+    spectrum_y = np.fft.rfft(y.astype(np.float64), nfft)
+    power = np.abs(spectrum_x) ** 2
+    c = np.fft.irfft(spectrum_y * np.conj(spectrum_x) / (power + WHITENING * np.mean(power)), nfft)
+    return c[lags]  # negative lags index from the end: the target leading the input
+
+
+def _correlate(x: np.ndarray, y: np.ndarray, search: int, exclusion: int) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """(lags, correlation, index of its peak, ambiguity) over lags -search..search."""
+    search = min(search, len(x) - 1, len(y) - 1)
+    lags = np.arange(-search, search + 1)
+    c = _whitened_correlation(x, y, lags)
+    peak = int(np.argmax(np.abs(c)))
+    far = np.abs(lags - lags[peak]) > exclusion
+    ambiguity = float(np.max(np.abs(c[far])) / np.abs(c[peak])) if far.any() and np.abs(c[peak]) > 0 else 1.0
+    return lags, c, peak, ambiguity
+
+
+def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
+           max_latency_seconds: float = DEFAULT_MAX_LATENCY_SECONDS) -> Alignment:
+    """The target's latency (whole samples) and polarity relative to the input; AlignmentError
+    when the correlation is ambiguous, the target leads the input, or the latency exceeds
+    `max_latency_seconds`."""
+    if not max_latency_seconds > 0:
+        raise ValueError(f"max_latency_seconds must be > 0, got {max_latency_seconds}")
+    max_lag = int(round(max_latency_seconds * sample_rate))
+    # Twice the maximum is searched so that a latency beyond it is reported as such, not as noise.
+    search = 2 * max_lag
+    exclusion = int(PEAK_EXCLUSION_SECONDS * sample_rate)
+    method, ambiguity = "alignment section", np.inf
+    if has_alignment_section(input, sample_rate):
+        # Only the section itself: after it, a nonlinear device's response to the sweeps would
+        # swamp the clicks'. A latency that pushes clicks out of the section leaves the peak
+        # ambiguous, and the whole pair decides.
+        section = int(ALIGNMENT_SECONDS * sample_rate)
+        lags, c, peak, ambiguity = _correlate(input[:section], target[:section], search, exclusion)
+    if ambiguity > AMBIGUITY_LIMIT:
+        method, length = "whole pair", int(WHOLE_PAIR_SECONDS * sample_rate) + search
+        lags, c, peak, ambiguity = _correlate(input[:length], target[:length], search, exclusion)
+    if not np.abs(c[peak]) > 0:
+        raise AlignmentError("input and target do not correlate at all: check that the target is the device's "
+                             "response to this input")
+    if ambiguity > AMBIGUITY_LIMIT:
+        raise AlignmentError(
+            f"cannot align target to input: the cross-correlation has no clear peak (second peak at "
+            f"{ambiguity:.0%} of the highest, at most {AMBIGUITY_LIMIT:.0%} allowed). Check that the target is "
+            f"this input through the device (same take, same file order), or that the device's latency is "
+            f"below {max_latency_seconds:g} s (raise max_latency_seconds / --max-latency if it is not)")
+    onset = peak
+    while onset > 0 and lags[onset - 1] >= 0 and np.abs(c[onset - 1]) >= ONSET_FRACTION * np.abs(c[peak]):
+        onset -= 1
+    latency = int(lags[onset])
+    if latency < 0:
+        raise AlignmentError(
+            f"the target leads the input by {-latency} samples ({-1000 * latency / sample_rate:.1f} ms): the files "
+            "are misaligned (target trimmed at the start, or input and target swapped); re-export them from one "
+            "start point")
+    if latency > max_lag:
+        raise AlignmentError(
+            f"the device's latency is {latency} samples ({latency / sample_rate:.3f} s), above the maximum of "
+            f"{max_latency_seconds:g} s: if that is right, raise max_latency_seconds (--max-latency); otherwise "
+            "the files are misaligned")
+    return Alignment(latency, bool(c[peak] < 0), ambiguity, method, float(sample_rate))
+
+
+def remove_latency(input: np.ndarray, target: np.ndarray, latency: int) -> tuple[np.ndarray, np.ndarray]:
+    """Input and target with the target moved `latency` samples earlier, cut to their common length."""
+    shifted = target[latency:]
+    n = min(len(input), len(shifted))
+    return input[:n].copy(), shifted[:n].copy()

@@ -1,0 +1,238 @@
+"""Knob captures: a device recorded at a grid of settings, for one knob-conditioned model.
+
+A sweep ties a model knob to one parameter of one stage of a chain (a Pedalboard plugin's
+parameter, or a neuralfx model's knob) and lists the values to train on and the values to hold
+out (scored after training, never trained on). Several sweeps make a grid: every combination.
+The same schema serves the recipes in training/recipes/ ("knobs") and the capture manifest that
+`neuralfx capture --sweep` writes and `neuralfx train --manifest` reads:
+
+    {"format": "neuralfx-capture-manifest", "version": 1, "sample_rate": 48000, "recorded": false,
+     "device": [{"plugin": "Distortion", "params": {"drive_db": 6}}],
+     "knobs": [{"name": "drive_db", "min": 0, "max": 12, "default": 6, "unit": "dB",
+                "controls": {"stage": 0, "param": "drive_db"},
+                "train_values": [0, 4, 8, 12], "heldout_values": [2, 10]}],
+     "captures": [{"input": "input.wav", "target": "target_000.wav", "settings": {"drive_db": 0},
+                   "heldout": false}, ...]}
+
+Names, ranges and defaults in a manifest may be edited before training (the range must hold
+every captured value)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from .capture import CapturePair, capture_signal, run_device
+from .knobs import Knob
+
+MANIFEST_FORMAT = "neuralfx-capture-manifest"
+MANIFEST_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+# Held-out settings are scored over a capture made with another seed (audio never trained on
+# at any setting), at most this long: scoring runs the kernel once per setting.
+HELDOUT_MAX_SECONDS = 60.0
+# Units shown for a knob, guessed from Pedalboard's parameter-name suffixes.
+UNIT_SUFFIXES = {"_db": "dB", "_hz": "Hz", "_ms": "ms", "_seconds": "s"}
+
+
+@dataclass(frozen=True)
+class KnobSweep:
+    knob: Knob
+    stage: int
+    param: str
+    train_values: tuple[float, ...]
+    heldout_values: tuple[float, ...] = ()
+
+    @classmethod
+    def from_json(cls, doc: Any, where: str) -> "KnobSweep":
+        try:
+            controls = doc["controls"]
+            sweep = cls(Knob(str(doc["name"]), float(doc["min"]), float(doc["max"]), float(doc["default"]),
+                             str(doc.get("unit", ""))),
+                        int(controls["stage"]), str(controls["param"]),
+                        tuple(float(v) for v in doc["train_values"]),
+                        tuple(float(v) for v in doc.get("heldout_values", [])))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{where}: expected name, min, max, default, controls {{stage, param}}, train_values "
+                             f"(and optional unit, heldout_values); problem: {e!r}") from None
+        for v in sweep.train_values + sweep.heldout_values:
+            try:
+                sweep.knob.check(v)
+            except ValueError as e:
+                raise ValueError(f"{where}: {e}; widen min/max") from None
+        return sweep
+
+    def to_json(self) -> dict:
+        k = self.knob
+        return {"name": k.name, "min": k.min, "max": k.max, "default": k.default, "unit": k.unit,
+                "controls": {"stage": self.stage, "param": self.param},
+                "train_values": list(self.train_values), "heldout_values": list(self.heldout_values)}
+
+
+def parse_values(spec: str, option: str) -> tuple[int, str, tuple[float, ...]]:
+    """'STAGE.PARAM=V1,V2,...' (e.g. '1.drive_db=0,4,8,12') as (stage, param, values)."""
+    target, sep, values = spec.partition("=")
+    stage, dot, param = target.partition(".")
+    try:
+        if not (sep and dot and param):
+            raise ValueError
+        return int(stage), param, tuple(float(v) for v in values.split(","))
+    except ValueError:
+        raise ValueError(f"{option} expects STAGE.PARAM=V1,V2,... (e.g. 1.drive_db=0,4,8,12), got '{spec}'") from None
+
+
+def sweeps_from_specs(stages: list[dict], base: Path, sweeps: Sequence[str],
+                      heldout: Sequence[str] = ()) -> list[KnobSweep]:
+    """Sweeps from command-line specs: each knob is named after its parameter (with the stage
+    index when two stages share a name), ranges over all its values, and defaults to the
+    chain's own setting when that lies in range (else the middle)."""
+    parsed = [parse_values(s, "--sweep") for s in sweeps]
+    held = {}
+    for spec in heldout:
+        stage, param, values = parse_values(spec, "--heldout")
+        if not any((stage, param) == (s, p) for s, p, _ in parsed):
+            raise ValueError(f"--heldout {spec}: {stage}.{param} is not swept; add --sweep {stage}.{param}=...")
+        held[(stage, param)] = values
+    params = [p for _, p, _ in parsed]
+    if len(set(zip([s for s, _, _ in parsed], params))) != len(parsed):
+        raise ValueError("--sweep names one parameter twice: give each STAGE.PARAM once")
+    chain = device_at(stages, [], {}, base)
+    result = []
+    for stage, param, values in parsed:
+        if not 0 <= stage < len(stages):
+            raise ValueError(f"--sweep {stage}.{param}: the chain has stages 0..{len(stages) - 1}")
+        if len(set(values)) < 2:
+            raise ValueError(f"--sweep {stage}.{param}: give at least two different values to condition a knob on")
+        every = values + held.get((stage, param), ())
+        lo, hi = min(every), max(every)
+        current = _current_value(chain.stages[stage], param)
+        default = current if current is not None and lo <= current <= hi else (lo + hi) / 2
+        name = param if params.count(param) == 1 else f"{param}_{stage}"
+        unit = next((u for suffix, u in UNIT_SUFFIXES.items() if param.endswith(suffix)), "")
+        result.append(KnobSweep(Knob(name, lo, hi, default, unit), stage, param, values, held.get((stage, param), ())))
+    for sweep in result:  # every value must be one the device accepts
+        for v in sweep.train_values + sweep.heldout_values:
+            device_at(stages, [sweep], {sweep.knob.name: v}, base)
+    return result
+
+
+def _current_value(stage: Any, param: str) -> Optional[float]:
+    value = getattr(stage, param, None)
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def settings_grid(sweeps: Sequence[KnobSweep], heldout: bool = False) -> list[dict[str, float]]:
+    """Every combination of the sweeps' training (or held-out) values; one empty setting when
+    nothing is swept (a single capture), none held out then."""
+    if not sweeps:
+        return [] if heldout else [{}]
+    lists = [s.heldout_values if heldout else s.train_values for s in sweeps]
+    return [dict(zip([s.knob.name for s in sweeps], combo)) for combo in itertools.product(*lists)]
+
+
+def stages_at(stages: list[dict], sweeps: Sequence[KnobSweep], settings: dict[str, float]) -> list[dict]:
+    """`stages` (chain-preset stage documents) with each swept parameter set to its setting."""
+    docs = copy.deepcopy(stages)
+    for s in sweeps:
+        doc = docs[s.stage]
+        key = "params" if "plugin" in doc else "knobs"
+        doc.setdefault(key, {})[s.param] = settings[s.knob.name]
+    return docs
+
+
+def device_at(stages: list[dict], sweeps: Sequence[KnobSweep], settings: dict[str, float], base: Path):
+    """The chain of `stages` with each swept parameter set (stages_at), ready to run."""
+    from .chain import Chain, _stage_from_json
+
+    return Chain([_stage_from_json(d, i, base) for i, d in enumerate(stages_at(stages, sweeps, settings))])
+
+
+def heldout_signal_args(seconds: float, seed: int) -> tuple[float, int]:
+    return min(seconds, HELDOUT_MAX_SECONDS), seed + 1
+
+
+def capture_sweep(stages: list[dict], base: Path, sweeps: Sequence[KnobSweep], sample_rate: float, seconds: float,
+                  seed: int) -> tuple[list, list]:
+    """(training captures, held-out captures), each a neuralfx.training.Capture with its settings."""
+    from .training import Capture
+
+    def record(grid: list[dict[str, float]], signal: np.ndarray) -> list:
+        return [Capture(CapturePair(signal, run_device(device_at(stages, sweeps, s, base), signal, sample_rate),
+                                    float(sample_rate), recorded=False), s) for s in grid]
+
+    train = record(settings_grid(sweeps), capture_signal(sample_rate, seconds, seed))
+    held = settings_grid(sweeps, heldout=True)
+    return train, record(held, capture_signal(sample_rate, *heldout_signal_args(seconds, seed))) if held else []
+
+
+def write_manifest(folder: str | os.PathLike, stages: list[dict], sweeps: Sequence[KnobSweep], train: Sequence,
+                   heldout: Sequence) -> Path:
+    """Writes every capture's audio (one input per signal, one target per setting) and the manifest."""
+    from . import audio as audio_io
+    from .files import atomic_path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for group, prefix in ((train, ""), (heldout, "heldout_")):
+        if not group:
+            continue
+        audio_io.write(folder / f"{prefix}input.wav", group[0].pair.input, group[0].pair.sample_rate)
+        for i, c in enumerate(group):
+            target = f"{prefix}target.wav" if len(group) == 1 else f"{prefix}target_{i:03d}.wav"
+            audio_io.write(folder / target, c.pair.target, c.pair.sample_rate)
+            entries.append({"input": f"{prefix}input.wav", "target": target, "settings": c.settings,
+                            "heldout": bool(prefix)})
+    # Captured here through a digital chain: no converter, so full-scale runs are not clipping.
+    doc = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "sample_rate": train[0].pair.sample_rate,
+           "recorded": any(c.pair.recorded for c in [*train, *heldout]), "device": stages,
+           "knobs": [s.to_json() for s in sweeps], "captures": entries}
+    path = folder / MANIFEST_NAME
+    with atomic_path(path, suffix=".json") as tmp:
+        Path(tmp).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def load_manifest(path: str | os.PathLike, sample_rate: Optional[float] = None) -> tuple[list, list, list[Knob]]:
+    """(training captures, held-out captures, knobs) of a capture manifest; audio paths are
+    relative to the manifest's folder."""
+    from .datacheck import read_pair
+    from .training import Capture
+
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"manifest '{path}' is not valid JSON: {e}") from None
+    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
+        raise ValueError(f"'{path}' is not a capture manifest (expected \"format\": \"{MANIFEST_FORMAT}\")")
+    if doc.get("version") != MANIFEST_VERSION:
+        raise ValueError(f"manifest '{path}': version {doc.get('version')!r} is not supported (expected {MANIFEST_VERSION})")
+    knobs = [KnobSweep.from_json(k, f"{path}: knobs[{i}]").knob for i, k in enumerate(doc.get("knobs", []))]
+    entries = doc.get("captures")
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"manifest '{path}': 'captures' must be a non-empty list")
+    train, held = [], []
+    for i, e in enumerate(entries):
+        where = f"{path}: captures[{i}]"
+        if not isinstance(e, dict) or not {"input", "target"} <= set(e):
+            raise ValueError(f"{where}: expected an object with input, target, settings (and optional heldout)")
+        settings = e.get("settings", {})
+        if not isinstance(settings, dict) or set(settings) != {k.name for k in knobs}:
+            raise ValueError(f"{where}.settings: expected a value for each knob {[k.name for k in knobs]}, got {settings}")
+        pair = read_pair(path.parent / e["input"], path.parent / e["target"], sample_rate,
+                         recorded=bool(doc.get("recorded", True)))
+        (held if e.get("heldout", False) else train).append(Capture(pair, {k: float(v) for k, v in settings.items()}))
+    if not train:
+        raise ValueError(f"manifest '{path}': every capture is held out; mark some \"heldout\": false")
+    return train, held, knobs

@@ -1,0 +1,96 @@
+"""Latency and polarity detection by whitened cross-correlation, on devices with known delays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pedalboard
+import pytest
+
+from neuralfx.alignment import AlignmentError, detect, remove_latency
+from neuralfx.capture import capture_signal
+
+from conftest import noise, plucks
+
+RATE = 48000
+
+
+@pytest.fixture(scope="module")
+def signal() -> np.ndarray:
+    return capture_signal(RATE, 12.0)
+
+
+def amp() -> pedalboard.Pedalboard:
+    """A crunch-amp-like device: its low-pass puts its impulse response's peak after its onset."""
+    return pedalboard.Pedalboard([pedalboard.HighpassFilter(90), pedalboard.Distortion(drive_db=12),
+                                  pedalboard.LowpassFilter(4500), pedalboard.Gain(gain_db=-3)])
+
+
+def delayed(device: pedalboard.Plugin, samples: int, signal: np.ndarray) -> np.ndarray:
+    """The device's output delayed by exactly `samples` (np.pad: no interpolation)."""
+    return np.pad(device(signal, RATE), (samples, 0))[: len(signal)]
+
+
+@pytest.mark.parametrize("samples", [0, 1, 37, 480, 4800, 14400])
+def test_capture_signal_latency_found_on_the_alignment_section(signal: np.ndarray, samples: int) -> None:
+    a = detect(signal, delayed(amp(), samples, signal), RATE)
+    assert (a.latency, a.inverted, a.method) == (samples, False, "alignment section")
+    assert a.latency_ms == pytest.approx(1000 * samples / RATE)
+
+
+@pytest.mark.parametrize("samples", [37, 480, 4800])
+def test_pedalboard_delay_latency_within_a_sample(signal: np.ndarray, samples: int) -> None:
+    # Pedalboard's Delay fully wet: its delay time in seconds rounds to a sample either side
+    # (480 samples come out as 479); sub-sample accuracy is not the aim.
+    device = pedalboard.Delay(delay_seconds=samples / RATE, feedback=0.0, mix=1.0)
+    y = device(amp()(signal, RATE), RATE)
+    assert abs(detect(signal, y, RATE).latency - samples) <= 1
+
+
+@pytest.mark.parametrize("samples", [30000, 57600])
+def test_latency_beyond_the_section_is_found_on_the_whole_pair(signal: np.ndarray, samples: int) -> None:
+    # 0.625 s pushes the last click's response out of the 1.5 s section; 1.2 s every click's.
+    a = detect(signal, delayed(amp(), samples, signal), RATE, max_latency_seconds=2.0)
+    assert (a.latency, a.method) == (samples, "whole pair")
+
+
+@pytest.mark.parametrize("samples", [0, 240, 9000])
+def test_pair_recorded_elsewhere_is_aligned_on_the_whole_pair(samples: int) -> None:
+    x = np.concatenate([plucks(4.0), noise(2.0, level=0.2)])
+    y = np.pad(amp()(x, RATE), (samples, 0))[: len(x)]  # np.pad: a delay without any plugin
+    a = detect(x, y, RATE)
+    assert (a.latency, a.inverted, a.method) == (samples, False, "whole pair")
+
+
+def test_inverted_polarity_is_detected(signal: np.ndarray) -> None:
+    y = -delayed(amp(), 100, signal)
+    a = detect(signal, y, RATE)
+    assert (a.latency, a.inverted) == (100, True)
+    assert "polarity inverted" in a.describe()
+
+
+def test_latency_above_the_maximum_is_refused(signal: np.ndarray) -> None:
+    y = delayed(amp(), 14400, signal)  # 0.3 s
+    with pytest.raises(AlignmentError, match=r"14400 samples \(0.300 s\), above the maximum of 0.2 s"):
+        detect(signal, y, RATE, max_latency_seconds=0.2)
+    assert detect(signal, y, RATE, max_latency_seconds=0.5).latency == 14400
+
+
+def test_unrelated_target_is_ambiguous() -> None:
+    x = np.concatenate([plucks(3.0), noise(2.0, seed=1)])
+    y = np.concatenate([plucks(3.0, seed=5), noise(2.0, seed=2)])
+    with pytest.raises(AlignmentError, match="no clear peak"):
+        detect(x, y, RATE)
+
+
+def test_target_leading_the_input_is_refused() -> None:
+    x = np.concatenate([plucks(3.0), noise(1.0)])
+    y = np.pad(x[300:], (0, 300))  # the target's first 300 samples were cut
+    with pytest.raises(AlignmentError, match="leads the input by 300 samples"):
+        detect(x, y, RATE)
+
+
+def test_remove_latency_shifts_the_target_and_cuts_to_a_common_length() -> None:
+    x = np.arange(10, dtype=np.float32)
+    y = np.concatenate([np.zeros(3, np.float32), 2 * x])
+    xs, ys = remove_latency(x, y, 3)
+    assert np.array_equal(ys, 2 * xs) and len(xs) == 10

@@ -1,0 +1,76 @@
+"""Knob sweeps: specs, grids, the device at each setting, and the capture manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuralfx.sweep import (KnobSweep, capture_sweep, device_at, load_manifest, settings_grid, sweeps_from_specs,
+                            write_manifest)
+
+COMPRESSOR = [{"plugin": "Gain", "params": {"gain_db": 0}},
+              {"plugin": "Compressor", "params": {"threshold_db": -20, "ratio": 4}}]
+
+
+def test_two_parameters_make_a_grid_with_held_out_settings(tmp_path: Path) -> None:
+    sweeps = sweeps_from_specs(COMPRESSOR, tmp_path, ["1.threshold_db=-30,-10", "1.ratio=2,8"],
+                               ["1.threshold_db=-20", "1.ratio=4"])
+    threshold, ratio = sweeps
+    assert (threshold.knob.name, threshold.knob.unit, threshold.knob.min, threshold.knob.max) == ("threshold_db", "dB", -30, -10)
+    assert threshold.knob.default == -20  # the chain's own setting, inside the range
+    assert (ratio.knob.name, ratio.knob.unit, ratio.knob.min, ratio.knob.max, ratio.knob.default) == ("ratio", "", 2, 8, 4)
+    assert settings_grid(sweeps) == [{"threshold_db": t, "ratio": r} for t in (-30, -10) for r in (2, 8)]
+    assert settings_grid(sweeps, heldout=True) == [{"threshold_db": -20, "ratio": 4}]
+    chain = device_at(COMPRESSOR, sweeps, {"threshold_db": -30, "ratio": 8}, tmp_path)
+    assert (chain.stages[1].threshold_db, chain.stages[1].ratio) == (-30, 8)
+    assert KnobSweep.from_json(json.loads(json.dumps(ratio.to_json())), "here") == ratio
+    assert settings_grid([]) == [{}] and settings_grid([], heldout=True) == []
+
+
+@pytest.mark.parametrize("sweep, heldout, message", [
+    (["threshold_db=-30,-10"], [], "expects STAGE.PARAM=V1,V2"),
+    (["1.threshold_db=-30,x"], [], "expects STAGE.PARAM=V1,V2"),
+    (["5.ratio=2,4"], [], "the chain has stages 0..1"),
+    (["1.ratio=4,4"], [], "at least two different values"),
+    (["1.knee=2,4"], [], "stages\\[1\\].params"),
+    (["1.ratio=2,4"], ["1.threshold_db=-20"], "1.threshold_db is not swept"),
+])
+def test_bad_sweeps_say_what_is_wrong(tmp_path: Path, sweep: list, heldout: list, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        sweeps_from_specs(COMPRESSOR, tmp_path, sweep, heldout)
+
+
+def test_manifest_round_trip(tmp_path: Path) -> None:
+    stages = [{"plugin": "Distortion", "params": {"drive_db": 6}}, {"plugin": "Gain", "params": {"gain_db": -6}}]
+    sweeps = sweeps_from_specs(stages, tmp_path, ["0.drive_db=0,12"], ["0.drive_db=6"])
+    train, held = capture_sweep(stages, tmp_path, sweeps, 48000, 12.0, seed=0)
+    assert [c.settings for c in train] == [{"drive_db": 0}, {"drive_db": 12}]
+    assert [c.settings for c in held] == [{"drive_db": 6}]
+    assert not np.array_equal(held[0].pair.input, train[0].pair.input)  # another seed: audio never trained on
+    assert not np.allclose(train[0].pair.target, train[1].pair.target)  # the setting changed the sound
+    path = write_manifest(tmp_path / "cap", stages, sweeps, train, held)
+    doc = json.loads(path.read_text())
+    assert [c["target"] for c in doc["captures"]] == ["target_000.wav", "target_001.wav", "heldout_target.wav"]
+    assert doc["recorded"] is False
+    train2, held2, knobs = load_manifest(path)
+    assert [k.name for k in knobs] == ["drive_db"] and (knobs[0].min, knobs[0].max, knobs[0].default) == (0, 12, 6)
+    for a, b in zip(train + held, train2 + held2):
+        assert a.settings == b.settings
+        assert np.array_equal(a.pair.input, b.pair.input) and np.array_equal(a.pair.target, b.pair.target)
+        assert not b.pair.recorded
+    # Hand edits are checked: a range must hold every captured value.
+    doc["knobs"][0]["max"] = 10
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"knobs\[0\]: knob 'drive_db' \[0, 10\] dB: 12.0 is outside the range; widen"):
+        load_manifest(path)
+    doc["knobs"][0]["max"] = 12
+    doc["captures"][1]["settings"] = {}
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"captures\[1\].settings: expected a value for each knob"):
+        load_manifest(path)
+    path.write_text("{}")
+    with pytest.raises(ValueError, match="not a capture manifest"):
+        load_manifest(path)
