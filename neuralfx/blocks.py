@@ -9,12 +9,12 @@ from __future__ import annotations
 from torch import nn
 
 from .errors import ModelFileError
-from .dsp import Biquad, Gain, ParametricEQ, Waveshaper
+from .dsp import Biquad, Compressor, Gain, NoiseGate, ParametricEQ, Waveshaper
 from .models.gru import GRU
 from .models.lstm import LSTM
 
 BLOCK_TYPES: dict[str, type[nn.Module]] = {
-    cls.type_name: cls for cls in (LSTM, GRU, Gain, Biquad, ParametricEQ, Waveshaper)
+    cls.type_name: cls for cls in (LSTM, GRU, Gain, Biquad, ParametricEQ, Waveshaper, Compressor, NoiseGate)
 }
 
 

@@ -14,6 +14,8 @@ const std::vector<std::pair<std::string, BlockFactory>>& table() {
         {"Biquad", &make_biquad},
         {"ParametricEQ", &make_parametric_eq},
         {"Waveshaper", &make_waveshaper},
+        {"Compressor", &make_compressor},
+        {"NoiseGate", &make_noise_gate},
     };
     return entries;
 }

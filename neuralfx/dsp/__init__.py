@@ -2,20 +2,26 @@
 each with a C++ twin of the same name in cpp/include/neuralfx/dsp/. See docs/DSP.md."""
 
 from .biquad import Biquad, biquad, rbj_coefficients
+from .compressor import Compressor, compressor
 from .eq import ParametricEQ
 from .gain import Gain, gain
+from .noise_gate import NoiseGate, noise_gate
 from .params import ParamBlock, ParamSpec
 from .waveshaper import Waveshaper, waveshaper
 
 __all__ = [
     "Biquad",
+    "Compressor",
     "Gain",
+    "NoiseGate",
     "ParamBlock",
     "ParamSpec",
     "ParametricEQ",
     "Waveshaper",
     "biquad",
+    "compressor",
     "gain",
+    "noise_gate",
     "rbj_coefficients",
     "waveshaper",
 ]

@@ -102,4 +102,17 @@ BiquadFilter read_biquad(const BlockReader& r, const nlohmann::json& band, const
     return BiquadFilter(modes[found], sample_rate, p[0], p[1], p[2]);
 }
 
+LevelDetector read_level_detector(const BlockReader& r, const std::string& fallback, double sample_rate) {
+    const std::string name = r.get_string("detector", {"peak", "rms"}, fallback);
+    double rms_ms = 10.0;  // dynamics.py: DEFAULT_RMS_MS
+    if (r.config().contains("rms_ms")) {
+        r.get_float("rms_ms", 0.1f, 1000.0f);  // validates type and range
+        rms_ms = r.config().at("rms_ms").get<double>();  // the exact double torch uses
+    }
+    return LevelDetector(name == "rms" ? Detector::rms : Detector::peak, rms_ms, sample_rate);
+}
+
+ParamSpec attack_ms_spec() { return {"attack_ms", 0.1, 500.0, "ms"}; }
+ParamSpec release_ms_spec() { return {"release_ms", 1.0, 5000.0, "ms"}; }
+
 }  // namespace neuralfx::dsp
