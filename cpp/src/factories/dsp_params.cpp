@@ -104,10 +104,16 @@ BiquadFilter read_biquad(const BlockReader& r, const nlohmann::json& band, const
 
 LevelDetector read_level_detector(const BlockReader& r, const std::string& fallback, double sample_rate) {
     const std::string name = r.get_string("detector", {"peak", "rms"}, fallback);
-    double rms_ms = 10.0;  // dynamics.py: DEFAULT_RMS_MS
-    if (r.config().contains("rms_ms")) {
-        r.get_float("rms_ms", 0.1f, 1000.0f);  // validates type and range
-        rms_ms = r.config().at("rms_ms").get<double>();  // the exact double torch uses
+    double rms_ms = 10.0;  // dynamics.py: DEFAULT_RMS_MS, RMS_MS_RANGE
+    auto it = r.config().find("rms_ms");
+    if (it != r.config().end()) {
+        if (!it->is_number()) r.fail(".config.rms_ms", "expected a number");
+        rms_ms = it->get<double>();  // compared and used in double, as torch does
+        if (!(rms_ms >= 0.1 && rms_ms <= 1000.0)) {
+            std::ostringstream m;
+            m << rms_ms << " is outside [0.1, 1000] ms";
+            r.fail(".config.rms_ms", m.str());
+        }
     }
     return LevelDetector(name == "rms" ? Detector::rms : Detector::peak, rms_ms, sample_rate);
 }
