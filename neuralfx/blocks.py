@@ -11,16 +11,16 @@ from typing import Any
 from torch import nn
 
 from .errors import ModelFileError
-from .dsp import Biquad, Delay, DryWet, Gain, ParametricEQ, Waveshaper
+from .dsp import Biquad, Compressor, Delay, DryWet, Gain, NoiseGate, ParametricEQ, Waveshaper
 from .models.gru import GRU
 from .models.lstm import LSTM
 from .models.tcn import TCN
 from .models.wavenet import WaveNet
 
 BLOCK_TYPES: dict[str, type[nn.Module]] = {
-    cls.type_name: cls for cls in (LSTM, GRU, WaveNet, TCN, Gain, Biquad, ParametricEQ, Waveshaper)
+    cls.type_name: cls
+    for cls in (LSTM, GRU, WaveNet, TCN, Gain, Biquad, ParametricEQ, Waveshaper, Compressor, NoiseGate, Delay, DryWet)
 }
-BLOCK_TYPES.update({cls.type_name: cls for cls in (Delay, DryWet)})
 
 
 def block_class(type_name: str, where: str = "block") -> type[nn.Module]:

@@ -13,7 +13,7 @@ import torch
 
 import neuralfx
 from neuralfx import modelfile
-from neuralfx.dsp import Biquad, Gain, ParametricEQ, Waveshaper
+from neuralfx.dsp import Biquad, Compressor, Gain, NoiseGate, ParametricEQ, Waveshaper
 from neuralfx.errors import ModelFileError
 from neuralfx.knobs import Knob
 from neuralfx.model import Model
@@ -41,6 +41,17 @@ def doc_for(model: Model) -> dict:
         (lambda: Biquad("bell", RATE), r"mode.*'bell'.*lowpass"),
         (lambda: Waveshaper("fuzz", RATE), r"curve.*'fuzz'"),
         (lambda: Gain(knobs={"volume_db": "volume"}), r"'volume_db' is not a parameter"),
+        (lambda: Compressor(threshold_db=-90.0), r"threshold_db.*\[-80, 0\] dB"),
+        (lambda: Compressor(ratio=0.5), r"'ratio' \[1, 20\]"),
+        (lambda: Compressor(knee_db=-1.0), r"knee_db.*\[0, 24\] dB"),
+        (lambda: Compressor(attack_ms=0.0), r"attack_ms.*\[0.1, 500\] ms"),
+        (lambda: Compressor(release_ms=1e4), r"release_ms.*\[1, 5000\] ms"),
+        (lambda: Compressor(makeup_db=float("inf")), r"makeup_db.*\[-24, 24\] dB"),
+        (lambda: Compressor(detector="avg"), r"detector.*'avg'.*peak, rms"),
+        (lambda: Compressor(rms_ms=0.0), r"rms_ms.*\[0.1, 1000\] ms"),
+        (lambda: NoiseGate(range_db=6.0), r"range_db.*\[-100, 0\] dB"),
+        (lambda: NoiseGate(ratio=100.0), r"'ratio' \[1, 50\]"),
+        (lambda: NoiseGate(threshold_db=float("nan")), r"threshold_db.*\[-100, 0\] dB"),
     ],
 )
 def test_torch_rejects_out_of_range_settings_naming_the_parameter(make, pattern: str) -> None:
@@ -56,6 +67,25 @@ def test_kernel_rejects_out_of_range_weight_naming_field_and_range() -> None:
     # The torch loader rejects the same file, naming the weight and its range.
     with pytest.raises(ModelFileError, match=r"bands\.1\.gain_db.*\[-24, 24\] dB"):
         Model.from_modelfile(neuralfx.modelfile.from_json(json.dumps(doc)))
+
+
+@pytest.mark.parametrize(
+    "block,edit,pattern",
+    [
+        (Compressor, lambda d: d["weights"]["ratio"].update(data=[30.0]),
+         r"blocks\[0\]\.weights\.ratio: parameter 'ratio' = 30 is outside \[1, 20\]"),
+        (NoiseGate, lambda d: d["weights"]["attack_ms"].update(data=[0.0]),
+         r"blocks\[0\]\.weights\.attack_ms: parameter 'attack_ms' = 0 is outside \[0.1, 500\] ms"),
+        (Compressor, lambda d: d["config"].update(detector="avg"), r"blocks\[0\]\.config\.detector: 'avg' is not one of: peak, rms"),
+        (NoiseGate, lambda d: d["config"].update(rms_ms=0.0), r"blocks\[0\]\.config\.rms_ms: 0 is outside \[0.1, 1000\]"),
+        (Compressor, lambda d: d["config"].update(rms_ms="fast"), r"blocks\[0\]\.config\.rms_ms: expected a number"),
+    ],
+)
+def test_kernel_rejects_bad_dynamics_settings_naming_the_field(block: type, edit, pattern: str) -> None:
+    doc = doc_for(Model([block(sample_rate=RATE)], RATE))
+    edit(doc["blocks"][0])
+    with pytest.raises(ModelFileError, match=pattern):
+        load_in_kernel(doc)
 
 
 @pytest.mark.parametrize(
@@ -280,3 +310,68 @@ def test_delay_at_maximum_feedback_stays_finite_and_bounded() -> None:
         assert np.max(np.abs(y)) <= bound
     assert np.max(np.abs(reference[-2000:])) > 1.0  # the repeats are still ringing: feedback acts
     assert np.max(np.abs(kernel - reference)) <= 1e-4 * np.max(np.abs(reference))
+
+
+def dynamics_extremes() -> list[tuple[str, Model]]:
+    """Compressor and gate at the ends of every range, both detectors."""
+    cases = []
+    for detector in ("peak", "rms"):
+        for thr, ratio, knee, attack, release, makeup in ((-80.0, 20.0, 0.0, 0.1, 1.0, 24.0), (0.0, 1.0, 24.0, 500.0, 5000.0, -24.0),
+                                                          (-80.0, 1.0, 24.0, 0.1, 5000.0, 24.0), (0.0, 20.0, 0.0, 500.0, 1.0, 0.0)):
+            block = Compressor(detector, RATE, threshold_db=thr, ratio=ratio, knee_db=knee, attack_ms=attack,
+                               release_ms=release, makeup_db=makeup, rms_ms=0.1 if attack < 1 else 1000.0)
+            cases.append((f"compressor-{detector}-{thr}-{ratio}", Model([block], RATE)))
+        for thr, ratio, depth, attack, release in ((-100.0, 50.0, -100.0, 0.1, 1.0), (0.0, 50.0, -100.0, 0.1, 1.0),
+                                                   (0.0, 1.0, 0.0, 500.0, 5000.0), (-100.0, 1.0, -100.0, 500.0, 1.0)):
+            block = NoiseGate(detector, RATE, threshold_db=thr, ratio=ratio, range_db=depth, attack_ms=attack, release_ms=release)
+            cases.append((f"gate-{detector}-{thr}-{ratio}-{depth}", Model([block], RATE)))
+    return cases
+
+
+def test_dynamics_extremes_and_silence_stay_finite_in_torch_and_kernel() -> None:
+    """Silence (the detector's log of 0), full-scale noise, tiny (subnormal-range) values and a
+    sudden return to silence, at the ends of every range: finite output, torch = kernel."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([
+        np.zeros(2000, np.float32),
+        SIGNALS["noise"](seconds=0.05, level=1.0).clip(-1, 1),
+        (rng.standard_normal(1000) * 1e-38).astype(np.float32),
+        np.zeros(3000, np.float32),
+        np.full(200, 1.0, np.float32),
+    ])
+    for name, model in dynamics_extremes():
+        with torch.no_grad():
+            y = model(torch.from_numpy(x)[None])[0][0].numpy()
+        k = load_in_kernel(doc_for(model))(x, RATE)
+        assert np.all(np.isfinite(y)) and np.all(np.isfinite(k)), name
+        assert np.all(y[:2000] == 0.0) and np.all(k[:2000] == 0.0), name  # silence stays silent
+        # The gain is at most unity (x 10^(24/20) make-up), so the output is bounded by the input.
+        assert np.max(np.abs(y)) <= 10 ** (24 / 20) * 1.0001, name
+        assert np.max(np.abs(k - y)) <= 1e-4, name
+
+
+@pytest.mark.parametrize("block", ["compressor", "gate"])
+@pytest.mark.parametrize("detector", ["peak", "rms"])
+def test_dynamics_gradients_are_finite_on_silence(block: str, detector: str) -> None:
+    """Fed pure silence (and silence around a burst), every parameter's gradient and the input's
+    gradient are finite: the detector's floor has zero slope, the knee and range branches are
+    safe where unused. Extreme settings included (no knee, ratio 1, fastest attack)."""
+    settings = [{}, {"ratio": 1.0, "attack_ms": 0.1, "release_ms": 1.0}]
+    if block == "compressor":
+        settings += [{"knee_db": 0.0, "threshold_db": 0.0}, {"knee_db": 24.0, "threshold_db": -80.0, "ratio": 20.0}]
+    else:
+        settings += [{"range_db": 0.0, "threshold_db": 0.0}, {"range_db": -100.0, "threshold_db": -100.0, "ratio": 50.0}]
+    burst = np.zeros(4096, np.float32)
+    burst[1000:1400] = SIGNALS["noise"](seconds=0.01, level=0.5)[:400]
+    for values in settings:
+        cls = Compressor if block == "compressor" else NoiseGate
+        model = Model([cls(detector, RATE, **values)], RATE)
+        for signal in (np.zeros(4096, np.float32), burst):
+            x = torch.from_numpy(np.stack([signal, signal]))
+            x.requires_grad_(True)
+            target = torch.from_numpy(SIGNALS["noise"](seconds=0.1)[:4096]).expand(2, -1)
+            y, _ = model(x)
+            ((y - target) ** 2).mean().backward()
+            grads = [p.grad for p in model.parameters()] + [x.grad]
+            assert all(g is not None and torch.all(torch.isfinite(g)) for g in grads), (values, detector)
+            model.zero_grad()

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import neuralfx
-from neuralfx.dsp import Biquad, Gain, ParametricEQ, Waveshaper
+from neuralfx.dsp import Biquad, Compressor, Gain, NoiseGate, ParametricEQ, Waveshaper
 from neuralfx.dsp.biquad import MODES
 from neuralfx.knobs import Knob
 from neuralfx.model import Model
@@ -82,6 +82,22 @@ def fixed_cases() -> dict[str, Callable[[], Model]]:
             ],
             RATE,
         )
+    # Dynamics: thresholds low enough that sweeps (-3 dB peak), noise and plucks all cross them;
+    # the soft knee, the hard knee and both detectors.
+    cases["compressor-peak"] = lambda: Model(
+        [Compressor("peak", RATE, threshold_db=-20.0, ratio=4.0, knee_db=6.0, attack_ms=2.0, release_ms=60.0, makeup_db=6.0)],
+        RATE,
+    )
+    cases["compressor-rms-hard-knee"] = lambda: Model(
+        [Compressor("rms", RATE, threshold_db=-30.0, ratio=10.0, knee_db=0.0, attack_ms=0.5, release_ms=20.0, rms_ms=3.3)],
+        RATE,
+    )
+    cases["noisegate-rms"] = lambda: Model(
+        [NoiseGate("rms", RATE, threshold_db=-12.0, ratio=4.0, range_db=-60.0, attack_ms=0.5, release_ms=30.0)], RATE
+    )
+    cases["noisegate-peak"] = lambda: Model(
+        [NoiseGate("peak", RATE, threshold_db=-15.0, ratio=20.0, range_db=-40.0, attack_ms=0.1, release_ms=5.0)], RATE
+    )
     return cases
 
 
@@ -111,8 +127,9 @@ def test_torch_state_continues_across_chunks() -> None:
     training on chunked audio and the kernel's streaming agree)."""
     model = FIXED["eq"]().eval()
     ws = FIXED["waveshaper-tanh"]().eval()
+    dynamics = [FIXED[c]().eval() for c in ("compressor-rms-hard-knee", "noisegate-rms")]
     x = torch.from_numpy(SIGNALS["plucks"](seconds=SECONDS))[None]
-    for m in (model, ws):
+    for m in (model, ws, *dynamics):
         with torch.no_grad():
             whole = m(x)[0]
             first, state = m(x[:, :1000])
@@ -181,6 +198,55 @@ def knob_cases() -> dict[str, tuple[Callable[[], Model], list[tuple[float, dict[
                 ],
             ),
             [(0.0, {"drive": 24.0}), (0.3, {"asym": 0.4, "tone": 1500.0}), (0.6, {"drive": 40.0, "tone": 9000.0})],
+        ),
+        # Every compressor parameter bound, so the kernel's per-sample coefficient updates
+        # (attack/release exp, make-up pow) are exercised while the knobs glide.
+        "compressor": (
+            lambda: Model(
+                [
+                    Compressor(
+                        "rms",
+                        RATE,
+                        knobs={"threshold_db": "thr", "ratio": "ratio", "knee_db": "knee", "attack_ms": "attack",
+                               "release_ms": "release", "makeup_db": "makeup"},
+                    )
+                ],
+                RATE,
+                [
+                    Knob("thr", -80.0, 0.0, -30.0, "dB"),
+                    Knob("ratio", 1.0, 20.0, 4.0),
+                    Knob("knee", 0.0, 24.0, 6.0, "dB"),
+                    Knob("attack", 0.1, 500.0, 5.0, "ms"),
+                    Knob("release", 1.0, 5000.0, 50.0, "ms"),
+                    Knob("makeup", -24.0, 24.0, 0.0, "dB"),
+                ],
+            ),
+            [
+                (0.0, {"thr": -24.0, "makeup": 6.0}),
+                (0.3, {"ratio": 12.0, "attack": 0.5, "knee": 0.0}),
+                (0.6, {"thr": -40.0, "release": 400.0, "makeup": -3.0}),
+            ],
+        ),
+        "noisegate": (
+            lambda: Model(
+                [
+                    NoiseGate(
+                        "peak",
+                        RATE,
+                        knobs={"threshold_db": "thr", "ratio": "ratio", "range_db": "depth", "attack_ms": "attack",
+                               "release_ms": "release"},
+                    )
+                ],
+                RATE,
+                [
+                    Knob("thr", -100.0, 0.0, -20.0, "dB"),
+                    Knob("ratio", 1.0, 50.0, 10.0),
+                    Knob("depth", -100.0, 0.0, -40.0, "dB"),
+                    Knob("attack", 0.1, 500.0, 1.0, "ms"),
+                    Knob("release", 1.0, 5000.0, 20.0, "ms"),
+                ],
+            ),
+            [(0.0, {"thr": -12.0}), (0.3, {"depth": -80.0, "release": 3.0}), (0.6, {"ratio": 2.0, "attack": 20.0, "thr": -6.0})],
         ),
     }
 

@@ -18,6 +18,8 @@ const std::vector<std::pair<std::string, BlockFactory>>& table() {
         {"Waveshaper", &make_waveshaper},
         {"Delay", &make_delay},
         {"DryWet", &make_drywet},
+        {"Compressor", &make_compressor},
+        {"NoiseGate", &make_noise_gate},
     };
     return entries;
 }

@@ -28,5 +28,7 @@ std::unique_ptr<Block> make_parametric_eq(const BlockReader&);
 std::unique_ptr<Block> make_waveshaper(const BlockReader&);
 std::unique_ptr<Block> make_delay(const BlockReader&);
 std::unique_ptr<Block> make_drywet(const BlockReader&);
+std::unique_ptr<Block> make_compressor(const BlockReader&);
+std::unique_ptr<Block> make_noise_gate(const BlockReader&);
 
 }  // namespace neuralfx

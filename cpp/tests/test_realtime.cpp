@@ -59,6 +59,40 @@ void check_no_allocations(const char* name, neuralfx::Model& model) {
     }
 }
 
+namespace {
+
+// DSP blocks with every parameter bound to a knob, so process() recomputes coefficients
+// (exp, pow) per sample while the knobs glide.
+std::string compressor_json() {
+    return R"({"format": "neuralfx-model", "version": 1, "sample_rate": 48000, "metadata": {},
+      "knobs": [{"name": "thr", "min": -80, "max": 0, "default": -30}, {"name": "ratio", "min": 1, "max": 20, "default": 4},
+                {"name": "knee", "min": 0, "max": 24, "default": 6}, {"name": "attack", "min": 0.1, "max": 500, "default": 5},
+                {"name": "release", "min": 1, "max": 5000, "default": 50}, {"name": "makeup", "min": -24, "max": 24, "default": 0}],
+      "blocks": [{"type": "Compressor",
+                  "config": {"detector": "rms", "rms_ms": 5.0, "sample_rate": 48000,
+                             "knobs": {"threshold_db": "thr", "ratio": "ratio", "knee_db": "knee", "attack_ms": "attack",
+                                       "release_ms": "release", "makeup_db": "makeup"}},
+                  "weights": {"threshold_db": {"shape": [1], "data": [-20]}, "ratio": {"shape": [1], "data": [4]},
+                              "knee_db": {"shape": [1], "data": [6]}, "attack_ms": {"shape": [1], "data": [5]},
+                              "release_ms": {"shape": [1], "data": [100]}, "makeup_db": {"shape": [1], "data": [0]}}}]})";
+}
+
+std::string noise_gate_json() {
+    return R"({"format": "neuralfx-model", "version": 1, "sample_rate": 48000, "metadata": {},
+      "knobs": [{"name": "thr", "min": -100, "max": 0, "default": -30}, {"name": "ratio", "min": 1, "max": 50, "default": 10},
+                {"name": "depth", "min": -100, "max": 0, "default": -60}, {"name": "attack", "min": 0.1, "max": 500, "default": 1},
+                {"name": "release", "min": 1, "max": 5000, "default": 50}],
+      "blocks": [{"type": "NoiseGate",
+                  "config": {"detector": "peak", "sample_rate": 48000,
+                             "knobs": {"threshold_db": "thr", "ratio": "ratio", "range_db": "depth", "attack_ms": "attack",
+                                       "release_ms": "release"}},
+                  "weights": {"threshold_db": {"shape": [1], "data": [-60]}, "ratio": {"shape": [1], "data": [10]},
+                              "range_db": {"shape": [1], "data": [-80]}, "attack_ms": {"shape": [1], "data": [1]},
+                              "release_ms": {"shape": [1], "data": [100]}}}]})";
+}
+
+}  // namespace
+
 // A Delay with time and feedback on knobs, then a DryWet (mix on a knob) around a second Delay
 // and a conditioned LSTM whose weights sit under "blocks.1." as torch names them.
 std::string delay_drywet_model_json() {
@@ -99,6 +133,8 @@ int main() {
         {"WaveNet 5,3", neuralfx::random_wavenet_model_json({5, 3}, {2, 3}, {{1, 3, 9}, {2, 700}}, true)},
         {"TCN 16", neuralfx::random_tcn_model_json(16, 13, {1, 4, 16, 64, 256}, true)},
         {"TCN 10", neuralfx::random_tcn_model_json(10, 5, {1, 10, 100, 1000}, true)},
+        {"Compressor", compressor_json()},
+        {"NoiseGate", noise_gate_json()},
     };
     for (const auto& [cell, json] : models) {
         auto model = neuralfx::load_model_from_string(json);

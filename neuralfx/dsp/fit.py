@@ -29,7 +29,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection, Optional
 
 import numpy as np
 import torch
@@ -161,19 +161,40 @@ def fit(
     batch: int = 4,
     warmup: int = 1024,
     seed: int = 0,
+    train: Optional[Collection[str]] = None,
 ) -> FitResult:
-    """Fits every DSP parameter weight of `model` so that model(x) matches y (mono, equal length)."""
+    """Fits the DSP parameter weights of `model` so that model(x) matches y (mono, equal length).
+
+    train: the weights to fit, named as in ``model.named_parameters()`` (``"blocks.0.ratio"``);
+    None fits every unbound parameter. The others keep their values (e.g. known settings given
+    in the template's weights)."""
     x = np.asarray(x, np.float32).reshape(-1)
     y = np.asarray(y, np.float32).reshape(-1)
     if x.shape != y.shape:
         raise ValueError(f"input and target differ in length ({x.size} vs {y.size} samples)")
     if x.size < segment + warmup:
         raise ValueError(f"input is too short: need at least {segment + warmup} samples")
-    groups = optimizer_groups(model, lr)
-    if not any(isinstance(m, ParamBlock) and any(s.name not in m.knob_bindings for s in m.param_specs())
-               for m in model.modules()):
+    candidates = {}
+    for prefix, module in model.named_modules():
+        if isinstance(module, ParamBlock):
+            for spec in module.param_specs():
+                if spec.name not in module.knob_bindings:
+                    candidates[f"{prefix}.{spec.name}"] = getattr(module, spec.name)
+    if train is not None:
+        unknown = sorted(set(train) - set(candidates))
+        if unknown:
+            raise ValueError(f"train: {unknown} are not trainable DSP parameters (known: {sorted(candidates)})")
+    chosen = [name for name in candidates if train is None or name in train]
+    if not chosen:
         raise ValueError("the template has no trainable DSP parameters")
+    frozen = [w for name, w in candidates.items() if name not in chosen and w.requires_grad]
+    for weight in frozen:  # back to trainable when the fit is done
+        weight.requires_grad_(False)
+    groups = [g for g in optimizer_groups(model, lr) if all(w.requires_grad for w in g["params"])]
     opt = torch.optim.Adam(groups)
+    # Cosine decay to 0: large early steps cross the range quickly, small late steps settle
+    # (a constant step keeps the parameters oscillating around the optimum).
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
     loss_fn = TrainingLoss(LossWeights(), segment_samples=segment)
     rng = np.random.default_rng(seed)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -190,7 +211,10 @@ def fit(
             raise ValueError("training diverged (loss is not finite)")
         loss.backward()
         opt.step()
+        schedule.step()
     model.eval()
+    for weight in frozen:
+        weight.requires_grad_(True)
     with torch.no_grad():
         pred, _ = model(xt[None])
     return FitResult(model, esr(pred[0], yt), steps, time.monotonic() - start)

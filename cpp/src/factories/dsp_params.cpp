@@ -106,4 +106,23 @@ BiquadFilter read_biquad(const BlockReader& r, const nlohmann::json& band, const
     return BiquadFilter(modes[found], sample_rate, p[0], p[1], p[2]);
 }
 
+LevelDetector read_level_detector(const BlockReader& r, const std::string& fallback, double sample_rate) {
+    const std::string name = r.get_string("detector", {"peak", "rms"}, fallback);
+    double rms_ms = 10.0;  // dynamics.py: DEFAULT_RMS_MS, RMS_MS_RANGE
+    auto it = r.config().find("rms_ms");
+    if (it != r.config().end()) {
+        if (!it->is_number()) r.fail(".config.rms_ms", "expected a number");
+        rms_ms = it->get<double>();  // compared and used in double, as torch does
+        if (!(rms_ms >= 0.1 && rms_ms <= 1000.0)) {
+            std::ostringstream m;
+            m << rms_ms << " is outside [0.1, 1000] ms";
+            r.fail(".config.rms_ms", m.str());
+        }
+    }
+    return LevelDetector(name == "rms" ? Detector::rms : Detector::peak, rms_ms, sample_rate);
+}
+
+ParamSpec attack_ms_spec() { return {"attack_ms", 0.1, 500.0, "ms"}; }
+ParamSpec release_ms_spec() { return {"release_ms", 1.0, 5000.0, "ms"}; }
+
 }  // namespace neuralfx::dsp

@@ -10,6 +10,7 @@
 
 #include "../block_reader.hpp"
 #include "neuralfx/dsp/biquad.hpp"
+#include "neuralfx/dsp/dynamics.hpp"
 #include "neuralfx/dsp/params.hpp"
 
 namespace neuralfx::dsp {
@@ -36,5 +37,12 @@ BiquadFilter read_biquad(const BlockReader& r, const nlohmann::json& band, const
 
 // The Biquad parameter ranges at this rate (biquad.py: frequency_spec, GAIN_DB, Q).
 std::vector<ParamSpec> biquad_specs(double sample_rate);
+
+// config "detector" (peak | rms, `fallback` when absent) and "rms_ms" (dynamics.py: RMS_MS_RANGE).
+LevelDetector read_level_detector(const BlockReader& r, const std::string& fallback, double sample_rate);
+
+// The attack_ms / release_ms specs shared by Compressor and NoiseGate (dynamics.py: ATTACK_MS, RELEASE_MS).
+ParamSpec attack_ms_spec();
+ParamSpec release_ms_spec();
 
 }  // namespace neuralfx::dsp

@@ -1,0 +1,109 @@
+#pragma once
+// What Compressor and NoiseGate share: the level detector and the attack/release gain smoother.
+// Twin of neuralfx/dsp/dynamics.py (which documents the design and cites its sources); every
+// formula below is written in the same order of operations as the torch side, in double.
+
+#include <algorithm>
+#include <cmath>
+
+#include "../block.hpp"
+#include "params.hpp"
+
+namespace neuralfx::dsp {
+
+enum class Detector { peak, rms };
+
+// One-pole coefficient for a time constant in ms (dynamics.py: time_coefficient).
+inline double time_coefficient(double ms, double sample_rate) { return 1.0 - std::exp(-1000.0 / (ms * sample_rate)); }
+
+// The level of each sample in dB; silence reads as the -200 dB floor.
+class LevelDetector {
+public:
+    LevelDetector(Detector detector, double rms_ms, double sample_rate)
+        : detector_(detector), rms_coefficient_(time_coefficient(rms_ms, sample_rate)) {}
+
+    void reset() { mean_square_ = 0.0; }
+
+    double level_db(double x) {
+        if (detector_ == Detector::peak) return 20.0 * std::log10(std::max(std::abs(x), kPeakFloor));
+        const double c = rms_coefficient_;
+        mean_square_ = c * (x * x) - (c - 1.0) * mean_square_;
+        return 10.0 * std::log10(std::max(mean_square_, kPeakFloor * kPeakFloor));
+    }
+
+private:
+    static constexpr double kPeakFloor = 1e-10;
+    Detector detector_;
+    double rms_coefficient_;
+    double mean_square_ = 0.0;
+};
+
+// Smooths a linear gain target: attack coefficient while the gain moves in the attack direction
+// (down for a compressor: `falling`; up for a gate), release otherwise. Starts at unity.
+class GainSmoother {
+public:
+    GainSmoother(Param attack_ms, Param release_ms, double sample_rate, bool falling)
+        : attack_ms_(attack_ms), release_ms_(release_ms), sample_rate_(sample_rate), falling_(falling) {
+        set_attack(attack_ms_.value);
+        set_release(release_ms_.value);
+    }
+
+    void reset() { gain_ = 1.0; }
+
+    double tick(double target, KnobBuffers knobs, int i) {
+        if (attack_ms_.bound()) {
+            const double ms = attack_ms_.at(knobs, i);
+            if (ms != attack_value_) set_attack(ms);  // exp only while the knob moves
+        }
+        if (release_ms_.bound()) {
+            const double ms = release_ms_.at(knobs, i);
+            if (ms != release_value_) set_release(ms);
+        }
+        const bool attack = falling_ ? target < gain_ : target > gain_;
+        const double c = attack ? attack_ : release_;
+        gain_ = c * target - (c - 1.0) * gain_;
+        return gain_;
+    }
+
+private:
+    void set_attack(double ms) {
+        attack_value_ = ms;
+        attack_ = time_coefficient(ms, sample_rate_);
+    }
+    void set_release(double ms) {
+        release_value_ = ms;
+        release_ = time_coefficient(ms, sample_rate_);
+    }
+
+    Param attack_ms_, release_ms_;
+    double sample_rate_;
+    bool falling_;
+    double attack_value_ = 0.0, release_value_ = 0.0;
+    double attack_ = 1.0, release_ = 1.0;
+    double gain_ = 1.0;
+};
+
+// 10^(dB/20) in double, recomputed only when the value moves (a make-up gain).
+class DbFactor {
+public:
+    explicit DbFactor(Param gain_db) : gain_db_(gain_db) { set(gain_db_.value); }
+
+    double at(KnobBuffers knobs, int i) {
+        if (gain_db_.bound()) {
+            const double g = gain_db_.at(knobs, i);
+            if (g != value_) set(g);
+        }
+        return factor_;
+    }
+
+private:
+    void set(double g) {
+        value_ = g;
+        factor_ = std::pow(10.0, g / 20.0);
+    }
+
+    Param gain_db_;
+    double value_ = 0.0, factor_ = 1.0;
+};
+
+}  // namespace neuralfx::dsp

@@ -1,0 +1,220 @@
+"""What the Compressor and the NoiseGate share: level detector, gain smoothing (attack /
+release ballistics) and the block plumbing. C++ twin: cpp/include/neuralfx/dsp/dynamics.hpp.
+
+The structure is the feed-forward design of Giannoulis, Massberg and Reiss, "Digital Dynamic
+Range Compressor Design - A Tutorial and Analysis" (JAES 60(6), 2012), with the gain smoothed
+in the linear domain as in torchcomp (Yu et al., "Differentiable all-pole filters for
+time-varying audio systems", DAFx 2024). Per sample n, in float64 on both sides:
+
+1. level in dB: ``peak``: 20 log10(max(|x|, 1e-10)); ``rms``: m[n] = c_rms x^2 - (c_rms - 1)
+   m[n-1], level 10 log10(max(m, 1e-20)). The floor (-200 dB) keeps silence finite, with
+   zero gradient below it.
+2. target gain in dB from the block's static curve (compressor.py, noise_gate.py), as a
+   linear factor f = 10^(gain_db / 20).
+3. smoothed gain g[n] = c f[n] - (c - 1) g[n-1], with c the attack coefficient while the gain
+   moves in the attack direction (down for a compressor, up for a gate) and the release
+   coefficient otherwise; g starts at 1 (unity) after reset.
+4. y = x g (* make-up factor), rounded to float32 once.
+
+Time constants: c = 1 - exp(-1000 / (ms fs)), i.e. ms is the one-pole filter's time constant
+(63 % of a step), the law the knob smoother uses too.
+
+Training: the branch decision (attack or release) is made by a compiled loop without
+gradient (numba, as torchcomp does); given those decisions the smoother is a time-varying
+one-pole filter, computed and differentiated by torchlpc.sample_wise_lpc, the same exact
+recursion the kernel runs. So there is no approximation: the gradient treats the branch
+decisions as constants (they are piecewise constant in every parameter), like torchcomp's.
+torchcomp's own ``compressor_core`` is not used because it takes one attack and one release
+coefficient per signal, while a knob-bound attack or release changes per sample; docs/DSP.md
+records the comparison with it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .gain import db_to_linear
+from .params import ParamBlock, ParamSpec
+
+DETECTORS = ("peak", "rms")
+# The detector's level floor: silence reads as -200 dB (below every threshold range), finite.
+PEAK_FLOOR = 1e-10
+RMS_FLOOR = PEAK_FLOOR * PEAK_FLOOR
+# The RMS detector's averaging time constant is configuration (not trained).
+RMS_MS_RANGE = (0.1, 1000.0)
+DEFAULT_RMS_MS = 10.0
+ATTACK_MS = ParamSpec("attack_ms", 0.1, 500.0, 5.0, "ms")
+RELEASE_MS = ParamSpec("release_ms", 1.0, 5000.0, 100.0, "ms")
+
+
+def time_coefficient(ms: Tensor, sample_rate: float) -> Tensor:
+    """One-pole coefficient for a time constant in ms (float64; twin: time_coefficient in C++)."""
+    return 1.0 - torch.exp(-1000.0 / (ms.to(torch.float64) * float(sample_rate)))
+
+
+def _one_pole(target: Tensor, coefficient: Tensor, initial: Tensor) -> Tensor:
+    """y[n] = c[n] target[n] - (c[n] - 1) y[n-1], exactly, differentiable (torchlpc)."""
+    try:  # imported here: torchlpc pulls in numba, which is slow to import and optional elsewhere
+        from torchlpc import sample_wise_lpc
+    except ImportError as e:
+        raise ImportError(
+            "neuralfx's dynamics blocks need torchlpc: pip install --no-build-isolation torchlpc==0.7.2"
+        ) from e
+    batch, samples = target.shape
+    c = coefficient.expand(batch, samples)
+    return sample_wise_lpc((c * target).contiguous(), (c - 1.0).unsqueeze(-1).contiguous(), initial.unsqueeze(-1))
+
+
+def detect(x: Tensor, detector: str, rms_coefficient: float, rms_state: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+    """Level in dB per sample (float64) and the RMS detector's state (zeros for peak)."""
+    x = x.to(torch.float64)
+    state = x.new_zeros(x.shape[0]) if rms_state is None else rms_state
+    if detector == "peak":
+        return 20.0 * torch.log10(x.abs().clamp_min(PEAK_FLOOR)), state
+    if detector == "rms":
+        m = _one_pole(x * x, x.new_tensor(rms_coefficient).view(1, 1), state)
+        return 10.0 * torch.log10(m.clamp_min(RMS_FLOOR)), m[:, -1]
+    raise ValueError(f"detector '{detector}' is not one of {', '.join(DETECTORS)}")
+
+
+_attack_mask_kernel: Optional[Callable] = None
+
+
+def _attack_mask(target: np.ndarray, attack: np.ndarray, release: np.ndarray, initial: np.ndarray, falling: bool) -> np.ndarray:
+    """Where the smoother uses the attack coefficient: the sequential branch decisions."""
+    global _attack_mask_kernel
+    if _attack_mask_kernel is None:
+        from numba import njit  # a torchlpc dependency; compiled on first use
+
+        @njit(cache=False)
+        def kernel(f, at, rt, g0, falling):  # pragma: no cover - compiled
+            batch, samples = f.shape
+            mask = np.zeros((batch, samples), np.bool_)
+            for b in range(batch):
+                g = g0[b]
+                for n in range(samples):
+                    attack_now = f[b, n] < g if falling else f[b, n] > g
+                    c = at[b, n] if attack_now else rt[b, n]
+                    mask[b, n] = attack_now
+                    g = c * f[b, n] - (c - 1.0) * g
+            return mask
+
+        _attack_mask_kernel = kernel
+    return _attack_mask_kernel(target, attack, release, initial, falling)
+
+
+def smooth_gain(
+    target: Tensor, attack: Tensor, release: Tensor, state: Optional[Tensor], falling: bool
+) -> tuple[Tensor, Tensor]:
+    """Attack/release smoothing of a linear gain target (batch, samples), float64.
+
+    attack/release: one-pole coefficients broadcastable to (batch, samples); falling: the
+    attack branch is taken where the target is below the current gain (a compressor) rather
+    than above it (a gate). state: (batch,) gain before the first sample, 1 when None."""
+    batch, samples = target.shape
+    state = target.new_ones(batch) if state is None else state
+    at, rt = attack.expand(batch, samples), release.expand(batch, samples)
+    mask = _attack_mask(
+        target.detach().cpu().numpy(),
+        at.detach().cpu().numpy(),
+        rt.detach().cpu().numpy(),
+        state.detach().cpu().numpy(),
+        falling,
+    )
+    c = torch.where(torch.from_numpy(mask).to(target.device), at, rt)
+    g = _one_pole(target, c, state)
+    return g, g[:, -1]
+
+
+def dynamics_gain(
+    x: Tensor,
+    sample_rate: float,
+    static_gain_db: Callable[[Tensor], Tensor],
+    attack_ms: Tensor,
+    release_ms: Tensor,
+    falling: bool,
+    detector: str = "peak",
+    rms_ms: float = DEFAULT_RMS_MS,
+    state: Optional[dict] = None,
+) -> tuple[Tensor, dict]:
+    """The smoothed linear gain (batch, samples) in float64 for x (batch, samples), and the
+    state to continue from. static_gain_db maps the detected level (dB) to the target gain (dB)."""
+    state = state or {}
+    # A constant: computed with libm in double, as the kernel does.
+    rms_coefficient = 1.0 - math.exp(-1000.0 / (float(rms_ms) * float(sample_rate)))
+    level_db, rms_state = detect(x, detector, rms_coefficient, state.get("rms"))
+    target = db_to_linear(static_gain_db(level_db))
+    attack = time_coefficient(attack_ms, sample_rate)
+    release = time_coefficient(release_ms, sample_rate)
+    g, gain_state = smooth_gain(target, attack, release, state.get("gain"), falling)
+    return g, {"rms": rms_state, "gain": gain_state}
+
+
+class DynamicsBlock(ParamBlock):
+    """Base of Compressor and NoiseGate: config (detector, rms_ms, sample_rate) and forward.
+
+    Subclasses give ``static_gain_db(level_db, values)``, ``falling`` (the attack direction)
+    and optionally ``output_factor(values)`` (make-up gain)."""
+
+    falling: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        detector: str,
+        rms_ms: float,
+        sample_rate: float,
+        values: Mapping[str, float],
+        knobs: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        name = type(self).__name__
+        if detector not in DETECTORS:
+            raise ValueError(f"{name}.detector: '{detector}' is not one of {', '.join(DETECTORS)}")
+        lo, hi = RMS_MS_RANGE
+        if isinstance(rms_ms, bool) or not isinstance(rms_ms, (int, float)) or not lo <= float(rms_ms) <= hi:
+            raise ValueError(f"{name}.rms_ms: {rms_ms} is outside [{lo:g}, {hi:g}] ms")
+        if not 1000.0 <= float(sample_rate) <= 768000.0:
+            raise ValueError(f"{name}.sample_rate: {sample_rate} is outside [1000, 768000] Hz")
+        self.detector = detector
+        self.rms_ms = float(rms_ms)
+        self.sample_rate = float(sample_rate)
+        super().__init__(knobs, values)
+
+    def config(self) -> dict[str, Any]:
+        return {"detector": self.detector, "rms_ms": self.rms_ms, "sample_rate": self.sample_rate, **self.binding_config()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "DynamicsBlock":
+        # detector and rms_ms may be left out (a fit template): the block's defaults apply.
+        optional = {k: config[k] for k in ("detector", "rms_ms") if k in config}
+        return cls(sample_rate=config["sample_rate"], knobs=config.get("knobs"), **optional)
+
+    # ---- to override ----
+    def static_gain_db(self, level_db: Tensor, values: dict[str, Tensor]) -> Tensor:
+        raise NotImplementedError
+
+    def output_factor(self, values: dict[str, Tensor]) -> Optional[Tensor]:
+        return None
+
+    def _process(self, x: Tensor, values: dict[str, Tensor], state: Any) -> tuple[Tensor, Any]:
+        g, state = dynamics_gain(
+            x,
+            self.sample_rate,
+            lambda level_db: self.static_gain_db(level_db, values),
+            values["attack_ms"],
+            values["release_ms"],
+            self.falling,
+            self.detector,
+            self.rms_ms,
+            state,
+        )
+        y = x.to(torch.float64) * g
+        factor = self.output_factor(values)
+        if factor is not None:
+            y = y * factor
+        return y.to(x.dtype), state
+
