@@ -106,3 +106,29 @@ def test_fit_reports_bad_templates(tmp_path: Path, capsys: pytest.CaptureFixture
     a = str(tmp_path / "a.wav")
     assert main(["fit", a, a, "--template", str(tmp_path / "t.json"), "-o", str(tmp_path / "o.nfx")]) == 1
     assert "template.blocks[0].config" in capsys.readouterr().err
+
+
+def test_fit_recovers_hidden_compressor_threshold_and_ratio() -> None:
+    """Audio made by neuralfx's own Compressor with hidden settings; attack, release and knee are
+    given (a user reads them off the unit), threshold, ratio and make-up are recovered."""
+    from neuralfx.dsp import Compressor
+    from neuralfx.dsp.fit import fit, model_from_template
+
+    parts = []  # levels from -40 to 0 dB, so the input crosses the threshold both ways
+    for i, level_db in enumerate([-6, -30, -12, -40, -18, 0, -24, -3]):
+        sig = SIGNALS["plucks"](seconds=0.4, seed=i) if i % 2 == 0 else SIGNALS["noise"](seconds=0.4, seed=i)
+        parts.append((sig / np.max(np.abs(sig)) * 10 ** (level_db / 20)).astype(np.float32))
+    x = np.concatenate(parts)
+    hidden = dict(threshold_db=-30.0, ratio=6.0, knee_db=6.0, attack_ms=3.0, release_ms=60.0, makeup_db=3.0)
+    with torch.no_grad():
+        y = Model([Compressor("rms", RATE, **hidden)], RATE).eval()(torch.from_numpy(x)[None])[0][0].numpy()
+    known = {k: {"shape": [1], "data": [hidden[k]]} for k in ("knee_db", "attack_ms", "release_ms")}
+    model = model_from_template({"sample_rate": RATE, "blocks": [
+        {"type": "Compressor", "config": {"detector": "rms"}, "weights": known}]})
+    result = fit(model, x, y, steps=120, lr=0.02, segment=4096, batch=2, warmup=4096,
+                 train=["blocks.0.threshold_db", "blocks.0.ratio", "blocks.0.makeup_db"])
+    block = result.model.blocks[0]
+    assert abs(float(block.threshold_db.detach()) + 30.0) < 1.0
+    assert abs(float(block.ratio.detach()) / 6.0 - 1.0) < 0.1
+    assert abs(float(block.makeup_db.detach()) - 3.0) < 0.5
+    assert float(block.attack_ms.detach()) == 3.0  # not trained: held at the template's value

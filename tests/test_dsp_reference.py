@@ -196,6 +196,40 @@ def test_first_order_modes_match_pedalboards_lowpass_and_highpass(mode: str, cls
     assert np.max(np.abs(db(ours) - db(theirs))) < 0.05
 
 
+def steady_gain_db(x: np.ndarray, y: np.ndarray) -> float:
+    """Gain over the last quarter second, once attack and release have settled."""
+    n = RATE // 4
+    return float(20 * np.log10(np.sqrt(np.mean(y[-n:].astype(np.float64) ** 2)) / np.sqrt(np.mean(x[-n:].astype(np.float64) ** 2))))
+
+
+def kernel_output(block: torch.nn.Module, x: np.ndarray) -> np.ndarray:
+    return neuralfx.NeuralEffect.from_json(Model([block], RATE).to_modelfile().to_json())(x, RATE)
+
+
+@pytest.mark.parametrize("level_db", [-40.0, -30.0, -20.0, -15.0, -10.0, -6.0, -3.0, 0.0])
+def test_compressor_static_gain_matches_pedalboard(level_db: float) -> None:
+    from neuralfx.dsp import Compressor
+
+    x = SIGNALS["sine"](1000.0, 1.0, 10 ** (level_db / 20))
+    theirs = steady_gain_db(x, pedalboard.Compressor(threshold_db=-20, ratio=4, attack_ms=1.0, release_ms=100.0)(x, RATE))
+    ours = steady_gain_db(x, kernel_output(Compressor("peak", RATE, threshold_db=-20, ratio=4, knee_db=0,
+                                                      attack_ms=1.0, release_ms=100.0), x))
+    # Both: peak detector, hard knee, -20 dB threshold, 4:1. They differ in where the ballistics
+    # act (JUCE smooths the detected level, we smooth the gain), which ripples the steady gain.
+    assert abs(ours - theirs) < 0.5, (ours, theirs)
+
+
+@pytest.mark.parametrize("level_db", [-50.0, -40.0, -35.0, -30.0, -25.0, -20.0, -10.0])
+def test_noise_gate_static_gain_matches_pedalboard(level_db: float) -> None:
+    from neuralfx.dsp import NoiseGate
+
+    x = SIGNALS["sine"](1000.0, 1.0, 10 ** (level_db / 20))
+    theirs = steady_gain_db(x, pedalboard.NoiseGate(threshold_db=-30, ratio=4, attack_ms=1.0, release_ms=100.0)(x, RATE))
+    ours = steady_gain_db(x, kernel_output(NoiseGate("peak", RATE, threshold_db=-30, ratio=4, range_db=-100,
+                                                     attack_ms=1.0, release_ms=100.0), x))
+    assert abs(ours - theirs) < 1.0, (ours, theirs)
+
+
 # ---- bad input ----
 EXTREMES = [(mode, f, g, q) for mode in ("lowpass", "highpass", "bandpass", "notch", "peak", "lowshelf", "highshelf")
             for f in (20.0, 0.49 * RATE) for g in (-24.0, 24.0) for q in (0.1, 20.0)]
