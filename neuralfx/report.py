@@ -206,11 +206,14 @@ def _mark_parts(ax, ev: Evaluation) -> None:
     """Vertical lines and labels where one capture setting's audio gives way to the next."""
     if len(ev.parts) < 2:
         return
+    # Many settings (a knob grid) leave no room for labels side by side: they stand upright.
+    upright = len(ev.parts) > 6
     for label, start in ev.parts:
         x = start / ev.sample_rate
         ax.axvline(x, color="0.5", lw=0.8, ls=":")
-        ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -3),
-                    textcoords="offset points", va="top", fontsize=8, color="0.3")
+        ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"), xytext=(2, -3),
+                    textcoords="offset points", va="top", fontsize=6 if upright else 8, color="0.3",
+                    rotation=90 if upright else 0)
 
 
 def plot_loss_curves(history: dict[str, list], title: str, path: Path) -> None:
