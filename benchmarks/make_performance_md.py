@@ -27,7 +27,7 @@ PAGE = REPO / "docs" / "PERFORMANCE.md"
 
 # Targets of issue 5 (single thread, block 64, 48 kHz, mono): samples per second per model and
 # the kernel / PyTorch CPU ratio on LSTM-32 at block 64.
-TARGET_RATE = {"lstm:16": 18e6, "lstm:32": 8e6}
+TARGET_RATE = {"lstm:16": 18e6, "lstm:32": 8e6, "gru:32": 9e6, "wavenet:standard": 2.5e6}
 TARGET_TORCH_RATIO = ("lstm:32", 50.0)
 
 
@@ -81,8 +81,9 @@ def render(data: dict) -> str:
         f"- Command: `{data.get('page_command', data['script_command'])}`, which ran `{data['script_command']}`; "
         f"kernel bench: `{k['command']}`",
         f"- Kernel: {k['warmup']} warm-up run(s), then the median of {k['repeats']} runs of {k['seconds']} s of "
-        "noise each; spread = (max - min) / median. Models have random weights (`lstm:H` = 1 layer, H hidden, "
-        "mono input, input skip), built through the same loader as a model file.",
+        "noise each; spread = (max - min) / median. Models have random weights (`lstm:H`, `gru:H` = 1 layer, H "
+        "hidden, mono input, input skip; `wavenet:standard` = Neural Amp Modeler's standard layout), built through "
+        "the same loader as a model file.",
         "",
         "## Kernel throughput",
         "",
@@ -120,8 +121,8 @@ def render(data: dict) -> str:
             lines.append(f"| {arch} | {mega(r['current'])} | {mega(r['previous'])} | {r['ratio']:.1f}x |")
 
     lines += ["", f"## Kernel vs PyTorch CPU (mono, kernel at block {block})", "",
-              "PyTorch runs `neuralfx.models.lstm.LSTM` (the torch twin of the C++ block): over the whole sequence in "
-              f"one call, and in blocks of {block} samples carrying the LSTM state, as a real-time host would call it. "
+              "PyTorch runs each model's torch twin (`neuralfx.models`): over the whole sequence in "
+              f"one call, and in blocks of {block} samples carrying the state, as a real-time host would call it. "
               f"Torch and one kernel bench run (block {block}, mono) alternate, repeat by repeat, so each ratio compares "
               "runs made seconds apart under the same load; the table gives medians of the rates and of the paired "
               "ratios, by wall time and in parentheses by each side's thread CPU time.", "",
@@ -174,7 +175,7 @@ def render_file_throughput(f: dict | None) -> list[str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bench", type=Path, default=REPO / "build" / "perf" / "neuralfx-bench")
-    p.add_argument("--models", default="lstm:16,lstm:32")
+    p.add_argument("--models", default="lstm:16,lstm:32,gru:32,wavenet:standard")
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--previous-bench", type=Path, help="passed on to torch_baseline.py")

@@ -1,10 +1,11 @@
-"""Kernel vs PyTorch CPU on the same LSTM shapes, measured in one run.
+"""Kernel vs PyTorch CPU on the same model shapes, measured in one run.
 
-Not a unit test: a measurement script. For each architecture (``lstm:H`` or ``lstm:H:LAYERS``)
-it times neuralfx.models.lstm.LSTM (the torch twin of the C++ block) in PyTorch on one CPU
-thread, over the whole sequence in one call and in blocks of 64 samples carrying the LSTM
-state (what a real-time host would do), then runs the neuralfx-bench binary on the same
-architectures in the same process run and prints kernel / torch throughput ratios.
+Not a unit test: a measurement script. For each architecture (``lstm:H[:LAYERS]``,
+``gru:H[:LAYERS]``, ``wavenet:standard`` or ``wavenet:lite``) it times the torch twin of the C++
+block (neuralfx.models) in PyTorch on one CPU thread, over the whole sequence in one call and in
+blocks of 64 samples carrying the state (what a real-time host would do), then runs the
+neuralfx-bench binary on the same architectures in the same process run and prints kernel /
+torch throughput ratios.
 
     python3 benchmarks/torch_baseline.py --bench build/perf/neuralfx-bench [--json out.json]
 
@@ -31,22 +32,22 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from neuralfx.model import Model  # noqa: E402
-from neuralfx.models.lstm import LSTM  # noqa: E402  (the torch twin of cpp/include/neuralfx/layers/lstm.hpp)
+from neuralfx.models import GRU, LSTM, WaveNet  # noqa: E402  (the torch twins of cpp/include/neuralfx/layers/)
 
 RATE = 48000
 BLOCK = 64
 
 
-def parse_arch(spec: str) -> tuple[int, int]:
-    parts = spec.split(":")
-    if parts[0] != "lstm" or len(parts) not in (2, 3):
-        raise SystemExit(f"bad architecture {spec!r}: expected lstm:H or lstm:H:LAYERS")
-    return int(parts[1]), int(parts[2]) if len(parts) == 3 else 1
-
-
-def make_model(hidden: int, layers: int) -> LSTM:
+def make_model(spec: str) -> torch.nn.Module:
+    """The torch twin of a bench architecture, random weights (throughput does not depend on them)."""
     torch.manual_seed(0)
-    return LSTM(hidden, layers, skip=True).eval()
+    kind, *rest = spec.split(":")
+    if kind in ("lstm", "gru") and len(rest) in (1, 2):
+        cell = LSTM if kind == "lstm" else GRU
+        return cell(int(rest[0]), int(rest[1]) if len(rest) == 2 else 1, skip=True).eval()
+    if kind == "wavenet" and len(rest) == 1:
+        return WaveNet.preset(rest[0]).eval()
+    raise SystemExit(f"bad architecture {spec!r}: expected lstm:H[:LAYERS], gru:H[:LAYERS] or wavenet:standard|lite")
 
 
 def timed(samples: int, run) -> tuple[float, float]:
@@ -60,7 +61,7 @@ def paired(arch: str, args: argparse.Namespace) -> dict:
     """PyTorch (whole sequence, blocks of 64 with state) and the kernel (block 64, mono, one
     bench run) in alternation, repeat by repeat: each kernel / torch ratio compares runs made
     seconds apart under the same load from other jobs, and the ratios' median is reported."""
-    model = make_model(*parse_arch(arch))
+    model = make_model(arch)
     n = int(args.torch_seconds * RATE)
     x = (0.3 * torch.randn(1, n)).float()
 
@@ -119,7 +120,7 @@ def previous_kernel(current: Path, previous: Path, archs: list[str], args: argpa
         files = []
         for arch in archs:
             path = Path(tmp) / (arch.replace(":", "_") + ".nfx")
-            Model([make_model(*parse_arch(arch))], RATE, []).save(path, {"name": arch})
+            Model([make_model(arch)], RATE, []).save(path, {"name": arch})
             files.append(str(path))
         common = ["--block-sizes", str(BLOCK), "--seconds", str(args.seconds), "--repeats", str(args.repeats)]
         now = subprocess.run([str(current), *files, *common, "--channels", "1", "--json", str(Path(tmp) / "now.json")],
