@@ -14,10 +14,9 @@ from neuralfx.knobs import Knob
 from neuralfx.model import Model
 from neuralfx.models import TCN, WaveNet
 
-from conftest import RATE, SIGNALS, kernel_blocks
+from conftest import (RATE, SIGNALS, TOLERANCE, assert_kernel_follows_gain_and_tone_moves,
+                      assert_kernel_matches_at_every_block_size, effect_for, kernel_blocks)
 
-BLOCK_SIZES = [1, 7, 64, 512, 4096]
-TOLERANCE = 1e-4
 
 # Layouts covering the compile-time-sized channel counts (16, 8, 12, 6) and run-time ones (5, 3,
 # 10), kernels of 1 to 13 taps, and a dilation longer than a chunk of the kernel (700 > 128).
@@ -44,10 +43,6 @@ def conv_model(layout: str, knobs: bool = False, seed: int = 0) -> Model:
     return Model([block], RATE, knob_list).eval()
 
 
-def effect_for(model: Model) -> neuralfx.NeuralEffect:
-    return neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json())
-
-
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 @pytest.mark.parametrize("signal", ["plucks", "sweep"])
 def test_conv_matches_torch_at_every_block_size(layout: str, signal: str) -> None:
@@ -56,33 +51,14 @@ def test_conv_matches_torch_at_every_block_size(layout: str, signal: str) -> Non
     with torch.no_grad():
         reference = model(torch.from_numpy(x)[None])[0][0].numpy()
     assert np.std(reference) > 1e-3, "the model must produce a signal for the test to mean anything"
-    effect = effect_for(model)
-    for block in BLOCK_SIZES:
-        y = kernel_blocks(effect, x, block)
-        assert np.max(np.abs(y - reference)) <= TOLERANCE, f"block {block}"
-        # Again after reset(): the same output, so no history leaks between signals.
-        effect._model.reset()
-        y_again = effect._model.process(x[None])[0]
-        assert np.max(np.abs(y_again - reference)) <= TOLERANCE, f"after reset, block {block}"
+    assert_kernel_matches_at_every_block_size(model, x, reference)
 
 
 @pytest.mark.parametrize("layout", ["wavenet-standard", "wavenet-odd", "tcn", "tcn-odd"])
 def test_film_conditioned_conv_matches_torch_with_knob_moves(layout: str) -> None:
     model = conv_model(layout, knobs=True)
     x = SIGNALS["plucks"](seconds=0.3)
-    for block in BLOCK_SIZES:
-        blocks = -(-len(x) // block)
-        moves = [{} for _ in range(blocks)]
-        moves[0] = {"gain": 1.0, "tone": -0.5}
-        moves[blocks // 3] = {"gain": 9.0}
-        moves[2 * blocks // 3] = {"tone": 0.8}
-        reference = model.process_blocks(x, block, moves)
-        y = kernel_blocks(effect_for(model), x, block, moves)
-        assert np.max(np.abs(y - reference)) <= TOLERANCE, f"block {block}"
-    # The knobs really condition the sound: different settings, different output.
-    low = model.process_blocks(x, 512, [{"gain": 0.0}])
-    high = model.process_blocks(x, 512, [{"gain": 10.0}])
-    assert np.max(np.abs(low - high)) > 1e-3
+    assert_kernel_follows_gain_and_tone_moves(model, x)
 
 
 @pytest.mark.parametrize("layout", ["wavenet-standard", "wavenet-odd", "tcn"])

@@ -14,23 +14,16 @@ import numpy as np
 import pytest
 import torch
 
-import neuralfx
 from neuralfx.dsp import Biquad, Compressor, Gain, NoiseGate, ParametricEQ, Waveshaper
 from neuralfx.dsp.biquad import MODES
 from neuralfx.knobs import Knob
 from neuralfx.model import Model
 
 from conftest import RATE, SIGNALS
-from conftest import kernel_blocks
+from conftest import BLOCK_SIZES, TOLERANCE, effect_for, kernel_blocks
 
-BLOCK_SIZES = [1, 7, 64, 512, 4096]
-TOLERANCE = 1e-4
 PARITY_SIGNALS = ["sweep", "noise", "plucks"]
 SECONDS = 0.15
-
-
-def effect_for(model: Model) -> neuralfx.NeuralEffect:
-    return neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json())
 
 
 def fixed_cases() -> dict[str, Callable[[], Model]]:

@@ -8,17 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-import neuralfx
-from neuralfx.model import Model
+from conftest import (SIGNALS, assert_kernel_follows_gain_and_tone_moves, assert_kernel_matches_at_every_block_size,
+                      effect_for, random_lstm_model)
 
-from conftest import SIGNALS, kernel_blocks, random_lstm_model
-
-BLOCK_SIZES = [1, 7, 64, 512, 4096]
-TOLERANCE = 1e-4
-
-
-def effect_for(model: Model) -> neuralfx.NeuralEffect:
-    return neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json())
 
 
 @pytest.mark.parametrize("cell", ["LSTM", "GRU"])
@@ -30,34 +22,14 @@ def test_recurrent_matches_torch_at_every_block_size(cell: str, layers: int, sig
     with torch.no_grad():
         reference = model(torch.from_numpy(x)[None])[0][0].numpy()
     assert np.max(np.abs(reference - x)) > 1e-2, "the model must change the signal for the test to mean anything"
-    effect = effect_for(model)
-    for block in BLOCK_SIZES:
-        y = kernel_blocks(effect, x, block)
-        assert np.max(np.abs(y - reference)) <= TOLERANCE, f"block {block}"
-        # Again after reset(): the same output, so no state leaks between signals.
-        effect._model.reset()
-        y_again = effect._model.process(x[None])[0]
-        assert np.max(np.abs(y_again - reference)) <= TOLERANCE, f"after reset, block {block}"
+    assert_kernel_matches_at_every_block_size(model, x, reference)
 
 
 @pytest.mark.parametrize("cell", ["LSTM", "GRU"])
 def test_knob_conditioned_recurrent_matches_torch_with_knob_moves(cell: str) -> None:
     model = random_lstm_model(hidden=12, knobs=True, cell=cell)
     x = SIGNALS["plucks"](seconds=0.3)
-    for block in BLOCK_SIZES:
-        blocks = -(-len(x) // block)
-        moves = [{} for _ in range(blocks)]
-        moves[0] = {"gain": 1.0, "tone": -0.5}
-        moves[blocks // 3] = {"gain": 9.0}
-        moves[2 * blocks // 3] = {"tone": 0.8}
-        reference = model.process_blocks(x, block, moves)
-        effect = effect_for(model)
-        y = kernel_blocks(effect, x, block, moves)
-        assert np.max(np.abs(y - reference)) <= TOLERANCE, f"block {block}"
-    # The knobs really condition the sound: different settings, different output.
-    low = model.process_blocks(x, 512, [{"gain": 0.0}])
-    high = model.process_blocks(x, 512, [{"gain": 10.0}])
-    assert np.max(np.abs(low - high)) > 1e-3
+    assert_kernel_follows_gain_and_tone_moves(model, x)
 
 
 def test_stereo_channels_are_independent_and_equal_to_mono() -> None:
