@@ -10,9 +10,7 @@ from neuralfx import modelfile
 from neuralfx.model import Model
 from neuralfx.presets import list_chains, list_models, presets_dir, resolve_model
 
-from conftest import plucks, sweep
-from conftest import kernel_blocks
-from test_recurrent_parity import BLOCK_SIZES, TOLERANCE
+from conftest import BLOCK_SIZES, TOLERANCE, kernel_blocks, plucks, sweep
 
 MODELS = list_models()
 
