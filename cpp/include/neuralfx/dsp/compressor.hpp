@@ -2,7 +2,6 @@
 // Feed-forward dynamic range compressor with a soft knee. Twin of neuralfx/dsp/compressor.py
 // (static curve and citation there); detector and ballistics in dynamics.hpp.
 
-#include <memory>
 
 #include "../block.hpp"
 #include "dynamics.hpp"
@@ -20,41 +19,19 @@ inline double compressor_gain_db(double level_db, double t, double r, double w) 
     return slope * (e * e) / (2.0 * w);
 }
 
-class Compressor final : public Block {
+class Compressor final : public DynamicsBlock<Compressor> {
 public:
     Compressor(LevelDetector detector, GainSmoother smoother, Param threshold_db, Param ratio, Param knee_db,
                Param makeup_db)
-        : detector_(detector), smoother_(smoother), threshold_db_(threshold_db), ratio_(ratio), knee_db_(knee_db),
-          makeup_(makeup_db) {
-        reset();
-    }
+        : DynamicsBlock(detector, smoother), threshold_db_(threshold_db), ratio_(ratio), knee_db_(knee_db),
+          makeup_(makeup_db) {}
 
-    void prepare(int) override { reset(); }
-    void reset() override {
-        detector_.reset();
-        smoother_.reset();
+    double static_gain_db(double level_db, KnobBuffers knobs, int i) const {
+        return compressor_gain_db(level_db, threshold_db_.at(knobs, i), ratio_.at(knobs, i), knee_db_.at(knobs, i));
     }
-
-    void process(float* audio, int n, KnobBuffers knobs) override {
-        for (int i = 0; i < n; ++i) {
-            const double x = static_cast<double>(audio[i]);
-            const double level = detector_.level_db(x);
-            const double gain_db = compressor_gain_db(level, threshold_db_.at(knobs, i), ratio_.at(knobs, i),
-                                                      knee_db_.at(knobs, i));
-            const double g = smoother_.tick(std::pow(10.0, gain_db / 20.0), knobs, i);
-            audio[i] = static_cast<float>(x * g * makeup_.at(knobs, i));
-        }
-    }
-
-    std::unique_ptr<Block> clone() const override {
-        auto copy = std::make_unique<Compressor>(*this);
-        copy->reset();
-        return copy;
-    }
+    double output(double y, KnobBuffers knobs, int i) { return y * makeup_.at(knobs, i); }
 
 private:
-    LevelDetector detector_;
-    GainSmoother smoother_;
     Param threshold_db_, ratio_, knee_db_;
     DbFactor makeup_;
 };

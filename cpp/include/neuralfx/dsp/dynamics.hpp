@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "../block.hpp"
 #include "params.hpp"
@@ -104,6 +105,43 @@ private:
 
     Param gain_db_;
     double value_ = 0.0, factor_ = 1.0;
+};
+
+// The block both share (dynamics.py's DynamicsBlock): per sample, the detected level, Derived's
+// static curve in dB (static_gain_db), the smoothed linear gain, and Derived's output (a make-up
+// gain, or none): output(x * gain).
+template <class Derived>
+class DynamicsBlock : public Block {
+public:
+    DynamicsBlock(LevelDetector detector, GainSmoother smoother) : detector_(detector), smoother_(smoother) {
+        DynamicsBlock::reset();
+    }
+
+    void prepare(int) override { reset(); }
+    void reset() override {
+        detector_.reset();
+        smoother_.reset();
+    }
+
+    void process(float* audio, int n, KnobBuffers knobs) override {
+        Derived& self = static_cast<Derived&>(*this);
+        for (int i = 0; i < n; ++i) {
+            const double x = static_cast<double>(audio[i]);
+            const double gain_db = self.static_gain_db(detector_.level_db(x), knobs, i);
+            const double g = smoother_.tick(std::pow(10.0, gain_db / 20.0), knobs, i);
+            audio[i] = static_cast<float>(self.output(x * g, knobs, i));
+        }
+    }
+
+    std::unique_ptr<Block> clone() const override {
+        auto copy = std::make_unique<Derived>(static_cast<const Derived&>(*this));
+        copy->reset();
+        return copy;
+    }
+
+private:
+    LevelDetector detector_;
+    GainSmoother smoother_;
 };
 
 }  // namespace neuralfx::dsp
