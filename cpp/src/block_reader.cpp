@@ -17,16 +17,20 @@ std::string shape_text(const std::vector<int>& shape) {
 
 }  // namespace
 
-BlockReader::BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs,
-                         double model_sample_rate)
-    : block_(block), where_("blocks[" + std::to_string(index) + "]"), knobs_(knobs), model_sample_rate_(model_sample_rate) {
-    weight_where_ = where_;
-    if (!block_.is_object()) fail("", "expected an object");
+void BlockReader::read_type_and_config() {
     auto t = block_.find("type");
     if (t == block_.end() || !t->is_string()) fail(".type", "missing or not a string");
     type_ = t->get<std::string>();
     auto c = block_.find("config");
     if (c == block_.end() || !c->is_object()) fail(".config", "missing or not an object");
+}
+
+BlockReader::BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs,
+                         double model_sample_rate)
+    : block_(block), where_("blocks[" + std::to_string(index) + "]"), knobs_(knobs), model_sample_rate_(model_sample_rate) {
+    weight_where_ = where_;
+    if (!block_.is_object()) fail("", "expected an object");
+    read_type_and_config();
     auto w = block_.find("weights");
     if (w != block_.end() && !w->is_object()) fail(".weights", "not an object");
     if (w != block_.end()) weights_ = &*w;
@@ -37,11 +41,7 @@ BlockReader::BlockReader(const BlockReader& parent, const nlohmann::json& inner,
     : block_(inner), weights_(parent.weights_), where_(parent.where_ + field), weight_where_(parent.weight_where_),
       prefix_(parent.prefix_ + weight_prefix), knobs_(parent.knobs_), model_sample_rate_(parent.model_sample_rate_) {
     if (!block_.is_object()) fail("", "expected an object {\"type\": ..., \"config\": {...}}");
-    auto t = block_.find("type");
-    if (t == block_.end() || !t->is_string()) fail(".type", "missing or not a string");
-    type_ = t->get<std::string>();
-    auto c = block_.find("config");
-    if (c == block_.end() || !c->is_object()) fail(".config", "missing or not an object");
+    read_type_and_config();
     if (block_.find("weights") != block_.end())
         throw ModelFileError(where_ + ".weights: an inner block's weights belong in the DryWet block's weights, named '" +
                              prefix_ + "<weight>'");

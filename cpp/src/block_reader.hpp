@@ -54,6 +54,8 @@ public:
     const std::vector<KnobSpec>& knob_specs() const { return knobs_; }
 
 private:
+    // "type" (a string) and "config" (an object), shared by a model's blocks and inner blocks.
+    void read_type_and_config();
     const nlohmann::json* config_value(const char* key) const;
 
     const nlohmann::json& block_;

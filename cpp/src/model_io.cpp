@@ -90,14 +90,7 @@ std::unique_ptr<Model> load_model_from_string(const std::string& text) {
     if (blocks_it->empty()) fail("blocks", "empty: a model needs at least one block");
     std::vector<std::unique_ptr<Block>> blocks;
     for (size_t i = 0; i < blocks_it->size(); ++i) {
-        BlockReader reader((*blocks_it)[i], static_cast<int>(i), knobs, sample_rate);
-        BlockFactory factory = find_block_factory(reader.type());
-        if (!factory) {
-            std::string known;
-            for (const auto& n : registered_block_types()) known += (known.empty() ? "" : ", ") + n;
-            reader.fail(".type", "unknown block type '" + reader.type() + "' (known: " + known + ")");
-        }
-        blocks.push_back(factory(reader));
+        blocks.push_back(build_block(BlockReader((*blocks_it)[i], static_cast<int>(i), knobs, sample_rate)));
     }
 
     std::string metadata = "{}";

@@ -26,16 +26,12 @@ const std::vector<std::pair<std::string, BlockFactory>>& table() {
 
 }  // namespace
 
-BlockFactory find_block_factory(const std::string& type) {
+std::unique_ptr<Block> build_block(const BlockReader& reader) {
     for (const auto& [name, factory] : table())
-        if (name == type) return factory;
-    return nullptr;
-}
-
-std::vector<std::string> registered_block_types() {
-    std::vector<std::string> names;
-    for (const auto& entry : table()) names.push_back(entry.first);
-    return names;
+        if (name == reader.type()) return factory(reader);
+    std::string known;
+    for (const auto& entry : table()) known += (known.empty() ? "" : ", ") + entry.first;
+    reader.fail(".type", "unknown block type '" + reader.type() + "' (known: " + known + ")");
 }
 
 }  // namespace neuralfx

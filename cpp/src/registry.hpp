@@ -13,9 +13,9 @@ namespace neuralfx {
 
 using BlockFactory = std::unique_ptr<Block> (*)(const BlockReader&);
 
-// nullptr for an unknown type.
-BlockFactory find_block_factory(const std::string& type);
-std::vector<std::string> registered_block_types();
+// The block a reader describes (a model's block or one inside a DryWet); an unknown type fails
+// naming the known ones.
+std::unique_ptr<Block> build_block(const BlockReader& reader);
 
 // Factories, one per block type (src/factories/*.cpp).
 std::unique_ptr<Block> make_gru(const BlockReader&);

@@ -18,13 +18,7 @@ std::unique_ptr<Block> make_drywet(const BlockReader& r) {
     for (size_t j = 0; j < list->size(); ++j) {
         const std::string n = std::to_string(j);
         BlockReader reader(r, (*list)[j], ".config.blocks[" + n + "]", "blocks." + n + ".");
-        BlockFactory factory = find_block_factory(reader.type());
-        if (!factory) {
-            std::string known;
-            for (const auto& name : registered_block_types()) known += (known.empty() ? "" : ", ") + name;
-            reader.fail(".type", "unknown block type '" + reader.type() + "' (known: " + known + ")");
-        }
-        inner.push_back(factory(reader));
+        inner.push_back(build_block(reader));
         // The dry path is not delayed: a block with latency would leave dry and wet misaligned.
         if (const int latency = inner.back()->latency_samples())
             reader.fail("", std::to_string(latency) + " samples of latency; DryWet does not delay the dry path to "
