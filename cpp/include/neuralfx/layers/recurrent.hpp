@@ -211,6 +211,23 @@ private:
         }
     }
 
+    // acc += column j of W_hh (NP groups' rows from wk) times h[j], for C channels.
+    template <int NP, int C, class Vec>
+    NEURALFX_ALWAYS_INLINE static void column(Vec (&acc)[C][NP][G], const float* __restrict wk, int H, int j,
+                                              const float* const (&hprev)[C]) {
+        Vec b[C];
+#pragma GCC unroll 8
+        for (int ch = 0; ch < C; ++ch) b[ch] = vec_broadcast<Vec>(hprev[ch][j]);
+#pragma GCC unroll 8
+        for (int q = 0; q < NP; ++q)
+#pragma GCC unroll 8
+            for (int g = 0; g < G; ++g) {
+                const Vec w = vec_load<Vec>(wk + ((q * H + j) * G + g) * 8);
+#pragma GCC unroll 8
+                for (int ch = 0; ch < C; ++ch) acc[ch][q][g] += b[ch] * w;
+            }
+    }
+
     // One sample's W_hh h for NP groups starting at group k, for C channels, then the cell
     // update of those groups. The accumulators start from the gate inputs (or, for gates whose
     // hidden bias the cell keeps apart, from that bias) and stay in registers for all columns.
@@ -218,23 +235,27 @@ private:
     NEURALFX_ALWAYS_INLINE static void pass(const PackedLayer& p, int H, int k, const float* const (&hprev)[C],
                                             float* const (&hnew)[C], const float* const (&in)[C], float* const (&c)[C]) {
         Vec acc[C][NP][G];
+#pragma GCC unroll 8
         for (int ch = 0; ch < C; ++ch)
+#pragma GCC unroll 8
             for (int q = 0; q < NP; ++q)
+#pragma GCC unroll 8
                 for (int g = 0; g < G; ++g) {
                     const int at = ((k + q) * G + g) * 8;
                     acc[ch][q][g] = vec_load<Vec>(Cell::kHiddenBiasApart[g] ? p.bh + at : in[ch] + at);
                 }
         const float* __restrict wk = p.wh + k * H * G * 8;
-        for (int j = 0; j < H; ++j) {
-            Vec b[C];
-            for (int ch = 0; ch < C; ++ch) b[ch] = vec_broadcast<Vec>(hprev[ch][j]);
-            for (int q = 0; q < NP; ++q)
-                for (int g = 0; g < G; ++g) {
-                    const Vec w = vec_load<Vec>(wk + ((q * H + j) * G + g) * 8);
-                    for (int ch = 0; ch < C; ++ch) acc[ch][q][g] += b[ch] * w;
-                }
+        if constexpr (kH > 0) {
+            // Unrolled whole for compile-time sizes: every weight and h address is a constant
+            // offset and the accumulators stay in registers. Run-time sizes keep a short loop.
+#pragma GCC unroll 64
+            for (int j = 0; j < kH; ++j) column<NP, C>(acc, wk, kH, j, hprev);
+        } else {
+            for (int j = 0; j < H; ++j) column<NP, C>(acc, wk, H, j, hprev);
         }
+#pragma GCC unroll 8
         for (int ch = 0; ch < C; ++ch)
+#pragma GCC unroll 8
             for (int q = 0; q < NP; ++q) {
                 const int u = (k + q) * 8;
                 Cell::template update<Vec>(acc[ch][q], in[ch] + (k + q) * G * 8, c[ch] + u, hprev[ch] + u, hnew[ch] + u);
