@@ -131,7 +131,8 @@ def previous_kernel(current: Path, previous: Path, archs: list[str], args: argpa
         now_rows = json.loads((Path(tmp) / "now.json").read_text())["results"]
         for arch, path in zip(archs, files):
             name = Path(path).name
-            m = re.search(rf"^{re.escape(name)}\s+{BLOCK}\s+([0-9.]+)", before, re.MULTILINE)
+            # "name ch block samples/s ...": benches before the channel column printed no "ch".
+            m = re.search(rf"^{re.escape(name)}\s+(?:1\s+)?{BLOCK}\s+([0-9.]+)", before, re.MULTILINE)
             k = next(r for r in now_rows if r["model"] == name)
             if m:
                 out[arch] = {"current": k["samples_per_s"], "previous": float(m.group(1)),

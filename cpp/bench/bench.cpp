@@ -149,6 +149,35 @@ double thread_cpu_seconds() {
     return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
+// The core clock while this thread runs, in GHz, from a chain of dependent integer additions
+// (one per cycle on every x86-64 core): the best of a few 10 ms runs. A virtual machine's
+// nominal frequency says little about the clock it gets; cycles per sample (clock / rate) is the
+// number to compare across machines. 0 where the chain cannot be written (not x86-64 GCC/Clang).
+double measure_core_ghz() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    double best = 0.0;
+    for (int run = 0; run < 5; ++run) {
+        const long iterations = 4000000;  // x 8 additions: ~10 ms at 3 GHz
+        long x = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+        asm volatile(
+            "mov %1, %%rcx\n"
+            "1:\n"
+            "add $1, %0\n add $1, %0\n add $1, %0\n add $1, %0\n"
+            "add $1, %0\n add $1, %0\n add $1, %0\n add $1, %0\n"
+            "dec %%rcx\n jnz 1b\n"
+            : "+r"(x)
+            : "r"(iterations)
+            : "rcx", "cc");
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        best = std::max(best, 8.0 * static_cast<double>(iterations) / s / 1e9);
+    }
+    return best;
+#else
+    return 0.0;
+#endif
+}
+
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     const size_t n = v.size();
@@ -204,9 +233,11 @@ struct Row {
 int main(int argc, char** argv) {
     const Options opt = parse(argc, argv);
     const std::string cpu = cpu_model();
-    std::printf("neuralfx-bench | cpu: %s | %s\n", cpu.c_str(), neuralfx::build_info().c_str());
-    std::printf("%-24s %3s %6s %13s %8s %13s %9s %12s %13s\n", "model", "ch", "block", "samples/s", "spread",
-                "cpu samples/s", "RTF", "silence/loud", "cpu per ch");
+    const double ghz = measure_core_ghz();
+    std::printf("neuralfx-bench | cpu: %s | core clock (measured): %.2f GHz | %s\n", cpu.c_str(), ghz,
+                neuralfx::build_info().c_str());
+    std::printf("%-24s %3s %6s %13s %8s %13s %9s %12s %13s %10s\n", "model", "ch", "block", "samples/s", "spread",
+                "cpu samples/s", "RTF", "silence/loud", "cpu per ch", "cycles/smp");
     std::vector<Row> rows;
     for (const std::string& spec : opt.models) {
         std::unique_ptr<neuralfx::Model> model;
@@ -260,9 +291,11 @@ int main(int argc, char** argv) {
                 rows.push_back(row);
                 // cpu per ch: the cpu rate per channel, to compare stereo (channels paired in one
                 // loop, Block::process_pair) with mono.
-                std::printf("%-24s %3d %6d %13.0f %7.1f%% %13.0f %9.1f %12.2f %13.0f\n", name.c_str(), channels, block, row.rate,
-                            100.0 * (row.rate_max - row.rate_min) / row.rate, row.cpu_rate, row.rtf,
-                            row.silence_ns_per_block / row.loud_ns_per_block, row.cpu_rate / channels);
+                // cycles/smp: core cycles per channel-sample by CPU time (cpu samples/s counts every channel).
+                std::printf("%-24s %3d %6d %13.0f %7.1f%% %13.0f %9.1f %12.2f %13.0f %10.0f\n", name.c_str(), channels, block,
+                            row.rate, 100.0 * (row.rate_max - row.rate_min) / row.rate, row.cpu_rate, row.rtf,
+                            row.silence_ns_per_block / row.loud_ns_per_block, row.cpu_rate / channels,
+                            ghz * 1e9 / row.cpu_rate);
                 std::fflush(stdout);
             }
         }
@@ -273,6 +306,7 @@ int main(int argc, char** argv) {
         f.precision(10);
         f << "{\n  \"command\": \"" << json_escape(opt.command) << "\",\n";
         f << "  \"cpu\": \"" << json_escape(cpu) << "\",\n";
+        f << "  \"core_ghz\": " << ghz << ",\n";
         f << "  \"compiler\": \"" << json_escape(neuralfx::compiler()) << "\",\n";
         f << "  \"flags\": \"" << json_escape(NEURALFX_CXX_FLAGS) << "\",\n";
         f << "  \"simd\": \"" << neuralfx::simd_path() << "\",\n";
