@@ -80,7 +80,7 @@ def render(data: dict) -> str:
         "",
         f"- CPU: {k['cpu']}, {data['cores']} cores visible; {data['platform']}",
         f"- Core clock measured by the bench (a chain of dependent integer additions, best of 5): "
-        f"{clock_text(k)}. cycles/sample = that clock / the cpu rate per channel: the number to compare with "
+        f"{clock_text(k)}. cycles/sample = that clock / cpu samples/s (core cycles per sample of one channel): the number to compare with "
         "other machines and with the cycle budgets of the targets below.",
         "- **A shared virtual machine**: other engineers' builds and tests ran during the measurement. "
         f"Load average (1, 5, 15 min) before: {', '.join(f'{v:.2f}' for v in data['load_average_before'])}; "
@@ -111,7 +111,7 @@ def render(data: dict) -> str:
     for r in k["results"]:
         spread = (r["samples_per_s_max"] - r["samples_per_s_min"]) / r["samples_per_s"]
         lines.append(f"| {r['model']} | {r['channels']} | {r['block']} | {mega(r['samples_per_s'])} | {100 * spread:.0f}% "
-                     f"| {mega(r['cpu_samples_per_s'])} | {cycles(k, r['cpu_samples_per_s'] / r['channels'])} "
+                     f"| {mega(r['cpu_samples_per_s'])} | {cycles(k, r['cpu_samples_per_s'])} "
                      f"| {r['rtf']:.0f} | {r['silence_ns_per_block'] / r['loud_ns_per_block']:.2f} |")
 
     base = data.get("kernel_baseline_simd")
@@ -168,7 +168,7 @@ def render(data: dict) -> str:
     if arch in data["ratios"]:
         for mode, label in ((f"blocks_of_{block}", f"torch in blocks of {block}"), ("whole_sequence", "torch whole sequence")):
             wall, cpu = data["ratios"][arch][f"vs_{mode}"], data["ratios"][arch][f"vs_{mode}_cpu"]
-            lines.append(f"| {arch} >= {want:.0f}x PyTorch CPU ({label}) | {wall:.1f}x | {cpu:.1f}x "
+            lines.append(f"| {arch} >= {want:.0f}x PyTorch CPU ({label}) | {wall:.1f}x | {cpu:.1f}x | - "
                          f"| {yes(wall >= want)} / {yes(cpu >= want)} |")
     lines += render_file_throughput(data.get("file_throughput"))
     lines.append("")
