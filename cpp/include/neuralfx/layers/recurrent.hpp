@@ -13,9 +13,11 @@
 //    accumulators, filled by broadcasting h[j] against column j of W_hh (no horizontal adds).
 //    The cell update runs on the accumulators as soon as a group is summed, so gates never go
 //    through memory. Groups go GP at a time, so 6-8 independent FMA chains are in flight.
-//  - Two channels of one model (stereo) run in one loop (process_pair): each weight loaded
-//    once feeds both channels' accumulators, and one channel's arithmetic fills the pipeline
-//    slots where the other waits on its dependency chain.
+//  - Two channels of one model (stereo) run in one loop (process_pair) when the hidden size is
+//    one group of 8 units: a mono pass then has too few accumulators to cover the FMA latency,
+//    and the other channel's chains fill the gaps (LSTM-8 stereo 1.6x two mono runs). From two
+//    groups on, a mono pass already has 8 chains, and the paired loop measured slower than two
+//    mono runs (block 64: LSTM-32 4-8 %, LSTM-48 and GRU-64 15-30 %), so channels run alone.
 //  - Hidden sizes in Specialized get the code instantiated with H known at compile time; any
 //    other size runs the same template with H read at run time.
 //  - Branch-free tanh/sigmoid (activations.hpp) on whole vectors.
@@ -72,7 +74,7 @@ public:
     // Pairs only with a clone of the same prototype (same weights): the other channel.
     bool process_pair(Block& other, float* a, float* b, int n, KnobBuffers knobs) override {
         auto* o = dynamic_cast<RecurrentBlock*>(&other);
-        if (o == nullptr || o == this || o->weights_ != weights_) return false;
+        if (!pairs_channels() || o == nullptr || o == this || o->weights_ != weights_) return false;
         kernels_.pair(*this, *o, a, b, n, knobs);
         return true;
     }
@@ -105,6 +107,8 @@ public:
     using Specialized = SizeList<8, 12, 16, 20, 24, 32, 40, 48, 64>;
 
     bool compile_time_sized() const { return Specialized::contains(hidden_); }
+    // Whether process_pair runs two channels in one loop (see the header comment).
+    bool pairs_channels() const { return pairing_pays(hidden_); }
 
 private:
     // Samples per chunk: the input products of a chunk are computed before its recurrence.
@@ -116,6 +120,7 @@ private:
     // Groups of 8 units per pass: enough accumulators (G x GP x channels) to keep both FMA
     // pipes busy while leaving registers for the broadcasts.
     static constexpr int groups_per_pass(int channels) { return G * channels >= 8 ? 1 : 8 / (G * channels); }
+    static constexpr bool pairing_pays(int hidden) { return round_up(hidden, 8) / 8 < groups_per_pass(1); }
 
     struct PackedLayer {
         int inputs = 0;
@@ -364,10 +369,16 @@ private:
 #endif
     template <int kH>
     static Kernels kernels() {
+        // The paired loop is compiled only for sizes that pair (and for run-time sizes).
+        constexpr bool paired = kH == 0 || pairing_pays(kH);
 #if NEURALFX_RUNTIME_DISPATCH
-        if (dispatch_avx2_fma()) return {&mono_avx2_fma<kH>, &pair_avx2_fma<kH>};
+        if (dispatch_avx2_fma()) {
+            if constexpr (paired) return {&mono_avx2_fma<kH>, &pair_avx2_fma<kH>};
+            else return {&mono_avx2_fma<kH>, nullptr};
+        }
 #endif
-        return {&mono_baseline<kH>, &pair_baseline<kH>};
+        if constexpr (paired) return {&mono_baseline<kH>, &pair_baseline<kH>};
+        else return {&mono_baseline<kH>, nullptr};
     }
 
     int hidden_;
