@@ -114,8 +114,6 @@ private:
     // Samples per chunk: the input products of a chunk are computed before its recurrence.
     // 16 keeps a chunk's buffers (for H = 64, 16 x 4 x 64 floats of gate inputs) in L1.
     static constexpr int kChunk = 16;
-    // Column loops are unrolled whole up to this many columns x channels (see pass).
-    static constexpr int kFullUnrollColumns = 64;
     static constexpr int round_up(int v, int m) { return (v + m - 1) / m * m; }
     // Groups of 8 units per pass: enough accumulators (G x GP x channels) to keep both FMA
     // pipes busy while leaving registers for the broadcasts.
@@ -252,14 +250,15 @@ private:
                     acc[ch][q][g] = vec_load<Vec>(Cell::kHiddenBiasApart[g] ? p.bh + at : in[ch] + at);
                 }
         const float* __restrict wk = p.wh + k * H * G * 8;
-        if constexpr (kH > 0 && kH * C <= kFullUnrollColumns) {
-            // Unrolled whole for small compile-time sizes: every weight and h address is a
-            // constant offset and the accumulators stay in registers.
+        if constexpr (kH > 0) {
+            // Unrolled whole for compile-time sizes (mono up to 64 columns, stereo pairs only at
+            // 8): every weight and h address is a constant offset and the accumulators stay in
+            // registers. Pairs unrolled whole at 48-64 units measured slower (stereo GRU-64 0.6-0.7
+            // M samples/s against 1.1 M looped), one reason pairs are limited to one group.
 #pragma GCC unroll 64
             for (int j = 0; j < kH; ++j) column<NP, C>(acc, wk, kH, j, hprev);
         } else {
-            // Larger sizes keep a short loop: unrolled whole, stereo GRU-64 measured 0.6-0.7 M
-            // samples/s against 1.1 M with this loop (the code per sample grows with H x channels).
+            // Run-time sizes: unrolled by 4 (LSTM-36 2.8 M samples/s against 2.6 M not unrolled).
 #pragma GCC unroll 4
             for (int j = 0; j < H; ++j) column<NP, C>(acc, wk, H, j, hprev);
         }
