@@ -289,8 +289,8 @@ int main(int argc, char** argv) {
                 row.loud_ns_per_block = 1e9 * loud_t.cpu / blocks;
                 row.silence_ns_per_block = 1e9 * silence_t.cpu / blocks;
                 rows.push_back(row);
-                // cpu per ch: the cpu rate per channel, to compare stereo (channels paired in one
-                // loop, Block::process_pair) with mono.
+                // cpu per ch: the cpu rate per channel, to compare stereo (two channels, run in one
+                // loop where a block pairs them, Block::process_pair) with mono.
                 // cycles/smp: core cycles per channel-sample by CPU time (cpu samples/s counts every channel).
                 std::printf("%-24s %3d %6d %13.0f %7.1f%% %13.0f %9.1f %12.2f %13.0f %10.0f\n", name.c_str(), channels, block,
                             row.rate, 100.0 * (row.rate_max - row.rate_min) / row.rate, row.cpu_rate, row.rtf,
