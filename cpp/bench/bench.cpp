@@ -149,28 +149,31 @@ double thread_cpu_seconds() {
     return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
-// The core clock while this thread runs, in GHz, from a chain of dependent integer additions
-// (one per cycle on every x86-64 core): the best of a few 10 ms runs. A virtual machine's
+// The core clock while this thread runs, in GHz, from a chain of dependent 64-bit integer
+// multiplies (3 cycles each on every x86-64 core since Nehalem and Zen): the best of a few 10 ms
+// runs. Not additions: Intel's Golden Cove-class cores run chains of add-immediate at rename,
+// several per cycle (an add chain read 10.6 GHz on an Emerald Rapids Xeon). A virtual machine's
 // nominal frequency says little about the clock it gets; cycles per sample (clock / rate) is the
 // number to compare across machines. 0 where the chain cannot be written (not x86-64 GCC/Clang).
 double measure_core_ghz() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    constexpr double kImulLatency = 3.0;
     double best = 0.0;
     for (int run = 0; run < 5; ++run) {
-        const long iterations = 4000000;  // x 8 additions: ~10 ms at 3 GHz
-        long x = 0;
+        const long iterations = 1250000;  // x 8 multiplies x 3 cycles: ~10 ms at 3 GHz
+        long x = 3;
         const auto t0 = std::chrono::steady_clock::now();
         asm volatile(
             "mov %1, %%rcx\n"
             "1:\n"
-            "add $1, %0\n add $1, %0\n add $1, %0\n add $1, %0\n"
-            "add $1, %0\n add $1, %0\n add $1, %0\n add $1, %0\n"
+            "imul %0, %0\n imul %0, %0\n imul %0, %0\n imul %0, %0\n"
+            "imul %0, %0\n imul %0, %0\n imul %0, %0\n imul %0, %0\n"
             "dec %%rcx\n jnz 1b\n"
             : "+r"(x)
             : "r"(iterations)
             : "rcx", "cc");
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        best = std::max(best, 8.0 * static_cast<double>(iterations) / s / 1e9);
+        best = std::max(best, kImulLatency * 8.0 * static_cast<double>(iterations) / s / 1e9);
     }
     return best;
 #else
