@@ -89,6 +89,35 @@ def assert_kernel_matches_at_every_block_size(model: Model, x: np.ndarray, refer
         assert np.max(np.abs(y_again - reference)) <= TOLERANCE, f"after reset, block {block}"
 
 
+def kernel_errors_with_simd_copy(models: dict, x: np.ndarray, simd: str, tmp_path: Path) -> dict:
+    """Max |kernel - torch| per model, with the kernel's hot loops forced to the copy NEURALFX_SIMD
+    names (cpu_dispatch.hpp). The copy is picked once per process, so the kernel runs in a child
+    process; torch's output (knobs at their defaults, blocks of 64) is computed here."""
+    import os
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "x.npy", x)
+    for name, model in models.items():
+        model.save(tmp_path / f"{name}.nfx")
+        np.save(tmp_path / f"{name}.npy", model.process_blocks(x, 64))
+    script = (
+        "import sys, numpy as np, neuralfx\n"
+        "d = sys.argv[1]\n"
+        "x = np.load(d + '/x.npy')\n"
+        "for name in sys.argv[2:]:\n"
+        "    e = neuralfx.load(d + '/' + name + '.nfx')\n"
+        "    print(name, float(np.max(np.abs(e.process(x, 48000, buffer_size=64) - np.load(d + '/' + name + '.npy')))))\n"
+    )
+    paths = [str(Path(neuralfx.__file__).parent.parent), os.environ.get("PYTHONPATH", "")]
+    env = dict(os.environ, NEURALFX_SIMD=simd, PYTHONPATH=os.pathsep.join(p for p in paths if p))
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path), *models], env=env, capture_output=True,
+                         text=True, check=True)
+    errors = {line.split()[0]: float(line.split()[1]) for line in out.stdout.splitlines()}
+    assert sorted(errors) == sorted(models), out.stdout
+    return errors
+
+
 def assert_kernel_follows_gain_and_tone_moves(model: Model, x: np.ndarray) -> None:
     """A model conditioned on the knobs gain [0, 10] and tone [-1, 1]: torch and the kernel agree
     with both knobs moving between blocks, and the knobs really change the sound."""

@@ -15,7 +15,7 @@ from neuralfx.model import Model
 from neuralfx.models import TCN, WaveNet
 
 from conftest import (RATE, SIGNALS, TOLERANCE, assert_kernel_follows_gain_and_tone_moves,
-                      assert_kernel_matches_at_every_block_size, effect_for, kernel_blocks)
+                      assert_kernel_matches_at_every_block_size, effect_for, kernel_blocks, kernel_errors_with_simd_copy)
 
 
 # Layouts covering the compile-time-sized channel counts (16, 8, 12, 6) and run-time ones (5, 3,
@@ -107,28 +107,8 @@ def test_bad_config_names_the_parameter() -> None:
 
 
 def test_baseline_simd_copy_matches_torch(tmp_path) -> None:
-    """The kernel's hot loops have a baseline copy besides the AVX2+FMA one; the choice is made
-    once per process, so the baseline copy runs in a child process with NEURALFX_SIMD=baseline."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
+    """The kernel's hot loops have a baseline copy besides the AVX2+FMA one (NEURALFX_SIMD=baseline)."""
     x = SIGNALS["plucks"](seconds=0.1)
-    np.save(tmp_path / "x.npy", x)
-    for layout in ("wavenet-standard", "wavenet-odd", "tcn"):
-        model = conv_model(layout, knobs=True)
-        model.save(tmp_path / f"{layout}.nfx")
-        np.save(tmp_path / f"{layout}.npy", model.process_blocks(x, 64))  # knobs at their defaults
-    script = (
-        "import sys, numpy as np, neuralfx\n"
-        "d = sys.argv[1]\n"
-        "x = np.load(d + '/x.npy')\n"
-        "for name in ('wavenet-standard', 'wavenet-odd', 'tcn'):\n"
-        "    e = neuralfx.load(d + '/' + name + '.nfx')\n"
-        "    print(name, float(np.max(np.abs(e.process(x, 48000, buffer_size=64) - np.load(d + '/' + name + '.npy')))))\n"
-    )
-    env = dict(os.environ, NEURALFX_SIMD="baseline", PYTHONPATH=str(Path(neuralfx.__file__).parent.parent))
-    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True, text=True, check=True)
-    errors = {line.split()[0]: float(line.split()[1]) for line in out.stdout.splitlines()}
-    assert len(errors) == 3 and max(errors.values()) <= TOLERANCE, errors
+    models = {layout: conv_model(layout, knobs=True) for layout in ("wavenet-standard", "wavenet-odd", "tcn")}
+    errors = kernel_errors_with_simd_copy(models, x, "baseline", tmp_path)
+    assert max(errors.values()) <= TOLERANCE, errors

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import (SIGNALS, assert_kernel_follows_gain_and_tone_moves, assert_kernel_matches_at_every_block_size,
-                      effect_for, random_lstm_model)
+from conftest import (SIGNALS, TOLERANCE, assert_kernel_follows_gain_and_tone_moves,
+                      assert_kernel_matches_at_every_block_size, effect_for, kernel_errors_with_simd_copy,
+                      random_lstm_model)
 
 
 
@@ -39,3 +40,15 @@ def test_stereo_channels_are_independent_and_equal_to_mono() -> None:
     stereo = effect(np.stack([left, right]), 48000)
     assert np.array_equal(stereo[0], effect(left, 48000))
     assert np.array_equal(stereo[1], effect(right, 48000))
+
+
+@pytest.mark.parametrize("simd", ["baseline", "avx2-wide16"])
+def test_every_compiled_copy_of_the_recurrent_loop_matches_torch(simd: str, tmp_path) -> None:
+    """The recurrent hot loop's other compiled copies (cpu_dispatch.hpp) against torch: the baseline
+    copy, and the AVX-512 copy's 16-lane layout compiled for AVX2. Hidden sizes: one group (12),
+    a compile-time size (32) and a run-time one (33), one and two layers."""
+    x = SIGNALS["plucks"](seconds=0.1)
+    models = {f"{cell}-{hidden}-{layers}": random_lstm_model(hidden=hidden, layers=layers, cell=cell, seed=hidden)
+              for cell in ("LSTM", "GRU") for hidden, layers in ((12, 1), (32, 2), (33, 1))}
+    errors = kernel_errors_with_simd_copy(models, x, simd, tmp_path)
+    assert max(errors.values()) <= TOLERANCE, errors

@@ -1,6 +1,7 @@
 // fast_tanh / fast_sigmoid against the double-precision functions over a dense sweep, for the
-// scalar and the Vec8 form (one formula; they may still differ in the last bits where the
-// compiler fuses multiply-adds in one and not the other, so each is held to the bound).
+// scalar and every vector form (Vec8, the baseline eight-float type, Vec8x2, and Vec16 where the
+// CPU has AVX-512): one formula, but they may differ in the last bits where the compiler fuses
+// multiply-adds in one and not the other, so each is held to the bound.
 
 #include <algorithm>
 #include <cmath>
@@ -12,22 +13,25 @@
 
 template <class V>
 NEURALFX_ALWAYS_INLINE double vector_form_error(const char* name) {
-    float in[8], out[8];
+    constexpr int kLanes = static_cast<int>(sizeof(V) / sizeof(float));
+    float in[kLanes], out[kLanes];
     double worst = 0.0;
-    for (int i = 0; i < 250000; ++i) {
-        for (int k = 0; k < 8; ++k) in[k] = -10.0f + 1e-5f * static_cast<float>(8 * i + k);
+    for (int i = 0; i < 2000000 / kLanes; ++i) {
+        for (int k = 0; k < kLanes; ++k) in[k] = -10.0f + 1e-5f * static_cast<float>(kLanes * i + k);
         neuralfx::vec_store(out, neuralfx::fast_tanh(neuralfx::vec_load<V>(in)));
-        for (int k = 0; k < 8; ++k)
+        for (int k = 0; k < kLanes; ++k)
             worst = std::max(worst, std::fabs(static_cast<double>(out[k]) - std::tanh(static_cast<double>(in[k]))));
     }
     std::printf("%s fast_tanh max abs error %.3g\n", name, worst);
     return worst;
 }
 
-// Vec8 code runs only inside the AVX2+FMA copies of the hot loops (vec8.hpp), so its check is
-// compiled the same way.
+// Vec8 and Vec8x2 code runs only inside the AVX2+FMA copies of the hot loops, Vec16 only inside
+// the AVX-512 copy (vec8.hpp, vec16.hpp), so their checks are compiled the same way.
 #if NEURALFX_RUNTIME_DISPATCH
 NEURALFX_TARGET_AVX2_FMA double vec8_form_error() { return vector_form_error<neuralfx::Vec8>("Vec8"); }
+NEURALFX_TARGET_AVX2_FMA double vec8x2_form_error() { return vector_form_error<neuralfx::Vec8x2>("Vec8x2"); }
+NEURALFX_TARGET_AVX512 double vec16_form_error() { return vector_form_error<neuralfx::Vec16>("Vec16"); }
 #else
 double vec8_form_error() { return vector_form_error<neuralfx::Vec8>("Vec8"); }
 #endif
@@ -55,10 +59,17 @@ int main() {
     CHECK(neuralfx::fast_tanh(-std::numeric_limits<float>::max()) == neuralfx::fast_tanh(-20.0f));
     CHECK(neuralfx::fast_tanh(0.0f) == 0.0f);
 
-    // The vector forms (the AVX copy's Vec8 and the baseline copy's eight-float type), 8 lanes
-    // at a time over [-10, 10].
-    if (!NEURALFX_RUNTIME_DISPATCH || neuralfx::dispatch_avx2_fma())
+    // The vector forms, a vector at a time over [-10, 10], each where the CPU can run it.
+#if NEURALFX_RUNTIME_DISPATCH
+    if (neuralfx::dispatch_avx2_fma()) {
         CHECK(vec8_form_error() <= neuralfx::kFastTanhMaxAbsError);
+        CHECK(vec8x2_form_error() <= neuralfx::kFastTanhMaxAbsError);
+    }
+    if (neuralfx::dispatched_hot_loops() == neuralfx::HotLoops::avx512)
+        CHECK(vec16_form_error() <= neuralfx::kFastTanhMaxAbsError);
+#else
+    CHECK(vec8_form_error() <= neuralfx::kFastTanhMaxAbsError);
+#endif
     CHECK(vector_form_error<neuralfx::BaselineVec8>("BaselineVec8") <= neuralfx::kFastTanhMaxAbsError);
     return nfx_test::finish("test_activations");
 }

@@ -1,7 +1,9 @@
 // The LSTM and GRU blocks against direct double-precision transcriptions of PyTorch's nn.LSTM
 // and nn.GRU equations, for compile-time-sized hidden sizes and run-time-sized ones, 1 and 2
-// layers, with a conditioning knob, mono and as a stereo pair (Block::process_pair). ctest runs this twice: with the dispatched SIMD path and with
-// NEURALFX_SIMD=baseline, so both compiled copies of the hot loop are checked.
+// layers, with a conditioning knob, mono and as a stereo pair (Block::process_pair). ctest runs
+// this three times: with the dispatched SIMD copy, with NEURALFX_SIMD=baseline and with
+// NEURALFX_SIMD=avx2-wide16 (the AVX-512 copy's 16-lane layout, compiled for AVX2), so every
+// compiled layout of the hot loop is checked on any AVX2 machine.
 
 #include <algorithm>
 #include <cmath>
@@ -11,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "neuralfx/build_info.hpp"
 #include "neuralfx/cpu_dispatch.hpp"
 #include "neuralfx/layers/gru.hpp"
 #include "neuralfx/layers/lstm.hpp"
@@ -99,10 +102,10 @@ std::vector<float> reference(const Net& net, bool gru, const std::vector<float>&
 // pair (the second channel a different signal) against the reference.
 template <class Block>
 void check_cell(bool gru, const std::vector<float>& x, const std::vector<float>& knob) {
-    // Specialized sizes (8, 12, 20, 32, 64) and run-time ones (5, 13, 33: odd and not a
+    // Specialized sizes (8, 12, 20, 32, 48, 64) and run-time ones (5, 13, 33: odd and not a
     // multiple of 8, so the padded groups and the zero-padded head are exercised).
-    const std::pair<int, bool> sizes[] = {{8, true}, {12, true}, {20, true}, {32, true}, {64, true},
-                                           {5, false}, {13, false}, {33, false}};
+    const std::pair<int, bool> sizes[] = {{8, true},  {12, true}, {20, true}, {32, true}, {48, true},
+                                           {64, true}, {5, false}, {13, false}, {33, false}};
     std::vector<float> x2(x.size());
     for (size_t i = 0; i < x.size(); ++i) x2[i] = 0.7f * x[(i * 7 + 13) % x.size()];  // another signal
     for (const auto& [hidden, fixed] : sizes) {
@@ -123,11 +126,15 @@ void check_cell(bool gru, const std::vector<float>& x, const std::vector<float>&
                 left.reset();
                 std::unique_ptr<neuralfx::Block> right = left.clone();
                 std::vector<float> ya = x, yb = x2;
-                // Pairing is used for one group of 8 units only (layers/recurrent.hpp); other sizes
+                // Pairing is used for one group of units only (layers/recurrent.hpp); other sizes
                 // decline and Model::process runs the channels one by one.
                 const bool paired = left.process_pair(*right, ya.data(), yb.data(), static_cast<int>(x.size()), rows);
                 CHECK(paired == left.pairs_channels());
                 CHECK(left.pairs_channels() == (hidden <= 8));
+                // The 16-lane copies (AVX-512, or its layout on AVX2) run sizes above 16 only.
+                const neuralfx::HotLoops copy = neuralfx::dispatched_hot_loops();
+                const bool wide = copy == neuralfx::HotLoops::avx512 || copy == neuralfx::HotLoops::avx2_wide16;
+                CHECK(left.lanes() == (wide && hidden > 16 ? 16 : 8));
                 if (!paired) {
                     left.process(ya.data(), static_cast<int>(ya.size()), rows);
                     right->process(yb.data(), static_cast<int>(yb.size()), rows);
@@ -140,9 +147,9 @@ void check_cell(bool gru, const std::vector<float>& x, const std::vector<float>&
                     swing = std::max(swing, std::fabs(expected[i] - x[i]));
                     pair_equals_mono = pair_equals_mono && ya[i] == y[i];
                 }
-                std::printf("%s H=%-3d layers=%d knob=%d compile-time-sized=%d max error %.3g, pair's second channel %.3g\n",
-                            gru ? "GRU " : "LSTM", hidden, layers, with_knob ? 1 : 0, left.compile_time_sized() ? 1 : 0,
-                            static_cast<double>(err), static_cast<double>(err2));
+                std::printf("%s H=%-3d lanes=%-2d layers=%d knob=%d compile-time-sized=%d max error %.3g, pair's second channel %.3g\n",
+                            gru ? "GRU " : "LSTM", hidden, left.lanes(), layers, with_knob ? 1 : 0,
+                            left.compile_time_sized() ? 1 : 0, static_cast<double>(err), static_cast<double>(err2));
                 // 1e-4 is the torch parity contract; float32 with the fast activations lands
                 // near 1e-6, far inside it.
                 CHECK(err <= 1e-4f);
@@ -158,7 +165,7 @@ void check_cell(bool gru, const std::vector<float>& x, const std::vector<float>&
 }  // namespace
 
 int main() {
-    std::printf("hot loop copy: %s\n", neuralfx::dispatch_avx2_fma() ? "avx2+fma, runtime dispatch" : "the build's own target");
+    std::printf("hot loop copy: %s\n", neuralfx::dispatched_simd_path().c_str());
     const std::vector<float> x = nfx_test::test_signal(6000);
     std::vector<float> knob(x.size());
     for (size_t i = 0; i < knob.size(); ++i) knob[i] = 0.5f + 0.5f * static_cast<float>(std::sin(static_cast<double>(i) * 0.002));

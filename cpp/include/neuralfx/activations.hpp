@@ -3,7 +3,7 @@
 // division), so a loop over them compiles to SIMD code; std::tanh / std::exp calls would not.
 
 #include "cpu_dispatch.hpp"
-#include "vec8.hpp"
+#include "vec16.hpp"  // declares the vector forms before the templates below (no ADL for Vec8/Vec16)
 
 namespace neuralfx {
 

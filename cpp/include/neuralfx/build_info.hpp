@@ -28,10 +28,15 @@ inline std::string simd_path() {
 #endif
 }
 
-// The instruction set the hot loops (layers/lstm.hpp) actually run with on this CPU: the
-// AVX2+FMA copy when runtime dispatch picked it, else the build's own target.
+// The instruction set the hot loops actually run with on this CPU: the copy runtime dispatch
+// picked (cpu_dispatch.hpp), else the build's own target.
 inline std::string dispatched_simd_path() {
-    if (dispatch_avx2_fma()) return "avx2+fma";
+    switch (dispatched_hot_loops()) {
+        case HotLoops::avx512: return "avx512 (recurrent layers), avx2+fma (convolutions)";
+        case HotLoops::avx2_wide16: return "avx2+fma, recurrent layers in the avx512 layout (NEURALFX_SIMD=avx2-wide16)";
+        case HotLoops::avx2_fma: return "avx2+fma";
+        case HotLoops::baseline: break;
+    }
     return simd_path();
 }
 

@@ -1,13 +1,18 @@
 #pragma once
 // Runtime instruction-set dispatch for hot loops. The default build targets the x86-64
 // baseline (SSE2) so one binary runs everywhere; on GCC/Clang x86 builds the hot loops are
-// compiled a second time for AVX2+FMA and picked once, when a block is constructed, if the
-// CPU has both. A build that already targets AVX2+FMA (NEURALFX_NATIVE=ON, -march=native)
-// needs no second copy. NEURALFX_SIMD=baseline in the environment forces the baseline copy,
-// so tests and the bench can compare both paths on one machine.
-
+// compiled again for AVX2+FMA (and the recurrent layers also for AVX-512) and the copy is picked
+// once, when a block is constructed, from what the CPU has. A build for -march=native
+// (NEURALFX_NATIVE=ON) keeps the copies too, so it also picks the AVX-512 copy where the CPU has
+// one (its baseline copy is the native code, with 8-lane groups). NEURALFX_SIMD in the
+// environment overrides the choice, so tests and the bench can run every copy on one machine:
+//   baseline      the x86-64 baseline copy
+//   avx2          the AVX2+FMA copies, also on a CPU with AVX-512
+//   avx2-wide16   the recurrent layers' AVX-512 code shape (16-lane groups, 16 accumulators)
+//                 compiled for AVX2, each 16-lane vector as two AVX registers: slow, but it runs
+//                 the AVX-512 copy's layout and arithmetic where AVX-512 is missing (CI)
 #include <cstdlib>
-#include <cstring>
+#include <string>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define NEURALFX_ALWAYS_INLINE inline __attribute__((always_inline))
@@ -17,29 +22,39 @@
 #define NEURALFX_ALWAYS_INLINE inline
 #endif
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
-    !(defined(__AVX2__) && defined(__FMA__))
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define NEURALFX_RUNTIME_DISPATCH 1
 #define NEURALFX_TARGET_AVX2_FMA __attribute__((target("avx2,fma")))
+#define NEURALFX_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #else
 #define NEURALFX_RUNTIME_DISPATCH 0
 #endif
 
 namespace neuralfx {
 
-// True when hot loops should run their AVX2+FMA copy. Decided once per process.
-inline bool dispatch_avx2_fma() {
+enum class HotLoops { baseline, avx2_fma, avx2_wide16, avx512 };
+
+// The copy of the hot loops this process runs. Decided once per process.
+inline HotLoops dispatched_hot_loops() {
 #if NEURALFX_RUNTIME_DISPATCH
-    static const bool use = [] {
-        const char* force = std::getenv("NEURALFX_SIMD");
-        if (force && std::strcmp(force, "baseline") == 0) return false;
+    static const HotLoops path = [] {
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
+        const char* force = std::getenv("NEURALFX_SIMD");
+        const std::string want = force ? force : "";
+        if (want == "baseline" || !avx2) return HotLoops::baseline;
+        if (want == "avx2") return HotLoops::avx2_fma;
+        if (want == "avx2-wide16") return HotLoops::avx2_wide16;
+        return avx512 ? HotLoops::avx512 : HotLoops::avx2_fma;
     }();
-    return use;
+    return path;
 #else
-    return false;
+    return HotLoops::baseline;
 #endif
 }
+
+// True when the hot loops that have no AVX-512 copy (the convolutions) run their AVX2+FMA copy.
+inline bool dispatch_avx2_fma() { return dispatched_hot_loops() != HotLoops::baseline; }
 
 }  // namespace neuralfx

@@ -16,13 +16,14 @@ struct GRUCell {
     // n's hidden part (W_hn h + b_hn) is multiplied by r before the input part joins it.
     static constexpr bool kHiddenBiasApart[kGates] = {false, false, true};
 
-    // acc: r and z sums and W_hn h + b_hn of 8 units; in: their gate inputs (in + 16: W_in x + b_in).
+    // acc: r and z sums and W_hn h + b_hn of one group of units (the lanes of Vec); in: their
+    // gate inputs, one vector per gate (the third: W_in x + b_in).
     template <class Vec>
     NEURALFX_ALWAYS_INLINE static void update(const Vec (&acc)[kGates], const float* in, float*, const float* hprev,
                                               float* hnew) {
         const Vec r = 0.5f + 0.5f * fast_tanh(acc[0]);
         const Vec z = 0.5f + 0.5f * fast_tanh(acc[1]);
-        const Vec n = fast_tanh(vec_load<Vec>(in + 16) + r * acc[2]);
+        const Vec n = fast_tanh(vec_load<Vec>(in + 2 * sizeof(Vec) / sizeof(float)) + r * acc[2]);
         vec_store(hnew, n + z * (vec_load<Vec>(hprev) - n));
     }
 };

@@ -15,7 +15,7 @@ struct LSTMCell {
     static constexpr float kScale[kGates] = {0.5f, 0.5f, 1.0f, 0.5f};
     static constexpr bool kHiddenBiasApart[kGates] = {false, false, false, false};
 
-    // acc: the gate sums of 8 units (i, f, g, o); c: their cell state, updated in place.
+    // acc: the gate sums of one group of units (i, f, g, o); c: their cell state, updated in place.
     template <class Vec>
     NEURALFX_ALWAYS_INLINE static void update(const Vec (&acc)[kGates], const float*, float* c, const float*, float* hnew) {
         const Vec ig = 0.5f + 0.5f * fast_tanh(acc[0]);

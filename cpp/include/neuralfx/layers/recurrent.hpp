@@ -9,32 +9,40 @@
 //    of every sample of a chunk is one pass before the recurrence, so the sample-to-sample
 //    dependency chain holds only W_hh h and the cell update, and a stacked layer's input
 //    product is independent work instead of part of the chain.
-//  - Gate rows in groups of 8 hidden units: all G gates of 8 units are G Vec8 (AVX register)
-//    accumulators, filled by broadcasting h[j] against column j of W_hh (no horizontal adds).
-//    The cell update runs on the accumulators as soon as a group is summed, so gates never go
-//    through memory. Groups go GP at a time, so 6-8 independent FMA chains are in flight.
+//  - Gate rows in groups of L hidden units, L the lanes of one vector register (8 for AVX2,
+//    16 for AVX-512): all G gates of L units are G vector accumulators, filled by broadcasting
+//    h[j] against column j of W_hh (no horizontal adds). The cell update runs on the
+//    accumulators as soon as a group is summed, so gates never go through memory. Groups go GP
+//    at a time, as many as the copy's accumulator budget allows (8 of AVX2's 16 registers, 16
+//    of AVX-512's 32), so enough independent FMA chains are in flight.
 //  - Two channels of one model (stereo) run in one loop (process_pair) when the hidden size is
-//    one group of 8 units: a mono pass then has too few accumulators to cover the FMA latency,
-//    and the other channel's chains fill the gaps (LSTM-8 stereo 1.6x two mono runs). From two
-//    groups on, a mono pass already has 8 chains, and the paired loop measured slower than two
-//    mono runs (block 64: LSTM-32 4-8 %, LSTM-48 and GRU-64 15-30 %), so channels run alone.
+//    one group of 8: a mono pass then has too few accumulators to cover the FMA latency, and the
+//    other channel's chains fill the gaps (AVX2: LSTM-8 stereo 1.6x two mono runs). From two
+//    groups on, a mono pass already has 8 chains, and on AVX2 the paired loop measured slower
+//    than two mono runs (block 64: LSTM-32 4-8 %, LSTM-48 and GRU-64 15-30 %), so channels
+//    run alone. The 16-lane copies run hidden sizes above 16 only (kernels()), so never pair.
 //  - Hidden sizes in Specialized get the code instantiated with H known at compile time; any
 //    other size runs the same template with H read at run time.
 //  - Branch-free tanh/sigmoid (activations.hpp) on whole vectors.
-//  - The hot loop is compiled twice, for the x86-64 baseline and for AVX2+FMA, and the copy
-//    is picked at construction from the CPU (cpu_dispatch.hpp).
-// The arithmetic per sample never depends on the block size or on whether a channel runs
-// alone or paired, so any block split and stereo give bit-identical output.
+//  - The hot loop is compiled for the x86-64 baseline, for AVX2+FMA and for AVX-512 (and once
+//    more in the AVX-512 layout for AVX2, to test that layout where AVX-512 is missing); the
+//    copy is picked at construction from the CPU (cpu_dispatch.hpp), and the weights are packed
+//    for its group width.
+// Within one copy, the arithmetic per sample never depends on the block size or on whether a
+// channel runs alone or paired, so any block split and stereo give bit-identical output. The
+// copies differ in the order of the head's final sum only (lane partial sums of 8 or 16).
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "../activations.hpp"
 #include "../block.hpp"
 #include "../cpu_dispatch.hpp"
+#include "../vec16.hpp"
 #include "recurrent_weights.hpp"
 
 namespace neuralfx {
@@ -51,8 +59,8 @@ public:
         : hidden_(hidden_size),
           conditioning_(std::move(conditioning)),
           skip_(skip),
-          weights_(std::make_shared<Weights>(hidden_size, layers, head_weight, head_bias)),
-          kernels_(Specialized::select(hidden_size)) {
+          kernels_(Specialized::select(hidden_size)),
+          weights_(std::make_shared<Weights>(hidden_size, kernels_.lanes, layers, head_weight, head_bias)) {
         const size_t padded = static_cast<size_t>(weights_->padded);
         const size_t num_layers = layers.size();
         in_.assign(static_cast<size_t>(kChunk) * static_cast<size_t>(weights_->layers[0].inputs), 0.0f);
@@ -69,13 +77,18 @@ public:
         std::fill(c_.begin(), c_.end(), 0.0f);
     }
 
-    void process(float* audio, int n, KnobBuffers knobs) override { kernels_.mono(*this, audio, n, knobs); }
+    void process(float* audio, int n, KnobBuffers knobs) override {
+        RecurrentBlock* const blocks[1] = {this};
+        kernels_.mono(blocks, &audio, n, knobs);
+    }
 
     // Pairs only with a clone of the same prototype (same weights): the other channel.
     bool process_pair(Block& other, float* a, float* b, int n, KnobBuffers knobs) override {
         auto* o = dynamic_cast<RecurrentBlock*>(&other);
         if (!pairs_channels() || o == nullptr || o == this || o->weights_ != weights_) return false;
-        kernels_.pair(*this, *o, a, b, n, knobs);
+        RecurrentBlock* const blocks[2] = {this, o};
+        float* const audio[2] = {a, b};
+        kernels_.pair(blocks, audio, n, knobs);
         return true;
     }
 
@@ -86,11 +99,13 @@ public:
         return copy;
     }
 
-    using MonoFn = void (*)(RecurrentBlock&, float*, int, KnobBuffers);
-    using PairFn = void (*)(RecurrentBlock&, RecurrentBlock&, float*, float*, int, KnobBuffers);
+    // One compiled copy's entry point for C channels (C blocks and C audio buffers; C = 1 for
+    // mono, 2 for a pair).
+    using RunFn = void (*)(RecurrentBlock* const*, float* const*, int, KnobBuffers);
     struct Kernels {
-        MonoFn mono;
-        PairFn pair;
+        RunFn mono;
+        RunFn pair;  // null where the copy does not pair this hidden size
+        int lanes;   // units per group, the width the weights are packed for
     };
 
     template <int... Hs>
@@ -98,8 +113,8 @@ public:
         static constexpr bool contains(int h) { return ((h == Hs) || ...); }
         // The compile-time-sized code for h when it is in the list, else the run-time-sized code.
         static Kernels select(int h) {
-            Kernels k = kernels<0>();
-            (void)((h == Hs ? (k = kernels<Hs>(), true) : false) || ...);
+            Kernels k = kernels<0>(h);
+            (void)((h == Hs ? (k = kernels<Hs>(h), true) : false) || ...);
             return k;
         }
     };
@@ -108,17 +123,25 @@ public:
 
     bool compile_time_sized() const { return Specialized::contains(hidden_); }
     // Whether process_pair runs two channels in one loop (see the header comment).
-    bool pairs_channels() const { return pairing_pays(hidden_); }
+    bool pairs_channels() const { return kernels_.pair != nullptr; }
+    // Units per group of the compiled copy this block runs (8: AVX2 or baseline; 16: AVX-512).
+    int lanes() const { return kernels_.lanes; }
 
 private:
     // Samples per chunk: the input products of a chunk are computed before its recurrence.
     // 16 keeps a chunk's buffers (for H = 64, 16 x 4 x 64 floats of gate inputs) in L1.
     static constexpr int kChunk = 16;
     static constexpr int round_up(int v, int m) { return (v + m - 1) / m * m; }
-    // Groups of 8 units per pass: enough accumulators (G x GP x channels) to keep both FMA
-    // pipes busy while leaving registers for the broadcasts.
-    static constexpr int groups_per_pass(int channels) { return G * channels >= 8 ? 1 : 8 / (G * channels); }
-    static constexpr bool pairing_pays(int hidden) { return round_up(hidden, 8) / 8 < groups_per_pass(1); }
+    template <class Vec>
+    static constexpr int kLanes = static_cast<int>(sizeof(Vec) / sizeof(float));
+    // Groups per pass: as many accumulators (G x GP x C) as the copy's budget kAcc allows, which
+    // keeps both FMA pipes busy while leaving registers for the broadcasts; for compile-time
+    // sizes no more than the groups there are.
+    template <int kH, int C, int kAcc, int L>
+    static constexpr int groups_per_pass() {
+        const int budget = G * C >= kAcc ? 1 : kAcc / (G * C);
+        return kH > 0 && round_up(kH, L) / L < budget ? round_up(kH, L) / L : budget;
+    }
 
     struct PackedLayer {
         int inputs = 0;
@@ -130,22 +153,24 @@ private:
 
     // Packed, read-only after construction, all gate rows scaled by Cell::kScale (1/2 for the
     // sigmoid gates, so the cell computes sigmoid(v) = (1 + tanh(v/2)) / 2 with one tanh;
-    // halving is exact in float). Unit u of gate g is lane u % 8 of group u / 8; the lanes past
-    // H (run-time sizes that are not a multiple of 8) hold zeros, which keep those units' h at 0.
+    // halving is exact in float). Unit u of gate g is lane u % L of group u / L (L = lanes); the
+    // lanes past H (sizes that are not a multiple of L) hold zeros, which keep those units' h at 0.
     struct Weights {
         int hidden = 0;
-        int padded = 0;  // H rounded up to 8
+        int lanes = 0;
+        int padded = 0;  // H rounded up to lanes
         std::vector<PackedLayer> layers;
         std::vector<float> head;  // padded entries, zero after H
         float head_bias = 0.0f;
         std::vector<float> storage;  // all layers' weights and biases, 64-byte aligned inside
 
-        Weights(int H, const std::vector<Layer>& src, const std::vector<float>& head_weight, float bias)
-            : hidden(H), padded(round_up(H, 8)), head(static_cast<size_t>(round_up(H, 8)), 0.0f), head_bias(bias) {
+        Weights(int H, int L, const std::vector<Layer>& src, const std::vector<float>& head_weight, float bias)
+            : hidden(H), lanes(L), padded(round_up(H, L)), head(static_cast<size_t>(round_up(H, L)), 0.0f), head_bias(bias) {
             constexpr size_t kAlign = 16;  // floats: 64 bytes, one cache line
-            const size_t groups = static_cast<size_t>(padded / 8);
+            const size_t lane_count = static_cast<size_t>(L);
+            const size_t groups = static_cast<size_t>(padded / L);
             auto aligned = [&](size_t v) { return (v + kAlign - 1) / kAlign * kAlign; };
-            const size_t per_gate_set = groups * G * 8;
+            const size_t per_gate_set = groups * G * lane_count;
             size_t total = 0;
             for (const Layer& l : src)
                 total += aligned(per_gate_set * static_cast<size_t>(l.input_size)) + 2 * aligned(per_gate_set) +
@@ -169,15 +194,16 @@ private:
                     const bool apart = Cell::kHiddenBiasApart[g];
                     for (int u = 0; u < H; ++u) {
                         const size_t r = static_cast<size_t>(g * H + u);
-                        const size_t k = static_cast<size_t>(u / 8), lane = static_cast<size_t>(u % 8);
-                        const size_t gl = static_cast<size_t>(g) * 8 + lane;
-                        b[k * G * 8 + gl] = s * (apart ? l.bias_ih[r] : l.bias_ih[r] + l.bias_hh[r]);
-                        bh[k * G * 8 + gl] = apart ? s * l.bias_hh[r] : 0.0f;
+                        const size_t k = static_cast<size_t>(u / L), lane = static_cast<size_t>(u % L);
+                        const size_t gl = static_cast<size_t>(g) * lane_count + lane;
+                        const size_t set = G * lane_count;  // floats per column of a group
+                        b[k * set + gl] = s * (apart ? l.bias_ih[r] : l.bias_ih[r] + l.bias_hh[r]);
+                        bh[k * set + gl] = apart ? s * l.bias_hh[r] : 0.0f;
                         for (int c = 0; c < I; ++c)
-                            wi[(k * static_cast<size_t>(I) + static_cast<size_t>(c)) * G * 8 + gl] =
+                            wi[(k * static_cast<size_t>(I) + static_cast<size_t>(c)) * set + gl] =
                                 s * l.weight_ih[r * static_cast<size_t>(I) + static_cast<size_t>(c)];
                         for (int j = 0; j < H; ++j)
-                            wh[(k * static_cast<size_t>(H) + static_cast<size_t>(j)) * G * 8 + gl] =
+                            wh[(k * static_cast<size_t>(H) + static_cast<size_t>(j)) * set + gl] =
                                 s * l.weight_hh[r * static_cast<size_t>(H) + static_cast<size_t>(j)];
                     }
                 }
@@ -196,24 +222,36 @@ private:
     }
 
     // out[t] = bias + W_ih src[t] for t < T, each group's G gates in a row; src rows `stride` apart.
-    template <int kH, class Vec>
+    template <class Vec>
     NEURALFX_ALWAYS_INLINE static void project(const PackedLayer& p, int groups, const float* src, int stride, int T,
                                                float* __restrict out) {
+        constexpr int L = kLanes<Vec>;
         const int I = p.inputs;
         for (int t = 0; t < T; ++t) {
             const float* x = src + t * stride;
-            float* o = out + t * groups * G * 8;
+            float* o = out + t * groups * G * L;
             for (int k = 0; k < groups; ++k) {
                 Vec acc[G];
-                for (int g = 0; g < G; ++g) acc[g] = vec_load<Vec>(p.bias + (k * G + g) * 8);
-                const float* __restrict wk = p.wi + k * I * G * 8;
+                for (int g = 0; g < G; ++g) acc[g] = vec_load<Vec>(p.bias + (k * G + g) * L);
+                const float* __restrict wk = p.wi + k * I * G * L;
                 for (int c = 0; c < I; ++c) {
                     const Vec a = vec_broadcast<Vec>(x[c]);
-                    for (int g = 0; g < G; ++g) acc[g] += a * vec_load<Vec>(wk + (c * G + g) * 8);
+                    for (int g = 0; g < G; ++g) acc[g] += a * vec_load<Vec>(wk + (c * G + g) * L);
                 }
-                for (int g = 0; g < G; ++g) vec_store(o + (k * G + g) * 8, acc[g]);
+                for (int g = 0; g < G; ++g) vec_store(o + (k * G + g) * L, acc[g]);
             }
         }
+    }
+
+    // *h in every lane, as one broadcast from memory. Vec16 needs the assembly form (vec16.hpp:
+    // GCC permuted lanes of a vector load instead); for the eight-float types GCC makes it from
+    // the plain form, and the assembly form there gave the AVX2 copy more stack traffic.
+    template <class Vec>
+    NEURALFX_ALWAYS_INLINE static Vec broadcast_h(const float* h) {
+#if defined(NEURALFX_HAS_VEC16)
+        if constexpr (std::is_same_v<Vec, Vec16>) return vec_broadcast_from<Vec16>(h);
+#endif
+        return vec_broadcast<Vec>(*h);
     }
 
     // acc += column j of W_hh (NP groups' rows from wk) times h[j], for C channels.
@@ -222,12 +260,12 @@ private:
                                               const float* const (&hprev)[C]) {
         Vec b[C];
 #pragma GCC unroll 8
-        for (int ch = 0; ch < C; ++ch) b[ch] = vec_broadcast<Vec>(hprev[ch][j]);
+        for (int ch = 0; ch < C; ++ch) b[ch] = broadcast_h<Vec>(hprev[ch] + j);
 #pragma GCC unroll 8
         for (int q = 0; q < NP; ++q)
 #pragma GCC unroll 8
             for (int g = 0; g < G; ++g) {
-                const Vec w = vec_load<Vec>(wk + ((q * H + j) * G + g) * 8);
+                const Vec w = vec_load<Vec>(wk + ((q * H + j) * G + g) * kLanes<Vec>);
 #pragma GCC unroll 8
                 for (int ch = 0; ch < C; ++ch) acc[ch][q][g] += b[ch] * w;
             }
@@ -239,6 +277,7 @@ private:
     template <int NP, int C, int kH, class Vec>
     NEURALFX_ALWAYS_INLINE static void pass(const PackedLayer& p, int H, int k, const float* const (&hprev)[C],
                                             float* const (&hnew)[C], const float* const (&in)[C], float* const (&c)[C]) {
+        constexpr int L = kLanes<Vec>;
         Vec acc[C][NP][G];
 #pragma GCC unroll 8
         for (int ch = 0; ch < C; ++ch)
@@ -246,13 +285,13 @@ private:
             for (int q = 0; q < NP; ++q)
 #pragma GCC unroll 8
                 for (int g = 0; g < G; ++g) {
-                    const int at = ((k + q) * G + g) * 8;
+                    const int at = ((k + q) * G + g) * L;
                     acc[ch][q][g] = vec_load<Vec>(Cell::kHiddenBiasApart[g] ? p.bh + at : in[ch] + at);
                 }
-        const float* __restrict wk = p.wh + k * H * G * 8;
+        const float* __restrict wk = p.wh + k * H * G * L;
         if constexpr (kH > 0) {
             // Unrolled whole for compile-time sizes (mono up to 64 columns, stereo pairs only at
-            // 8): every weight and h address is a constant offset and the accumulators stay in
+            // one group): every weight and h address is a constant offset and the accumulators stay in
             // registers. Pairs unrolled whole at 48-64 units measured slower (stereo GRU-64 0.6-0.7
             // M samples/s against 1.1 M looped), one reason pairs are limited to one group.
 #pragma GCC unroll 64
@@ -266,33 +305,37 @@ private:
         for (int ch = 0; ch < C; ++ch)
 #pragma GCC unroll 8
             for (int q = 0; q < NP; ++q) {
-                const int u = (k + q) * 8;
-                Cell::template update<Vec>(acc[ch][q], in[ch] + (k + q) * G * 8, c[ch] + u, hprev[ch] + u, hnew[ch] + u);
+                const int u = (k + q) * L;
+                Cell::template update<Vec>(acc[ch][q], in[ch] + (k + q) * G * L, c[ch] + u, hprev[ch] + u, hnew[ch] + u);
             }
     }
 
-    // head(h): eight lane-wise partial sums (one Vec8), then a fixed addition tree.
+    // head(h): L lane-wise partial sums (one vector), halved to 8, then a fixed addition tree.
     template <int kH, class Vec>
     NEURALFX_ALWAYS_INLINE static float head(const Weights& w, const float* __restrict h) {
-        const int padded = kH > 0 ? round_up(kH, 8) : w.padded;
+        constexpr int L = kLanes<Vec>;
+        const int padded = kH > 0 ? round_up(kH, L) : w.padded;
         const float* __restrict hw = w.head.data();
         Vec acc = vec_load<Vec>(hw) * vec_load<Vec>(h);
-        for (int j = 8; j < padded; j += 8) acc += vec_load<Vec>(hw + j) * vec_load<Vec>(h + j);
-        float part[8];
+        for (int j = L; j < padded; j += L) acc += vec_load<Vec>(hw + j) * vec_load<Vec>(h + j);
+        float part[L];
         vec_store(part, acc);
+        for (int half = L / 2; half >= 8; half /= 2)
+            for (int i = 0; i < half; ++i) part[i] += part[i + half];
         return w.head_bias + (((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7])));
     }
 
     // C channels (1, or 2 for a stereo pair), each with its own block (state) and audio.
-    // Vec: the eight-float type of the copy being compiled (Vec8 for AVX, BaselineVec8 else).
-    template <int kH, int C, class Vec>
-    NEURALFX_ALWAYS_INLINE static void run(RecurrentBlock* const (&blk)[C], float* const (&audio)[C], int n,
-                                           KnobBuffers knobs) {
+    // Vec: the vector type of the copy being compiled (its lanes are the group width); kAcc:
+    // the copy's accumulator budget.
+    template <int kH, int C, class Vec, int kAcc>
+    NEURALFX_ALWAYS_INLINE static void run(RecurrentBlock* const* blk, float* const* audio, int n, KnobBuffers knobs) {
+        constexpr int L = kLanes<Vec>;
         const Weights& w = *blk[0]->weights_;
         const int H = kH > 0 ? kH : w.hidden;
-        const int padded = kH > 0 ? round_up(kH, 8) : w.padded;
-        const int groups = padded / 8;
-        constexpr int GP = groups_per_pass(C);
+        const int padded = kH > 0 ? round_up(kH, L) : w.padded;
+        const int groups = padded / L;
+        constexpr int GP = groups_per_pass<kH, C, kAcc, L>();
         const int I0 = w.layers[0].inputs;
         const std::vector<int>& cond = blk[0]->conditioning_;
         const int num_cond = static_cast<int>(cond.size());
@@ -310,8 +353,8 @@ private:
                 const PackedLayer& p = w.layers[l];
                 for (int ch = 0; ch < C; ++ch) {
                     RecurrentBlock& b = *blk[ch];
-                    if (l == 0) project<kH, Vec>(p, groups, b.in_.data(), I0, T, b.proj_.data());
-                    else project<kH, Vec>(p, groups, b.hidden_rows(l - 1) + padded, padded, T, b.proj_.data());
+                    if (l == 0) project<Vec>(p, groups, b.in_.data(), I0, T, b.proj_.data());
+                    else project<Vec>(p, groups, b.hidden_rows(l - 1) + padded, padded, T, b.proj_.data());
                 }
                 float* rows[C];
                 float* cell[C];
@@ -326,7 +369,7 @@ private:
                     for (int ch = 0; ch < C; ++ch) {
                         hprev[ch] = rows[ch] + t * padded;
                         hnew[ch] = rows[ch] + (t + 1) * padded;
-                        in[ch] = blk[ch]->proj_.data() + t * groups * G * 8;
+                        in[ch] = blk[ch]->proj_.data() + t * groups * G * L;
                     }
                     int k = 0;
                     for (; k + GP <= groups; k += GP) pass<GP, C, kH, Vec>(p, H, k, hprev, hnew, in, cell);
@@ -346,45 +389,80 @@ private:
         }
     }
 
-    template <int kH>
-    static void mono_baseline(RecurrentBlock& self, float* audio, int n, KnobBuffers knobs) {
-        run<kH, 1, BaselineVec8>({&self}, {audio}, n, knobs);
-    }
-    template <int kH>
-    static void pair_baseline(RecurrentBlock& a, RecurrentBlock& b, float* xa, float* xb, int n, KnobBuffers knobs) {
-        run<kH, 2, BaselineVec8>({&a, &b}, {xa, xb}, n, knobs);
-    }
-#if NEURALFX_RUNTIME_DISPATCH
-    // The same code, compiled for AVX2+FMA: run() and everything it calls is inlined here.
-    template <int kH>
-    NEURALFX_TARGET_AVX2_FMA static void mono_avx2_fma(RecurrentBlock& self, float* audio, int n, KnobBuffers knobs) {
-        run<kH, 1, Vec8>({&self}, {audio}, n, knobs);
-    }
-    template <int kH>
-    NEURALFX_TARGET_AVX2_FMA static void pair_avx2_fma(RecurrentBlock& a, RecurrentBlock& b, float* xa, float* xb, int n,
-                                                       KnobBuffers knobs) {
-        run<kH, 2, Vec8>({&a, &b}, {xa, xb}, n, knobs);
-    }
-#endif
-    template <int kH>
-    static Kernels kernels() {
-        // The paired loop is compiled only for sizes that pair (and for run-time sizes).
-        constexpr bool paired = kH == 0 || pairing_pays(kH);
-#if NEURALFX_RUNTIME_DISPATCH
-        if (dispatch_avx2_fma()) {
-            if constexpr (paired) return {&mono_avx2_fma<kH>, &pair_avx2_fma<kH>};
-            else return {&mono_avx2_fma<kH>, nullptr};
+    // The compiled copies (cpu_dispatch.hpp): each runs the same run() with its vector type and
+    // accumulator budget, inside a function compiled for its instruction set.
+    // (A build that targets AVX-512 itself, NEURALFX_NATIVE=ON, has no dispatched copies and runs
+    // the baseline copy's 8-lane groups.)
+    template <int kH, int C>
+    struct Baseline {
+        static constexpr int kLanesOfCopy = 8;
+        static void run_copy(RecurrentBlock* const* blk, float* const* audio, int n, KnobBuffers knobs) {
+            run<kH, C, BaselineVec8, 8>(blk, audio, n, knobs);
         }
+    };
+#if NEURALFX_RUNTIME_DISPATCH
+    template <int kH, int C>
+    struct Avx2Fma {
+        static constexpr int kLanesOfCopy = 8;
+        NEURALFX_TARGET_AVX2_FMA static void run_copy(RecurrentBlock* const* blk, float* const* audio, int n,
+                                                      KnobBuffers knobs) {
+            run<kH, C, Vec8, 8>(blk, audio, n, knobs);
+        }
+    };
+    template <int kH, int C>
+    struct Avx2Wide16 {
+        static constexpr int kLanesOfCopy = 16;
+        NEURALFX_TARGET_AVX2_FMA static void run_copy(RecurrentBlock* const* blk, float* const* audio, int n,
+                                                      KnobBuffers knobs) {
+            run<kH, C, Vec8x2, 16>(blk, audio, n, knobs);
+        }
+    };
+    template <int kH, int C>
+    struct Avx512 {
+        static constexpr int kLanesOfCopy = 16;
+        NEURALFX_TARGET_AVX512 static void run_copy(RecurrentBlock* const* blk, float* const* audio, int n,
+                                                    KnobBuffers knobs) {
+            run<kH, C, Vec16, 16>(blk, audio, n, knobs);
+        }
+    };
 #endif
-        if constexpr (paired) return {&mono_baseline<kH>, &pair_baseline<kH>};
-        else return {&mono_baseline<kH>, nullptr};
+    // A copy's kernels. Channels pair only when the hidden size is one group (header comment):
+    // the paired loop is compiled for those sizes and for run-time sizes. The 16-lane copies run
+    // only sizes of two groups or more (kernels() below), so they never pair.
+    template <int kH, template <int, int> class Copy>
+    static Kernels kernels_of(int hidden) {
+        constexpr int L = Copy<kH, 1>::kLanesOfCopy;
+        if constexpr (L == 8 && (kH == 0 || kH <= L))
+            return {&Copy<kH, 1>::run_copy, hidden <= L ? &Copy<kH, 2>::run_copy : nullptr, L};
+        else return {&Copy<kH, 1>::run_copy, nullptr, L};
+    }
+    // One group of 16 units holds only G accumulator chains, each as deep as the hidden size, and
+    // is latency-bound: on the Xeon of docs/PERFORMANCE-xeon.md LSTM-16 ran 10.4 M samples/s in
+    // 16-lane groups against 12.5 M in the AVX2 copy's two groups of 8. Such sizes keep that copy.
+    static constexpr bool wide_pays(int hidden) { return hidden > 16; }
+    template <int kH>
+    static Kernels kernels(int hidden) {
+        switch (dispatched_hot_loops()) {
+#if NEURALFX_RUNTIME_DISPATCH
+            case HotLoops::avx512:
+                if constexpr (kH == 0 || wide_pays(kH))
+                    if (wide_pays(hidden)) return kernels_of<kH, Avx512>(hidden);
+                return kernels_of<kH, Avx2Fma>(hidden);
+            case HotLoops::avx2_wide16:
+                if constexpr (kH == 0 || wide_pays(kH))
+                    if (wide_pays(hidden)) return kernels_of<kH, Avx2Wide16>(hidden);
+                return kernels_of<kH, Avx2Fma>(hidden);
+            case HotLoops::avx2_fma: return kernels_of<kH, Avx2Fma>(hidden);
+#endif
+            default: return kernels_of<kH, Baseline>(hidden);
+        }
     }
 
     int hidden_;
     std::vector<int> conditioning_;
     bool skip_;
+    Kernels kernels_;  // before weights_: the weights are packed for its lanes
     std::shared_ptr<const Weights> weights_;
-    Kernels kernels_;
     std::vector<float> in_;    // layer 0's input rows [x, knobs...] of the current chunk
     std::vector<float> proj_;  // the current layer's gate inputs (bias + W_ih input) for the chunk
     std::vector<float> hseq_;  // per layer kChunk + 1 rows of hidden state, padded floats each
