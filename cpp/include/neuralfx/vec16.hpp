@@ -3,7 +3,7 @@
 // same spelling as the eight-float types of vec8.hpp (vec_load<V>, vec_broadcast<V>, vec_store,
 // vec_min, vec_max), so the hot loop stays one template:
 //  - Vec16, one AVX-512 register: a compiler vector type, used only inside functions compiled
-//    for AVX-512 (NEURALFX_TARGET_AVX512, or a build that targets AVX-512 itself);
+//    for AVX-512 (NEURALFX_TARGET_AVX512);
 //  - Vec8x2, the same sixteen lanes as two Vec8 (AVX registers), so the AVX-512 copy's layout
 //    and arithmetic also run, and are tested, on CPUs without AVX-512 (NEURALFX_SIMD=avx2-wide16).
 // GCC/Clang on x86 only; elsewhere the recurrent layers use eight-float groups alone.

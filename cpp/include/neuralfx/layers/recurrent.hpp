@@ -157,15 +157,14 @@ private:
     // lanes past H (sizes that are not a multiple of L) hold zeros, which keep those units' h at 0.
     struct Weights {
         int hidden = 0;
-        int lanes = 0;
-        int padded = 0;  // H rounded up to lanes
+        int padded = 0;  // H rounded up to the group width L
         std::vector<PackedLayer> layers;
         std::vector<float> head;  // padded entries, zero after H
         float head_bias = 0.0f;
         std::vector<float> storage;  // all layers' weights and biases, 64-byte aligned inside
 
         Weights(int H, int L, const std::vector<Layer>& src, const std::vector<float>& head_weight, float bias)
-            : hidden(H), lanes(L), padded(round_up(H, L)), head(static_cast<size_t>(round_up(H, L)), 0.0f), head_bias(bias) {
+            : hidden(H), padded(round_up(H, L)), head(static_cast<size_t>(round_up(H, L)), 0.0f), head_bias(bias) {
             constexpr size_t kAlign = 16;  // floats: 64 bytes, one cache line
             const size_t lane_count = static_cast<size_t>(L);
             const size_t groups = static_cast<size_t>(padded / L);
@@ -391,8 +390,6 @@ private:
 
     // The compiled copies (cpu_dispatch.hpp): each runs the same run() with its vector type and
     // accumulator budget, inside a function compiled for its instruction set.
-    // (A build that targets AVX-512 itself, NEURALFX_NATIVE=ON, has no dispatched copies and runs
-    // the baseline copy's 8-lane groups.)
     template <int kH, int C>
     struct Baseline {
         static constexpr int kLanesOfCopy = 8;
