@@ -123,7 +123,7 @@ def render(data: dict) -> str:
     base = data.get("kernel_baseline_simd")
     if base:
         lines += ["", f"## Dispatched copy ({k['hot_loops']}) vs the portable baseline copy (mono, same run)", "",
-                  f"The same binary with `NEURALFX_SIMD=baseline` runs the x86-64 baseline ({base['hot_loops']}) copy.", "",
+                  f"The same binary with `NEURALFX_SIMD=baseline` runs the portable baseline copy of the hot loops ({base['hot_loops']}).", "",
                   "| model | block | dispatched samples/s | baseline samples/s | ratio (cpu time) |",
                   "| --- | ---: | ---: | ---: | ---: |"]
         for r in k["results"]:

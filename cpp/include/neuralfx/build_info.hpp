@@ -28,8 +28,7 @@ inline std::string simd_path() {
 #endif
 }
 
-// The instruction set the hot loops actually run with on this CPU: the copy runtime dispatch
-// picked (cpu_dispatch.hpp), else the build's own target.
+// The copy of the hot loops that runs on this CPU (cpu_dispatch.hpp) and its instruction set.
 inline std::string dispatched_simd_path() {
     switch (dispatched_hot_loops()) {
         case HotLoops::avx512: return "avx512 (recurrent layers), avx2+fma (convolutions)";
@@ -37,7 +36,7 @@ inline std::string dispatched_simd_path() {
         case HotLoops::avx2_fma: return "avx2+fma";
         case HotLoops::baseline: break;
     }
-    return simd_path();
+    return "baseline (" + simd_path() + ")";  // the build's own target: sse2, or -march=native's
 }
 
 inline std::string compiler() {
