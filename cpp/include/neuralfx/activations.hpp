@@ -30,8 +30,8 @@ NEURALFX_ALWAYS_INLINE V clamp_tanh_input(V v) {
 // near-minimax fit for this kernel). It replaced Eigen's [13/6] form: 10 multiply-adds instead
 // of 13 and a shorter dependent chain (clamp, y, y^2, two multiply-adds, the division), with the
 // same error bound; tanh sits on the LSTM's sample-to-sample critical path twice per step.
-// V is float or Vec8: one formula for the scalar loops (left to the auto-vectorizer) and the
-// explicit vector code (Vec8 or BaselineVec8).
+// V is float or a vector type: one formula for the scalar loops (left to the auto-vectorizer) and
+// the explicit vector code (Vec8, BaselineVec8, Vec8x2, Vec16).
 template <class V>
 NEURALFX_ALWAYS_INLINE V fast_tanh(V v) {
     const V x = clamp_tanh_input(v);

@@ -51,19 +51,7 @@ NEURALFX_ALWAYS_INLINE Vec16 vec_max(Vec16 a, Vec16 b) {
     return r;
 }
 
-struct Vec8x2 {
-    Vec8 lo, hi;
-#define NEURALFX_VEC8X2_OP(op)                                                                  \
-    friend NEURALFX_ALWAYS_INLINE Vec8x2 operator op(Vec8x2 a, Vec8x2 b) { return {a.lo op b.lo, a.hi op b.hi}; } \
-    friend NEURALFX_ALWAYS_INLINE Vec8x2 operator op(Vec8x2 a, float b) { return {a.lo op b, a.hi op b}; }       \
-    friend NEURALFX_ALWAYS_INLINE Vec8x2 operator op(float a, Vec8x2 b) { return {a op b.lo, a op b.hi}; }       \
-    NEURALFX_ALWAYS_INLINE Vec8x2& operator op##=(Vec8x2 b) { return *this = *this op b; }
-    NEURALFX_VEC8X2_OP(+)
-    NEURALFX_VEC8X2_OP(-)
-    NEURALFX_VEC8X2_OP(*)
-    NEURALFX_VEC8X2_OP(/)
-#undef NEURALFX_VEC8X2_OP
-};
+using Vec8x2 = VecPair<Vec8>;
 template <>
 NEURALFX_ALWAYS_INLINE Vec8x2 vec_load<Vec8x2>(const float* p) {
     return {vec8_load(p), vec8_load(p + 8)};

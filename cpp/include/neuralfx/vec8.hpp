@@ -38,25 +38,30 @@ NEURALFX_ALWAYS_INLINE Vec8 vec8_broadcast(float a) { return a - Vec8{}; }
 NEURALFX_ALWAYS_INLINE Vec8 vec8_min(Vec8 a, Vec8 b) { return a < b ? a : b; }
 NEURALFX_ALWAYS_INLINE Vec8 vec8_max(Vec8 a, Vec8 b) { return a > b ? a : b; }
 
+// Two native vectors used as one of twice the lanes, where a copy's target lacks the wider
+// registers: Vec4x2 (below) and vec16.hpp's Vec8x2. Arithmetic works half by half.
+template <class Half>
+struct VecPair {
+    Half lo, hi;
+#define NEURALFX_VECPAIR_OP(op)                                                                  \
+    friend NEURALFX_ALWAYS_INLINE VecPair operator op(VecPair a, VecPair b) { return {a.lo op b.lo, a.hi op b.hi}; } \
+    friend NEURALFX_ALWAYS_INLINE VecPair operator op(VecPair a, float b) { return {a.lo op b, a.hi op b}; }        \
+    friend NEURALFX_ALWAYS_INLINE VecPair operator op(float a, VecPair b) { return {a op b.lo, a op b.hi}; }        \
+    NEURALFX_ALWAYS_INLINE VecPair& operator op##=(VecPair b) { return *this = *this op b; }
+    NEURALFX_VECPAIR_OP(+)
+    NEURALFX_VECPAIR_OP(-)
+    NEURALFX_VECPAIR_OP(*)
+    NEURALFX_VECPAIR_OP(/)
+#undef NEURALFX_VECPAIR_OP
+};
+
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)
 // Without AVX, GCC lowers Vec8 code element by element where it cannot split it (broadcasts
 // went through eight scalar stores and a reload, accumulators through the stack: 8x slower
 // than the AVX copy). The baseline copy of the hot loops therefore uses this pair of native
 // 16-byte vectors instead: the same eight lanes and operations, in SSE registers.
 typedef float Vec4 __attribute__((vector_size(16)));
-struct Vec4x2 {
-    Vec4 lo, hi;
-#define NEURALFX_VEC4X2_OP(op)                                                                  \
-    friend NEURALFX_ALWAYS_INLINE Vec4x2 operator op(Vec4x2 a, Vec4x2 b) { return {a.lo op b.lo, a.hi op b.hi}; } \
-    friend NEURALFX_ALWAYS_INLINE Vec4x2 operator op(Vec4x2 a, float b) { return {a.lo op b, a.hi op b}; }       \
-    friend NEURALFX_ALWAYS_INLINE Vec4x2 operator op(float a, Vec4x2 b) { return {a op b.lo, a op b.hi}; }       \
-    NEURALFX_ALWAYS_INLINE Vec4x2& operator op##=(Vec4x2 b) { return *this = *this op b; }
-    NEURALFX_VEC4X2_OP(+)
-    NEURALFX_VEC4X2_OP(-)
-    NEURALFX_VEC4X2_OP(*)
-    NEURALFX_VEC4X2_OP(/)
-#undef NEURALFX_VEC4X2_OP
-};
+using Vec4x2 = VecPair<Vec4>;
 NEURALFX_ALWAYS_INLINE Vec4x2 vec4x2_load(const float* p) {
     Vec4x2 v;
     std::memcpy(&v.lo, p, sizeof v.lo);

@@ -388,70 +388,66 @@ private:
         }
     }
 
-    // The compiled copies (cpu_dispatch.hpp): each runs the same run() with its vector type and
-    // accumulator budget, inside a function compiled for its instruction set.
-    template <int kH, int C>
-    struct Baseline {
-        static constexpr int kLanesOfCopy = 8;
+    // The compiled copies (cpu_dispatch.hpp): run() with a vector type Vec and an accumulator
+    // budget kAcc, inside a function compiled for an instruction set; one struct per instruction
+    // set, because the target attribute cannot be a template argument.
+    template <int kH, int C, class Vec, int kAcc>
+    struct BaselineCopy {
         static void run_copy(RecurrentBlock* const* blk, float* const* audio, int n, KnobBuffers knobs) {
-            run<kH, C, BaselineVec8, 8>(blk, audio, n, knobs);
+            run<kH, C, Vec, kAcc>(blk, audio, n, knobs);
         }
     };
 #if NEURALFX_RUNTIME_DISPATCH
-    template <int kH, int C>
-    struct Avx2Fma {
-        static constexpr int kLanesOfCopy = 8;
+    template <int kH, int C, class Vec, int kAcc>
+    struct Avx2Copy {
         NEURALFX_TARGET_AVX2_FMA static void run_copy(RecurrentBlock* const* blk, float* const* audio, int n,
                                                       KnobBuffers knobs) {
-            run<kH, C, Vec8, 8>(blk, audio, n, knobs);
+            run<kH, C, Vec, kAcc>(blk, audio, n, knobs);
         }
     };
-    template <int kH, int C>
-    struct Avx2Wide16 {
-        static constexpr int kLanesOfCopy = 16;
-        NEURALFX_TARGET_AVX2_FMA static void run_copy(RecurrentBlock* const* blk, float* const* audio, int n,
-                                                      KnobBuffers knobs) {
-            run<kH, C, Vec8x2, 16>(blk, audio, n, knobs);
-        }
-    };
-    template <int kH, int C>
-    struct Avx512 {
-        static constexpr int kLanesOfCopy = 16;
+    template <int kH, int C, class Vec, int kAcc>
+    struct Avx512Copy {
         NEURALFX_TARGET_AVX512 static void run_copy(RecurrentBlock* const* blk, float* const* audio, int n,
                                                     KnobBuffers knobs) {
-            run<kH, C, Vec16, 16>(blk, audio, n, knobs);
+            run<kH, C, Vec, kAcc>(blk, audio, n, knobs);
         }
     };
 #endif
     // A copy's kernels. Channels pair only when the hidden size is one group (header comment):
     // the paired loop is compiled for those sizes and for run-time sizes. The 16-lane copies run
-    // only sizes of two groups or more (kernels() below), so they never pair.
-    template <int kH, template <int, int> class Copy>
+    // only sizes of two groups or more (wide_or_avx2), so they never pair.
+    template <int kH, template <int, int, class, int> class Copy, class Vec, int kAcc>
     static Kernels kernels_of(int hidden) {
-        constexpr int L = Copy<kH, 1>::kLanesOfCopy;
+        constexpr int L = kLanes<Vec>;
+        using Mono = Copy<kH, 1, Vec, kAcc>;
         if constexpr (L == 8 && (kH == 0 || kH <= L))
-            return {&Copy<kH, 1>::run_copy, hidden <= L ? &Copy<kH, 2>::run_copy : nullptr, L};
-        else return {&Copy<kH, 1>::run_copy, nullptr, L};
+            return {&Mono::run_copy, hidden <= L ? &Copy<kH, 2, Vec, kAcc>::run_copy : nullptr, L};
+        else return {&Mono::run_copy, nullptr, L};
     }
     // One group of 16 units holds only G accumulator chains, each as deep as the hidden size, and
     // is latency-bound: on the Xeon of docs/PERFORMANCE-xeon.md LSTM-16 ran 10.4 M samples/s in
     // 16-lane groups against 12.5 M in the AVX2 copy's two groups of 8. Such sizes keep that copy.
     static constexpr bool wide_pays(int hidden) { return hidden > 16; }
+#if NEURALFX_RUNTIME_DISPATCH
+    // A 16-lane copy (Wide with Vec: AVX-512, or its layout on AVX2) for sizes where it pays,
+    // else the AVX2 copy.
+    template <int kH, template <int, int, class, int> class Wide, class Vec>
+    static Kernels wide_or_avx2(int hidden) {
+        if constexpr (kH == 0 || wide_pays(kH)) {
+            if (wide_pays(hidden)) return kernels_of<kH, Wide, Vec, 16>(hidden);
+        }
+        return kernels_of<kH, Avx2Copy, Vec8, 8>(hidden);
+    }
+#endif
     template <int kH>
     static Kernels kernels(int hidden) {
         switch (dispatched_hot_loops()) {
 #if NEURALFX_RUNTIME_DISPATCH
-            case HotLoops::avx512:
-                if constexpr (kH == 0 || wide_pays(kH))
-                    if (wide_pays(hidden)) return kernels_of<kH, Avx512>(hidden);
-                return kernels_of<kH, Avx2Fma>(hidden);
-            case HotLoops::avx2_wide16:
-                if constexpr (kH == 0 || wide_pays(kH))
-                    if (wide_pays(hidden)) return kernels_of<kH, Avx2Wide16>(hidden);
-                return kernels_of<kH, Avx2Fma>(hidden);
-            case HotLoops::avx2_fma: return kernels_of<kH, Avx2Fma>(hidden);
+            case HotLoops::avx512: return wide_or_avx2<kH, Avx512Copy, Vec16>(hidden);
+            case HotLoops::avx2_wide16: return wide_or_avx2<kH, Avx2Copy, Vec8x2>(hidden);
+            case HotLoops::avx2_fma: return kernels_of<kH, Avx2Copy, Vec8, 8>(hidden);
 #endif
-            default: return kernels_of<kH, Baseline>(hidden);
+            default: return kernels_of<kH, BaselineCopy, BaselineVec8, 8>(hidden);
         }
     }
 
