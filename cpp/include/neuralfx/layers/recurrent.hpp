@@ -13,8 +13,8 @@
 //    16 for AVX-512): all G gates of L units are G vector accumulators, filled by broadcasting
 //    h[j] against column j of W_hh (no horizontal adds). The cell update runs on the
 //    accumulators as soon as a group is summed, so gates never go through memory. Groups go GP
-//    at a time, as many as the copy's accumulator budget allows (8 of AVX2's 16 registers, 16
-//    of AVX-512's 32), so enough independent FMA chains are in flight.
+//    at a time, as many as the copy's accumulator budget allows (8 or 12 of AVX2's 16
+//    registers, 16 of AVX-512's 32), so enough independent FMA chains are in flight.
 //  - Two channels of one model (stereo) run in one loop (process_pair) when the hidden size is
 //    one group of 8: a mono pass then has too few accumulators to cover the FMA latency, and the
 //    other channel's chains fill the gaps (AVX2: LSTM-8 stereo 1.6x two mono runs). From two
@@ -135,13 +135,26 @@ private:
     template <class Vec>
     static constexpr int kLanes = static_cast<int>(sizeof(Vec) / sizeof(float));
     // Groups per pass: as many accumulators (G x GP x C) as the copy's budget kAcc allows, which
-    // keeps both FMA pipes busy while leaving registers for the broadcasts; for compile-time
-    // sizes no more than the groups there are.
+    // keeps both FMA pipes busy while leaving registers for the broadcasts. Compile-time sizes
+    // spread their groups evenly over the fewest passes: a pass of one group holds only G chains
+    // as deep as the hidden size and is latency-bound (LSTM-32 on a budget of 12 runs two passes
+    // of two groups, not three and one).
     template <int kH, int C, int kAcc, int L>
     static constexpr int groups_per_pass() {
         const int budget = G * C >= kAcc ? 1 : kAcc / (G * C);
-        return kH > 0 && round_up(kH, L) / L < budget ? round_up(kH, L) / L : budget;
+        if (kH <= 0) return budget;
+        const int groups = round_up(kH, L) / L;
+        const int passes = (groups + budget - 1) / budget;
+        return (groups + passes - 1) / passes;
     }
+    // The AVX2 copy's budget. Compile-time sizes up to 32 take 12, so three or four groups run as
+    // one pass where a budget of 8 split them into two (GRU-20/24/32, LSTM-20/24); the cell
+    // update's temporaries then spill, but the column loop is the longer part. A/B on the Zen 3
+    // VM, block 64, median of per-round ratios: GRU-24 1.20x, GRU-20 1.19x, GRU-32 1.02-1.04x,
+    // LSTM-24 1.03-1.07x. Above 32 a budget of 12 measured mixed (GRU-40 0.96x, LSTM-48 1.08x)
+    // and run-time sizes unroll by column only, so they keep 8.
+    template <int kH>
+    static constexpr int kAvx2Acc = kH > 0 && kH <= 32 ? 12 : 8;
 
     struct PackedLayer {
         int inputs = 0;
@@ -436,7 +449,7 @@ private:
         if constexpr (kH == 0 || wide_pays(kH)) {
             if (wide_pays(hidden)) return kernels_of<kH, Wide, Vec, 16>(hidden);
         }
-        return kernels_of<kH, Avx2Copy, Vec8, 8>(hidden);
+        return kernels_of<kH, Avx2Copy, Vec8, kAvx2Acc<kH>>(hidden);
     }
 #endif
     template <int kH>
@@ -445,7 +458,7 @@ private:
 #if NEURALFX_RUNTIME_DISPATCH
             case HotLoops::avx512: return wide_or_avx2<kH, Avx512Copy, Vec16>(hidden);
             case HotLoops::avx2_wide16: return wide_or_avx2<kH, Avx2Copy, Vec8x2>(hidden);
-            case HotLoops::avx2_fma: return kernels_of<kH, Avx2Copy, Vec8, 8>(hidden);
+            case HotLoops::avx2_fma: return kernels_of<kH, Avx2Copy, Vec8, kAvx2Acc<kH>>(hidden);
 #endif
             default: return kernels_of<kH, BaselineCopy, BaselineVec8, 8>(hidden);
         }

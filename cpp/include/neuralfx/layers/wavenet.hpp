@@ -208,7 +208,7 @@ private:
         for (int v = 0; v < kV; ++v) {
             const Vec b = vec_load<Vec>(l.conv_bias + 8 * (g + v));
             const Vec mix = vec_load<Vec>(l.mixin + 8 * (g + v));
-            for (int tt = 0; tt < T; ++tt) acc[tt][v] = b + vec_broadcast<Vec>(x[t0 + tt]) * mix;
+            for (int tt = 0; tt < T; ++tt) acc[tt][v] = b + vec_broadcast_from<Vec>(x + t0 + tt) * mix;
         }
         conv::conv_acc<Vec, kC, kV, T>(acc, in + static_cast<size_t>(t0) * S, S, a.channels, l.conv + 8 * g, S,
                                        a.kernel_size, l.dilation);
