@@ -136,10 +136,23 @@ def render(data: dict) -> str:
 
     prev = data.get("previous_kernel")
     if prev:
-        lines += ["", f"## This kernel vs the {prev['label']} kernel (mono, block {block}, same run, same model files)", "",
-                  "| model | this kernel samples/s | previous samples/s | speed-up |", "| --- | ---: | ---: | ---: |"]
-        for arch, r in prev["results"].items():
-            lines.append(f"| {arch} | {mega(r['current'])} | {mega(r['previous'])} | {r['ratio']:.1f}x |")
+        lines += ["", f"## This kernel vs the {prev['label']} kernel (mono, block {block}, same run, same model files)", ""]
+        results = prev["results"].values()
+        if all("rounds" in r for r in results):
+            count = min(len(r["rounds"]) for r in results)
+            lines += [f"The two benches ran in alternation, {count} rounds of one run each (which one went first "
+                      "alternating); the table gives the median rates and the median of the rounds' ratios, with "
+                      "the smallest and largest ratio of a round.", "",
+                      "| model | this kernel samples/s | previous samples/s | speed-up | rounds' range |",
+                      "| --- | ---: | ---: | ---: | ---: |"]
+            for arch, r in prev["results"].items():
+                each = [x["current"] / x["previous"] for x in r["rounds"]]
+                lines.append(f"| {arch} | {mega(r['current'])} | {mega(r['previous'])} | {r['ratio']:.2f}x "
+                             f"| {min(each):.2f}-{max(each):.2f}x |")
+        else:  # results from before the benches alternated: one run each
+            lines += ["| model | this kernel samples/s | previous samples/s | speed-up |", "| --- | ---: | ---: | ---: |"]
+            for arch, r in prev["results"].items():
+                lines.append(f"| {arch} | {mega(r['current'])} | {mega(r['previous'])} | {r['ratio']:.1f}x |")
 
     lines += ["", f"## Kernel vs PyTorch CPU (mono, kernel at block {block})", "",
               "PyTorch runs each model's torch twin (`neuralfx.models`): over the whole sequence in "

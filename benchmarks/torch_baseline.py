@@ -112,31 +112,44 @@ def run_bench(bench: Path, archs: list[str], block_sizes: str, channels: str, se
 
 def previous_kernel(current: Path, previous: Path, archs: list[str], args: argparse.Namespace) -> dict:
     """Both bench binaries on the same model files (the previous one may not know lstm:H), mono,
-    block 64, one after the other in this run."""
+    block 64, in alternation: each of args.repeats rounds runs both (which one goes first
+    alternates), so a change in the machine's speed hits both sides of a round's ratio alike.
+    Reports the median rates and the median of the rounds' ratios."""
     import re
 
-    out = {}
+    def rates(binary: Path, files: list[str], common: list[str]) -> dict[str, float]:
+        printed = subprocess.run([str(binary), *files, *common], check=True, capture_output=True, text=True).stdout
+        print(printed, end="")
+        found = {}
+        for path in files:
+            name = Path(path).name
+            # "name ch block samples/s ...": benches before the channel column printed no "ch".
+            m = re.search(rf"^{re.escape(name)}\s+(?:1\s+)?{BLOCK}\s+([0-9.]+)", printed, re.MULTILINE)
+            if m:
+                found[name] = float(m.group(1))
+        return found
+
+    rounds: dict[str, list[dict]] = {arch: [] for arch in archs}
     with tempfile.TemporaryDirectory() as tmp:
         files = []
         for arch in archs:
             path = Path(tmp) / (arch.replace(":", "_") + ".nfx")
             Model([make_model(arch)], RATE, []).save(path, {"name": arch})
             files.append(str(path))
-        common = ["--block-sizes", str(BLOCK), "--seconds", str(args.seconds), "--repeats", str(args.repeats)]
-        now = subprocess.run([str(current), *files, *common, "--channels", "1", "--json", str(Path(tmp) / "now.json")],
-                             check=True, capture_output=True, text=True)
-        print(now.stdout, end="")
-        before = subprocess.run([str(previous), *files, *common], check=True, capture_output=True, text=True).stdout
-        print(before, end="")
-        now_rows = json.loads((Path(tmp) / "now.json").read_text())["results"]
-        for arch, path in zip(archs, files):
-            name = Path(path).name
-            # "name ch block samples/s ...": benches before the channel column printed no "ch".
-            m = re.search(rf"^{re.escape(name)}\s+(?:1\s+)?{BLOCK}\s+([0-9.]+)", before, re.MULTILINE)
-            k = next(r for r in now_rows if r["model"] == name)
-            if m:
-                out[arch] = {"current": k["samples_per_s"], "previous": float(m.group(1)),
-                             "ratio": k["samples_per_s"] / float(m.group(1))}
+        common = ["--block-sizes", str(BLOCK), "--channels", "1", "--seconds", str(args.seconds), "--repeats", "1"]
+        for r in range(args.repeats):
+            sides = [("current", current), ("previous", previous)]
+            measured = {side: rates(binary, files, common) for side, binary in (sides if r % 2 == 0 else sides[::-1])}
+            for arch, path in zip(archs, files):
+                name = Path(path).name
+                if name in measured["current"] and name in measured["previous"]:
+                    rounds[arch].append({side: measured[side][name] for side in ("current", "previous")})
+    out = {}
+    for arch, rs in rounds.items():
+        if rs:
+            out[arch] = {"current": statistics.median(x["current"] for x in rs),
+                         "previous": statistics.median(x["previous"] for x in rs),
+                         "ratio": statistics.median(x["current"] / x["previous"] for x in rs), "rounds": rs}
     return out
 
 
