@@ -34,6 +34,8 @@ SHARED_VM_NOTE = (
 # the kernel / PyTorch CPU ratio on LSTM-32 at block 64.
 TARGET_RATE = {"lstm:16": 18e6, "lstm:32": 8e6, "gru:32": 9e6, "wavenet:standard": 2.5e6}
 TARGET_TORCH_RATIO = ("lstm:32", 50.0)
+# The effective clock of the core the issue's targets were set on.
+TARGET_CORE_GHZ = 3.66
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -172,22 +174,27 @@ def render(data: dict) -> str:
                      f"| {ratio['vs_' + blocks]:.1f}x ({ratio['vs_' + blocks + '_cpu']:.1f}x) |")
 
     lines += ["", "## Targets of issue 5 (single thread, block 64, mono)", "",
-              "The issue states its targets for a core at an effective 3.66 GHz; the cycle budget is the target "
-              "rate at this machine's measured clock.", "",
-              "| target | measured by wall time | by CPU time | cycle budget here / measured cycles | met (wall / CPU) |",
-              "| --- | ---: | ---: | ---: | --- |"]
+              f"The issue states its targets for a core at an effective {TARGET_CORE_GHZ} GHz. The cycle budget here is "
+              "the target rate at this machine's measured clock; the budget at "
+              f"{TARGET_CORE_GHZ} GHz is the same target in cycles of the issue's core: measured cycles within it "
+              "would meet the target on a core that ran this code in as many cycles at that clock. Only the "
+              "measured rates decide the last column.", "",
+              "| target | measured by wall time | by CPU time | cycle budget here / measured cycles "
+              f"| cycle budget at {TARGET_CORE_GHZ} GHz | met (wall / CPU) |",
+              "| --- | ---: | ---: | ---: | ---: | --- |"]
     yes = lambda ok: "yes" if ok else "no"  # noqa: E731
     for arch, target in TARGET_RATE.items():
         r = next((x for x in k["results"] if x["model"] == arch and x["channels"] == 1 and x["block"] == block), None)
         if r:
             lines.append(f"| {arch} >= {mega(target)} samples/s | {mega(r['samples_per_s'])} | {mega(r['cpu_samples_per_s'])} "
                          f"| {cycles(k, target)} / {cycles(k, r['cpu_samples_per_s'])} "
+                         f"| {TARGET_CORE_GHZ * 1e9 / target:.0f} "
                          f"| {yes(r['samples_per_s'] >= target)} / {yes(r['cpu_samples_per_s'] >= target)} |")
     arch, want = TARGET_TORCH_RATIO
     if arch in data["ratios"]:
         for mode, label in ((f"blocks_of_{block}", f"torch in blocks of {block}"), ("whole_sequence", "torch whole sequence")):
             wall, cpu = data["ratios"][arch][f"vs_{mode}"], data["ratios"][arch][f"vs_{mode}_cpu"]
-            lines.append(f"| {arch} >= {want:.0f}x PyTorch CPU ({label}) | {wall:.1f}x | {cpu:.1f}x | - "
+            lines.append(f"| {arch} >= {want:.0f}x PyTorch CPU ({label}) | {wall:.1f}x | {cpu:.1f}x | - | - "
                          f"| {yes(wall >= want)} / {yes(cpu >= want)} |")
     lines += render_file_throughput(data.get("file_throughput"))
     lines.append("")

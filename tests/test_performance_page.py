@@ -1,0 +1,60 @@
+"""The performance pages are rendered from saved benchmark results, never typed: every saved
+result file renders, and the numbers the page shows are the ones in the file."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RESULT_FILES = sorted((REPO / "benchmarks" / "results").glob("*.json"))
+
+
+def load_page_module():
+    spec = importlib.util.spec_from_file_location("make_performance_md", REPO / "benchmarks" / "make_performance_md.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_saved_results_exist() -> None:
+    names = {p.name for p in RESULT_FILES}
+    assert {"latest.json", "xeon.json"} <= names, names
+
+
+@pytest.mark.parametrize("path", RESULT_FILES, ids=lambda p: p.name)
+def test_page_shows_the_saved_numbers(path: Path) -> None:
+    page_module = load_page_module()
+    data = json.loads(path.read_text())
+    page = page_module.render(data)
+    kernel = data["kernel"]
+    # Every kernel row, with its rate as the page formats it.
+    for r in kernel["results"]:
+        row = f"| {r['model']} | {r['channels']} | {r['block']} | {page_module.mega(r['samples_per_s'])} |"
+        assert row in page, row
+    for arch, ratio in data["ratios"].items():
+        assert f"| {ratio['vs_blocks_of_64']:.1f}x (" in page, arch
+    previous = data.get("previous_kernel")
+    if previous:
+        for arch, r in previous["results"].items():
+            # Alternating rounds (newer results) show two decimals and the rounds' range.
+            shown = f"{r['ratio']:.2f}x" if "rounds" in r else f"{r['ratio']:.1f}x"
+            assert f"| {arch} | {page_module.mega(r['current'])} | {page_module.mega(r['previous'])} | {shown} |" in page
+    # Each target row names the target in cycles of the issue's reference core.
+    for arch, target in page_module.TARGET_RATE.items():
+        if any(r["model"] == arch for r in kernel["results"]):
+            assert f"| {page_module.TARGET_CORE_GHZ * 1e9 / target:.0f} |" in page, arch
+
+
+def test_previous_kernel_rounds_render_their_median_and_range() -> None:
+    page_module = load_page_module()
+    data = json.loads((REPO / "benchmarks" / "results" / "latest.json").read_text())
+    rounds = [{"current": 2.0e6, "previous": 1.0e6}, {"current": 1.1e6, "previous": 1.0e6}, {"current": 1.5e6, "previous": 1.0e6}]
+    data["previous_kernel"] = {"label": "test", "results": {
+        "lstm:32": {"current": 1.5e6, "previous": 1.0e6, "ratio": 1.5, "rounds": rounds}}}
+    page = page_module.render(data)
+    assert "| lstm:32 | 1.50 M | 1.00 M | 1.50x | 1.10-2.00x |" in page
+    assert "3 rounds of one run each" in page
