@@ -150,9 +150,10 @@ private:
     // The AVX2 copy's budget. Compile-time sizes up to 32 take 12, so three or four groups run as
     // one pass where a budget of 8 split them into two (GRU-20/24/32, LSTM-20/24); the cell
     // update's temporaries then spill, but the column loop is the longer part. A/B on the Zen 3
-    // VM, block 64, median of per-round ratios: GRU-24 1.20x, GRU-20 1.19x, GRU-32 1.02-1.04x,
-    // LSTM-24 1.03-1.07x. Above 32 a budget of 12 measured mixed (GRU-40 0.96x, LSTM-48 1.08x)
-    // and run-time sizes unroll by column only, so they keep 8.
+    // VM, block 64, medians of per-round ratios (9-15 rounds a run, two or three runs): GRU-20
+    // 1.19-1.27x, GRU-24 1.20-1.27x, GRU-32 1.02-1.05x, LSTM-24 1.03-1.07x. Above 32 a budget of
+    // 12 measured mixed (GRU-40 0.96x, LSTM-48 1.08x); run-time sizes were not measured with it
+    // and keep 8.
     template <int kH>
     static constexpr int kAvx2Acc = kH > 0 && kH <= 32 ? 12 : 8;
 
