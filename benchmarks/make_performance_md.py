@@ -26,9 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "latest.json"
 PAGE = REPO / "docs" / "PERFORMANCE.md"
 SHARED_VM_NOTE = (
-    "**A shared virtual machine**: other engineers' builds and tests ran during the measurement. "
-    "Absolute numbers are therefore noisy and pessimistic; the ratios below were measured in one run "
-    "and are the numbers to compare.")
+    "**A shared virtual machine** (KVM): its throughput swings by up to 2x over minutes, also while nothing "
+    "else of ours runs, and other engineers' jobs may share it. Absolute numbers are therefore noisy (see the "
+    "spread column); the ratios below pair runs made seconds apart and are the numbers to compare.")
 
 # Targets of issue 5 (single thread, block 64, 48 kHz, mono): samples per second per model and
 # the kernel / PyTorch CPU ratio on LSTM-32 at block 64.
