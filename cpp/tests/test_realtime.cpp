@@ -18,6 +18,12 @@ namespace {
 std::atomic<long> g_allocations{0};
 }
 
+// GCC 12 inlines these into each other and then reports free() of memory from operator new
+// (-Wmismatched-new-delete), but here new is malloc and delete is free, a matched pair.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void* operator new(std::size_t n) {
     g_allocations.fetch_add(1, std::memory_order_relaxed);
     if (void* p = std::malloc(n ? n : 1)) return p;
@@ -28,6 +34,9 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 // Every knob moves before every block (to a different value each time), so bound parameters
 // (a delay time, a mix) are recomputed per sample while process() runs.
