@@ -237,7 +237,10 @@ int main(int argc, char** argv) {
     const Options opt = parse(argc, argv);
     const std::string cpu = cpu_model();
     const double ghz = measure_core_ghz();
-    std::printf("neuralfx-bench | cpu: %s | core clock (measured): %.2f GHz | %s\n", cpu.c_str(), ghz,
+    char clock[64];
+    if (ghz > 0.0) std::snprintf(clock, sizeof clock, "%.2f GHz", ghz);
+    else std::snprintf(clock, sizeof clock, "not measured on this CPU");
+    std::printf("neuralfx-bench | cpu: %s | core clock (measured): %s | %s\n", cpu.c_str(), clock,
                 neuralfx::build_info().c_str());
     std::printf("%-24s %3s %6s %13s %8s %13s %9s %12s %13s %10s\n", "model", "ch", "block", "samples/s", "spread",
                 "cpu samples/s", "RTF", "silence/loud", "cpu per ch", "cycles/smp");
@@ -295,10 +298,12 @@ int main(int argc, char** argv) {
                 // cpu per ch: the cpu rate per channel, to compare stereo (two channels, run in one
                 // loop where a block pairs them, Block::process_pair) with mono.
                 // cycles/smp: core cycles per channel-sample by CPU time (cpu samples/s counts every channel).
-                std::printf("%-24s %3d %6d %13.0f %7.1f%% %13.0f %9.1f %12.2f %13.0f %10.0f\n", name.c_str(), channels, block,
+                char cycles[32];
+                if (ghz > 0.0) std::snprintf(cycles, sizeof cycles, "%.0f", ghz * 1e9 / row.cpu_rate);
+                else std::snprintf(cycles, sizeof cycles, "-");
+                std::printf("%-24s %3d %6d %13.0f %7.1f%% %13.0f %9.1f %12.2f %13.0f %10s\n", name.c_str(), channels, block,
                             row.rate, 100.0 * (row.rate_max - row.rate_min) / row.rate, row.cpu_rate, row.rtf,
-                            row.silence_ns_per_block / row.loud_ns_per_block, row.cpu_rate / channels,
-                            ghz * 1e9 / row.cpu_rate);
+                            row.silence_ns_per_block / row.loud_ns_per_block, row.cpu_rate / channels, cycles);
                 std::fflush(stdout);
             }
         }
