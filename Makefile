@@ -6,7 +6,7 @@ BUILD  ?= build/cmake
 JOBS   ?= 2
 PLUGIN_BUNDLE := $(CURDIR)/$(BUILD)/cpp/plugin/NeuralFX_artefacts/Release/VST3/NeuralFX.vst3
 
-.PHONY: demo test install cpp cpp-test pytest bench plugin clean
+.PHONY: demo test install cpp cpp-test pytest bench plugin arm-check clean
 
 # torch first (the CPU wheel), then torchlpc built against it without build isolation (an
 # isolated build would fetch a CUDA torch), then the package with its C++ kernel.
@@ -44,6 +44,10 @@ test: cpp-test demo pytest
 
 bench: cpp
 	$(BUILD)/neuralfx-bench presets/*.nfx
+
+# The kernel cross-built for 64-bit ARM, its ctest run under qemu (tools/arm_check.sh; ~25 min).
+arm-check:
+	JOBS=$(JOBS) bash tools/arm_check.sh
 
 clean:
 	rm -rf build out

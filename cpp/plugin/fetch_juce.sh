@@ -29,15 +29,7 @@ run_as_root() {
 # Headers JUCE's Linux sources include even with no editor and no display (juce_graphics and
 # juce_gui_basics are compiled because juce_audio_processors depends on them).
 HEADERS=(libx11-dev libfreetype-dev libpng-dev libjpeg-dev zlib1g-dev pkg-config)
-missing=()
-for p in "${HEADERS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "fetch_juce: installing ${missing[*]}"
-  run_as_root apt-get update
-  run_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+bash "$(dirname "$0")/../../tools/apt_require.sh" "${HEADERS[@]}"
 
 DEBS="$DEST/debs"
 mkdir -p "$DEBS"
