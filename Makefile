@@ -45,7 +45,7 @@ test: cpp-test demo pytest
 bench: cpp
 	$(BUILD)/neuralfx-bench presets/*.nfx
 
-# The kernel cross-built for 64-bit ARM, its ctest run under qemu (tools/arm_check.sh; ~25 min).
+# The kernel cross-built for 64-bit ARM, its ctest run under qemu (tools/arm_check.sh; 20-25 min).
 arm-check:
 	JOBS=$(JOBS) bash tools/arm_check.sh
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cross-builds the kernel, its C++ tests and the bench for 64-bit ARM Linux and runs ctest under
 # qemu (toolchain: cmake/aarch64-linux-gnu.cmake), to check that the portable vector code builds
-# (as NEON) and computes the same results off x86. About 25 min on a 2-core x86 VM, most of it
+# (as NEON) and computes the same results off x86. 20-25 min on a 2-core x86 VM, most of it
 # the reference tests under emulation; not part of `make test`.
 #
 # usage: tools/arm_check.sh [BUILD_DIR]        (default: build/arm64; `make arm-check`)
