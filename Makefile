@@ -6,7 +6,7 @@ BUILD  ?= build/cmake
 JOBS   ?= 2
 PLUGIN_BUNDLE := $(CURDIR)/$(BUILD)/cpp/plugin/NeuralFX_artefacts/Release/VST3/NeuralFX.vst3
 
-.PHONY: demo test install cpp cpp-test pytest bench plugin arm-check clean
+.PHONY: demo test install cpp-deps cpp cpp-test pytest bench plugin arm-check clean
 
 # torch first (the CPU wheel), then torchlpc built against it without build isolation (an
 # isolated build would fetch a CUDA torch), then the package with its C++ kernel.
@@ -15,9 +15,12 @@ install:
 	$(PYTHON) -m pip install --quiet --no-build-isolation "torchlpc==0.7.2"
 	$(PYTHON) -m pip install --quiet ".[test,report,dsp]"
 
-# Kernel, bench, C++ tests and the VST3 plugin (JUCE fetched by cpp/plugin/fetch_juce.sh).
-cpp:
+# What every C++ build needs from pip (CMakeLists.txt takes nlohmann/json's headers from it).
+cpp-deps:
 	$(PYTHON) -m pip install --quiet "nlohmann-json>=3.11" importlib_resources
+
+# Kernel, bench, C++ tests and the VST3 plugin (JUCE fetched by cpp/plugin/fetch_juce.sh).
+cpp: cpp-deps
 	bash cpp/plugin/fetch_juce.sh build/juce
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DNEURALFX_BUILD_PLUGIN=ON \
 	      -DNEURALFX_JUCE_ROOT=$(CURDIR)/build/juce -DPython_EXECUTABLE=$$(command -v $(PYTHON))
@@ -46,7 +49,7 @@ bench: cpp
 	$(BUILD)/neuralfx-bench presets/*.nfx
 
 # The kernel cross-built for 64-bit ARM, its ctest run under qemu (tools/arm_check.sh; 20-25 min).
-arm-check:
+arm-check: cpp-deps
 	JOBS=$(JOBS) bash tools/arm_check.sh
 
 clean:

@@ -4,13 +4,13 @@
 # (as NEON) and computes the same results off x86. 20-25 min on a 2-core x86 VM, most of it
 # the reference tests under emulation; not part of `make test`.
 #
-# usage: tools/arm_check.sh [BUILD_DIR]        (default: build/arm64; `make arm-check`)
+# usage: make arm-check    (installs the pip packages of every C++ build first, then runs this)
+#        tools/arm_check.sh [BUILD_DIR]        (default: build/arm64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${1:-build/arm64}"
 
 bash tools/apt_require.sh g++-aarch64-linux-gnu qemu-user
-python3 -m pip install --quiet "nlohmann-json>=3.11"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
       -DNEURALFX_BUILD_PYTHON=OFF -DNEURALFX_BUILD_TESTS=ON -DNEURALFX_BUILD_BENCH=ON
 cmake --build "$BUILD" -j "${JOBS:-2}"

@@ -443,6 +443,11 @@ private:
     // 16-lane groups against 12.5 M in the AVX2 copy's two groups of 8. Such sizes keep that copy.
     static constexpr bool wide_pays(int hidden) { return hidden > 16; }
 #if NEURALFX_RUNTIME_DISPATCH
+    // The AVX2 copy, with its budget for this size.
+    template <int kH>
+    static Kernels avx2_kernels(int hidden) {
+        return kernels_of<kH, Avx2Copy, Vec8, kAvx2Acc<kH>>(hidden);
+    }
     // A 16-lane copy (Wide with Vec: AVX-512, or its layout on AVX2) for sizes where it pays,
     // else the AVX2 copy.
     template <int kH, template <int, int, class, int> class Wide, class Vec>
@@ -450,7 +455,7 @@ private:
         if constexpr (kH == 0 || wide_pays(kH)) {
             if (wide_pays(hidden)) return kernels_of<kH, Wide, Vec, 16>(hidden);
         }
-        return kernels_of<kH, Avx2Copy, Vec8, kAvx2Acc<kH>>(hidden);
+        return avx2_kernels<kH>(hidden);
     }
 #endif
     template <int kH>
@@ -459,7 +464,7 @@ private:
 #if NEURALFX_RUNTIME_DISPATCH
             case HotLoops::avx512: return wide_or_avx2<kH, Avx512Copy, Vec16>(hidden);
             case HotLoops::avx2_wide16: return wide_or_avx2<kH, Avx2Copy, Vec8x2>(hidden);
-            case HotLoops::avx2_fma: return kernels_of<kH, Avx2Copy, Vec8, kAvx2Acc<kH>>(hidden);
+            case HotLoops::avx2_fma: return avx2_kernels<kH>(hidden);
 #endif
             default: return kernels_of<kH, BaselineCopy, BaselineVec8, 8>(hidden);
         }
