@@ -21,8 +21,8 @@ struct GRUCell {
     template <class Vec>
     NEURALFX_ALWAYS_INLINE static void update(const Vec (&acc)[kGates], const float* in, float*, const float* hprev,
                                               float* hnew) {
-        const Vec r = 0.5f + 0.5f * fast_tanh(acc[0]);
-        const Vec z = 0.5f + 0.5f * fast_tanh(acc[1]);
+        const Vec r = 0.5f + fast_tanh_times(acc[0], 0.5f);
+        const Vec z = 0.5f + fast_tanh_times(acc[1], 0.5f);
         const Vec n = fast_tanh(vec_load<Vec>(in + 2 * sizeof(Vec) / sizeof(float)) + r * acc[2]);
         vec_store(hnew, n + z * (vec_load<Vec>(hprev) - n));
     }
