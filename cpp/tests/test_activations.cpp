@@ -49,6 +49,8 @@ int main() {
         if (es > worst_sigmoid) worst_sigmoid = es;
         CHECK(std::fabs(neuralfx::fast_tanh(x)) <= 1.0f);
         CHECK(neuralfx::fast_tanh(-x) == -neuralfx::fast_tanh(x));  // odd, exactly
+        // The factor folded into the coefficients is exact (the cells rely on it; activations.hpp).
+        CHECK(neuralfx::fast_tanh_times(x, 0.5f) == 0.5f * neuralfx::fast_tanh(x));
     }
     std::printf("fast_tanh max abs error %.3g (at x = %.6g), fast_sigmoid %.3g; documented bound %.3g\n",
                 worst_tanh, worst_at, worst_sigmoid, static_cast<double>(neuralfx::kFastTanhMaxAbsError));
