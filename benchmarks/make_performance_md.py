@@ -36,6 +36,10 @@ TARGET_RATE = {"lstm:16": 18e6, "lstm:32": 8e6, "gru:32": 9e6, "wavenet:standard
 TARGET_TORCH_RATIO = ("lstm:32", 50.0)
 # The effective clock of the core the issue's targets were set on.
 TARGET_CORE_GHZ = 3.66
+# Architectures of the page's cost-by-size table: hidden sizes of the recurrent models as
+# captures use them, and NAM's two WaveNet layouts.
+SIZE_SWEEP = ("lstm:8,lstm:16,lstm:24,lstm:32,lstm:48,lstm:64,gru:8,gru:16,gru:24,gru:32,gru:48,gru:64,"
+              "wavenet:lite,wavenet:standard")
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -45,6 +49,8 @@ def run(args: argparse.Namespace) -> dict:
     cmd = [sys.executable, "benchmarks/torch_baseline.py", "--bench", rel(args.bench),
            "--models", args.models, "--seconds", str(args.seconds), "--repeats", str(args.repeats),
            "--baseline-simd", "--json", rel(results)]
+    if args.size_sweep:
+        cmd += ["--size-sweep", args.size_sweep]
     if args.previous_bench:
         cmd += ["--previous-bench", rel(args.previous_bench), "--previous-label", args.previous_label]
     subprocess.run(cmd, check=True, cwd=REPO)
@@ -121,6 +127,8 @@ def render(data: dict) -> str:
         lines.append(f"| {r['model']} | {r['channels']} | {r['block']} | {mega(r['samples_per_s'])} | {100 * spread:.0f}% "
                      f"| {mega(r['cpu_samples_per_s'])} | {cycles(k, r['cpu_samples_per_s'])} "
                      f"| {r['rtf']:.0f} | {r['silence_ns_per_block'] / r['loud_ns_per_block']:.2f} |")
+
+    lines += render_size_sweep(data.get("size_sweep"))
 
     base = data.get("kernel_baseline_simd")
     if base:
@@ -201,6 +209,26 @@ def render(data: dict) -> str:
     return "\n".join(lines)
 
 
+def render_size_sweep(sweep: dict | None) -> list[str]:
+    """How cost grows with the model's size, mono and stereo; empty when the run has no sweep."""
+    if not sweep:
+        return []
+    lines = ["", f"## Cost by model size (block {sweep['results'][0]['block']})", "",
+             f"`{sweep['command']}`: the median of {sweep['repeats']} runs of {sweep['seconds']:g} s each. "
+             "samples/s counts samples of every channel, so stereo / mono is 1.00 where a second channel costs "
+             "what the first does and above 1 where the two channels share one loop (Block::process_pair).", "",
+             "| model | mono samples/s | spread | cycles/sample | RTF | stereo samples/s | stereo / mono |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for mono in (r for r in sweep["results"] if r["channels"] == 1):
+        stereo = next((r for r in sweep["results"] if r["model"] == mono["model"] and r["channels"] == 2), None)
+        spread = (mono["samples_per_s_max"] - mono["samples_per_s_min"]) / mono["samples_per_s"]
+        lines.append(f"| {mono['model']} | {mega(mono['samples_per_s'])} | {100 * spread:.0f}% "
+                     f"| {cycles(sweep, mono['cpu_samples_per_s'])} | {mono['rtf']:.0f} "
+                     + (f"| {mega(stereo['samples_per_s'])} | {stereo['samples_per_s'] / mono['samples_per_s']:.2f} |"
+                        if stereo else "| - | - |"))
+    return lines
+
+
 def render_file_throughput(f: dict | None) -> list[str]:
     """The section on benchmarks/file_throughput.py's run, empty when the run has none."""
     if not f:
@@ -225,6 +253,8 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--previous-bench", type=Path, help="passed on to torch_baseline.py")
     p.add_argument("--previous-label", default="previous")
+    p.add_argument("--size-sweep", default=SIZE_SWEEP,
+                   help="architectures for the cost-by-size table (passed on to torch_baseline.py; empty: none)")
     p.add_argument("--file-threads", type=int, default=2,
                    help="threads for benchmarks/file_throughput.py (0: skip that run)")
     p.add_argument("--from-json", type=Path, help="render from saved results instead of running")

@@ -168,6 +168,9 @@ def main() -> None:
     p.add_argument("--previous-bench", type=Path,
                    help="a neuralfx-bench built from an earlier commit: compared on the same model files at block 64")
     p.add_argument("--previous-label", default="previous", help="what --previous-bench was built from (for the report)")
+    p.add_argument("--size-sweep", default="",
+                   help="comma-separated architectures to run through the kernel only, at block 64, mono and "
+                        "stereo (3 runs of 1 s each): how cost grows with the model's size")
     p.add_argument("--json", type=Path, help="write everything measured here")
     args = p.parse_args()
     if not args.bench.exists():
@@ -186,6 +189,10 @@ def main() -> None:
     if args.previous_bench:
         print(f"-- this kernel and the {args.previous_label} one on the same model files:")
         previous = previous_kernel(args.bench, args.previous_bench, archs, args)
+    size_sweep = None
+    if args.size_sweep:
+        print(f"-- cost by model size (block {BLOCK}, mono and stereo):")
+        size_sweep = run_bench(args.bench, args.size_sweep.split(","), str(BLOCK), "1,2", 1.0, args.warmup, 3)
     torch_results = {}
     for arch in archs:
         torch_results[arch] = paired(arch, args)
@@ -217,6 +224,7 @@ def main() -> None:
             "kernel": kernel,
             "kernel_baseline_simd": baseline,
             "previous_kernel": {"label": args.previous_label, "results": previous} if previous else None,
+            "size_sweep": size_sweep,
             "torch_results": torch_results,
             "ratios": ratios,
         }, indent=2))

@@ -43,6 +43,10 @@ def test_page_shows_the_saved_numbers(path: Path) -> None:
             # Alternating rounds (newer results) show two decimals and the rounds' range.
             shown = f"{r['ratio']:.2f}x" if "rounds" in r else f"{r['ratio']:.1f}x"
             assert f"| {arch} | {page_module.mega(r['current'])} | {page_module.mega(r['previous'])} | {shown} |" in page
+    # The cost-by-size table, where the run has one: every model's mono rate.
+    for r in (data.get("size_sweep") or {}).get("results", []):
+        if r["channels"] == 1:
+            assert f"| {r['model']} | {page_module.mega(r['samples_per_s'])} |" in page, r["model"]
     # Each target row names the target in cycles of the issue's reference core.
     for arch, target in page_module.TARGET_RATE.items():
         if any(r["model"] == arch for r in kernel["results"]):
@@ -58,3 +62,18 @@ def test_previous_kernel_rounds_render_their_median_and_range() -> None:
     page = page_module.render(data)
     assert "| lstm:32 | 1.50 M | 1.00 M | 1.50x | 1.10-2.00x |" in page
     assert "3 rounds of one run each" in page
+
+
+def test_size_sweep_renders_mono_and_stereo_side_by_side() -> None:
+    page_module = load_page_module()
+    data = json.loads((REPO / "benchmarks" / "results" / "latest.json").read_text())
+    row = {"block": 64, "samples_per_s_min": 0.9e6, "samples_per_s_max": 1.1e6, "rtf": 20.0,
+           "loud_ns_per_block": 1.0, "silence_ns_per_block": 1.0}
+    data["size_sweep"] = {"command": "neuralfx-bench lstm:8 --block-sizes 64 --channels 1,2", "core_ghz": 3.0,
+                          "seconds": 1.0, "repeats": 3, "results": [
+                              {**row, "model": "lstm:8", "channels": 1, "samples_per_s": 1.0e6, "cpu_samples_per_s": 1.0e6},
+                              {**row, "model": "lstm:8", "channels": 2, "samples_per_s": 1.6e6, "cpu_samples_per_s": 1.6e6}]}
+    page = page_module.render(data)
+    assert "## Cost by model size (block 64)" in page
+    # 3 GHz / 1 M samples/s = 3000 cycles; stereo moves 1.6x the samples of mono.
+    assert "| lstm:8 | 1.00 M | 20% | 3000 | 20 | 1.60 M | 1.60 |" in page
