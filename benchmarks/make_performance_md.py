@@ -70,6 +70,11 @@ def mega(rate: float) -> str:
     return f"{rate / 1e6:.2f} M"
 
 
+def spread(row: dict) -> str:
+    """A bench row's spread, (max - min) / median of its runs, as a percentage."""
+    return f"{100 * (row['samples_per_s_max'] - row['samples_per_s_min']) / row['samples_per_s']:.0f}%"
+
+
 def clock_text(kernel: dict) -> str:
     ghz = kernel.get("core_ghz", 0.0)
     return f"{ghz:.2f} GHz" if ghz > 0 else "not measured on this platform"
@@ -123,8 +128,7 @@ def render(data: dict) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in k["results"]:
-        spread = (r["samples_per_s_max"] - r["samples_per_s_min"]) / r["samples_per_s"]
-        lines.append(f"| {r['model']} | {r['channels']} | {r['block']} | {mega(r['samples_per_s'])} | {100 * spread:.0f}% "
+        lines.append(f"| {r['model']} | {r['channels']} | {r['block']} | {mega(r['samples_per_s'])} | {spread(r)} "
                      f"| {mega(r['cpu_samples_per_s'])} | {cycles(k, r['cpu_samples_per_s'])} "
                      f"| {r['rtf']:.0f} | {r['silence_ns_per_block'] / r['loud_ns_per_block']:.2f} |")
 
@@ -221,8 +225,7 @@ def render_size_sweep(sweep: dict | None) -> list[str]:
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for mono in (r for r in sweep["results"] if r["channels"] == 1):
         stereo = next((r for r in sweep["results"] if r["model"] == mono["model"] and r["channels"] == 2), None)
-        spread = (mono["samples_per_s_max"] - mono["samples_per_s_min"]) / mono["samples_per_s"]
-        lines.append(f"| {mono['model']} | {mega(mono['samples_per_s'])} | {100 * spread:.0f}% "
+        lines.append(f"| {mono['model']} | {mega(mono['samples_per_s'])} | {spread(mono)} "
                      f"| {cycles(sweep, mono['cpu_samples_per_s'])} | {mono['rtf']:.0f} "
                      + (f"| {mega(stereo['samples_per_s'])} | {stereo['samples_per_s'] / mono['samples_per_s']:.2f} |"
                         if stereo else "| - | - |"))
