@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs those of the Debian/Ubuntu packages named on the command line that are not installed
-# yet, as root or through sudo. The project's scripts install apt packages through this only.
+# yet, as root or through sudo (tools/as_root.sh). The project's scripts install apt packages
+# through this only.
 #
 # usage: tools/apt_require.sh PACKAGE [...]
 set -euo pipefail
@@ -11,8 +12,7 @@ for p in "$@"; do
 done
 [ "${#missing[@]}" -eq 0 ] && exit 0
 
-if [ "$(id -u)" = 0 ]; then as_root=(); elif command -v sudo >/dev/null; then as_root=(sudo); else
-  echo "apt_require: need root to install: ${missing[*]}" >&2; exit 1; fi
+as_root="$(dirname "$0")/as_root.sh"
 echo "apt_require: installing ${missing[*]}"
-"${as_root[@]}" apt-get update
-"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+bash "$as_root" apt-get update
+bash "$as_root" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"

@@ -21,15 +21,11 @@ if [ -f "$DEST/.ready" ] && ls "$ROOT"/usr/lib/*/cmake/JUCE-*/JUCEConfig.cmake >
   exit 0
 fi
 
-run_as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-    echo "fetch_juce: need root to run: $*" >&2; exit 1; fi
-}
-
 # Headers JUCE's Linux sources include even with no editor and no display (juce_graphics and
 # juce_gui_basics are compiled because juce_audio_processors depends on them).
 HEADERS=(libx11-dev libfreetype-dev libpng-dev libjpeg-dev zlib1g-dev pkg-config)
-bash "$(dirname "$0")/../../tools/apt_require.sh" "${HEADERS[@]}"
+TOOLS="$(cd "$(dirname "$0")/../../tools" && pwd)"
+bash "$TOOLS/apt_require.sh" "${HEADERS[@]}"
 
 DEBS="$DEST/debs"
 mkdir -p "$DEBS"
@@ -38,7 +34,7 @@ chmod 777 "$DEBS" 2>/dev/null || true
 if ! ls "$DEBS"/juce-modules-source_*.deb "$DEBS"/juce-modules-source-data_*.deb >/dev/null 2>&1; then
   # A fresh machine may have stale or no package lists: refresh once before giving up.
   if ! (cd "$DEBS" && apt-get download juce-modules-source juce-modules-source-data); then
-    run_as_root apt-get update
+    bash "$TOOLS/as_root.sh" apt-get update
     if ! (cd "$DEBS" && apt-get download juce-modules-source juce-modules-source-data); then
       echo "fetch_juce: apt-get download failed (Debian bookworm or newer ships JUCE 7)" >&2
       exit 1
