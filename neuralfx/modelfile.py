@@ -148,6 +148,10 @@ def from_json(text: str) -> ModelFile:
     return ModelFile(sample_rate=sample_rate, blocks=blocks, knobs=knobs, metadata=metadata)
 
 
+# The largest finite float32: the kernel stores weights and knob ranges in float32.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _number(obj: dict, key: str, where: str) -> float:
     if key not in obj:
         raise ModelFileError(f"{where}.{key}: missing")
@@ -171,8 +175,13 @@ def _read_knobs(doc: Any) -> list[Knob]:
         if any(other.name == name for other in knobs):
             raise ModelFileError(f"{where}.name: '{name}' is declared twice")
         lo, hi, default = _number(k, "min", where), _number(k, "max", where), _number(k, "default", where)
+        for key, v in (("min", lo), ("max", hi), ("default", default)):
+            if abs(v) > _FLOAT32_MAX:
+                raise ModelFileError(f"{where}.{key}: outside the float32 range")
         if not hi > lo:
             raise ModelFileError(f"{where}.max: must be greater than min")
+        if hi - lo > _FLOAT32_MAX:
+            raise ModelFileError(f"{where}.max: max - min exceeds the float32 range")
         if not lo <= default <= hi:
             raise ModelFileError(f"{where}.default: outside [min, max]")
         unit = k.get("unit", "")
@@ -212,6 +221,6 @@ def _read_tensor(doc: Any, where: str) -> np.ndarray:
         arr = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError):
         raise ModelFileError(f"{where}.data: holds a value that is not a number") from None
-    if not np.all(np.isfinite(arr)):
-        raise ModelFileError(f"{where}.data: holds NaN or Inf")
+    if not np.all(np.abs(arr) <= _FLOAT32_MAX):  # also false for NaN
+        raise ModelFileError(f"{where}.data: holds NaN, Inf or a value outside the float32 range")
     return arr.astype(np.float32).reshape(shape)

@@ -71,6 +71,10 @@ def _mutate(path: Path, edit) -> str:
         (lambda d: d["blocks"][0]["weights"]["lstm.weight_hh_l0"].update(shape=[48, 13]), "blocks[0].weights.lstm.weight_hh_l0"),
         (lambda d: d["blocks"][0]["config"].update(conditioning=["drive"]), "knob 'drive'"),
         (lambda d: d.update(knobs=[{"name": "a", "min": 1, "max": 0, "default": 0}]), "knobs[0].max"),
+        # Finite as float64 but not as float32, which the kernel would turn into inf.
+        (lambda d: d["blocks"][0]["weights"]["head.bias"]["data"].__setitem__(0, 1e39), "float32"),
+        (lambda d: d.update(knobs=[{"name": "a", "min": -1e39, "max": 0, "default": 0}]), "knobs[0].min: outside the float32"),
+        (lambda d: d.update(knobs=[{"name": "a", "min": -3e38, "max": 3e38, "default": 0}]), "max - min exceeds"),
     ],
 )
 def test_bad_fields_are_named_by_both_readers(lstm_model_path: Path, tmp_path: Path, edit, needle: str) -> None:

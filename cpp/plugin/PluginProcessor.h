@@ -10,6 +10,7 @@
 
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,7 +39,10 @@ class KnobSlotParameter final : public juce::AudioProcessorParameterWithID {
 public:
     KnobSlotParameter(NeuralFXProcessor& owner, int slot, float default_value);
     float getValue() const override { return value_.load(std::memory_order_relaxed); }
-    void setValue(float v) override { value_.store(juce::jlimit(0.0f, 1.0f, v), std::memory_order_relaxed); }
+    // NaN is ignored: jlimit passes it through.
+    void setValue(float v) override {
+        if (!std::isnan(v)) value_.store(juce::jlimit(0.0f, 1.0f, v), std::memory_order_relaxed);
+    }
     float getDefaultValue() const override { return default_; }
     juce::String getText(float value, int maximum_length) const override;
     float getValueForText(const juce::String& text) const override;

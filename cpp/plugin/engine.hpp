@@ -23,12 +23,18 @@ struct Controls {
 };
 
 // One-pole smoother with the kernel's knob time constant. It lands exactly on its target, so a
-// control left at its default (gain 1, mix 1) multiplies by exactly 1.
+// control left at its default (gain 1, mix 1) multiplies by exactly 1. A NaN target (a host's
+// broken automation reaching a JUCE parameter, which passes NaN through) is ignored, as the
+// kernel's knobs ignore it: the smoother would otherwise stay NaN.
 class SmoothedControl {
 public:
     void configure(double sample_rate) { coefficient_ = knob_smoothing_coefficient(sample_rate); }
-    void snap(float target) { value_ = target_ = target; }
-    void set_target(float target) { target_ = target; }
+    void snap(float target) {
+        if (!std::isnan(target)) value_ = target_ = target;
+    }
+    void set_target(float target) {
+        if (!std::isnan(target)) target_ = target;
+    }
     bool settled() const { return value_ == target_; }
     float value() const { return value_; }
     float next() {

@@ -1,6 +1,8 @@
 // neuralfx._core: the C++ kernel seen from Python. Thin on purpose: shape checks, dtype
 // coercion and Pedalboard conventions live in neuralfx/effects.py.
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -93,7 +95,9 @@ PYBIND11_MODULE(_core, m) {
                                })
         .def("set_knob",
              [](PyModel& p, const std::string& name, float value) {
-                 p.model->set_knob(knob_index_or_throw(*p.model, name), value);
+                 const int index = knob_index_or_throw(*p.model, name);
+                 if (std::isnan(value)) throw py::value_error("knob '" + name + "' cannot be set to NaN");
+                 p.model->set_knob(index, value);
              },
              py::arg("name"), py::arg("value"))
         .def("get_knob",
@@ -120,20 +124,31 @@ PYBIND11_MODULE(_core, m) {
             "process",
             [](PyModel& p, py::array_t<float, py::array::c_style | py::array::forcecast> audio) {
                 if (audio.ndim() != 2) throw py::value_error("expected a (channels, samples) float32 array");
-                const int channels = static_cast<int>(audio.shape(0));
+                const py::ssize_t channels = audio.shape(0);
                 const py::ssize_t samples = audio.shape(1);
-                if (channels > p.model->prepared_channels())
-                    throw py::value_error("audio has " + std::to_string(channels) + " channels, model prepared for " +
-                                          std::to_string(p.model->prepared_channels()) + ": call prepare() first");
+                if (channels < 1) throw py::value_error("audio has no channels: expected a (channels, samples) array");
                 py::array_t<float> out({static_cast<py::ssize_t>(channels), samples});
                 std::memcpy(out.mutable_data(), audio.data(), sizeof(float) * static_cast<size_t>(channels * samples));
                 std::vector<float*> rows(static_cast<size_t>(channels));
-                for (int c = 0; c < channels; ++c) rows[static_cast<size_t>(c)] = out.mutable_data(c, 0);
+                for (py::ssize_t c = 0; c < channels; ++c) rows[static_cast<size_t>(c)] = out.mutable_data(c, 0);
                 {
                     py::gil_scoped_release release;
                     std::unique_lock<std::mutex> lock(p.busy, std::try_to_lock);
                     if (!lock) throw std::runtime_error("model is being processed by another thread; use one effect per thread");
-                    p.model->process(rows.data(), channels, static_cast<int>(samples));
+                    // Checked under the lock: prepare() may change the channel count.
+                    const int prepared = p.model->prepared_channels();
+                    if (channels > prepared)
+                        throw py::value_error("audio has " + std::to_string(channels) + " channels, model prepared for " +
+                                              std::to_string(prepared) + ": call prepare() first");
+                    // The kernel counts samples in int: longer arrays go in spans of 2^30.
+                    constexpr py::ssize_t kSpan = py::ssize_t{1} << 30;
+                    for (py::ssize_t start = 0; start < samples; start += kSpan) {
+                        if (start > 0)
+                            for (float*& row : rows) row += kSpan;
+                        const int n = static_cast<int>(std::min(kSpan, samples - start));
+                        if (!p.model->process(rows.data(), static_cast<int>(channels), n))
+                            throw std::runtime_error("the kernel refused the block: call prepare() first");
+                    }
                 }
                 return out;
             },

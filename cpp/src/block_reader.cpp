@@ -181,7 +181,7 @@ std::vector<float> BlockReader::weight(const std::string& name, const std::vecto
         const auto& e = (*d)[i];
         if (!e.is_number()) fail(field + ".data[" + std::to_string(i) + "]", "not a number");
         const double value = e.get<double>();
-        if (!std::isfinite(value)) fail(field + ".data[" + std::to_string(i) + "]", "not finite");
+        if (!fits_float32(value)) fail(field + ".data[" + std::to_string(i) + "]", "not a finite float32 value");
         out[i] = static_cast<float>(value);
     }
     return out;

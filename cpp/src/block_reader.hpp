@@ -2,6 +2,8 @@
 // Typed, validated access to one entry of a model file's "blocks" list. Every error names the
 // JSON path of the bad field, e.g. "blocks[0].config.hidden_size: expected an integer in [1, 1024]".
 
+#include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,10 @@
 #include "neuralfx/model_io.hpp"
 
 namespace neuralfx {
+
+// Whether a JSON number converts to a finite float32: a finite double can exceed FLT_MAX, and
+// converting it would be undefined (in practice inf).
+inline bool fits_float32(double v) { return std::fabs(v) <= static_cast<double>(std::numeric_limits<float>::max()); }
 
 class BlockReader {
 public:

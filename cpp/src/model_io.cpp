@@ -28,6 +28,12 @@ double read_number(const json& object, const char* key, const std::string& where
     return v;
 }
 
+float read_float32(const json& object, const char* key, const std::string& where) {
+    const double v = read_number(object, key, where);
+    if (!fits_float32(v)) fail(where + "." + key, "outside the float32 range");
+    return static_cast<float>(v);
+}
+
 std::vector<KnobSpec> read_knobs(const json& root) {
     std::vector<KnobSpec> knobs;
     auto it = root.find("knobs");
@@ -44,10 +50,11 @@ std::vector<KnobSpec> read_knobs(const json& root) {
         spec.name = name->get<std::string>();
         for (const auto& other : knobs)
             if (other.name == spec.name) fail(where + ".name", "'" + spec.name + "' is declared twice");
-        spec.minimum = static_cast<float>(read_number(k, "min", where));
-        spec.maximum = static_cast<float>(read_number(k, "max", where));
-        spec.default_value = static_cast<float>(read_number(k, "default", where));
+        spec.minimum = read_float32(k, "min", where);
+        spec.maximum = read_float32(k, "max", where);
+        spec.default_value = read_float32(k, "default", where);
         if (!(spec.maximum > spec.minimum)) fail(where + ".max", "must be greater than min");
+        if (!std::isfinite(spec.maximum - spec.minimum)) fail(where + ".max", "max - min exceeds the float32 range");
         if (spec.default_value < spec.minimum || spec.default_value > spec.maximum)
             fail(where + ".default", "outside [min, max]");
         auto unit = k.find("unit");

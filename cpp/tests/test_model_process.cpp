@@ -33,6 +33,16 @@ int main() {
     auto model = neuralfx::load_model_from_string(nfx_test::random_lstm_model_json(12, 2, true));
     const std::vector<float> x = nfx_test::test_signal(9000);
 
+    // Before prepare(): refused, buffers untouched (with no channels too, where a zero chunk
+    // size would otherwise loop forever).
+    {
+        std::vector<float> buffer = x;
+        float* p = buffer.data();
+        CHECK(!model->process(&p, 1, 64));
+        CHECK(!model->process(&p, 0, 64));
+        CHECK(max_abs_diff(buffer, x) == 0.0f);
+    }
+
     // Block size changes nothing: each sample sees the same arithmetic in the same order.
     const std::vector<float> reference = run(*model, x, 4096);
     for (int block : {1, 7, 64, 512}) CHECK(max_abs_diff(run(*model, x, block), reference) == 0.0f);
@@ -81,6 +91,14 @@ int main() {
         model->set_knob(0, 10.0f);
         std::vector<float> b = run(*model, x, 64);
         CHECK(max_abs_diff(a, b) > 1e-3f);
+
+        // NaN (broken host automation) is ignored: the knob keeps its value and the output is
+        // the same as without it, where a NaN target would have latched the smoother at NaN.
+        model->set_knob(0, 10.0f);
+        const float before = model->knob(0);
+        model->set_knob(0, std::nanf(""));
+        CHECK(model->knob(0) == before);
+        CHECK(max_abs_diff(run(*model, x, 64), b) == 0.0f);
     }
 
     // Finite output for extreme but finite input, and silence after it.

@@ -20,10 +20,11 @@ struct KnobSpec {
     float default_value = 0.0f;
     std::string unit;
 
+    // Written so that NaN maps to 0 (std::clamp would pass it through).
     float normalize(float value) const {
         const float span = maximum - minimum;
         const float t = span > 0.0f ? (value - minimum) / span : 0.0f;
-        return std::clamp(t, 0.0f, 1.0f);
+        return t > 0.0f ? (t < 1.0f ? t : 1.0f) : 0.0f;
     }
 };
 
@@ -54,8 +55,11 @@ public:
             pointers_[k] = storage_.data() + k * static_cast<size_t>(std::max(max_block_size, 1));
     }
 
-    // Any thread. Value in the knob's own units; clamped to its range.
+    // Any thread. Value in the knob's own units; clamped to its range. NaN (a host's broken
+    // automation) is ignored: the knob keeps its target, instead of the smoother and every
+    // recursive state downstream latching NaN.
     void set(int index, float value) {
+        if (std::isnan(value)) return;
         targets_[static_cast<size_t>(index)].store(specs_[static_cast<size_t>(index)].normalize(value),
                                                    std::memory_order_relaxed);
     }

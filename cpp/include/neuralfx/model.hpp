@@ -59,9 +59,9 @@ public:
     }
 
     // Real-time safe. In place; any num_samples (split into prepared-size chunks). Returns
-    // false, touching nothing, when asked for more channels than were prepared.
+    // false, touching nothing, before prepare() or when asked for more channels than were prepared.
     bool process(float* const* channels, int num_channels, int num_samples) {
-        if (num_channels > prepared_channels()) return false;
+        if (max_block_size_ < 1 || num_channels > prepared_channels()) return false;
         ScopedFlushDenormals flush;
         for (int start = 0; start < num_samples; start += max_block_size_) {
             const int n = std::min(max_block_size_, num_samples - start);

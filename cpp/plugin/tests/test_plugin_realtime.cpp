@@ -221,6 +221,42 @@ void swap_while_running() {
     CHECK(max_step < hard_jump / 5.0);
 }
 
+// Host automation that sends NaN: a knob slot and the mix ignore it (the output is the same as
+// without it), and NaN on any parameter leaves the output finite.
+void nan_automation_is_ignored() {
+    auto run = [](bool nan_knob_and_mix, bool nan_gains) {
+        NeuralFXProcessor p;
+        set_state(p, nfx_test::lstm_model_json_at(48000, 16, true, 3));
+        prepare(p, 48000.0, 256);
+        param(p, "knob1")->setValue(0.3f);
+        param(p, "mix")->setValue(0.8f);
+        Signal s(256 * 96, 48000.0);
+        juce::MidiBuffer midi;
+        for (size_t pos = 0; pos < s.left.size(); pos += 256) {
+            if (pos == 4096) {
+                if (nan_knob_and_mix) {
+                    param(p, "knob1")->setValue(std::nanf(""));
+                    param(p, "mix")->setValue(std::nanf(""));
+                    CHECK(param(p, "knob1")->getValue() == 0.3f);
+                }
+                if (nan_gains) {
+                    param(p, "input_gain")->setValue(std::nanf(""));
+                    param(p, "output_gain")->setValue(std::nanf(""));
+                }
+            }
+            float* chans[2] = {s.channels[0] + pos, s.channels[1] + pos};
+            juce::AudioBuffer<float> buffer(chans, 2, 256);
+            p.processBlock(buffer, midi);
+        }
+        return s.left;
+    };
+    const std::vector<float> reference = run(false, false);
+    CHECK(run(true, false) == reference);
+    bool finite = true;
+    for (float v : run(true, true)) finite = finite && std::isfinite(v);
+    CHECK(finite);
+}
+
 void bad_state_passes_through() {
     NeuralFXProcessor p;
     prepare(p, 48000.0, 256);
@@ -336,6 +372,8 @@ int main() {
     no_allocation_in_process_block(44100.0);
     std::printf("model swaps while audio runs\n");
     swap_while_running();
+    std::printf("NaN automation\n");
+    nan_automation_is_ignored();
     std::printf("bad states\n");
     bad_state_passes_through();
     std::printf("bypass\n");

@@ -18,7 +18,7 @@ struct Param {
     double at(KnobBuffers knobs, int i) const {
         if (knob < 0) return value;
         double t = static_cast<double>(knobs[knob][i]);
-        t = t < 0.0 ? 0.0 : (t > 1.0 ? 1.0 : t);
+        t = t > 0.0 ? (t < 1.0 ? t : 1.0) : 0.0;  // NaN maps to 0
         return minimum + t * (maximum - minimum);
     }
 };
