@@ -107,6 +107,8 @@ def render(data: dict) -> str:
         f"after: {', '.join(f'{v:.2f}' for v in data['load_average_after'])}. "
         "The `cpu samples/s` column divides by the thread's CPU time instead "
         "of wall time, which removes most of the time other jobs held the core.",
+        *([f"- Source: commit `{data['commit']}` (`git describe --always --dirty` as the run started; the "
+           "kernel measured is the bench binary the command names)"] if "commit" in data else []),
         f"- Compiler: {k['compiler']}; flags: `{k['flags'].strip()}`",
         f"- Build target: {k['simd']}; hot loops ran: {k['hot_loops']} "
         f"({'picked at run time by CPU dispatch' if k['runtime_dispatch'] else 'fixed at compile time'})",
@@ -157,7 +159,7 @@ def render(data: dict) -> str:
             lines += [f"The two benches ran in alternation, {count} rounds of one run each (which one went first "
                       "alternating); the table gives the median rates and the median of the rounds' ratios, with "
                       "the smallest and largest ratio of a round.", "",
-                      "| model | this kernel samples/s | previous samples/s | speed-up | rounds' range |",
+                      "| model | this kernel samples/s | previous samples/s | median of the rounds' ratios | rounds' range |",
                       "| --- | ---: | ---: | ---: | ---: |"]
             for arch, r in prev["results"].items():
                 each = [x["current"] / x["previous"] for x in r["rounds"]]
@@ -269,7 +271,9 @@ def main() -> None:
         data = json.loads(args.from_json.read_text())
     else:
         args.results = args.results.resolve()
+        commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True)
         data = run(args)
+        data["commit"] = commit.stdout.strip() if commit.returncode == 0 else "unknown (not a git checkout)"
         data["generated"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         data["page_command"] = shlex.join(["python3", "benchmarks/make_performance_md.py", *sys.argv[1:]])
         data["results_file"] = os.path.relpath(args.results, REPO)

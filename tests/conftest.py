@@ -89,10 +89,16 @@ def assert_kernel_matches_at_every_block_size(model: Model, x: np.ndarray, refer
         assert np.max(np.abs(y_again - reference)) <= TOLERANCE, f"after reset, block {block}"
 
 
+# What build_info() says when NEURALFX_SIMD forces each copy the tests run: the dispatcher
+# falls back silently (an unknown name, or a CPU without AVX2), so the tests check what ran.
+FORCED_COPY_REPORTS = {"baseline": "hot loops: baseline", "avx2-wide16": "in the avx512 layout (NEURALFX_SIMD=avx2-wide16)"}
+
+
 def kernel_errors_with_simd_copy(models: dict, x: np.ndarray, simd: str, tmp_path: Path) -> dict:
     """Max |kernel - torch| per model, with the kernel's hot loops forced to the copy NEURALFX_SIMD
-    names (cpu_dispatch.hpp). The copy is picked once per process, so the kernel runs in a child
-    process; torch's output (knobs at their defaults, blocks of 64) is computed here."""
+    names (cpu_dispatch.hpp), after checking that copy is the one that ran. The copy is picked
+    once per process, so the kernel runs in a child process; torch's output (knobs at their
+    defaults, blocks of 64) is computed here."""
     import os
     import subprocess
     import sys
@@ -103,6 +109,7 @@ def kernel_errors_with_simd_copy(models: dict, x: np.ndarray, simd: str, tmp_pat
         np.save(tmp_path / f"{name}.npy", model.process_blocks(x, 64))
     script = (
         "import sys, numpy as np, neuralfx\n"
+        "print('build', neuralfx._core.build_info())\n"
         "d = sys.argv[1]\n"
         "x = np.load(d + '/x.npy')\n"
         "for name in sys.argv[2:]:\n"
@@ -113,7 +120,9 @@ def kernel_errors_with_simd_copy(models: dict, x: np.ndarray, simd: str, tmp_pat
     env = dict(os.environ, NEURALFX_SIMD=simd, PYTHONPATH=os.pathsep.join(p for p in paths if p))
     out = subprocess.run([sys.executable, "-c", script, str(tmp_path), *models], env=env, capture_output=True,
                          text=True, check=True)
-    errors = {line.split()[0]: float(line.split()[1]) for line in out.stdout.splitlines()}
+    build, *lines = out.stdout.splitlines()
+    assert FORCED_COPY_REPORTS[simd] in build, f"NEURALFX_SIMD={simd} did not run that copy: {build}"
+    errors = {line.split()[0]: float(line.split()[1]) for line in lines}
     assert sorted(errors) == sorted(models), out.stdout
     return errors
 
@@ -130,9 +139,10 @@ def assert_kernel_follows_gain_and_tone_moves(model: Model, x: np.ndarray) -> No
         reference = model.process_blocks(x, block, moves)
         y = kernel_blocks(effect_for(model), x, block, moves)
         assert np.max(np.abs(y - reference)) <= TOLERANCE, f"block {block}"
-    low = model.process_blocks(x, 512, [{"gain": 0.0}])
-    high = model.process_blocks(x, 512, [{"gain": 10.0}])
-    assert np.max(np.abs(low - high)) > 1e-3
+    # Each knob changes torch's output; the parity above then says the kernel follows it.
+    for knob, lo, hi in (("gain", 0.0, 10.0), ("tone", -1.0, 1.0)):
+        low, high = model.process_blocks(x, 512, [{knob: lo}]), model.process_blocks(x, 512, [{knob: hi}])
+        assert np.max(np.abs(low - high)) > 1e-3, knob
 
 
 @pytest.fixture

@@ -95,6 +95,7 @@ def test_chain_preset_from_json(lstm_model_path: Path, tmp_path: Path) -> None:
     )
     chain = neuralfx.Chain.from_preset(preset)
     assert isinstance(chain.stages[0], pedalboard.Gain) and isinstance(chain.stages[1], neuralfx.NeuralEffect)
+    assert chain.stages[0].gain_db == -6
     bad = tmp_path / "bad.chain.json"
     bad.write_text('{"stages": [{"plugin": "NotAPlugin"}]}')
     with pytest.raises(ValueError, match="'NotAPlugin' is not a Pedalboard plugin"):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+import neuralfx
+
 from neuralfx import audio
 
 from conftest import plucks
@@ -32,7 +34,10 @@ def test_process_with_model_and_knob_errors(tmp_path: Path, lstm_model_path: Pat
     audio.write(tmp_path / "in.wav", plucks(0.5), 48000)
     r = run("process", "in.wav", "out.wav", "--model", str(lstm_model_path), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "out.wav").exists()
+    y, rate = audio.read(tmp_path / "out.wav")
+    expected = neuralfx.load(lstm_model_path)(plucks(0.5), 48000)
+    assert rate == 48000 and y.shape == (1, len(expected))
+    assert np.max(np.abs(y[0] - expected)) <= 1e-6
     r = run("process", "in.wav", "out2.wav", "--model", str(lstm_model_path), "--knob", "drive=3", cwd=tmp_path)
     assert r.returncode == 1 and "no knob 'drive'" in r.stderr
     assert not (tmp_path / "out2.wav").exists()

@@ -52,6 +52,7 @@ def test_fit_chain_recovers_pedalboard_filter_settings(
     # Where training must land: Pedalboard's settings (same RBJ formulas, see docs/DSP.md).
     assert abs(band["frequency"] / frequency - 1.0) < 0.05, band
     assert abs(band["gain_db"] - gain_db) < 0.5, band
+    assert abs(band["q"] / q - 1.0) < 0.1, band
     assert abs(level["gain_db"] + 3.0) < 0.5, level
     assert report["validation_esr"] < 1e-3
     # The printed settings are the ones in the file, and the file sounds the same in the kernel.

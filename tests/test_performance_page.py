@@ -20,9 +20,27 @@ def load_page_module():
     return module
 
 
+# The committed pages and the result files they are rendered from.
+PAGES = {"latest.json": "PERFORMANCE.md", "xeon.json": "PERFORMANCE-xeon.md"}
+
+
 def test_saved_results_exist() -> None:
     names = {p.name for p in RESULT_FILES}
-    assert {"latest.json", "xeon.json"} <= names, names
+    assert set(PAGES) <= names, names
+
+
+@pytest.mark.parametrize("result, page", PAGES.items())
+def test_committed_pages_are_what_the_script_renders(result: str, page: str) -> None:
+    """A hand edit of a page (or a results file changed without re-rendering) fails here."""
+    data = json.loads((REPO / "benchmarks" / "results" / result).read_text())
+    assert load_page_module().render(data) == (REPO / "docs" / page).read_text(), (
+        f"docs/{page} differs from its results: python3 benchmarks/make_performance_md.py "
+        f"--from-json benchmarks/results/{result} --page docs/{page}")
+
+
+def test_rates_are_shown_in_millions_with_two_decimals() -> None:
+    mega = load_page_module().mega
+    assert (mega(1.5e6), mega(15_321_000.0), mega(440_000.0)) == ("1.50 M", "15.32 M", "0.44 M")
 
 
 @pytest.mark.parametrize("path", RESULT_FILES, ids=lambda p: p.name)

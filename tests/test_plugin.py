@@ -42,7 +42,8 @@ def find_bundle() -> Optional[Path]:
     env = os.environ.get("NEURALFX_PLUGIN_PATH")
     if env:
         return Path(env)
-    found = sorted(REPO.glob("build/*/cpp/plugin/NeuralFX_artefacts/*/VST3/NeuralFX.vst3"),
+    # The Makefile's build folder only: other folders under build/ may hold older builds.
+    found = sorted(REPO.glob("build/cmake/cpp/plugin/NeuralFX_artefacts/*/VST3/NeuralFX.vst3"),
                    key=lambda p: p.stat().st_mtime)
     return found[-1] if found else None
 

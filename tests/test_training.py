@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import auraloss
 import numpy as np
 import pedalboard
 import pytest
@@ -57,17 +58,33 @@ def test_early_stopping_and_seeded_repeatability(drive_capture: Capture) -> None
     assert r1.validation_esr == r2.validation_esr
 
 
-def test_knob_conditioned_training_uses_each_captures_setting() -> None:
+def test_knob_conditioned_training_uses_each_captures_setting(monkeypatch) -> None:
     knob = Knob("drive", 0.0, 20.0, 10.0, "dB")
     caps = [Capture(capture(pedalboard.Distortion(drive_db=d), 48000, 12.0), {"drive": d}) for d in (0.0, 20.0)]
     held = Capture(capture(pedalboard.Distortion(drive_db=10.0), 48000, 12.0, seed=1), {"drive": 10.0})
     config = TrainConfig(max_steps=20, patience=100, **TINY)
+    fed: set[float] = set()  # the normalized knob values training batches carried
+    forward = neuralfx.model.Model.forward
+
+    def spy(self, x, knobs=None, state=None):
+        if self.training and knobs is not None:
+            fed.update(knobs[:, 0, 0].tolist())
+        return forward(self, x, knobs, state)
+
+    monkeypatch.setattr(neuralfx.model.Model, "forward", spy)
     lines: list[str] = []
     result = train(caps, config, knobs=[knob], progress=lines.append, heldout=[held])
+    monkeypatch.undo()
     assert [k.name for k in result.model.knobs] == ["drive"]
-    # The held-out setting is scored after training, on its whole capture, and recorded.
+    assert fed == {0.0, 1.0}  # drive 0 dB and 20 dB, normalized: each capture's own setting
+    # The held-out setting is scored after training, on its whole capture, and recorded; the
+    # score is recomputed here with the kernel and auraloss, not with training's own helper.
     assert list(result.heldout_esr) == ['{"drive": 10.0}']
-    assert result.heldout_esr['{"drive": 10.0}'] == pytest.approx(validate(result.model, [held], 1.0)[0])
+    effect = neuralfx.NeuralEffect.from_json(result.model.to_modelfile().to_json())
+    effect.set_knob("drive", 10.0)
+    prediction = effect(held.pair.input, 48000)
+    expected = float(auraloss.time.ESRLoss()(torch.from_numpy(prediction)[None], torch.from_numpy(held.pair.target)[None]))
+    assert result.heldout_esr['{"drive": 10.0}'] == pytest.approx(expected, rel=1e-5)
     assert result.metadata("t", config)["heldout_esr"] == result.heldout_esr
     assert any(line.startswith("held-out setting drive=10: ESR") for line in lines)
     with pytest.raises(ValueError, match="no setting for knob 'drive'"):
