@@ -52,9 +52,11 @@ inline std::string compiler() {
 }
 
 inline std::string build_info() {
+    const std::string problem = simd_override_problem();
     return "compiler: " + compiler() + "; flags: " NEURALFX_CXX_FLAGS "; simd: " + simd_path() +
            "; hot loops: " + dispatched_simd_path() +
-           (NEURALFX_RUNTIME_DISPATCH ? " (picked at run time)" : " (fixed at compile time)");
+           (NEURALFX_RUNTIME_DISPATCH ? " (picked at run time)" : " (fixed at compile time)") +
+           (problem.empty() ? "" : "; " + problem);
 }
 
 }  // namespace neuralfx

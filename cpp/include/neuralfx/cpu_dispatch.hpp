@@ -34,6 +34,12 @@ namespace neuralfx {
 
 enum class HotLoops { baseline, avx2_fma, avx2_wide16, avx512 };
 
+// NEURALFX_SIMD, or "" when unset.
+inline std::string simd_override() {
+    const char* force = std::getenv("NEURALFX_SIMD");
+    return force ? force : "";
+}
+
 // The copy of the hot loops this process runs. Decided once per process.
 inline HotLoops dispatched_hot_loops() {
 #if NEURALFX_RUNTIME_DISPATCH
@@ -41,8 +47,7 @@ inline HotLoops dispatched_hot_loops() {
         __builtin_cpu_init();
         const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
         const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
-        const char* force = std::getenv("NEURALFX_SIMD");
-        const std::string want = force ? force : "";
+        const std::string want = simd_override();
         if (want == "baseline" || !avx2) return HotLoops::baseline;
         if (want == "avx2") return HotLoops::avx2_fma;
         if (want == "avx2-wide16") return HotLoops::avx2_wide16;
@@ -51,6 +56,22 @@ inline HotLoops dispatched_hot_loops() {
     return path;
 #else
     return HotLoops::baseline;
+#endif
+}
+
+// Why NEURALFX_SIMD did not select the copy it names, or "" (unset, or honoured). The choice
+// itself falls back quietly, so build_info() (printed by the bench) carries this.
+inline std::string simd_override_problem() {
+    const std::string want = simd_override();
+    if (want.empty()) return "";
+    if (want != "baseline" && want != "avx2" && want != "avx2-wide16")
+        return "NEURALFX_SIMD=" + want + " is not one of baseline, avx2, avx2-wide16: ignored";
+#if NEURALFX_RUNTIME_DISPATCH
+    if (want != "baseline" && dispatched_hot_loops() == HotLoops::baseline)
+        return "NEURALFX_SIMD=" + want + " needs AVX2+FMA, which this CPU lacks: the baseline copy ran";
+    return "";
+#else
+    return "NEURALFX_SIMD=" + want + " ignored: this build has one copy of the hot loops";
 #endif
 }
 
