@@ -8,10 +8,13 @@ PLUGIN_BUNDLE := $(CURDIR)/$(BUILD)/cpp/plugin/NeuralFX_artefacts/Release/VST3/N
 
 .PHONY: demo test install cpp-deps cpp cpp-test pytest bench plugin arm-check clean
 
-# torch first (the CPU wheel), then torchlpc built against it without build isolation (an
-# isolated build would fetch a CUDA torch), then the package with its C++ kernel.
+# torch first, then torchlpc built against it without build isolation (an isolated build would
+# fetch a CUDA torch), then the package with its C++ kernel. TORCH_INDEX: an index to take torch
+# from, e.g. https://download.pytorch.org/whl/cpu where pip would otherwise pick the CUDA build.
+TORCH_INDEX ?=
 install:
-	$(PYTHON) -m pip install --quiet "torch==2.13.0" numpy setuptools wheel
+	$(PYTHON) -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "torch==2.13.0"
+	$(PYTHON) -m pip install --quiet numpy setuptools wheel
 	$(PYTHON) -m pip install --quiet --no-build-isolation "torchlpc==0.7.2"
 	$(PYTHON) -m pip install --quiet ".[test,report,dsp]"
 
