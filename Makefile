@@ -6,7 +6,7 @@ BUILD  ?= build/cmake
 JOBS   ?= 2
 PLUGIN_BUNDLE := $(CURDIR)/$(BUILD)/cpp/plugin/NeuralFX_artefacts/Release/VST3/NeuralFX.vst3
 
-.PHONY: demo test install cpp-deps cpp cpp-test pytest bench plugin arm-check clean
+.PHONY: demo test install cpp-deps cpp cpp-test clang-check pytest bench plugin arm-check clean
 
 # torch first, then torchlpc built against it without build isolation (an isolated build would
 # fetch a CUDA torch), then the package with its C++ kernel. TORCH_INDEX: an index to take torch
@@ -44,9 +44,13 @@ cpp-test: cpp
 pytest: install cpp
 	cd tests && NEURALFX_PLUGIN_PATH=$(PLUGIN_BUNDLE) $(PYTHON) -m pytest -q -p no:cacheprovider .
 
+# The kernel, its C++ tests and the bench built with Clang and run (tools/clang_check.sh, ~2 min).
+clang-check: cpp-deps
+	JOBS=$(JOBS) bash tools/clang_check.sh
+
 # The demo (the README's first command) runs in every test run too; pytest runs last so that
 # its summary closes the output.
-test: cpp-test demo pytest
+test: cpp-test clang-check demo pytest
 
 bench: cpp
 	$(BUILD)/neuralfx-bench presets/*.nfx

@@ -22,6 +22,16 @@
 #define NEURALFX_ALWAYS_INLINE inline
 #endif
 
+// The one-instruction inline-assembly forms of vec8.hpp / vec16.hpp (broadcast from memory,
+// vminps / vmaxps): GCC on x86 only. Clang checks an asm operand's width in the function the asm
+// is written in (a helper compiled for the baseline) and rejects 32- and 64-byte operands; its
+// code for the plain forms is the single instruction anyway.
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+#define NEURALFX_X86_GCC_ASM 1
+#else
+#define NEURALFX_X86_GCC_ASM 0
+#endif
+
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
 #define NEURALFX_RUNTIME_DISPATCH 1
 #define NEURALFX_TARGET_AVX2_FMA __attribute__((target("avx2,fma")))

@@ -32,14 +32,17 @@ NEURALFX_ALWAYS_INLINE Vec16 vec_broadcast<Vec16>(float a) {
 // One vbroadcastss from memory, as vec8.hpp's vec_broadcast_from<Vec8>: from the a - 0 form GCC
 // loaded 16 h values as one vector and broadcast each lane with vpermps, which runs on the port
 // that also issues half of the 512-bit multiply-adds on Intel cores.
+#if NEURALFX_X86_GCC_ASM
 template <>
 NEURALFX_ALWAYS_INLINE Vec16 vec_broadcast_from<Vec16>(const float* p) {
     Vec16 v;
     asm("vbroadcastss %1, %0" : "=v"(v) : "m"(*p));
     return v;
 }
+#endif
 // One vminps / vmaxps each, for the reason given at vec8.hpp's Vec8 forms (GCC makes a compare
 // and a blend of the select); "v" lets the register allocator use all 32 AVX-512 registers.
+#if NEURALFX_X86_GCC_ASM
 NEURALFX_ALWAYS_INLINE Vec16 vec_min(Vec16 a, Vec16 b) {
     Vec16 r;
     asm("vminps %2, %1, %0" : "=v"(r) : "v"(a), "vm"(b));
@@ -50,6 +53,10 @@ NEURALFX_ALWAYS_INLINE Vec16 vec_max(Vec16 a, Vec16 b) {
     asm("vmaxps %2, %1, %0" : "=v"(r) : "v"(a), "vm"(b));
     return r;
 }
+#else
+NEURALFX_ALWAYS_INLINE Vec16 vec_min(Vec16 a, Vec16 b) { return a < b ? a : b; }
+NEURALFX_ALWAYS_INLINE Vec16 vec_max(Vec16 a, Vec16 b) { return a > b ? a : b; }
+#endif
 
 using Vec8x2 = VecPair<Vec8>;
 template <>

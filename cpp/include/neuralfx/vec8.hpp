@@ -139,7 +139,7 @@ NEURALFX_ALWAYS_INLINE Vec8 vec_load<Vec8>(const float* p) { return vec8_load(p)
 template <>
 NEURALFX_ALWAYS_INLINE Vec8 vec_broadcast<Vec8>(float a) { return vec8_broadcast(a); }
 NEURALFX_ALWAYS_INLINE void vec_store(float* p, Vec8 v) { vec8_store(p, v); }
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#if NEURALFX_X86_GCC_ASM
 // One vminps / vmaxps. GCC lowers the select form (vec8_min) to a compare and a blend, two
 // dependent instructions, and the tanh clamp sits on the recurrent layers' critical path twice
 // per sample. Same lane semantics as the select (the second operand when either is NaN).
@@ -180,7 +180,7 @@ template <class V>
 NEURALFX_ALWAYS_INLINE V vec_broadcast_from(const float* p) {
     return vec_broadcast<V>(*p);
 }
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#if NEURALFX_X86_GCC_ASM
 template <>
 NEURALFX_ALWAYS_INLINE Vec8 vec_broadcast_from<Vec8>(const float* p) {
     Vec8 v;

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the kernel, its C++ tests and the bench with Clang and runs ctest: the kernel must build
+# with the compiler macOS and many Linux users have (GCC is the default of `make cpp`). The
+# Python module and the plugin are left out; they add nothing Clang-specific to the kernel.
+#
+# usage: make clang-check    (part of `make test`)
+#        tools/clang_check.sh [BUILD_DIR]      (default: build/clang)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD="${1:-build/clang}"
+
+command -v clang++ >/dev/null || bash tools/apt_require.sh clang
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+      -DNEURALFX_BUILD_PYTHON=OFF -DNEURALFX_BUILD_TESTS=ON -DNEURALFX_BUILD_BENCH=ON
+cmake --build "$BUILD" -j "${JOBS:-2}"
+cd "$BUILD" && ctest --output-on-failure
