@@ -213,11 +213,12 @@ private:
         conv::conv_acc<Vec, kC, kV, T>(acc, in + static_cast<size_t>(t0) * S, S, a.channels, l.conv + 8 * g, S,
                                        a.kernel_size, l.dilation);
         const int num_knobs = weights_->num_knobs;
-        // Unrolled: as a loop (GCC left it one, for the FiLM branch inside), the accumulators
-        // went through the stack and each tanh reloaded its constants. Paired rounds on the Zen 3
-        // VM, block 64: wavenet:standard 1.047x (15 rounds, every one faster), 1.041x and 1.056x
-        // (7 rounds each); wavenet:lite 1.016-1.068x. Unrolling conv_acc's channel loop instead
-        // measured 0.91x.
+        // Unrolled. GCC kept it a loop (the FiLM branch inside), which a cpu-clock profile put at
+        // ~20% of the 16-channel array's time. Unrolled, paired rounds on the Zen 3 VM, block 64:
+        // wavenet:standard 1.047x (15 rounds, every one faster), 1.041x and 1.056x (7 rounds
+        // each); wavenet:lite 1.016-1.068x. Why is not established (no hardware counters): the
+        // tanh still reads its constants from the stack (~11 accesses per tanh against ~13 in the
+        // loop). Unrolling conv_acc's channel loop instead measured 0.91x.
 #pragma GCC unroll 16
         for (int tt = 0; tt < T; ++tt)
 #pragma GCC unroll 4
