@@ -46,7 +46,7 @@ pytest: install cpp
 
 # The kernel, its C++ tests and the bench built with Clang and run (tools/clang_check.sh, ~2 min).
 clang-check: cpp-deps
-	JOBS=$(JOBS) bash tools/clang_check.sh
+	JOBS=$(JOBS) PYTHON=$(PYTHON) bash tools/clang_check.sh
 
 # The demo (the README's first command) runs in every test run too; pytest runs last so that
 # its summary closes the output.
@@ -57,7 +57,7 @@ bench: cpp
 
 # The kernel cross-built for 64-bit ARM, its ctest run under qemu (tools/arm_check.sh; 20-25 min).
 arm-check: cpp-deps
-	JOBS=$(JOBS) bash tools/arm_check.sh
+	JOBS=$(JOBS) PYTHON=$(PYTHON) bash tools/arm_check.sh
 
 clean:
 	rm -rf build out

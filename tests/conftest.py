@@ -121,6 +121,8 @@ def kernel_errors_with_simd_copy(models: dict, x: np.ndarray, simd: str, tmp_pat
     out = subprocess.run([sys.executable, "-c", script, str(tmp_path), *models], env=env, capture_output=True,
                          text=True, check=True)
     build, *lines = out.stdout.splitlines()
+    if "needs AVX2+FMA" in build or "this build has one copy" in build:
+        pytest.skip(f"NEURALFX_SIMD={simd}: a copy this build or CPU cannot run ({build})")
     assert FORCED_COPY_REPORTS[simd] in build, f"NEURALFX_SIMD={simd} did not run that copy: {build}"
     errors = {line.split()[0]: float(line.split()[1]) for line in lines}
     assert sorted(errors) == sorted(models), out.stdout

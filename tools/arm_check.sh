@@ -12,6 +12,7 @@ BUILD="${1:-build/arm64}"
 
 bash tools/apt_require.sh g++-aarch64-linux-gnu qemu-user
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
-      -DNEURALFX_BUILD_PYTHON=OFF -DNEURALFX_BUILD_TESTS=ON -DNEURALFX_BUILD_BENCH=ON
+      -DNEURALFX_BUILD_PYTHON=OFF -DNEURALFX_BUILD_TESTS=ON -DNEURALFX_BUILD_BENCH=ON \
+      -DPython_EXECUTABLE="$(command -v "${PYTHON:-python3}")"
 cmake --build "$BUILD" -j "${JOBS:-2}"
 cd "$BUILD" && ctest --output-on-failure

@@ -11,6 +11,7 @@ BUILD="${1:-build/clang}"
 
 command -v clang++ >/dev/null || bash tools/apt_require.sh clang
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-      -DNEURALFX_BUILD_PYTHON=OFF -DNEURALFX_BUILD_TESTS=ON -DNEURALFX_BUILD_BENCH=ON
+      -DNEURALFX_BUILD_PYTHON=OFF -DNEURALFX_BUILD_TESTS=ON -DNEURALFX_BUILD_BENCH=ON \
+      -DPython_EXECUTABLE="$(command -v "${PYTHON:-python3}")"
 cmake --build "$BUILD" -j "${JOBS:-2}"
 cd "$BUILD" && ctest --output-on-failure

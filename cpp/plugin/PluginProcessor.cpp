@@ -193,9 +193,12 @@ void NeuralFXProcessor::update_latency_for_host_rate(double host_rate) {
 }
 
 Controls NeuralFXProcessor::read_controls() const {
+    // NaN automation stays NaN, which SmoothedControl ignores; decibelsToGain would turn it
+    // into a gain of 0 (silence).
+    auto gain = [](float db) { return std::isnan(db) ? db : juce::Decibels::decibelsToGain(db); };
     Controls c;
-    c.input_gain = juce::Decibels::decibelsToGain(input_gain_param_->get());
-    c.output_gain = juce::Decibels::decibelsToGain(output_gain_param_->get());
+    c.input_gain = gain(input_gain_param_->get());
+    c.output_gain = gain(output_gain_param_->get());
     c.mix = mix_param_->get() / 100.0f;
     return c;
 }

@@ -127,7 +127,7 @@ PYBIND11_MODULE(_core, m) {
                 const py::ssize_t channels = audio.shape(0);
                 const py::ssize_t samples = audio.shape(1);
                 if (channels < 1) throw py::value_error("audio has no channels: expected a (channels, samples) array");
-                py::array_t<float> out({static_cast<py::ssize_t>(channels), samples});
+                py::array_t<float> out({channels, samples});
                 std::memcpy(out.mutable_data(), audio.data(), sizeof(float) * static_cast<size_t>(channels * samples));
                 std::vector<float*> rows(static_cast<size_t>(channels));
                 for (py::ssize_t c = 0; c < channels; ++c) rows[static_cast<size_t>(c)] = out.mutable_data(c, 0);

@@ -21,9 +21,11 @@ std::vector<float> run(neuralfx::Model& m, const std::vector<float>& input, int 
     return out;
 }
 
+// NaN anywhere makes the result NaN (which fails every comparison): std::max(d, NaN) would
+// return d and hide it.
 float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     float d = 0.0f;
-    for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(a[i] - b[i]));
+    for (size_t i = 0; i < a.size(); ++i) d = std::max(std::fabs(a[i] - b[i]), d);
     return d;
 }
 

@@ -24,8 +24,9 @@
 
 // The one-instruction inline-assembly forms of vec8.hpp / vec16.hpp (broadcast from memory,
 // vminps / vmaxps): GCC on x86 only. Clang checks an asm operand's width in the function the asm
-// is written in (a helper compiled for the baseline) and rejects 32- and 64-byte operands; its
-// code for the plain forms is the single instruction anyway.
+// is written in (a helper compiled for the baseline) and rejects 32- and 64-byte operands; for
+// the plain forms Clang 14 emits vminps / vmaxps and vbroadcastss from memory itself (checked in
+// the disassembly of its AVX2 LSTM and WaveNet copies).
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
 #define NEURALFX_X86_GCC_ASM 1
 #else
@@ -44,46 +45,44 @@ namespace neuralfx {
 
 enum class HotLoops { baseline, avx2_fma, avx2_wide16, avx512 };
 
-// NEURALFX_SIMD, or "" when unset.
-inline std::string simd_override() {
+// The copy of the hot loops this process runs, and why NEURALFX_SIMD did not select the copy it
+// names ("" when unset or honoured). The choice falls back quietly, so build_info(), which the
+// bench prints, carries the reason.
+struct HotLoopChoice {
+    HotLoops path = HotLoops::baseline;
+    std::string problem;
+};
+
+inline HotLoopChoice choose_hot_loops() {
     const char* force = std::getenv("NEURALFX_SIMD");
-    return force ? force : "";
+    const std::string want = force ? force : "";
+    const bool wants_x86_copy = want == "avx2" || want == "avx2-wide16";
+    HotLoopChoice c;
+    if (!want.empty() && want != "baseline" && !wants_x86_copy)
+        c.problem = "NEURALFX_SIMD=" + want + " is not one of baseline, avx2, avx2-wide16: ignored";
+#if NEURALFX_RUNTIME_DISPATCH
+    __builtin_cpu_init();
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
+    if (wants_x86_copy && !avx2)
+        c.problem = "NEURALFX_SIMD=" + want + " needs AVX2+FMA, which this CPU lacks: the baseline copy ran";
+    if (want == "baseline" || !avx2) c.path = HotLoops::baseline;
+    else if (want == "avx2") c.path = HotLoops::avx2_fma;
+    else if (want == "avx2-wide16") c.path = HotLoops::avx2_wide16;
+    else c.path = avx512 ? HotLoops::avx512 : HotLoops::avx2_fma;
+#else
+    if (wants_x86_copy) c.problem = "NEURALFX_SIMD=" + want + " ignored: this build has one copy of the hot loops";
+#endif
+    return c;
 }
 
-// The copy of the hot loops this process runs. Decided once per process.
-inline HotLoops dispatched_hot_loops() {
-#if NEURALFX_RUNTIME_DISPATCH
-    static const HotLoops path = [] {
-        __builtin_cpu_init();
-        const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-        const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
-        const std::string want = simd_override();
-        if (want == "baseline" || !avx2) return HotLoops::baseline;
-        if (want == "avx2") return HotLoops::avx2_fma;
-        if (want == "avx2-wide16") return HotLoops::avx2_wide16;
-        return avx512 ? HotLoops::avx512 : HotLoops::avx2_fma;
-    }();
-    return path;
-#else
-    return HotLoops::baseline;
-#endif
+// Decided once per process (at the first block's construction).
+inline const HotLoopChoice& hot_loop_choice() {
+    static const HotLoopChoice choice = choose_hot_loops();
+    return choice;
 }
-
-// Why NEURALFX_SIMD did not select the copy it names, or "" (unset, or honoured). The choice
-// itself falls back quietly, so build_info() (printed by the bench) carries this.
-inline std::string simd_override_problem() {
-    const std::string want = simd_override();
-    if (want.empty()) return "";
-    if (want != "baseline" && want != "avx2" && want != "avx2-wide16")
-        return "NEURALFX_SIMD=" + want + " is not one of baseline, avx2, avx2-wide16: ignored";
-#if NEURALFX_RUNTIME_DISPATCH
-    if (want != "baseline" && dispatched_hot_loops() == HotLoops::baseline)
-        return "NEURALFX_SIMD=" + want + " needs AVX2+FMA, which this CPU lacks: the baseline copy ran";
-    return "";
-#else
-    return "NEURALFX_SIMD=" + want + " ignored: this build has one copy of the hot loops";
-#endif
-}
+inline HotLoops dispatched_hot_loops() { return hot_loop_choice().path; }
+inline const std::string& simd_override_problem() { return hot_loop_choice().problem; }
 
 // True when the hot loops that have no AVX-512 copy (the convolutions) run their AVX2+FMA copy.
 inline bool dispatch_avx2_fma() { return dispatched_hot_loops() != HotLoops::baseline; }

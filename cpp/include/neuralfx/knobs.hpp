@@ -13,6 +13,12 @@
 
 namespace neuralfx {
 
+// t clamped to [0, 1], NaN to 0 (std::clamp would pass NaN through).
+template <class T>
+T clamp_unit(T t) {
+    return t > T(0) ? (t < T(1) ? t : T(1)) : T(0);
+}
+
 struct KnobSpec {
     std::string name;
     float minimum = 0.0f;
@@ -20,11 +26,9 @@ struct KnobSpec {
     float default_value = 0.0f;
     std::string unit;
 
-    // Written so that NaN maps to 0 (std::clamp would pass it through).
     float normalize(float value) const {
         const float span = maximum - minimum;
-        const float t = span > 0.0f ? (value - minimum) / span : 0.0f;
-        return t > 0.0f ? (t < 1.0f ? t : 1.0f) : 0.0f;
+        return clamp_unit(span > 0.0f ? (value - minimum) / span : 0.0f);
     }
 };
 

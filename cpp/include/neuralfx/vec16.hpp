@@ -54,8 +54,8 @@ NEURALFX_ALWAYS_INLINE Vec16 vec_max(Vec16 a, Vec16 b) {
     return r;
 }
 #else
-NEURALFX_ALWAYS_INLINE Vec16 vec_min(Vec16 a, Vec16 b) { return a < b ? a : b; }
-NEURALFX_ALWAYS_INLINE Vec16 vec_max(Vec16 a, Vec16 b) { return a > b ? a : b; }
+NEURALFX_ALWAYS_INLINE Vec16 vec_min(Vec16 a, Vec16 b) { return select_min(a, b); }
+NEURALFX_ALWAYS_INLINE Vec16 vec_max(Vec16 a, Vec16 b) { return select_max(a, b); }
 #endif
 
 using Vec8x2 = VecPair<Vec8>;

@@ -34,9 +34,18 @@ NEURALFX_ALWAYS_INLINE void vec8_store(float* p, Vec8 v) { std::memcpy(p, &v, si
 // broadcast, on the recurrent layers' critical path (LSTM-16 ~9.5 -> ~13 M samples/s with
 // the unrolled column loop of layers/recurrent.hpp).
 NEURALFX_ALWAYS_INLINE Vec8 vec8_broadcast(float a) { return a - Vec8{}; }
-// Lane-wise a < b ? a : b, a > b ? a : b (the vector form of the scalar selects).
-NEURALFX_ALWAYS_INLINE Vec8 vec8_min(Vec8 a, Vec8 b) { return a < b ? a : b; }
-NEURALFX_ALWAYS_INLINE Vec8 vec8_max(Vec8 a, Vec8 b) { return a > b ? a : b; }
+// Lane-wise a < b ? a : b, a > b ? a : b (the vector form of the scalar selects), for any
+// compiler vector type (Vec8, vec16.hpp's Vec16).
+template <class V>
+NEURALFX_ALWAYS_INLINE V select_min(V a, V b) {
+    return a < b ? a : b;
+}
+template <class V>
+NEURALFX_ALWAYS_INLINE V select_max(V a, V b) {
+    return a > b ? a : b;
+}
+NEURALFX_ALWAYS_INLINE Vec8 vec8_min(Vec8 a, Vec8 b) { return select_min(a, b); }
+NEURALFX_ALWAYS_INLINE Vec8 vec8_max(Vec8 a, Vec8 b) { return select_max(a, b); }
 
 // Two native vectors used as one of twice the lanes, where a copy's target lacks the wider
 // registers: Vec4x2 (below) and vec16.hpp's Vec8x2. Arithmetic works half by half.

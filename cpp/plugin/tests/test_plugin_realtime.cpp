@@ -221,8 +221,8 @@ void swap_while_running() {
     CHECK(max_step < hard_jump / 5.0);
 }
 
-// Host automation that sends NaN: a knob slot and the mix ignore it (the output is the same as
-// without it), and NaN on any parameter leaves the output finite.
+// Host automation that sends NaN: every parameter ignores it (the output is the same as without
+// it: not NaN, and not silence).
 void nan_automation_is_ignored() {
     auto run = [](bool nan_knob_and_mix, bool nan_gains) {
         NeuralFXProcessor p;
@@ -252,9 +252,7 @@ void nan_automation_is_ignored() {
     };
     const std::vector<float> reference = run(false, false);
     CHECK(run(true, false) == reference);
-    bool finite = true;
-    for (float v : run(true, true)) finite = finite && std::isfinite(v);
-    CHECK(finite);
+    CHECK(run(true, true) == reference);
 }
 
 void bad_state_passes_through() {

@@ -4,6 +4,7 @@
 // minimum + t * (maximum - minimum), in double. Twin of neuralfx/dsp/params.py.
 
 #include "../block.hpp"
+#include "../knobs.hpp"
 
 namespace neuralfx::dsp {
 
@@ -17,9 +18,7 @@ struct Param {
 
     double at(KnobBuffers knobs, int i) const {
         if (knob < 0) return value;
-        double t = static_cast<double>(knobs[knob][i]);
-        t = t > 0.0 ? (t < 1.0 ? t : 1.0) : 0.0;  // NaN maps to 0
-        return minimum + t * (maximum - minimum);
+        return minimum + clamp_unit(static_cast<double>(knobs[knob][i])) * (maximum - minimum);
     }
 };
 
