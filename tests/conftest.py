@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -89,6 +93,19 @@ def assert_kernel_matches_at_every_block_size(model: Model, x: np.ndarray, refer
         assert np.max(np.abs(y_again - reference)) <= TOLERANCE, f"after reset, block {block}"
 
 
+def python_child(script: str, args: list[str], simd: Optional[str]) -> str:
+    """stdout of `python -c script args` in a child process that imports this checkout's neuralfx,
+    with NEURALFX_SIMD set to `simd` (unset when None): the kernel picks its hot-loop copy once
+    per process, so a forced copy needs a process of its own."""
+    env = {k: v for k, v in os.environ.items() if k != "NEURALFX_SIMD"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(neuralfx.__file__).parent.parent),
+                                                     os.environ.get("PYTHONPATH", "")) if p)
+    if simd is not None:
+        env["NEURALFX_SIMD"] = simd
+    return subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True,
+                          check=True).stdout
+
+
 # What build_info() says when NEURALFX_SIMD forces each copy the tests run: the dispatcher
 # falls back silently (an unknown name, or a CPU without AVX2), so the tests check what ran.
 FORCED_COPY_REPORTS = {"baseline": "hot loops: baseline", "avx2-wide16": "in the avx512 layout (NEURALFX_SIMD=avx2-wide16)"}
@@ -99,10 +116,6 @@ def kernel_errors_with_simd_copy(models: dict, x: np.ndarray, simd: str, tmp_pat
     names (cpu_dispatch.hpp), after checking that copy is the one that ran. The copy is picked
     once per process, so the kernel runs in a child process; torch's output (knobs at their
     defaults, blocks of 64) is computed here."""
-    import os
-    import subprocess
-    import sys
-
     np.save(tmp_path / "x.npy", x)
     for name, model in models.items():
         model.save(tmp_path / f"{name}.nfx")
@@ -116,16 +129,12 @@ def kernel_errors_with_simd_copy(models: dict, x: np.ndarray, simd: str, tmp_pat
         "    e = neuralfx.load(d + '/' + name + '.nfx')\n"
         "    print(name, float(np.max(np.abs(e.process(x, 48000, buffer_size=64) - np.load(d + '/' + name + '.npy')))))\n"
     )
-    paths = [str(Path(neuralfx.__file__).parent.parent), os.environ.get("PYTHONPATH", "")]
-    env = dict(os.environ, NEURALFX_SIMD=simd, PYTHONPATH=os.pathsep.join(p for p in paths if p))
-    out = subprocess.run([sys.executable, "-c", script, str(tmp_path), *models], env=env, capture_output=True,
-                         text=True, check=True)
-    build, *lines = out.stdout.splitlines()
+    build, *lines = python_child(script, [str(tmp_path), *models], simd).splitlines()
     if "needs AVX2+FMA" in build or "this build has one copy" in build:
         pytest.skip(f"NEURALFX_SIMD={simd}: a copy this build or CPU cannot run ({build})")
     assert FORCED_COPY_REPORTS[simd] in build, f"NEURALFX_SIMD={simd} did not run that copy: {build}"
     errors = {line.split()[0]: float(line.split()[1]) for line in lines}
-    assert sorted(errors) == sorted(models), out.stdout
+    assert sorted(errors) == sorted(models), lines
     return errors
 
 

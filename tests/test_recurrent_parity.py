@@ -5,21 +5,15 @@ double-precision reference)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
 import torch
 
-import neuralfx
-
 from conftest import (SIGNALS, TOLERANCE, assert_kernel_follows_gain_and_tone_moves,
                       assert_kernel_matches_at_every_block_size, effect_for, kernel_errors_with_simd_copy,
-                      random_lstm_model)
-
+                      python_child, random_lstm_model)
 
 
 @pytest.mark.parametrize("cell", ["LSTM", "GRU"])
@@ -65,13 +59,9 @@ def test_every_compiled_copy_of_the_recurrent_loop_matches_torch(simd: str, tmp_
 def test_a_simd_override_the_dispatcher_ignores_is_reported() -> None:
     """NEURALFX_SIMD with a name the dispatcher does not know falls back to the CPU's choice;
     build_info() (which the bench prints) says so instead of staying silent."""
-    def build_info(**env: str) -> str:
-        base = {k: v for k, v in os.environ.items() if k != "NEURALFX_SIMD"}
-        base["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(neuralfx.__file__).parent.parent),
-                                                         os.environ.get("PYTHONPATH", "")) if p)
-        return subprocess.run([sys.executable, "-c", "import neuralfx; print(neuralfx._core.build_info())"],
-                              env=dict(base, **env), capture_output=True, text=True, check=True).stdout
+    def build_info(simd: Optional[str]) -> str:
+        return python_child("import neuralfx; print(neuralfx._core.build_info())", [], simd)
 
-    assert "NEURALFX_SIMD=avx512 is not one of baseline, avx2, avx2-wide16: ignored" in build_info(NEURALFX_SIMD="avx512")
-    assert "NEURALFX_SIMD" not in build_info()
-    assert "ignored" not in build_info(NEURALFX_SIMD="baseline")
+    assert "NEURALFX_SIMD=avx512 is not one of baseline, avx2, avx2-wide16: ignored" in build_info("avx512")
+    assert "NEURALFX_SIMD" not in build_info(None)
+    assert "ignored" not in build_info("baseline")
