@@ -42,7 +42,7 @@ cpp-test: cpp
 # Runs from tests/ so that `import neuralfx` finds the installed package (with its compiled
 # kernel), not the source folder.
 pytest: install cpp
-	cd tests && NEURALFX_PLUGIN_PATH=$(PLUGIN_BUNDLE) $(PYTHON) -m pytest -q -p no:cacheprovider .
+	cd tests && NEURALFX_PLUGIN_PATH=$(PLUGIN_BUNDLE) NEURALFX_BENCH=$(CURDIR)/$(BUILD)/neuralfx-bench $(PYTHON) -m pytest -q -p no:cacheprovider .
 
 # The kernel, its C++ tests and the bench built with Clang and run (tools/clang_check.sh, ~2 min).
 clang-check: cpp-deps
