@@ -31,11 +31,12 @@ NEURALFX_ALWAYS_INLINE V clamp_tanh_input(V v) {
 // near-minimax fit for this kernel). It replaced Eigen's [13/6] form: 10 multiply-adds instead
 // of 13 and a shorter dependent chain (clamp, y, y^2, two multiply-adds, the division), with the
 // same error bound; tanh sits on the LSTM's sample-to-sample critical path twice per step.
-// A cheaper [5/6] form (7 constants instead of 10, max error 8.2e-6 with the clamp at 5.98) ran
-// LSTM-32 1.09-1.11x and GRU-32 1.07-1.11x faster on the Zen 3 VM (paired rounds, block 64),
-// but the shipped amp presets then missed torch parity: high_gain_amp 2.4e-3 and crunch_amp
-// 1.0e-3 against the 1e-4 contract (2.7e-5 and 3.1e-5 with this form). Trained gain stages
-// amplify tanh's error a hundredfold, so the error bound, not the operation count, sets the degree.
+// A cheaper [5/6] form (7 coefficients instead of 9, 2 fewer operations; max error 8.2e-6 with
+// the clamp at 5.98; timed as an earlier fit of the same form) ran LSTM-32 1.09-1.11x and
+// GRU-32 1.07-1.11x faster on the Zen 3 VM (paired rounds, block 64), but the shipped amp
+// presets then missed torch parity: high_gain_amp 2.4e-3 and crunch_amp 1.0e-3 against the
+// 1e-4 contract (2.7e-5 and 3.1e-5 with this form). Trained gain stages amplify tanh's error
+// 100-300x, so the error bound, not the operation count, sets the degree.
 // V is float or a vector type: one formula for the scalar loops (left to the auto-vectorizer) and
 // the explicit vector code (Vec8, BaselineVec8, Vec8x2, Vec16).
 //
