@@ -29,7 +29,9 @@ import numpy as np
 from pedalboard.io import AudioFile
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# The installed package (make install) first; this checkout only where none is installed. Put
+# first, the checkout shadowed the installed package, and a fresh clone has no compiled _core.
+sys.path.append(str(REPO))
 import neuralfx  # noqa: E402
 from neuralfx.chain import Chain  # noqa: E402
 

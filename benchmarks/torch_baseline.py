@@ -30,7 +30,9 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# The installed package (make install) first; this checkout only where none is installed. Put
+# first, the checkout shadowed the installed package, and a fresh clone has no compiled _core.
+sys.path.append(str(REPO))
 from neuralfx.model import Model  # noqa: E402
 from neuralfx.models import GRU, LSTM, WaveNet  # noqa: E402  (the torch twins of cpp/include/neuralfx/layers/)
 
