@@ -32,18 +32,18 @@ def main() -> None:
             raise SystemExit(f"no bench binary at {binary}: build one per commit (cmake --build BUILD_DIR)")
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
-    # previous_kernel's names: "current" is A, "previous" is B; args.repeats is its round count.
-    results = previous_kernel(args.a, args.b, args.models.split(","),
-                              argparse.Namespace(seconds=args.seconds, repeats=args.rounds))
+    archs = args.models.split(",")
+    # previous_kernel's names: "current" is A, "previous" is B.
+    results = previous_kernel(args.a, args.b, archs, args.seconds, args.rounds)
     print(f"\nA = {args.a}\nB = {args.b}\nmono, block {BLOCK}, {args.rounds} paired rounds")
     print(f"{'model':20s} {'A samples/s':>12s} {'B samples/s':>12s} {'A/B median':>11s} {'range':>13s}")
     for arch, r in results.items():
         ratios = [x["current"] / x["previous"] for x in r["rounds"]]
         print(f"{arch:20s} {r['current'] / 1e6:10.2f} M {r['previous'] / 1e6:10.2f} M {r['ratio']:10.3f}x "
               f"{min(ratios):6.3f}-{max(ratios):.3f}x")
-    missing = [arch for arch in args.models.split(",") if arch not in results]
+    missing = [arch for arch in archs if arch not in results]
     if missing:
-        raise SystemExit(f"no paired result for {', '.join(missing)}: a bench that does not know the architecture?")
+        raise SystemExit(f"no paired result for {', '.join(missing)}: a bench printed no block-{BLOCK} row for it")
 
 
 if __name__ == "__main__":

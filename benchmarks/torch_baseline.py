@@ -112,9 +112,9 @@ def run_bench(bench: Path, archs: list[str], block_sizes: str, channels: str, se
     return result
 
 
-def previous_kernel(current: Path, previous: Path, archs: list[str], args: argparse.Namespace) -> dict:
+def previous_kernel(current: Path, previous: Path, archs: list[str], seconds: float, rounds: int) -> dict:
     """Both bench binaries on the same model files (the previous one may not know lstm:H), mono,
-    block 64, in alternation: each of args.repeats rounds runs both (which one goes first
+    block 64, in alternation: each of `rounds` rounds runs both (which one goes first
     alternates), so a change in the machine's speed hits both sides of a round's ratio alike.
     Reports the median rates and the median of the rounds' ratios."""
     import re
@@ -131,23 +131,23 @@ def previous_kernel(current: Path, previous: Path, archs: list[str], args: argpa
                 found[name] = float(m.group(1))
         return found
 
-    rounds: dict[str, list[dict]] = {arch: [] for arch in archs}
+    by_arch: dict[str, list[dict]] = {arch: [] for arch in archs}
     with tempfile.TemporaryDirectory() as tmp:
         files = []
         for arch in archs:
             path = Path(tmp) / (arch.replace(":", "_") + ".nfx")
             Model([make_model(arch)], RATE, []).save(path, {"name": arch})
             files.append(str(path))
-        common = ["--block-sizes", str(BLOCK), "--channels", "1", "--seconds", str(args.seconds), "--repeats", "1"]
-        for r in range(args.repeats):
+        common = ["--block-sizes", str(BLOCK), "--channels", "1", "--seconds", str(seconds), "--repeats", "1"]
+        for r in range(rounds):
             sides = [("current", current), ("previous", previous)]
             measured = {side: rates(binary, files, common) for side, binary in (sides if r % 2 == 0 else sides[::-1])}
             for arch, path in zip(archs, files):
                 name = Path(path).name
                 if name in measured["current"] and name in measured["previous"]:
-                    rounds[arch].append({side: measured[side][name] for side in ("current", "previous")})
+                    by_arch[arch].append({side: measured[side][name] for side in ("current", "previous")})
     out = {}
-    for arch, rs in rounds.items():
+    for arch, rs in by_arch.items():
         if rs:
             out[arch] = {"current": statistics.median(x["current"] for x in rs),
                          "previous": statistics.median(x["previous"] for x in rs),
@@ -190,7 +190,7 @@ def main() -> None:
     previous = None
     if args.previous_bench:
         print(f"-- this kernel and the {args.previous_label} one on the same model files:")
-        previous = previous_kernel(args.bench, args.previous_bench, archs, args)
+        previous = previous_kernel(args.bench, args.previous_bench, archs, args.seconds, args.repeats)
     size_sweep = None
     if args.size_sweep:
         print(f"-- cost by model size (block {BLOCK}, mono and stereo):")
