@@ -31,6 +31,10 @@ NEURALFX_ALWAYS_INLINE V clamp_tanh_input(V v) {
 // near-minimax fit for this kernel). It replaced Eigen's [13/6] form: 10 multiply-adds instead
 // of 13 and a shorter dependent chain (clamp, y, y^2, two multiply-adds, the division), with the
 // same error bound; tanh sits on the LSTM's sample-to-sample critical path twice per step.
+// On the Zen 3 VM that path does not limit the recurrent loops: LSTM-16/32 and GRU-32 ran no
+// faster with every step reading the same h (a timing-only probe, 0.95-1.01x), and Horner's
+// form of P and Q (one multiply fewer, a longer chain; max error 4.7e-7) measured 0.96-1.02x
+// (paired rounds, block 64), so this form was kept.
 // A cheaper [5/6] form (7 coefficients instead of 9, 2 fewer operations; max error 8.2e-6 with
 // the clamp at 5.98; timed as an earlier fit of the same form) ran LSTM-32 1.09-1.11x and
 // GRU-32 1.07-1.11x faster on the Zen 3 VM (paired rounds, block 64), but the shipped amp
