@@ -24,7 +24,9 @@ NEURALFX_ALWAYS_INLINE Vec16 vec_load<Vec16>(const float* p) {
     return v;
 }
 NEURALFX_ALWAYS_INLINE void vec_store(float* p, Vec16 v) { std::memcpy(p, &v, sizeof v); }
-// a - 0, as vec8_broadcast: one vbroadcastss, straight from memory where a comes from there.
+// a - 0, as vec8_broadcast. For constants (hoisted out of the loops) it is one vbroadcastss; for a
+// value loaded inside a loop GCC 12 may build it lane by lane (16 masked broadcasts), so the
+// hot loops broadcast from memory with vec_broadcast_from (below).
 template <>
 NEURALFX_ALWAYS_INLINE Vec16 vec_broadcast<Vec16>(float a) {
     return a - Vec16{};
