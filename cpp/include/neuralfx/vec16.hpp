@@ -60,6 +60,14 @@ NEURALFX_ALWAYS_INLINE Vec16 vec_min(Vec16 a, Vec16 b) { return select_min(a, b)
 NEURALFX_ALWAYS_INLINE Vec16 vec_max(Vec16 a, Vec16 b) { return select_max(a, b); }
 #endif
 
+// vec8.hpp's sum_lanes order after adding the halves: lanes i and i + 8 first.
+NEURALFX_ALWAYS_INLINE float sum_lanes(Vec16 v) {
+    Vec8 lo, hi;
+    std::memcpy(&lo, &v, sizeof lo);
+    std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
+    return sum_lanes(lo + hi);
+}
+
 using Vec8x2 = VecPair<Vec8>;
 template <>
 NEURALFX_ALWAYS_INLINE Vec8x2 vec_load<Vec8x2>(const float* p) {

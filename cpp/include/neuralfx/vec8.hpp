@@ -64,6 +64,18 @@ struct VecPair {
 #undef NEURALFX_VECPAIR_OP
 };
 
+// The sum of eight lanes in one fixed order, ((v0 + v4) + (v1 + v5)) + ((v2 + v6) + (v3 + v7)),
+// computed in registers; wider types add their halves lane by lane first (VecPair below,
+// vec16.hpp's Vec16). The recurrent layers' head sums with it once per sample.
+NEURALFX_ALWAYS_INLINE float sum_lanes(Vec8 v) {
+    typedef float Quad __attribute__((vector_size(16)));
+    Quad lo, hi;
+    std::memcpy(&lo, &v, sizeof lo);
+    std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
+    const Quad s = lo + hi;
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)
 // Without AVX, GCC lowers Vec8 code element by element where it cannot split it (broadcasts
 // went through eight scalar stores and a reload, accumulators through the stack: 8x slower
@@ -87,12 +99,19 @@ NEURALFX_ALWAYS_INLINE Vec4x2 vec_min(Vec4x2 a, Vec4x2 b) {
 NEURALFX_ALWAYS_INLINE Vec4x2 vec_max(Vec4x2 a, Vec4x2 b) {
     return {a.lo > b.lo ? a.lo : b.lo, a.hi > b.hi ? a.hi : b.hi};
 }
+// Four lanes (Vec4x2's halves already added): (s0 + s1) + (s2 + s3), sum_lanes' order.
+NEURALFX_ALWAYS_INLINE float sum_lanes(Vec4 s) { return (s[0] + s[1]) + (s[2] + s[3]); }
 // The eight-float type for code compiled for the build's own target (the baseline copy).
 using BaselineVec8 = Vec4x2;
 #define NEURALFX_HAS_VEC4X2 1
 #else
 using BaselineVec8 = Vec8;
 #endif
+// After every half's sum_lanes (two-phase lookup finds no overload declared later).
+template <class Half>
+NEURALFX_ALWAYS_INLINE float sum_lanes(VecPair<Half> v) {
+    return sum_lanes(v.lo + v.hi);
+}
 
 #else
 
@@ -129,6 +148,9 @@ NEURALFX_ALWAYS_INLINE Vec8 vec8_min(Vec8 a, Vec8 b) {
 NEURALFX_ALWAYS_INLINE Vec8 vec8_max(Vec8 a, Vec8 b) {
     for (int k = 0; k < 8; ++k) a.v[k] = a.v[k] > b.v[k] ? a.v[k] : b.v[k];
     return a;
+}
+NEURALFX_ALWAYS_INLINE float sum_lanes(Vec8 v) {
+    return ((v.v[0] + v.v[4]) + (v.v[1] + v.v[5])) + ((v.v[2] + v.v[6]) + (v.v[3] + v.v[7]));
 }
 
 #endif

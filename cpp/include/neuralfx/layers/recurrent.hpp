@@ -326,7 +326,8 @@ private:
             }
     }
 
-    // head(h): L lane-wise partial sums (one vector), halved to 8, then a fixed addition tree.
+    // head(h): L lane-wise partial sums (one vector), halved to 8, then a fixed addition tree
+    // (sum_lanes).
     template <int kH, class Vec>
     NEURALFX_ALWAYS_INLINE static float head(const Weights& w, const float* __restrict h) {
         constexpr int L = kLanes<Vec>;
@@ -334,11 +335,7 @@ private:
         const float* __restrict hw = w.head.data();
         Vec acc = vec_load<Vec>(hw) * vec_load<Vec>(h);
         for (int j = L; j < padded; j += L) acc += vec_load<Vec>(hw + j) * vec_load<Vec>(h + j);
-        float part[L];
-        vec_store(part, acc);
-        for (int half = L / 2; half >= 8; half /= 2)
-            for (int i = 0; i < half; ++i) part[i] += part[i + half];
-        return w.head_bias + (((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7])));
+        return w.head_bias + sum_lanes(acc);
     }
 
     // C channels (1, or 2 for a stereo pair), each with its own block (state) and audio.
