@@ -234,20 +234,6 @@ private:
         return hseq_.data() + l * static_cast<size_t>(kChunk + 1) * static_cast<size_t>(weights_->padded);
     }
 
-    // *p in every lane, as one broadcast from memory. Vec16 needs the assembly form: from the
-    // plain form GCC permuted lanes of a vector load in the column loop (vec16.hpp), and in
-    // project() it wrote the value lane by lane, 16 masked broadcasts and their mask moves per
-    // input (~47 cycles per sample of LSTM-32 on a Zen 4 EPYC; 1.05-1.06x for LSTM-24/32 and
-    // GRU-32 once fixed). For the eight-float types GCC makes one broadcast from the plain form,
-    // and the assembly form there gave the AVX2 copy more stack traffic.
-    template <class Vec>
-    NEURALFX_ALWAYS_INLINE static Vec broadcast_at(const float* p) {
-#if defined(NEURALFX_HAS_VEC16)
-        if constexpr (std::is_same_v<Vec, Vec16>) return vec_broadcast_from<Vec16>(p);
-#endif
-        return vec_broadcast<Vec>(*p);
-    }
-
     // out[t] = bias + W_ih src[t] for t < T, each group's G gates in a row; src rows `stride` apart.
     template <class Vec>
     NEURALFX_ALWAYS_INLINE static void project(const PackedLayer& p, int groups, const float* src, int stride, int T,
@@ -262,12 +248,26 @@ private:
                 for (int g = 0; g < G; ++g) acc[g] = vec_load<Vec>(p.bias + (k * G + g) * L);
                 const float* __restrict wk = p.wi + k * I * G * L;
                 for (int c = 0; c < I; ++c) {
-                    const Vec a = broadcast_at<Vec>(x + c);
+                    // From memory: from vec_broadcast<Vec>(x[c]) GCC 12 built the value lane by lane,
+                    // 16 masked broadcasts and their mask moves for Vec16 (~47 cycles per LSTM-32 sample
+                    // on a Zen 4 EPYC; LSTM-24/32 and GRU-32 1.05-1.06x once fixed), 8 inserts for Vec8.
+                    const Vec a = vec_broadcast_from<Vec>(x + c);
                     for (int g = 0; g < G; ++g) acc[g] += a * vec_load<Vec>(wk + (c * G + g) * L);
                 }
                 for (int g = 0; g < G; ++g) vec_store(o + (k * G + g) * L, acc[g]);
             }
         }
+    }
+
+    // *h in every lane, as one broadcast from memory. Vec16 needs the assembly form (vec16.hpp:
+    // GCC permuted lanes of a vector load instead); for the eight-float types GCC makes it from
+    // the plain form, and the assembly form there gave the AVX2 copy more stack traffic.
+    template <class Vec>
+    NEURALFX_ALWAYS_INLINE static Vec broadcast_h(const float* h) {
+#if defined(NEURALFX_HAS_VEC16)
+        if constexpr (std::is_same_v<Vec, Vec16>) return vec_broadcast_from<Vec16>(h);
+#endif
+        return vec_broadcast<Vec>(*h);
     }
 
     // acc += column j of W_hh (NP groups' rows from wk) times h[j], for C channels.
@@ -276,7 +276,7 @@ private:
                                               const float* const (&hprev)[C]) {
         Vec b[C];
 #pragma GCC unroll 8
-        for (int ch = 0; ch < C; ++ch) b[ch] = broadcast_at<Vec>(hprev[ch] + j);
+        for (int ch = 0; ch < C; ++ch) b[ch] = broadcast_h<Vec>(hprev[ch] + j);
 #pragma GCC unroll 8
         for (int q = 0; q < NP; ++q)
 #pragma GCC unroll 8
