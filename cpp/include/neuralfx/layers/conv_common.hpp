@@ -152,7 +152,7 @@ NEURALFX_ALWAYS_INLINE Vec film_apply(Vec z, const float* film, int stride, cons
     Vec scale = vec_load<Vec>(film + col);
     Vec shift = vec_load<Vec>(film + stride + col);
     for (int k = 0; k < num_knobs; ++k) {
-        const Vec kv = vec_broadcast<Vec>(knobs[k][t]);
+        const Vec kv = vec_broadcast_from<Vec>(knobs[k] + t);
         const float* row = film + static_cast<size_t>(1 + k) * 2 * stride;
         scale += kv * vec_load<Vec>(row + col);
         shift += kv * vec_load<Vec>(row + stride + col);

@@ -143,7 +143,7 @@ private:
                 z = z - neg + vec_load<Vec>(l.prelu + col) * neg;  // prelu: max(z, 0) + a min(z, 0)
                 Vec res;
                 if (l.res)
-                    res = vec_broadcast<Vec>(x[t0 + tt]) * vec_load<Vec>(l.res + col);
+                    res = vec_broadcast_from<Vec>(x + t0 + tt) * vec_load<Vec>(l.res + col);
                 else
                     res = vec_load<Vec>(in + static_cast<size_t>(t0 + tt) * in_stride + col);
                 vec_store(out + static_cast<size_t>(t0 + tt) * S + col, z + res);
