@@ -260,23 +260,24 @@ private:
     }
 
     // *h in every lane, as one broadcast from memory. Vec16 needs the assembly form (vec16.hpp:
-    // GCC permuted lanes of a vector load instead); for the eight-float types GCC makes it from
-    // the plain form, and the assembly form there gave the AVX2 copy more stack traffic.
-    template <class Vec>
+    // GCC permuted lanes of a vector load instead), and so do run-time sizes (kH = 0): from the
+    // plain form GCC built each broadcast from 4 vinsertps and a vinsertf128 in their column loop
+    // (AVX2 copy on the Zen 4 EPYC, paired rounds: LSTM-36 1.10x, GRU-36 1.21x with the assembly
+    // form). For compile-time sizes GCC makes one broadcast from the plain form, and the assembly
+    // form there gave the AVX2 copy more stack traffic.
+    template <int kH, class Vec>
     NEURALFX_ALWAYS_INLINE static Vec broadcast_h(const float* h) {
-#if defined(NEURALFX_HAS_VEC16)
-        if constexpr (std::is_same_v<Vec, Vec16>) return vec_broadcast_from<Vec16>(h);
-#endif
-        return vec_broadcast<Vec>(*h);
+        if constexpr (kH == 0 || sizeof(Vec) == 64) return vec_broadcast_from<Vec>(h);
+        else return vec_broadcast<Vec>(*h);
     }
 
     // acc += column j of W_hh (NP groups' rows from wk) times h[j], for C channels.
-    template <int NP, int C, class Vec>
+    template <int NP, int C, int kH, class Vec>
     NEURALFX_ALWAYS_INLINE static void column(Vec (&acc)[C][NP][G], const float* __restrict wk, int H, int j,
                                               const float* const (&hprev)[C]) {
         Vec b[C];
 #pragma GCC unroll 8
-        for (int ch = 0; ch < C; ++ch) b[ch] = broadcast_h<Vec>(hprev[ch] + j);
+        for (int ch = 0; ch < C; ++ch) b[ch] = broadcast_h<kH, Vec>(hprev[ch] + j);
 #pragma GCC unroll 8
         for (int q = 0; q < NP; ++q)
 #pragma GCC unroll 8
@@ -311,11 +312,11 @@ private:
             // registers. Pairs unrolled whole at 48-64 units measured slower (stereo GRU-64 0.6-0.7
             // M samples/s against 1.1 M looped), one reason pairs are limited to one group.
 #pragma GCC unroll 64
-            for (int j = 0; j < kH; ++j) column<NP, C>(acc, wk, kH, j, hprev);
+            for (int j = 0; j < kH; ++j) column<NP, C, kH>(acc, wk, kH, j, hprev);
         } else {
             // Run-time sizes: unrolled by 4 (LSTM-36 2.8 M samples/s against 2.6 M not unrolled).
 #pragma GCC unroll 4
-            for (int j = 0; j < H; ++j) column<NP, C>(acc, wk, H, j, hprev);
+            for (int j = 0; j < H; ++j) column<NP, C, kH>(acc, wk, H, j, hprev);
         }
 #pragma GCC unroll 8
         for (int ch = 0; ch < C; ++ch)
