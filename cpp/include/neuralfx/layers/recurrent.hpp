@@ -8,7 +8,8 @@
 //  - Layer by layer over chunks of kChunk samples. The input contribution (bias + W_ih input)
 //    of every sample of a chunk is one pass before the recurrence, so the sample-to-sample
 //    dependency chain holds only W_hh h and the cell update, and a stacked layer's input
-//    product is independent work instead of part of the chain.
+//    product is independent work instead of part of the chain. (LSTM's first layer in 16-lane
+//    groups sums its few inputs inside the pass instead: see kInputsInPass in run().)
 //  - Gate rows in groups of L hidden units, L the lanes of one vector register (8 for AVX2,
 //    16 for AVX-512): all G gates of L units are G vector accumulators, filled by broadcasting
 //    h[j] against column j of W_hh (no horizontal adds). The cell update runs on the
@@ -134,6 +135,13 @@ private:
     static constexpr int round_up(int v, int m) { return (v + m - 1) / m * m; }
     template <class Vec>
     static constexpr int kLanes = static_cast<int>(sizeof(Vec) / sizeof(float));
+    // Whether any gate's hidden bias is kept apart (GRU's n): its update then reads the projected
+    // gate input from memory.
+    static constexpr bool keeps_bias_apart() {
+        for (bool apart : Cell::kHiddenBiasApart)
+            if (apart) return true;
+        return false;
+    }
     // Groups per pass: as many accumulators (G x GP x C) as the copy's budget kAcc allows, which
     // keeps both FMA pipes busy while leaving registers for the broadcasts. Compile-time sizes
     // spread their groups evenly over the fewest passes: a pass of one group holds only G chains
@@ -234,26 +242,32 @@ private:
         return hseq_.data() + l * static_cast<size_t>(kChunk + 1) * static_cast<size_t>(weights_->padded);
     }
 
+    // acc = bias + W_ih x for the G gates of group k.
+    template <class Vec>
+    NEURALFX_ALWAYS_INLINE static void input_sums(const PackedLayer& p, int k, const float* x, Vec (&acc)[G]) {
+        constexpr int L = kLanes<Vec>;
+        const int I = p.inputs;
+        for (int g = 0; g < G; ++g) acc[g] = vec_load<Vec>(p.bias + (k * G + g) * L);
+        const float* __restrict wk = p.wi + k * I * G * L;
+        for (int c = 0; c < I; ++c) {
+            // From memory: from vec_broadcast<Vec>(x[c]) GCC 12 built the value lane by lane, 16
+            // masked broadcasts and their mask moves for Vec16 (~47 cycles per LSTM-32 sample on a
+            // Zen 4 EPYC; LSTM-24/32 and GRU-32 1.05-1.06x once fixed), 8 inserts for Vec8.
+            const Vec a = vec_broadcast_from<Vec>(x + c);
+            for (int g = 0; g < G; ++g) acc[g] += a * vec_load<Vec>(wk + (c * G + g) * L);
+        }
+    }
+
     // out[t] = bias + W_ih src[t] for t < T, each group's G gates in a row; src rows `stride` apart.
     template <class Vec>
     NEURALFX_ALWAYS_INLINE static void project(const PackedLayer& p, int groups, const float* src, int stride, int T,
                                                float* __restrict out) {
         constexpr int L = kLanes<Vec>;
-        const int I = p.inputs;
         for (int t = 0; t < T; ++t) {
-            const float* x = src + t * stride;
             float* o = out + t * groups * G * L;
             for (int k = 0; k < groups; ++k) {
                 Vec acc[G];
-                for (int g = 0; g < G; ++g) acc[g] = vec_load<Vec>(p.bias + (k * G + g) * L);
-                const float* __restrict wk = p.wi + k * I * G * L;
-                for (int c = 0; c < I; ++c) {
-                    // From memory: from vec_broadcast<Vec>(x[c]) GCC 12 built the value lane by lane,
-                    // 16 masked broadcasts and their mask moves for Vec16 (~47 cycles per LSTM-32 sample
-                    // on a Zen 4 EPYC; LSTM-24/32 and GRU-32 1.05-1.06x once fixed), 8 inserts for Vec8.
-                    const Vec a = vec_broadcast_from<Vec>(x + c);
-                    for (int g = 0; g < G; ++g) acc[g] += a * vec_load<Vec>(wk + (c * G + g) * L);
-                }
+                input_sums<Vec>(p, k, src + t * stride, acc);
                 for (int g = 0; g < G; ++g) vec_store(o + (k * G + g) * L, acc[g]);
             }
         }
@@ -291,20 +305,28 @@ private:
     // One sample's W_hh h for NP groups starting at group k, for C channels, then the cell
     // update of those groups. The accumulators start from the gate inputs (or, for gates whose
     // hidden bias the cell keeps apart, from that bias) and stay in registers for all columns.
-    template <int NP, int C, int kH, class Vec>
+    // kFromInputs: in holds the layer's inputs, not their projected gate sums, and the pass
+    // computes the sums itself (cells that keep no bias apart only).
+    template <int NP, int C, int kH, class Vec, bool kFromInputs>
     NEURALFX_ALWAYS_INLINE static void pass(const PackedLayer& p, int H, int k, const float* const (&hprev)[C],
                                             float* const (&hnew)[C], const float* const (&in)[C], float* const (&c)[C]) {
         constexpr int L = kLanes<Vec>;
+        static_assert(!(kFromInputs && keeps_bias_apart()), "the update reads projected gate inputs from `in`");
         Vec acc[C][NP][G];
 #pragma GCC unroll 8
         for (int ch = 0; ch < C; ++ch)
 #pragma GCC unroll 8
-            for (int q = 0; q < NP; ++q)
+            for (int q = 0; q < NP; ++q) {
+                if constexpr (kFromInputs) {
+                    input_sums<Vec>(p, k + q, in[ch], acc[ch][q]);
+                    continue;
+                }
 #pragma GCC unroll 8
                 for (int g = 0; g < G; ++g) {
                     const int at = ((k + q) * G + g) * L;
                     acc[ch][q][g] = vec_load<Vec>(Cell::kHiddenBiasApart[g] ? p.bh + at : in[ch] + at);
                 }
+            }
         const float* __restrict wk = p.wh + k * H * G * L;
         if constexpr (kH > 0) {
             // Unrolled whole for compile-time sizes (mono up to 64 columns, stereo pairs only at
@@ -325,6 +347,16 @@ private:
                 const int u = (k + q) * L;
                 Cell::template update<Vec>(acc[ch][q], in[ch] + (k + q) * G * L, c[ch] + u, hprev[ch] + u, hnew[ch] + u);
             }
+    }
+
+    // The passes over all groups of one sample: GP groups at a time, then the rest one by one.
+    template <int GP, int C, int kH, class Vec, bool kFromInputs>
+    NEURALFX_ALWAYS_INLINE static void passes(const PackedLayer& p, int H, int groups, const float* const (&hprev)[C],
+                                              float* const (&hnew)[C], const float* const (&in)[C],
+                                              float* const (&c)[C]) {
+        int k = 0;
+        for (; k + GP <= groups; k += GP) pass<GP, C, kH, Vec, kFromInputs>(p, H, k, hprev, hnew, in, c);
+        for (; k < groups; ++k) pass<1, C, kH, Vec, kFromInputs>(p, H, k, hprev, hnew, in, c);
     }
 
     // head(h): L lane-wise partial sums (one vector), halved to 8, then a fixed addition tree
@@ -350,6 +382,12 @@ private:
         const int padded = kH > 0 ? round_up(kH, L) : w.padded;
         const int groups = padded / L;
         constexpr int GP = groups_per_pass<kH, C, kAcc, L>();
+        // Layer 0's gate inputs (audio and knobs: few inputs) summed inside the pass instead of
+        // projected for the chunk first, which saves storing and reloading them: LSTM in 16-lane
+        // groups on the Zen 4 EPYC (paired rounds, block 64) 1.06x for LSTM-24/32. The 8-lane copy
+        // measured mixed (AVX2 on the same machine: LSTM-16 0.82x, LSTM-24 0.79x, LSTM-32 1.04x),
+        // so it keeps the projection.
+        constexpr bool kInputsInPass = L == 16 && !keeps_bias_apart();
         const int I0 = w.layers[0].inputs;
         const std::vector<int>& cond = blk[0]->conditioning_;
         const int num_cond = static_cast<int>(cond.size());
@@ -367,7 +405,9 @@ private:
                 const PackedLayer& p = w.layers[l];
                 for (int ch = 0; ch < C; ++ch) {
                     RecurrentBlock& b = *blk[ch];
-                    if (l == 0) project<Vec>(p, groups, b.in_.data(), I0, T, b.proj_.data());
+                    if (l == 0) {
+                        if (!kInputsInPass) project<Vec>(p, groups, b.in_.data(), I0, T, b.proj_.data());
+                    }
                     else project<Vec>(p, groups, b.hidden_rows(l - 1) + padded, padded, T, b.proj_.data());
                 }
                 float* rows[C];
@@ -385,9 +425,14 @@ private:
                         hnew[ch] = rows[ch] + (t + 1) * padded;
                         in[ch] = blk[ch]->proj_.data() + t * groups * G * L;
                     }
-                    int k = 0;
-                    for (; k + GP <= groups; k += GP) pass<GP, C, kH, Vec>(p, H, k, hprev, hnew, in, cell);
-                    for (; k < groups; ++k) pass<1, C, kH, Vec>(p, H, k, hprev, hnew, in, cell);
+                    if constexpr (kInputsInPass) {
+                        if (l == 0) {
+                            for (int ch = 0; ch < C; ++ch) in[ch] = blk[ch]->in_.data() + t * I0;
+                            passes<GP, C, kH, Vec, true>(p, H, groups, hprev, hnew, in, cell);
+                            continue;
+                        }
+                    }
+                    passes<GP, C, kH, Vec, false>(p, H, groups, hprev, hnew, in, cell);
                 }
                 for (int ch = 0; ch < C; ++ch) std::copy(rows[ch] + T * padded, rows[ch] + (T + 1) * padded, rows[ch]);
             }
