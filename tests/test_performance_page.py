@@ -21,7 +21,7 @@ def load_page_module():
 
 
 # The committed pages and the result files they are rendered from.
-PAGES = {"latest.json": "PERFORMANCE.md", "xeon.json": "PERFORMANCE-xeon.md"}
+PAGES = {"latest.json": "PERFORMANCE.md", "xeon.json": "PERFORMANCE-xeon.md", "zen3.json": "PERFORMANCE-zen3.md"}
 
 
 def test_saved_results_exist() -> None:
