@@ -60,7 +60,6 @@ NEURALFX_ALWAYS_INLINE Vec16 vec_min(Vec16 a, Vec16 b) { return select_min(a, b)
 NEURALFX_ALWAYS_INLINE Vec16 vec_max(Vec16 a, Vec16 b) { return select_max(a, b); }
 #endif
 
-// vec8.hpp's sum_lanes order after adding the halves: lanes i and i + 8 first.
 NEURALFX_ALWAYS_INLINE float sum_lanes(Vec16 v) {
     Vec8 lo, hi;
     std::memcpy(&lo, &v, sizeof lo);

@@ -65,16 +65,18 @@ struct VecPair {
 #undef NEURALFX_VECPAIR_OP
 };
 
-// The sum of eight lanes in one fixed order, ((v0 + v4) + (v1 + v5)) + ((v2 + v6) + (v3 + v7)),
-// computed in registers; wider types add their halves lane by lane first (VecPair below,
-// vec16.hpp's Vec16). The recurrent layers' head sums with it once per sample.
+typedef float Vec4 __attribute__((vector_size(16)));
+
+// The sum of a vector's lanes in one fixed order, in registers: halves added lane by lane until
+// four lanes remain, then (s0 + s1) + (s2 + s3); for eight lanes
+// ((v0 + v4) + (v1 + v5)) + ((v2 + v6) + (v3 + v7)). The recurrent layers' head sums with it
+// once per sample. Overloads: Vec4, Vec8, VecPair (below), vec16.hpp's Vec16.
+NEURALFX_ALWAYS_INLINE float sum_lanes(Vec4 s) { return (s[0] + s[1]) + (s[2] + s[3]); }
 NEURALFX_ALWAYS_INLINE float sum_lanes(Vec8 v) {
-    typedef float Quad __attribute__((vector_size(16)));
-    Quad lo, hi;
+    Vec4 lo, hi;
     std::memcpy(&lo, &v, sizeof lo);
     std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
-    const Quad s = lo + hi;
-    return (s[0] + s[1]) + (s[2] + s[3]);
+    return sum_lanes(lo + hi);
 }
 
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)
@@ -82,7 +84,6 @@ NEURALFX_ALWAYS_INLINE float sum_lanes(Vec8 v) {
 // went through eight scalar stores and a reload, accumulators through the stack: 8x slower
 // than the AVX copy). The baseline copy of the hot loops therefore uses this pair of native
 // 16-byte vectors instead: the same eight lanes and operations, in SSE registers.
-typedef float Vec4 __attribute__((vector_size(16)));
 using Vec4x2 = VecPair<Vec4>;
 NEURALFX_ALWAYS_INLINE Vec4x2 vec4x2_load(const float* p) {
     Vec4x2 v;
@@ -100,15 +101,12 @@ NEURALFX_ALWAYS_INLINE Vec4x2 vec_min(Vec4x2 a, Vec4x2 b) {
 NEURALFX_ALWAYS_INLINE Vec4x2 vec_max(Vec4x2 a, Vec4x2 b) {
     return {a.lo > b.lo ? a.lo : b.lo, a.hi > b.hi ? a.hi : b.hi};
 }
-// Four lanes (Vec4x2's halves already added): (s0 + s1) + (s2 + s3), sum_lanes' order.
-NEURALFX_ALWAYS_INLINE float sum_lanes(Vec4 s) { return (s[0] + s[1]) + (s[2] + s[3]); }
 // The eight-float type for code compiled for the build's own target (the baseline copy).
 using BaselineVec8 = Vec4x2;
 #define NEURALFX_HAS_VEC4X2 1
 #else
 using BaselineVec8 = Vec8;
 #endif
-// After every half's sum_lanes (two-phase lookup finds no overload declared later).
 template <class Half>
 NEURALFX_ALWAYS_INLINE float sum_lanes(VecPair<Half> v) {
     return sum_lanes(v.lo + v.hi);

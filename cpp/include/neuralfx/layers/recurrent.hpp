@@ -319,12 +319,12 @@ private:
             for (int q = 0; q < NP; ++q) {
                 if constexpr (kFromInputs) {
                     input_sums<Vec>(p, k + q, in[ch], acc[ch][q]);
-                    continue;
-                }
+                } else {
 #pragma GCC unroll 8
-                for (int g = 0; g < G; ++g) {
-                    const int at = ((k + q) * G + g) * L;
-                    acc[ch][q][g] = vec_load<Vec>(Cell::kHiddenBiasApart[g] ? p.bh + at : in[ch] + at);
+                    for (int g = 0; g < G; ++g) {
+                        const int at = ((k + q) * G + g) * L;
+                        acc[ch][q][g] = vec_load<Vec>(Cell::kHiddenBiasApart[g] ? p.bh + at : in[ch] + at);
+                    }
                 }
             }
         const float* __restrict wk = p.wh + k * H * G * L;
