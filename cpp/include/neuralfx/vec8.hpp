@@ -29,7 +29,8 @@ NEURALFX_ALWAYS_INLINE void vec8_store(float* p, Vec8 v) { std::memcpy(p, &v, si
 // Written as a - 0 (scalar - vector): GCC lowers 32-byte vector code in functions compiled
 // for the baseline before inlining it into NEURALFX_TARGET_AVX2_FMA ones, and it lowered the
 // initializer {a, a, ...} to a chain of SSE inserts; this form stays one vbroadcastss in the
-// column loops (not everywhere: recurrent.hpp's project() broadcasts from memory). It is
+// compile-time-sized column loops (not everywhere: recurrent.hpp's input sums and run-time-sized
+// column loops broadcast from memory, vec_broadcast_from below). It is
 // exact for every a (-0 stays -0), so GCC drops the subtraction and broadcasts straight from
 // memory; the earlier 0 + a kept a scalar add (it turns -0 into +0) in front of every
 // broadcast, on the recurrent layers' critical path (LSTM-16 ~9.5 -> ~13 M samples/s with

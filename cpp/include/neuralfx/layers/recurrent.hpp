@@ -403,12 +403,11 @@ private:
             }
             for (size_t l = 0; l < num_layers; ++l) {
                 const PackedLayer& p = w.layers[l];
+                const bool inputs_in_pass = kInputsInPass && l == 0;
                 for (int ch = 0; ch < C; ++ch) {
                     RecurrentBlock& b = *blk[ch];
-                    if (l == 0) {
-                        if (!kInputsInPass) project<Vec>(p, groups, b.in_.data(), I0, T, b.proj_.data());
-                    }
-                    else project<Vec>(p, groups, b.hidden_rows(l - 1) + padded, padded, T, b.proj_.data());
+                    if (l > 0) project<Vec>(p, groups, b.hidden_rows(l - 1) + padded, padded, T, b.proj_.data());
+                    else if (!inputs_in_pass) project<Vec>(p, groups, b.in_.data(), I0, T, b.proj_.data());
                 }
                 float* rows[C];
                 float* cell[C];
@@ -423,11 +422,11 @@ private:
                     for (int ch = 0; ch < C; ++ch) {
                         hprev[ch] = rows[ch] + t * padded;
                         hnew[ch] = rows[ch] + (t + 1) * padded;
-                        in[ch] = blk[ch]->proj_.data() + t * groups * G * L;
+                        in[ch] = inputs_in_pass ? blk[ch]->in_.data() + t * I0 : blk[ch]->proj_.data() + t * groups * G * L;
                     }
+                    // The pass with kFromInputs is compiled only where the cell allows it.
                     if constexpr (kInputsInPass) {
-                        if (l == 0) {
-                            for (int ch = 0; ch < C; ++ch) in[ch] = blk[ch]->in_.data() + t * I0;
+                        if (inputs_in_pass) {
                             passes<GP, C, kH, Vec, true>(p, H, groups, hprev, hnew, in, cell);
                             continue;
                         }
