@@ -102,6 +102,10 @@ def render(data: dict) -> str:
         f"- Core clock measured by the bench (a chain of dependent integer multiplies, best of 5): "
         f"{clock_text(k)}. cycles/sample = that clock / cpu samples/s (core cycles per sample of one channel): the number to compare with "
         "other machines and with the cycle budgets of the targets below.",
+        *([f"- fp32 multiply-add rate measured by the bench ({k['fma_peak']['isa']} copy, 12 independent chains of "
+           f"multiply-adds, best of 5): {k['fma_peak']['multiply_adds_per_s'] / 1e9:.1f} G/s"
+           + (f", {k['fma_peak']['multiply_adds_per_s'] / (k['core_ghz'] * 1e9):.1f} per cycle" if k.get("core_ghz", 0) > 0 else "")
+           + ": the CPU's peak, which bounds every model below (see the section on it)."] if "fma_peak" in k else []),
         f"- {data.get('machine_note', SHARED_VM_NOTE)} "
         f"Load average (1, 5, 15 min) before: {', '.join(f'{v:.2f}' for v in data['load_average_before'])}; "
         f"after: {', '.join(f'{v:.2f}' for v in data['load_average_after'])}. "
@@ -135,6 +139,7 @@ def render(data: dict) -> str:
                      f"| {r['rtf']:.0f} | {r['silence_ns_per_block'] / r['loud_ns_per_block']:.2f} |")
 
     lines += render_size_sweep(data.get("size_sweep"))
+    lines += render_fma_peak(data)
 
     base = data.get("kernel_baseline_simd")
     if base:
@@ -210,6 +215,7 @@ def render(data: dict) -> str:
             wall, cpu = data["ratios"][arch][f"vs_{mode}"], data["ratios"][arch][f"vs_{mode}_cpu"]
             lines.append(f"| {arch} >= {want:.0f}x PyTorch CPU ({label}) | {wall:.1f}x | {cpu:.1f}x | - | - "
                          f"| {yes(wall >= want)} / {yes(cpu >= want)} |")
+        lines += render_ratio_bound(data)
     lines += render_file_throughput(data.get("file_throughput"))
     lines.append("")
     return "\n".join(lines)
@@ -232,6 +238,60 @@ def render_size_sweep(sweep: dict | None) -> list[str]:
                      + (f"| {mega(stereo['samples_per_s'])} | {stereo['samples_per_s'] / mono['samples_per_s']:.2f} |"
                         if stereo else "| - | - |"))
     return lines
+
+
+def fma_rows(data: dict) -> list[dict]:
+    """Mono rows at the page's block size that carry a multiply-add count: the size sweep's where
+    the run has one, else the kernel table's."""
+    sweep = data.get("size_sweep") or {}
+    rows = sweep.get("results") or [r for r in data["kernel"]["results"] if r["block"] == data["block"]]
+    return [r for r in rows if r["channels"] == 1 and r.get("multiply_adds_per_sample")]
+
+
+def render_fma_peak(data: dict) -> list[str]:
+    """Each model's distance to the CPU's measured multiply-add peak; empty for runs made before
+    the bench measured it."""
+    k = data["kernel"]
+    rows = fma_rows(data)
+    if "fma_peak" not in k or not rows:
+        return []
+    peak = k["fma_peak"]["multiply_adds_per_s"]
+    ghz = k.get("core_ghz", 0.0)
+    lines = ["", f"## Distance to the multiply-add peak (mono, block {data['block']})", "",
+             "multiply-adds/sample counts one per entry of the model's weight matrices and convolution taps "
+             "(`multiply_adds_per_sample`; activations and biases not counted): work every fp32 implementation "
+             f"of the model does. At the measured peak ({peak / 1e9:.1f} G/s) it gives the fastest any "
+             "implementation could run on one core, and its cycles per sample; `of peak` is the measured CPU-time "
+             "rate over that limit. The rest of each sample's time goes to activations, the cell update and "
+             "moving data.", "",
+             "| model | multiply-adds/sample | limit samples/s | limit cycles/sample | measured cycles/sample | of peak |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        madds = r["multiply_adds_per_sample"]
+        limit = peak / madds
+        lines.append(f"| {r['model']} | {madds:,} | {mega(limit)} | {cycles(k, limit)} "
+                     f"| {cycles(k, r['cpu_samples_per_s'])} | {100 * r['cpu_samples_per_s'] / limit:.0f}% |")
+    return lines
+
+
+def render_ratio_bound(data: dict) -> list[str]:
+    """What the multiply-add peak allows for the kernel / PyTorch target; empty where the run did
+    not measure the peak or the model."""
+    k = data["kernel"]
+    arch, want = TARGET_TORCH_RATIO
+    row = next((r for r in fma_rows(data) if r["model"] == arch), None)
+    if "fma_peak" not in k or row is None or arch not in data["ratios"]:
+        return []
+    madds = row["multiply_adds_per_sample"]
+    limit = k["fma_peak"]["multiply_adds_per_s"] / madds
+    torch_rate = data["torch_results"][arch][f"blocks_of_{data['block']}"]["samples_per_s"]
+    needed = want * torch_rate
+    verdict = ("above that limit: no fp32 implementation can meet it on this core"
+               if needed > limit else "within that limit")
+    return ["", f"The {want:.0f}x target needs {want:.0f} x {mega(torch_rate)} = {mega(needed)} samples/s against torch in "
+            f"blocks of {data['block']} here. {arch} does {madds:,} multiply-adds per sample, so at this core's measured "
+            f"peak ({k['fma_peak']['multiply_adds_per_s'] / 1e9:.1f} G/s) no implementation runs it faster than "
+            f"{mega(limit)} samples/s, {limit / torch_rate:.1f}x torch: the target is {verdict}."]
 
 
 def render_file_throughput(f: dict | None) -> list[str]:

@@ -56,6 +56,14 @@ class NeuralEffect:
         return self._model.latency_samples
 
     @property
+    def multiply_adds_per_sample(self) -> int:
+        """Multiply-adds per sample of one channel by the model's weights (one per entry of its
+        matrices and convolution taps; activations, biases and DSP blocks not counted): the
+        arithmetic any implementation must do, which neuralfx-bench sets against the CPU's
+        measured multiply-add rate."""
+        return self._model.multiply_adds_per_sample
+
+    @property
     def knobs(self) -> list[Knob]:
         return [Knob(k["name"], k["min"], k["max"], k["default"], k["unit"]) for k in self._model.knobs]
 

@@ -95,3 +95,25 @@ def test_size_sweep_renders_mono_and_stereo_side_by_side() -> None:
     assert "## Cost by model size (block 64)" in page
     # 3 GHz / 1 M samples/s = 3000 cycles; stereo moves 1.6x the samples of mono.
     assert "| lstm:8 | 1.00 M | 20% | 3000 | 20 | 1.60 M | 1.60 |" in page
+
+
+def with_fma_peak(data: dict, peak: float) -> dict:
+    """A saved run as a bench that measured the multiply-add peak would have written it."""
+    data["kernel"]["fma_peak"] = {"multiply_adds_per_s": peak, "isa": "avx512"}
+    for r in data["size_sweep"]["results"]:
+        r["multiply_adds_per_sample"] = 4256 if r["model"] == "lstm:32" else 1000
+    return data
+
+
+@pytest.mark.parametrize("peak, verdict", [(58.8e9, "above that limit"), (600e9, "within that limit")])
+def test_multiply_add_peak_bounds_each_model_and_the_torch_ratio_target(peak: float, verdict: str) -> None:
+    page_module = load_page_module()
+    data = with_fma_peak(json.loads((REPO / "benchmarks" / "results" / "latest.json").read_text()), peak)
+    page = page_module.render(data)
+    lstm32 = next(r for r in data["size_sweep"]["results"] if r["model"] == "lstm:32" and r["channels"] == 1)
+    limit = peak / 4256
+    assert (f"| lstm:32 | 4,256 | {page_module.mega(limit)} | {page_module.cycles(data['kernel'], limit)} "
+            f"| {page_module.cycles(data['kernel'], lstm32['cpu_samples_per_s'])} "
+            f"| {100 * lstm32['cpu_samples_per_s'] / limit:.0f}% |") in page
+    torch_rate = data["torch_results"]["lstm:32"]["blocks_of_64"]["samples_per_s"]
+    assert f"{page_module.mega(limit)} samples/s, {limit / torch_rate:.1f}x torch: the target is {verdict}" in page

@@ -8,7 +8,8 @@
 // the rate by thread CPU time (less disturbed on a shared machine, where wall time also counts
 // other jobs' time slices), and the time per block of silence right after loud input against
 // the time per block of that input: a ratio far above 1 means recurrent state decaying into
-// denormals is not being flushed.
+// denormals is not being flushed. It also measures the CPU's fp32 multiply-add rate (fma_peak.hpp)
+// and prints each model's multiply-adds per sample and the share of that rate the model ran at.
 
 #include <time.h>
 
@@ -24,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "fma_peak.hpp"
 #include "neuralfx/build_info.hpp"
 #include "neuralfx/model_io.hpp"
 #include "neuralfx/random_model.hpp"
@@ -229,6 +231,7 @@ struct Row {
     double rtf = 0.0;       // seconds of audio per second of wall time
     double loud_ns_per_block = 0.0;
     double silence_ns_per_block = 0.0;
+    long long multiply_adds_per_sample = 0;  // per sample of one channel
 };
 
 }  // namespace
@@ -240,10 +243,16 @@ int main(int argc, char** argv) {
     char clock[64];
     if (ghz > 0.0) std::snprintf(clock, sizeof clock, "%.2f GHz", ghz);
     else std::snprintf(clock, sizeof clock, "not measured on this CPU");
+    const neuralfx_bench::FmaPeak peak = neuralfx_bench::measure_fma_peak();
+    char per_cycle[48] = "";
+    if (ghz > 0.0) std::snprintf(per_cycle, sizeof per_cycle, ", %.1f a cycle", peak.multiply_adds_per_s / (ghz * 1e9));
     std::printf("neuralfx-bench | cpu: %s | core clock (measured): %s | %s\n", cpu.c_str(), clock,
                 neuralfx::build_info().c_str());
-    std::printf("%-24s %3s %6s %13s %8s %13s %9s %12s %13s %10s\n", "model", "ch", "block", "samples/s", "spread",
-                "cpu samples/s", "RTF", "silence/loud", "cpu per ch", "cycles/smp");
+    std::printf("fp32 multiply-adds (measured, %s, 12 independent chains): %.1f G/s%s. madds/smp: the model's "
+                "multiply-adds per sample; of peak: the share of that rate it ran at (cpu time)\n",
+                peak.isa.c_str(), peak.multiply_adds_per_s / 1e9, per_cycle);
+    std::printf("%-24s %3s %6s %13s %8s %13s %9s %12s %13s %10s %9s %7s\n", "model", "ch", "block", "samples/s", "spread",
+                "cpu samples/s", "RTF", "silence/loud", "cpu per ch", "cycles/smp", "madds/smp", "of peak");
     std::vector<Row> rows;
     for (const std::string& spec : opt.models) {
         std::unique_ptr<neuralfx::Model> model;
@@ -294,6 +303,7 @@ int main(int argc, char** argv) {
                 row.rtf = row.rate / channels / rate;
                 row.loud_ns_per_block = 1e9 * loud_t.cpu / blocks;
                 row.silence_ns_per_block = 1e9 * silence_t.cpu / blocks;
+                row.multiply_adds_per_sample = model->multiply_adds_per_sample();
                 rows.push_back(row);
                 // cpu per ch: the cpu rate per channel, to compare stereo (two channels, run in one
                 // loop where a block pairs them, Block::process_pair) with mono.
@@ -301,9 +311,11 @@ int main(int argc, char** argv) {
                 char cycles[32];
                 if (ghz > 0.0) std::snprintf(cycles, sizeof cycles, "%.0f", ghz * 1e9 / row.cpu_rate);
                 else std::snprintf(cycles, sizeof cycles, "-");
-                std::printf("%-24s %3d %6d %13.0f %7.1f%% %13.0f %9.1f %12.2f %13.0f %10s\n", name.c_str(), channels, block,
-                            row.rate, 100.0 * (row.rate_max - row.rate_min) / row.rate, row.cpu_rate, row.rtf,
-                            row.silence_ns_per_block / row.loud_ns_per_block, row.cpu_rate / channels, cycles);
+                std::printf("%-24s %3d %6d %13.0f %7.1f%% %13.0f %9.1f %12.2f %13.0f %10s %9lld %6.0f%%\n", name.c_str(),
+                            channels, block, row.rate, 100.0 * (row.rate_max - row.rate_min) / row.rate, row.cpu_rate,
+                            row.rtf, row.silence_ns_per_block / row.loud_ns_per_block, row.cpu_rate / channels, cycles,
+                            row.multiply_adds_per_sample,
+                            100.0 * row.cpu_rate * static_cast<double>(row.multiply_adds_per_sample) / peak.multiply_adds_per_s);
                 std::fflush(stdout);
             }
         }
@@ -315,6 +327,8 @@ int main(int argc, char** argv) {
         f << "{\n  \"command\": \"" << json_escape(opt.command) << "\",\n";
         f << "  \"cpu\": \"" << json_escape(cpu) << "\",\n";
         f << "  \"core_ghz\": " << ghz << ",\n";
+        f << "  \"fma_peak\": {\"multiply_adds_per_s\": " << peak.multiply_adds_per_s << ", \"isa\": \"" << peak.isa
+          << "\"},\n";
         f << "  \"compiler\": \"" << json_escape(neuralfx::compiler()) << "\",\n";
         f << "  \"flags\": \"" << json_escape(NEURALFX_CXX_FLAGS) << "\",\n";
         f << "  \"simd\": \"" << neuralfx::simd_path() << "\",\n";
@@ -328,7 +342,8 @@ int main(int argc, char** argv) {
               << ", \"block\": " << r.block << ", \"samples_per_s\": " << r.rate << ", \"samples_per_s_min\": " << r.rate_min
               << ", \"samples_per_s_max\": " << r.rate_max << ", \"cpu_samples_per_s\": " << r.cpu_rate
               << ", \"rtf\": " << r.rtf << ", \"loud_ns_per_block\": " << r.loud_ns_per_block
-              << ", \"silence_ns_per_block\": " << r.silence_ns_per_block << "}";
+              << ", \"silence_ns_per_block\": " << r.silence_ns_per_block
+              << ", \"multiply_adds_per_sample\": " << r.multiply_adds_per_sample << "}";
         }
         f << "\n  ]\n}\n";
         if (!f) {

@@ -76,6 +76,8 @@ PYBIND11_MODULE(_core, m) {
             py::arg("text"))
         .def_property_readonly("sample_rate", [](const PyModel& p) { return p.model->sample_rate(); })
         .def_property_readonly("latency_samples", [](const PyModel& p) { return p.model->latency_samples(); })
+        .def_property_readonly("multiply_adds_per_sample",
+                               [](const PyModel& p) { return p.model->multiply_adds_per_sample(); })
         .def_property_readonly("metadata_json", [](const PyModel& p) { return p.model->metadata_json(); })
         .def_property_readonly("prepared_channels", [](const PyModel& p) { return p.model->prepared_channels(); })
         .def_property_readonly("max_block_size", [](const PyModel& p) { return p.model->max_block_size(); })

@@ -37,6 +37,13 @@ public:
     virtual std::unique_ptr<Block> clone() const = 0;
 
     virtual int latency_samples() const { return 0; }
+
+    // Multiply-adds per sample of one channel by the block's weights: one per entry of its linear
+    // maps (gate matrices, convolution taps, 1x1s, mixins, heads, FiLM's linear layer). Work any
+    // implementation of the block must do, so the bench can set it against the CPU's measured
+    // multiply-add rate; activations, biases and DSP blocks (a handful of operations per sample,
+    // no weight matrix) count 0, so the floor it gives is a lower bound.
+    virtual long long multiply_adds_per_sample() const { return 0; }
 };
 
 }  // namespace neuralfx

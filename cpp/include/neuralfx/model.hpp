@@ -85,6 +85,13 @@ public:
         return true;
     }
 
+    // Block::multiply_adds_per_sample over the chain: per sample of one channel.
+    long long multiply_adds_per_sample() const {
+        long long total = 0;
+        for (const auto& b : prototype_) total += b->multiply_adds_per_sample();
+        return total;
+    }
+
     int latency_samples() const {
         int total = 0;
         for (const auto& b : prototype_) total += b->latency_samples();

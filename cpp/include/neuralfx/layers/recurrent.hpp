@@ -123,6 +123,14 @@ public:
     using Specialized = SizeList<8, 12, 16, 20, 24, 32, 40, 48, 64>;
 
     bool compile_time_sized() const { return Specialized::contains(hidden_); }
+
+    // Per layer W_ih and W_hh (G x H rows over the layer's inputs and H), then the head's H.
+    long long multiply_adds_per_sample() const override {
+        const long long H = hidden_;
+        long long total = H;
+        for (const PackedLayer& l : weights_->layers) total += G * H * (l.inputs + H);
+        return total;
+    }
     // Whether process_pair runs two channels in one loop (see the header comment).
     bool pairs_channels() const { return kernels_.pair != nullptr; }
     // Units per group of the compiled copy this block runs (8: AVX2 or baseline; 16: AVX-512).

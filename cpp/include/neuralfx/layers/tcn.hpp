@@ -63,6 +63,17 @@ public:
 
     bool compile_time_sized() const { return conv::SpecializedChannels::contains(weights_->channels); }
 
+    // Per layer the convolution's taps, layer 0's residual 1x1 and FiLM's rows (a scale and a
+    // shift per channel from every knob); then the output's C.
+    long long multiply_adds_per_sample() const override {
+        const Weights& w = *weights_;
+        const long long C = w.channels;
+        long long total = C;
+        for (const PackedLayer& l : w.layers)
+            total += C * l.cin * w.kernel_size + (l.res ? C : 0) + 2 * C * w.num_knobs;
+        return total;
+    }
+
 private:
     struct PackedLayer {
         int dilation = 0;

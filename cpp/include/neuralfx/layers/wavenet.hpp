@@ -100,6 +100,20 @@ public:
         return true;
     }
 
+    // Per array the input's rechannel 1x1 and the head's 1x1; per layer the dilated convolution's
+    // taps, the mixin, the output 1x1 and FiLM's rows (a scale and a shift per channel from every
+    // knob). NAM's standard layout: 13,320.
+    long long multiply_adds_per_sample() const override {
+        const long long knobs = weights_->num_knobs;
+        long long total = 0;
+        for (const PackedArray& a : weights_->arrays) {
+            const long long C = a.channels;
+            total += C * a.input_size + a.head_size * C;
+            total += static_cast<long long>(a.layers.size()) * (C * C * a.kernel_size + C + C * C + 2 * C * knobs);
+        }
+        return total;
+    }
+
 private:
     struct PackedLayer {
         int dilation = 0;
