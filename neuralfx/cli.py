@@ -75,14 +75,16 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from . import modelfile
+    from . import load, modelfile
     from .presets import resolve_model
 
     path = resolve_model(args.model)
     mf = modelfile.load(path)
+    multiply_adds = load(path).multiply_adds_per_sample
     if args.json:
         print(json.dumps({"path": str(path), "sample_rate": mf.sample_rate,
                           "blocks": [{"type": b.type, "config": b.config} for b in mf.blocks],
+                          "multiply_adds_per_sample": multiply_adds,
                           "knobs": [k.__dict__ for k in mf.knobs], "metadata": mf.metadata}, indent=2))
         return 0
     params = sum(int(np.prod(w.shape)) for b in mf.blocks for w in b.weights.values())
@@ -90,6 +92,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"sample rate:    {mf.sample_rate:g} Hz")
     print(f"blocks:         {' -> '.join(f'{b.type}({json.dumps(b.config)})' for b in mf.blocks)}")
     print(f"parameters:     {params}")
+    print(f"multiply-adds:  {multiply_adds} per sample and channel (neuralfx-bench measures the CPU cost)")
     print(f"knobs:          {', '.join(f'{k.name} [{k.min:g}..{k.max:g}] {k.unit}'.rstrip() for k in mf.knobs) or 'none'}")
     meta = mf.metadata
     if "validation_esr" in meta:

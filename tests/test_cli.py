@@ -59,6 +59,8 @@ def test_info_prints_validation_esr_of_shipped_model(tmp_path: Path) -> None:
     r = run("info", "crunch_amp", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "validation ESR:" in r.stdout and "48000 Hz" in r.stdout
+    # Its LSTM-32: 4 gates x 32 units x (audio + the gain knob + 32) + the head's 32.
+    assert "multiply-adds:  4384 per sample and channel" in r.stdout
 
 
 def test_capture_then_train_from_the_shell(tmp_path: Path) -> None:
