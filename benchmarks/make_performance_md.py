@@ -262,8 +262,8 @@ def render_fma_peak(data: dict) -> list[str]:
              "(`multiply_adds_per_sample`; activations and biases not counted): work every fp32 implementation "
              f"of the model does. At the measured peak ({peak / 1e9:.1f} G/s) it gives the fastest any "
              "implementation could run on one core, and its cycles per sample; `of peak` is the measured CPU-time "
-             "rate over that limit. The rest of each sample's time goes to activations, the cell update and "
-             "moving data.", "",
+             f"rate (of the {'cost-by-size run' if data.get('size_sweep') else 'kernel table'} above) over that "
+             "limit. The rest of each sample's time goes to activations, the cell update and moving data.", "",
              "| model | multiply-adds/sample | limit samples/s | limit cycles/sample | measured cycles/sample | of peak |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
