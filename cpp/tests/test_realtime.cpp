@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <random>
@@ -11,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "neuralfx/aligned.hpp"
 #include "neuralfx/model_io.hpp"
 #include "test_support.hpp"
 
@@ -34,6 +36,18 @@ void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+// The aligned forms, which the kernel's cache-aligned buffers use (aligned.hpp).
+void* operator new(std::size_t n, std::align_val_t a) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+    const std::size_t align = static_cast<std::size_t>(a);
+    if (void* p = std::aligned_alloc(align, (n + align - 1) / align * align)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -132,6 +146,13 @@ std::string delay_drywet_model_json() {
 }
 
 int main() {
+    {
+        // The aligned operator new is counted too, and the kernel's buffers start on a cache line.
+        const long before = g_allocations.load();
+        const neuralfx::AlignedFloats buffer(17);
+        CHECK(g_allocations.load() == before + 1);
+        CHECK(reinterpret_cast<std::uintptr_t>(buffer.data()) % neuralfx::kCacheLineBytes == 0);
+    }
     const std::vector<int> nam = neuralfx::nam_dilations();
     // Every neural architecture, each conditioned on the knob; the WaveNet and TCN at a
     // compile-time-sized channel count and at a run-time-sized one.

@@ -9,11 +9,11 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "../activations.hpp"
+#include "../aligned.hpp"
 #include "../cpu_dispatch.hpp"
 #include "../vec8.hpp"
 
@@ -56,7 +56,7 @@ public:
     void end_chunk(int n) { pos_ += n; }
 
 private:
-    std::vector<float> data_;
+    AlignedFloats data_;  // frames of stride floats (a multiple of 8) from a cache line: no frame straddles two
     int stride_ = 0;
     int span_ = 0;
     int capacity_ = 0;
@@ -72,19 +72,14 @@ public:
         size_ += (count + 15) / 16 * 16;
         return at;
     }
-    void allocate() {
-        storage_.assign(size_ + 16, 0.0f);
-        const size_t misalign = (reinterpret_cast<std::uintptr_t>(storage_.data()) / sizeof(float)) % 16;
-        base_ = storage_.data() + (misalign ? 16 - misalign : 0);
-    }
-    float* at(size_t offset) { return base_ + offset; }
+    void allocate() { storage_.assign(size_, 0.0f); }
+    float* at(size_t offset) { return storage_.data() + offset; }
     Packed() = default;
     Packed(const Packed&) = delete;  // pointers point into storage
     Packed& operator=(const Packed&) = delete;
 
 private:
-    std::vector<float> storage_;
-    float* base_ = nullptr;
+    AlignedFloats storage_;
     size_t size_ = 0;
 };
 

@@ -35,12 +35,12 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <type_traits>
 #include <vector>
 
 #include "../activations.hpp"
+#include "../aligned.hpp"
 #include "../block.hpp"
 #include "../cpu_dispatch.hpp"
 #include "../vec16.hpp"
@@ -189,13 +189,13 @@ private:
         int hidden = 0;
         int padded = 0;  // H rounded up to the group width L
         std::vector<PackedLayer> layers;
-        std::vector<float> head;  // padded entries, zero after H
+        AlignedFloats head;  // padded entries, zero after H
         float head_bias = 0.0f;
-        std::vector<float> storage;  // all layers' weights and biases, 64-byte aligned inside
+        AlignedFloats storage;  // all layers' weights and biases, each array on a cache line
 
         Weights(int H, int L, const std::vector<Layer>& src, const std::vector<float>& head_weight, float bias)
             : hidden(H), padded(round_up(H, L)), head(static_cast<size_t>(round_up(H, L)), 0.0f), head_bias(bias) {
-            constexpr size_t kAlign = 16;  // floats: 64 bytes, one cache line
+            constexpr size_t kAlign = kCacheLineBytes / sizeof(float);
             const size_t lane_count = static_cast<size_t>(L);
             const size_t groups = static_cast<size_t>(padded / L);
             auto aligned = [&](size_t v) { return (v + kAlign - 1) / kAlign * kAlign; };
@@ -204,9 +204,8 @@ private:
             for (const Layer& l : src)
                 total += aligned(per_gate_set * static_cast<size_t>(l.input_size)) + 2 * aligned(per_gate_set) +
                          aligned(per_gate_set * static_cast<size_t>(H));
-            storage.assign(total + kAlign, 0.0f);  // slack to align the start
-            const size_t misalign = (reinterpret_cast<std::uintptr_t>(storage.data()) / sizeof(float)) % kAlign;
-            float* next = storage.data() + (misalign ? kAlign - misalign : 0);
+            storage.assign(total, 0.0f);
+            float* next = storage.data();
             auto take = [&](size_t n) {
                 float* p = next;
                 next += aligned(n);
@@ -528,10 +527,12 @@ private:
     bool skip_;
     Kernels kernels_;  // before weights_: the weights are packed for its lanes
     std::shared_ptr<const Weights> weights_;
-    std::vector<float> in_;    // layer 0's input rows [x, knobs...] of the current chunk
-    std::vector<float> proj_;  // the current layer's gate inputs (bias + W_ih input) for the chunk
-    std::vector<float> hseq_;  // per layer kChunk + 1 rows of hidden state, padded floats each
-    std::vector<float> c_;     // per layer cell state (LSTM), padded floats each
+    // Cache-line aligned (aligned.hpp), so that no group's vector of h, c or gate inputs
+    // straddles two lines.
+    AlignedFloats in_;    // layer 0's input rows [x, knobs...] of the current chunk
+    AlignedFloats proj_;  // the current layer's gate inputs (bias + W_ih input) for the chunk
+    AlignedFloats hseq_;  // per layer kChunk + 1 rows of hidden state, padded floats each
+    AlignedFloats c_;     // per layer cell state (LSTM), padded floats each
 };
 
 }  // namespace neuralfx

@@ -88,7 +88,7 @@ private:
     struct Weights {
         int channels = 0, stride = 0, kernel_size = 0, num_knobs = 0;
         std::vector<PackedLayer> layers;
-        std::vector<float> output;  // stride entries, zero-padded
+        AlignedFloats output;  // stride entries, zero-padded
         float output_bias = 0.0f;
         conv::Packed packed;
 
@@ -228,7 +228,7 @@ private:
     std::vector<const float*> knob_ptrs_;
     ProcessFn process_;
     std::vector<conv::History> histories_;  // layer 0: one channel in 8-wide frames; others `stride` wide
-    std::vector<float> stream_;             // the last layer's output
+    AlignedFloats stream_;                  // the last layer's output, cache-line aligned (aligned.hpp)
 };
 
 }  // namespace neuralfx

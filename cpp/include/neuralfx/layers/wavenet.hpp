@@ -372,9 +372,10 @@ private:
     std::vector<std::vector<conv::History>> histories_;
     std::vector<ArrayFn> process_array_;
     int max_stride_ = 8;
-    std::vector<float> stream_;  // the last layer's output of an array: the next array's input
-    std::vector<float> head_;    // two head sums, alternating between arrays
-    std::vector<float> z_;       // the current tile's activations
+    // Frames of 8k floats from a cache line (aligned.hpp), so no vector straddles two.
+    AlignedFloats stream_;  // the last layer's output of an array: the next array's input
+    AlignedFloats head_;    // two head sums, alternating between arrays
+    AlignedFloats z_;       // the current tile's activations
 };
 
 }  // namespace neuralfx
