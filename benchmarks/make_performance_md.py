@@ -99,7 +99,8 @@ def render(data: dict) -> str:
         "## Machine and build",
         "",
         f"- CPU: {k['cpu']}, {data['cores']} cores visible; {data['platform']}",
-        f"- Core clock measured by the bench (a chain of dependent integer multiplies, best of 5): "
+        "- Core clock measured by the bench (a chain of dependent integer multiplies, best of 5"
+        + (", before and after its runs, the higher of the two" if "core_ghz_end" in k else "") + "): "
         f"{clock_text(k)}. cycles/sample = that clock / cpu samples/s (core cycles per sample of one channel): the number to compare with "
         "other machines and with the cycle budgets of the targets below.",
         *([f"- fp32 multiply-add rate measured by the bench ({k['fma_peak']['isa']} copy, 12 independent chains of "
