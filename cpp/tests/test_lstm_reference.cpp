@@ -132,10 +132,15 @@ void check_cell(bool gru, const std::vector<float>& x, const std::vector<float>&
                 const bool paired = left.process_pair(*right, ya.data(), yb.data(), static_cast<int>(x.size()), rows);
                 CHECK(paired == left.pairs_channels());
                 CHECK(left.pairs_channels() == (hidden <= 8));
-                // The 16-lane copies (AVX-512, or its layout on AVX2) run sizes above 16 only.
+                // The 16-lane copies (AVX-512, or its layout on AVX2) run sizes above 16 only; on a
+                // core that halves 512-bit rates, only from 25 units where they pad no more than
+                // 8-lane groups do, or the size is compile-time sized.
                 const neuralfx::HotLoops copy = neuralfx::dispatched_hot_loops();
                 const bool wide = copy == neuralfx::HotLoops::avx512 || copy == neuralfx::HotLoops::avx2_wide16;
-                CHECK(left.lanes() == (wide && hidden > 16 ? 16 : 8));
+                const bool pads_more = (hidden + 15) / 16 * 16 != (hidden + 7) / 8 * 8;
+                const bool half_rate_pays = hidden > 24 && (!pads_more || left.compile_time_sized());
+                CHECK(left.lanes() ==
+                      (wide && hidden > 16 && (!neuralfx::hot_loop_choice().half_rate_512 || half_rate_pays) ? 16 : 8));
                 if (!paired) {
                     left.process(ya.data(), static_cast<int>(ya.size()), rows);
                     right->process(yb.data(), static_cast<int>(yb.size()), rows);

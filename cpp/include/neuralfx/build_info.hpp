@@ -31,7 +31,11 @@ inline std::string simd_path() {
 // The copy of the hot loops that runs on this CPU (cpu_dispatch.hpp) and its instruction set.
 inline std::string dispatched_simd_path() {
     switch (dispatched_hot_loops()) {
-        case HotLoops::avx512: return "avx512 (recurrent layers), avx2+fma (convolutions)";
+        case HotLoops::avx512:
+            return hot_loop_choice().half_rate_512
+                       ? "avx512 (recurrent layers; 512-bit multiply-adds at half rate on this core, so 8-lane groups "
+                         "where 16 would pad), avx2+fma (convolutions)"
+                       : "avx512 (recurrent layers), avx2+fma (convolutions)";
         case HotLoops::avx2_wide16: return "avx2+fma, recurrent layers in the avx512 layout (NEURALFX_SIMD=avx2-wide16)";
         case HotLoops::avx2_fma: return "avx2+fma";
         case HotLoops::baseline: break;

@@ -34,6 +34,7 @@
 #endif
 
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #define NEURALFX_RUNTIME_DISPATCH 1
 #define NEURALFX_TARGET_AVX2_FMA __attribute__((target("avx2,fma")))
 #define NEURALFX_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
@@ -50,8 +51,27 @@ enum class HotLoops { baseline, avx2_fma, avx2_wide16, avx512 };
 // bench prints, carries the reason.
 struct HotLoopChoice {
     HotLoops path = HotLoops::baseline;
+    // The AVX-512 copy on a core that issues a 512-bit multiply-add as two 256-bit halves, so a
+    // 16-lane group costs what two groups of 8 do and padding to 16 costs in full (the recurrent
+    // layers' choice of group width reads it).
+    bool half_rate_512 = false;
     std::string problem;
 };
+
+#if NEURALFX_RUNTIME_DISPATCH
+// AMD family 19h: its AVX-512 cores (Zen 4) split 512-bit operations in two. Measured on a Zen 4
+// EPYC: 12 independent multiply-add chains ran 16 fp32 multiply-adds a cycle in 512-bit and in
+// 256-bit registers alike (the bench's fma_peak probe). Intel's AVX-512 cores are left out:
+// those with two 512-bit units double the rate, and which have one is not told by CPUID.
+inline bool splits_512_bit_operations() {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+    const bool amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;  // "AuthenticAMD"
+    if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const unsigned base = (a >> 8) & 0xfu, extended = (a >> 20) & 0xffu;
+    return (base == 0xfu ? base + extended : base) == 0x19u;
+}
+#endif
 
 inline HotLoopChoice choose_hot_loops() {
     const char* force = std::getenv("NEURALFX_SIMD");
@@ -70,6 +90,7 @@ inline HotLoopChoice choose_hot_loops() {
     else if (want == "avx2") c.path = HotLoops::avx2_fma;
     else if (want == "avx2-wide16") c.path = HotLoops::avx2_wide16;
     else c.path = avx512 ? HotLoops::avx512 : HotLoops::avx2_fma;
+    c.half_rate_512 = c.path == HotLoops::avx512 && splits_512_bit_operations();
 #else
     if (wants_x86_copy) c.problem = "NEURALFX_SIMD=" + want + " ignored: this build has one copy of the hot loops";
 #endif

@@ -493,7 +493,19 @@ private:
     // One group of 16 units holds only G accumulator chains, each as deep as the hidden size, and
     // is latency-bound: on the Xeon of docs/PERFORMANCE-xeon.md LSTM-16 ran 10.4 M samples/s in
     // 16-lane groups against 12.5 M in the AVX2 copy's two groups of 8. Such sizes keep that copy.
-    static constexpr bool wide_pays(int hidden) { return hidden > 16; }
+    static constexpr bool wide_possible(int hidden) { return hidden > 16; }
+    // Where a 16-lane group costs two groups of 8 (half_rate_512, cpu_dispatch.hpp), the lanes
+    // padded past H cost in full. Measured on the Zen 4 EPYC (block 64, the two copies of one
+    // binary alternating, 3 runs each; 16-lane / 8-lane rate for LSTM, GRU): where 16-lane groups
+    // pad more than 8-lane ones they lost at 18 (0.89x, 0.93x), 20 (0.93x, 0.84x), 24 (0.92x,
+    // 0.82x), 36 (1.01x, 0.96x), 52 (0.89x, 0.86x) and 56 (0.88x, 0.93x), and won at 40 (1.05x,
+    // 1.12x; compile-time sized, where the 8-lane copy runs its fifth group in a pass of its own);
+    // where they pad no more they won or tied: 28 (1.10x, 1.04x), 32 (1.23x, 1.08x), 44 (1.05x,
+    // 1.07x), 48 (1.37x, 1.24x), 60 (1.01x, 0.99x), 64 (1.05x, 1.02x).
+    static constexpr bool wide_pays(int hidden, bool half_rate_512) {
+        if (!half_rate_512) return wide_possible(hidden);
+        return hidden > 24 && (round_up(hidden, 16) == round_up(hidden, 8) || Specialized::contains(hidden));
+    }
 #if NEURALFX_RUNTIME_DISPATCH
     // The AVX2 copy, with its budget for this size.
     template <int kH>
@@ -504,8 +516,8 @@ private:
     // else the AVX2 copy.
     template <int kH, template <int, int, class, int> class Wide, class Vec>
     static Kernels wide_or_avx2(int hidden) {
-        if constexpr (kH == 0 || wide_pays(kH)) {
-            if (wide_pays(hidden)) return kernels_of<kH, Wide, Vec, 16>(hidden);
+        if constexpr (kH == 0 || wide_possible(kH)) {
+            if (wide_pays(hidden, hot_loop_choice().half_rate_512)) return kernels_of<kH, Wide, Vec, 16>(hidden);
         }
         return avx2_kernels<kH>(hidden);
     }
