@@ -257,7 +257,6 @@ def render_fma_peak(data: dict) -> list[str]:
     if "fma_peak" not in k or not rows:
         return []
     peak = k["fma_peak"]["multiply_adds_per_s"]
-    ghz = k.get("core_ghz", 0.0)
     lines = ["", f"## Distance to the multiply-add peak (mono, block {data['block']})", "",
              "multiply-adds/sample counts one per entry of the model's weight matrices and convolution taps "
              "(`multiply_adds_per_sample`; activations and biases not counted): work every fp32 implementation "

@@ -2,11 +2,10 @@
 // Float buffers that start on a cache line, for the hot loops' state and weights.
 //
 // The vector loops read and write rows of 8 or 16 floats (32 or 64 bytes). In a buffer malloc
-// aligned to 16 bytes only, such a row can straddle two cache lines, and where it does every
-// access to it costs two, and a row written then broadcast from (a recurrent layer's hidden
-// state, one sample to the next) cannot be forwarded from the store. Which case a block got
-// depended on what the heap held before it: the same LSTM-32 ran 7.25 M samples/s or 8.67 M
-// (16-lane copy, Zen 4 EPYC) with nothing changed but the length of the bench's command line.
+// aligned to 16 bytes only, such a row can straddle two cache lines, so that every load and
+// store of it touches two, and which case a block got depended on what the heap held before it:
+// the same LSTM-32 (16-lane copy, Zen 4 EPYC, block 64) ran 6.9-8.6 M samples/s with nothing
+// changed but the length of the bench's command line, and 8.6-8.7 M with these buffers.
 
 #include <cstddef>
 #include <new>

@@ -131,6 +131,7 @@ public:
         for (const PackedLayer& l : weights_->layers) total += G * H * (l.inputs + H);
         return total;
     }
+
     // Whether process_pair runs two channels in one loop (see the header comment).
     bool pairs_channels() const { return kernels_.pair != nullptr; }
     // Units per group of the compiled copy this block runs (8: AVX2 or baseline; 16: AVX-512).
