@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,8 @@ def test_info_prints_validation_esr_of_shipped_model(tmp_path: Path) -> None:
     assert "validation ESR:" in r.stdout and "48000 Hz" in r.stdout
     # Its LSTM-32: 4 gates x 32 units x (audio + the gain knob + 32) + the head's 32.
     assert "multiply-adds:  4384 per sample and channel" in r.stdout
+    described = json.loads(run("info", "crunch_amp", "--json", cwd=tmp_path).stdout)
+    assert described["multiply_adds_per_sample"] == 4384
 
 
 def test_capture_then_train_from_the_shell(tmp_path: Path) -> None:
