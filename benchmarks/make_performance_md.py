@@ -104,7 +104,7 @@ def render(data: dict) -> str:
         f"{clock_text(k)}. cycles/sample = that clock / cpu samples/s (core cycles per sample of one channel): the number to compare with "
         "other machines and with the cycle budgets of the targets below.",
         *([f"- fp32 multiply-add rate measured by the bench ({k['fma_peak']['isa']} copy, 12 independent chains of "
-           f"multiply-adds, best of 5): {k['fma_peak']['multiply_adds_per_s'] / 1e9:.1f} G/s"
+           f"multiply-adds, best of 5{', ' + k['fma_peak']['measured'] if 'measured' in k['fma_peak'] else ''}): {k['fma_peak']['multiply_adds_per_s'] / 1e9:.1f} G/s"
            + (f", {k['fma_peak']['multiply_adds_per_s'] / (k['core_ghz'] * 1e9):.1f} per cycle" if k.get("core_ghz", 0) > 0 else "")
            + ": the CPU's peak, which bounds every model below (see the section on it)."] if "fma_peak" in k else []),
         f"- {data.get('machine_note', SHARED_VM_NOTE)} "
