@@ -392,10 +392,12 @@ private:
         constexpr int GP = groups_per_pass<kH, C, kAcc, L>();
         // Layer 0's gate inputs (audio and knobs: few inputs) summed inside the pass instead of
         // projected for the chunk first, which saves storing and reloading them: LSTM in 16-lane
-        // groups on the Zen 4 EPYC (paired rounds, block 64) 1.06x for LSTM-24/32. The 8-lane copy
-        // measured mixed (AVX2 on the same machine: LSTM-16 0.82x, LSTM-24 0.79x, LSTM-32 1.04x),
-        // so it keeps the projection.
-        constexpr bool kInputsInPass = L == 16 && !keeps_bias_apart();
+        // groups on the Zen 4 EPYC (paired rounds, block 64) 1.06x for LSTM-24/32. In the 8-lane
+        // copies it lost below 32 units (AVX2 on the same machine: LSTM-16 0.82x, LSTM-24 0.79x)
+        // and gained a little from 32 (AVX2: LSTM-32 1.04x, 1.04x and 1.04x in three runs, LSTM-40
+        // 1.02x, LSTM-48/64 1.00x; baseline copy: LSTM-32/40/48 1.01-1.04x), so there it starts
+        // at compile-time sizes of 32. (Not measured on a CPU without AVX-512.)
+        constexpr bool kInputsInPass = (L == 16 || kH >= 32) && !keeps_bias_apart();
         const int I0 = w.layers[0].inputs;
         const std::vector<int>& cond = blk[0]->conditioning_;
         const int num_cond = static_cast<int>(cond.size());
