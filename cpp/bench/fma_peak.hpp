@@ -58,10 +58,9 @@ inline FmaPeak measure_fma_peak() {
     FmaPeak peak;
     peak.isa = "baseline";
 #if NEURALFX_RUNTIME_DISPATCH && defined(NEURALFX_HAS_VEC16)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) {
+    if (neuralfx::cpu_has_avx512()) {
         chains = chains_avx512, per_iteration = kMultiplyAddsPerIteration<neuralfx::Vec16>, peak.isa = "avx512";
-    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    } else if (neuralfx::cpu_has_avx2_fma()) {
         chains = chains_avx2, per_iteration = kMultiplyAddsPerIteration<neuralfx::Vec8>, peak.isa = "avx2+fma";
     }
 #endif

@@ -59,6 +59,14 @@ struct HotLoopChoice {
 };
 
 #if NEURALFX_RUNTIME_DISPATCH
+// The instruction sets this CPU runs (whatever NEURALFX_SIMD asks for): the dispatcher's choice
+// and the bench's multiply-add probe (cpp/bench/fma_peak.hpp) both read them.
+inline bool cpu_has_avx2_fma() {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+inline bool cpu_has_avx512() { return cpu_has_avx2_fma() && __builtin_cpu_supports("avx512f"); }
+
 // AMD family 19h: its AVX-512 cores (Zen 4) split 512-bit operations in two. Measured on a Zen 4
 // EPYC: 12 independent multiply-add chains ran 16 fp32 multiply-adds a cycle in 512-bit and in
 // 256-bit registers alike (the bench's fma_peak probe). Intel's AVX-512 cores are left out:
@@ -81,9 +89,8 @@ inline HotLoopChoice choose_hot_loops() {
     if (!want.empty() && want != "baseline" && !wants_x86_copy)
         c.problem = "NEURALFX_SIMD=" + want + " is not one of baseline, avx2, avx2-wide16: ignored";
 #if NEURALFX_RUNTIME_DISPATCH
-    __builtin_cpu_init();
-    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
+    const bool avx2 = cpu_has_avx2_fma();
+    const bool avx512 = cpu_has_avx512();
     if (wants_x86_copy && !avx2)
         c.problem = "NEURALFX_SIMD=" + want + " needs AVX2+FMA, which this CPU lacks: the baseline copy ran";
     if (want == "baseline" || !avx2) c.path = HotLoops::baseline;
