@@ -80,13 +80,16 @@ NEURALFX_ALWAYS_INLINE float sum_lanes(Vec8 v) {
     return sum_lanes(lo + hi);
 }
 
-#if ((defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)) || defined(__ARM_NEON)
+#if ((defined(__x86_64__) || defined(__i386__)) && !defined(__AVX__)) || (defined(__ARM_NEON) && !defined(__clang__))
 // Where the widest vector register holds 16 bytes (x86 without AVX, ARM's NEON), GCC lowers Vec8
 // code element by element where it cannot split it: on x86 broadcasts went through eight scalar
 // stores and a reload, accumulators through the stack (8x slower than the AVX copy); on 64-bit
 // ARM (GCC 12) every lane of the tanh clamp's min/max became a scalar compare and select. The
 // baseline copy of the hot loops therefore uses this pair of native 16-byte vectors instead:
-// the same eight lanes and operations, in SSE or NEON registers.
+// the same eight lanes and operations, in SSE or NEON registers. Not for Clang on ARM: Clang
+// fuses a multiply and an add only within one expression (its default -ffp-contract=on), the
+// pair's operators split `acc += a * w` in two, and its NEON code lost every fmla (Clang 14,
+// objdump); Clang splits Vec8 into NEON halves itself.
 using Vec4x2 = VecPair<Vec4>;
 NEURALFX_ALWAYS_INLINE Vec4x2 vec4x2_load(const float* p) {
     Vec4x2 v;
