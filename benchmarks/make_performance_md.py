@@ -227,8 +227,12 @@ def render_size_sweep(sweep: dict | None) -> list[str]:
     if not sweep:
         return []
     lines = ["", f"## Cost by model size (block {sweep['results'][0]['block']})", "",
-             f"`{sweep['command']}`: the median of {sweep['repeats']} runs of {sweep['seconds']:g} s each. "
-             "samples/s counts samples of every channel, so stereo / mono is 1.00 where a second channel costs "
+             (f"`{sweep['command']}`, called {sweep['rounds']} times, each call one run of {sweep['seconds']:g} s "
+              "per model and channel count in turn: a row is the median of its rounds, spread = (largest - "
+              "smallest) / median, so a slow phase of the machine lowers one round of a few models rather than "
+              "every run of one. " if sweep.get("rounds") else
+              f"`{sweep['command']}`: the median of {sweep['repeats']} runs of {sweep['seconds']:g} s each. ")
+             + "samples/s counts samples of every channel, so stereo / mono is 1.00 where a second channel costs "
              "what the first does and above 1 where the two channels share one loop (Block::process_pair).", "",
              "| model | mono samples/s | spread | cycles/sample | RTF | stereo samples/s | stereo / mono |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]

@@ -112,6 +112,32 @@ def run_bench(bench: Path, archs: list[str], block_sizes: str, channels: str, se
     return result
 
 
+def size_sweep(bench: Path, archs: list[str], warmup: int, rounds: int = 3) -> dict:
+    """Cost by model size at block BLOCK, mono and stereo: `rounds` bench calls over all the models,
+    each one run of 1 s per model and channel count, so a slow phase of a shared machine lowers
+    one round's runs of a few models instead of every run of one model (one call with --repeats 3
+    once read LSTM-16 at 15.5 M samples/s, 18.6 M in a rerun). A row holds the median of its
+    rounds and their smallest and largest rate; the clock is the highest the calls measured."""
+    calls = [run_bench(bench, archs, str(BLOCK), "1,2", 1.0, warmup, 1) for _ in range(rounds)]
+    merged = dict(calls[0])  # machine, build and command: the same for every call
+    clocks = [c["core_ghz"] for c in calls if c.get("core_ghz")]
+    if clocks:
+        merged["core_ghz"] = max(clocks)
+    rows = []
+    for first in calls[0]["results"]:
+        same = [next(r for r in c["results"] if (r["model"], r["channels"]) == (first["model"], first["channels"]))
+                for c in calls]
+        row = dict(first)
+        for key in ("samples_per_s", "cpu_samples_per_s", "rtf", "loud_ns_per_block", "silence_ns_per_block"):
+            row[key] = statistics.median(r[key] for r in same)
+        row["samples_per_s_min"] = min(r["samples_per_s"] for r in same)
+        row["samples_per_s_max"] = max(r["samples_per_s"] for r in same)
+        rows.append(row)
+    merged["results"] = rows
+    merged["rounds"] = rounds
+    return merged
+
+
 def previous_kernel(current: Path, previous: Path, archs: list[str], seconds: float, rounds: int) -> dict:
     """Both bench binaries on the same model files (the previous one may not know lstm:H), mono,
     block 64, in alternation: each of `rounds` rounds runs both (which one goes first
@@ -191,10 +217,10 @@ def main() -> None:
     if args.previous_bench:
         print(f"-- this kernel and the {args.previous_label} one on the same model files:")
         previous = previous_kernel(args.bench, args.previous_bench, archs, args.seconds, args.repeats)
-    size_sweep = None
+    sweep = None
     if args.size_sweep:
         print(f"-- cost by model size (block {BLOCK}, mono and stereo):")
-        size_sweep = run_bench(args.bench, args.size_sweep.split(","), str(BLOCK), "1,2", 1.0, args.warmup, 3)
+        sweep = size_sweep(args.bench, args.size_sweep.split(","), args.warmup)
     torch_results = {}
     for arch in archs:
         torch_results[arch] = paired(arch, args)
@@ -226,7 +252,7 @@ def main() -> None:
             "kernel": kernel,
             "kernel_baseline_simd": baseline,
             "previous_kernel": {"label": args.previous_label, "results": previous} if previous else None,
-            "size_sweep": size_sweep,
+            "size_sweep": sweep,
             "torch_results": torch_results,
             "ratios": ratios,
         }, indent=2))

@@ -117,3 +117,36 @@ def test_multiply_add_peak_bounds_each_model_and_the_torch_ratio_target(peak: fl
             f"| {100 * lstm32['cpu_samples_per_s'] / limit:.0f}% |") in page
     torch_rate = data["torch_results"]["lstm:32"]["blocks_of_64"]["samples_per_s"]
     assert f"{page_module.mega(limit)} samples/s, {limit / torch_rate:.1f}x torch: the target is {verdict}" in page
+
+
+def load_torch_baseline_module():
+    spec = importlib.util.spec_from_file_location("torch_baseline", REPO / "benchmarks" / "torch_baseline.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_size_sweep_takes_each_row_median_over_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three bench calls, the first slow for lstm:8 mono: the row keeps the middle rate (not the
+    first call's), and its spread shows the slow round; the clock is the highest any call measured."""
+    baseline = load_torch_baseline_module()
+    rates = iter([(0.4e6, 2.1e6, 2.9), (1.0e6, 1.9e6, 3.1), (1.1e6, 2.0e6, 3.0)])
+
+    def fake_bench(bench, archs, block_sizes, channels, seconds, warmup, repeats, env=None, quiet=False):
+        assert repeats == 1
+        mono, stereo, ghz = next(rates)
+        row = {"model": "lstm:8", "block": 64, "rtf": 1.0, "loud_ns_per_block": 1.0, "silence_ns_per_block": 1.0}
+        return {"command": "neuralfx-bench lstm:8 --repeats 1", "core_ghz": ghz, "seconds": seconds, "results": [
+            {**row, "channels": 1, "samples_per_s": mono, "cpu_samples_per_s": mono},
+            {**row, "channels": 2, "samples_per_s": stereo, "cpu_samples_per_s": stereo}]}
+
+    monkeypatch.setattr(baseline, "run_bench", fake_bench)
+    sweep = baseline.size_sweep(Path("neuralfx-bench"), ["lstm:8"], warmup=1)
+    mono, stereo = sweep["results"]
+    assert (mono["samples_per_s"], mono["samples_per_s_min"], mono["samples_per_s_max"]) == (1.0e6, 0.4e6, 1.1e6)
+    assert (stereo["samples_per_s"], stereo["samples_per_s_min"], stereo["samples_per_s_max"]) == (2.0e6, 1.9e6, 2.1e6)
+    assert sweep["core_ghz"] == 3.1 and sweep["rounds"] == 3
+    page = load_page_module().render_size_sweep(sweep)
+    assert any("called 3 times" in line for line in page)
+    # 3.1 GHz / 1 M samples/s = 3100 cycles; spread (1.1 - 0.4) / 1.0 = 70%.
+    assert "| lstm:8 | 1.00 M | 70% | 3100 | 1 | 2.00 M | 2.00 |" in page
