@@ -20,7 +20,7 @@ struct FmaPeak {
 // kChains independent chains of acc = acc * m + a: 12 covers the multiply-add latency (4 to 5
 // cycles) on two pipes with room to spare, and with two constants still fits AVX2's 16 registers.
 // (The baseline copy, measured only on x86 without AVX2 or off x86, holds each chain in two
-// SSE registers there and spills, so it may read low.)
+// 16-byte registers: on x86's 16 SSE registers that spills, so it may read low; NEON has 32.)
 template <class Vec>
 NEURALFX_ALWAYS_INLINE float multiply_add_chains(float m, float a, long iterations) {
     constexpr int kChains = 12;
