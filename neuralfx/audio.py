@@ -38,6 +38,14 @@ def as_channels_first(audio: np.ndarray, name: str = "audio") -> np.ndarray:
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
+def no_frames(channels: int) -> np.ndarray:
+    """A (channels, 0) array. Pedalboard's plugins, stream resamplers and file writers take the
+    channel axis from the first array they are given and keep it: a square first array fails
+    ("Unable to determine channel layout"), a (2, 1) one is read as one channel of two samples.
+    Given this first, each reads every later array as (channels, samples) (Pedalboard 0.9)."""
+    return np.zeros((channels, 0), np.float32)
+
+
 def check_finite(audio: np.ndarray, name: str = "audio") -> None:
     if not np.all(np.isfinite(audio)):
         bad = np.argwhere(~np.isfinite(audio))[0]
@@ -81,11 +89,16 @@ def atomic_output(path: str | os.PathLike, sample_rate: float, num_channels: int
     """An AudioFile writer whose file appears at `path` only once writing completed: a failure
     midway leaves no half-written output behind. WAV/AIFF are written as 32-bit float."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"output '{path}' is a folder: give a file name, e.g. '{path / 'out.wav'}'")
+    if not path.suffix:
+        raise ValueError(f"output '{path}' has no extension to tell the format: e.g. '{path}.wav' (or .flac, .aiff)")
     options = {}
     if path.suffix.lower() in BIT_DEPTH_BY_SUFFIX:
         options["bit_depth"] = BIT_DEPTH_BY_SUFFIX[path.suffix.lower()]
     with atomic_path(path, suffix=path.suffix) as tmp:
         with AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=num_channels, **options) as out:
+            out.write(no_frames(num_channels))
             yield out
 
 

@@ -17,17 +17,16 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import pedalboard
 
-from .audio import as_channels_first, atomic_output, check_finite, open_input
+from .audio import as_channels_first, atomic_output, check_finite, no_frames, open_input
 from .effects import NeuralEffect, load
 from .presets import resolve_chain
 from .resampling import RateAdapter, fit_length
-
-Stage = Union[pedalboard.Plugin, NeuralEffect]
+from .streaming import Stage, StageChain
 
 
 @dataclass
@@ -52,6 +51,8 @@ class Chain:
         if len(rates) > 1:
             raise ValueError(f"the chain's models were trained at different rates {sorted(rates)}; use one rate")
         self.model_rate: Optional[float] = rates.pop() if rates else None
+        self._stream: Optional[Union[StageChain, RateAdapter]] = None
+        self._stream_key: Optional[tuple[float, int, int]] = None
 
     @classmethod
     def from_preset(cls, name_or_path: str | os.PathLike, resample: bool = False) -> "Chain":
@@ -72,40 +73,46 @@ class Chain:
     def reset(self) -> None:
         for stage in self.stages:
             stage.reset()
+        self._stream = None
 
-    def _run_stages(self, audio: np.ndarray, sample_rate: float, buffer_size: int, reset: bool) -> np.ndarray:
-        for stage in self.stages:
-            audio = stage.process(audio, sample_rate, buffer_size=buffer_size, reset=reset)
-        return audio
-
-    def _processor(self, sample_rate: float, channels: int, buffer_size: int) -> tuple[Callable[[np.ndarray], np.ndarray], Optional[RateAdapter]]:
-        """The function that streams one chunk through every stage without resetting, wrapped in
-        one rate converter when the audio's rate is not the models' rate."""
+    def _new_stream(self, sample_rate: float, channels: int, buffer_size: int) -> Union[StageChain, RateAdapter]:
+        """Every stage streamed (streaming.py), wrapped in one rate converter when the audio's
+        rate is not the models' rate; process() chunks, then flush() once for the rest."""
         if self.model_rate is None or sample_rate == self.model_rate:
-            return (lambda chunk: self._run_stages(chunk, sample_rate, buffer_size, reset=False)), None
+            return StageChain(self.stages, sample_rate, channels, buffer_size)
         if not self.resample:
             raise ValueError(
                 f"the chain's model was trained at {self.model_rate:g} Hz; input is {sample_rate:g} Hz: "
-                "pass resample=True (--resample on the command line)"
+                f"pass resample=True (neuralfx process --resample) or give it audio at {self.model_rate:g} Hz"
             )
-        inner_rate = self.model_rate
-        adapter = RateAdapter(lambda chunk: self._run_stages(chunk, inner_rate, buffer_size, reset=False),
-                              sample_rate, inner_rate, channels)
-        return adapter.process, adapter
+        inner = StageChain(self.stages, self.model_rate, channels, buffer_size)
+        return RateAdapter(inner.process, sample_rate, self.model_rate, channels, flush_inner=inner.flush)
 
     def process(self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True) -> np.ndarray:
-        """Pedalboard's signature: the whole array through every stage, same length out."""
+        """Pedalboard's signature. reset=True: the whole array is one signal, through every stage
+        (plugins' latency compensated, rate converters flushed), same length out. reset=False
+        streams: state carries over from the previous call, and a call may return fewer samples
+        than it got when a stage or the rate conversion holds some back; flush() returns them."""
         audio = as_channels_first(input_array, "input_array")
         check_finite(audio, "input_array")
-        if reset:
+        key = (float(sample_rate), audio.shape[0], buffer_size)
+        if reset or self._stream is None or self._stream_key != key:
             self.reset()
-        run, adapter = self._processor(float(sample_rate), audio.shape[0], buffer_size)
-        out = run(audio)
-        if adapter is not None:
-            out = fit_length(np.concatenate([out, adapter.flush()], axis=1), audio.shape[1])
+            self._stream, self._stream_key = self._new_stream(*key), key
+        out = self._stream.process(audio)
+        if reset:
+            out = fit_length(np.concatenate([out, self.flush()], axis=1), audio.shape[1])
         return out[0] if input_array.ndim == 1 else out
 
     __call__ = process
+
+    def flush(self) -> np.ndarray:
+        """Ends a stream of reset=False calls: the samples the stages and converters still hold."""
+        if self._stream is None:
+            return no_frames(1)
+        out = self._stream.flush()
+        self._stream = None
+        return out
 
     def process_file(self, input_path: str | os.PathLike, output_path: str | os.PathLike, buffer_size: int = 8192) -> FileReport:
         """Streams a file through the chain in blocks of `buffer_size` frames. The output has the
@@ -113,23 +120,24 @@ class Chain:
         input_path, output_path = Path(input_path), Path(output_path)
         if input_path.resolve() == output_path.resolve():
             raise ValueError("output path is the input path: write to another file")
+        if buffer_size < 1:
+            raise ValueError(f"buffer_size must be >= 1, not {buffer_size}")
         with open_input(input_path) as f:
             rate, channels, frames = float(f.samplerate), int(f.num_channels), int(f.frames)
             self.reset()
-            run, adapter = self._processor(rate, channels, buffer_size)
+            stream = self._new_stream(rate, channels, buffer_size)
             written = 0
             with atomic_output(output_path, rate, channels) as out:
                 while f.tell() < frames:
                     chunk = f.read(buffer_size)
                     check_finite(chunk, f"'{input_path}' (block at frame {f.tell() - chunk.shape[1]})")
-                    y = run(chunk)
+                    y = stream.process(chunk)[:, : frames - written]
                     out.write(y)
                     written += y.shape[1]
-                if adapter is not None:
-                    tail = fit_length(adapter.flush(), max(frames - written, 0))
-                    out.write(tail)
+                # Rate conversion may round the count by a sample or two: the file keeps the input's length.
+                out.write(fit_length(stream.flush(), frames - written))
         return FileReport(input_path, output_path, rate, channels, frames,
-                          self.model_rate if adapter is not None else None)
+                          self.model_rate if isinstance(stream, RateAdapter) else None)
 
 
 def _stage_from_json(doc: Any, index: int, base: Path) -> Stage:

@@ -102,7 +102,10 @@ class NeuralEffect:
     ) -> np.ndarray:
         """Pedalboard's signature. With reset=False, state carries over from the previous call
         (streaming); when resampling, such a call may return a few samples fewer than it got and
-        the next calls return them. Output has the input's layout (1-D in, 1-D out)."""
+        the next calls return them. Output has the input's layout (1-D in, 1-D out).
+        With resampling, reset=True treats the array as one whole signal and flushes the rate
+        converters with silence, as Pedalboard does for a plugin with latency; to stream at
+        another rate, call reset() once, pass reset=False on every call, then flush()."""
         audio = as_channels_first(input_array, "input_array")
         check_finite(audio, "input_array")
         if buffer_size < 1:

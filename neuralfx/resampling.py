@@ -5,23 +5,34 @@ its time position through up- and down-conversion."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 from pedalboard.io import StreamResampler
+
+from .audio import no_frames
 
 
 class RateAdapter:
     """Feeds audio at `outer_rate` through `process` at `inner_rate` and back.
 
-    Output per call may be a few samples shorter than input; `flush()` returns the rest."""
+    Output per call may be a few samples shorter than input; `flush()` returns the rest. When the
+    processor holds samples back itself (a stream of stages), `flush_inner` returns them."""
 
     def __init__(
-        self, process: Callable[[np.ndarray], np.ndarray], outer_rate: float, inner_rate: float, num_channels: int
+        self,
+        process: Callable[[np.ndarray], np.ndarray],
+        outer_rate: float,
+        inner_rate: float,
+        num_channels: int,
+        flush_inner: Optional[Callable[[], np.ndarray]] = None,
     ) -> None:
         self._process = process
+        self._flush_inner = flush_inner
         self._up = StreamResampler(outer_rate, inner_rate, num_channels)
         self._down = StreamResampler(inner_rate, outer_rate, num_channels)
+        for resampler in (self._up, self._down):
+            resampler.process(no_frames(num_channels))
 
     def _through(self, inner: np.ndarray) -> np.ndarray:
         return self._process(inner) if inner.shape[1] else inner
@@ -30,8 +41,10 @@ class RateAdapter:
         return self._down.process(self._through(self._up.process(audio)))
 
     def flush(self) -> np.ndarray:
-        tail = self._down.process(self._through(self._up.process()))
-        return np.concatenate([tail, self._down.process()], axis=1)
+        inner = self._through(self._up.process())
+        if self._flush_inner is not None:
+            inner = np.concatenate([inner, self._flush_inner()], axis=1)
+        return np.concatenate([self._down.process(inner), self._down.process()], axis=1)
 
 
 def fit_length(audio: np.ndarray, samples: int) -> np.ndarray:

@@ -100,3 +100,64 @@ def test_chain_preset_from_json(lstm_model_path: Path, tmp_path: Path) -> None:
     bad.write_text('{"stages": [{"plugin": "NotAPlugin"}]}')
     with pytest.raises(ValueError, match="'NotAPlugin' is not a Pedalboard plugin"):
         neuralfx.Chain.from_preset(bad)
+
+
+def test_stateful_plugin_keeps_its_state_when_streaming_at_another_rate(lstm_model_path: Path, tmp_path: Path) -> None:
+    # The rate converter's first chunk is shorter than the later ones; Pedalboard re-prepares a
+    # plugin (clearing the reverb's tail) when a chunk is longer than its first.
+    x = np.stack([plucks(0.5, rate=96000), noise(0.5, 0.05, rate=96000)])
+    audio_io.write(tmp_path / "in96.wav", x, 96000)
+    chain = neuralfx.Chain([neuralfx.load(lstm_model_path), pedalboard.Reverb(room_size=0.5)], resample=True)
+    chain.process_file(tmp_path / "in96.wav", tmp_path / "out.wav", buffer_size=8192)
+    y, _ = audio_io.read(tmp_path / "out.wav")
+    whole = chain(x, 96000)
+    assert y.shape == x.shape
+    assert np.max(np.abs(y - whole)) < 1e-6
+
+
+@pytest.mark.parametrize("buffer_size", [512, 8192])
+def test_plugins_with_latency_keep_the_length_and_match_pedalboard(tmp_path: Path, buffer_size: int) -> None:
+    x = np.stack([plucks(1.0), noise(1.0, 0.05)])
+    stages = lambda: [pedalboard.MP3Compressor(vbr_quality=2), pedalboard.Resample(16000), pedalboard.Reverb()]  # noqa: E731
+    expected = pedalboard.Pedalboard(stages())(x, 48000, buffer_size=buffer_size)
+    assert expected.shape == x.shape
+    y = neuralfx.Chain(stages())(x, 48000, buffer_size=buffer_size)
+    assert y.shape == x.shape and np.max(np.abs(y - expected)) < 1e-6
+    audio_io.write(tmp_path / "in.wav", x, 48000)
+    report = neuralfx.Chain(stages()).process_file(tmp_path / "in.wav", tmp_path / "out.wav", buffer_size=buffer_size)
+    written, _ = audio_io.read(tmp_path / "out.wav")
+    assert written.shape == x.shape and report.frames == x.shape[1]
+    assert np.max(np.abs(written - expected)) < 1e-6
+
+
+def test_reset_false_streams_at_another_rate_and_flush_returns_the_rest(lstm_model_path: Path) -> None:
+    x = np.stack([plucks(0.5, rate=44100), noise(0.5, 0.05, rate=44100)])
+    chain = neuralfx.Chain([neuralfx.load(lstm_model_path), pedalboard.Reverb(room_size=0.3)], resample=True)
+    whole = chain(x, 44100)
+    chain.reset()
+    parts = [chain(x[:, i : i + 1000], 44100, reset=False) for i in range(0, x.shape[1], 1000)]
+    streamed = np.concatenate(parts + [chain.flush()], axis=1)
+    # The two rate conversions round the count; the whole-array call pads those samples with zeros.
+    assert x.shape[1] - 3 <= streamed.shape[1] <= x.shape[1]
+    assert np.max(np.abs(streamed - whole[:, : streamed.shape[1]])) < 1e-6
+
+
+@pytest.mark.parametrize("buffer_size", [1, 2, 3])
+def test_buffers_no_longer_than_the_channel_count(chain: neuralfx.Chain, tmp_path: Path, buffer_size: int) -> None:
+    # Pedalboard guesses which axis holds the channels from a chunk's shape: (2, 2) is ambiguous
+    # and (2, 1) can read as one channel of two samples.
+    x = np.stack([plucks(0.05), noise(0.05, 0.05)])
+    audio_io.write(tmp_path / "in.wav", x, 48000)
+    chain.process_file(tmp_path / "in.wav", tmp_path / "out.wav", buffer_size=buffer_size)
+    y, _ = audio_io.read(tmp_path / "out.wav")
+    assert np.max(np.abs(y - chain(x, 48000))) < 1e-6
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3])
+def test_stereo_files_of_a_few_frames(chain: neuralfx.Chain, tmp_path: Path, frames: int) -> None:
+    x = np.stack([plucks(0.01)[:frames], noise(0.01, 0.05)[:frames]])
+    audio_io.write(tmp_path / "in.wav", x, 48000)
+    chain.process_file(tmp_path / "in.wav", tmp_path / "out.wav")
+    y, _ = audio_io.read(tmp_path / "out.wav")
+    assert y.shape == (2, frames)
+    assert np.max(np.abs(y - chain(x, 48000))) < 1e-6
