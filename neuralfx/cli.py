@@ -7,11 +7,23 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from .architectures import ARCHITECTURES
+
+
+def _positive(kind: type) -> Callable[[str], float]:
+    """An argparse type: a number of `kind` above zero."""
+    def parse(text: str) -> float:
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
+    return parse
 
 
 def _knob_settings(pairs: Sequence[str]) -> dict[str, float]:
@@ -142,7 +154,13 @@ def cmd_capture(args: argparse.Namespace) -> int:
         return _capture_chain(args)
     if args.sweep or args.heldout:
         raise ValueError("--sweep and --heldout need --chain: a chain preset whose stages STAGE.PARAM names")
-    pair = capture(pedalboard.load_plugin(args.plugin), args.sample_rate, args.seconds, args.seed)
+    if not Path(args.plugin).exists():
+        raise FileNotFoundError(f"plugin '{args.plugin}' does not exist: give the path of a .vst3 bundle (or an .component on macOS)")
+    try:
+        plugin = pedalboard.load_plugin(args.plugin)
+    except ImportError as e:
+        raise ValueError(f"plugin '{args.plugin}' could not be loaded as VST3/AU ({e})") from None
+    pair = capture(plugin, args.sample_rate, args.seconds, args.seed)
     return _wrote(write_manifest(args.out_dir, [{"plugin_path": args.plugin}], [], [Capture(pair)], []), pair)
 
 
@@ -244,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--model", help="a model file (.nfx) or shipped model name, alone")
     pr.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE")
     pr.add_argument("--resample", action="store_true", help="run the model at its rate when the file's differs")
-    pr.add_argument("--buffer-size", type=int, default=8192)
+    pr.add_argument("--buffer-size", type=_positive(int), default=8192)
     pr.set_defaults(func=cmd_process)
 
     i = sub.add_parser("info", help="describe a model file")
@@ -257,8 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev = c.add_mutually_exclusive_group(required=True)
     dev.add_argument("--chain", help="a chain preset of Pedalboard plugins acting as the device")
     dev.add_argument("--plugin", help="a VST3/AU plugin path acting as the device")
-    c.add_argument("--seconds", type=float, default=180.0)
-    c.add_argument("--sample-rate", type=float, default=48000)
+    c.add_argument("--seconds", type=_positive(float), default=180.0)
+    c.add_argument("--sample-rate", type=_positive(float), default=48000)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--sweep", action="append", default=[], metavar="STAGE.PARAM=V1,V2,...",
                    help="capture the chain at each value of stage STAGE's parameter PARAM (0-based stage index); "
@@ -278,17 +296,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-o", "--output", required=True)
     t.add_argument("--arch", default="lstm", choices=ARCHITECTURES,
                    help="the network: recurrent (--hidden-size, --num-layers apply) or convolutional (NAM WaveNet layouts, TCN)")
-    t.add_argument("--hidden-size", type=int, default=32)
-    t.add_argument("--num-layers", type=int, default=1)
-    t.add_argument("--max-steps", type=int, default=4000)
-    t.add_argument("--max-minutes", type=float)
+    t.add_argument("--hidden-size", type=_positive(int), default=32)
+    t.add_argument("--num-layers", type=_positive(int), default=1)
+    t.add_argument("--max-steps", type=_positive(int), default=4000)
+    t.add_argument("--max-minutes", type=_positive(float))
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, ...")
-    t.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for small nets)")
+    t.add_argument("--threads", type=_positive(int), default=1, help="torch CPU threads (1 is fastest for small nets)")
     t.add_argument("--checkpoint", help="checkpoint file: written during training, resumed from if it exists")
     t.add_argument("--trained-on", help="what the capture imitates, stored in the model's metadata")
-    t.add_argument("--sample-rate", type=float, help="refuse files at any other rate")
-    t.add_argument("--max-latency", type=float, default=1.0, help="largest device latency accepted, seconds")
+    t.add_argument("--sample-rate", type=_positive(float), help="refuse files at any other rate")
+    t.add_argument("--max-latency", type=_positive(float), default=1.0, help="largest device latency accepted, seconds")
     t.add_argument("--polarity", choices=["error", "flip", "keep"], default="error",
                    help="an inverted target: stop (default), flip it back, or keep it")
     t.add_argument("--allow-clipping", action="store_true", help="train even if input or target clips")
@@ -302,10 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     blocks.add_argument("--template", help="JSON: sample_rate, knobs, blocks [{type, config}] (see neuralfx/dsp/fit.py)")
     f.add_argument("-o", "--output", help="write the fitted model file here")
     f.add_argument("--json", action="store_true", help="print the recovered settings as JSON")
-    f.add_argument("--steps", type=int, default=300)
-    f.add_argument("--lr", type=float, default=0.01, help="step size as a fraction of each parameter's range")
-    f.add_argument("--segment", type=int, default=8192, help="samples per training segment")
-    f.add_argument("--batch", type=int, default=4, help="segments per step")
+    f.add_argument("--steps", type=_positive(int), default=300)
+    f.add_argument("--lr", type=_positive(float), default=0.01, help="step size as a fraction of each parameter's range")
+    f.add_argument("--segment", type=_positive(int), default=8192, help="samples per training segment")
+    f.add_argument("--batch", type=_positive(int), default=4, help="segments per step")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--trained-on", help="what the target imitates, stored in the model's metadata")
     f.set_defaults(func=cmd_fit)
@@ -320,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--target", help="the device's output WAV for --input")
     r.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                    help="knob setting for the pair; without a pair, report only that trained setting")
-    r.add_argument("--segment-seconds", type=float, default=1.0, help="segment length of the ESR-per-segment plot")
+    r.add_argument("--segment-seconds", type=_positive(float), default=1.0, help="segment length of the ESR-per-segment plot")
     r.set_defaults(func=cmd_report)
     return p
 
@@ -330,7 +348,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return args.func(args)
     except (FileNotFoundError, IsADirectoryError, ValueError, KeyError, TypeError) as e:
-        print(f"neuralfx {args.command}: error: {e}", file=sys.stderr)
+        # str() of a KeyError quotes its message.
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"neuralfx {args.command}: error: {message}", file=sys.stderr)
         return 1
 
 

@@ -53,7 +53,28 @@ def test_process_other_rate_needs_resample(tmp_path: Path, lstm_model_path: Path
     r = run("process", "in44.wav", "out.wav", "--model", str(lstm_model_path), "--resample", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     y, rate = audio.read(tmp_path / "out.wav")
-    assert rate == 44100 and y.shape[1] == int(0.5 * 44100)
+    expected = neuralfx.load(lstm_model_path, resample=True)(plucks(0.5, rate=44100), 44100)
+    assert rate == 44100 and y.shape == (1, len(expected))
+    assert np.max(np.abs(y[0] - expected)) <= 1e-6
+
+
+def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
+    audio.write(tmp_path / "in.wav", plucks(0.1), 48000)
+    (tmp_path / "folder").mkdir()
+    cases = [
+        (["process", "in.wav", "out.wav", "--buffer-size", "0"], "--buffer-size: must be above 0, got 0"),
+        (["process", "in.wav", "noext"], "has no extension to tell the format: e.g. 'noext.wav'"),
+        (["process", "in.wav", "folder"], "is a folder: give a file name"),
+        (["process", "in.wav", "out.wav", "--model", "crunch_amp", "--knob", "drive=3"], "error: model has no knob 'drive' (knobs: gain)"),
+        (["capture", "cap", "--plugin", "missing.vst3"], "plugin 'missing.vst3' does not exist"),
+        (["capture", "cap", "--chain", "default", "--sample-rate", "0"], "--sample-rate: must be above 0"),
+        (["train", "a.wav", "b.wav", "-o", "m.nfx", "--max-steps", "0"], "--max-steps: must be above 0"),
+    ]
+    for args, message in cases:
+        r = run(*args, cwd=tmp_path)
+        assert r.returncode != 0 and message in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "in.wav"]
 
 
 def test_info_prints_validation_esr_of_shipped_model(tmp_path: Path) -> None:
