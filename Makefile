@@ -55,9 +55,11 @@ test: cpp-test clang-check demo pytest
 bench: cpp
 	$(BUILD)/neuralfx-bench presets/*.nfx
 
-# The kernel cross-built for 64-bit ARM, its ctest run under qemu (tools/arm_check.sh; 20-25 min).
+# The kernel cross-built for 64-bit ARM, its ctest run under qemu (tools/arm_check.sh; 20-25 min);
+# ARM_COMPILER=clang builds it with Clang.
+ARM_COMPILER ?= gcc
 arm-check: cpp-deps
-	JOBS=$(JOBS) PYTHON=$(PYTHON) bash tools/arm_check.sh
+	ARM_COMPILER=$(ARM_COMPILER) JOBS=$(JOBS) PYTHON=$(PYTHON) bash tools/arm_check.sh
 
 clean:
 	rm -rf build out
