@@ -326,6 +326,7 @@ void NeuralFXProcessor::prepareToPlay(double sample_rate, int max_block_size) {
         active_ = build_for_choice(choice).release();
         built_choice_.store(choice);
         latency = active_->latency_samples();
+        snap_controls_ = true;
     }
     collect_garbage();
     setLatencySamples(latency);
@@ -352,6 +353,7 @@ void NeuralFXProcessor::reset() {
         push_knobs(*active_);
         active_->reset(read_controls());
     }
+    snap_controls_ = true;
 }
 
 void NeuralFXProcessor::processBlock(juce::AudioBuffer<float>& buffer, juce::MidiBuffer&) { process(buffer, false); }
@@ -382,6 +384,11 @@ void NeuralFXProcessor::process(juce::AudioBuffer<float>& buffer, bool bypassed)
 
     Controls controls = read_controls();
     if (bypassed) controls = Controls{1.0f, 1.0f, 0.0f};
+    // reset() and prepareToPlay cannot know whether the host will call processBlock or
+    // processBlockBypassed next; without this a bypassed render began wet and glided to dry
+    // over ~130 ms.
+    if (snap_controls_) active_->snap(controls);
+    snap_controls_ = false;
     push_knobs(*active_);
     const bool fading = fading_ != nullptr && fade_position_ < fade_length_;
     if (fading) push_knobs(*fading_);

@@ -178,6 +178,9 @@ private:
     // which hosts never run concurrently with processBlock).
     Engine* active_ = nullptr;
     Engine* fading_ = nullptr;  // previous engine, faded out after a swap
+    // Set by prepareToPlay and reset: the next block starts a new signal, so the controls jump
+    // to their targets (the bypass values when bypassed) instead of gliding from the old ones.
+    bool snap_controls_ = true;
     int fade_position_ = 0;
     int fade_length_ = 1;
     std::atomic<Engine*> incoming_{nullptr};

@@ -88,6 +88,11 @@ public:
         wet_->reset();
         for (auto& line : dry_line_) std::fill(line.begin(), line.end(), 0.0f);
         dry_write_ = 0;
+        snap(controls);
+    }
+
+    // Jumps the smoothers to these controls, keeping every signal state.
+    void snap(const Controls& controls) {
         input_gain_.snap(controls.input_gain);
         output_gain_.snap(controls.output_gain);
         mix_.snap(controls.mix);
