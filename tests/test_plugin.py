@@ -6,7 +6,7 @@ a host hands it; report and compensate its latency; resample when the host runs 
 and survive bad state. Real-time safety (no allocation in processBlock) is proven by the C++
 test cpp/plugin/tests/test_plugin_realtime.cpp.
 
-The bundle is found through NEURALFX_PLUGIN_PATH, else in build/*/ of this repository; these
+The bundle is found through NEURALFX_PLUGIN_PATH, else in build/cmake/ of this repository; these
 tests skip only when it has not been built (cmake -DNEURALFX_BUILD_PLUGIN=ON, see docs/PLUGIN.md).
 """
 
