@@ -5,7 +5,8 @@
     python training/build_presets.py crunch_amp --seconds 20 --max-steps 50 --out /tmp/p  # a quick try
 
 Each run writes presets/NAME.nfx, training/results/NAME.json (the measured numbers) and
-regenerates training/RESULTS.md from all results files."""
+regenerates training/RESULTS.md from all results files. With --out the numbers go to
+OUT/results/ and OUT/RESULTS.md instead, and every record names the options it ran with."""
 
 from __future__ import annotations
 
@@ -105,7 +106,8 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
         "capture_seconds": seconds * len(grid),
         "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch "
                    f"thread(s), load average {os.getloadavg()[1]:.1f} at the end (other jobs share the machine)",
-        "command": f"python training/build_presets.py {name}",
+        "command": f"python training/build_presets.py {name}"
+                   + "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in overrides.items() if v),
     }
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -147,10 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("names", nargs="*", help="recipe names (default: all)")
     p.add_argument("--out", type=Path, default=PRESETS, help="where models go (default: presets/)")
-    p.add_argument("--results", type=Path, default=RESULTS)
+    p.add_argument("--results", type=Path,
+                   help="where the numbers go, RESULTS.md beside it (default: training/results/, or "
+                        "OUT/results/ with --out, so that a quick try leaves the shipped models' table alone)")
     p.add_argument("--seconds", type=float, help="override the capture length (quick tries)")
     p.add_argument("--max-steps", type=int, help="override the training steps (quick tries)")
     args = p.parse_args(argv)
+    if args.results is None:
+        args.results = RESULTS if args.out.resolve() == PRESETS.resolve() else args.out / "results"
     paths = [RECIPES / f"{n}.json" for n in args.names] or sorted(RECIPES.glob("*.json"))
     for path in paths:
         if not path.exists():
