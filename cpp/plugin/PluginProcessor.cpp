@@ -421,6 +421,13 @@ void NeuralFXProcessor::process(juce::AudioBuffer<float>& buffer, bool bypassed)
 // State
 
 void NeuralFXProcessor::getStateInformation(juce::MemoryBlock& dest) {
+    {
+        std::lock_guard<std::mutex> lock(build_mutex_);
+        if (state_rejected_ && model_param_->getIndex() == custom_choice_index()) {
+            dest.replaceAll(rejected_state_.data(), rejected_state_.size());
+            return;
+        }
+    }
     juce::XmlElement xml(kStateTag);
     xml.setAttribute("format", kStateFormatVersion);
     const int choice = model_param_->getIndex();
@@ -484,6 +491,7 @@ bool NeuralFXProcessor::apply_state_xml(const juce::XmlElement& xml, std::string
         std::lock_guard<std::mutex> lock(build_mutex_);
         custom_json_ = custom;
         custom_error_.clear();
+        state_rejected_ = false;
     }
     for (const auto* e : xml.getChildWithTagNameIterator("PARAM")) {
         const juce::String id = e->getStringAttribute("id");
@@ -509,6 +517,7 @@ void NeuralFXProcessor::setStateInformation(const void* data, int size) {
                 std::lock_guard<std::mutex> lock(build_mutex_);
                 custom_json_ = text;
                 custom_error_.clear();
+                state_rejected_ = false;
             }
             set_parameter_from_state(*model_param_, model_param_->convertTo0to1(static_cast<float>(custom_choice_index())));
             select(custom_choice_index());
@@ -534,6 +543,9 @@ void NeuralFXProcessor::setStateInformation(const void* data, int size) {
         std::lock_guard<std::mutex> lock(build_mutex_);
         custom_json_.clear();
         custom_error_ = "error: bad plugin state: " + error;
+        state_rejected_ = true;
+        rejected_state_.assign(data != nullptr && size > 0 ? static_cast<const char*>(data) : "",
+                               data != nullptr && size > 0 ? static_cast<size_t>(size) : 0);
     }
     set_parameter_from_state(*model_param_, model_param_->convertTo0to1(static_cast<float>(custom_choice_index())));
     select(custom_choice_index());

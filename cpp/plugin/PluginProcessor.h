@@ -157,6 +157,11 @@ private:
     std::mutex build_mutex_;
     std::string custom_json_;
     std::string custom_error_;
+    // A state this build could not apply (a newer format, a damaged file), returned unchanged by
+    // getStateInformation while "(custom)" stays selected: saving the project again must not
+    // replace it with an empty custom model.
+    bool state_rejected_ = false;
+    std::string rejected_state_;
     bool prepared_ = false;
     double rate_ = 48000.0;
     int channels_ = 2;
