@@ -90,14 +90,16 @@ class Chain:
 
     def process(self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True) -> np.ndarray:
         """Pedalboard's signature. reset=True: the whole array is one signal, through every stage
-        (plugins' latency compensated, rate converters flushed), same length out. reset=False
-        streams: state carries over from the previous call, and a call may return fewer samples
-        than it got when a stage or the rate conversion holds some back; flush() returns them."""
+        (plugins' latency compensated, rate converters flushed with silence), same length out.
+        reset=False streams: state carries over from the previous call, and a call may return
+        fewer samples than it got when a stage or the rate conversion holds some back; flush()
+        returns them. To stream, call reset() once, pass reset=False on every call, then flush()."""
         audio = as_channels_first(input_array, "input_array")
         check_finite(audio, "input_array")
         key = (float(sample_rate), audio.shape[0], buffer_size)
-        if reset or self._stream is None or self._stream_key != key:
+        if reset or (self._stream is not None and self._stream_key != key):
             self.reset()
+        if self._stream is None or self._stream_key != key:
             self._stream, self._stream_key = self._new_stream(*key), key
         out = self._stream.process(audio)
         if reset:
