@@ -136,3 +136,18 @@ def test_binding_refuses_what_would_hang_or_corrupt_the_kernel(lstm_model_path: 
     with pytest.raises(ValueError, match="NaN"):
         model.set_knob("gain", float("nan"))
     assert model.get_knob("gain") == pytest.approx(7.0)
+
+
+def test_huge_block_sizes_are_clamped_and_empty_audio_passes(lstm_model_path: Path) -> None:
+    """A prepare() for a block far beyond any host's (2^31 - 1 here) once left the model half
+    prepared and the next process() wrote past the knob rows; blocks are now capped, and the
+    output does not depend on the block size."""
+    model = _core.Model.from_json(random_lstm_model(knobs=True).to_modelfile().to_json())
+    x = (0.3 * np.random.default_rng(3).standard_normal((1, 70000))).astype(np.float32)
+    model.prepare(1, 64)
+    small = model.process(x)
+    model.prepare(1, 2**31 - 1)
+    assert model.max_block_size == 65536
+    np.testing.assert_array_equal(model.process(x), small)
+    assert model.process(np.zeros((1, 0), np.float32)).shape == (1, 0)
+    assert neuralfx.load(lstm_model_path)(np.zeros(0, np.float32), 48000).shape == (0,)

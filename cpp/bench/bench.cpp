@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -43,12 +44,26 @@ struct Options {
     std::string command;
 };
 
-std::vector<int> parse_int_list(const std::string& text) {
-    std::vector<int> out;
+// The whole of `text` as a finite number, else false (atof and atoi took "inf" or "12x", and
+// casting an infinite or huge duration to a sample count is undefined).
+bool parse_number(const std::string& text, double& out) {
+    char* end = nullptr;
+    errno = 0;
+    out = std::strtod(text.c_str(), &end);
+    return !text.empty() && end == text.c_str() + text.size() && errno == 0 && std::isfinite(out);
+}
+
+// Whole numbers in [lo, hi], comma-separated; false on anything else.
+bool parse_int_list(const std::string& text, int lo, int hi, std::vector<int>& out) {
+    out.clear();
     std::stringstream s(text);
     std::string item;
-    while (std::getline(s, item, ',')) out.push_back(std::atoi(item.c_str()));
-    return out;
+    double v = 0.0;
+    while (std::getline(s, item, ',')) {
+        if (!parse_number(item, v) || v != std::floor(v) || v < lo || v > hi) return false;
+        out.push_back(static_cast<int>(v));
+    }
+    return !out.empty();
 }
 
 const char* kArchitectures =
@@ -72,22 +87,27 @@ Options parse(int argc, char** argv) {
             if (i + 1 >= argc) usage(("missing value after " + a).c_str());
             return argv[++i];
         };
-        if (a == "--block-sizes") o.block_sizes = parse_int_list(value());
-        else if (a == "--channels") o.channels = parse_int_list(value());
-        else if (a == "--seconds") o.seconds = std::atof(value().c_str());
-        else if (a == "--warmup") o.warmup = std::atoi(value().c_str());
-        else if (a == "--repeats") o.repeats = std::atoi(value().c_str());
+        // Whole numbers from lo to hi, else usage() naming the option and the range.
+        auto ints = [&](int lo, int hi) {
+            std::vector<int> v;
+            if (!parse_int_list(value(), lo, hi, v))
+                usage((a + ": expected whole numbers from " + std::to_string(lo) + " to " + std::to_string(hi)).c_str());
+            return v;
+        };
+        if (a == "--block-sizes") o.block_sizes = ints(1, neuralfx::Model::kMaxBlockSize);
+        else if (a == "--channels") o.channels = ints(1, 32);
+        else if (a == "--warmup") o.warmup = ints(0, 1000).front();
+        else if (a == "--repeats") o.repeats = ints(1, 1000).front();
+        else if (a == "--seconds") {
+            if (!parse_number(value(), o.seconds) || o.seconds < 1e-3 || o.seconds > 3600)
+                usage("--seconds: expected a number from 0.001 to 3600");
+        }
         else if (a == "--json") o.json_path = value();
         else if (a == "-h" || a == "--help") usage("");
         else if (!a.empty() && a[0] == '-') usage(("unknown option " + a).c_str());
         else o.models.push_back(a);
     }
     if (o.models.empty()) usage("no model given");
-    for (int b : o.block_sizes)
-        if (b < 1) usage("block sizes must be >= 1");
-    for (int c : o.channels)
-        if (c < 1) usage("channel counts must be >= 1");
-    if (o.seconds <= 0 || o.repeats < 1 || o.warmup < 0) usage("--seconds must be > 0, --repeats >= 1, --warmup >= 0");
     return o;
 }
 
@@ -113,12 +133,16 @@ std::string architecture_json(const std::string& spec) {
             return neuralfx::random_wavenet_model_json({12, 6}, {3, 3}, {{1, 2, 4, 8, 16, 32, 64},
                                                                         {128, 256, 512, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512}},
                                                        false);
-        const std::vector<int> c = parse_int_list(args);
-        if (c.size() != 2 || c[0] < 1 || c[1] < 1 || c[0] > 256 || c[1] > 256) return "";
+        std::vector<int> c;
+        if (!parse_int_list(args, 1, 256, c) || c.size() != 2) return "";
         return neuralfx::random_wavenet_model_json(c, {3, 3}, {nam, nam}, false);
     }
-    const std::vector<int> parts = parse_int_list(args);
-    if (parts.empty() || parts.size() > 2 || parts[0] < 1 || (parts.size() == 2 && parts[1] < 1)) return "";
+    // H[:LAYERS] and C[:KERNEL]: colon-separated. (The comma-separated reading this replaced
+    // stopped at the colon, so lstm:32:2 ran one layer and tcn:10:5 a kernel of 13.)
+    std::string numbers = args;
+    std::replace(numbers.begin(), numbers.end(), ':', ',');
+    std::vector<int> parts;
+    if (!parse_int_list(numbers, 1, 1 << 20, parts) || parts.size() > 2) return "";
     if (cell == "TCN") {
         if (parts[0] > 256 || (parts.size() == 2 && parts[1] > 64)) return "";
         return neuralfx::random_tcn_model_json(parts[0], parts.size() == 2 ? parts[1] : 13, {1, 4, 16, 64, 256}, false);

@@ -130,6 +130,7 @@ PYBIND11_MODULE(_core, m) {
                 const py::ssize_t samples = audio.shape(1);
                 if (channels < 1) throw py::value_error("audio has no channels: expected a (channels, samples) array");
                 py::array_t<float> out({channels, samples});
+                if (samples == 0) return out;  // nothing to run (and no row 0 to point at)
                 std::memcpy(out.mutable_data(), audio.data(), sizeof(float) * static_cast<size_t>(channels * samples));
                 std::vector<float*> rows(static_cast<size_t>(channels));
                 for (py::ssize_t c = 0; c < channels; ++c) rows[static_cast<size_t>(c)] = out.mutable_data(c, 0);

@@ -52,11 +52,14 @@ public:
         coefficient_ = knob_smoothing_coefficient(sample_rate);
     }
 
+    // Leaves the bank as it was if an allocation throws.
     void prepare(int max_block_size) {
-        storage_.assign(specs_.size() * static_cast<size_t>(std::max(max_block_size, 1)), 0.0f);
-        pointers_.resize(specs_.size());
-        for (size_t k = 0; k < specs_.size(); ++k)
-            pointers_[k] = storage_.data() + k * static_cast<size_t>(std::max(max_block_size, 1));
+        const size_t block = static_cast<size_t>(std::max(max_block_size, 1));
+        std::vector<float> storage(specs_.size() * block, 0.0f);
+        std::vector<float*> pointers(specs_.size());
+        for (size_t k = 0; k < specs_.size(); ++k) pointers[k] = storage.data() + k * block;
+        storage_.swap(storage);
+        pointers_.swap(pointers);
     }
 
     // Any thread. Value in the knob's own units; clamped to its range. NaN (a host's broken

@@ -35,17 +35,26 @@ public:
     void set_knob(int index, float value) { knobs_.set(index, value); }
     float knob(int index) const { return knobs_.get(index); }
 
-    // Off the audio thread. Builds one block chain per channel, each with cleared state.
+    // Blocks longer than this are processed in pieces of this size. The output does not depend
+    // on the block size, and per-block buffers (knob rows, a chunk's state) stay bounded whatever
+    // a host or a Python buffer_size asks for.
+    static constexpr int kMaxBlockSize = 1 << 16;
+
+    // Off the audio thread. Builds one block chain per channel, each with cleared state. All or
+    // nothing: if an allocation throws, the model keeps its previous preparation (a half-built
+    // one let process() write past the knob rows).
     void prepare(int num_channels, int max_block_size) {
-        max_block_size_ = std::max(max_block_size, 1);
-        chains_.clear();
+        const int block = std::clamp(max_block_size, 1, kMaxBlockSize);
+        std::vector<std::vector<std::unique_ptr<Block>>> chains;
         for (int ch = 0; ch < num_channels; ++ch) {
             std::vector<std::unique_ptr<Block>> chain;
             for (const auto& b : prototype_) chain.push_back(b->clone());
-            for (auto& b : chain) b->prepare(max_block_size_);
-            chains_.push_back(std::move(chain));
+            for (auto& b : chain) b->prepare(block);
+            chains.push_back(std::move(chain));
         }
-        knobs_.prepare(max_block_size_);
+        knobs_.prepare(block);
+        chains_.swap(chains);
+        max_block_size_ = block;
         knobs_.reset();
     }
 
