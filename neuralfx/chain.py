@@ -122,8 +122,6 @@ class Chain:
         input_path, output_path = Path(input_path), Path(output_path)
         if input_path.resolve() == output_path.resolve():
             raise ValueError("output path is the input path: write to another file")
-        if buffer_size < 1:
-            raise ValueError(f"buffer_size must be >= 1, not {buffer_size}")
         with open_input(input_path) as f:
             rate, channels, frames = float(f.samplerate), int(f.num_channels), int(f.frames)
             self.reset()

@@ -94,10 +94,15 @@ Options parse(int argc, char** argv) {
                 usage((a + ": expected whole numbers from " + std::to_string(lo) + " to " + std::to_string(hi)).c_str());
             return v;
         };
+        auto one = [&](int lo, int hi) {
+            const std::vector<int> v = ints(lo, hi);
+            if (v.size() != 1) usage((a + ": expected one whole number").c_str());
+            return v.front();
+        };
         if (a == "--block-sizes") o.block_sizes = ints(1, neuralfx::Model::kMaxBlockSize);
         else if (a == "--channels") o.channels = ints(1, 32);
-        else if (a == "--warmup") o.warmup = ints(0, 1000).front();
-        else if (a == "--repeats") o.repeats = ints(1, 1000).front();
+        else if (a == "--warmup") o.warmup = one(0, 1000);
+        else if (a == "--repeats") o.repeats = one(1, 1000);
         else if (a == "--seconds") {
             if (!parse_number(value(), o.seconds) || o.seconds < 1e-3 || o.seconds > 3600)
                 usage("--seconds: expected a number from 0.001 to 3600");

@@ -423,8 +423,8 @@ void NeuralFXProcessor::process(juce::AudioBuffer<float>& buffer, bool bypassed)
 void NeuralFXProcessor::getStateInformation(juce::MemoryBlock& dest) {
     {
         std::lock_guard<std::mutex> lock(build_mutex_);
-        if (state_rejected_ && model_param_->getIndex() == custom_choice_index()) {
-            dest.replaceAll(rejected_state_.data(), rejected_state_.size());
+        if (rejected_state_ && model_param_->getIndex() == custom_choice_index()) {
+            dest.replaceAll(rejected_state_->data(), rejected_state_->size());
             return;
         }
     }
@@ -491,7 +491,7 @@ bool NeuralFXProcessor::apply_state_xml(const juce::XmlElement& xml, std::string
         std::lock_guard<std::mutex> lock(build_mutex_);
         custom_json_ = custom;
         custom_error_.clear();
-        state_rejected_ = false;
+        rejected_state_.reset();
     }
     for (const auto* e : xml.getChildWithTagNameIterator("PARAM")) {
         const juce::String id = e->getStringAttribute("id");
@@ -517,7 +517,7 @@ void NeuralFXProcessor::setStateInformation(const void* data, int size) {
                 std::lock_guard<std::mutex> lock(build_mutex_);
                 custom_json_ = text;
                 custom_error_.clear();
-                state_rejected_ = false;
+                rejected_state_.reset();
             }
             set_parameter_from_state(*model_param_, model_param_->convertTo0to1(static_cast<float>(custom_choice_index())));
             select(custom_choice_index());
@@ -543,9 +543,8 @@ void NeuralFXProcessor::setStateInformation(const void* data, int size) {
         std::lock_guard<std::mutex> lock(build_mutex_);
         custom_json_.clear();
         custom_error_ = "error: bad plugin state: " + error;
-        state_rejected_ = true;
-        rejected_state_.assign(data != nullptr && size > 0 ? static_cast<const char*>(data) : "",
-                               data != nullptr && size > 0 ? static_cast<size_t>(size) : 0);
+        rejected_state_.emplace(data != nullptr && size > 0 ? static_cast<const char*>(data) : "",
+                                data != nullptr && size > 0 ? static_cast<size_t>(size) : 0);
     }
     set_parameter_from_state(*model_param_, model_param_->convertTo0to1(static_cast<float>(custom_choice_index())));
     select(custom_choice_index());

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -160,8 +161,7 @@ private:
     // A state this build could not apply (a newer format, a damaged file), returned unchanged by
     // getStateInformation while "(custom)" stays selected: saving the project again must not
     // replace it with an empty custom model.
-    bool state_rejected_ = false;
-    std::string rejected_state_;
+    std::optional<std::string> rejected_state_;
     bool prepared_ = false;
     double rate_ = 48000.0;
     int channels_ = 2;
