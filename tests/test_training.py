@@ -20,6 +20,12 @@ from neuralfx.training import Capture, TrainConfig, build_model, train, validate
 
 TINY = dict(hidden_size=8, batch_size=4, tbptt_samples=512, chunks_per_segment=2, warmup_samples=256,
             validate_every=20, learning_rate=1e-2)
+# For the tests that compare two runs bit for bit. A CUDA run does not repeat exactly: on an
+# NVIDIA H200 (torch 2.11) seeded runs and a resumed run differed from their twins in the second
+# or third digit of the validation ESR. The STFT loss pads with torch.stft's reflect mode, whose
+# CUDA backward has no deterministic kernel (torch.use_deterministic_algorithms refuses it), so
+# no setting makes such a run repeat.
+EXACT = dict(TINY, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +58,7 @@ def test_early_stopping_and_seeded_repeatability(drive_capture: Capture) -> None
     config = TrainConfig(max_steps=400, patience=1, learning_rate=1.0, **{k: v for k, v in TINY.items() if k != "learning_rate"})
     a = train([drive_capture], config, progress=lambda s: None)
     assert a.steps < 400  # stopped early: a huge learning rate stops improving fast
-    short = TrainConfig(max_steps=20, patience=100, **TINY)
+    short = TrainConfig(max_steps=20, patience=100, **EXACT)
     r1 = train([drive_capture], short, progress=lambda s: None)
     r2 = train([drive_capture], short, progress=lambda s: None)
     assert r1.validation_esr == r2.validation_esr
@@ -104,12 +110,12 @@ def test_too_short_or_mismatched_captures_are_refused(drive_capture: Capture) ->
 
 
 def test_resumed_run_equals_uninterrupted_run(drive_capture: Capture, tmp_path: Path) -> None:
-    straight = train([drive_capture], TrainConfig(max_steps=40, patience=100, **TINY), progress=lambda s: None)
+    straight = train([drive_capture], TrainConfig(max_steps=40, patience=100, **EXACT), progress=lambda s: None)
     checkpoint = str(tmp_path / "run.ckpt")
-    first = TrainConfig(max_steps=20, patience=100, checkpoint=checkpoint, **TINY)
+    first = TrainConfig(max_steps=20, patience=100, checkpoint=checkpoint, **EXACT)
     train([drive_capture], first, progress=lambda s: None)
     lines: list[str] = []
-    second = TrainConfig(max_steps=40, patience=100, checkpoint=checkpoint, **TINY)
+    second = TrainConfig(max_steps=40, patience=100, checkpoint=checkpoint, **EXACT)
     resumed = train([drive_capture], second, progress=lines.append)
     assert any("resumed from" in line and "step 20" in line for line in lines)
     assert resumed.steps == 40
@@ -122,7 +128,7 @@ def test_latency_is_removed_and_recorded(drive_capture: Capture) -> None:
     """A device 120 samples late trains exactly as the same device without latency."""
     pair = drive_capture.pair
     late = Capture(replace(pair, target=np.concatenate([np.zeros(120, np.float32), pair.target])))
-    config = TrainConfig(max_steps=20, patience=100, **TINY)
+    config = TrainConfig(max_steps=20, patience=100, **EXACT)
     lines: list[str] = []
     result = train([late], config, progress=lines.append)
     plain = train([drive_capture], config, progress=lambda s: None)

@@ -1,0 +1,120 @@
+"""Training speed: optimizer steps per second of neuralfx.training.train, per device.
+
+Not a unit test: a measurement script.
+
+    python3 benchmarks/training_speed.py [--archs lstm,gru,wavenet-standard] [--devices cpu,cuda]
+        [--batch-sizes 8,32] [--steps 4] [--min-seconds 1] [--repeats 3] [--threads 1]
+        [--json FILE]
+
+Each case runs the public train() twice, for N and for 2N steps, each ending in one validation,
+and takes N over the difference of the two run times: data checks, alignment, model building
+and the validation are in both runs and cancel out. An unmeasured run goes first, and the
+median of --repeats pairs is printed. A step is one truncated-backpropagation chunk
+(TrainConfig.tbptt_samples) of every sequence in the batch, so training samples per second =
+steps/s x batch size x tbptt_samples. The CPU runs on --threads torch threads (train()'s
+default is 1, as for recipes). Devices compare within one run: wall time on a shared machine
+also counts other jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+
+import pedalboard
+import torch
+
+from neuralfx.capture import capture
+from neuralfx.training import Capture, TrainConfig, train
+
+
+def _device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def steps_per_second(captures: list[Capture], config: TrainConfig, steps: int, repeats: int,
+                     min_seconds: float) -> float:
+    """N over the time 2N steps take beyond N steps (see the module's docstring), the median of
+    repeats pairs after one unmeasured run that takes the first-call costs (cuDNN handles, kernel
+    loads, oneDNN primitives). N starts at steps and doubles until the N extra steps take at
+    least min_seconds, so that a fast device is not timed on a few milliseconds."""
+    def seconds(n: int) -> float:
+        run = TrainConfig(**{**config.__dict__, "max_steps": n, "validate_every": 10**9})
+        return train(captures, run, progress=lambda _: None).seconds
+
+    seconds(config.chunks_per_segment)
+    n, rates = steps, []
+    while len(rates) < repeats:
+        extra = seconds(2 * n) - seconds(n)
+        if extra < min_seconds and not rates:
+            n *= 2
+            continue
+        if extra <= 0:
+            raise RuntimeError(f"{2 * n} steps took no longer than {n}: raise --min-seconds")
+        rates.append(n / extra)
+    return statistics.median(rates)
+
+
+def _csv(kind):
+    return lambda text: [kind(v) for v in text.split(",") if v]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", type=_csv(str), default=["lstm", "gru", "wavenet-standard"])
+    parser.add_argument("--devices", type=_csv(str), default=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    parser.add_argument("--batch-sizes", type=_csv(int), default=[8, 32])
+    parser.add_argument("--steps", type=int, default=4,
+                        help="N: the runs take N and 2N steps (rounded up to whole segments of "
+                             "TrainConfig.chunks_per_segment steps, which share one warm-up)")
+    parser.add_argument("--min-seconds", type=float, default=1.0,
+                        help="N doubles until the N extra steps take this long")
+    parser.add_argument("--repeats", type=int, default=3, help="pairs of runs per case; the median is printed")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--capture-seconds", type=float, default=12.0)
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    if min(args.steps, args.repeats, args.threads) < 1 or min(args.batch_sizes, default=0) < 1:
+        parser.error("--steps, --repeats, --threads and --batch-sizes must be at least 1")
+    if not args.min_seconds > 0:
+        parser.error("--min-seconds must be above 0")
+    per_segment = TrainConfig.chunks_per_segment
+    steps = -(-args.steps // per_segment) * per_segment
+
+    amp = pedalboard.Pedalboard([pedalboard.Distortion(drive_db=12.0), pedalboard.LowpassFilter(4500.0)])
+    captures = [Capture(capture(amp, 48000, args.capture_seconds))]
+    print(f"torch {torch.__version__}, python {sys.version.split()[0]}, {args.threads} CPU thread(s)")
+    for device in args.devices:
+        print(f"  {device}: {_device_name(device)}")
+    print(f"{'arch':18} {'batch':>5} " + " ".join(f"{d + ' steps/s':>16}" for d in args.devices)
+          + "".join(f" {d + '/' + args.devices[0]:>14}" for d in args.devices[1:]))
+    rows = []
+    for arch in args.archs:
+        for batch in args.batch_sizes:
+            rates = {}
+            for device in args.devices:
+                config = TrainConfig(arch=arch, batch_size=batch, device=device, threads=args.threads)
+                rates[device] = steps_per_second(captures, config, steps, args.repeats, args.min_seconds)
+            first = rates[args.devices[0]]
+            print(f"{arch:18} {batch:5d} " + " ".join(f"{rates[d]:16.2f}" for d in args.devices)
+                  + "".join(f" {rates[d] / first:14.2f}" for d in args.devices[1:]), flush=True)
+            rows.append({"arch": arch, "batch_size": batch, "tbptt_samples": TrainConfig.tbptt_samples,
+                         "steps_per_second": rates})
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"torch": torch.__version__, "threads": args.threads, "repeats": args.repeats,
+                       "min_seconds": args.min_seconds,
+                       "devices": {d: _device_name(d) for d in args.devices}, "results": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
