@@ -111,8 +111,8 @@ def main() -> None:
                          "steps_per_second": rates})
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"torch": torch.__version__, "threads": args.threads, "repeats": args.repeats,
-                       "min_seconds": args.min_seconds,
+            json.dump({"command": " ".join(sys.argv), "torch": torch.__version__, "threads": args.threads,
+                       "repeats": args.repeats, "min_seconds": args.min_seconds,
                        "devices": {d: _device_name(d) for d in args.devices}, "results": rows}, f, indent=1)
 
 
