@@ -16,7 +16,6 @@ import numpy as np
 
 from . import _core
 from .audio import as_channels_first, check_finite
-from .errors import ModelFileError
 from .knobs import Knob
 from .resampling import RateAdapter, fit_length
 
@@ -37,9 +36,7 @@ class NeuralEffect:
     # ---- construction ----
     @classmethod
     def from_file(cls, path: str | os.PathLike, resample: bool = False) -> "NeuralEffect":
-        path = Path(path)
-        if not path.exists():
-            raise ModelFileError(f"model file '{path}' does not exist")
+        path = Path(path)  # the kernel's loader says when it is missing, a folder or unreadable
         return cls(_core.Model.from_file(str(path)), name=path.stem, resample=resample)
 
     @classmethod

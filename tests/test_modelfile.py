@@ -104,6 +104,15 @@ def test_missing_file_names_the_path(tmp_path: Path) -> None:
         modelfile.load(tmp_path / "nope.nfx")
     with pytest.raises(FileNotFoundError, match="nope.nfx"):
         neuralfx.load(tmp_path / "nope.nfx")
+    with pytest.raises(ModelFileError, match="nope.nfx' does not exist"):
+        neuralfx.NeuralEffect.from_file(tmp_path / "nope.nfx")
+
+
+def test_folder_is_not_a_model_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="is a folder"):
+        modelfile.load(tmp_path)
+    with pytest.raises(ModelFileError, match="is a folder, not a model file"):
+        neuralfx.load(tmp_path)
 
 
 def test_nan_weights_cannot_be_exported(tmp_path: Path) -> None:

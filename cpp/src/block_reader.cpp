@@ -68,10 +68,9 @@ int BlockReader::get_int(const char* key, int minimum, int maximum) const {
     const std::string field = std::string(".config.") + key;
     if (!v) fail(field, "missing");
     if (!v->is_number_integer()) fail(field, "expected an integer");
-    const long long value = v->get<long long>();
-    if (value < minimum || value > maximum)
-        fail(field, std::to_string(value) + " is outside [" + std::to_string(minimum) + ", " + std::to_string(maximum) + "]");
-    return static_cast<int>(value);
+    if (!integer_within(*v, minimum, maximum))
+        fail(field, v->dump() + " is outside [" + std::to_string(minimum) + ", " + std::to_string(maximum) + "]");
+    return v->get<int>();
 }
 
 int BlockReader::get_int(const char* key, int minimum, int maximum, int fallback) const {
@@ -129,7 +128,7 @@ std::vector<int> BlockReader::get_int_list(const char* key, int minimum, int max
     std::vector<int> out;
     for (size_t i = 0; i < v->size(); ++i) {
         const auto& e = (*v)[i];
-        if (!e.is_number_integer() || e.get<long long>() < minimum || e.get<long long>() > maximum)
+        if (!integer_within(e, minimum, maximum))
             fail(field + "[" + std::to_string(i) + "]",
                  "expected an integer in [" + std::to_string(minimum) + ", " + std::to_string(maximum) + "]");
         out.push_back(e.get<int>());
@@ -168,7 +167,7 @@ std::vector<float> BlockReader::weight(const std::string& name, const std::vecto
     if (d == it->end() || !d->is_array()) fail(field + ".data", "missing or not a list");
     std::vector<int> stored;
     for (const auto& e : *s) {
-        if (!e.is_number_integer()) fail(field + ".shape", "expected integers");
+        if (!integer_within(e, 0, std::numeric_limits<int>::max())) fail(field + ".shape", "expected integers from 0");
         stored.push_back(e.get<int>());
     }
     if (stored != shape) fail(field + ".shape", "is " + shape_text(stored) + ", expected " + shape_text(shape));

@@ -18,6 +18,19 @@ namespace neuralfx {
 // converting it would be undefined (in practice inf).
 inline bool fits_float32(double v) { return std::fabs(v) <= static_cast<double>(std::numeric_limits<float>::max()); }
 
+// Whether a JSON value is an integer in [minimum, maximum]. Read integers through this before
+// get<int>(): nlohmann's conversions wrap, so "version": 4294967297 read as int is 1.
+inline bool integer_within(const nlohmann::json& v, long long minimum, long long maximum) {
+    if (v.is_number_unsigned()) {
+        const auto u = v.get<unsigned long long>();
+        return maximum >= 0 && u <= static_cast<unsigned long long>(maximum) &&
+               (minimum <= 0 || u >= static_cast<unsigned long long>(minimum));
+    }
+    if (!v.is_number_integer()) return false;
+    const long long i = v.get<long long>();
+    return i >= minimum && i <= maximum;
+}
+
 class BlockReader {
 public:
     BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs, double model_sample_rate);

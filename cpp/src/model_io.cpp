@@ -1,6 +1,9 @@
 #include "neuralfx/model_io.hpp"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -84,8 +87,8 @@ std::unique_ptr<Model> load_model_from_string(const std::string& text) {
         fail("format", std::string("missing or not \"") + kModelFormatName + "\": this is not a neuralfx model file");
     auto version = root.find("version");
     if (version == root.end() || !version->is_number_integer()) fail("version", "missing or not an integer");
-    if (version->get<int>() != kModelFormatVersion)
-        fail("version", "file is version " + std::to_string(version->get<int>()) + ", this build reads version " +
+    if (!integer_within(*version, kModelFormatVersion, kModelFormatVersion))
+        fail("version", "file is version " + version->dump() + ", this build reads version " +
                             std::to_string(kModelFormatVersion) + ": update neuralfx or re-export the model");
     const double sample_rate = read_number(root, "sample_rate", "(top level)");
     if (sample_rate < 1000.0 || sample_rate > 768000.0) fail("sample_rate", "outside [1000, 768000] Hz");
@@ -110,8 +113,15 @@ std::unique_ptr<Model> load_model_from_string(const std::string& text) {
 }
 
 std::unique_ptr<Model> load_model_from_file(const std::string& path) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (!std::filesystem::exists(status)) throw ModelFileError("model file '" + path + "' does not exist");
+    if (std::filesystem::is_directory(status))
+        throw ModelFileError("'" + path + "' is a folder, not a model file: pass the .nfx file");
+    errno = 0;
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw ModelFileError("cannot open model file '" + path + "'");
+    if (!in)
+        throw ModelFileError("cannot open model file '" + path + "'" + (errno ? std::string(": ") + std::strerror(errno) : ""));
     std::ostringstream buffer;
     buffer << in.rdbuf();
     try {

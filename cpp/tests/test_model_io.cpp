@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <utility>
 
 #include "neuralfx/model_io.hpp"
 #include "test_support.hpp"
@@ -52,6 +53,10 @@ int main() {
     CHECK(fails_with("[1, 2]", "expected a JSON object"));
     CHECK(fails_with(replace(good, "\"neuralfx-model\"", "\"something-else\""), "format"));
     CHECK(fails_with(replace(good, "\"version\": 1", "\"version\": 99"), "version 99"));
+    // Integers beyond int are refused whole: read as int they wrap (2^32 + 1 -> 1).
+    CHECK(fails_with(replace(good, "\"version\": 1", "\"version\": 4294967297"), "version 4294967297"));
+    CHECK(fails_with(replace(good, "\"head.bias\": {\"shape\": [1]", "\"head.bias\": {\"shape\": [4294967297]"),
+                     "blocks[0].weights.head.bias.shape: expected integers from 0"));
     CHECK(fails_with(replace(good, "\"sample_rate\": 48000", "\"sample_rate\": -5"), "sample_rate"));
     CHECK(fails_with(replace(good, "\"type\": \"LSTM\"", "\"type\": \"Flanger9000\""), "unknown block type 'Flanger9000'"));
     CHECK(fails_with(replace(good, "\"hidden_size\": 8", "\"hidden_size\": 9"), "blocks[0].weights.lstm.weight_ih_l0.shape"));
@@ -63,12 +68,16 @@ int main() {
     CHECK(fails_with(replace(good, "\"head.bias\": {\"shape\": [1], \"data\": [", "\"head.bias\": {\"shape\": [1], \"data\": [1e999,"),
                      "cannot be represented"));
 
-    // Files: a missing path names the path.
-    try {
-        neuralfx::load_model_from_file("/nonexistent/model.nfx");
-        CHECK(false);
-    } catch (const ModelFileError& e) {
-        CHECK(std::string(e.what()).find("/nonexistent/model.nfx") != std::string::npos);
+    // Files: a missing path or a folder says so and names the path.
+    for (const auto& [path, needle] : {std::pair<std::string, std::string>{"/nonexistent/model.nfx", "does not exist"},
+                                       {".", "is a folder, not a model file"}}) {
+        try {
+            neuralfx::load_model_from_file(path);
+            CHECK(false);
+        } catch (const ModelFileError& e) {
+            CHECK(std::string(e.what()).find("'" + path + "'") != std::string::npos);
+            CHECK(std::string(e.what()).find(needle) != std::string::npos);
+        }
     }
     const std::string tmp = "test_model_io_tmp.nfx";
     {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <random>
@@ -18,6 +19,7 @@
 
 namespace {
 std::atomic<long> g_allocations{0};
+std::atomic<long long> g_bytes{0};
 }
 
 // GCC 12 inlines these into each other and then reports free() of memory from operator new
@@ -28,6 +30,7 @@ std::atomic<long> g_allocations{0};
 #endif
 void* operator new(std::size_t n) {
     g_allocations.fetch_add(1, std::memory_order_relaxed);
+    g_bytes.fetch_add(static_cast<long long>(n), std::memory_order_relaxed);
     if (void* p = std::malloc(n ? n : 1)) return p;
     throw std::bad_alloc();
 }
@@ -39,6 +42,7 @@ void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 // The aligned forms, which the kernel's cache-aligned buffers use (aligned.hpp).
 void* operator new(std::size_t n, std::align_val_t a) {
     g_allocations.fetch_add(1, std::memory_order_relaxed);
+    g_bytes.fetch_add(static_cast<long long>(n), std::memory_order_relaxed);
     const std::size_t align = static_cast<std::size_t>(a);
     if (void* p = std::aligned_alloc(align, (n + align - 1) / align * align)) return p;
     throw std::bad_alloc();
@@ -145,7 +149,27 @@ std::string delay_drywet_model_json() {
     return s.str();
 }
 
+// A WaveNet's dilated layers keep (kernel - 1) x dilation frames of history each: with long
+// dilations that is most of its memory. It is taken once per prepared channel, none at load.
+void check_history_memory() {
+    const std::string json = neuralfx::random_wavenet_model_json({16}, {3}, {{8192, 8192, 8192, 8192}}, false);
+    // Per layer: a span of 2 x 8192 frames plus as much room (conv_common.hpp), 16 floats a frame.
+    const long long per_channel = 4LL * (2 * 2 * 8192) * 16 * static_cast<long long>(sizeof(float));
+    long long before = g_bytes.load();
+    auto model = neuralfx::load_model_from_string(json);
+    const long long loaded = g_bytes.load() - before;
+    before = g_bytes.load();
+    model->prepare(2, 64);
+    const long long prepared = g_bytes.load() - before;
+    CHECK(loaded < per_channel / 4);
+    CHECK(prepared >= 2 * per_channel && prepared < 2 * per_channel + per_channel / 2);
+    if (loaded >= per_channel / 4 || prepared >= 2 * per_channel + per_channel / 2)
+        std::printf("history memory: %lld bytes at load, %lld at a stereo prepare, %lld per channel expected\n",
+                    loaded, prepared, per_channel);
+}
+
 int main() {
+    check_history_memory();
     {
         // The aligned operator new is counted too, and the kernel's buffers start on a cache line.
         const long before = g_allocations.load();

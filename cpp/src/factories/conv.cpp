@@ -44,7 +44,7 @@ std::unique_ptr<Block> make_wavenet(const BlockReader& r) {
         const auto& list = (*dilations_json)[a];
         if (!list.is_array() || list.empty()) r.fail(field, "expected a non-empty list of integers");
         for (size_t i = 0; i < list.size(); ++i) {
-            if (!list[i].is_number_integer() || list[i].get<long long>() < 1 || list[i].get<long long>() > 8192)
+            if (!integer_within(list[i], 1, 8192))
                 r.fail(field + "[" + std::to_string(i) + "]", "expected an integer in [1, 8192]");
             w.dilations.push_back(list[i].get<int>());
         }

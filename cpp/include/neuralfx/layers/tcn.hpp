@@ -34,7 +34,6 @@ public:
         const int S = conv::round8(channels);
         for (size_t l = 0; l < layers.size(); ++l)
             histories_.emplace_back(l == 0 ? 8 : S, (kernel_size - 1) * layers[l].dilation);
-        prepare(conv::kChunk);
     }
 
     void prepare(int) override {
@@ -55,9 +54,10 @@ public:
         }
     }
 
+    // As WaveNet's: histories are allocated by prepare(), per channel.
     std::unique_ptr<Block> clone() const override {
         auto copy = std::make_unique<TCN>(*this);
-        copy->prepare(conv::kChunk);
+        copy->reset();
         return copy;
     }
 

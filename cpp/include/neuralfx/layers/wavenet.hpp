@@ -61,7 +61,6 @@ public:
         int max_stride = 8;
         for (const PackedArray& a : weights_->arrays) max_stride = std::max(max_stride, a.stride);
         max_stride_ = max_stride;
-        prepare(conv::kChunk);
     }
 
     void prepare(int) override {
@@ -86,10 +85,12 @@ public:
         }
     }
 
-    // Clones share the read-only weights.
+    // Clones share the read-only weights. A block as loaded holds no history until prepare():
+    // the Model prepares one clone per channel, so long dilations cost their memory once per
+    // channel (the loaded prototype used to hold a set it never used, and each clone copied it).
     std::unique_ptr<Block> clone() const override {
         auto copy = std::make_unique<WaveNet>(*this);
-        copy->prepare(conv::kChunk);
+        copy->reset();
         return copy;
     }
 
