@@ -5,6 +5,7 @@ Not a unit test: a measurement script.
     python3 benchmarks/training_speed.py [--archs lstm,gru,wavenet-standard] [--devices cpu,cuda]
         [--batch-sizes 8,32] [--steps 4] [--min-seconds 1] [--repeats 3] [--threads 1]
         [--json FILE]
+    python3 benchmarks/training_speed.py --render benchmarks/results/training/h200.json
 
 Each case runs the public train() twice, for N and for 2N steps, each ending in one validation,
 and takes N over the difference of the two run times: data checks, alignment, model building
@@ -68,6 +69,26 @@ def _csv(kind):
     return lambda text: [kind(v) for v in text.split(",") if v]
 
 
+def header(devices: dict[str, str]) -> list[str]:
+    names = list(devices)
+    return ([f"  {d}: {devices[d]}" for d in names]
+            + [f"{'arch':18} {'batch':>5} " + " ".join(f"{d + ' steps/s':>16}" for d in names)
+               + "".join(f" {d + '/' + names[0]:>14}" for d in names[1:])])
+
+
+def row(result: dict) -> str:
+    rates = result["steps_per_second"]
+    names = list(rates)
+    return (f"{result['arch']:18} {result['batch_size']:5d} " + " ".join(f"{rates[d]:16.2f}" for d in names)
+            + "".join(f" {rates[d] / rates[names[0]]:14.2f}" for d in names[1:]))
+
+
+def table(results: dict) -> str:
+    """The table a run prints, from its --json file: docs/TRAINING-SPEED.md shows this text, and
+    tests/test_performance_page.py checks that it does."""
+    return "\n".join(header(results["devices"]) + [row(r) for r in results["results"]])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archs", type=_csv(str), default=["lstm", "gru", "wavenet-standard"])
@@ -82,7 +103,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--capture-seconds", type=float, default=12.0)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--render", metavar="JSON", help="print the table of a saved run and stop")
     args = parser.parse_args()
+    if args.render:
+        with open(args.render) as f:
+            print(table(json.load(f)))
+        return
     if min(args.steps, args.repeats, args.threads) < 1 or min(args.batch_sizes, default=0) < 1:
         parser.error("--steps, --repeats, --threads and --batch-sizes must be at least 1")
     if not args.min_seconds > 0:
@@ -93,10 +119,8 @@ def main() -> None:
     amp = pedalboard.Pedalboard([pedalboard.Distortion(drive_db=12.0), pedalboard.LowpassFilter(4500.0)])
     captures = [Capture(capture(amp, 48000, args.capture_seconds))]
     print(f"torch {torch.__version__}, python {sys.version.split()[0]}, {args.threads} CPU thread(s)")
-    for device in args.devices:
-        print(f"  {device}: {_device_name(device)}")
-    print(f"{'arch':18} {'batch':>5} " + " ".join(f"{d + ' steps/s':>16}" for d in args.devices)
-          + "".join(f" {d + '/' + args.devices[0]:>14}" for d in args.devices[1:]))
+    devices = {d: _device_name(d) for d in args.devices}
+    print("\n".join(header(devices)))
     rows = []
     for arch in args.archs:
         for batch in args.batch_sizes:
@@ -104,16 +128,14 @@ def main() -> None:
             for device in args.devices:
                 config = TrainConfig(arch=arch, batch_size=batch, device=device, threads=args.threads)
                 rates[device] = steps_per_second(captures, config, steps, args.repeats, args.min_seconds)
-            first = rates[args.devices[0]]
-            print(f"{arch:18} {batch:5d} " + " ".join(f"{rates[d]:16.2f}" for d in args.devices)
-                  + "".join(f" {rates[d] / first:14.2f}" for d in args.devices[1:]), flush=True)
             rows.append({"arch": arch, "batch_size": batch, "tbptt_samples": TrainConfig.tbptt_samples,
                          "steps_per_second": rates})
+            print(row(rows[-1]), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"command": " ".join(sys.argv), "torch": torch.__version__, "threads": args.threads,
                        "repeats": args.repeats, "min_seconds": args.min_seconds,
-                       "devices": {d: _device_name(d) for d in args.devices}, "results": rows}, f, indent=1)
+                       "devices": devices, "results": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

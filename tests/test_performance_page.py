@@ -13,11 +13,15 @@ REPO = Path(__file__).resolve().parents[1]
 RESULT_FILES = sorted((REPO / "benchmarks" / "results").glob("*.json"))
 
 
-def load_page_module():
-    spec = importlib.util.spec_from_file_location("make_performance_md", REPO / "benchmarks" / "make_performance_md.py")
+def load_benchmark_module(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_page_module():
+    return load_benchmark_module("make_performance_md")
 
 
 # The committed pages and the result files they are rendered from.
@@ -150,3 +154,18 @@ def test_size_sweep_takes_each_row_median_over_rounds(monkeypatch: pytest.Monkey
     assert any("called 3 times" in line for line in page)
     # 3.1 GHz / 1 M samples/s = 3100 cycles; spread (1.1 - 0.4) / 1.0 = 70%.
     assert "| lstm:8 | 1.00 M | 70% | 3100 | 1 | 2.00 M | 2.00 |" in page
+
+
+# Training-speed runs (benchmarks/training_speed.py --json) and the page that shows each table.
+TRAINING_PAGES = {"h200.json": "TRAINING-SPEED.md"}
+
+
+def test_training_speed_page_shows_each_saved_table() -> None:
+    saved = {p.name: p for p in (REPO / "benchmarks" / "results" / "training").glob("*.json")}
+    assert set(saved) == set(TRAINING_PAGES), saved
+    table = load_benchmark_module("training_speed").table
+    for name, page in TRAINING_PAGES.items():
+        text = (REPO / "docs" / page).read_text()
+        expected = table(json.loads(saved[name].read_text()))
+        assert expected in text, (f"docs/{page} does not show the table of {name}: "
+                                  f"python3 benchmarks/training_speed.py --render benchmarks/results/training/{name}")
