@@ -16,6 +16,9 @@ from .errors import ModelFileError
 from .dsp.params import ParamBlock
 from .knobs import Knob, smooth
 
+# Samples of silence that settle a model before its first input (Model.settled_state).
+SETTLE_SAMPLES = 8192
+
 
 def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knobs: Sequence[Knob], where: str = "") -> None:
     """A block belongs in a model only at the model's rate and conditioned on declared knobs;
@@ -59,15 +62,30 @@ class Model(nn.Module):
     # ---- the forward pass used by training and by parity tests ----
     def forward(self, x: Tensor, knobs: Optional[Tensor] = None, state: Optional[list] = None) -> tuple[Tensor, list]:
         """x: (batch, samples); knobs: (batch, len(self.knobs), samples), normalized 0..1,
-        defaults when None. Returns the output and the per-block state to continue from."""
+        defaults when None. state None starts where the kernel's prepare() and reset() do: settled
+        on silence with the knobs at their first values (settled_state); [None] * len(blocks) is
+        the zero state. Returns the output and the per-block state to continue from."""
         if knobs is None:
             knobs = self.default_knobs(x.shape[0], x.shape[1], x.device)
-        state = state if state is not None else [None] * len(self.blocks)
+        if state is None:
+            state = self.settled_state(knobs[:, :, 0], x.dtype)
         new_state = []
         for block, s in zip(self.blocks, state):
             x, s = block(x, knobs, s)
             new_state.append(s)
         return x, new_state
+
+    def zero_state(self) -> list:
+        return [None] * len(self.blocks)
+
+    @torch.no_grad()
+    def settled_state(self, knob_values: Tensor, dtype: torch.dtype = torch.float32) -> list:
+        """The state after SETTLE_SAMPLES of silence with the knobs held at knob_values (batch,
+        len(self.knobs)), normalized: a model at rest, not the zero state, from which trained amps
+        start with a thump. Twin of Model::kSettleSamples in cpp/include/neuralfx/model.hpp."""
+        silence = torch.zeros(knob_values.shape[0], SETTLE_SAMPLES, dtype=dtype, device=knob_values.device)
+        held = knob_values[:, :, None].expand(-1, -1, SETTLE_SAMPLES)
+        return self(silence, held, self.zero_state())[1]
 
     def default_knobs(self, batch: int, samples: int, device: torch.device | str = "cpu") -> Tensor:
         values = torch.tensor([k.normalize(k.default) for k in self.knobs], dtype=torch.float32, device=device)
@@ -93,7 +111,9 @@ class Model(nn.Module):
         the kernel. The torch forward is causal, so one call over the whole signal is exact."""
         audio = np.asarray(audio, dtype=np.float32)
         knobs = self.knob_trajectory(len(audio), block_size, knob_moves)
-        return self(torch.from_numpy(audio)[None], knobs)[0][0].numpy()
+        # Settled where the kernel's prepare() leaves it: at the defaults, before any move.
+        defaults = self.default_knobs(1, 1)[:, :, 0]
+        return self(torch.from_numpy(audio)[None], knobs, self.settled_state(defaults))[0][0].numpy()
 
     # ---- model files ----
     def to_modelfile(self, metadata: Optional[dict[str, Any]] = None) -> modelfile.ModelFile:

@@ -320,7 +320,9 @@ def train(
         x, y, k = batch()
         model.train()
         with torch.no_grad():
-            _, state = forward(x[:, : config.warmup_samples], k[:, :, : config.warmup_samples])
+            # From the zero state, not the settled one the kernel starts from: the warm-up on the
+            # segment's own audio sets the state, and settling every batch would cost more.
+            _, state = forward(x[:, : config.warmup_samples], k[:, :, : config.warmup_samples], model.zero_state())
         validated = False
         for c in range(config.chunks_per_segment):
             lo = config.warmup_samples + c * config.tbptt_samples

@@ -1,5 +1,5 @@
 // The kernel's processing contract: output independent of block size, reset restores the
-// initial state, channels are independent, knob changes are smoothed, output stays finite.
+// initial state (settled on silence), channels are independent, knob changes are smoothed, output stays finite.
 
 #include <cmath>
 #include <vector>
@@ -101,6 +101,19 @@ int main() {
         model->set_knob(0, std::nanf(""));
         CHECK(model->knob(0) == before);
         CHECK(max_abs_diff(run(*model, x, 64), b) == 0.0f);
+    }
+
+    // Prepared and reset models start at rest: on silence the output is its resting value from
+    // the first sample, with no transient out of the zero state (this random LSTM's first
+    // sample from zero was far from where it settles).
+    {
+        const std::vector<float> silence(2048, 0.0f);
+        for (int block : {1, 64, 4096}) {
+            const std::vector<float> y = run(*model, silence, block);
+            const std::vector<float> rest(y.size(), y.back());
+            CHECK(max_abs_diff(y, rest) < 1e-6f);
+            CHECK(std::fabs(y.back()) > 1e-3f);  // a resting output that is not zero: a case that tests something
+        }
     }
 
     // Finite output for extreme but finite input, and silence after it.

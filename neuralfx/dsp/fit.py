@@ -205,7 +205,7 @@ def fit(
         xb = torch.stack([xt[o : o + warmup + segment] for o in offsets])
         yb = torch.stack([yt[o + warmup : o + warmup + segment] for o in offsets])
         opt.zero_grad()
-        pred, _ = model(xb)
+        pred, _ = model(xb, None, model.zero_state())  # the warm-up samples set the state
         loss = loss_fn(pred[:, warmup:], yb)
         if not torch.isfinite(loss):
             raise ValueError("training diverged (loss is not finite)")

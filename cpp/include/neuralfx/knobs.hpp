@@ -81,6 +81,12 @@ public:
         for (size_t k = 0; k < specs_.size(); ++k) current_[k] = targets_[k].load(std::memory_order_relaxed);
     }
 
+    // Audio thread: rows of n samples holding every knob where the smoother is, which stays put.
+    KnobBuffers hold(int n) {
+        for (size_t k = 0; k < specs_.size(); ++k) std::fill(pointers_[k], pointers_[k] + n, current_[k]);
+        return pointers_.empty() ? nullptr : pointers_.data();
+    }
+
     // Audio thread: fills one smoothed row per knob for the next n samples.
     KnobBuffers advance(int n) {
         for (size_t k = 0; k < specs_.size(); ++k) {

@@ -40,7 +40,14 @@ public:
     // a host or a Python buffer_size asks for.
     static constexpr int kMaxBlockSize = 1 << 16;
 
-    // Off the audio thread. Builds one block chain per channel, each with cleared state. All or
+    // Where prepare() and reset() leave each channel: this many samples of silence run through
+    // its chain, the knobs held at their targets. A model at rest on silence is not at the zero
+    // state (biases, a recurrent state's fixed point): started from zero, the shipped amps
+    // thumped, crunch_amp's first output sample on silence being 0.51. Twin of SETTLE_SAMPLES
+    // in neuralfx/model.py, so that torch's forward starts from the same state.
+    static constexpr int kSettleSamples = 8192;
+
+    // Off the audio thread. Builds one block chain per channel, settled (kSettleSamples). All or
     // nothing: if an allocation throws, the model keeps its previous preparation (a half-built
     // one let process() write past the knob rows).
     void prepare(int num_channels, int max_block_size) {
@@ -52,19 +59,27 @@ public:
             for (auto& b : chain) b->prepare(block);
             chains.push_back(std::move(chain));
         }
+        std::vector<float> silence(static_cast<size_t>(std::max(num_channels, 0)) * static_cast<size_t>(block), 0.0f);
+        std::vector<float*> silence_channels(static_cast<size_t>(std::max(num_channels, 0)));
+        for (size_t ch = 0; ch < silence_channels.size(); ++ch) silence_channels[ch] = silence.data() + ch * static_cast<size_t>(block);
         knobs_.prepare(block);
         chains_.swap(chains);
+        silence_.swap(silence);  // swapping keeps the channel pointers valid
+        silence_channels_.swap(silence_channels);
         max_block_size_ = block;
-        knobs_.reset();
+        reset();
     }
 
     int prepared_channels() const { return static_cast<int>(chains_.size()); }
     int max_block_size() const { return max_block_size_; }
 
+    // Real-time safe (no allocation), but it runs kSettleSamples of silence through every
+    // channel's chain: about as long as processing that much audio.
     void reset() {
         for (auto& chain : chains_)
             for (auto& b : chain) b->reset();
         knobs_.reset();
+        settle();
     }
 
     // Real-time safe. In place; any num_samples (split into prepared-size chunks). Returns
@@ -74,22 +89,7 @@ public:
         ScopedFlushDenormals flush;
         for (int start = 0; start < num_samples; start += max_block_size_) {
             const int n = std::min(max_block_size_, num_samples - start);
-            KnobBuffers knob_rows = knobs_.advance(n);
-            // Block by block, so that two channels can share one block call (Block::process_pair);
-            // each channel still passes through its chain in order, so the result is the same.
-            for (size_t b = 0; b < prototype_.size(); ++b) {
-                for (int ch = 0; ch < num_channels;) {
-                    Block& block = *chains_[static_cast<size_t>(ch)][b];
-                    if (ch + 1 < num_channels &&
-                        block.process_pair(*chains_[static_cast<size_t>(ch + 1)][b], channels[ch] + start,
-                                           channels[ch + 1] + start, n, knob_rows)) {
-                        ch += 2;
-                    } else {
-                        block.process(channels[ch] + start, n, knob_rows);
-                        ch += 1;
-                    }
-                }
-            }
+            run_chains(channels, num_channels, start, n, knobs_.advance(n));
         }
         return true;
     }
@@ -108,10 +108,41 @@ public:
     }
 
 private:
+    // Block by block, so that two channels can share one block call (Block::process_pair);
+    // each channel still passes through its chain in order, so the result is the same.
+    void run_chains(float* const* channels, int num_channels, int start, int n, KnobBuffers knob_rows) {
+        for (size_t b = 0; b < prototype_.size(); ++b) {
+            for (int ch = 0; ch < num_channels;) {
+                Block& block = *chains_[static_cast<size_t>(ch)][b];
+                if (ch + 1 < num_channels &&
+                    block.process_pair(*chains_[static_cast<size_t>(ch + 1)][b], channels[ch] + start,
+                                       channels[ch + 1] + start, n, knob_rows)) {
+                    ch += 2;
+                } else {
+                    block.process(channels[ch] + start, n, knob_rows);
+                    ch += 1;
+                }
+            }
+        }
+    }
+
+    void settle() {
+        if (chains_.empty()) return;
+        ScopedFlushDenormals flush;
+        const KnobBuffers held = knobs_.hold(max_block_size_);
+        for (int done = 0; done < kSettleSamples; done += max_block_size_) {
+            const int n = std::min(max_block_size_, kSettleSamples - done);
+            for (float* channel : silence_channels_) std::fill(channel, channel + n, 0.0f);  // processed in place
+            run_chains(silence_channels_.data(), prepared_channels(), 0, n, held);
+        }
+    }
+
     double sample_rate_;
     KnobBank knobs_;
     std::vector<std::unique_ptr<Block>> prototype_;
     std::vector<std::vector<std::unique_ptr<Block>>> chains_;
+    std::vector<float> silence_;  // prepared channels x max block: settle()'s input
+    std::vector<float*> silence_channels_;
     std::string metadata_json_;
     int max_block_size_ = 0;
 };
