@@ -134,7 +134,7 @@ class Chain:
                     y = stream.process(chunk)[:, : frames - written]
                     out.write(y)
                     written += y.shape[1]
-                # Rate conversion may round the count by a sample or two: the file keeps the input's length.
+                # A round trip through another rate may give a sample more: the file keeps the input's length.
                 out.write(fit_length(stream.flush(), frames - written))
         return FileReport(input_path, output_path, rate, channels, frames,
                           self.model_rate if isinstance(stream, RateAdapter) else None)

@@ -1,16 +1,17 @@
 """Streaming rate conversion around a processor that must run at a fixed rate (a model's).
 
-Built on pedalboard.io.StreamResampler, which compensates its own latency: an impulse keeps
-its time position through up- and down-conversion."""
+Built on the kernel's resampler (neuralfx._core.Resampler, the one the plugin runs), which has
+no delay: output sample k is the input at time k / out_rate exactly, so an impulse keeps its
+time position through up- and down-conversion, and flush() returns every sample the input
+determines."""
 
 from __future__ import annotations
 
 from typing import Callable, Optional
 
 import numpy as np
-from pedalboard.io import StreamResampler
 
-from .audio import no_frames
+from . import _core
 
 
 class RateAdapter:
@@ -29,10 +30,8 @@ class RateAdapter:
     ) -> None:
         self._process = process
         self._flush_inner = flush_inner
-        self._up = StreamResampler(outer_rate, inner_rate, num_channels)
-        self._down = StreamResampler(inner_rate, outer_rate, num_channels)
-        for resampler in (self._up, self._down):
-            resampler.process(no_frames(num_channels))
+        self._up = _core.Resampler(outer_rate, inner_rate, num_channels)
+        self._down = _core.Resampler(inner_rate, outer_rate, num_channels)
 
     def _through(self, inner: np.ndarray) -> np.ndarray:
         return self._process(inner) if inner.shape[1] else inner
@@ -41,14 +40,15 @@ class RateAdapter:
         return self._down.process(self._through(self._up.process(audio)))
 
     def flush(self) -> np.ndarray:
-        inner = self._through(self._up.process())
+        inner = self._through(self._up.flush())
         if self._flush_inner is not None:
             inner = np.concatenate([inner, self._flush_inner()], axis=1)
-        return np.concatenate([self._down.process(inner), self._down.process()], axis=1)
+        return np.concatenate([self._down.process(inner), self._down.flush()], axis=1)
 
 
 def fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
-    """Trims or zero-pads (channels, n) audio to exactly `samples` (rate conversion rounds)."""
+    """Trims or zero-pads (channels, n) audio to exactly `samples`: a round trip through another
+    rate can give one sample more than went in (each conversion rounds its count up)."""
     if audio.shape[1] >= samples:
         return audio[:, :samples]
     return np.pad(audio, ((0, 0), (0, samples - audio.shape[1])))

@@ -82,7 +82,9 @@ def test_resample_runs_the_model_at_its_rate(lstm_model_path: Path) -> None:
     expected = resample_poly(y48, 147, 160).astype(np.float32)[: len(y44)]
     core = slice(2000, len(y44) - 2000)  # away from the converters' edges
     err = np.sum((y44[core] - expected[core]) ** 2) / np.sum(expected[core] ** 2)
-    assert err < 1e-3, f"ESR between resampled and native processing: {err}"
+    # Measured 1.7e-8. Pedalboard's StreamResampler, used before, gave 1.5e-4 here: its 44.1 <->
+    # 48 kHz conversions each put the output about a third of a sample early.
+    assert err < 1e-6, f"ESR between resampled and native processing: {err}"
 
 
 def test_knobs_are_ranged_and_named() -> None:

@@ -14,6 +14,7 @@
 
 #include "neuralfx/build_info.hpp"
 #include "neuralfx/model_io.hpp"
+#include "neuralfx/resampler.hpp"
 
 namespace py = pybind11;
 using neuralfx::Model;
@@ -25,6 +26,89 @@ namespace {
 struct PyModel {
     std::unique_ptr<Model> model;
     std::mutex busy;
+};
+
+// One StreamResampler per channel, without delay: output k is the input at time k * in / out
+// exactly (pedalboard's StreamResampler, used before, put 44.1 <-> 48 kHz output a third of a
+// sample early each way, and its flush lost a sample or two). flush() feeds silence until every
+// output up to the end of the input has come out, and returns exactly those.
+struct PyResampler {
+    PyResampler(double in_rate, double out_rate, int channels) {
+        if (channels < 1) throw py::value_error("channels must be >= 1");
+        in_rate_ = whole_rate(in_rate);
+        out_rate_ = whole_rate(out_rate);
+        streams_.resize(static_cast<size_t>(channels));
+        for (auto& s : streams_) s.configure(in_rate_, out_rate_, 0, kChunk);
+    }
+
+    static long whole_rate(double rate) {
+        if (!(rate >= 1.0 && rate <= 1e7) || rate != std::floor(rate))
+            throw py::value_error("sample rates must be whole numbers of Hz between 1 and 10 MHz, got " +
+                                  std::to_string(rate));
+        return static_cast<long>(rate);
+    }
+
+    int channels() const { return static_cast<int>(streams_.size()); }
+
+    // (channels, n) samples with rows `stride` apart: every output they complete.
+    py::array_t<float> process(const float* in, py::ssize_t stride, py::ssize_t n) {
+        std::vector<std::vector<float>> outs(streams_.size());
+        const long long count = feed(in, stride, n, outs);
+        consumed_ += n;
+        produced_ += count;
+        return to_array(outs, count);
+    }
+
+    // The outputs still owed: silence goes in until every output inside the input so far
+    // (ceil(consumed * out / in) in all) has come out. Then the stream starts afresh.
+    py::array_t<float> flush() {
+        const long long owed = (consumed_ * out_rate_ + in_rate_ - 1) / in_rate_ - produced_;
+        const std::vector<float> silence(static_cast<size_t>(kChunk), 0.0f);
+        std::vector<std::vector<float>> outs(streams_.size());
+        long long have = 0;
+        while (have < owed) have += feed(silence.data(), 0, kChunk, outs);
+        py::array_t<float> result = to_array(outs, std::max(owed, 0LL));
+        for (auto& s : streams_) s.reset();
+        consumed_ = produced_ = 0;
+        return result;
+    }
+
+private:
+    // Appends each channel's outputs to outs; returns how many each got.
+    long long feed(const float* in, py::ssize_t stride, py::ssize_t n, std::vector<std::vector<float>>& outs) {
+        py::gil_scoped_release release;
+        long long produced = -1;
+        for (size_t c = 0; c < streams_.size(); ++c) {
+            auto& out = outs[c];
+            const size_t before = out.size();
+            for (py::ssize_t start = 0; start < n; start += kChunk) {
+                const int len = static_cast<int>(std::min<py::ssize_t>(kChunk, n - start));
+                const size_t at = out.size();
+                out.resize(at + static_cast<size_t>(streams_[c].max_output_for(len)));
+                const int got = streams_[c].process(in + static_cast<py::ssize_t>(c) * stride + start, len, out.data() + at,
+                                                    static_cast<int>(out.size() - at));
+                out.resize(at + static_cast<size_t>(got));
+            }
+            const long long count = static_cast<long long>(out.size() - before);
+            // Every channel does the same index arithmetic.
+            if (produced >= 0 && count != produced) throw std::logic_error("resampler channels disagree on their output count");
+            produced = count;
+        }
+        return produced;
+    }
+
+    // The first `count` samples of each channel.
+    static py::array_t<float> to_array(const std::vector<std::vector<float>>& outs, long long count) {
+        py::array_t<float> result({static_cast<py::ssize_t>(outs.size()), static_cast<py::ssize_t>(count)});
+        for (size_t c = 0; c < outs.size() && count > 0; ++c)
+            std::memcpy(result.mutable_data(static_cast<py::ssize_t>(c), 0), outs[c].data(), sizeof(float) * static_cast<size_t>(count));
+        return result;
+    }
+
+    static constexpr int kChunk = 4096;
+    std::vector<neuralfx::StreamResampler> streams_;
+    long in_rate_ = 1, out_rate_ = 1;
+    long long consumed_ = 0, produced_ = 0;
 };
 
 int knob_index_or_throw(const Model& m, const std::string& name) {
@@ -52,6 +136,8 @@ PYBIND11_MODULE(_core, m) {
             py::object message = py::reinterpret_steal<py::object>(
                 PyUnicode_DecodeUTF8(what.data(), static_cast<py::ssize_t>(what.size()), "replace"));
             PyErr_SetObject(cls.ptr(), message.ptr());
+        } catch (const neuralfx::UnsupportedRateError& e) {
+            PyErr_SetString(PyExc_ValueError, e.what());
         }
     });
     m.attr("FORMAT_VERSION") = neuralfx::kModelFormatVersion;
@@ -157,4 +243,18 @@ PYBIND11_MODULE(_core, m) {
             },
             py::arg("audio"),
             "Processes a (channels, samples) float32 array in a copy; keeps state across calls.");
+
+    py::class_<PyResampler>(m, "Resampler")
+        .def(py::init<double, double, int>(), py::arg("in_rate"), py::arg("out_rate"), py::arg("channels"))
+        .def_property_readonly("channels", &PyResampler::channels)
+        .def(
+            "process",
+            [](PyResampler& r, py::array_t<float, py::array::c_style | py::array::forcecast> audio) {
+                if (audio.ndim() != 2 || audio.shape(0) != r.channels())
+                    throw py::value_error("expected a (" + std::to_string(r.channels()) + ", samples) float32 array");
+                return r.process(audio.data(), audio.shape(1), audio.shape(1));
+            },
+            py::arg("audio"),
+            "Converts a (channels, samples) float32 block; returns every output sample it completes.")
+        .def("flush", &PyResampler::flush, "The output samples still owed at the end of the input; then starts afresh.");
 }

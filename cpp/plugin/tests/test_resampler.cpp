@@ -13,7 +13,7 @@
 #include "plugin_test_models.hpp"
 
 using neuralfx::plugin::HostRateModel;
-using neuralfx::plugin::UnsupportedRateError;
+using neuralfx::UnsupportedRateError;
 
 namespace {
 
@@ -87,7 +87,7 @@ void impulse_lands_on_latency(int host_rate, int model_rate, int expected_latenc
     // A band-limited impulse: its peak is the kept share of the host's band (the cutoff is
     // kResamplerCutoff of the lower Nyquist), and nothing is left beyond the two filters'
     // combined half-lengths, which together are the latency.
-    const double band = neuralfx::plugin::kResamplerCutoff * std::min(host_rate, model_rate) / host_rate;
+    const double band = neuralfx::kResamplerCutoff * std::min(host_rate, model_rate) / host_rate;
     double far = 0.0;
     for (size_t i = 0; i < y.size(); ++i)
         if (i + static_cast<size_t>(latency) + 2 < peak || i > peak + static_cast<size_t>(latency) + 2)
