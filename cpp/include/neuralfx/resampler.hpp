@@ -75,7 +75,8 @@ public:
         if (phases_ > kResamplerMaxPhases)
             throw UnsupportedRateError("cannot convert between " + std::to_string(in_rate) + " Hz and " +
                                        std::to_string(out_rate) + " Hz (needs " + std::to_string(phases_) +
-                                       " filter phases, limit " + std::to_string(kResamplerMaxPhases) + ")");
+                                       " filter phases, limit " + std::to_string(kResamplerMaxPhases) +
+                                       "): convert the audio to a common rate such as 44100 or 48000 Hz first");
         delay_num_ = delay_num;
         half_ = half_taps_for(in_rate, out_rate);
         taps_ = 2 * half_;
