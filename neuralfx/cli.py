@@ -185,7 +185,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training import TrainConfig, train
 
     captures, heldout, knobs, what = _training_data(args)
-    config = TrainConfig(arch=args.arch, hidden_size=args.hidden_size, num_layers=args.num_layers, max_steps=args.max_steps,
+    batch = {"batch_size": args.batch_size} if args.batch_size else {}
+    config = TrainConfig(arch=args.arch, hidden_size=args.hidden_size, num_layers=args.num_layers, **batch,
+                         max_steps=args.max_steps,
                          max_seconds=args.max_minutes * 60 if args.max_minutes else None, seed=args.seed,
                          device=args.device, threads=args.threads, checkpoint=args.checkpoint,
                          max_latency_seconds=args.max_latency, polarity=args.polarity,
@@ -298,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the network: recurrent (--hidden-size, --num-layers apply) or convolutional (NAM WaveNet layouts, TCN)")
     t.add_argument("--hidden-size", type=_positive(int), default=32)
     t.add_argument("--num-layers", type=_positive(int), default=1)
+    t.add_argument("--batch-size", type=_positive(int),
+                   help="segments per optimizer step (default: TrainConfig.batch_size); on an H200 a step of 32 "
+                        "took about as long as one of 8 (docs/TRAINING-SPEED.md)")
     t.add_argument("--max-steps", type=_positive(int), default=4000)
     t.add_argument("--max-minutes", type=_positive(float))
     t.add_argument("--seed", type=int, default=0)

@@ -13,6 +13,7 @@ import torch
 import neuralfx
 from neuralfx.architectures import ARCHITECTURES
 from neuralfx.capture import capture
+from neuralfx import modelfile
 from neuralfx.cli import main
 from neuralfx.model import Model
 from neuralfx.training import Capture, TrainConfig, build_model, train
@@ -52,7 +53,9 @@ def test_each_architecture_trains_and_exports_a_file_the_kernel_runs(arch: str, 
 def test_cli_train_takes_arch(drive_capture: Capture, tmp_path: Path) -> None:
     paths = drive_capture.pair.save(tmp_path)
     out = tmp_path / "tcn.nfx"
-    assert main(["train", str(paths[0]), str(paths[1]), "-o", str(out), "--arch", "tcn", "--max-steps", "2"]) == 0
+    assert main(["train", str(paths[0]), str(paths[1]), "-o", str(out), "--arch", "tcn", "--max-steps", "2",
+                 "--batch-size", "3"]) == 0
     assert Model.load(out).blocks[0].type_name == "TCN"
+    assert modelfile.load(out).metadata["config"]["batch_size"] == 3
     with pytest.raises(SystemExit):
         main(["train", str(paths[0]), str(paths[1]), "-o", str(out), "--arch", "transformer"])
