@@ -122,6 +122,14 @@ def main() -> None:
     devices = {d: _device_name(d) for d in args.devices}
     print("\n".join(header(devices)))
     rows = []
+
+    def save() -> None:  # after every row: a run cut short keeps what it measured
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"command": " ".join(sys.argv), "torch": torch.__version__, "threads": args.threads,
+                           "repeats": args.repeats, "min_seconds": args.min_seconds,
+                           "devices": devices, "results": rows}, f, indent=1)
+
     for arch in args.archs:
         for batch in args.batch_sizes:
             rates = {}
@@ -131,11 +139,7 @@ def main() -> None:
             rows.append({"arch": arch, "batch_size": batch, "tbptt_samples": TrainConfig.tbptt_samples,
                          "steps_per_second": rates})
             print(row(rows[-1]), flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"command": " ".join(sys.argv), "torch": torch.__version__, "threads": args.threads,
-                       "repeats": args.repeats, "min_seconds": args.min_seconds,
-                       "devices": devices, "results": rows}, f, indent=1)
+            save()
 
 
 if __name__ == "__main__":

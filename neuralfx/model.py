@@ -68,7 +68,8 @@ class Model(nn.Module):
         if knobs is None:
             knobs = self.default_knobs(x.shape[0], x.shape[1], x.device)
         if state is None:
-            state = self.settled_state(knobs[:, :, 0], x.dtype)
+            first = knobs[:, :, 0] if knobs.shape[2] else self.default_knobs(x.shape[0], 1, x.device)[:, :, 0]
+            state = self.settled_state(first, x.dtype)
         new_state = []
         for block, s in zip(self.blocks, state):
             x, s = block(x, knobs, s)

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import neuralfx
 from neuralfx import modelfile
+from neuralfx.dsp import Gain
 from neuralfx.errors import ModelFileError
 from neuralfx.model import Model
 
@@ -121,3 +123,10 @@ def test_nan_weights_cannot_be_exported(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match="NaN"):
         model.save(tmp_path / "nan.nfx")
     assert not (tmp_path / "nan.nfx").exists()
+
+
+def test_empty_input_runs_from_the_settled_state() -> None:
+    """state=None settles at the knobs' first values; with no samples there are none, and the
+    defaults serve (a DSP-only model returned an empty output before settling existed)."""
+    model = Model([Gain(6.0)], 48000.0)
+    assert model(torch.zeros(1, 0))[0].shape == (1, 0)

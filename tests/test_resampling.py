@@ -3,6 +3,9 @@ positions kept exactly, every owed sample returned by flush, output independent 
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import numpy as np
 import pytest
 
@@ -67,3 +70,36 @@ def test_bad_rates_and_shapes_say_what_is_wrong() -> None:
         _core.Resampler(44100, 47999, 1)
     with pytest.raises(ValueError, match=r"expected a \(2, samples\) float32 array"):
         _core.Resampler(44100, 48000, 2).process(np.zeros((1, 10), np.float32))
+
+
+def test_a_second_thread_is_refused_not_let_in() -> None:
+    """The resampler converts without the GIL: a second thread on the same stream is an error,
+    as for a model (two threads used to corrupt the heap). With a switch interval far longer
+    than the test, the main thread runs again only while the worker is inside the conversion."""
+    r = _core.Resampler(44100, 48000, 1)
+    long_input = np.zeros((1, 4_000_000), np.float32)
+    started, done = threading.Event(), threading.Event()
+
+    def work() -> None:
+        started.set()
+        r.process(long_input)
+        done.set()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    thread = threading.Thread(target=work)
+    try:
+        thread.start()
+        started.wait()
+        assert not done.is_set()
+        with pytest.raises(RuntimeError, match="another thread"):
+            r.process(np.zeros((1, 10), np.float32))
+    finally:
+        sys.setswitchinterval(interval)
+        thread.join()
+    assert done.is_set()
+
+
+def test_extreme_ratios_are_refused() -> None:
+    with pytest.raises(ValueError, match="filter taps"):
+        _core.Resampler(100000, 1, 1)

@@ -37,9 +37,13 @@ tests/test_greybox.py tests/test_report.py}
 if [ -n "$TESTS" ]; then
   # shellcheck disable=SC2086  # TESTS is a list of paths
   PYTHONUNBUFFERED=1 timeout 240 python3 -m pytest -q -p no:cacheprovider $TESTS 2>&1 | tee "$OUT/pytest.log" | tail -25
-  echo "pytest exit ${PIPESTATUS[0]}"
+  tests_status=${PIPESTATUS[0]}
+  echo "pytest exit $tests_status"
 fi
 
+# The JSON is written after every row, so a run stopped by the timeout keeps its rows.
 PYTHONUNBUFFERED=1 timeout 300 python3 benchmarks/training_speed.py --devices cpu,cuda --batch-sizes 8,32 \
   --json "$OUT/training_speed.json" "$@" 2>&1 | tee "$OUT/training_speed.txt"
-echo "benchmark exit ${PIPESTATUS[0]}"
+bench_status=${PIPESTATUS[0]}
+echo "benchmark exit $bench_status"
+[ "${tests_status:-0}" -eq 0 ] && [ "$bench_status" -eq 0 ]

@@ -55,7 +55,8 @@ public:
         for (int ch = 0; ch < channels_; ++ch) model_pointers_[static_cast<size_t>(ch)] = model_buffer_[static_cast<size_t>(ch)].data();
         fifo_capacity_ = down_[0].max_output_for(model_capacity) + max_block_ + 8;
         fifo_.assign(static_cast<size_t>(channels_), std::vector<float>(static_cast<size_t>(fifo_capacity_)));
-        reset();
+        // Nothing to reset: prepare() left the model settled, configure() the resamplers empty,
+        // and the FIFO starts empty (a reset() here settled the model a second time).
     }
 
     // The latency a HostRateModel will have, without building one. Stage 1 delays by h_up host

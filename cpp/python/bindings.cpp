@@ -52,6 +52,7 @@ struct PyResampler {
 
     // (channels, n) samples with rows `stride` apart: every output they complete.
     py::array_t<float> process(const float* in, py::ssize_t stride, py::ssize_t n) {
+        const auto lock = exclusive();
         std::vector<std::vector<float>> outs(streams_.size());
         const long long count = feed(in, stride, n, outs);
         consumed_ += n;
@@ -62,6 +63,7 @@ struct PyResampler {
     // The outputs still owed: silence goes in until every output inside the input so far
     // (ceil(consumed * out / in) in all) has come out. Then the stream starts afresh.
     py::array_t<float> flush() {
+        const auto lock = exclusive();
         const long long owed = (consumed_ * out_rate_ + in_rate_ - 1) / in_rate_ - produced_;
         const std::vector<float> silence(static_cast<size_t>(kChunk), 0.0f);
         std::vector<std::vector<float>> outs(streams_.size());
@@ -74,6 +76,13 @@ struct PyResampler {
     }
 
 private:
+    // feed() runs without the GIL: a second thread on the same stream would corrupt it.
+    std::unique_lock<std::mutex> exclusive() {
+        std::unique_lock<std::mutex> lock(busy_, std::try_to_lock);
+        if (!lock) throw std::runtime_error("resampler is being used by another thread; use one effect per thread");
+        return lock;
+    }
+
     // Appends each channel's outputs to outs; returns how many each got.
     long long feed(const float* in, py::ssize_t stride, py::ssize_t n, std::vector<std::vector<float>>& outs) {
         py::gil_scoped_release release;
@@ -109,6 +118,7 @@ private:
     std::vector<neuralfx::StreamResampler> streams_;
     long in_rate_ = 1, out_rate_ = 1;
     long long consumed_ = 0, produced_ = 0;
+    std::mutex busy_;
 };
 
 int knob_index_or_throw(const Model& m, const std::string& name) {

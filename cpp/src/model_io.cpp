@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <system_error>
 #include <fstream>
 #include <sstream>
 
@@ -115,6 +116,8 @@ std::unique_ptr<Model> load_model_from_string(const std::string& text) {
 std::unique_ptr<Model> load_model_from_file(const std::string& path) {
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory)
+        throw ModelFileError("cannot read model file '" + path + "': " + ec.message());
     if (!std::filesystem::exists(status)) throw ModelFileError("model file '" + path + "' does not exist");
     if (std::filesystem::is_directory(status))
         throw ModelFileError("'" + path + "' is a folder, not a model file: pass the .nfx file");

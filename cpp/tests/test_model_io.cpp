@@ -85,6 +85,13 @@ int main() {
         out << good;
     }
     CHECK(neuralfx::load_model_from_file(tmp)->num_blocks() == 1);
+    // A path through a file is not "missing": the reason is given.
+    try {
+        neuralfx::load_model_from_file(tmp + "/model.nfx");
+        CHECK(false);
+    } catch (const ModelFileError& e) {
+        CHECK(std::string(e.what()).find("cannot read model file '" + tmp + "/model.nfx': ") != std::string::npos);
+    }
     std::remove(tmp.c_str());
     return nfx_test::finish("test_model_io");
 }

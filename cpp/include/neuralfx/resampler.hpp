@@ -28,6 +28,9 @@ constexpr double kResamplerKaiserBeta = 7.5;
 // More phases than this means an exotic rate pair (e.g. 44100 <-> 47999 Hz): the table would
 // cost megabytes, so such pairs are refused with an error instead.
 constexpr long kResamplerMaxPhases = 4096;
+// The taps grow with the down-conversion ratio (32 zero crossings of the lower rate): this
+// allows 32:1 (768 kHz -> 24 kHz); 100 kHz -> 1 Hz would take seconds and 25 MB per phase.
+constexpr long long kResamplerMaxTaps = 2048;
 
 class UnsupportedRateError : public std::runtime_error {
 public:
@@ -72,11 +75,16 @@ public:
         out_rate_ = out_rate;
         g_ = g;
         phases_ = out_rate / g;
-        if (phases_ > kResamplerMaxPhases)
+        const long long taps = 2LL * half_taps_for(in_rate, out_rate);
+        const auto refuse = [&](const std::string& needs) {
             throw UnsupportedRateError("cannot convert between " + std::to_string(in_rate) + " Hz and " +
-                                       std::to_string(out_rate) + " Hz (needs " + std::to_string(phases_) +
-                                       " filter phases, limit " + std::to_string(kResamplerMaxPhases) +
+                                       std::to_string(out_rate) + " Hz (needs " + needs +
                                        "): convert the audio to a common rate such as 44100 or 48000 Hz first");
+        };
+        if (phases_ > kResamplerMaxPhases)
+            refuse(std::to_string(phases_) + " filter phases, limit " + std::to_string(kResamplerMaxPhases));
+        if (taps > kResamplerMaxTaps)
+            refuse(std::to_string(taps) + " filter taps, limit " + std::to_string(kResamplerMaxTaps));
         delay_num_ = delay_num;
         half_ = half_taps_for(in_rate, out_rate);
         taps_ = 2 * half_;
