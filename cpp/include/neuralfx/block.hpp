@@ -20,6 +20,12 @@ public:
     // Clears the signal state (recurrent state, filter memories, delay lines).
     virtual void reset() = 0;
 
+    // The signal state reset() clears, kept aside and put back: the Model settles each channel
+    // once, saves, and a later reset at the same knob values copies it back instead of settling
+    // again. Real-time safe: prepare() (or the constructor) sizes the copy.
+    virtual void save_state() = 0;
+    virtual void restore_state() = 0;
+
     // Real-time safe: no allocation, locks, exceptions or I/O. Mono, in place.
     virtual void process(float* audio, int num_samples, KnobBuffers knobs) = 0;
 

@@ -81,6 +81,12 @@ public:
         for (size_t k = 0; k < specs_.size(); ++k) current_[k] = targets_[k].load(std::memory_order_relaxed);
     }
 
+    // Where the smoother is, per knob (normalized): copied out, and compared with such a copy.
+    void copy_values(std::vector<float>& out) const { std::copy(current_.begin(), current_.end(), out.begin()); }
+    bool values_equal(const std::vector<float>& values) const {
+        return std::equal(current_.begin(), current_.end(), values.begin(), values.end());
+    }
+
     // Audio thread: rows of n samples holding every knob where the smoother is, which stays put.
     KnobBuffers hold(int n) {
         for (size_t k = 0; k < specs_.size(); ++k) std::fill(pointers_[k], pointers_[k] + n, current_[k]);

@@ -62,8 +62,11 @@ public:
         std::vector<float> silence(static_cast<size_t>(std::max(num_channels, 0)) * static_cast<size_t>(block), 0.0f);
         std::vector<float*> silence_channels(static_cast<size_t>(std::max(num_channels, 0)));
         for (size_t ch = 0; ch < silence_channels.size(); ++ch) silence_channels[ch] = silence.data() + ch * static_cast<size_t>(block);
+        std::vector<float> settled_knobs(knobs_.specs().size());
         knobs_.prepare(block);
         chains_.swap(chains);
+        settled_knobs_.swap(settled_knobs);
+        settled_ = false;
         silence_.swap(silence);  // swapping keeps the channel pointers valid
         silence_channels_.swap(silence_channels);
         max_block_size_ = block;
@@ -73,13 +76,23 @@ public:
     int prepared_channels() const { return static_cast<int>(chains_.size()); }
     int max_block_size() const { return max_block_size_; }
 
-    // Real-time safe (no allocation), but it runs kSettleSamples of silence through every
-    // channel's chain: about as long as processing that much audio.
+    // Real-time safe (no allocation). At the knob values of the last settle it copies the saved
+    // state back; after a knob moved it settles again (kSettleSamples of silence through every
+    // channel, about as long as processing that much audio) and saves that.
     void reset() {
+        knobs_.reset();
+        if (settled_ && knobs_.values_equal(settled_knobs_)) {
+            for (auto& chain : chains_)
+                for (auto& b : chain) b->restore_state();
+            return;
+        }
         for (auto& chain : chains_)
             for (auto& b : chain) b->reset();
-        knobs_.reset();
         settle();
+        for (auto& chain : chains_)
+            for (auto& b : chain) b->save_state();
+        knobs_.copy_values(settled_knobs_);
+        settled_ = true;
     }
 
     // Real-time safe. In place; any num_samples (split into prepared-size chunks). Returns
@@ -143,6 +156,9 @@ private:
     std::vector<std::vector<std::unique_ptr<Block>>> chains_;
     std::vector<float> silence_;  // prepared channels x max block: settle()'s input
     std::vector<float*> silence_channels_;
+    // The knob values the saved state was settled at (reset() copies it back at the same values).
+    std::vector<float> settled_knobs_;
+    bool settled_ = false;
     std::string metadata_json_;
     int max_block_size_ = 0;
 };

@@ -126,10 +126,12 @@ private:
 
 class Biquad final : public Block {
 public:
-    explicit Biquad(BiquadFilter filter) : filter_(filter) { filter_.reset(); }
+    explicit Biquad(BiquadFilter filter) : filter_(filter), saved_(filter) { filter_.reset(); }
 
     void prepare(int) override { reset(); }
     void reset() override { filter_.reset(); }
+    void save_state() override { saved_ = filter_; }
+    void restore_state() override { filter_ = saved_; }
 
     void process(float* audio, int n, KnobBuffers knobs) override {
         for (int i = 0; i < n; ++i) audio[i] = static_cast<float>(filter_.tick(static_cast<double>(audio[i]), knobs, i));
@@ -142,7 +144,7 @@ public:
     }
 
 private:
-    BiquadFilter filter_;
+    BiquadFilter filter_, saved_;
 };
 
 }  // namespace neuralfx::dsp

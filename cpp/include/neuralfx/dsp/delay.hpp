@@ -29,12 +29,21 @@ public:
 
     void prepare(int) override {
         line_.assign(static_cast<size_t>(length_), 0.0);
-        write_ = 0;
+        saved_line_.assign(static_cast<size_t>(length_), 0.0);
+        write_ = saved_write_ = 0;
     }
 
     void reset() override {
         std::fill(line_.begin(), line_.end(), 0.0);
         write_ = 0;
+    }
+    void save_state() override {
+        std::copy(line_.begin(), line_.end(), saved_line_.begin());
+        saved_write_ = write_;
+    }
+    void restore_state() override {
+        std::copy(saved_line_.begin(), saved_line_.end(), line_.begin());
+        write_ = saved_write_;
     }
 
     void process(float* audio, int n, KnobBuffers knobs) override {
@@ -62,8 +71,8 @@ private:
     double rate_;
     Param delay_ms_, feedback_, mix_;
     int length_;
-    std::vector<double> line_;
-    int write_ = 0;
+    std::vector<double> line_, saved_line_;
+    int write_ = 0, saved_write_ = 0;
 };
 
 }  // namespace neuralfx::dsp

@@ -32,6 +32,12 @@ public:
     void reset() override {
         for (auto& b : inner_) b->reset();
     }
+    void save_state() override {
+        for (auto& b : inner_) b->save_state();
+    }
+    void restore_state() override {
+        for (auto& b : inner_) b->restore_state();
+    }
 
     void process(float* audio, int n, KnobBuffers knobs) override {
         if (static_cast<size_t>(n) > dry_.size()) return;  // not prepared for this size: a host bug

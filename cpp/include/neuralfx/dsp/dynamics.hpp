@@ -113,7 +113,8 @@ private:
 template <class Derived>
 class DynamicsBlock : public Block {
 public:
-    DynamicsBlock(LevelDetector detector, GainSmoother smoother) : detector_(detector), smoother_(smoother) {
+    DynamicsBlock(LevelDetector detector, GainSmoother smoother)
+        : detector_(detector), smoother_(smoother), saved_detector_(detector), saved_smoother_(smoother) {
         DynamicsBlock::reset();
     }
 
@@ -122,6 +123,8 @@ public:
         detector_.reset();
         smoother_.reset();
     }
+    void save_state() override { saved_detector_ = detector_, saved_smoother_ = smoother_; }
+    void restore_state() override { detector_ = saved_detector_, smoother_ = saved_smoother_; }
 
     void process(float* audio, int n, KnobBuffers knobs) override {
         Derived& self = static_cast<Derived&>(*this);
@@ -142,6 +145,8 @@ public:
 private:
     LevelDetector detector_;
     GainSmoother smoother_;
+    LevelDetector saved_detector_;
+    GainSmoother saved_smoother_;
 };
 
 }  // namespace neuralfx::dsp

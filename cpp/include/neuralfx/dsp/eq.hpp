@@ -2,6 +2,7 @@
 // ParametricEQ: RBJ biquads in series (see biquad.hpp). Twin of neuralfx/dsp/eq.py: the signal
 // stays double between bands and is rounded to float once, at the output.
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -12,12 +13,14 @@ namespace neuralfx::dsp {
 
 class ParametricEQ final : public Block {
 public:
-    explicit ParametricEQ(std::vector<BiquadFilter> bands) : bands_(std::move(bands)) { reset(); }
+    explicit ParametricEQ(std::vector<BiquadFilter> bands) : bands_(std::move(bands)), saved_(bands_) { reset(); }
 
     void prepare(int) override { reset(); }
     void reset() override {
         for (auto& b : bands_) b.reset();
     }
+    void save_state() override { std::copy(bands_.begin(), bands_.end(), saved_.begin()); }
+    void restore_state() override { std::copy(saved_.begin(), saved_.end(), bands_.begin()); }
 
     void process(float* audio, int n, KnobBuffers knobs) override {
         for (int i = 0; i < n; ++i) {
@@ -35,6 +38,7 @@ public:
 
 private:
     std::vector<BiquadFilter> bands_;
+    std::vector<BiquadFilter> saved_;  // as many as bands_: copies without allocating
 };
 
 }  // namespace neuralfx::dsp

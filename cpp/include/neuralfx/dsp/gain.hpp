@@ -16,6 +16,8 @@ public:
 
     void prepare(int) override {}
     void reset() override {}
+    void save_state() override {}  // no signal state
+    void restore_state() override {}
 
     void process(float* audio, int n, KnobBuffers knobs) override {
         if (!gain_db_.bound()) {

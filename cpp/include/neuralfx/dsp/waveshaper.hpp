@@ -36,7 +36,7 @@ class Waveshaper final : public Block {
 public:
     Waveshaper(Curve curve, Param drive_db, Param bias, std::optional<BiquadFilter> pre,
                std::optional<BiquadFilter> post)
-        : curve_(curve), drive_db_(drive_db), bias_(bias), pre_(pre), post_(post) {
+        : curve_(curve), drive_db_(drive_db), bias_(bias), pre_(pre), post_(post), saved_pre_(pre), saved_post_(post) {
         update_drive(drive_db_.value);
         update_bias(bias_.value);
         reset();
@@ -47,6 +47,8 @@ public:
         if (pre_) pre_->reset();
         if (post_) post_->reset();
     }
+    void save_state() override { saved_pre_ = pre_, saved_post_ = post_; }
+    void restore_state() override { pre_ = saved_pre_, post_ = saved_post_; }
 
     void process(float* audio, int n, KnobBuffers knobs) override {
         for (int i = 0; i < n; ++i) {
@@ -84,7 +86,7 @@ private:
 
     Curve curve_;
     Param drive_db_, bias_;
-    std::optional<BiquadFilter> pre_, post_;
+    std::optional<BiquadFilter> pre_, post_, saved_pre_, saved_post_;
     double drive_db_value_ = 0.0, drive_ = 1.0;
     double bias_value_ = 0.0, shaped_bias_ = 0.0;
 };

@@ -38,6 +38,16 @@ public:
     void prepare(int max_chunk) {
         capacity_ = span_ + std::max({max_chunk, span_, 256});
         data_.assign(static_cast<size_t>(capacity_) * static_cast<size_t>(stride_), 0.0f);
+        saved_.assign(static_cast<size_t>(span_) * static_cast<size_t>(stride_), 0.0f);
+        pos_ = span_;
+    }
+    // The span frames before the next chunk are all the state there is.
+    void save() {
+        std::copy_n(data_.data() + static_cast<size_t>(pos_ - span_) * static_cast<size_t>(stride_), saved_.size(),
+                    saved_.data());
+    }
+    void restore() {
+        std::copy_n(saved_.data(), saved_.size(), data_.data());
         pos_ = span_;
     }
     void reset() {
@@ -57,6 +67,7 @@ public:
 
 private:
     AlignedFloats data_;  // frames of stride floats (a multiple of 8) from a cache line: no frame straddles two
+    AlignedFloats saved_;  // save()'s copy of the span frames
     int stride_ = 0;
     int span_ = 0;
     int capacity_ = 0;

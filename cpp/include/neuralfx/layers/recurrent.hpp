@@ -68,6 +68,8 @@ public:
         proj_.assign(static_cast<size_t>(kChunk) * padded * G, 0.0f);
         hseq_.assign(num_layers * static_cast<size_t>(kChunk + 1) * padded, 0.0f);
         c_.assign(num_layers * padded, 0.0f);
+        saved_hseq_ = hseq_;
+        saved_c_ = c_;
         reset();
     }
 
@@ -76,6 +78,14 @@ public:
     void reset() override {
         std::fill(hseq_.begin(), hseq_.end(), 0.0f);
         std::fill(c_.begin(), c_.end(), 0.0f);
+    }
+    void save_state() override {
+        std::copy(hseq_.begin(), hseq_.end(), saved_hseq_.begin());
+        std::copy(c_.begin(), c_.end(), saved_c_.begin());
+    }
+    void restore_state() override {
+        std::copy(saved_hseq_.begin(), saved_hseq_.end(), hseq_.begin());
+        std::copy(saved_c_.begin(), saved_c_.end(), c_.begin());
     }
 
     void process(float* audio, int n, KnobBuffers knobs) override {
@@ -566,6 +576,7 @@ private:
     AlignedFloats proj_;  // the current layer's gate inputs (bias + W_ih input) for the chunk
     AlignedFloats hseq_;  // per layer kChunk + 1 rows of hidden state, padded floats each
     AlignedFloats c_;     // per layer cell state (LSTM), padded floats each
+    AlignedFloats saved_hseq_, saved_c_;  // save_state()'s copies, sized with them
 };
 
 }  // namespace neuralfx

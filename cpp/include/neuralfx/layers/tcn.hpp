@@ -45,6 +45,12 @@ public:
     void reset() override {
         for (conv::History& h : histories_) h.reset();
     }
+    void save_state() override {
+        for (conv::History& h : histories_) h.save();
+    }
+    void restore_state() override {
+        for (conv::History& h : histories_) h.restore();
+    }
 
     void process(float* audio, int n, KnobBuffers knobs) override {
         for (int start = 0; start < n; start += conv::kChunk) {

@@ -76,6 +76,14 @@ public:
         for (auto& array : histories_)
             for (conv::History& h : array) h.reset();
     }
+    void save_state() override {
+        for (auto& array : histories_)
+            for (conv::History& h : array) h.save();
+    }
+    void restore_state() override {
+        for (auto& array : histories_)
+            for (conv::History& h : array) h.restore();
+    }
 
     void process(float* audio, int n, KnobBuffers knobs) override {
         for (int start = 0; start < n; start += conv::kChunk) {
