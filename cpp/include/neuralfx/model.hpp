@@ -18,6 +18,7 @@ public:
           std::string metadata_json)
         : sample_rate_(sample_rate), prototype_(std::move(blocks)), metadata_json_(std::move(metadata_json)) {
         knobs_.configure(knobs, sample_rate);
+        settled_knobs_.assign(knobs_.specs().size(), 0.0f);
     }
 
     double sample_rate() const { return sample_rate_; }
@@ -62,10 +63,8 @@ public:
         std::vector<float> silence(static_cast<size_t>(std::max(num_channels, 0)) * static_cast<size_t>(block), 0.0f);
         std::vector<float*> silence_channels(static_cast<size_t>(std::max(num_channels, 0)));
         for (size_t ch = 0; ch < silence_channels.size(); ++ch) silence_channels[ch] = silence.data() + ch * static_cast<size_t>(block);
-        std::vector<float> settled_knobs(knobs_.specs().size());
         knobs_.prepare(block);
         chains_.swap(chains);
-        settled_knobs_.swap(settled_knobs);
         settled_ = false;
         silence_.swap(silence);  // swapping keeps the channel pointers valid
         silence_channels_.swap(silence_channels);
@@ -156,7 +155,8 @@ private:
     std::vector<std::vector<std::unique_ptr<Block>>> chains_;
     std::vector<float> silence_;  // prepared channels x max block: settle()'s input
     std::vector<float*> silence_channels_;
-    // The knob values the saved state was settled at (reset() copies it back at the same values).
+    // The knob values the saved state was settled at (reset() copies it back at the same values);
+    // one per knob from construction, so that a reset() before prepare() has room to write them.
     std::vector<float> settled_knobs_;
     bool settled_ = false;
     std::string metadata_json_;
