@@ -21,6 +21,14 @@ using neuralfx::Model;
 
 namespace {
 
+// The binding's calls run without the GIL: a second thread on the same object (a model or a
+// resampler, one signal state each) is refused with `message`, not let in to corrupt it.
+std::unique_lock<std::mutex> exclusive(std::mutex& busy, const char* message) {
+    std::unique_lock<std::mutex> lock(busy, std::try_to_lock);
+    if (!lock) throw std::runtime_error(message);
+    return lock;
+}
+
 // One model instance is one signal state: concurrent calls on it are a caller bug, reported
 // instead of silently interleaving two signals' state.
 struct PyModel {
@@ -52,7 +60,7 @@ struct PyResampler {
 
     // (channels, n) samples with rows `stride` apart: every output they complete.
     py::array_t<float> process(const float* in, py::ssize_t stride, py::ssize_t n) {
-        const auto lock = exclusive();
+        const auto lock = exclusive(busy_, kBusy);
         std::vector<std::vector<float>> outs(streams_.size());
         const long long count = feed(in, stride, n, outs);
         consumed_ += n;
@@ -63,7 +71,7 @@ struct PyResampler {
     // The outputs still owed: silence goes in until every output inside the input so far
     // (ceil(consumed * out / in) in all) has come out. Then the stream starts afresh.
     py::array_t<float> flush() {
-        const auto lock = exclusive();
+        const auto lock = exclusive(busy_, kBusy);
         const long long owed = (consumed_ * out_rate_ + in_rate_ - 1) / in_rate_ - produced_;
         const std::vector<float> silence(static_cast<size_t>(kChunk), 0.0f);
         std::vector<std::vector<float>> outs(streams_.size());
@@ -76,12 +84,7 @@ struct PyResampler {
     }
 
 private:
-    // feed() runs without the GIL: a second thread on the same stream would corrupt it.
-    std::unique_lock<std::mutex> exclusive() {
-        std::unique_lock<std::mutex> lock(busy_, std::try_to_lock);
-        if (!lock) throw std::runtime_error("resampler is being used by another thread; use one effect per thread");
-        return lock;
-    }
+    static constexpr const char* kBusy = "resampler is being used by another thread; use one effect per thread";
 
     // Appends each channel's outputs to outs; returns how many each got.
     long long feed(const float* in, py::ssize_t stride, py::ssize_t n, std::vector<std::vector<float>>& outs) {
@@ -207,15 +210,13 @@ PYBIND11_MODULE(_core, m) {
              [](PyModel& p, int channels, int max_block_size) {
                  if (channels < 1) throw py::value_error("channels must be >= 1");
                  if (max_block_size < 1) throw py::value_error("max_block_size must be >= 1");
-                 std::unique_lock<std::mutex> lock(p.busy, std::try_to_lock);
-                 if (!lock) throw std::runtime_error("model is being processed by another thread");
+                 const auto lock = exclusive(p.busy, "model is being processed by another thread");
                  p.model->prepare(channels, max_block_size);
              },
              py::arg("channels"), py::arg("max_block_size"))
         .def("reset",
              [](PyModel& p) {
-                 std::unique_lock<std::mutex> lock(p.busy, std::try_to_lock);
-                 if (!lock) throw std::runtime_error("model is being processed by another thread");
+                 const auto lock = exclusive(p.busy, "model is being processed by another thread");
                  p.model->reset();
              })
         .def(
@@ -232,8 +233,7 @@ PYBIND11_MODULE(_core, m) {
                 for (py::ssize_t c = 0; c < channels; ++c) rows[static_cast<size_t>(c)] = out.mutable_data(c, 0);
                 {
                     py::gil_scoped_release release;
-                    std::unique_lock<std::mutex> lock(p.busy, std::try_to_lock);
-                    if (!lock) throw std::runtime_error("model is being processed by another thread; use one effect per thread");
+                    const auto lock = exclusive(p.busy, "model is being processed by another thread; use one effect per thread");
                     // Checked under the lock: prepare() may change the channel count.
                     const int prepared = p.model->prepared_channels();
                     if (channels > prepared)
