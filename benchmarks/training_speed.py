@@ -20,6 +20,7 @@ also counts other jobs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import statistics
@@ -49,7 +50,7 @@ def steps_per_second(captures: list[Capture], config: TrainConfig, steps: int, r
     loads, oneDNN primitives). N starts at steps and doubles until the N extra steps take at
     least min_seconds, so that a fast device is not timed on a few milliseconds."""
     def seconds(n: int) -> float:
-        run = TrainConfig(**{**config.__dict__, "max_steps": n, "validate_every": 10**9})
+        run = dataclasses.replace(config, max_steps=n, validate_every=10**9)
         return train(captures, run, progress=lambda _: None).seconds
 
     seconds(config.chunks_per_segment)

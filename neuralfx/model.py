@@ -63,7 +63,7 @@ class Model(nn.Module):
     def forward(self, x: Tensor, knobs: Optional[Tensor] = None, state: Optional[list] = None) -> tuple[Tensor, list]:
         """x: (batch, samples); knobs: (batch, len(self.knobs), samples), normalized 0..1,
         defaults when None. state None starts where the kernel's prepare() and reset() do: settled
-        on silence with the knobs at their first values (settled_state); [None] * len(blocks) is
+        on silence with the knobs at their first values (settled_state); zero_state() is
         the zero state. Returns the output and the per-block state to continue from."""
         if knobs is None:
             knobs = self.default_knobs(x.shape[0], x.shape[1], x.device)

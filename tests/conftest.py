@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import pytest
@@ -154,6 +155,34 @@ def assert_kernel_follows_gain_and_tone_moves(model: Model, x: np.ndarray) -> No
     for knob, lo, hi in (("gain", 0.0, 10.0), ("tone", -1.0, 1.0)):
         low, high = model.process_blocks(x, 512, [{knob: lo}]), model.process_blocks(x, 512, [{knob: hi}])
         assert np.max(np.abs(low - high)) > 1e-3, knob
+
+
+def woke_during(work: Callable[[], object], while_inside: Callable[[], None] = lambda: None) -> bool:
+    """Runs work() on another thread and says whether this thread ran again before work()
+    returned, calling while_inside() at that moment. With a switch interval far longer than a
+    test, a thread holding the GIL keeps it until it blocks or ends, so that can only happen while
+    work() is inside a binding call that released the GIL. work() must return without raising."""
+    started, done = threading.Event(), threading.Event()
+
+    def run() -> None:
+        started.set()
+        work()
+        done.set()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    thread = threading.Thread(target=run)
+    try:
+        thread.start()
+        started.wait()
+        woke = not done.is_set()
+        if woke:
+            while_inside()
+    finally:
+        sys.setswitchinterval(interval)
+        thread.join()
+    assert done.is_set(), "work() raised"
+    return woke
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +10,7 @@ import pytest
 import neuralfx
 from neuralfx import _core
 
-from conftest import noise, plucks, random_lstm_model, sine
+from conftest import noise, plucks, random_lstm_model, sine, woke_during
 
 
 @pytest.fixture
@@ -99,31 +97,12 @@ def test_knobs_are_ranged_and_named() -> None:
 
 
 def test_processing_releases_the_gil(lstm_model_path: Path) -> None:
-    """Another Python thread runs while the kernel processes. With a switch interval far longer
-    than the test, a thread that holds the GIL keeps it until it blocks or ends, so the main
-    thread can wake before process() returns only if the binding released the GIL. The worker
+    """Another Python thread runs while the kernel processes (conftest.woke_during). The worker
     calls the binding itself: the wrapper's numpy checks may release the GIL on their own."""
     model = _core.Model.from_file(str(lstm_model_path))
     model.prepare(1, 4096)
     x = noise(20.0)[None, :]
-    started, done = threading.Event(), threading.Event()
-
-    def work() -> None:
-        started.set()
-        model.process(x)
-        done.set()
-
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1000.0)
-    thread = threading.Thread(target=work)
-    try:
-        thread.start()
-        started.wait()
-        woke_during_process = not done.is_set()
-    finally:
-        sys.setswitchinterval(interval)
-        thread.join()
-    assert woke_during_process
+    assert woke_during(lambda: model.process(x))
 
 
 def test_binding_refuses_what_would_hang_or_corrupt_the_kernel(lstm_model_path: Path) -> None:

@@ -3,14 +3,13 @@ positions kept exactly, every owed sample returned by flush, output independent 
 
 from __future__ import annotations
 
-import sys
-import threading
-
 import numpy as np
 import pytest
 
 from neuralfx import _core
 from neuralfx.resampling import RateAdapter
+
+from conftest import woke_during
 
 
 def tone(freq: float, rate: int, seconds: float = 1.0) -> np.ndarray:
@@ -74,30 +73,16 @@ def test_bad_rates_and_shapes_say_what_is_wrong() -> None:
 
 def test_a_second_thread_is_refused_not_let_in() -> None:
     """The resampler converts without the GIL: a second thread on the same stream is an error,
-    as for a model (two threads used to corrupt the heap). With a switch interval far longer
-    than the test, the main thread runs again only while the worker is inside the conversion."""
+    as for a model (two threads used to corrupt the heap). The second call is made while the
+    first is inside the conversion (conftest.woke_during)."""
     r = _core.Resampler(44100, 48000, 1)
     long_input = np.zeros((1, 4_000_000), np.float32)
-    started, done = threading.Event(), threading.Event()
 
-    def work() -> None:
-        started.set()
-        r.process(long_input)
-        done.set()
-
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1000.0)
-    thread = threading.Thread(target=work)
-    try:
-        thread.start()
-        started.wait()
-        assert not done.is_set()
+    def second_call() -> None:
         with pytest.raises(RuntimeError, match="another thread"):
             r.process(np.zeros((1, 10), np.float32))
-    finally:
-        sys.setswitchinterval(interval)
-        thread.join()
-    assert done.is_set()
+
+    assert woke_during(lambda: r.process(long_input), second_call)
 
 
 def test_extreme_ratios_are_refused() -> None:
