@@ -67,20 +67,34 @@ def _pluck(freq: float, seconds: float, rate: float, velocity: float, rng: np.ra
     return velocity * y / (np.max(np.abs(y)) + 1e-12)
 
 
+# Notes and chords overlap the previous note's ring; where their sum would pass this, the new
+# note (or chord, as one event) is played softer instead of being clipped.
+NOTES_CEILING = 0.98
+
+
+def _softened_to_fit(mix: np.ndarray, event: np.ndarray, ceiling: float) -> float:
+    """The largest gain g <= 1 with |mix + g * event| <= ceiling everywhere (|mix| <= ceiling)."""
+    moving = np.abs(event) > 0
+    room = (ceiling - mix[moving] * np.sign(event[moving])) / np.abs(event[moving])
+    return float(min(1.0, room.min(initial=1.0)))
+
+
 def _notes(seconds: float, rate: float, rng: np.random.Generator, chords: bool) -> np.ndarray:
     out = np.zeros(int(seconds * rate))
     pos = 0
+    strum = int(0.012 * rate)  # strings 12 ms apart
     while pos < len(out):
         length = rng.uniform(0.3, 1.2)
         velocity = float(rng.uniform(0.05, 1.0) ** 0.7)
         root = 82.41 * 2 ** (rng.integers(0, 24) / 12)  # E2 .. E4
         pitches = [root] if not chords else [root * 2 ** (iv / 12) for iv in (0, 7, 12, 16, 19)[: rng.integers(3, 6)]]
-        for j, f in enumerate(pitches):
-            note = _pluck(f, length + 0.3, rate, velocity / np.sqrt(len(pitches)), rng)
-            start = pos + j * int(0.012 * rate)  # strum: strings 12 ms apart
-            end = min(start + len(note), len(out))
-            if start < end:
-                out[start:end] += note[: end - start]
+        strings = [_pluck(f, length + 0.3, rate, velocity / np.sqrt(len(pitches)), rng) for f in pitches]
+        event = np.zeros(len(strings[0]) + strum * (len(strings) - 1))
+        for j, note in enumerate(strings):
+            event[j * strum: j * strum + len(note)] += note
+        end = min(pos + len(event), len(out))
+        event = event[: end - pos]
+        out[pos:end] += _softened_to_fit(out[pos:end], event, NOTES_CEILING) * event
         pos += int(length * rate)
     return out
 
@@ -126,7 +140,7 @@ def capture_signal(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS,
              _notes(share("chords") - GAP_SECONDS, sample_rate, rng, chords=True), gap]
     x = np.concatenate(parts)
     x = np.pad(x, (0, max(0, int(seconds * sample_rate) - len(x))))[: int(seconds * sample_rate)]
-    return np.clip(x, -1.0, 1.0).astype(np.float32)
+    return x.astype(np.float32)
 
 
 @dataclass

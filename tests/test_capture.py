@@ -8,8 +8,8 @@ import numpy as np
 import pedalboard
 import pytest
 
-from neuralfx.capture import (ALIGNMENT_CLICKS_SECONDS, ALIGNMENT_SECONDS, CapturePair, capture, capture_signal,
-                              has_alignment_section)
+from neuralfx.capture import (ALIGNMENT_CLICKS_SECONDS, ALIGNMENT_SECONDS, NOTES_CEILING, CapturePair, capture,
+                              capture_signal, has_alignment_section)
 from neuralfx.datacheck import clipped_runs
 
 
@@ -22,6 +22,14 @@ def test_signal_is_deterministic_and_sized() -> None:
     # scale the way the data checks would refuse as a clipping converter.
     assert np.max(np.abs(a)) >= 0.9
     assert len(clipped_runs(a)) == 0
+
+
+def test_overlapping_notes_are_played_softer_not_clipped() -> None:
+    # Chords strummed over the previous chord's ring summed past full scale (96 samples of the
+    # default signal were clipped); such an event is now scaled down to fit under the ceiling.
+    x = capture_signal()
+    assert np.max(np.abs(x)) <= np.float32(NOTES_CEILING)
+    assert np.sum(np.abs(x) >= np.float32(NOTES_CEILING)) >= 1  # the softening reaches the ceiling, no lower
 
 
 def test_default_signal_is_minutes_long_with_every_section() -> None:
