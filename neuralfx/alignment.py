@@ -4,17 +4,18 @@ The delay is the lag of the generalized cross-correlation with the input's spect
 (Knapp & Carter, "The generalized correlation method for estimation of time delay", IEEE Trans.
 ASSP 1976; the Roth processor): dividing by the input's power spectrum turns the correlation into
 an estimate of the device's impulse response, a sharp peak whatever the spectrum of the signal
-(music, noise or the capture signal's clicks). When the input starts with the capture signal's
-alignment section (isolated clicks), that section alone is correlated; otherwise, or when the
-latency pushes the clicks out of the section, the whole pair is (its first `WHOLE_PAIR_SECONDS`)."""
+(music, noise or the capture signal's clicks). The pair is correlated whole (its first
+`WHOLE_PAIR_SECONDS`). The capture signal's clicks alone are not enough: a saturating device
+answers a loud click with a short spike and a long tail of the opposite sign (its input
+high-pass's undershoot, driven into clipping), so on the clicks alone the high_gain_amp recipe's
+device (a 150 Hz high-pass into 31-40 dB of drive) read as inverted, at gain 31 also 3 samples
+late. Over the whole capture it reads as it plays: in phase, no latency."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-
-from .capture import ALIGNMENT_SECONDS, has_alignment_section
 
 DEFAULT_MAX_LATENCY_SECONDS = 1.0
 # Regularizes the whitening where the input has little energy, relative to its mean power;
@@ -28,7 +29,8 @@ WHITENING = 1e-3
 ONSET_FRACTION = 0.1
 # The strongest peak further than `PEAK_EXCLUSION_SECONDS` from the main one, relative to it,
 # above which the delay is ambiguous (unrelated files, or a device that is mostly echo). Measured
-# on devices that align fine: at most 0.3 (high-gain distortion, alignment section).
+# on devices that align fine (Pedalboard's amps, effects and codecs on the capture signal): at most 0.31
+# (a reverb 80% wet); a delay with 50% feedback reaches 0.67 and is refused.
 AMBIGUITY_LIMIT = 0.5
 PEAK_EXCLUSION_SECONDS = 0.0025
 WHOLE_PAIR_SECONDS = 60.0
@@ -43,7 +45,6 @@ class Alignment:
     latency: int  # samples by which the target lags the input
     inverted: bool  # the device (or the recording chain) inverts polarity
     ambiguity: float  # second-highest correlation peak relative to the highest
-    method: str  # "alignment section" or "whole pair"
     sample_rate: float
 
     @property
@@ -52,12 +53,11 @@ class Alignment:
 
     def describe(self) -> str:
         polarity = "inverted" if self.inverted else "normal"
-        return (f"latency {self.latency} samples ({self.latency_ms:.2f} ms), polarity {polarity}, "
-                f"found on the {self.method}")
+        return f"latency {self.latency} samples ({self.latency_ms:.2f} ms), polarity {polarity}"
 
     def to_json(self) -> dict:
         return {"latency_samples": self.latency, "latency_ms": round(self.latency_ms, 3),
-                "polarity": "inverted" if self.inverted else "normal", "method": self.method}
+                "polarity": "inverted" if self.inverted else "normal"}
 
 
 def _whitened_correlation(x: np.ndarray, y: np.ndarray, lags: np.ndarray) -> np.ndarray:
@@ -92,16 +92,8 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     # Twice the maximum is searched so that a latency beyond it is reported as such, not as noise.
     search = 2 * max_lag
     exclusion = int(PEAK_EXCLUSION_SECONDS * sample_rate)
-    method, ambiguity = "alignment section", np.inf
-    if has_alignment_section(input, sample_rate):
-        # Only the section itself: after it, a nonlinear device's response to the sweeps would
-        # swamp the clicks'. A latency that pushes clicks out of the section leaves the peak
-        # ambiguous, and the whole pair decides.
-        section = int(ALIGNMENT_SECONDS * sample_rate)
-        lags, c, peak, ambiguity = _correlate(input[:section], target[:section], search, exclusion)
-    if ambiguity > AMBIGUITY_LIMIT:
-        method, length = "whole pair", int(WHOLE_PAIR_SECONDS * sample_rate) + search
-        lags, c, peak, ambiguity = _correlate(input[:length], target[:length], search, exclusion)
+    length = int(WHOLE_PAIR_SECONDS * sample_rate) + search
+    lags, c, peak, ambiguity = _correlate(input[:length], target[:length], search, exclusion)
     if not np.abs(c[peak]) > 0:
         raise AlignmentError("input and target do not correlate at all: check that the target is the device's "
                              "response to this input")
@@ -125,7 +117,7 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
             f"the device's latency is {latency} samples ({latency / sample_rate:.3f} s), above the maximum of "
             f"{max_latency_seconds:g} s: if that is right, raise max_latency_seconds (--max-latency); otherwise "
             "the files are misaligned")
-    return Alignment(latency, bool(c[peak] < 0), ambiguity, method, float(sample_rate))
+    return Alignment(latency, bool(c[peak] < 0), ambiguity, float(sample_rate))
 
 
 def remove_latency(input: np.ndarray, target: np.ndarray, latency: int) -> tuple[np.ndarray, np.ndarray]:

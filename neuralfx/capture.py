@@ -1,8 +1,8 @@
 """The standard capture signal and running it through a device under test.
 
 The signal is deterministic (same seed, same samples) and covers what an amp or a compressor
-meets in use: an alignment section (clicks at known times, for latency detection), log sine
-sweeps at several levels, white and pink noise at several levels, synthetic plucked notes and
+meets in use: an alignment section (isolated clicks at known times: the device's impulse response
+at a glance in a recording), log sine sweeps at several levels, white and pink noise at several levels, synthetic plucked notes and
 strummed chords over a guitar's range at many velocities, and silences between sections so
 that decays and gates are captured too."""
 
@@ -108,12 +108,6 @@ def alignment_section(sample_rate: float) -> np.ndarray:
     for t in ALIGNMENT_CLICKS_SECONDS:
         align[int(t * sample_rate)] = ALIGNMENT_CLICK_LEVEL
     return align
-
-
-def has_alignment_section(audio: np.ndarray, sample_rate: float) -> bool:
-    """Whether audio starts with the capture signal's alignment section (at this rate)."""
-    expected = alignment_section(sample_rate)
-    return len(audio) >= len(expected) and bool(np.allclose(audio[: len(expected)], expected, atol=1e-4))
 
 
 def capture_signal(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS, seed: int = 0) -> np.ndarray:

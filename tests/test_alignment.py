@@ -31,10 +31,25 @@ def delayed(device: pedalboard.Plugin, samples: int, signal: np.ndarray) -> np.n
 
 
 @pytest.mark.parametrize("samples", [0, 1, 37, 480, 4800, 14400])
-def test_capture_signal_latency_found_on_the_alignment_section(signal: np.ndarray, samples: int) -> None:
+def test_capture_signal_latency_found(signal: np.ndarray, samples: int) -> None:
     a = detect(signal, delayed(amp(), samples, signal), RATE)
-    assert (a.latency, a.inverted, a.method) == (samples, False, "alignment section")
+    assert (a.latency, a.inverted) == (samples, False)
     assert a.latency_ms == pytest.approx(1000 * samples / RATE)
+
+
+@pytest.mark.parametrize("drive_db", [31, 40])
+@pytest.mark.parametrize("sign", [1, -1])
+def test_a_saturating_device_keeps_its_polarity_and_latency(signal: np.ndarray, drive_db: float, sign: int) -> None:
+    # The high_gain_amp recipe's device. Its input high-pass's undershoot after each alignment
+    # click, driven into clipping, outweighs the click: on the clicks alone it read as inverted
+    # (and at 31 dB 3 samples late), and the recipe no longer trained.
+    device = pedalboard.Pedalboard([
+        pedalboard.HighpassFilter(150), pedalboard.Distortion(drive_db=drive_db),
+        pedalboard.PeakFilter(1200, gain_db=5, q=0.7), pedalboard.Gain(gain_db=-12), pedalboard.Distortion(drive_db=6),
+        pedalboard.LowpassFilter(5000), pedalboard.Gain(gain_db=-4)])
+    y = sign * delayed(device, 240, signal)
+    a = detect(signal, y, RATE)
+    assert (a.latency, a.inverted) == (240, sign < 0)
 
 
 @pytest.mark.parametrize("samples", [37, 480, 4800])
@@ -47,18 +62,18 @@ def test_pedalboard_delay_latency_within_a_sample(signal: np.ndarray, samples: i
 
 
 @pytest.mark.parametrize("samples", [30000, 57600])
-def test_latency_beyond_the_section_is_found_on_the_whole_pair(signal: np.ndarray, samples: int) -> None:
-    # 0.625 s pushes the last click's response out of the 1.5 s section; 1.2 s every click's.
+def test_latency_beyond_the_alignment_clicks_is_found(signal: np.ndarray, samples: int) -> None:
+    # 0.625 s pushes the last click's response past the 1.5 s alignment section; 1.2 s every click's.
     a = detect(signal, delayed(amp(), samples, signal), RATE, max_latency_seconds=2.0)
-    assert (a.latency, a.method) == (samples, "whole pair")
+    assert a.latency == samples
 
 
 @pytest.mark.parametrize("samples", [0, 240, 9000])
-def test_pair_recorded_elsewhere_is_aligned_on_the_whole_pair(samples: int) -> None:
+def test_pair_recorded_elsewhere_is_aligned(samples: int) -> None:
     x = np.concatenate([plucks(4.0), noise(2.0, level=0.2)])
     y = np.pad(amp()(x, RATE), (samples, 0))[: len(x)]  # np.pad: a delay without any plugin
     a = detect(x, y, RATE)
-    assert (a.latency, a.inverted, a.method) == (samples, False, "whole pair")
+    assert (a.latency, a.inverted) == (samples, False)
 
 
 def test_inverted_polarity_is_detected(signal: np.ndarray) -> None:

@@ -9,7 +9,7 @@ import pedalboard
 import pytest
 
 from neuralfx.capture import (ALIGNMENT_CLICKS_SECONDS, ALIGNMENT_SECONDS, NOTES_CEILING, CapturePair, capture,
-                              capture_signal, has_alignment_section)
+                              capture_signal)
 from neuralfx.datacheck import clipped_runs
 
 
@@ -73,11 +73,3 @@ def test_recorded_pairs_must_share_a_rate(tmp_path: Path) -> None:
     audio.write(tmp_path / "b.wav", np.zeros(44100, np.float32) + 0.1, 44100)
     with pytest.raises(ValueError, match="48000 Hz but target is 44100 Hz"):
         CapturePair.load(tmp_path / "a.wav", tmp_path / "b.wav")
-
-
-def test_alignment_section_is_recognised() -> None:
-    x = capture_signal(48000, 12.0)
-    assert has_alignment_section(x, 48000)
-    assert not has_alignment_section(x, 44100)  # clicks elsewhere at another rate
-    assert not has_alignment_section(np.roll(x, 5), 48000)
-    assert not has_alignment_section(x[:1000], 48000)
