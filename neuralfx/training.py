@@ -26,7 +26,7 @@ from .alignment import DEFAULT_MAX_LATENCY_SECONDS, Alignment
 from .architectures import ARCHITECTURES
 from .capture import CapturePair
 from .datacheck import prepare
-from .dsp.params import optimizer_groups
+from .dsp.params import keep_in_range, optimizer_groups
 from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
 from .model import Model
@@ -333,6 +333,7 @@ def train(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
+            keep_in_range(model)
             state = _detach(state)
             running.append(loss.item())
             st.step += 1

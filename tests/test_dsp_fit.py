@@ -63,6 +63,24 @@ def test_fit_chain_recovers_pedalboard_filter_settings(
     assert np.max(np.abs(neuralfx.NeuralEffect.from_file(out)(x, RATE) - ref)) <= 1e-4
 
 
+def test_a_weight_pushed_out_of_its_range_comes_back(tmp_path: Path) -> None:
+    # With seed 1 an early step took the shelf's q below its range (-1.01). Out there the value
+    # is clamped, its gradient zero, and the fit ended at 3.9 kHz (ESR 0.021) reporting q 0.1;
+    # each step now puts the weight back on the range's edge, and the fit recovers the shelf.
+    from neuralfx.dsp.fit import fit, model_from_chain
+
+    plugin, frequency, gain_db, q = FILTERS["lowshelf"]
+    device = pedalboard.Pedalboard([plugin(cutoff_frequency_hz=frequency, gain_db=gain_db, q=q),
+                                    pedalboard.Gain(gain_db=-3.0)])
+    _, _, x = _pair(tmp_path, device)
+    result = fit(model_from_chain("lowshelf,gain", RATE), x, device(x, RATE), steps=150, lr=0.01, segment=4096,
+                 batch=2, seed=1)
+    shelf = result.model.blocks[0]
+    assert abs(float(shelf.frequency.detach()) / frequency - 1.0) < 0.05
+    assert abs(float(shelf.q.detach()) / q - 1.0) < 0.1
+    assert result.validation_esr < 1e-3
+
+
 def test_fit_template_recovers_a_pedalboard_peak_in_an_eq(tmp_path: Path) -> None:
     device = pedalboard.Pedalboard([pedalboard.PeakFilter(cutoff_frequency_hz=1500.0, gain_db=8.0, q=1.5)])
     x_path, y_path, _ = _pair(tmp_path, device)

@@ -40,7 +40,7 @@ from ..losses import LossWeights, TrainingLoss, esr
 from ..model import Model
 from ..modelfile import _read_knobs
 from .biquad import MODES as BIQUAD_MODES
-from .params import ParamBlock, optimizer_groups
+from .params import ParamBlock, keep_in_range, optimizer_groups
 
 
 @dataclass
@@ -211,6 +211,7 @@ def fit(
             raise ValueError("training diverged (loss is not finite)")
         loss.backward()
         opt.step()
+        keep_in_range(model)
         schedule.step()
     model.eval()
     for weight in frozen:

@@ -123,6 +123,17 @@ def optimizer_groups(model: nn.Module, lr: float) -> list[dict[str, Any]]:
     return ([{"params": neural, "lr": lr}] if neural else []) + groups
 
 
+@torch.no_grad()
+def keep_in_range(model: nn.Module) -> None:
+    """Puts every DSP weight an optimizer step pushed out of its declared range back on its edge.
+    Outside it the value is clamped, so its gradient is zero and the weight could never return: a
+    low-shelf fit ended at q = -1.01 and 3.9 kHz for a 250 Hz shelf, and reported it as q 0.1."""
+    for module in model.modules():
+        if isinstance(module, ParamBlock):
+            for spec in module.param_specs():
+                getattr(module, spec.name).clamp_(spec.min, spec.max)
+
+
 def _clamp_on_export(module: nn.Module, state_dict: dict, prefix: str, local_metadata: Any) -> None:
     for spec in module.param_specs():
         key = prefix + spec.name
