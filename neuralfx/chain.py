@@ -52,7 +52,7 @@ class Chain:
             raise ValueError(f"the chain's models were trained at different rates {sorted(rates)}; use one rate")
         self.model_rate: Optional[float] = rates.pop() if rates else None
         self._stream: Optional[Union[StageChain, RateAdapter]] = None
-        self._stream_key: Optional[tuple[float, int, int]] = None
+        self._stream_key: Optional[tuple[float, int]] = None
 
     @classmethod
     def from_preset(cls, name_or_path: str | os.PathLike, resample: bool = False) -> "Chain":
@@ -93,14 +93,16 @@ class Chain:
         (plugins' latency compensated, rate converters flushed with silence), same length out.
         reset=False streams: state carries over from the previous call, and a call may return
         fewer samples than it got when a stage or the rate conversion holds some back; flush()
-        returns them. To stream, call reset() once, pass reset=False on every call, then flush()."""
+        returns them. To stream, call reset() once, pass reset=False on every call, then flush().
+        A stream keeps the buffer_size of its first call (a later one would restart the stages
+        and drop what they hold); a new rate or channel count starts a new stream."""
         audio = as_channels_first(input_array, "input_array")
         check_finite(audio, "input_array")
-        key = (float(sample_rate), audio.shape[0], buffer_size)
+        key = (float(sample_rate), audio.shape[0])
         if reset or (self._stream is not None and self._stream_key != key):
             self.reset()
         if self._stream is None or self._stream_key != key:
-            self._stream, self._stream_key = self._new_stream(*key), key
+            self._stream, self._stream_key = self._new_stream(*key, buffer_size), key
         out = self._stream.process(audio)
         if reset:
             out = fit_length(np.concatenate([out, self.flush()], axis=1), audio.shape[1])

@@ -142,6 +142,18 @@ def test_reset_false_streams_at_another_rate_and_flush_returns_the_rest(lstm_mod
     assert np.max(np.abs(streamed - whole[:, : streamed.shape[1]])) < 1e-6
 
 
+def test_a_stream_keeps_going_when_the_buffer_size_changes(chain: neuralfx.Chain) -> None:
+    # buffer_size was part of the stream's identity: a second call with another one reset every
+    # stage mid-stream and dropped what they held (0.27 off the whole-array result).
+    x = np.stack([plucks(0.5), noise(0.5, 0.05)])
+    whole = chain(x, 48000, buffer_size=1000)
+    chain.reset()
+    half = x.shape[1] // 2
+    parts = [chain(x[:, :half], 48000, buffer_size=1000, reset=False),
+             chain(x[:, half:], 48000, buffer_size=4096, reset=False), chain.flush()]
+    assert np.max(np.abs(np.concatenate(parts, axis=1) - whole)) < 1e-6
+
+
 @pytest.mark.parametrize("buffer_size", [1, 2, 3])
 def test_buffers_no_longer_than_the_channel_count(chain: neuralfx.Chain, tmp_path: Path, buffer_size: int) -> None:
     # Pedalboard guesses which axis holds the channels from a chunk's shape: (2, 2) is ambiguous
