@@ -147,9 +147,11 @@ def cmd_capture(args: argparse.Namespace) -> int:
     import pedalboard
 
     from .capture import capture
+    from .files import writable_folder
     from .sweep import write_manifest
     from .training import Capture
 
+    writable_folder(args.out_dir)
     if args.chain:
         return _capture_chain(args)
     if args.sweep or args.heldout:
@@ -182,8 +184,10 @@ def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .files import writable_file
     from .training import TrainConfig, train
 
+    writable_file(args.output)
     captures, heldout, knobs, what = _training_data(args)
     batch = {"batch_size": args.batch_size} if args.batch_size else {}
     config = TrainConfig(arch=args.arch, hidden_size=args.hidden_size, num_layers=args.num_layers, **batch,
@@ -204,7 +208,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_fit(args: argparse.Namespace) -> int:
     from .audio import read
     from .dsp.fit import fit, load_template, model_from_chain, model_from_template, recovered_settings
+    from .files import writable_file
 
+    if args.output:
+        writable_file(args.output)
     (x, x_rate), (y, y_rate) = read(args.input), read(args.target)
     if x_rate != y_rate:
         raise ValueError(f"input is {x_rate:g} Hz but target is {y_rate:g} Hz: resample one of them first")
@@ -232,8 +239,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .files import writable_folder
     from .report import write_report
 
+    writable_folder(args.out_dir, "-o")
     try:
         report = write_report(args.model, args.out_dir, args.input, args.target, _knob_settings(args.knob),
                               args.segment_seconds)
@@ -352,7 +361,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, IsADirectoryError, ValueError, KeyError, TypeError) as e:
+    except BrokenPipeError:
+        # The reader stopped early (`neuralfx info X | head`): nothing more to say, and Python's
+        # own flush at exit must not fail on the closed pipe either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (OSError, ValueError, KeyError, TypeError) as e:
         # str() of a KeyError quotes its message.
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"neuralfx {args.command}: error: {message}", file=sys.stderr)

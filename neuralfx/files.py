@@ -9,6 +9,41 @@ from pathlib import Path
 from typing import Iterator
 
 
+def writable_file(path: str | os.PathLike, option: str = "-o") -> Path:
+    """`path`, checked before a long job writes it: a folder there, or a folder that cannot take
+    a new file, raises ValueError now instead of after the training it would lose."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder: give a file name (e.g. {path / 'model.nfx'})")
+    _check_folder_takes_files(path.parent, f"{option} {path}")
+    return path
+
+
+def writable_folder(path: str | os.PathLike, option: str = "out_dir") -> Path:
+    """`path` as a folder to write into (made if missing), checked before a long job fills it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{option} {path} is a file, not a folder: give a folder to write into")
+    _check_folder_takes_files(path, f"{option} {path}")
+    return path
+
+
+def _check_folder_takes_files(folder: Path, what: str) -> None:
+    # The nearest folder that exists (the rest is made when writing), tried with a probe file:
+    # the only test that holds for every case (permissions, root, read-only mounts, /proc).
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is a file")
+        fd, probe = tempfile.mkstemp(prefix=".neuralfx-probe.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ValueError(f"{what}: cannot write into {folder} ({e.strerror or e}): choose another place") from None
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
     """A temporary path beside `path` to write to; moved onto `path` when the block completes,

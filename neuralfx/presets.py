@@ -31,13 +31,16 @@ def list_chains() -> list[str]:
 
 
 def _resolve(name_or_path: str | os.PathLike, suffix: str, what: str, shipped_names: list[str]) -> Path:
-    """An existing path as given, or the shipped preset of that bare name (suffix optional)."""
+    """An existing file as given, or the shipped preset of that bare name (suffix optional). A
+    folder of that name (`neuralfx capture ... crunch_amp` makes one) does not hide the preset."""
     path = Path(name_or_path)
-    if path.exists():
+    if path.is_file():
         return path
     shipped = presets_dir() / f"{path.name.removesuffix(suffix)}{suffix}"
     if path.parent == Path(".") and shipped.exists():
         return shipped
+    if path.exists():
+        return path  # a folder or a device: the loader says what it is
     raise FileNotFoundError(f"{what} '{name_or_path}' is neither a file nor a shipped one ({', '.join(shipped_names)})")
 
 

@@ -128,7 +128,11 @@ def pick_device(name: str) -> torch.device:
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         return torch.device("cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device '{name}': this torch ({torch.__version__}) sees no CUDA GPU: "
+                         "use device 'auto' or 'cpu', or install a CUDA build of torch on a machine with a GPU")
+    return device
 
 
 def _start_distributed(device: torch.device) -> tuple[int, int, bool]:
@@ -263,6 +267,7 @@ def train(
     """Fits the model to the captures (checked and aligned first). Held-out captures, at knob
     settings not trained on, are scored once training ends (TrainResult.heldout_esr)."""
     report = progress if int(os.environ.get("RANK", "0")) == 0 else _quiet
+    device = pick_device(config.device)  # first: a device this machine lacks is known before any work
     captures, alignments = prepare_captures(captures, config, report)
     heldout, _ = prepare_captures(heldout, config, report, what="held-out capture")
     sample_rate = _check_captures(captures, config, knobs)
@@ -271,7 +276,6 @@ def train(
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    device = pick_device(config.device)
     rank, world, started_distributed = _start_distributed(device)
     # Same initial weights everywhere (seeded above), different batches on each rank.
     rng = np.random.default_rng([config.seed, rank])
