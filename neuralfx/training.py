@@ -309,7 +309,8 @@ def train(
         st = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng)
         if rank != 0:  # the checkpoint holds rank 0's sampler: the others draw afresh
             rng = np.random.default_rng([config.seed, rank, st.step])
-        progress(f"resumed from {config.checkpoint} at step {st.step}")
+        progress(f"resumed from {config.checkpoint} at step {st.step}"
+                 + (" (saved inside a segment: going on with a new one)" if st.mid_segment else ""))
     t0, running = time.monotonic() - st.seconds, []
     forward = model
     if world > 1:
@@ -372,10 +373,13 @@ def train(
             if done:
                 break
         # Checkpoints fall on segment boundaries, where the sampler's state is all there is to
-        # restore: a resumed run continues exactly as an uninterrupted one would.
-        if validated and config.checkpoint and (c == config.chunks_per_segment - 1):
-            if rank == 0:
-                _save_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st)
+        # restore: a resumed run continues exactly as an uninterrupted one would. The end of a run
+        # is saved wherever it falls, so that a longer run can go on from it; one that ended
+        # inside a segment goes on with a new segment, not bit for bit as an uninterrupted run.
+        boundary = c == config.chunks_per_segment - 1
+        if config.checkpoint and rank == 0 and ((validated and boundary) or done):
+            st.mid_segment = not boundary
+            _save_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st)
     model.load_state_dict(st.best_state)
     model.cpu().eval()
     seconds = time.monotonic() - t0
@@ -401,6 +405,7 @@ class _Progress:
     best_state: Optional[dict] = None
     stale: int = 0
     history: list = field(default_factory=list)
+    mid_segment: bool = False  # saved where a run ended inside a segment
 
 
 def _save_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, st: _Progress) -> None:

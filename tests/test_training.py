@@ -124,6 +124,20 @@ def test_resumed_run_equals_uninterrupted_run(drive_capture: Capture, tmp_path: 
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
 
 
+def test_a_run_that_ends_inside_a_segment_leaves_a_checkpoint(drive_capture: Capture, tmp_path: Path) -> None:
+    # 9 steps end inside the fifth 2-step segment, before any validation: nothing was saved, and a
+    # longer run with the same checkpoint started from scratch without a word.
+    checkpoint = tmp_path / "run.ckpt"
+    train([drive_capture], TrainConfig(max_steps=9, patience=100, checkpoint=str(checkpoint), **EXACT),
+          progress=lambda s: None)
+    assert checkpoint.exists()
+    lines: list[str] = []
+    resumed = train([drive_capture], TrainConfig(max_steps=20, patience=100, checkpoint=str(checkpoint), **EXACT),
+                    progress=lines.append)
+    assert any("resumed from" in line and "step 9" in line and "inside a segment" in line for line in lines)
+    assert resumed.steps == 20
+
+
 def test_latency_is_removed_and_recorded(drive_capture: Capture) -> None:
     """A device 120 samples late trains exactly as the same device without latency."""
     pair = drive_capture.pair
