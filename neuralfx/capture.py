@@ -22,6 +22,10 @@ from . import audio as audio_io
 Device = Union[pedalboard.Plugin, Callable[[np.ndarray, float], np.ndarray]]
 
 DEFAULT_SECONDS = 180.0
+# Which capture signal this code makes, recorded with a model's capture recipe so that audio
+# remade from it is the audio the model was trained on. 1: notes and chords summing past full
+# scale were clipped; 2: such a note or chord is played softer (NOTES_CEILING).
+SIGNAL_VERSION = 2
 # Sample offsets of the clicks in the alignment section (after its leading silence).
 ALIGNMENT_CLICKS_SECONDS = (0.25, 0.55, 0.95)
 ALIGNMENT_SECONDS = 1.5

@@ -44,8 +44,10 @@ def capture_recipe(sample_rate: float, seconds: float, seed: int,
                    devices: Sequence[tuple[dict[str, float], list[dict]]]) -> dict[str, Any]:
     """Model-file metadata that says how to remake the training captures: the capture signal's
     arguments and, per trained knob setting, the device as chain-preset stages
-    (`[{"plugin": "Distortion", "params": {...}}, ...]`)."""
-    return {"sample_rate": float(sample_rate), "seconds": float(seconds), "seed": int(seed),
+    (`[{"plugin": "Distortion", "params": {...}}, ...]`), and which capture signal it was."""
+    from .capture import SIGNAL_VERSION
+
+    return {"signal_version": SIGNAL_VERSION, "sample_rate": float(sample_rate), "seconds": float(seconds), "seed": int(seed),
             "devices": [{"settings": dict(settings), "stages": stages} for settings, stages in devices]}
 
 
@@ -53,15 +55,20 @@ def captures_from_recipe(recipe: dict[str, Any]) -> list:
     """The captures described by `capture_recipe`, remade: same signal, same device, same audio."""
     import pedalboard
 
-    from .capture import capture
+    from .capture import SIGNAL_VERSION, capture
     from .chain import _stage_from_json
     from .training import Capture
 
     try:
         rate, seconds, seed = float(recipe["sample_rate"]), float(recipe["seconds"]), int(recipe["seed"])
         devices = [(dict(d["settings"]), list(d["stages"])) for d in recipe["devices"]]
+        version = int(recipe.get("signal_version", 1))  # files written before it was recorded: 1
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"metadata.capture is malformed ({e!r}): pass --input and --target instead") from None
+    if version != SIGNAL_VERSION:
+        raise ValueError(f"the model was trained on version {version} of the capture signal and this neuralfx makes "
+                         f"version {SIGNAL_VERSION}, so its training audio cannot be remade: pass --input and --target "
+                         "(the pair it was trained on), or retrain it")
     return [Capture(capture(pedalboard.Pedalboard([_stage_from_json(s, i, Path(".")) for i, s in enumerate(stages)]),
                             rate, seconds, seed), settings)
             for settings, stages in devices]
