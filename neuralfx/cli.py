@@ -206,22 +206,28 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from .audio import read
+    from .datacheck import prepare, read_pair
     from .dsp.fit import fit, load_template, model_from_chain, model_from_template, recovered_settings
     from .files import writable_file
 
     if args.output:
         writable_file(args.output)
-    (x, x_rate), (y, y_rate) = read(args.input), read(args.target)
-    if x_rate != y_rate:
-        raise ValueError(f"input is {x_rate:g} Hz but target is {y_rate:g} Hz: resample one of them first")
-    if args.chain:
-        model = model_from_chain(args.chain, x_rate)
+    def note(message: str) -> None:  # stderr under --json, so that stdout stays one JSON document
+        print(message, file=sys.stderr if args.json else sys.stdout)
+
+    pair = read_pair(args.input, args.target, progress=note)
+    pair, found = prepare(pair, args.max_latency, args.polarity, args.allow_clipping, what="pair")
+    if found.latency or found.inverted:
+        note(f"pair: {found.describe()}" + (" (removed)" if found.latency else "")
+             + ("; target flipped back" if found.inverted and args.polarity == "flip" else ""))
+    if args.chain is not None:
+        model = model_from_chain(args.chain, pair.sample_rate)
     else:
         model = model_from_template(load_template(args.template))
-        if x_rate != model.sample_rate:
-            raise ValueError(f"input/target are {x_rate:g} Hz but the template says {model.sample_rate:g} Hz")
-    result = fit(model, x[0], y[0], steps=args.steps, lr=args.lr, segment=args.segment, batch=args.batch, seed=args.seed)
+        if pair.sample_rate != model.sample_rate:
+            raise ValueError(f"input/target are {pair.sample_rate:g} Hz but the template says {model.sample_rate:g} Hz")
+    result = fit(model, pair.input, pair.target, steps=args.steps, lr=args.lr, segment=args.segment, batch=args.batch,
+                 seed=args.seed)
     path = None
     if args.output:
         trained_on = args.trained_on or f"{Path(args.input).name} -> {Path(args.target).name}"
@@ -254,6 +260,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(f"ESR {report.esr:.6g}, MR-STFT {report.stft:.4g}; wrote {', '.join(p.name for p in report.paths)} "
           f"into {Path(args.out_dir)}")
     return 0
+
+
+def _add_pair_checks(p: argparse.ArgumentParser) -> None:
+    """The options of the checks an input/target pair passes before train and fit use it."""
+    p.add_argument("--max-latency", type=_positive(float), default=1.0, help="largest device latency accepted, seconds")
+    p.add_argument("--polarity", choices=["error", "flip", "keep"], default="error",
+                   help="an inverted target: stop (default), flip it back, or keep it")
+    p.add_argument("--allow-clipping", action="store_true", help="use the pair even if input or target clips")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -320,10 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint", help="checkpoint file: written during training, resumed from if it exists")
     t.add_argument("--trained-on", help="what the capture imitates, stored in the model's metadata")
     t.add_argument("--sample-rate", type=_positive(float), help="refuse files at any other rate")
-    t.add_argument("--max-latency", type=_positive(float), default=1.0, help="largest device latency accepted, seconds")
-    t.add_argument("--polarity", choices=["error", "flip", "keep"], default="error",
-                   help="an inverted target: stop (default), flip it back, or keep it")
-    t.add_argument("--allow-clipping", action="store_true", help="train even if input or target clips")
+    _add_pair_checks(t)
     t.set_defaults(func=cmd_train)
 
     f = sub.add_parser("fit", help="recover the settings of a DSP chain (EQ, gain, waveshaper...) from an input/target pair")
@@ -340,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--batch", type=_positive(int), default=4, help="segments per step")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--trained-on", help="what the target imitates, stored in the model's metadata")
+    _add_pair_checks(f)
     f.set_defaults(func=cmd_fit)
 
     r = sub.add_parser("report", help="plot how well a model matches its target (PNG plots and summary.txt)",

@@ -61,6 +61,7 @@ def test_process_other_rate_needs_resample(tmp_path: Path, lstm_model_path: Path
 
 def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
     audio.write(tmp_path / "in.wav", plucks(0.1), 48000)
+    audio.write(tmp_path / "silent.wav", np.zeros(4800, np.float32), 48000)
     (tmp_path / "folder").mkdir()
     cases = [
         (["process", "in.wav", "out.wav", "--buffer-size", "0"], "--buffer-size: must be above 0, got 0"),
@@ -75,6 +76,9 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
         (["fit", "in.wav", "in.wav", "--chain", "gain", "-o", "folder"], "-o folder is a folder: give a file name"),
         (["report", "crunch_amp", "-o", "in.wav"], "-o in.wav is a file, not a folder"),
         (["capture", "in.wav", "--chain", "default"], "out_dir in.wav is a file, not a folder"),
+        # fit checks its pair as train does.
+        (["fit", "in.wav", "silent.wav", "--chain", "gain"], "pair target is silent"),
+        (["fit", "in.wav", "in.wav", "--chain", ""], "--chain '': expected comma-separated block names"),
     ]
     if not torch.cuda.is_available():
         cases.append((["train", "in.wav", "in.wav", "-o", "m.nfx", "--device", "cuda"], "sees no CUDA GPU"))
@@ -82,7 +86,7 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
         r = run(*args, cwd=tmp_path)
         assert r.returncode != 0 and message in r.stderr, (args, r.stderr)
         assert "Traceback" not in r.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "in.wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "in.wav", "silent.wav"]
 
 
 def test_info_prints_validation_esr_of_shipped_model(tmp_path: Path) -> None:
