@@ -81,9 +81,12 @@ class Chain:
         if self.model_rate is None or sample_rate == self.model_rate:
             return StageChain(self.stages, sample_rate, channels, buffer_size)
         if not self.resample:
+            # The chain converts once around all its stages, so an effect's own flag cannot act here.
+            own_flag = any(getattr(s, "resample", False) is True for s in self.stages)
             raise ValueError(
                 f"the chain's model was trained at {self.model_rate:g} Hz; input is {sample_rate:g} Hz: "
-                f"pass resample=True (neuralfx process --resample) or give it audio at {self.model_rate:g} Hz"
+                f"pass resample=True to the Chain (neuralfx process --resample) or give it audio at "
+                f"{self.model_rate:g} Hz" + (" (an effect's own resample=True does not carry into a chain)" if own_flag else "")
             )
         inner = StageChain(self.stages, self.model_rate, channels, buffer_size)
         return RateAdapter(inner.process, sample_rate, self.model_rate, channels, flush_inner=inner.flush)
