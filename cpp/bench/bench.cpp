@@ -70,12 +70,18 @@ const char* kArchitectures =
     "lstm:H[:LAYERS], gru:H[:LAYERS], wavenet:standard|lite|C1,C2 (NAM layouts; C1,C2: two arrays of NAM's "
     "dilations), tcn:C[:KERNEL] (dilations 1,4,16,64,256)";
 
+// --help: the usage on stdout, exit 0; a bad command line: the problem and the usage on stderr, exit 2.
 [[noreturn]] void usage(const char* problem) {
-    std::fprintf(stderr,
-                 "%s\nusage: neuralfx-bench MODEL.nfx|ARCHITECTURE [...] [--block-sizes 1,16,64,256,1024] "
-                 "[--channels 1,2] [--seconds 2] [--warmup 1] [--repeats 5] [--json PATH]\nARCHITECTURE: %s\n",
-                 problem, kArchitectures);
-    std::exit(2);
+    const bool asked = problem[0] == '\0';
+    std::FILE* out = asked ? stdout : stderr;
+    if (!asked) std::fprintf(out, "%s\n", problem);
+    std::fprintf(out,
+                 "usage: neuralfx-bench MODEL.nfx|ARCHITECTURE [...] [--block-sizes 1,16,64,256,1024] "
+                 "[--channels 1,2] [--seconds 2] [--warmup RUNS] [--repeats RUNS] [--json PATH]\n"
+                 "  --warmup: unmeasured runs before the measured ones (default 1); --repeats: measured runs (default 5),\n"
+                 "  each --seconds long; the median and the spread are reported.\nARCHITECTURE: %s\n",
+                 kArchitectures);
+    std::exit(asked ? 0 : 2);
 }
 
 Options parse(int argc, char** argv) {
@@ -267,6 +273,16 @@ struct Row {
 
 int main(int argc, char** argv) {
     const Options opt = parse(argc, argv);
+    // Every model loads before the CPU is measured (seconds), so a bad one is refused at once.
+    std::vector<std::unique_ptr<neuralfx::Model>> models;
+    for (const std::string& spec : opt.models) {
+        try {
+            models.push_back(load(spec));
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "error: %s\n", e.what());
+            return 1;
+        }
+    }
     const std::string cpu = cpu_model();
     const double ghz = measure_core_ghz();
     char clock[64];
@@ -283,14 +299,9 @@ int main(int argc, char** argv) {
     std::printf("%-24s %3s %6s %13s %8s %13s %9s %12s %13s %10s %9s %7s\n", "model", "ch", "block", "samples/s", "spread",
                 "cpu samples/s", "RTF", "silence/loud", "cpu per ch", "cycles/smp", "madds/smp", "of peak");
     std::vector<Row> rows;
-    for (const std::string& spec : opt.models) {
-        std::unique_ptr<neuralfx::Model> model;
-        try {
-            model = load(spec);
-        } catch (const std::exception& e) {
-            std::fprintf(stderr, "error: %s\n", e.what());
-            return 1;
-        }
+    for (size_t m = 0; m < models.size(); ++m) {
+        const std::string& spec = opt.models[m];
+        neuralfx::Model* const model = models[m].get();
         const double rate = model->sample_rate();
         const size_t total = std::max<size_t>(1, static_cast<size_t>(opt.seconds * rate));
         std::vector<float> noise(total);
