@@ -127,7 +127,8 @@ def optimizer_groups(model: nn.Module, lr: float) -> list[dict[str, Any]]:
 def keep_in_range(model: nn.Module) -> None:
     """Puts every DSP weight an optimizer step pushed out of its declared range back on its edge.
     Outside it the value is clamped, so its gradient is zero and the weight could never return: a
-    low-shelf fit ended at q = -1.01 and 3.9 kHz for a 250 Hz shelf, and reported it as q 0.1."""
+    low-shelf fit ended at q = -1.01 and 3.9 kHz for a 250 Hz shelf, and reported it as q 0.1.
+    Used by dsp.fit (small, decaying steps); training does not (see the note in training.py)."""
     for module in model.modules():
         if isinstance(module, ParamBlock):
             for spec in module.param_specs():
