@@ -46,11 +46,13 @@ def no_frames(channels: int) -> np.ndarray:
     return np.zeros((channels, 0), np.float32)
 
 
-def check_finite(audio: np.ndarray, name: str = "audio") -> None:
+def check_finite(audio: np.ndarray, name: str = "audio", first_frame: int = 0) -> None:
+    """ValueError naming the first NaN or Inf; `first_frame` is the index of audio's first frame
+    in the whole signal (a file read block by block), so the position given is absolute."""
     if not np.all(np.isfinite(audio)):
         bad = np.argwhere(~np.isfinite(audio))[0]
         raise ValueError(
-            f"{name} contains NaN or Inf (first at channel {bad[0]}, sample {bad[1]}): "
+            f"{name} contains NaN or Inf (first at channel {bad[0]}, sample {first_frame + bad[1]}): "
             "clean it first, e.g. np.nan_to_num(audio)"
         )
 

@@ -135,7 +135,7 @@ class Chain:
             with atomic_output(output_path, rate, channels) as out:
                 while f.tell() < frames:
                     chunk = f.read(buffer_size)
-                    check_finite(chunk, f"'{input_path}' (block at frame {f.tell() - chunk.shape[1]})")
+                    check_finite(chunk, f"'{input_path}'", first_frame=f.tell() - chunk.shape[1])
                     y = stream.process(chunk)[:, : frames - written]
                     out.write(y)
                     written += y.shape[1]

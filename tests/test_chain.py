@@ -63,7 +63,7 @@ def test_bad_sample_in_file_leaves_no_output(chain: neuralfx.Chain, tmp_path: Pa
     x = plucks(1.0)
     x[30000] = np.nan
     audio_io.write(tmp_path / "nan.wav", x, 48000)
-    with pytest.raises(ValueError, match="NaN or Inf"):
+    with pytest.raises(ValueError, match=r"NaN or Inf \(first at channel 0, sample 30000\)"):
         chain.process_file(tmp_path / "nan.wav", tmp_path / "out.wav", buffer_size=4096)
     assert list(tmp_path.glob("out*")) == [] and list(tmp_path.glob(".out*")) == []
 
