@@ -11,7 +11,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .architectures import ARCHITECTURES
+from .architectures import ARCHITECTURES, RECURRENT
 
 
 def _positive(kind: type) -> Callable[[str], float]:
@@ -189,8 +189,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     writable_file(args.output)
     captures, heldout, knobs, what = _training_data(args)
+    sizes = {k: v for k, v in (("hidden_size", args.hidden_size), ("num_layers", args.num_layers)) if v is not None}
+    if sizes and args.arch not in RECURRENT:
+        raise ValueError(f"--hidden-size and --num-layers apply to {' and '.join(RECURRENT)}; --arch {args.arch} has a "
+                         "fixed layout")
     batch = {"batch_size": args.batch_size} if args.batch_size else {}
-    config = TrainConfig(arch=args.arch, hidden_size=args.hidden_size, num_layers=args.num_layers, **batch,
+    config = TrainConfig(arch=args.arch, **sizes, **batch,
                          max_steps=args.max_steps,
                          max_seconds=args.max_minutes * 60 if args.max_minutes else None, seed=args.seed,
                          device=args.device, threads=args.threads, checkpoint=args.checkpoint,
@@ -321,8 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-o", "--output", required=True)
     t.add_argument("--arch", default="lstm", choices=ARCHITECTURES,
                    help="the network: recurrent (--hidden-size, --num-layers apply) or convolutional (NAM WaveNet layouts, TCN)")
-    t.add_argument("--hidden-size", type=_positive(int), default=32)
-    t.add_argument("--num-layers", type=_positive(int), default=1)
+    t.add_argument("--hidden-size", type=_positive(int), help="recurrent units (lstm, gru; default 32)")
+    t.add_argument("--num-layers", type=_positive(int), help="recurrent layers (lstm, gru; default 1)")
     t.add_argument("--batch-size", type=_positive(int),
                    help="segments per optimizer step (default: TrainConfig.batch_size); on an H200 a step of 32 "
                         "took about as long as one of 8 (docs/TRAINING-SPEED.md)")

@@ -79,6 +79,8 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
         # fit checks its pair as train does.
         (["fit", "in.wav", "silent.wav", "--chain", "gain"], "pair target is silent"),
         (["fit", "in.wav", "in.wav", "--chain", ""], "--chain '': expected comma-separated block names"),
+        (["train", "in.wav", "in.wav", "-o", "m.nfx", "--arch", "tcn", "--hidden-size", "8"],
+         "--hidden-size and --num-layers apply to lstm and gru; --arch tcn has a fixed layout"),
     ]
     if not torch.cuda.is_available():
         cases.append((["train", "in.wav", "in.wav", "-o", "m.nfx", "--device", "cuda"], "sees no CUDA GPU"))
