@@ -84,7 +84,11 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
     # Held-out settings are scored over a whole capture made with another seed.
     captures, heldout = capture_sweep(recipe["device"], RECIPES, sweeps, rate, seconds, seed)
     knobs = [s.knob for s in sweeps]
-    result = train(captures, config, knobs=knobs, model=model_from_recipe(recipe, rate, knobs), heldout=heldout)
+    # A recipe's own model gets its initial weights here, before train() seeds torch: seeded by the
+    # recipe too, or every build of clean_amp started from other LSTM weights.
+    torch.manual_seed(config.seed)
+    model = model_from_recipe(recipe, rate, knobs)
+    result = train(captures, config, knobs=knobs, model=model, heldout=heldout)
     heldout_esr = result.heldout_esr
     trained_on = f"{recipe['description']}; Pedalboard device {json.dumps(recipe['device'])}"
     metadata = result.metadata(trained_on, config, name=name)
