@@ -5,6 +5,8 @@ pedalboard.io.AudioFile, streamed so that a long file never has to fit in memory
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +46,16 @@ def no_frames(channels: int) -> np.ndarray:
     ("Unable to determine channel layout"), a (2, 1) one is read as one channel of two samples.
     Given this first, each reads every later array as (channels, samples) (Pedalboard 0.9)."""
     return np.zeros((channels, 0), np.float32)
+
+
+def check_sample_rate(sample_rate: object) -> float:
+    """sample_rate as a float of Hz; TypeError/ValueError for anything else ("48000" as text)."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real):
+        raise TypeError(f"sample_rate must be a number of Hz, like 48000, not {sample_rate!r}")
+    rate = float(sample_rate)
+    if not (math.isfinite(rate) and rate > 0):
+        raise ValueError(f"sample_rate must be a positive number of Hz, not {sample_rate!r}")
+    return rate
 
 
 def check_finite(audio: np.ndarray, name: str = "audio", first_frame: int = 0) -> None:

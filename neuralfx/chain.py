@@ -22,7 +22,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 import pedalboard
 
-from .audio import as_channels_first, atomic_output, check_finite, no_frames, open_input
+from .audio import as_channels_first, atomic_output, check_finite, check_sample_rate, no_frames, open_input
 from .effects import NeuralEffect, load
 from .presets import resolve_chain
 from .resampling import RateAdapter, fit_length
@@ -99,9 +99,10 @@ class Chain:
         returns them. To stream, call reset() once, pass reset=False on every call, then flush().
         A stream keeps the buffer_size of its first call (a later one would restart the stages
         and drop what they hold); a new rate or channel count starts a new stream."""
+        sample_rate = check_sample_rate(sample_rate)
         audio = as_channels_first(input_array, "input_array")
         check_finite(audio, "input_array")
-        key = (float(sample_rate), audio.shape[0])
+        key = (sample_rate, audio.shape[0])
         if reset or (self._stream is not None and self._stream_key != key):
             self.reset()
         if self._stream is None or self._stream_key != key:

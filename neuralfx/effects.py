@@ -15,7 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _core
-from .audio import as_channels_first, check_finite
+from .audio import as_channels_first, check_finite, check_sample_rate
 from .knobs import Knob
 from .resampling import RateAdapter, fit_length
 
@@ -103,6 +103,7 @@ class NeuralEffect:
         With resampling, reset=True treats the array as one whole signal and flushes the rate
         converters with silence, as Pedalboard does for a plugin with latency; to stream at
         another rate, call reset() once, pass reset=False on every call, then flush()."""
+        sample_rate = check_sample_rate(sample_rate)
         audio = as_channels_first(input_array, "input_array")
         check_finite(audio, "input_array")
         if buffer_size < 1:

@@ -49,6 +49,16 @@ def test_wrong_shapes_and_dtypes_are_rejected(effect: neuralfx.NeuralEffect, bad
         effect(bad, 48000)
 
 
+@pytest.mark.parametrize("rate, error", [("48000", TypeError), (True, TypeError), (0, ValueError), (np.nan, ValueError)])
+def test_a_sample_rate_that_is_no_rate_is_named(effect: neuralfx.NeuralEffect, rate, error) -> None:
+    # "48000" as text failed inside an f-string: "Unknown format code 'g'".
+    x = sine(seconds=0.01)
+    with pytest.raises(error, match="sample_rate must be a"):
+        effect(x, rate)
+    with pytest.raises(error, match="sample_rate must be a"):
+        neuralfx.Chain([effect])(x, rate)
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 def test_non_finite_input_is_rejected_with_its_position(effect: neuralfx.NeuralEffect, value: float) -> None:
     x = sine(seconds=0.01)
