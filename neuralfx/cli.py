@@ -122,7 +122,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def _capture_chain(args: argparse.Namespace) -> int:
     from .presets import resolve_chain
-    from .sweep import capture_sweep, settings_grid, sweeps_from_specs, write_manifest
+    from .sweep import capture_sweep, settings_grid, signal_record, sweeps_from_specs, write_manifest
 
     path = resolve_chain(args.chain)
     stages = json.loads(path.read_text(encoding="utf-8")).get("stages")
@@ -133,7 +133,8 @@ def _capture_chain(args: argparse.Namespace) -> int:
         print(f"capturing {len(settings_grid(sweeps))} setting(s) to train on and "
               f"{len(settings_grid(sweeps, heldout=True))} held out")
     train, held = capture_sweep(stages, path.parent, sweeps, args.sample_rate, args.seconds, args.seed)
-    return _wrote(write_manifest(args.out_dir, stages, sweeps, train, held), train[0].pair)
+    signal = signal_record(args.seconds, args.seed)
+    return _wrote(write_manifest(args.out_dir, stages, sweeps, train, held, signal), train[0].pair)
 
 
 def _wrote(manifest: Path, pair) -> int:
@@ -148,7 +149,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
 
     from .capture import capture
     from .files import writable_folder
-    from .sweep import write_manifest
+    from .sweep import signal_record, write_manifest
     from .training import Capture
 
     writable_folder(args.out_dir)
@@ -163,7 +164,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise ValueError(f"plugin '{args.plugin}' could not be loaded as VST3/AU ({e})") from None
     pair = capture(plugin, args.sample_rate, args.seconds, args.seed)
-    return _wrote(write_manifest(args.out_dir, [{"plugin_path": args.plugin}], [], [Capture(pair)], []), pair)
+    signal = signal_record(args.seconds, args.seed)
+    return _wrote(write_manifest(args.out_dir, [{"plugin_path": args.plugin}], [], [Capture(pair)], [], signal), pair)
 
 
 def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str]:
@@ -185,6 +187,7 @@ def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .files import writable_file
+    from .sweep import manifest_capture_recipe
     from .training import TrainConfig, train
 
     writable_file(args.output)
@@ -204,7 +207,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun, rank 0 writes the model
     trained_on = args.trained_on or what
-    path = result.model.save(args.output, result.metadata(trained_on, config, name=Path(args.output).stem))
+    metadata = result.metadata(trained_on, config, name=Path(args.output).stem)
+    recipe = manifest_capture_recipe(args.manifest) if args.manifest else None
+    if recipe is not None:  # `neuralfx report MODEL` can then remake the captures without the files
+        metadata["capture"] = recipe
+    path = result.model.save(args.output, metadata)
     print(f"wrote {path} (validation ESR {result.validation_esr:.5f})")
     return 0
 

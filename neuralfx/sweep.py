@@ -29,7 +29,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .capture import CapturePair, capture_signal, run_device
+from .capture import SIGNAL_VERSION, CapturePair, capture_signal, run_device
 from .knobs import Knob
 
 MANIFEST_FORMAT = "neuralfx-capture-manifest"
@@ -175,9 +175,15 @@ def capture_sweep(stages: list[dict], base: Path, sweeps: Sequence[KnobSweep], s
     return train, record(held, capture_signal(sample_rate, *heldout_signal_args(seconds, seed))) if held else []
 
 
+def signal_record(seconds: float, seed: int) -> dict[str, Any]:
+    """What a manifest records of the capture signal its captures were made with."""
+    return {"version": SIGNAL_VERSION, "seconds": float(seconds), "seed": int(seed)}
+
+
 def write_manifest(folder: str | os.PathLike, stages: list[dict], sweeps: Sequence[KnobSweep], train: Sequence,
-                   heldout: Sequence) -> Path:
-    """Writes every capture's audio (one input per signal, one target per setting) and the manifest."""
+                   heldout: Sequence, signal: Optional[dict[str, Any]] = None) -> Path:
+    """Writes every capture's audio (one input per signal, one target per setting) and the
+    manifest; `signal` (signal_record) when the input is the capture signal."""
     from . import audio as audio_io
     from .files import atomic_path
 
@@ -197,6 +203,8 @@ def write_manifest(folder: str | os.PathLike, stages: list[dict], sweeps: Sequen
     doc = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "sample_rate": train[0].pair.sample_rate,
            "recorded": any(c.pair.recorded for c in [*train, *heldout]), "device": stages,
            "knobs": [s.to_json() for s in sweeps], "captures": entries}
+    if signal is not None:
+        doc["signal"] = signal
     path = folder / MANIFEST_NAME
     with atomic_path(path, suffix=".json") as tmp:
         Path(tmp).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
@@ -236,3 +244,21 @@ def load_manifest(path: str | os.PathLike, sample_rate: Optional[float] = None) 
     if not train:
         raise ValueError(f"manifest '{path}': every capture is held out; mark some \"heldout\": false")
     return train, held, knobs
+
+
+def manifest_capture_recipe(path: str | os.PathLike) -> Optional[dict[str, Any]]:
+    """For a model trained on a manifest's captures: its metadata.capture (report.capture_recipe),
+    so that `neuralfx report` can remake them; None where the manifest cannot (a VST3 device, no
+    or another capture signal)."""
+    from .report import capture_recipe
+
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    signal, stages = doc.get("signal"), doc.get("device")
+    if not isinstance(signal, dict) or signal.get("version") != SIGNAL_VERSION:
+        return None
+    if not isinstance(stages, list) or not all(isinstance(d, dict) and ("plugin" in d or "model" in d) for d in stages):
+        return None
+    sweeps = [KnobSweep.from_json(k, f"{path}: knobs[{i}]") for i, k in enumerate(doc.get("knobs", []))]
+    trained = [e["settings"] for e in doc["captures"] if not e.get("heldout", False)]
+    return capture_recipe(doc["sample_rate"], signal["seconds"], signal["seed"],
+                          [(settings, stages_at(stages, sweeps, settings)) for settings in trained])

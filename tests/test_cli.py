@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import neuralfx
@@ -186,3 +187,10 @@ def test_knob_sweep_capture_then_train_with_held_out_setting(tmp_path: Path) -> 
     assert list(mf.metadata["heldout_esr"]) == ['{"drive_db": 6.0}']
     assert [a["latency_samples"] for a in mf.metadata["alignment"]] == [0, 0]
     assert "held-out ESR:" in run("info", "m.nfx", cwd=tmp_path).stdout
+    # The manifest records the capture signal, so the model says how to remake its captures and
+    # `report` needs no files (it asked for --input/--target): it scores what training scored.
+    assert mf.metadata["capture"]["seconds"] == 12 and len(mf.metadata["capture"]["devices"]) == 2
+    r = run("report", "m.nfx", "-o", "rep", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    reported = float(r.stdout.split("ESR ")[1].split(",")[0])
+    assert reported == pytest.approx(mf.metadata["validation_esr"], rel=1e-4)

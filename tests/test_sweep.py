@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuralfx.sweep import (KnobSweep, capture_sweep, device_at, load_manifest, settings_grid, sweeps_from_specs,
-                            write_manifest)
+from neuralfx.sweep import (KnobSweep, capture_sweep, device_at, load_manifest, manifest_capture_recipe, settings_grid,
+                            signal_record, sweeps_from_specs, write_manifest)
 
 COMPRESSOR = [{"plugin": "Gain", "params": {"gain_db": 0}},
               {"plugin": "Compressor", "params": {"threshold_db": -20, "ratio": 4}}]
@@ -51,7 +51,12 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
     assert [c.settings for c in held] == [{"drive_db": 6}]
     assert not np.array_equal(held[0].pair.input, train[0].pair.input)  # another seed: audio never trained on
     assert not np.allclose(train[0].pair.target, train[1].pair.target)  # the setting changed the sound
-    path = write_manifest(tmp_path / "cap", stages, sweeps, train, held)
+    # Without the capture signal's record the captures cannot be remade: no recipe for a model.
+    assert manifest_capture_recipe(write_manifest(tmp_path / "bare", stages, sweeps, train, held)) is None
+    path = write_manifest(tmp_path / "cap", stages, sweeps, train, held, signal_record(12.0, 0))
+    recipe = manifest_capture_recipe(path)
+    assert [d["settings"] for d in recipe["devices"]] == [{"drive_db": 0}, {"drive_db": 12}]
+    assert [d["stages"][0]["params"]["drive_db"] for d in recipe["devices"]] == [0, 12]
     doc = json.loads(path.read_text())
     assert [c["target"] for c in doc["captures"]] == ["target_000.wav", "target_001.wav", "heldout_target.wav"]
     assert doc["recorded"] is False
