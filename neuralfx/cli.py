@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -191,11 +192,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training import TrainConfig, train
 
     writable_file(args.output)
-    captures, heldout, knobs, what = _training_data(args)
+    if args.checkpoint:
+        writable_file(args.checkpoint, "--checkpoint")
     sizes = {k: v for k, v in (("hidden_size", args.hidden_size), ("num_layers", args.num_layers)) if v is not None}
     if sizes and args.arch not in RECURRENT:
         raise ValueError(f"--hidden-size and --num-layers apply to {' and '.join(RECURRENT)}; --arch {args.arch} has a "
                          "fixed layout")
+    captures, heldout, knobs, what = _training_data(args)
+    recipe = manifest_capture_recipe(args.manifest) if args.manifest else None
     batch = {"batch_size": args.batch_size} if args.batch_size else {}
     config = TrainConfig(arch=args.arch, **sizes, **batch,
                          max_steps=args.max_steps,
@@ -208,7 +212,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0  # under torchrun, rank 0 writes the model
     trained_on = args.trained_on or what
     metadata = result.metadata(trained_on, config, name=Path(args.output).stem)
-    recipe = manifest_capture_recipe(args.manifest) if args.manifest else None
     if recipe is not None:  # `neuralfx report MODEL` can then remake the captures without the files
         metadata["capture"] = recipe
     path = result.model.save(args.output, metadata)
@@ -217,7 +220,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from .datacheck import prepare, read_pair
+    from .datacheck import check_lengths, check_signals, prepare, read_pair
     from .dsp.fit import fit, load_template, model_from_chain, model_from_template, recovered_settings
     from .files import writable_file
 
@@ -227,10 +230,15 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr if args.json else sys.stdout)
 
     pair = read_pair(args.input, args.target, progress=note)
-    pair, found = prepare(pair, args.max_latency, args.polarity, args.allow_clipping, what="pair")
-    if found.latency or found.inverted:
+    if args.align:
+        pair, found = prepare(pair, args.max_latency, args.polarity, args.allow_clipping, what="pair")
         note(f"pair: {found.describe()}" + (" (removed)" if found.latency else "")
              + ("; target flipped back" if found.inverted and args.polarity == "flip" else ""))
+    else:  # the chain may model a delay: the pair's timing is the device's
+        check_signals(pair, args.allow_clipping, what="pair")
+        check_lengths(len(pair.input), len(pair.target), 0, pair.sample_rate)
+        n = min(len(pair.input), len(pair.target))
+        pair = replace(pair, input=pair.input[:n], target=pair.target[:n])
     if args.chain is not None:
         model = model_from_chain(args.chain, pair.sample_rate)
     else:
@@ -275,9 +283,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _add_pair_checks(p: argparse.ArgumentParser) -> None:
     """The options of the checks an input/target pair passes before train and fit use it."""
-    p.add_argument("--max-latency", type=_positive(float), default=1.0, help="largest device latency accepted, seconds")
+    p.add_argument("--max-latency", type=_positive(float), default=1.0,
+                   help="largest device latency accepted, seconds (fit: with --align)")
     p.add_argument("--polarity", choices=["error", "flip", "keep"], default="error",
-                   help="an inverted target: stop (default), flip it back, or keep it")
+                   help="an inverted target: stop (default), flip it back, or keep it (fit: with --align)")
     p.add_argument("--allow-clipping", action="store_true", help="use the pair even if input or target clips")
 
 
@@ -362,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--batch", type=_positive(int), default=4, help="segments per step")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--trained-on", help="what the target imitates, stored in the model's metadata")
+    f.add_argument("--align", action="store_true",
+                   help="find the device's latency (and polarity) and remove it before fitting, as train does; "
+                        "off by default, since a chain with a delay block models the delay itself")
     _add_pair_checks(f)
     f.set_defaults(func=cmd_fit)
 

@@ -109,6 +109,15 @@ def read_pair(input_path: str | os.PathLike, target_path: str | os.PathLike, sam
                        first_channel(y, f"target '{target_path}'", progress), rate, recorded)
 
 
+def check_signals(pair: CapturePair, allow_clipping: bool = False, what: str = "capture") -> None:
+    """Both signals finite, present, loud enough and (recorded pairs, unless allowed) not clipped."""
+    for name, audio in (("input", pair.input), ("target", pair.target)):
+        check_finite(audio[None, :], f"{what} {name}")
+        check_level(audio, f"{what} {name}")
+        if pair.recorded and not allow_clipping:
+            check_clipping(audio, f"{what} {name}", pair.sample_rate)
+
+
 def prepare(pair: CapturePair, max_latency_seconds: float = alignment.DEFAULT_MAX_LATENCY_SECONDS,
             polarity: str = "error", allow_clipping: bool = False,
             what: str = "capture") -> tuple[CapturePair, alignment.Alignment]:
@@ -118,11 +127,7 @@ def prepare(pair: CapturePair, max_latency_seconds: float = alignment.DEFAULT_MA
     if polarity not in POLARITY_CHOICES:
         raise ValueError(f"polarity must be one of {POLARITY_CHOICES}, got '{polarity}'")
     rate = pair.sample_rate
-    for name, audio in (("input", pair.input), ("target", pair.target)):
-        check_finite(audio[None, :], f"{what} {name}")
-        check_level(audio, f"{what} {name}")
-        if pair.recorded and not allow_clipping:
-            check_clipping(audio, f"{what} {name}", rate)
+    check_signals(pair, allow_clipping, what)
     try:
         found = alignment.detect(pair.input, pair.target, rate, max_latency_seconds)
     except alignment.AlignmentError as e:

@@ -81,6 +81,19 @@ def test_a_weight_pushed_out_of_its_range_comes_back(tmp_path: Path) -> None:
     assert result.validation_esr < 1e-3
 
 
+def test_fit_keeps_the_pairs_timing_unless_asked_to_align(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # A chain may hold a delay block that models the device's delay: fit leaves the timing alone
+    # (aligning it by default removed a Delay device's 125 ms, or refused a 50 % mix as ambiguous).
+    x = SIGNALS["noise"](seconds=1.0)
+    write(tmp_path / "in.wav", x, RATE)
+    write(tmp_path / "late.wav", np.pad(0.5 * x, (480, 0))[: len(x)], RATE)
+    argv = ["fit", str(tmp_path / "in.wav"), str(tmp_path / "late.wav"), "--chain", "gain", "--steps", "1", "--json"]
+    assert main(argv) == 0
+    assert "latency" not in capsys.readouterr().err
+    assert main(argv + ["--align"]) == 0
+    assert "pair: latency 480 samples (10.00 ms), polarity normal (removed)" in capsys.readouterr().err
+
+
 def test_fit_template_recovers_a_pedalboard_peak_in_an_eq(tmp_path: Path) -> None:
     device = pedalboard.Pedalboard([pedalboard.PeakFilter(cutoff_frequency_hz=1500.0, gain_db=8.0, q=1.5)])
     x_path, y_path, _ = _pair(tmp_path, device)
