@@ -102,11 +102,21 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
     defaults), or on the held-out tail of the captures its metadata describes (only those whose
     settings match `knobs`, when given)."""
     from . import load
+    from .alignment import DEFAULT_MAX_LATENCY_SECONDS
     from .datacheck import prepare
     from .training import Capture, TrainConfig, heldout_predictions
 
     knobs = dict(knobs or {})
     effect = load(model_path)
+    config = effect.metadata.get("config", {})
+
+    def aligned(pair: CapturePair) -> CapturePair:
+        # As training aligned it (latency removed; an inverted target flipped back where training
+        # flipped it), so that the model is compared with what it learnt.
+        polarity = "flip" if config.get("polarity") == "flip" else "keep"
+        max_latency = float(config.get("max_latency_seconds", DEFAULT_MAX_LATENCY_SECONDS))
+        return prepare(pair, max_latency, polarity, allow_clipping=True)[0]
+
     for name, value in knobs.items():
         effect.set_knob(name, value)  # checks name and range before any audio work
     if (input_path is None) != (target_path is None):
@@ -116,8 +126,7 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
         if pair.sample_rate != effect.sample_rate:
             raise ValueError(f"the pair is {pair.sample_rate:g} Hz but the model runs at {effect.sample_rate:g} Hz: "
                              f"resample both files to {effect.sample_rate:g} Hz")
-        # Aligned as training aligns it (latency removed), so the model is compared with what it learnt.
-        pair, _ = prepare(pair, polarity="keep", allow_clipping=True)
+        pair = aligned(pair)
         settings = {k.name: effect.get_knob(k.name) for k in effect.knobs}
         captures, fraction = [Capture(pair, settings)], 1.0
         source = f"{Path(input_path).name} -> {Path(target_path).name} (whole files, {_settings_text(settings)})"
@@ -133,8 +142,8 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
             trained = "; ".join(_settings_text(d.get("settings", {})) for d in meta["capture"].get("devices", []))
             raise ValueError(f"--knob {_settings_text(knobs)}: not a trained setting (trained: {trained}); "
                              "pick one of those or pass --input/--target recorded at that setting")
-        captures = captures_from_recipe(recipe)
-        fraction = float(meta.get("config", {}).get("validation_fraction", TrainConfig.validation_fraction))
+        captures = [Capture(aligned(c.pair), c.settings) for c in captures_from_recipe(recipe)]
+        fraction = float(config.get("validation_fraction", TrainConfig.validation_fraction))
         source = (f"held-out last {fraction:.0%} of the training captures, remade from the model's metadata "
                   f"(capture seed {meta['capture']['seed']})")
     results = heldout_predictions(effect, captures, fraction)

@@ -248,17 +248,19 @@ def load_manifest(path: str | os.PathLike, sample_rate: Optional[float] = None) 
 
 def manifest_capture_recipe(path: str | os.PathLike) -> Optional[dict[str, Any]]:
     """For a model trained on a manifest's captures: its metadata.capture (report.capture_recipe),
-    so that `neuralfx report` can remake them; None where the manifest cannot (a VST3 device, no
-    or another capture signal)."""
+    so that `neuralfx report` can remake them; None where the manifest cannot: no or another
+    capture signal, or a device that is not Pedalboard's built-in plugins alone (a VST3 file, or
+    a neuralfx model stage, whose file may have changed or moved since)."""
     from .report import capture_recipe
 
-    doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    signal, stages = doc.get("signal"), doc.get("device")
-    if not isinstance(signal, dict) or signal.get("version") != SIGNAL_VERSION:
-        return None
-    if not isinstance(stages, list) or not all(isinstance(d, dict) and ("plugin" in d or "model" in d) for d in stages):
-        return None
-    sweeps = [KnobSweep.from_json(k, f"{path}: knobs[{i}]") for i, k in enumerate(doc.get("knobs", []))]
-    trained = [e["settings"] for e in doc["captures"] if not e.get("heldout", False)]
-    return capture_recipe(doc["sample_rate"], signal["seconds"], signal["seed"],
-                          [(settings, stages_at(stages, sweeps, settings)) for settings in trained])
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        signal, stages = doc["signal"], doc["device"]
+        if signal["version"] != SIGNAL_VERSION or not all(set(d) <= {"plugin", "params"} for d in stages):
+            return None
+        sweeps = [KnobSweep.from_json(k, f"{path}: knobs[{i}]") for i, k in enumerate(doc.get("knobs", []))]
+        trained = [e.get("settings", {}) for e in doc["captures"] if not e.get("heldout", False)]
+        return capture_recipe(doc["sample_rate"], signal["seconds"], signal["seed"],
+                              [(settings, stages_at(stages, sweeps, settings)) for settings in trained])
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return None  # a manifest this cannot read is load_manifest's to report; the model just lacks the recipe

@@ -194,3 +194,20 @@ def test_knob_sweep_capture_then_train_with_held_out_setting(tmp_path: Path) -> 
     assert r.returncode == 0, r.stderr
     reported = float(r.stdout.split("ESR ")[1].split(",")[0])
     assert reported == pytest.approx(mf.metadata["validation_esr"], rel=1e-4)
+
+
+def test_report_aligns_remade_captures_as_training_did(tmp_path: Path) -> None:
+    # An inverting device trained with --polarity flip: the report scored the remade captures
+    # unflipped (ESR 2.75 for a model whose validation ESR was 0.12).
+    preset = tmp_path / "inv.chain.json"
+    preset.write_text('{"stages": [{"plugin": "Distortion", "params": {"drive_db": 12}}, {"plugin": "Invert"}]}')
+    assert run("capture", "cap", "--chain", str(preset), "--seconds", "12", cwd=tmp_path).returncode == 0
+    r = run("train", "--manifest", "cap/manifest.json", "-o", "m.nfx", "--hidden-size", "4", "--max-steps", "10",
+            "--polarity", "flip", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run("report", "m.nfx", "-o", "rep", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    from neuralfx import modelfile
+
+    reported = float(r.stdout.split("ESR ")[1].split(",")[0])
+    assert reported == pytest.approx(modelfile.load(tmp_path / "m.nfx").metadata["validation_esr"], rel=1e-4)

@@ -51,8 +51,12 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
     assert [c.settings for c in held] == [{"drive_db": 6}]
     assert not np.array_equal(held[0].pair.input, train[0].pair.input)  # another seed: audio never trained on
     assert not np.allclose(train[0].pair.target, train[1].pair.target)  # the setting changed the sound
-    # Without the capture signal's record the captures cannot be remade: no recipe for a model.
+    # Without the capture signal's record the captures cannot be remade: no recipe for a model;
+    # nor with a neuralfx model among the stages (its file may have changed or moved since).
     assert manifest_capture_recipe(write_manifest(tmp_path / "bare", stages, sweeps, train, held)) is None
+    with_model = [*stages, {"model": "crunch_amp.nfx"}]
+    assert manifest_capture_recipe(write_manifest(tmp_path / "model", with_model, sweeps, train, held,
+                                                  signal_record(12.0, 0))) is None
     path = write_manifest(tmp_path / "cap", stages, sweeps, train, held, signal_record(12.0, 0))
     recipe = manifest_capture_recipe(path)
     assert [d["settings"] for d in recipe["devices"]] == [{"drive_db": 0}, {"drive_db": 12}]
