@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import hashlib
 import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
@@ -304,13 +305,18 @@ def train(
         k = torch.stack(ks)[:, :, None].expand(-1, -1, segment)
         return torch.stack(xs).to(device), torch.stack(ys).to(device), k.to(device)
 
-    st = _Progress(best_state=copy.deepcopy(model.state_dict()))
+    st = _Progress(best_state=copy.deepcopy(model.state_dict()), data=_data_fingerprint(captures))
     if config.checkpoint and Path(config.checkpoint).exists():
-        st = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng)
+        saved = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng)
+        if saved.data and saved.data != st.data:  # checkpoints from before the fingerprint: not checked
+            raise ValueError(f"checkpoint '{config.checkpoint}' was trained on other data (other captures, settings "
+                             "or alignment): delete it, or give this run another checkpoint path")
+        st = replace(saved, data=st.data)
         if rank != 0:  # the checkpoint holds rank 0's sampler: the others draw afresh
             rng = np.random.default_rng([config.seed, rank, st.step])
         progress(f"resumed from {config.checkpoint} at step {st.step}"
-                 + (" (saved inside a segment: going on with a new one)" if st.mid_segment else ""))
+                 + (f": nothing left to train up to max_steps {config.max_steps}" if st.step >= config.max_steps
+                    else " (saved inside a segment: going on with a new one)" if st.mid_segment else ""))
     t0, running = time.monotonic() - st.seconds, []
     forward = model
     if world > 1:
@@ -416,6 +422,17 @@ class _Progress:
     stale: int = 0
     history: list = field(default_factory=list)
     mid_segment: bool = False  # saved where a run ended inside a segment
+    data: str = ""  # _data_fingerprint of the captures trained on
+
+
+def _data_fingerprint(captures: Sequence[Capture]) -> str:
+    """A digest of the (aligned) audio and knob settings trained on, which a checkpoint must match."""
+    digest = hashlib.sha256()
+    for c in captures:
+        digest.update(np.ascontiguousarray(c.pair.input, np.float32).tobytes())
+        digest.update(np.ascontiguousarray(c.pair.target, np.float32).tobytes())
+        digest.update(json.dumps(c.settings, sort_keys=True).encode())
+    return digest.hexdigest()
 
 
 def _save_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, st: _Progress) -> None:

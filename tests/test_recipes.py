@@ -43,6 +43,7 @@ def quick_build(name: str, out: Path) -> None:
 def test_knob_recipe_builds_a_conditioned_model_and_scores_held_out_settings(tmp_path: Path) -> None:
     shipped_table = (REPO / "training" / "RESULTS.md").read_text()
     quick_build("clean_amp", tmp_path)
+    assert not (tmp_path / "runs" / "clean_amp-12s.ckpt").exists()  # a finished build leaves no checkpoint
     # A try with --out leaves the shipped models' numbers alone and records how it ran.
     assert (REPO / "training" / "RESULTS.md").read_text() == shipped_table
     record = json.loads((tmp_path / "results" / "clean_amp.json").read_text())

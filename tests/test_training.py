@@ -138,6 +138,20 @@ def test_a_run_that_ends_inside_a_segment_leaves_a_checkpoint(drive_capture: Cap
     assert resumed.steps == 20
 
 
+def test_a_checkpoint_of_other_data_is_refused(drive_capture: Capture, tmp_path: Path) -> None:
+    # Every run now leaves a checkpoint: reused for another capture, it "resumed" at its last
+    # step, trained nothing and reported the old model's ESR as the new one's.
+    checkpoint = str(tmp_path / "run.ckpt")
+    config = TrainConfig(max_steps=9, patience=100, checkpoint=checkpoint, **EXACT)
+    train([drive_capture], config, progress=lambda s: None)
+    lines: list[str] = []
+    train([drive_capture], config, progress=lines.append)
+    assert any("nothing left to train up to max_steps 9" in line for line in lines)
+    other = Capture(replace(drive_capture.pair, target=0.5 * drive_capture.pair.target))
+    with pytest.raises(ValueError, match="was trained on other data"):
+        train([other], config, progress=lambda s: None)
+
+
 def test_latency_is_removed_and_recorded(drive_capture: Capture) -> None:
     """A device 120 samples late trains exactly as the same device without latency."""
     pair = drive_capture.pair

@@ -95,6 +95,9 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
     # How to remake the captures, so that `neuralfx report` can plot the held-out audio.
     metadata["capture"] = capture_recipe(rate, seconds, seed, [(s, stages_at(recipe["device"], sweeps, s)) for s in grid])
     model_path = result.model.save(out_dir / f"{name}.nfx", metadata)
+    # Built: the checkpoint served an interrupted build only, and a later build starts afresh (on
+    # a changed recipe or capture signal, resuming would stamp new metadata on old training).
+    Path(config.checkpoint).unlink(missing_ok=True)
     record = {
         "name": name,
         "description": recipe["description"],
