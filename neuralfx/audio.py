@@ -58,6 +58,13 @@ def check_sample_rate(sample_rate: object) -> float:
     return rate
 
 
+def check_buffer_size(buffer_size: object) -> int:
+    """buffer_size as a whole number of frames, at least 1."""
+    if isinstance(buffer_size, bool) or not isinstance(buffer_size, numbers.Integral) or buffer_size < 1:
+        raise ValueError(f"buffer_size must be a whole number of frames >= 1, not {buffer_size!r}")
+    return int(buffer_size)
+
+
 def check_finite(audio: np.ndarray, name: str = "audio", first_frame: int = 0) -> None:
     """ValueError naming the first NaN or Inf; `first_frame` is the index of audio's first frame
     in the whole signal (a file read block by block), so the position given is absolute."""

@@ -80,7 +80,7 @@ def _softened_to_fit(mix: np.ndarray, event: np.ndarray, ceiling: float) -> floa
     """The largest gain g <= 1 with |mix + g * event| <= ceiling everywhere (|mix| <= ceiling)."""
     moving = np.abs(event) > 0
     room = (ceiling - mix[moving] * np.sign(event[moving])) / np.abs(event[moving])
-    return float(min(1.0, room.min(initial=1.0)))
+    return float(np.clip(room.min(initial=1.0), 0.0, 1.0))
 
 
 def _notes(seconds: float, rate: float, rng: np.random.Generator, chords: bool) -> np.ndarray:

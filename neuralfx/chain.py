@@ -22,7 +22,8 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 import pedalboard
 
-from .audio import as_channels_first, atomic_output, check_finite, check_sample_rate, no_frames, open_input
+from .audio import (as_channels_first, atomic_output, check_buffer_size, check_finite, check_sample_rate, no_frames,
+                    open_input)
 from .effects import NeuralEffect, load
 from .presets import resolve_chain
 from .resampling import RateAdapter, fit_length
@@ -100,6 +101,7 @@ class Chain:
         A stream keeps the buffer_size of its first call (a later one would restart the stages
         and drop what they hold); a new rate or channel count starts a new stream."""
         sample_rate = check_sample_rate(sample_rate)
+        buffer_size = check_buffer_size(buffer_size)  # every call: a running stream keeps its first one
         audio = as_channels_first(input_array, "input_array")
         check_finite(audio, "input_array")
         key = (sample_rate, audio.shape[0])

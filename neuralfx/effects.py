@@ -15,7 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _core
-from .audio import as_channels_first, check_finite, check_sample_rate
+from .audio import as_channels_first, check_buffer_size, check_finite, check_sample_rate
 from .knobs import Knob
 from .resampling import RateAdapter, fit_length
 
@@ -106,8 +106,7 @@ class NeuralEffect:
         sample_rate = check_sample_rate(sample_rate)
         audio = as_channels_first(input_array, "input_array")
         check_finite(audio, "input_array")
-        if buffer_size < 1:
-            raise ValueError("buffer_size must be >= 1")
+        buffer_size = check_buffer_size(buffer_size)
         channels = audio.shape[0]
         # The kernel's output does not depend on its block size, so only a new channel count
         # needs a prepare() (which clears state); buffer_size just bounds the work per chunk.

@@ -20,7 +20,7 @@ from typing import Sequence, Union
 import numpy as np
 import pedalboard
 
-from .audio import no_frames
+from .audio import check_buffer_size, no_frames
 from .effects import NeuralEffect
 
 Stage = Union[pedalboard.Plugin, NeuralEffect]
@@ -72,8 +72,7 @@ class StageChain:
     latency reaches the next), until the chain has returned as many samples as it took."""
 
     def __init__(self, stages: Sequence[Stage], sample_rate: float, channels: int, buffer_size: int) -> None:
-        if buffer_size < 1:
-            raise ValueError(f"buffer_size must be >= 1, not {buffer_size}")
+        buffer_size = check_buffer_size(buffer_size)
         self._streams = [StageStream(s, sample_rate, channels, buffer_size) for s in stages]
         self._channels = channels
         self._silence = np.zeros((channels, buffer_size), np.float32)

@@ -129,7 +129,10 @@ def pick_device(name: str) -> torch.device:
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         return torch.device("cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise ValueError(f"device '{name}' is not a torch device ({e}): use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device '{name}': this torch ({torch.__version__}) sees no CUDA GPU: "
                          "use device 'auto' or 'cpu', or install a CUDA build of torch on a machine with a GPU")

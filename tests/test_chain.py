@@ -155,6 +155,10 @@ def test_a_stream_keeps_going_when_the_buffer_size_changes(chain: neuralfx.Chain
     parts = [chain(x[:, :half], 48000, buffer_size=1000, reset=False),
              chain(x[:, half:], 48000, buffer_size=4096, reset=False), chain.flush()]
     assert np.max(np.abs(np.concatenate(parts, axis=1) - whole)) < 1e-6
+    # Checked on every call all the same: mid-stream a buffer_size of 0 went unchecked.
+    chain(x[:, :half], 48000, buffer_size=1000, reset=False)
+    with pytest.raises(ValueError, match="buffer_size must be a whole number of frames >= 1, not 0"):
+        chain(x[:, half:], 48000, buffer_size=0, reset=False)
 
 
 @pytest.mark.parametrize("buffer_size", [1, 2, 3])

@@ -83,6 +83,7 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
         (["train", "in.wav", "in.wav", "-o", "m.nfx", "--arch", "tcn", "--hidden-size", "8"],
          "--hidden-size and --num-layers apply to lstm and gru; --arch tcn has a fixed layout"),
     ]
+    cases.append((["train", "in.wav", "in.wav", "-o", "m.nfx", "--device", "gpu"], "device 'gpu' is not a torch device"))
     if not torch.cuda.is_available():
         cases.append((["train", "in.wav", "in.wav", "-o", "m.nfx", "--device", "cuda"], "sees no CUDA GPU"))
     for args, message in cases:
