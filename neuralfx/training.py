@@ -148,18 +148,20 @@ def _start_distributed(device: torch.device) -> tuple[int, int, bool]:
     if world <= 1:
         return 0, 1, False
     started = not dist.is_initialized()
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # NCCL's collectives (the barrier too) use the current device
     if started:
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return dist.get_rank(), dist.get_world_size(), started
 
 
-def _broadcast(value: float, world: int) -> float:
+def _broadcast(value: float, world: int, device: torch.device) -> float:
     """Rank 0's value on every rank, so that all ranks take the same decisions."""
     if world == 1:
         return value
     import torch.distributed as dist
 
-    t = torch.tensor([value], dtype=torch.float64)
+    t = torch.tensor([value], dtype=torch.float64, device=device)  # NCCL moves CUDA tensors only
     dist.broadcast(t, 0)
     return float(t.item())
 
@@ -356,13 +358,15 @@ def train(
             running.append(loss.item())
             st.step += 1
             out_of_time = bool(config.max_seconds) and time.monotonic() - t0 > config.max_seconds
+            if config.max_seconds and world > 1:  # rank 0's clock decides, or ranks stop at different steps
+                out_of_time = _broadcast(float(out_of_time), world, device) > 0.5
             if st.step % config.validate_every == 0 or st.step >= config.max_steps or out_of_time:
                 validated = True
                 model.eval()
                 model.cpu()
                 val_esr, val_stft = (validate(model, captures, config.validation_fraction)[:2] if rank == 0
                                      else (math.nan, math.nan))
-                val_esr, val_stft = _broadcast(val_esr, world), _broadcast(val_stft, world)
+                val_esr, val_stft = _broadcast(val_esr, world, device), _broadcast(val_stft, world, device)
                 model.to(device)
                 st.seconds = time.monotonic() - t0
                 st.history.append({"step": st.step, "seconds": st.seconds, "train_loss": float(np.mean(running)),
