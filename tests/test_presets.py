@@ -54,6 +54,18 @@ def test_shipped_model_parity(name: str) -> None:
         assert np.max(np.abs(kernel_blocks(effect, x, block, moves) - reference)) <= TOLERANCE, block
 
 
+def test_clean_amp_grey_box_eq_recovered_its_device() -> None:
+    # The recipe's device: a first-order 70 Hz high-pass, +3 dB low shelf at 200 Hz, ..., a
+    # first-order 6 kHz low-pass (training/recipes/clean_amp.json). Its EQ blocks land there; with
+    # DSP steps of the full range they ran to their edges instead (20 Hz, inert).
+    eq_in, _, eq_out = Model.load(resolve_model("clean_amp")).blocks
+    highpass, shelf = (dict((name, float(w.detach())) for name, w in band.named_parameters()) for band in eq_in.bands)
+    lowpass = {name: float(w.detach()) for name, w in eq_out.bands[0].named_parameters()}
+    assert highpass["frequency"] == pytest.approx(70.0, rel=0.1)
+    assert shelf["frequency"] == pytest.approx(200.0, rel=0.1) and shelf["gain_db"] == pytest.approx(3.0, abs=0.5)
+    assert lowpass["frequency"] == pytest.approx(6000.0, rel=0.1)
+
+
 @pytest.mark.parametrize("name", list_chains())
 def test_chain_presets_build(name: str) -> None:
     chain = neuralfx.Chain.from_preset(name)

@@ -107,10 +107,11 @@ class ParamBlock(nn.Module):
         return self._process(x, self.parameter_values(knobs), state)
 
 
-def optimizer_groups(model: nn.Module, lr: float) -> list[dict[str, Any]]:
+def optimizer_groups(model: nn.Module, lr: float, dsp_scale: float = 1.0) -> list[dict[str, Any]]:
     """Adam parameter groups: neural weights step by `lr`; each free DSP parameter by `lr` times
-    its declared range, so Hz, dB and ms move at comparable rates (the normalized 0..1
-    interface applied to the weights). Knob-bound parameters are left out: the knob sets them."""
+    `dsp_scale` times its declared range, so Hz, dB and ms move at comparable rates (the
+    normalized 0..1 interface applied to the weights). Knob-bound parameters are left out: the
+    knob sets them."""
     groups, dsp = [], set()
     for module in model.modules():
         if isinstance(module, ParamBlock):
@@ -118,7 +119,7 @@ def optimizer_groups(model: nn.Module, lr: float) -> list[dict[str, Any]]:
                 weight = getattr(module, spec.name)
                 dsp.add(id(weight))
                 if spec.name not in module.knob_bindings:
-                    groups.append({"params": [weight], "lr": lr * (spec.max - spec.min)})
+                    groups.append({"params": [weight], "lr": lr * dsp_scale * (spec.max - spec.min)})
     neural = [p for p in model.parameters() if id(p) not in dsp]
     return ([{"params": neural, "lr": lr}] if neural else []) + groups
 
@@ -127,8 +128,7 @@ def optimizer_groups(model: nn.Module, lr: float) -> list[dict[str, Any]]:
 def keep_in_range(model: nn.Module) -> None:
     """Puts every DSP weight an optimizer step pushed out of its declared range back on its edge.
     Outside it the value is clamped, so its gradient is zero and the weight could never return: a
-    low-shelf fit ended at q = -1.01 and 3.9 kHz for a 250 Hz shelf, and reported it as q 0.1.
-    Used by dsp.fit (small, decaying steps); training does not (see the note in training.py)."""
+    low-shelf fit ended at q = -1.01 and 3.9 kHz for a 250 Hz shelf, and reported it as q 0.1."""
     for module in model.modules():
         if isinstance(module, ParamBlock):
             for spec in module.param_specs():
