@@ -2,9 +2,9 @@
 
 The signal is deterministic (same seed, same samples) and covers what an amp or a compressor
 meets in use: an alignment section (isolated clicks at known times: the device's impulse response
-at a glance in a recording), log sine sweeps at several levels, white and pink noise at several levels, synthetic plucked notes and
-strummed chords over a guitar's range at many velocities, and silences between sections so
-that decays and gates are captured too."""
+at a glance in a recording), log sine sweeps at several levels, white and pink noise at several
+levels, synthetic plucked notes and strummed chords over a guitar's range at many velocities, and
+silences between sections so that decays and gates are captured too."""
 
 from __future__ import annotations
 

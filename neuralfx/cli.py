@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -121,9 +120,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _capture_chain(args: argparse.Namespace) -> int:
+def _capture_chain(args: argparse.Namespace, signal: dict) -> int:
     from .presets import resolve_chain
-    from .sweep import capture_sweep, settings_grid, signal_record, sweeps_from_specs, write_manifest
+    from .sweep import capture_sweep, settings_grid, sweeps_from_specs, write_manifest
 
     path = resolve_chain(args.chain)
     stages = json.loads(path.read_text(encoding="utf-8")).get("stages")
@@ -134,7 +133,6 @@ def _capture_chain(args: argparse.Namespace) -> int:
         print(f"capturing {len(settings_grid(sweeps))} setting(s) to train on and "
               f"{len(settings_grid(sweeps, heldout=True))} held out")
     train, held = capture_sweep(stages, path.parent, sweeps, args.sample_rate, args.seconds, args.seed)
-    signal = signal_record(args.seconds, args.seed)
     return _wrote(write_manifest(args.out_dir, stages, sweeps, train, held, signal), train[0].pair)
 
 
@@ -154,8 +152,9 @@ def cmd_capture(args: argparse.Namespace) -> int:
     from .training import Capture
 
     writable_folder(args.out_dir)
+    signal = signal_record(args.seconds, args.seed)  # the manifest's record of the capture signal
     if args.chain:
-        return _capture_chain(args)
+        return _capture_chain(args, signal)
     if args.sweep or args.heldout:
         raise ValueError("--sweep and --heldout need --chain: a chain preset whose stages STAGE.PARAM names")
     if not Path(args.plugin).exists():
@@ -165,7 +164,6 @@ def cmd_capture(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise ValueError(f"plugin '{args.plugin}' could not be loaded as VST3/AU ({e})") from None
     pair = capture(plugin, args.sample_rate, args.seconds, args.seed)
-    signal = signal_record(args.seconds, args.seed)
     return _wrote(write_manifest(args.out_dir, [{"plugin_path": args.plugin}], [], [Capture(pair)], [], signal), pair)
 
 
@@ -220,7 +218,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from .datacheck import check_lengths, check_signals, prepare, read_pair
+    from .datacheck import check_unaligned, describe_alignment, prepare, read_pair
     from .dsp.fit import fit, load_template, model_from_chain, model_from_template, recovered_settings
     from .files import writable_file
 
@@ -232,13 +230,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     pair = read_pair(args.input, args.target, progress=note)
     if args.align:
         pair, found = prepare(pair, args.max_latency, args.polarity, args.allow_clipping, what="pair")
-        note(f"pair: {found.describe()}" + (" (removed)" if found.latency else "")
-             + ("; target flipped back" if found.inverted and args.polarity == "flip" else ""))
+        note(f"pair: {describe_alignment(found, args.polarity)}")
     else:  # the chain may model a delay: the pair's timing is the device's
-        check_signals(pair, args.allow_clipping, what="pair")
-        check_lengths(len(pair.input), len(pair.target), 0, pair.sample_rate)
-        n = min(len(pair.input), len(pair.target))
-        pair = replace(pair, input=pair.input[:n], target=pair.target[:n])
+        pair = check_unaligned(pair, args.allow_clipping, what="pair")
     if args.chain is not None:
         model = model_from_chain(args.chain, pair.sample_rate)
     else:

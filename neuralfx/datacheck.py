@@ -142,3 +142,18 @@ def prepare(pair: CapturePair, max_latency_seconds: float = alignment.DEFAULT_MA
     if found.inverted and polarity == "flip":
         y = -y
     return CapturePair(x, y, rate, pair.recorded), found
+
+
+def check_unaligned(pair: CapturePair, allow_clipping: bool = False, what: str = "capture") -> CapturePair:
+    """prepare's checks without the alignment, for a pair whose timing is the device's own (a fit
+    of a chain with a delay block): cut to the common length."""
+    check_signals(pair, allow_clipping, what)
+    check_lengths(len(pair.input), len(pair.target), 0, pair.sample_rate)
+    x, y = alignment.remove_latency(pair.input, pair.target, 0)
+    return CapturePair(x, y, pair.sample_rate, pair.recorded)
+
+
+def describe_alignment(found: alignment.Alignment, polarity: str) -> str:
+    """What prepare did to a pair, for a progress line."""
+    return (found.describe() + (" (removed)" if found.latency else "")
+            + ("; target flipped back" if found.inverted and polarity == "flip" else ""))

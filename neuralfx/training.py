@@ -26,7 +26,7 @@ from . import __version__
 from .alignment import DEFAULT_MAX_LATENCY_SECONDS, Alignment
 from .architectures import ARCHITECTURES
 from .capture import CapturePair
-from .datacheck import prepare
+from .datacheck import describe_alignment, prepare
 from .dsp.params import keep_in_range, optimizer_groups
 from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
@@ -224,8 +224,7 @@ def prepare_captures(captures: Sequence[Capture], config: TrainConfig, progress:
     for i, c in enumerate(captures):
         name = f"{what} {i}" + (f" ({_settings_text(c.settings)})" if c.settings else "")
         pair, a = prepare(c.pair, config.max_latency_seconds, config.polarity, config.allow_clipping, what=name)
-        progress(f"{name}: {a.describe()}" + (" (removed)" if a.latency else "")
-                 + ("; target flipped back" if a.inverted and config.polarity == "flip" else ""))
+        progress(f"{name}: {describe_alignment(a, config.polarity)}")
         prepared.append(Capture(pair, c.settings))
         found.append(a)
     return prepared, found
