@@ -84,8 +84,9 @@ class Chain:
         if not self.resample:
             # The chain converts once around all its stages, so an effect's own flag cannot act here.
             own_flag = any(getattr(s, "resample", False) is True for s in self.stages)
+            subject = "the model" if len(self.stages) == 1 else "the chain's model"
             raise ValueError(
-                f"the chain's model was trained at {self.model_rate:g} Hz; input is {sample_rate:g} Hz: "
+                f"{subject} was trained at {self.model_rate:g} Hz; input is {sample_rate:g} Hz: "
                 f"pass resample=True to the Chain (neuralfx process --resample) or give it audio at "
                 f"{self.model_rate:g} Hz" + (" (an effect's own resample=True does not carry into a chain)" if own_flag else "")
             )

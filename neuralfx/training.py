@@ -27,7 +27,7 @@ from .alignment import DEFAULT_MAX_LATENCY_SECONDS, Alignment
 from .architectures import ARCHITECTURES
 from .capture import CapturePair
 from .datacheck import describe_alignment, prepare
-from .dsp.params import keep_in_range, optimizer_groups
+from .dsp.params import optimizer_groups, step
 from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
 from .model import Model
@@ -51,10 +51,10 @@ class TrainConfig:
     chunks_per_segment: int = 4
     learning_rate: float = 5e-3
     # DSP parameters (a grey-box model's EQ, a Compressor) step by learning_rate times this times
-    # their range. At 1, clean_amp's EQ moved ~190 Hz a step: its input bands ran to their range's
-    # edges and went inert (validation ESR 0.0031, held-out 0.042/0.045). At 0.1 they settled on
-    # the device's own settings (70.7 Hz high-pass, +3.2 dB shelf at 190 Hz, 5.96 kHz low-pass;
-    # the device: 70 Hz, +3 dB at 200 Hz, 6 kHz) and the ESR fell to 0.0008 (held-out 0.0012/0.0078).
+    # their range (log-stepped ones over the log of it: dsp.params.step). At 1, with steps in Hz,
+    # clean_amp's EQ moved ~190 Hz a step: its input bands ran to their range's edges and went
+    # inert (validation ESR 0.0031, held-out 0.042/0.045). At 0.1 they settle on the device's own
+    # settings (docs/DSP.md, Grey-box models).
     dsp_lr_scale: float = 0.1
     max_steps: int = 4000
     max_seconds: Optional[float] = None
@@ -353,8 +353,7 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            keep_in_range(model)
+            step(optimizer, model)
             state = _detach(state)
             running.append(loss.item())
             st.step += 1

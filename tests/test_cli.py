@@ -52,6 +52,7 @@ def test_process_other_rate_needs_resample(tmp_path: Path, lstm_model_path: Path
     audio.write(tmp_path / "in44.wav", plucks(0.5, rate=44100), 44100)
     r = run("process", "in44.wav", "out.wav", "--model", str(lstm_model_path), cwd=tmp_path)
     assert r.returncode == 1 and "pass resample=True" in r.stderr
+    assert "the model was trained at 48000 Hz; input is 44100 Hz" in r.stderr  # one model: no chain named
     r = run("process", "in44.wav", "out.wav", "--model", str(lstm_model_path), "--resample", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     y, rate = audio.read(tmp_path / "out.wav")

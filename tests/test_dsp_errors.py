@@ -49,6 +49,7 @@ def doc_for(model: Model) -> dict:
         (lambda: Compressor(makeup_db=float("inf")), r"makeup_db.*\[-24, 24\] dB"),
         (lambda: Compressor(detector="avg"), r"detector.*'avg'.*peak, rms"),
         (lambda: Compressor(rms_ms=0.0), r"rms_ms.*\[0.1, 1000\] ms"),
+        (lambda: NoiseGate(smoothing="envelope"), r"smoothing.*'envelope'.*gain, level"),
         (lambda: NoiseGate(range_db=6.0), r"range_db.*\[-100, 0\] dB"),
         (lambda: NoiseGate(ratio=100.0), r"'ratio' \[1, 50\]"),
         (lambda: NoiseGate(threshold_db=float("nan")), r"threshold_db.*\[-100, 0\] dB"),
@@ -79,6 +80,8 @@ def test_kernel_rejects_out_of_range_weight_naming_field_and_range() -> None:
         (Compressor, lambda d: d["config"].update(detector="avg"), r"blocks\[0\]\.config\.detector: 'avg' is not one of: peak, rms"),
         (NoiseGate, lambda d: d["config"].update(rms_ms=0.0), r"blocks\[0\]\.config\.rms_ms: 0 is outside \[0.1, 1000\]"),
         (Compressor, lambda d: d["config"].update(rms_ms="fast"), r"blocks\[0\]\.config\.rms_ms: expected a number"),
+        (NoiseGate, lambda d: d["config"].update(smoothing="envelope"),
+         r"blocks\[0\]\.config\.smoothing: 'envelope' is not one of: gain, level"),
     ],
 )
 def test_kernel_rejects_bad_dynamics_settings_naming_the_field(block: type, edit, pattern: str) -> None:
@@ -313,18 +316,19 @@ def test_delay_at_maximum_feedback_stays_finite_and_bounded() -> None:
 
 
 def dynamics_extremes() -> list[tuple[str, Model]]:
-    """Compressor and gate at the ends of every range, both detectors."""
+    """Compressor and gate at the ends of every range, both detectors, both smoothings."""
     cases = []
-    for detector in ("peak", "rms"):
+    for detector, smoothing in (("peak", "gain"), ("rms", "gain"), ("peak", "level"), ("rms", "level")):
         for thr, ratio, knee, attack, release, makeup in ((-80.0, 20.0, 0.0, 0.1, 1.0, 24.0), (0.0, 1.0, 24.0, 500.0, 5000.0, -24.0),
                                                           (-80.0, 1.0, 24.0, 0.1, 5000.0, 24.0), (0.0, 20.0, 0.0, 500.0, 1.0, 0.0)):
             block = Compressor(detector, RATE, threshold_db=thr, ratio=ratio, knee_db=knee, attack_ms=attack,
-                               release_ms=release, makeup_db=makeup, rms_ms=0.1 if attack < 1 else 1000.0)
-            cases.append((f"compressor-{detector}-{thr}-{ratio}", Model([block], RATE)))
+                               release_ms=release, makeup_db=makeup, rms_ms=0.1 if attack < 1 else 1000.0, smoothing=smoothing)
+            cases.append((f"compressor-{detector}-{smoothing}-{thr}-{ratio}", Model([block], RATE)))
         for thr, ratio, depth, attack, release in ((-100.0, 50.0, -100.0, 0.1, 1.0), (0.0, 50.0, -100.0, 0.1, 1.0),
                                                    (0.0, 1.0, 0.0, 500.0, 5000.0), (-100.0, 1.0, -100.0, 500.0, 1.0)):
-            block = NoiseGate(detector, RATE, threshold_db=thr, ratio=ratio, range_db=depth, attack_ms=attack, release_ms=release)
-            cases.append((f"gate-{detector}-{thr}-{ratio}-{depth}", Model([block], RATE)))
+            block = NoiseGate(detector, RATE, threshold_db=thr, ratio=ratio, range_db=depth, attack_ms=attack, release_ms=release,
+                              smoothing=smoothing)
+            cases.append((f"gate-{detector}-{smoothing}-{thr}-{ratio}-{depth}", Model([block], RATE)))
     return cases
 
 
@@ -352,7 +356,8 @@ def test_dynamics_extremes_and_silence_stay_finite_in_torch_and_kernel() -> None
 
 @pytest.mark.parametrize("block", ["compressor", "gate"])
 @pytest.mark.parametrize("detector", ["peak", "rms"])
-def test_dynamics_gradients_are_finite_on_silence(block: str, detector: str) -> None:
+@pytest.mark.parametrize("smoothing", ["gain", "level"])
+def test_dynamics_gradients_are_finite_on_silence(block: str, detector: str, smoothing: str) -> None:
     """Fed pure silence (and silence around a burst), every parameter's gradient and the input's
     gradient are finite: the detector's floor has zero slope, the knee and range branches are
     safe where unused. Extreme settings included (no knee, ratio 1, fastest attack)."""
@@ -365,7 +370,7 @@ def test_dynamics_gradients_are_finite_on_silence(block: str, detector: str) -> 
     burst[1000:1400] = SIGNALS["noise"](seconds=0.01, level=0.5)[:400]
     for values in settings:
         cls = Compressor if block == "compressor" else NoiseGate
-        model = Model([cls(detector, RATE, **values)], RATE)
+        model = Model([cls(detector, RATE, smoothing=smoothing, **values)], RATE)
         for signal in (np.zeros(4096, np.float32), burst):
             x = torch.from_numpy(np.stack([signal, signal]))
             x.requires_grad_(True)

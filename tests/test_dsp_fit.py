@@ -63,10 +63,13 @@ def test_fit_chain_recovers_pedalboard_filter_settings(
     assert np.max(np.abs(neuralfx.NeuralEffect.from_file(out)(x, RATE) - ref)) <= 1e-4
 
 
-def test_a_weight_pushed_out_of_its_range_comes_back(tmp_path: Path) -> None:
-    # With seed 1 an early step took the shelf's q below its range (-1.01). Out there the value
-    # is clamped, its gradient zero, and the fit ended at 3.9 kHz (ESR 0.021) reporting q 0.1;
-    # each step now puts the weight back on the range's edge, and the fit recovers the shelf.
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_low_shelf_fit_lands_from_every_seed(tmp_path: Path, seed: int) -> None:
+    # Seed 1: an early step in Hz took the shelf's q below its range (-1.01); clamped there, its
+    # gradient zero, the fit ended at 3.9 kHz (ESR 0.021) reporting q 0.1. Weights are now put
+    # back on the range's edge after each step. Seed 2 then still settled at 4.2 kHz, q 0.1 (ESR
+    # 0.021): steps of lr x range in Hz are a few Hz at 4 kHz but an octave at 250 Hz. Frequency
+    # and q now step in log space, and every seed lands.
     from neuralfx.dsp.fit import fit, model_from_chain
 
     plugin, frequency, gain_db, q = FILTERS["lowshelf"]
@@ -74,7 +77,7 @@ def test_a_weight_pushed_out_of_its_range_comes_back(tmp_path: Path) -> None:
                                     pedalboard.Gain(gain_db=-3.0)])
     _, _, x = _pair(tmp_path, device)
     result = fit(model_from_chain("lowshelf,gain", RATE), x, device(x, RATE), steps=150, lr=0.01, segment=4096,
-                 batch=2, seed=1)
+                 batch=2, seed=seed)
     shelf = result.model.blocks[0]
     assert abs(float(shelf.frequency.detach()) / frequency - 1.0) < 0.05
     assert abs(float(shelf.q.detach()) / q - 1.0) < 0.1
@@ -140,17 +143,22 @@ def test_fit_reports_bad_templates(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "template.blocks[0].config" in capsys.readouterr().err
 
 
+def _level_steps() -> np.ndarray:
+    """Plucks and noise at levels from -40 to 0 dB, so the input crosses a threshold both ways."""
+    parts = []
+    for i, level_db in enumerate([-6, -30, -12, -40, -18, 0, -24, -3]):
+        sig = SIGNALS["plucks"](seconds=0.4, seed=i) if i % 2 == 0 else SIGNALS["noise"](seconds=0.4, seed=i)
+        parts.append((sig / np.max(np.abs(sig)) * 10 ** (level_db / 20)).astype(np.float32))
+    return np.concatenate(parts)
+
+
 def test_fit_recovers_hidden_compressor_threshold_and_ratio() -> None:
     """Audio made by neuralfx's own Compressor with hidden settings; attack, release and knee are
     given (a user reads them off the unit), threshold, ratio and make-up are recovered."""
     from neuralfx.dsp import Compressor
     from neuralfx.dsp.fit import fit, model_from_template
 
-    parts = []  # levels from -40 to 0 dB, so the input crosses the threshold both ways
-    for i, level_db in enumerate([-6, -30, -12, -40, -18, 0, -24, -3]):
-        sig = SIGNALS["plucks"](seconds=0.4, seed=i) if i % 2 == 0 else SIGNALS["noise"](seconds=0.4, seed=i)
-        parts.append((sig / np.max(np.abs(sig)) * 10 ** (level_db / 20)).astype(np.float32))
-    x = np.concatenate(parts)
+    x = _level_steps()
     hidden = dict(threshold_db=-30.0, ratio=6.0, knee_db=6.0, attack_ms=3.0, release_ms=60.0, makeup_db=3.0)
     with torch.no_grad():
         y = Model([Compressor("rms", RATE, **hidden)], RATE).eval()(torch.from_numpy(x)[None])[0][0].numpy()
@@ -164,3 +172,25 @@ def test_fit_recovers_hidden_compressor_threshold_and_ratio() -> None:
     assert abs(float(block.ratio.detach()) / 6.0 - 1.0) < 0.1
     assert abs(float(block.makeup_db.detach()) - 3.0) < 0.5
     assert float(block.attack_ms.detach()) == 3.0  # not trained: held at the template's value
+
+
+def test_fit_recovers_pedalboards_compressor_settings() -> None:
+    """A Compressor with smoothing "level" is Pedalboard's Compressor's structure (see
+    test_dsp_reference); fitted to its output from the block's defaults, with the knee and make-up
+    given, it lands on Pedalboard's threshold and ratio and on its attack and release divided by
+    2 pi. The times start 16x and 6x off: the log-space steps of times and ratios get there."""
+    from neuralfx.dsp.fit import fit, model_from_template
+
+    x = _level_steps()
+    y = pedalboard.Compressor(threshold_db=-24.0, ratio=4.0, attack_ms=2.0, release_ms=100.0)(x, RATE)
+    known = {k: {"shape": [1], "data": [0.0]} for k in ("knee_db", "makeup_db")}
+    model = model_from_template({"sample_rate": RATE, "blocks": [
+        {"type": "Compressor", "config": {"detector": "peak", "smoothing": "level"}, "weights": known}]})
+    result = fit(model, x, y, steps=400, lr=0.02, segment=4096, batch=2, warmup=4096,
+                 train=["blocks.0.threshold_db", "blocks.0.ratio", "blocks.0.attack_ms", "blocks.0.release_ms"])
+    got = {k: float(getattr(result.model.blocks[0], k).detach()) for k in ("threshold_db", "ratio", "attack_ms", "release_ms")}
+    assert abs(got["threshold_db"] + 24.0) < 0.3, got
+    assert abs(got["ratio"] / 4.0 - 1.0) < 0.03, got
+    assert abs(got["attack_ms"] / (2.0 / (2 * np.pi)) - 1.0) < 0.05, got
+    assert abs(got["release_ms"] / (100.0 / (2 * np.pi)) - 1.0) < 0.03, got
+    assert result.validation_esr < 1e-4

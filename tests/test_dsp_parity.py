@@ -8,6 +8,7 @@ docs/DSP.md lists the errors actually observed."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 import numpy as np
@@ -85,6 +86,15 @@ def fixed_cases() -> dict[str, Callable[[], Model]]:
         [Compressor("rms", RATE, threshold_db=-30.0, ratio=10.0, knee_db=0.0, attack_ms=0.5, release_ms=20.0, rms_ms=3.3)],
         RATE,
     )
+    cases["compressor-level-smoothing"] = lambda: Model(
+        [Compressor("peak", RATE, threshold_db=-24.0, ratio=6.0, knee_db=4.0, attack_ms=0.3, release_ms=40.0, makeup_db=3.0,
+                    smoothing="level")],
+        RATE,
+    )
+    cases["noisegate-rms-level-smoothing"] = lambda: Model(
+        [NoiseGate("rms", RATE, threshold_db=-20.0, ratio=6.0, range_db=-50.0, attack_ms=0.5, release_ms=20.0, smoothing="level")],
+        RATE,
+    )
     cases["noisegate-rms"] = lambda: Model(
         [NoiseGate("rms", RATE, threshold_db=-12.0, ratio=4.0, range_db=-60.0, attack_ms=0.5, release_ms=30.0)], RATE
     )
@@ -120,7 +130,8 @@ def test_torch_state_continues_across_chunks() -> None:
     training on chunked audio and the kernel's streaming agree)."""
     model = FIXED["eq"]().eval()
     ws = FIXED["waveshaper-tanh"]().eval()
-    dynamics = [FIXED[c]().eval() for c in ("compressor-rms-hard-knee", "noisegate-rms")]
+    dynamics = [FIXED[c]().eval() for c in ("compressor-rms-hard-knee", "noisegate-rms", "compressor-level-smoothing",
+                                          "noisegate-rms-level-smoothing")]
     x = torch.from_numpy(SIGNALS["plucks"](seconds=SECONDS))[None]
     for m in (model, ws, *dynamics):
         with torch.no_grad():
@@ -128,6 +139,30 @@ def test_torch_state_continues_across_chunks() -> None:
             first, state = m(x[:, :1000])
             second, _ = m(x[:, 1000:], None, state)
         assert torch.max(torch.abs(torch.cat([first, second], 1) - whole)) <= 1e-6
+
+
+def test_a_dynamics_file_without_smoothing_reads_as_gain_smoothing() -> None:
+    """Files written before blocks had `smoothing`: both readers run the gain smoothing those
+    files were trained with, not the level smoothing."""
+    import neuralfx
+    from neuralfx.modelfile import from_json
+
+    x = SIGNALS["plucks"](seconds=SECONDS)
+    outputs = {}
+    for smoothing in ("gain", "level"):
+        block = Compressor("peak", RATE, threshold_db=-30.0, ratio=8.0, knee_db=0.0, attack_ms=1.0, release_ms=50.0,
+                           smoothing=smoothing)
+        with torch.no_grad():
+            outputs[smoothing] = Model([block], RATE)(torch.from_numpy(x)[None])[0][0].numpy()
+    assert np.max(np.abs(outputs["gain"] - outputs["level"])) > 1e-2  # the two smoothings sound different
+    doc = json.loads(Model([Compressor("peak", RATE, threshold_db=-30.0, ratio=8.0, knee_db=0.0, attack_ms=1.0,
+                                       release_ms=50.0, smoothing="level")], RATE).to_modelfile().to_json())
+    del doc["blocks"][0]["config"]["smoothing"]
+    old_file = json.dumps(doc)
+    with torch.no_grad():
+        torch_out = Model.from_modelfile(from_json(old_file)).eval()(torch.from_numpy(x)[None])[0][0].numpy()
+    assert np.max(np.abs(torch_out - outputs["gain"])) <= 1e-6
+    assert np.max(np.abs(neuralfx.NeuralEffect.from_json(old_file)(x, RATE) - outputs["gain"])) <= TOLERANCE
 
 
 # ---- knob-bound parameters: the same binding mechanism for every block ----
@@ -226,6 +261,7 @@ def knob_cases() -> dict[str, tuple[Callable[[], Model], list[tuple[float, dict[
                     NoiseGate(
                         "peak",
                         RATE,
+                        smoothing="level",  # the compressor above covers "gain" with knobs
                         knobs={"threshold_db": "thr", "ratio": "ratio", "range_db": "depth", "attack_ms": "attack",
                                "release_ms": "release"},
                     )

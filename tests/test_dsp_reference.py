@@ -216,8 +216,39 @@ def test_compressor_static_gain_matches_pedalboard(level_db: float) -> None:
     ours = steady_gain_db(x, kernel_output(Compressor("peak", RATE, threshold_db=-20, ratio=4, knee_db=0,
                                                       attack_ms=1.0, release_ms=100.0), x))
     # Both: peak detector, hard knee, -20 dB threshold, 4:1. They differ in where the ballistics
-    # act (JUCE smooths the detected level, we smooth the gain), which ripples the steady gain.
+    # act (JUCE smooths the detected level, the default "gain" smoothing the gain), which ripples
+    # the steady gain; smoothing "level" is JUCE's structure (the next test).
     assert abs(ours - theirs) < 0.5, (ours, theirs)
+
+
+PEDALBOARD_COMPRESSORS = [(-24.0, 4.0, 2.0, 100.0), (-36.0, 8.0, 2.0, 100.0), (-10.0, 2.0, 10.0, 300.0), (-50.0, 20.0, 1.0, 30.0)]
+
+
+def level_compressor_vs_pedalboard(threshold_db: float, ratio: float, attack_ms: float,
+                                   release_ms: float) -> tuple[float, float, float]:
+    """Max |ours - pedalboard.Compressor| in torch and in the kernel, and max |theirs - input| (how
+    much theirs acts), over plucks, quiet and loud noise and a tail of silence. Ours: smoothing
+    "level", peak detector, no knee, Pedalboard's times divided by 2 pi (JUCE's ballistics
+    coefficient is exp(-2 pi 1000 / (T fs)))."""
+    from neuralfx.dsp import Compressor
+
+    x = np.concatenate([SIGNALS["plucks"](seconds=0.5), SIGNALS["noise"](seconds=0.25, level=0.02),
+                        SIGNALS["noise"](seconds=0.25, level=0.8).clip(-1, 1), np.zeros(2400, np.float32)])
+    theirs = pedalboard.Compressor(threshold_db=threshold_db, ratio=ratio, attack_ms=attack_ms, release_ms=release_ms)(x, RATE)
+    block = Compressor("peak", RATE, threshold_db=threshold_db, ratio=ratio, knee_db=0.0, attack_ms=attack_ms / (2 * math.pi),
+                       release_ms=release_ms / (2 * math.pi), makeup_db=0.0, smoothing="level")
+    with torch.no_grad():
+        torch_out = Model([block], RATE)(torch.from_numpy(x)[None])[0][0].numpy()
+    return (float(np.max(np.abs(torch_out - theirs))), float(np.max(np.abs(kernel_output(block, x) - theirs))),
+            float(np.max(np.abs(theirs - x))))
+
+
+@pytest.mark.parametrize("threshold_db, ratio, attack_ms, release_ms", PEDALBOARD_COMPRESSORS)
+def test_level_smoothing_compressor_is_pedalboards_compressor(threshold_db: float, ratio: float, attack_ms: float,
+                                                              release_ms: float) -> None:
+    torch_diff, kernel_diff, action = level_compressor_vs_pedalboard(threshold_db, ratio, attack_ms, release_ms)
+    assert action > 0.05  # the compressor acts on this signal
+    assert torch_diff <= 1e-5 and kernel_diff <= 1e-5
 
 
 @pytest.mark.parametrize("level_db", [-50.0, -40.0, -35.0, -30.0, -25.0, -20.0, -10.0])
@@ -303,6 +334,10 @@ def measure() -> None:
         ours = kernel_response(Model([Biquad(mode, RATE, frequency=fc)], RATE))[BAND]
         theirs = pedalboard_response(cls(cutoff_frequency_hz=fc))[BAND]
         print(f"  {mode} fc={fc:.0f} vs pedalboard.{cls.__name__}: max {np.max(np.abs(db(ours) - db(theirs))):.1e} dB")
+    for settings in PEDALBOARD_COMPRESSORS:
+        torch_diff, kernel_diff, action = level_compressor_vs_pedalboard(*settings)
+        print(f"  Compressor(smoothing=level) {settings} vs pedalboard.Compressor: max diff torch {torch_diff:.1e}, "
+              f"kernel {kernel_diff:.1e} (theirs moves the signal by up to {action:.2f})")
 
 
 

@@ -7,6 +7,7 @@ that those blocks are the cookbook's filters."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from neuralfx.dsp import Biquad, ParametricEQ, Waveshaper
@@ -142,3 +143,35 @@ def test_delay_recovers_feedback_mix_and_a_fractional_time() -> None:
     assert abs(float(model.delay_ms.detach()) - 12.3) < 0.002  # 0.1 sample
     assert abs(float(model.feedback.detach()) - 0.6) < 0.01
     assert abs(float(model.mix.detach()) - 0.4) < 0.01
+
+
+def test_step_moves_frequencies_times_and_ratios_by_a_ratio_and_levels_by_a_share_of_their_range() -> None:
+    """Adam's first step is lr in its units whatever the gradient's size, so after one
+    `params.step`: a log-stepped weight (frequency, q, attack, release, ratio) has moved by the
+    factor exp(lr * ln(max / min)) wherever it started; a linear one (a level in dB) by lr times
+    its range."""
+    import math
+
+    from neuralfx.dsp import Compressor
+    from neuralfx.dsp.biquad import frequency_spec
+    from neuralfx.dsp.params import optimizer_groups, step
+
+    lr = 0.01
+    x = 0.3 * torch.randn(1, 2000, generator=torch.Generator().manual_seed(0))
+    for start in (100.0, 8000.0):
+        model = torch.nn.Sequential(Biquad("peak", 48000, frequency=start, gain_db=6.0, q=2.0),
+                                    Compressor(threshold_db=-30.0, ratio=4.0, attack_ms=5.0, release_ms=100.0))
+        before = {name: float(p.detach()) for name, p in model.named_parameters()}
+        opt = torch.optim.Adam(optimizer_groups(model, lr))
+        y = model[1](model[0](x)[0])[0]
+        y.pow(2).mean().backward()
+        step(opt, model)
+        after = {name: float(p.detach()) for name, p in model.named_parameters()}
+        f = frequency_spec(48000)
+        expected_log = {"0.frequency": math.log(f.max / f.min), "0.q": math.log(20.0 / 0.1), "1.ratio": math.log(20.0),
+                        "1.attack_ms": math.log(500.0 / 0.1), "1.release_ms": math.log(5000.0)}
+        for name, span in expected_log.items():
+            moved = abs(math.log(after[name] / before[name]))
+            assert moved == pytest.approx(lr * span, rel=1e-3), name
+        for name, span in {"0.gain_db": 48.0, "1.threshold_db": 80.0, "1.makeup_db": 48.0}.items():
+            assert abs(after[name] - before[name]) == pytest.approx(lr * span, rel=1e-3), name

@@ -118,12 +118,19 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
     }
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
-    print(f"== {name}: wrote {model_path} (validation ESR {result.validation_esr:.5f}, held-out {heldout_esr or 'none'})")
+    print(f"== {name}: wrote {model_path} (validation ESR {_esr_text(result.validation_esr)}, held-out {heldout_esr or 'none'})")
     return record
 
 
+def _esr_text(esr: float) -> str:
+    """Five decimals, or two significant digits below 1e-4 (an all-DSP model of its own
+    device reaches 1e-8, which five decimals print as 0)."""
+    return f"{esr:.5f}" if esr >= 1e-4 else f"{esr:.1e}"
+
+
 def _heldout_text(heldout: dict) -> str:
-    return "; ".join(f"{', '.join(f'{k}={v:g}' for k, v in json.loads(s).items())}: {e:.5f}" for s, e in heldout.items()) or "-"
+    return "; ".join(f"{', '.join(f'{k}={v:g}' for k, v in json.loads(s).items())}: {_esr_text(e)}"
+                     for s, e in heldout.items()) or "-"
 
 
 def write_results_table(results_dir: Path, target: Path) -> None:
@@ -144,7 +151,7 @@ def write_results_table(results_dir: Path, target: Path) -> None:
     ]
     for r in rows:
         lines.append(
-            f"| {r['model']} | {r['architecture']} | {r.get('knobs', 'none')} | {r['validation_esr']:.5f} | "
+            f"| {r['model']} | {r['architecture']} | {r.get('knobs', 'none')} | {_esr_text(r['validation_esr'])} | "
             f"{_heldout_text(r.get('heldout_esr') or {})} | {r['validation_stft']:.3f} | "
             f"{r['train_steps']} | {r['train_seconds']} | {r['machine']} | `{r['command']}` |"
         )

@@ -111,7 +111,7 @@ std::string noise_gate_json() {
                 {"name": "depth", "min": -100, "max": 0, "default": -60}, {"name": "attack", "min": 0.1, "max": 500, "default": 1},
                 {"name": "release", "min": 1, "max": 5000, "default": 50}],
       "blocks": [{"type": "NoiseGate",
-                  "config": {"detector": "peak", "sample_rate": 48000,
+                  "config": {"detector": "peak", "smoothing": "level", "sample_rate": 48000,
                              "knobs": {"threshold_db": "thr", "ratio": "ratio", "range_db": "depth", "attack_ms": "attack",
                                        "release_ms": "release"}},
                   "weights": {"threshold_db": {"shape": [1], "data": [-60]}, "ratio": {"shape": [1], "data": [10]},

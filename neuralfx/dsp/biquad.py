@@ -36,12 +36,12 @@ MIN_FREQUENCY = 20.0
 # formulas stay finite but the filter stops meaning its label.
 MAX_FREQUENCY_RATIO = 0.49
 GAIN_DB = ParamSpec("gain_db", -24.0, 24.0, 0.0, "dB")
-Q = ParamSpec("q", 0.1, 20.0, 1.0 / math.sqrt(2.0), "")
+Q = ParamSpec("q", 0.1, 20.0, 1.0 / math.sqrt(2.0), "", log_steps=True)
 
 
 def frequency_spec(sample_rate: float) -> ParamSpec:
     """The frequency range depends on the rate the block was designed for."""
-    return ParamSpec("frequency", MIN_FREQUENCY, MAX_FREQUENCY_RATIO * float(sample_rate), 1000.0, "Hz")
+    return ParamSpec("frequency", MIN_FREQUENCY, MAX_FREQUENCY_RATIO * float(sample_rate), 1000.0, "Hz", log_steps=True)
 
 
 def rbj_coefficients(

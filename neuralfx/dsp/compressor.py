@@ -23,7 +23,7 @@ from .gain import db_to_linear
 from .params import ParamSpec
 
 THRESHOLD_DB = ParamSpec("threshold_db", -80.0, 0.0, -20.0, "dB")
-RATIO = ParamSpec("ratio", 1.0, 20.0, 4.0, "")
+RATIO = ParamSpec("ratio", 1.0, 20.0, 4.0, "", log_steps=True)
 KNEE_DB = ParamSpec("knee_db", 0.0, 24.0, 6.0, "dB")
 MAKEUP_DB = ParamSpec("makeup_db", -24.0, 24.0, 0.0, "dB")
 
@@ -57,10 +57,11 @@ class Compressor(DynamicsBlock):
         makeup_db: float = MAKEUP_DB.default,
         rms_ms: float = DEFAULT_RMS_MS,
         knobs: Optional[Mapping[str, str]] = None,
+        smoothing: str = "gain",
     ) -> None:
         values = {"threshold_db": threshold_db, "ratio": ratio, "knee_db": knee_db, "attack_ms": attack_ms,
                   "release_ms": release_ms, "makeup_db": makeup_db}
-        super().__init__(detector, rms_ms, sample_rate, values, knobs)
+        super().__init__(detector, rms_ms, sample_rate, values, knobs, smoothing)
 
     def param_specs(self) -> Sequence[ParamSpec]:
         return (THRESHOLD_DB, RATIO, KNEE_DB, ATTACK_MS, RELEASE_MS, MAKEUP_DB)
@@ -83,6 +84,7 @@ def compressor(
     makeup_db: Tensor,
     detector: str = "peak",
     rms_ms: float = DEFAULT_RMS_MS,
+    smoothing: str = "gain",
 ) -> Tensor:
     """Functional form from a fresh state: x (batch, samples) in, x's dtype out; parameters in
     physical units, broadcastable to (batch, samples)."""
@@ -95,5 +97,6 @@ def compressor(
         Compressor.falling,
         detector,
         rms_ms,
+        smoothing,
     )
     return (x.to(torch.float64) * g * db_to_linear(makeup_db)).to(x.dtype)

@@ -1,20 +1,31 @@
-"""What the Compressor and the NoiseGate share: level detector, gain smoothing (attack /
-release ballistics) and the block plumbing. C++ twin: cpp/include/neuralfx/dsp/dynamics.hpp.
+"""What the Compressor and the NoiseGate share: level detector, attack/release ballistics and
+the block plumbing. C++ twin: cpp/include/neuralfx/dsp/dynamics.hpp.
 
 The structure is the feed-forward design of Giannoulis, Massberg and Reiss, "Digital Dynamic
-Range Compressor Design - A Tutorial and Analysis" (JAES 60(6), 2012), with the gain smoothed
-in the linear domain as in torchcomp (Yu et al., "Differentiable all-pole filters for
-time-varying audio systems", DAFx 2024). Per sample n, in float64 on both sides:
+Range Compressor Design - A Tutorial and Analysis" (JAES 60(6), 2012). Where the ballistics
+act is the block's ``smoothing`` (configuration, not trained):
 
-1. level in dB: ``peak``: 20 log10(max(|x|, 1e-10)); ``rms``: m[n] = c_rms x^2 - (c_rms - 1)
-   m[n-1], level 10 log10(max(m, 1e-20)). The floor (-200 dB) keeps silence finite, with
-   zero gradient below it.
-2. target gain in dB from the block's static curve (compressor.py, noise_gate.py), as a
-   linear factor f = 10^(gain_db / 20).
-3. smoothed gain g[n] = c f[n] - (c - 1) g[n-1], with c the attack coefficient while the gain
-   moves in the attack direction (down for a compressor, up for a gate) and the release
-   coefficient otherwise; g starts at 1 (unity) after reset.
-4. y = x g (* make-up factor), rounded to float32 once.
+- ``gain`` (the default): the static curve reads the instantaneous level and the linear gain
+  it asks for is smoothed, as in torchcomp (Yu et al., "Differentiable all-pole filters for
+  time-varying audio systems", DAFx 2024).
+- ``level``: the detector's linear measure is smoothed and the static curve reads that, the
+  gain following without smoothing of its own. This is JUCE's dsp::Compressor and so
+  Pedalboard's Compressor (peak measure, hard knee): with knee_db 0 and each time T of
+  theirs given as T / (2 pi) here (their coefficient is exp(-2 pi 1000 / (T fs))), the block
+  is theirs to float rounding (tests/test_dsp_reference.py).
+
+Per sample n, in float64 on both sides:
+
+1. the detector's measure: ``peak``: |x|; ``rms``: the mean square m[n] = c_rms x^2 -
+   (c_rms - 1) m[n-1]. Its level in dB is 20 log10(max(|x|, 1e-10)) or 10 log10(max(m,
+   1e-20)); the floor (-200 dB) keeps silence finite, with zero gradient below it.
+2. ``gain``: the static curve's gain in dB (compressor.py, noise_gate.py) for the measure's
+   level, as a linear factor f = 10^(gain_db / 20), smoothed: g[n] = c f[n] - (c - 1) g[n-1],
+   with c the attack coefficient while the gain moves in the attack direction (down for a
+   compressor, up for a gate) and the release coefficient otherwise; g starts at 1.
+   ``level``: the measure smoothed the same way, attack while it rises, from 0 (silence);
+   the gain is the static curve's for the smoothed measure's level.
+3. y = x g (* make-up factor), rounded to float32 once.
 
 Time constants: c = 1 - exp(-1000 / (ms fs)), i.e. ms is the one-pole filter's time constant
 (63 % of a step), the law the knob smoother uses too.
@@ -42,14 +53,15 @@ from .gain import db_to_linear
 from .params import ParamBlock, ParamSpec
 
 DETECTORS = ("peak", "rms")
+SMOOTHINGS = ("gain", "level")
 # The detector's level floor: silence reads as -200 dB (below every threshold range), finite.
 PEAK_FLOOR = 1e-10
 RMS_FLOOR = PEAK_FLOOR * PEAK_FLOOR
 # The RMS detector's averaging time constant is configuration (not trained).
 RMS_MS_RANGE = (0.1, 1000.0)
 DEFAULT_RMS_MS = 10.0
-ATTACK_MS = ParamSpec("attack_ms", 0.1, 500.0, 5.0, "ms")
-RELEASE_MS = ParamSpec("release_ms", 1.0, 5000.0, 100.0, "ms")
+ATTACK_MS = ParamSpec("attack_ms", 0.1, 500.0, 5.0, "ms", log_steps=True)
+RELEASE_MS = ParamSpec("release_ms", 1.0, 5000.0, 100.0, "ms", log_steps=True)
 
 
 def time_coefficient(ms: Tensor, sample_rate: float) -> Tensor:
@@ -71,15 +83,23 @@ def _one_pole(target: Tensor, coefficient: Tensor, initial: Tensor) -> Tensor:
 
 
 def detect(x: Tensor, detector: str, rms_coefficient: float, rms_state: Optional[Tensor]) -> tuple[Tensor, Tensor]:
-    """Level in dB per sample (float64) and the RMS detector's state (zeros for peak)."""
+    """The detector's linear measure per sample (float64: |x|, or the mean square) and the RMS
+    detector's state (zeros for peak)."""
     x = x.to(torch.float64)
     state = x.new_zeros(x.shape[0]) if rms_state is None else rms_state
     if detector == "peak":
-        return 20.0 * torch.log10(x.abs().clamp_min(PEAK_FLOOR)), state
+        return x.abs(), state
     if detector == "rms":
         m = _one_pole(x * x, x.new_tensor(rms_coefficient).view(1, 1), state)
-        return 10.0 * torch.log10(m.clamp_min(RMS_FLOOR)), m[:, -1]
+        return m, m[:, -1]
     raise ValueError(f"detector '{detector}' is not one of {', '.join(DETECTORS)}")
+
+
+def level_db(measure: Tensor, detector: str) -> Tensor:
+    """A detector's measure in dB, floored at -200 dB."""
+    if detector == "peak":
+        return 20.0 * torch.log10(measure.clamp_min(PEAK_FLOOR))
+    return 10.0 * torch.log10(measure.clamp_min(RMS_FLOOR))
 
 
 _attack_mask_kernel: Optional[Callable] = None
@@ -108,16 +128,16 @@ def _attack_mask(target: np.ndarray, attack: np.ndarray, release: np.ndarray, in
     return _attack_mask_kernel(target, attack, release, initial, falling)
 
 
-def smooth_gain(
-    target: Tensor, attack: Tensor, release: Tensor, state: Optional[Tensor], falling: bool
+def ballistics(
+    target: Tensor, attack: Tensor, release: Tensor, state: Tensor, falling: bool
 ) -> tuple[Tensor, Tensor]:
-    """Attack/release smoothing of a linear gain target (batch, samples), float64.
+    """Attack/release smoothing of target (batch, samples), float64, and its last value.
 
     attack/release: one-pole coefficients broadcastable to (batch, samples); falling: the
-    attack branch is taken where the target is below the current gain (a compressor) rather
-    than above it (a gate). state: (batch,) gain before the first sample, 1 when None."""
+    attack branch is taken where the target is below the current value (a compressor's gain)
+    rather than above it (a gate's gain, any level). state: (batch,) value before the first
+    sample."""
     batch, samples = target.shape
-    state = target.new_ones(batch) if state is None else state
     at, rt = attack.expand(batch, samples), release.expand(batch, samples)
     mask = _attack_mask(
         target.detach().cpu().numpy(),
@@ -127,8 +147,8 @@ def smooth_gain(
         falling,
     )
     c = torch.where(torch.from_numpy(mask).to(target.device), at, rt)
-    g = _one_pole(target, c, state)
-    return g, g[:, -1]
+    y = _one_pole(target, c, state)
+    return y, y[:, -1]
 
 
 def dynamics_gain(
@@ -140,23 +160,36 @@ def dynamics_gain(
     falling: bool,
     detector: str = "peak",
     rms_ms: float = DEFAULT_RMS_MS,
+    smoothing: str = "gain",
     state: Optional[dict] = None,
 ) -> tuple[Tensor, dict]:
-    """The smoothed linear gain (batch, samples) in float64 for x (batch, samples), and the
-    state to continue from. static_gain_db maps the detected level (dB) to the target gain (dB)."""
+    """The linear gain (batch, samples) in float64 for x (batch, samples), and the state to
+    continue from. static_gain_db maps a level (dB) to the target gain (dB); falling: the
+    gain's attack direction (smoothing "gain" only)."""
     state = state or {}
     # A constant: computed with libm in double, as the kernel does.
     rms_coefficient = 1.0 - math.exp(-1000.0 / (float(rms_ms) * float(sample_rate)))
-    level_db, rms_state = detect(x, detector, rms_coefficient, state.get("rms"))
-    target = db_to_linear(static_gain_db(level_db))
+    measure, rms_state = detect(x, detector, rms_coefficient, state.get("rms"))
     attack = time_coefficient(attack_ms, sample_rate)
     release = time_coefficient(release_ms, sample_rate)
-    g, gain_state = smooth_gain(target, attack, release, state.get("gain"), falling)
-    return g, {"rms": rms_state, "gain": gain_state}
+    batch = x.shape[0]
+    smoothed = state.get("smoothed")
+    if smoothing == "gain":
+        target = db_to_linear(static_gain_db(level_db(measure, detector)))
+        start = measure.new_ones(batch) if smoothed is None else smoothed
+        g, smoothed = ballistics(target, attack, release, start, falling)
+    elif smoothing == "level":
+        start = measure.new_zeros(batch) if smoothed is None else smoothed
+        envelope, smoothed = ballistics(measure, attack, release, start, falling=False)
+        g = db_to_linear(static_gain_db(level_db(envelope, detector)))
+    else:
+        raise ValueError(f"smoothing '{smoothing}' is not one of {', '.join(SMOOTHINGS)}")
+    return g, {"rms": rms_state, "smoothed": smoothed}
 
 
 class DynamicsBlock(ParamBlock):
-    """Base of Compressor and NoiseGate: config (detector, rms_ms, sample_rate) and forward.
+    """Base of Compressor and NoiseGate: config (detector, rms_ms, smoothing, sample_rate) and
+    forward.
 
     Subclasses give ``static_gain_db(level_db, values)``, ``falling`` (the attack direction)
     and optionally ``output_factor(values)`` (make-up gain)."""
@@ -170,10 +203,13 @@ class DynamicsBlock(ParamBlock):
         sample_rate: float,
         values: Mapping[str, float],
         knobs: Optional[Mapping[str, str]] = None,
+        smoothing: str = "gain",
     ) -> None:
         name = type(self).__name__
         if detector not in DETECTORS:
             raise ValueError(f"{name}.detector: '{detector}' is not one of {', '.join(DETECTORS)}")
+        if smoothing not in SMOOTHINGS:
+            raise ValueError(f"{name}.smoothing: '{smoothing}' is not one of {', '.join(SMOOTHINGS)}")
         lo, hi = RMS_MS_RANGE
         if isinstance(rms_ms, bool) or not isinstance(rms_ms, (int, float)) or not lo <= float(rms_ms) <= hi:
             raise ValueError(f"{name}.rms_ms: {rms_ms} is outside [{lo:g}, {hi:g}] ms")
@@ -181,16 +217,19 @@ class DynamicsBlock(ParamBlock):
             raise ValueError(f"{name}.sample_rate: {sample_rate} is outside [1000, 768000] Hz")
         self.detector = detector
         self.rms_ms = float(rms_ms)
+        self.smoothing = smoothing
         self.sample_rate = float(sample_rate)
         super().__init__(knobs, values)
 
     def config(self) -> dict[str, Any]:
-        return {"detector": self.detector, "rms_ms": self.rms_ms, "sample_rate": self.sample_rate, **self.binding_config()}
+        return {"detector": self.detector, "rms_ms": self.rms_ms, "smoothing": self.smoothing,
+                "sample_rate": self.sample_rate, **self.binding_config()}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "DynamicsBlock":
-        # detector and rms_ms may be left out (a fit template): the block's defaults apply.
-        optional = {k: config[k] for k in ("detector", "rms_ms") if k in config}
+        # detector, rms_ms and smoothing may be left out (a fit template, a file written before
+        # smoothing existed): the block's defaults apply.
+        optional = {k: config[k] for k in ("detector", "rms_ms", "smoothing") if k in config}
         return cls(sample_rate=config["sample_rate"], knobs=config.get("knobs"), **optional)
 
     # ---- to override ----
@@ -210,6 +249,7 @@ class DynamicsBlock(ParamBlock):
             self.falling,
             self.detector,
             self.rms_ms,
+            self.smoothing,
             state,
         )
         y = x.to(torch.float64) * g

@@ -17,7 +17,8 @@ missing weights start at the parameters' defaults)::
 
 Every parameter is optimized by Adam with a step size proportional to its declared range
 (``lr`` is a fraction of the range per step), so Hz, dB and q move at comparable rates:
-the normalized 0..1 interface of the blocks, applied to their weights. Loss: ESR + DC +
+the normalized 0..1 interface of the blocks, applied to their weights; frequencies, q, ratios
+and times step in log space over the log of their range (``params.step``). Loss: ESR + DC +
 0.1 * multi-resolution STFT (neuralfx.losses), on random segments after a warm-up that lets
 the filters' zero initial state settle.
 """
@@ -40,7 +41,7 @@ from ..losses import LossWeights, TrainingLoss, esr
 from ..model import Model
 from ..modelfile import _read_knobs
 from .biquad import MODES as BIQUAD_MODES
-from .params import ParamBlock, keep_in_range, optimizer_groups
+from .params import ParamBlock, optimizer_groups, step
 
 
 @dataclass
@@ -210,8 +211,7 @@ def fit(
         if not torch.isfinite(loss):
             raise ValueError("training diverged (loss is not finite)")
         loss.backward()
-        opt.step()
-        keep_in_range(model)
+        step(opt, model)
         schedule.step()
     model.eval()
     for weight in frozen:

@@ -14,6 +14,7 @@ Detector, ballistics and numerics: dynamics.py. No hold stage.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar, Mapping, Optional, Sequence
 
 import torch
@@ -23,9 +24,9 @@ from .dynamics import ATTACK_MS, DEFAULT_RMS_MS, RELEASE_MS, DynamicsBlock, dyna
 from .params import ParamSpec
 
 THRESHOLD_DB = ParamSpec("threshold_db", -100.0, 0.0, -60.0, "dB")
-RATIO = ParamSpec("ratio", 1.0, 50.0, 10.0, "")
+RATIO = ParamSpec("ratio", 1.0, 50.0, 10.0, "", log_steps=True)
 RANGE_DB = ParamSpec("range_db", -100.0, 0.0, -80.0, "dB")
-GATE_ATTACK_MS = ParamSpec(ATTACK_MS.name, ATTACK_MS.min, ATTACK_MS.max, 1.0, ATTACK_MS.unit)
+GATE_ATTACK_MS = replace(ATTACK_MS, default=1.0)
 
 
 def gate_gain_db(level_db: Tensor, threshold_db: Tensor, ratio: Tensor, range_db: Tensor) -> Tensor:
@@ -49,10 +50,11 @@ class NoiseGate(DynamicsBlock):
         release_ms: float = RELEASE_MS.default,
         rms_ms: float = DEFAULT_RMS_MS,
         knobs: Optional[Mapping[str, str]] = None,
+        smoothing: str = "gain",
     ) -> None:
         values = {"threshold_db": threshold_db, "ratio": ratio, "range_db": range_db, "attack_ms": attack_ms,
                   "release_ms": release_ms}
-        super().__init__(detector, rms_ms, sample_rate, values, knobs)
+        super().__init__(detector, rms_ms, sample_rate, values, knobs, smoothing)
 
     def param_specs(self) -> Sequence[ParamSpec]:
         return (THRESHOLD_DB, RATIO, RANGE_DB, GATE_ATTACK_MS, RELEASE_MS)
@@ -71,6 +73,7 @@ def noise_gate(
     release_ms: Tensor,
     detector: str = "rms",
     rms_ms: float = DEFAULT_RMS_MS,
+    smoothing: str = "gain",
 ) -> Tensor:
     """Functional form from a fresh state: x (batch, samples) in, x's dtype out; parameters in
     physical units, broadcastable to (batch, samples)."""
@@ -83,5 +86,6 @@ def noise_gate(
         NoiseGate.falling,
         detector,
         rms_ms,
+        smoothing,
     )
     return (x.to(torch.float64) * g).to(x.dtype)

@@ -17,6 +17,7 @@ any block: feed its outputs as knob rows.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping, Optional, Sequence
 
@@ -29,9 +30,19 @@ from ..knobs import Ranged
 
 @dataclass(frozen=True)
 class ParamSpec(Ranged):
-    """A block parameter: name (= weight name), range and default in physical units."""
+    """A block parameter: name (= weight name), range and default in physical units.
+
+    log_steps: training steps it in log space (a frequency, a time, a ratio: what is heard is
+    the value's ratio to where it was, so a fixed step in Hz is a semitone at 4 kHz and an
+    octave at 100 Hz). Only the optimizer sees this; knobs map onto the range linearly."""
+
+    log_steps: bool = False
 
     kind: ClassVar[str] = "parameter"
+
+    def __post_init__(self) -> None:
+        if self.log_steps and not self.min > 0.0:
+            raise ValueError(f"{self.describe()}: a log-stepped range must be positive")
 
     def denormalize(self, t: Tensor) -> Tensor:
         """Normalized 0..1 -> physical units, in float64 (the C++ twin uses double too)."""
@@ -107,21 +118,41 @@ class ParamBlock(nn.Module):
         return self._process(x, self.parameter_values(knobs), state)
 
 
+def _free_dsp_weights(model: nn.Module) -> list[tuple[ParamSpec, nn.Parameter]]:
+    """Every DSP parameter's spec and weight that no knob binds."""
+    return [(spec, getattr(module, spec.name)) for module in model.modules() if isinstance(module, ParamBlock)
+            for spec in module.param_specs() if spec.name not in module.knob_bindings]
+
+
 def optimizer_groups(model: nn.Module, lr: float, dsp_scale: float = 1.0) -> list[dict[str, Any]]:
-    """Adam parameter groups: neural weights step by `lr`; each free DSP parameter by `lr` times
-    `dsp_scale` times its declared range, so Hz, dB and ms move at comparable rates (the
-    normalized 0..1 interface applied to the weights). Knob-bound parameters are left out: the
-    knob sets them."""
-    groups, dsp = [], set()
-    for module in model.modules():
-        if isinstance(module, ParamBlock):
-            for spec in module.param_specs():
-                weight = getattr(module, spec.name)
-                dsp.add(id(weight))
-                if spec.name not in module.knob_bindings:
-                    groups.append({"params": [weight], "lr": lr * dsp_scale * (spec.max - spec.min)})
+    """Adam parameter groups: neural weights step by `lr`; each free DSP parameter moves by `lr`
+    times `dsp_scale` of its declared range per step, so Hz, dB and ms move at comparable rates
+    (the normalized 0..1 interface applied to the weights). A log-stepped parameter's range is
+    measured in log units (``step`` steps it in log space). Knob-bound parameters are left out:
+    the knob sets them."""
+    dsp = {id(weight) for block in model.modules() if isinstance(block, ParamBlock)
+           for weight in (getattr(block, spec.name) for spec in block.param_specs())}
+    groups = []
+    for spec, weight in _free_dsp_weights(model):
+        span = math.log(spec.max / spec.min) if spec.log_steps else spec.max - spec.min
+        groups.append({"params": [weight], "lr": lr * dsp_scale * span})
     neural = [p for p in model.parameters() if id(p) not in dsp]
     return ([{"params": neural, "lr": lr}] if neural else []) + groups
+
+
+@torch.no_grad()
+def step(optimizer: torch.optim.Optimizer, model: nn.Module) -> None:
+    """optimizer.step() for groups from optimizer_groups: log-stepped DSP weights take their step
+    in log space (the weight holds log(value) and its gradient d/dlog(value) = value d/dvalue for
+    the step, so Adam's moments live in log units), then every DSP weight is kept in range."""
+    logged = [w for spec, w in _free_dsp_weights(model) if spec.log_steps and w.grad is not None]
+    for weight in logged:  # in range, so positive: keep_in_range ran after the previous step
+        weight.grad.mul_(weight)
+        weight.log_()
+    optimizer.step()
+    for weight in logged:
+        weight.exp_()
+    keep_in_range(model)
 
 
 @torch.no_grad()

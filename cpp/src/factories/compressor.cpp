@@ -15,9 +15,8 @@ std::unique_ptr<Block> make_compressor(const BlockReader& r) {
                                      dsp::attack_ms_spec(),
                                      dsp::release_ms_spec(),
                                      {"makeup_db", -24.0, 24.0, "dB"}});
-    return std::make_unique<dsp::Compressor>(dsp::read_level_detector(r, "peak", rate),
-                                             dsp::GainSmoother(p[3], p[4], rate, /*falling=*/true), p[0], p[1], p[2],
-                                             p[5]);
+    return std::make_unique<dsp::Compressor>(dsp::read_level_detector(r, "peak", rate), dsp::read_smoothing(r), p[3],
+                                             p[4], rate, p[0], p[1], p[2], p[5]);
 }
 
 }  // namespace neuralfx

@@ -122,6 +122,10 @@ LevelDetector read_level_detector(const BlockReader& r, const std::string& fallb
     return LevelDetector(name == "rms" ? Detector::rms : Detector::peak, rms_ms, sample_rate);
 }
 
+Smoothing read_smoothing(const BlockReader& r) {
+    return r.get_string("smoothing", {"gain", "level"}, "gain") == "level" ? Smoothing::level : Smoothing::gain;
+}
+
 ParamSpec attack_ms_spec() { return {"attack_ms", 0.1, 500.0, "ms"}; }
 ParamSpec release_ms_spec() { return {"release_ms", 1.0, 5000.0, "ms"}; }
 

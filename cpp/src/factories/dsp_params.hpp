@@ -41,6 +41,9 @@ std::vector<ParamSpec> biquad_specs(double sample_rate);
 // config "detector" (peak | rms, `fallback` when absent) and "rms_ms" (dynamics.py: RMS_MS_RANGE).
 LevelDetector read_level_detector(const BlockReader& r, const std::string& fallback, double sample_rate);
 
+// config "smoothing" (gain | level; gain when absent, as files written before it existed).
+Smoothing read_smoothing(const BlockReader& r);
+
 // The attack_ms / release_ms specs shared by Compressor and NoiseGate (dynamics.py: ATTACK_MS, RELEASE_MS).
 ParamSpec attack_ms_spec();
 ParamSpec release_ms_spec();

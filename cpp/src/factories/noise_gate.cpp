@@ -14,8 +14,8 @@ std::unique_ptr<Block> make_noise_gate(const BlockReader& r) {
                                      {"range_db", -100.0, 0.0, "dB"},
                                      dsp::attack_ms_spec(),
                                      dsp::release_ms_spec()});
-    return std::make_unique<dsp::NoiseGate>(dsp::read_level_detector(r, "rms", rate),
-                                            dsp::GainSmoother(p[3], p[4], rate, /*falling=*/false), p[0], p[1], p[2]);
+    return std::make_unique<dsp::NoiseGate>(dsp::read_level_detector(r, "rms", rate), dsp::read_smoothing(r), p[3], p[4],
+                                            rate, p[0], p[1], p[2]);
 }
 
 }  // namespace neuralfx

@@ -21,9 +21,11 @@ inline double compressor_gain_db(double level_db, double t, double r, double w) 
 
 class Compressor final : public DynamicsBlock<Compressor> {
 public:
-    Compressor(LevelDetector detector, GainSmoother smoother, Param threshold_db, Param ratio, Param knee_db,
-               Param makeup_db)
-        : DynamicsBlock(detector, smoother), threshold_db_(threshold_db), ratio_(ratio), knee_db_(knee_db),
+    static constexpr bool falling = true;  // attack while the gain goes down (the level rose)
+
+    Compressor(LevelDetector detector, Smoothing smoothing, Param attack_ms, Param release_ms, double sample_rate,
+               Param threshold_db, Param ratio, Param knee_db, Param makeup_db)
+        : DynamicsBlock(detector, smoothing, attack_ms, release_ms, sample_rate), threshold_db_(threshold_db), ratio_(ratio), knee_db_(knee_db),
           makeup_(makeup_db) {}
 
     double static_gain_db(double level_db, KnobBuffers knobs, int i) const {

@@ -1,7 +1,8 @@
 #pragma once
-// What Compressor and NoiseGate share: the level detector and the attack/release gain smoother.
-// Twin of neuralfx/dsp/dynamics.py (which documents the design and cites its sources); every
-// formula below is written in the same order of operations as the torch side, in double.
+// What Compressor and NoiseGate share: the level detector and the attack/release ballistics.
+// Twin of neuralfx/dsp/dynamics.py (which documents the design, both smoothings, and cites its
+// sources); every formula below is written in the same order of operations as the torch side,
+// in double.
 
 #include <algorithm>
 #include <cmath>
@@ -14,10 +15,15 @@ namespace neuralfx::dsp {
 
 enum class Detector { peak, rms };
 
+// Where the ballistics act (dynamics.py: SMOOTHINGS): on the static curve's linear gain, or on
+// the detector's measure before the static curve reads it (JUCE's and Pedalboard's Compressor).
+enum class Smoothing { gain, level };
+
 // One-pole coefficient for a time constant in ms (dynamics.py: time_coefficient).
 inline double time_coefficient(double ms, double sample_rate) { return 1.0 - std::exp(-1000.0 / (ms * sample_rate)); }
 
-// The level of each sample in dB; silence reads as the -200 dB floor.
+// Each sample's measure (|x|, or the running mean square) and its level in dB; silence reads
+// as the -200 dB floor.
 class LevelDetector {
 public:
     LevelDetector(Detector detector, double rms_ms, double sample_rate)
@@ -25,11 +31,16 @@ public:
 
     void reset() { mean_square_ = 0.0; }
 
-    double level_db(double x) {
-        if (detector_ == Detector::peak) return 20.0 * std::log10(std::max(std::abs(x), kPeakFloor));
+    double measure(double x) {
+        if (detector_ == Detector::peak) return std::abs(x);
         const double c = rms_coefficient_;
         mean_square_ = c * (x * x) - (c - 1.0) * mean_square_;
-        return 10.0 * std::log10(std::max(mean_square_, kPeakFloor * kPeakFloor));
+        return mean_square_;
+    }
+
+    double level_db(double measure) const {
+        if (detector_ == Detector::peak) return 20.0 * std::log10(std::max(measure, kPeakFloor));
+        return 10.0 * std::log10(std::max(measure, kPeakFloor * kPeakFloor));
     }
 
 private:
@@ -39,17 +50,20 @@ private:
     double mean_square_ = 0.0;
 };
 
-// Smooths a linear gain target: attack coefficient while the gain moves in the attack direction
-// (down for a compressor: `falling`; up for a gate), release otherwise. Starts at unity.
-class GainSmoother {
+// Attack/release one-pole smoothing (dynamics.py: ballistics): the attack coefficient while the
+// target is below the current value (`falling`: a compressor's gain) or above it (a gate's gain,
+// any level), release otherwise. Starts at `initial` after reset.
+class Ballistics {
 public:
-    GainSmoother(Param attack_ms, Param release_ms, double sample_rate, bool falling)
-        : attack_ms_(attack_ms), release_ms_(release_ms), sample_rate_(sample_rate), falling_(falling) {
+    Ballistics(Param attack_ms, Param release_ms, double sample_rate, bool falling, double initial)
+        : attack_ms_(attack_ms), release_ms_(release_ms), sample_rate_(sample_rate), falling_(falling),
+          initial_(initial) {
         set_attack(attack_ms_.value);
         set_release(release_ms_.value);
+        reset();
     }
 
-    void reset() { gain_ = 1.0; }
+    void reset() { value_ = initial_; }
 
     double tick(double target, KnobBuffers knobs, int i) {
         if (attack_ms_.bound()) {
@@ -60,10 +74,10 @@ public:
             const double ms = release_ms_.at(knobs, i);
             if (ms != release_value_) set_release(ms);
         }
-        const bool attack = falling_ ? target < gain_ : target > gain_;
+        const bool attack = falling_ ? target < value_ : target > value_;
         const double c = attack ? attack_ : release_;
-        gain_ = c * target - (c - 1.0) * gain_;
-        return gain_;
+        value_ = c * target - (c - 1.0) * value_;
+        return value_;
     }
 
 private:
@@ -79,9 +93,10 @@ private:
     Param attack_ms_, release_ms_;
     double sample_rate_;
     bool falling_;
+    double initial_;
     double attack_value_ = 0.0, release_value_ = 0.0;
     double attack_ = 1.0, release_ = 1.0;
-    double gain_ = 1.0;
+    double value_ = 0.0;
 };
 
 // 10^(dB/20) in double, recomputed only when the value moves (a make-up gain).
@@ -107,16 +122,21 @@ private:
     double value_ = 0.0, factor_ = 1.0;
 };
 
-// The block both share (dynamics.py's DynamicsBlock): per sample, the detected level, Derived's
-// static curve in dB (static_gain_db), the smoothed linear gain, and Derived's output (a make-up
-// gain, or none): output(x * gain).
+// The block both share (dynamics.py's DynamicsBlock): per sample, the detector's measure, then
+// either Derived's static curve in dB (static_gain_db) as a linear gain that is smoothed
+// (Smoothing::gain, attack while the gain moves in Derived::falling's direction, from unity), or
+// the measure smoothed (attack while it rises, from silence) and the static curve's gain for it
+// (Smoothing::level); then Derived's output (a make-up gain, or none): output(x * gain).
 template <class Derived>
 class DynamicsBlock : public Block {
 public:
-    DynamicsBlock(LevelDetector detector, GainSmoother smoother)
-        : detector_(detector), smoother_(smoother), saved_detector_(detector), saved_smoother_(smoother) {
-        DynamicsBlock::reset();
-    }
+    DynamicsBlock(LevelDetector detector, Smoothing smoothing, Param attack_ms, Param release_ms, double sample_rate)
+        : detector_(detector),
+          smoothing_(smoothing),
+          smoother_(attack_ms, release_ms, sample_rate, smoothing == Smoothing::gain ? Derived::falling : false,
+                    smoothing == Smoothing::gain ? 1.0 : 0.0),
+          saved_detector_(detector_),
+          saved_smoother_(smoother_) {}
 
     void prepare(int) override { reset(); }
     void reset() override {
@@ -130,8 +150,15 @@ public:
         Derived& self = static_cast<Derived&>(*this);
         for (int i = 0; i < n; ++i) {
             const double x = static_cast<double>(audio[i]);
-            const double gain_db = self.static_gain_db(detector_.level_db(x), knobs, i);
-            const double g = smoother_.tick(std::pow(10.0, gain_db / 20.0), knobs, i);
+            const double measure = detector_.measure(x);
+            double g;
+            if (smoothing_ == Smoothing::gain) {
+                const double gain_db = self.static_gain_db(detector_.level_db(measure), knobs, i);
+                g = smoother_.tick(std::pow(10.0, gain_db / 20.0), knobs, i);
+            } else {
+                const double envelope = smoother_.tick(measure, knobs, i);
+                g = std::pow(10.0, self.static_gain_db(detector_.level_db(envelope), knobs, i) / 20.0);
+            }
             audio[i] = static_cast<float>(self.output(x * g, knobs, i));
         }
     }
@@ -144,9 +171,10 @@ public:
 
 private:
     LevelDetector detector_;
-    GainSmoother smoother_;
+    Smoothing smoothing_;
+    Ballistics smoother_;
     LevelDetector saved_detector_;
-    GainSmoother saved_smoother_;
+    Ballistics saved_smoother_;
 };
 
 }  // namespace neuralfx::dsp

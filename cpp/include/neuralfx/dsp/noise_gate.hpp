@@ -18,8 +18,11 @@ inline double gate_gain_db(double level_db, double t, double r, double range_db)
 
 class NoiseGate final : public DynamicsBlock<NoiseGate> {
 public:
-    NoiseGate(LevelDetector detector, GainSmoother smoother, Param threshold_db, Param ratio, Param range_db)
-        : DynamicsBlock(detector, smoother), threshold_db_(threshold_db), ratio_(ratio), range_db_(range_db) {}
+    static constexpr bool falling = false;  // attack while the gain goes up (the gate opens)
+
+    NoiseGate(LevelDetector detector, Smoothing smoothing, Param attack_ms, Param release_ms, double sample_rate,
+              Param threshold_db, Param ratio, Param range_db)
+        : DynamicsBlock(detector, smoothing, attack_ms, release_ms, sample_rate), threshold_db_(threshold_db), ratio_(ratio), range_db_(range_db) {}
 
     double static_gain_db(double level_db, KnobBuffers knobs, int i) const {
         return gate_gain_db(level_db, threshold_db_.at(knobs, i), ratio_.at(knobs, i), range_db_.at(knobs, i));
