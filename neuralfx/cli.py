@@ -12,6 +12,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from .architectures import ARCHITECTURES, RECURRENT
+from .scores import esr_text
 
 
 def _positive(kind: type) -> Callable[[str], float]:
@@ -108,9 +109,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"knobs:          {', '.join(f'{k.name} [{k.min:g}..{k.max:g}] {k.unit}'.rstrip() for k in mf.knobs) or 'none'}")
     meta = mf.metadata
     if "validation_esr" in meta:
-        print(f"validation ESR: {meta['validation_esr']:.5f}")
+        print(f"validation ESR: {esr_text(meta['validation_esr'])}")
     for key, value in meta.get("heldout_esr", {}).items():
-        print(f"held-out ESR:   {value:.5f} at {', '.join(f'{k}={v:g}' for k, v in json.loads(key).items())}")
+        print(f"held-out ESR:   {esr_text(value)} at {', '.join(f'{k}={v:g}' for k, v in json.loads(key).items())}")
     latencies = sorted({(a["latency_samples"], a["latency_ms"], a["polarity"]) for a in meta.get("alignment", [])})
     for samples, ms, polarity in latencies:
         print(f"latency:        {samples} samples ({ms:g} ms) removed, polarity {polarity}")
@@ -213,7 +214,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if recipe is not None:  # `neuralfx report MODEL` can then remake the captures without the files
         metadata["capture"] = recipe
     path = result.model.save(args.output, metadata)
-    print(f"wrote {path} (validation ESR {result.validation_esr:.5f})")
+    print(f"wrote {path} (validation ESR {esr_text(result.validation_esr)})")
     return 0
 
 
@@ -253,7 +254,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         for record in recovered_settings(result.model):
             values = ", ".join(f"{k}={v:.6g}" for k, v in record["settings"].items())
             print(f"{record['type']}: {values}")
-        print(f"validation ESR {result.validation_esr:.5f}" + (f"; wrote {path}" if path else ""))
+        print(f"validation ESR {esr_text(result.validation_esr)}" + (f"; wrote {path}" if path else ""))
     return 0
 
 

@@ -32,6 +32,7 @@ from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
 from .model import Model
 from .models import GRU, LSTM, TCN, WaveNet
+from .scores import esr_text
 
 if TYPE_CHECKING:
     from .effects import NeuralEffect
@@ -379,7 +380,7 @@ def train(
                     st.stale += 1
                 scheduler.step(val_esr)
                 progress(f"step {st.step:5d}  {st.seconds:6.0f}s  train loss {st.history[-1]['train_loss']:.4f}  "
-                         f"validation ESR {val_esr:.5f}{'  *' if improved else ''}")
+                         f"validation ESR {esr_text(val_esr)}{'  *' if improved else ''}")
                 if st.stale >= config.patience:
                     progress(f"early stop: no improvement in {config.patience} validations")
                     done = True
@@ -400,10 +401,10 @@ def train(
     model.load_state_dict(st.best_state)
     model.cpu().eval()
     seconds = time.monotonic() - t0
-    progress(f"best validation ESR {st.best_esr:.5f} after {st.step} steps, {seconds:.0f} s")
+    progress(f"best validation ESR {esr_text(st.best_esr)} after {st.step} steps, {seconds:.0f} s")
     heldout_esr = score_settings(model, heldout) if rank == 0 else {}
     for key, value in heldout_esr.items():
-        progress(f"held-out setting {_settings_text(json.loads(key))}: ESR {value:.5f}")
+        progress(f"held-out setting {_settings_text(json.loads(key))}: ESR {esr_text(value)}")
     if started_distributed:
         import torch.distributed as dist
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +104,9 @@ def test_info_prints_validation_esr_of_shipped_model(tmp_path: Path) -> None:
     assert "multiply-adds:  4384 per sample and channel" in r.stdout
     described = json.loads(run("info", "crunch_amp", "--json", cwd=tmp_path).stdout)
     assert described["multiply_adds_per_sample"] == 4384
+    # The compressor preset scores about 1e-8, which five decimals printed as 0.00000.
+    esr_line = next(line for line in run("info", "compressor", cwd=tmp_path).stdout.splitlines() if "validation ESR" in line)
+    assert re.fullmatch(r"validation ESR: \d\.\de-0[5-9]", esr_line.strip()), esr_line
 
 
 def test_capture_then_train_from_the_shell(tmp_path: Path) -> None:

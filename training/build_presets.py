@@ -24,6 +24,7 @@ from neuralfx.dsp.fit import model_from_template
 from neuralfx.knobs import Knob
 from neuralfx.model import Model
 from neuralfx.report import capture_recipe
+from neuralfx.scores import esr_text
 from neuralfx.sweep import KnobSweep, capture_sweep, settings_grid, stages_at
 from neuralfx.training import TrainConfig, train
 
@@ -118,18 +119,12 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
     }
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
-    print(f"== {name}: wrote {model_path} (validation ESR {_esr_text(result.validation_esr)}, held-out {heldout_esr or 'none'})")
+    print(f"== {name}: wrote {model_path} (validation ESR {esr_text(result.validation_esr)}, held-out {heldout_esr or 'none'})")
     return record
 
 
-def _esr_text(esr: float) -> str:
-    """Five decimals, or two significant digits below 1e-4 (an all-DSP model of its own
-    device reaches 1e-8, which five decimals print as 0)."""
-    return f"{esr:.5f}" if esr >= 1e-4 else f"{esr:.1e}"
-
-
 def _heldout_text(heldout: dict) -> str:
-    return "; ".join(f"{', '.join(f'{k}={v:g}' for k, v in json.loads(s).items())}: {_esr_text(e)}"
+    return "; ".join(f"{', '.join(f'{k}={v:g}' for k, v in json.loads(s).items())}: {esr_text(e)}"
                      for s, e in heldout.items()) or "-"
 
 
@@ -151,7 +146,7 @@ def write_results_table(results_dir: Path, target: Path) -> None:
     ]
     for r in rows:
         lines.append(
-            f"| {r['model']} | {r['architecture']} | {r.get('knobs', 'none')} | {_esr_text(r['validation_esr'])} | "
+            f"| {r['model']} | {r['architecture']} | {r.get('knobs', 'none')} | {esr_text(r['validation_esr'])} | "
             f"{_heldout_text(r.get('heldout_esr') or {})} | {r['validation_stft']:.3f} | "
             f"{r['train_steps']} | {r['train_seconds']} | {r['machine']} | `{r['command']}` |"
         )
