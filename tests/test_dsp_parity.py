@@ -83,7 +83,8 @@ def fixed_cases() -> dict[str, Callable[[], Model]]:
         RATE,
     )
     cases["compressor-rms-hard-knee"] = lambda: Model(
-        [Compressor("rms", RATE, threshold_db=-30.0, ratio=10.0, knee_db=0.0, attack_ms=0.5, release_ms=20.0, rms_ms=3.3)],
+        [Compressor("rms", RATE, threshold_db=-30.0, ratio=10.0, knee_db=0.0, attack_ms=0.5, release_ms=20.0, rms_ms=3.3,
+                    rms_attack_ms=0.7)],
         RATE,
     )
     cases["compressor-level-smoothing"] = lambda: Model(
@@ -92,7 +93,8 @@ def fixed_cases() -> dict[str, Callable[[], Model]]:
         RATE,
     )
     cases["noisegate-rms-level-smoothing"] = lambda: Model(
-        [NoiseGate("rms", RATE, threshold_db=-20.0, ratio=6.0, range_db=-50.0, attack_ms=0.5, release_ms=20.0, smoothing="level")],
+        [NoiseGate("rms", RATE, threshold_db=-20.0, ratio=6.0, range_db=-50.0, attack_ms=0.5, release_ms=20.0, smoothing="level",
+                   rms_ms=8.0, rms_attack_ms=0.0)],
         RATE,
     )
     cases["noisegate-rms"] = lambda: Model(
@@ -142,22 +144,24 @@ def test_torch_state_continues_across_chunks() -> None:
 
 
 def test_a_dynamics_file_without_smoothing_reads_as_gain_smoothing() -> None:
-    """Files written before blocks had `smoothing`: both readers run the gain smoothing those
-    files were trained with, not the level smoothing."""
+    """Files written before blocks had `smoothing` and `rms_attack_ms`: both readers run the gain
+    smoothing and the plain RMS average those files were trained with."""
     import neuralfx
     from neuralfx.modelfile import from_json
 
     x = SIGNALS["plucks"](seconds=SECONDS)
     outputs = {}
-    for smoothing in ("gain", "level"):
-        block = Compressor("peak", RATE, threshold_db=-30.0, ratio=8.0, knee_db=0.0, attack_ms=1.0, release_ms=50.0,
-                           smoothing=smoothing)
+    for smoothing, rms_attack_ms in (("gain", None), ("level", 0.0)):
+        block = Compressor("rms", RATE, threshold_db=-30.0, ratio=8.0, knee_db=0.0, attack_ms=1.0, release_ms=50.0,
+                           rms_ms=5.0, smoothing=smoothing, rms_attack_ms=rms_attack_ms)
         with torch.no_grad():
             outputs[smoothing] = Model([block], RATE)(torch.from_numpy(x)[None])[0][0].numpy()
-    assert np.max(np.abs(outputs["gain"] - outputs["level"])) > 1e-2  # the two smoothings sound different
-    doc = json.loads(Model([Compressor("peak", RATE, threshold_db=-30.0, ratio=8.0, knee_db=0.0, attack_ms=1.0,
-                                       release_ms=50.0, smoothing="level")], RATE).to_modelfile().to_json())
+    assert np.max(np.abs(outputs["gain"] - outputs["level"])) > 1e-2  # the settings sound different
+    doc = json.loads(Model([Compressor("rms", RATE, threshold_db=-30.0, ratio=8.0, knee_db=0.0, attack_ms=1.0,
+                                       release_ms=50.0, rms_ms=5.0, smoothing="level", rms_attack_ms=0.0)],
+                           RATE).to_modelfile().to_json())
     del doc["blocks"][0]["config"]["smoothing"]
+    del doc["blocks"][0]["config"]["rms_attack_ms"]
     old_file = json.dumps(doc)
     with torch.no_grad():
         torch_out = Model.from_modelfile(from_json(old_file)).eval()(torch.from_numpy(x)[None])[0][0].numpy()

@@ -251,6 +251,38 @@ def test_level_smoothing_compressor_is_pedalboards_compressor(threshold_db: floa
     assert torch_diff <= 1e-5 and kernel_diff <= 1e-5
 
 
+PEDALBOARD_GATES = [(-30.0, 4.0, 1.0, 100.0), (-20.0, 10.0, 5.0, 50.0), (-30.0, 2.0, 2.0, 300.0)]
+# JUCE's NoiseGate runs its RMS stage with a 0 ms attack and a fixed 50 ms release.
+PEDALBOARD_GATE_RMS_RELEASE_MS = 50.0
+
+
+def level_gate_vs_pedalboard(threshold_db: float, ratio: float, attack_ms: float,
+                             release_ms: float) -> tuple[float, float, float]:
+    """As level_compressor_vs_pedalboard, for pedalboard.NoiseGate: ours with the RMS detector
+    rising at once (rms_attack_ms 0), its release and the ballistics' times divided by 2 pi, and
+    the deepest range (JUCE's gate has no floor; -100 dB is 1e-5 of the input)."""
+    from neuralfx.dsp import NoiseGate
+
+    x = np.concatenate([SIGNALS["plucks"](seconds=0.5), SIGNALS["noise"](seconds=0.25, level=0.005),
+                        SIGNALS["noise"](seconds=0.25, level=0.5), np.zeros(2400, np.float32)])
+    theirs = pedalboard.NoiseGate(threshold_db=threshold_db, ratio=ratio, attack_ms=attack_ms, release_ms=release_ms)(x, RATE)
+    block = NoiseGate("rms", RATE, threshold_db=threshold_db, ratio=ratio, range_db=-100.0, attack_ms=attack_ms / (2 * math.pi),
+                      release_ms=release_ms / (2 * math.pi), rms_ms=PEDALBOARD_GATE_RMS_RELEASE_MS / (2 * math.pi),
+                      rms_attack_ms=0.0, smoothing="level")
+    with torch.no_grad():
+        torch_out = Model([block], RATE)(torch.from_numpy(x)[None])[0][0].numpy()
+    return (float(np.max(np.abs(torch_out - theirs))), float(np.max(np.abs(kernel_output(block, x) - theirs))),
+            float(np.max(np.abs(theirs - x))))
+
+
+@pytest.mark.parametrize("threshold_db, ratio, attack_ms, release_ms", PEDALBOARD_GATES)
+def test_level_smoothing_gate_is_pedalboards_noise_gate(threshold_db: float, ratio: float, attack_ms: float,
+                                                        release_ms: float) -> None:
+    torch_diff, kernel_diff, action = level_gate_vs_pedalboard(threshold_db, ratio, attack_ms, release_ms)
+    assert action > 0.005  # the gate acts on this signal
+    assert torch_diff <= 1e-5 and kernel_diff <= 1e-5
+
+
 @pytest.mark.parametrize("level_db", [-50.0, -40.0, -35.0, -30.0, -25.0, -20.0, -10.0])
 def test_noise_gate_static_gain_matches_pedalboard(level_db: float) -> None:
     from neuralfx.dsp import NoiseGate
@@ -338,6 +370,10 @@ def measure() -> None:
         torch_diff, kernel_diff, action = level_compressor_vs_pedalboard(*settings)
         print(f"  Compressor(smoothing=level) {settings} vs pedalboard.Compressor: max diff torch {torch_diff:.1e}, "
               f"kernel {kernel_diff:.1e} (theirs moves the signal by up to {action:.2f})")
+    for settings in PEDALBOARD_GATES:
+        torch_diff, kernel_diff, action = level_gate_vs_pedalboard(*settings)
+        print(f"  NoiseGate(rms, rms_attack_ms=0, smoothing=level) {settings} vs pedalboard.NoiseGate: max diff torch "
+              f"{torch_diff:.1e}, kernel {kernel_diff:.1e} (theirs moves the signal by up to {action:.3f})")
 
 
 

@@ -58,10 +58,11 @@ class Compressor(DynamicsBlock):
         rms_ms: float = DEFAULT_RMS_MS,
         knobs: Optional[Mapping[str, str]] = None,
         smoothing: str = "gain",
+        rms_attack_ms: Optional[float] = None,
     ) -> None:
         values = {"threshold_db": threshold_db, "ratio": ratio, "knee_db": knee_db, "attack_ms": attack_ms,
                   "release_ms": release_ms, "makeup_db": makeup_db}
-        super().__init__(detector, rms_ms, sample_rate, values, knobs, smoothing)
+        super().__init__(detector, rms_ms, sample_rate, values, knobs, smoothing, rms_attack_ms)
 
     def param_specs(self) -> Sequence[ParamSpec]:
         return (THRESHOLD_DB, RATIO, KNEE_DB, ATTACK_MS, RELEASE_MS, MAKEUP_DB)
@@ -85,6 +86,7 @@ def compressor(
     detector: str = "peak",
     rms_ms: float = DEFAULT_RMS_MS,
     smoothing: str = "gain",
+    rms_attack_ms: Optional[float] = None,
 ) -> Tensor:
     """Functional form from a fresh state: x (batch, samples) in, x's dtype out; parameters in
     physical units, broadcastable to (batch, samples)."""
@@ -98,5 +100,6 @@ def compressor(
         detector,
         rms_ms,
         smoothing,
+        rms_attack_ms=rms_attack_ms,
     )
     return (x.to(torch.float64) * g * db_to_linear(makeup_db)).to(x.dtype)

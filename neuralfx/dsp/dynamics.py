@@ -8,23 +8,26 @@ act is the block's ``smoothing`` (configuration, not trained):
 - ``gain`` (the default): the static curve reads the instantaneous level and the linear gain
   it asks for is smoothed, as in torchcomp (Yu et al., "Differentiable all-pole filters for
   time-varying audio systems", DAFx 2024).
-- ``level``: the detector's linear measure is smoothed and the static curve reads that, the
-  gain following without smoothing of its own. This is JUCE's dsp::Compressor and so
-  Pedalboard's Compressor (peak measure, hard knee): with knee_db 0 and each time T of
-  theirs given as T / (2 pi) here (their coefficient is exp(-2 pi 1000 / (T fs))), the block
-  is theirs to float rounding (tests/test_dsp_reference.py).
+- ``level``: the detector's amplitude is smoothed and the static curve reads that, the gain
+  following without smoothing of its own. This is JUCE's dsp::Compressor and so Pedalboard's
+  Compressor (peak detector, hard knee), and with the RMS detector rising at once
+  (rms_attack_ms 0) JUCE's dsp::NoiseGate, Pedalboard's NoiseGate: with each time T of theirs
+  given as T / (2 pi) here (their coefficient is exp(-2 pi 1000 / (T fs))), and the gate's
+  fixed 50 ms RMS release as rms_ms, the blocks are theirs to float rounding
+  (tests/test_dsp_reference.py).
 
 Per sample n, in float64 on both sides:
 
-1. the detector's measure: ``peak``: |x|; ``rms``: the mean square m[n] = c_rms x^2 -
-   (c_rms - 1) m[n-1]. Its level in dB is 20 log10(max(|x|, 1e-10)) or 10 log10(max(m,
-   1e-20)); the floor (-200 dB) keeps silence finite, with zero gradient below it.
+1. the detector's amplitude: ``peak``: |x|; ``rms``: sqrt(max(m, 1e-20)) of the mean square
+   m[n] = c x^2 - (c - 1) m[n-1], c the rms_attack_ms coefficient while x^2 > m[n-1], the
+   rms_ms one otherwise (the same by default). Its level in dB is 20 log10(max(a, 1e-10)); the
+   floor (-200 dB) keeps silence finite, with zero gradient below it.
 2. ``gain``: the static curve's gain in dB (compressor.py, noise_gate.py) for the measure's
    level, as a linear factor f = 10^(gain_db / 20), smoothed: g[n] = c f[n] - (c - 1) g[n-1],
    with c the attack coefficient while the gain moves in the attack direction (down for a
    compressor, up for a gate) and the release coefficient otherwise; g starts at 1.
-   ``level``: the measure smoothed the same way, attack while it rises, from 0 (silence);
-   the gain is the static curve's for the smoothed measure's level.
+   ``level``: the amplitude smoothed the same way, attack while it rises, from 0 (silence);
+   the gain is the static curve's for the smoothed amplitude's level.
 3. y = x g (* make-up factor), rounded to float32 once.
 
 Time constants: c = 1 - exp(-1000 / (ms fs)), i.e. ms is the one-pole filter's time constant
@@ -57,8 +60,11 @@ SMOOTHINGS = ("gain", "level")
 # The detector's level floor: silence reads as -200 dB (below every threshold range), finite.
 PEAK_FLOOR = 1e-10
 RMS_FLOOR = PEAK_FLOOR * PEAK_FLOOR
-# The RMS detector's averaging time constant is configuration (not trained).
+# The RMS detector's averaging time constants are configuration (not trained): rms_ms while the
+# mean square falls, rms_attack_ms (default: rms_ms, a plain average) while it rises; 0 follows
+# a rise at once (JUCE's NoiseGate).
 RMS_MS_RANGE = (0.1, 1000.0)
+RMS_ATTACK_MS_RANGE = (0.0, 1000.0)
 DEFAULT_RMS_MS = 10.0
 ATTACK_MS = ParamSpec("attack_ms", 0.1, 500.0, 5.0, "ms", log_steps=True)
 RELEASE_MS = ParamSpec("release_ms", 1.0, 5000.0, 100.0, "ms", log_steps=True)
@@ -67,6 +73,12 @@ RELEASE_MS = ParamSpec("release_ms", 1.0, 5000.0, 100.0, "ms", log_steps=True)
 def time_coefficient(ms: Tensor, sample_rate: float) -> Tensor:
     """One-pole coefficient for a time constant in ms (float64; twin: time_coefficient in C++)."""
     return 1.0 - torch.exp(-1000.0 / (ms.to(torch.float64) * float(sample_rate)))
+
+
+def constant_coefficient(ms: float, sample_rate: float) -> float:
+    """time_coefficient of a configured time, with libm in double as the kernel computes it; 0 ms
+    gives 1 (the C++ formula's limit: the one-pole follows at once)."""
+    return 1.0 if ms == 0.0 else 1.0 - math.exp(-1000.0 / (float(ms) * float(sample_rate)))
 
 
 def _one_pole(target: Tensor, coefficient: Tensor, initial: Tensor) -> Tensor:
@@ -82,24 +94,26 @@ def _one_pole(target: Tensor, coefficient: Tensor, initial: Tensor) -> Tensor:
     return sample_wise_lpc((c * target).contiguous(), (c - 1.0).unsqueeze(-1).contiguous(), initial.unsqueeze(-1))
 
 
-def detect(x: Tensor, detector: str, rms_coefficient: float, rms_state: Optional[Tensor]) -> tuple[Tensor, Tensor]:
-    """The detector's linear measure per sample (float64: |x|, or the mean square) and the RMS
-    detector's state (zeros for peak)."""
+def detect(x: Tensor, detector: str, rms_coefficients: tuple[float, float],
+           rms_state: Optional[Tensor]) -> tuple[Tensor, Tensor]:
+    """The detector's level per sample as a linear amplitude (float64: |x|, or the root of the
+    mean square) and the RMS detector's mean square to continue from (zeros for peak).
+    rms_coefficients: the mean square's (attack, release) one-pole coefficients."""
     x = x.to(torch.float64)
     state = x.new_zeros(x.shape[0]) if rms_state is None else rms_state
     if detector == "peak":
         return x.abs(), state
     if detector == "rms":
-        m = _one_pole(x * x, x.new_tensor(rms_coefficient).view(1, 1), state)
-        return m, m[:, -1]
+        attack, release = (x.new_tensor(c).view(1, 1) for c in rms_coefficients)
+        m, last = ballistics(x * x, attack, release, state, falling=False)
+        # The floor before the root: its slope at 0 is infinite, below the floor the gradient is 0.
+        return torch.sqrt(m.clamp_min(RMS_FLOOR)), last
     raise ValueError(f"detector '{detector}' is not one of {', '.join(DETECTORS)}")
 
 
-def level_db(measure: Tensor, detector: str) -> Tensor:
-    """A detector's measure in dB, floored at -200 dB."""
-    if detector == "peak":
-        return 20.0 * torch.log10(measure.clamp_min(PEAK_FLOOR))
-    return 10.0 * torch.log10(measure.clamp_min(RMS_FLOOR))
+def level_db(amplitude: Tensor) -> Tensor:
+    """A detector's amplitude in dB, floored at -200 dB."""
+    return 20.0 * torch.log10(amplitude.clamp_min(PEAK_FLOOR))
 
 
 _attack_mask_kernel: Optional[Callable] = None
@@ -162,34 +176,35 @@ def dynamics_gain(
     rms_ms: float = DEFAULT_RMS_MS,
     smoothing: str = "gain",
     state: Optional[dict] = None,
+    rms_attack_ms: Optional[float] = None,
 ) -> tuple[Tensor, dict]:
     """The linear gain (batch, samples) in float64 for x (batch, samples), and the state to
     continue from. static_gain_db maps a level (dB) to the target gain (dB); falling: the
-    gain's attack direction (smoothing "gain" only)."""
+    gain's attack direction (smoothing "gain" only); rms_attack_ms None: rms_ms."""
     state = state or {}
-    # A constant: computed with libm in double, as the kernel does.
-    rms_coefficient = 1.0 - math.exp(-1000.0 / (float(rms_ms) * float(sample_rate)))
-    measure, rms_state = detect(x, detector, rms_coefficient, state.get("rms"))
+    rms_attack_ms = rms_ms if rms_attack_ms is None else rms_attack_ms
+    rms_coefficients = (constant_coefficient(rms_attack_ms, sample_rate), constant_coefficient(rms_ms, sample_rate))
+    measure, rms_state = detect(x, detector, rms_coefficients, state.get("rms"))
     attack = time_coefficient(attack_ms, sample_rate)
     release = time_coefficient(release_ms, sample_rate)
     batch = x.shape[0]
     smoothed = state.get("smoothed")
     if smoothing == "gain":
-        target = db_to_linear(static_gain_db(level_db(measure, detector)))
+        target = db_to_linear(static_gain_db(level_db(measure)))
         start = measure.new_ones(batch) if smoothed is None else smoothed
         g, smoothed = ballistics(target, attack, release, start, falling)
     elif smoothing == "level":
         start = measure.new_zeros(batch) if smoothed is None else smoothed
         envelope, smoothed = ballistics(measure, attack, release, start, falling=False)
-        g = db_to_linear(static_gain_db(level_db(envelope, detector)))
+        g = db_to_linear(static_gain_db(level_db(envelope)))
     else:
         raise ValueError(f"smoothing '{smoothing}' is not one of {', '.join(SMOOTHINGS)}")
     return g, {"rms": rms_state, "smoothed": smoothed}
 
 
 class DynamicsBlock(ParamBlock):
-    """Base of Compressor and NoiseGate: config (detector, rms_ms, smoothing, sample_rate) and
-    forward.
+    """Base of Compressor and NoiseGate: config (detector, rms_ms, rms_attack_ms, smoothing,
+    sample_rate) and forward.
 
     Subclasses give ``static_gain_db(level_db, values)``, ``falling`` (the attack direction)
     and optionally ``output_factor(values)`` (make-up gain)."""
@@ -204,32 +219,35 @@ class DynamicsBlock(ParamBlock):
         values: Mapping[str, float],
         knobs: Optional[Mapping[str, str]] = None,
         smoothing: str = "gain",
+        rms_attack_ms: Optional[float] = None,
     ) -> None:
         name = type(self).__name__
         if detector not in DETECTORS:
             raise ValueError(f"{name}.detector: '{detector}' is not one of {', '.join(DETECTORS)}")
         if smoothing not in SMOOTHINGS:
             raise ValueError(f"{name}.smoothing: '{smoothing}' is not one of {', '.join(SMOOTHINGS)}")
-        lo, hi = RMS_MS_RANGE
-        if isinstance(rms_ms, bool) or not isinstance(rms_ms, (int, float)) or not lo <= float(rms_ms) <= hi:
-            raise ValueError(f"{name}.rms_ms: {rms_ms} is outside [{lo:g}, {hi:g}] ms")
+        rms_attack_ms = rms_ms if rms_attack_ms is None else rms_attack_ms
+        for key, value, (lo, hi) in (("rms_ms", rms_ms, RMS_MS_RANGE), ("rms_attack_ms", rms_attack_ms, RMS_ATTACK_MS_RANGE)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= float(value) <= hi:
+                raise ValueError(f"{name}.{key}: {value} is outside [{lo:g}, {hi:g}] ms")
         if not 1000.0 <= float(sample_rate) <= 768000.0:
             raise ValueError(f"{name}.sample_rate: {sample_rate} is outside [1000, 768000] Hz")
         self.detector = detector
         self.rms_ms = float(rms_ms)
+        self.rms_attack_ms = float(rms_attack_ms)
         self.smoothing = smoothing
         self.sample_rate = float(sample_rate)
         super().__init__(knobs, values)
 
     def config(self) -> dict[str, Any]:
-        return {"detector": self.detector, "rms_ms": self.rms_ms, "smoothing": self.smoothing,
-                "sample_rate": self.sample_rate, **self.binding_config()}
+        return {"detector": self.detector, "rms_ms": self.rms_ms, "rms_attack_ms": self.rms_attack_ms,
+                "smoothing": self.smoothing, "sample_rate": self.sample_rate, **self.binding_config()}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "DynamicsBlock":
-        # detector, rms_ms and smoothing may be left out (a fit template, a file written before
-        # smoothing existed): the block's defaults apply.
-        optional = {k: config[k] for k in ("detector", "rms_ms", "smoothing") if k in config}
+        # Any of these may be left out (a fit template, a file written before smoothing and
+        # rms_attack_ms existed): the block's defaults apply.
+        optional = {k: config[k] for k in ("detector", "rms_ms", "rms_attack_ms", "smoothing") if k in config}
         return cls(sample_rate=config["sample_rate"], knobs=config.get("knobs"), **optional)
 
     # ---- to override ----
@@ -251,6 +269,7 @@ class DynamicsBlock(ParamBlock):
             self.rms_ms,
             self.smoothing,
             state,
+            self.rms_attack_ms,
         )
         y = x.to(torch.float64) * g
         factor = self.output_factor(values)

@@ -51,10 +51,11 @@ class NoiseGate(DynamicsBlock):
         rms_ms: float = DEFAULT_RMS_MS,
         knobs: Optional[Mapping[str, str]] = None,
         smoothing: str = "gain",
+        rms_attack_ms: Optional[float] = None,
     ) -> None:
         values = {"threshold_db": threshold_db, "ratio": ratio, "range_db": range_db, "attack_ms": attack_ms,
                   "release_ms": release_ms}
-        super().__init__(detector, rms_ms, sample_rate, values, knobs, smoothing)
+        super().__init__(detector, rms_ms, sample_rate, values, knobs, smoothing, rms_attack_ms)
 
     def param_specs(self) -> Sequence[ParamSpec]:
         return (THRESHOLD_DB, RATIO, RANGE_DB, GATE_ATTACK_MS, RELEASE_MS)
@@ -74,6 +75,7 @@ def noise_gate(
     detector: str = "rms",
     rms_ms: float = DEFAULT_RMS_MS,
     smoothing: str = "gain",
+    rms_attack_ms: Optional[float] = None,
 ) -> Tensor:
     """Functional form from a fresh state: x (batch, samples) in, x's dtype out; parameters in
     physical units, broadcastable to (batch, samples)."""
@@ -87,5 +89,6 @@ def noise_gate(
         detector,
         rms_ms,
         smoothing,
+        rms_attack_ms=rms_attack_ms,
     )
     return (x.to(torch.float64) * g).to(x.dtype)

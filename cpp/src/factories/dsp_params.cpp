@@ -108,18 +108,24 @@ BiquadFilter read_biquad(const BlockReader& r, const nlohmann::json& band, const
 
 LevelDetector read_level_detector(const BlockReader& r, const std::string& fallback, double sample_rate) {
     const std::string name = r.get_string("detector", {"peak", "rms"}, fallback);
-    double rms_ms = 10.0;  // dynamics.py: DEFAULT_RMS_MS, RMS_MS_RANGE
-    auto it = r.config().find("rms_ms");
-    if (it != r.config().end()) {
-        if (!it->is_number()) r.fail(".config.rms_ms", "expected a number");
-        rms_ms = it->get<double>();  // compared and used in double, as torch does
-        if (!(rms_ms >= 0.1 && rms_ms <= 1000.0)) {
+    // dynamics.py: DEFAULT_RMS_MS, RMS_MS_RANGE, RMS_ATTACK_MS_RANGE; compared and used in double,
+    // as torch does. rms_attack_ms defaults to rms_ms (a plain average, as before it existed).
+    auto read_ms = [&](const char* key, double fallback, double lo, double hi) {
+        auto it = r.config().find(key);
+        if (it == r.config().end()) return fallback;
+        const std::string where = std::string(".config.") + key;
+        if (!it->is_number()) r.fail(where, "expected a number");
+        const double ms = it->get<double>();
+        if (!(ms >= lo && ms <= hi)) {
             std::ostringstream m;
-            m << rms_ms << " is outside [0.1, 1000] ms";
-            r.fail(".config.rms_ms", m.str());
+            m << ms << " is outside [" << lo << ", " << hi << "] ms";
+            r.fail(where, m.str());
         }
-    }
-    return LevelDetector(name == "rms" ? Detector::rms : Detector::peak, rms_ms, sample_rate);
+        return ms;
+    };
+    const double rms_ms = read_ms("rms_ms", 10.0, 0.1, 1000.0);
+    const double rms_attack_ms = read_ms("rms_attack_ms", rms_ms, 0.0, 1000.0);
+    return LevelDetector(name == "rms" ? Detector::rms : Detector::peak, rms_attack_ms, rms_ms, sample_rate);
 }
 
 Smoothing read_smoothing(const BlockReader& r) {

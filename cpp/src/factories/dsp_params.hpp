@@ -38,7 +38,8 @@ BiquadFilter read_biquad(const BlockReader& r, const nlohmann::json& band, const
 // The Biquad parameter ranges at this rate (biquad.py: frequency_spec, GAIN_DB, Q).
 std::vector<ParamSpec> biquad_specs(double sample_rate);
 
-// config "detector" (peak | rms, `fallback` when absent) and "rms_ms" (dynamics.py: RMS_MS_RANGE).
+// config "detector" (peak | rms, `fallback` when absent), "rms_ms" and "rms_attack_ms" (dynamics.py:
+// RMS_MS_RANGE, RMS_ATTACK_MS_RANGE).
 LevelDetector read_level_detector(const BlockReader& r, const std::string& fallback, double sample_rate);
 
 // config "smoothing" (gain | level; gain when absent, as files written before it existed).

@@ -22,31 +22,32 @@ enum class Smoothing { gain, level };
 // One-pole coefficient for a time constant in ms (dynamics.py: time_coefficient).
 inline double time_coefficient(double ms, double sample_rate) { return 1.0 - std::exp(-1000.0 / (ms * sample_rate)); }
 
-// Each sample's measure (|x|, or the running mean square) and its level in dB; silence reads
-// as the -200 dB floor.
+// Each sample's level as an amplitude (|x|, or the root of a running mean square whose one-pole
+// takes the attack coefficient while x^2 is above it) and that level in dB; silence reads as the
+// -200 dB floor. time_coefficient(0) is 1: a 0 ms attack follows a rise at once.
 class LevelDetector {
 public:
-    LevelDetector(Detector detector, double rms_ms, double sample_rate)
-        : detector_(detector), rms_coefficient_(time_coefficient(rms_ms, sample_rate)) {}
+    LevelDetector(Detector detector, double rms_attack_ms, double rms_ms, double sample_rate)
+        : detector_(detector),
+          rms_attack_(time_coefficient(rms_attack_ms, sample_rate)),
+          rms_release_(time_coefficient(rms_ms, sample_rate)) {}
 
     void reset() { mean_square_ = 0.0; }
 
-    double measure(double x) {
+    double amplitude(double x) {
         if (detector_ == Detector::peak) return std::abs(x);
-        const double c = rms_coefficient_;
-        mean_square_ = c * (x * x) - (c - 1.0) * mean_square_;
-        return mean_square_;
+        const double power = x * x;
+        const double c = power > mean_square_ ? rms_attack_ : rms_release_;
+        mean_square_ = c * power - (c - 1.0) * mean_square_;
+        return std::sqrt(std::max(mean_square_, kFloor * kFloor));
     }
 
-    double level_db(double measure) const {
-        if (detector_ == Detector::peak) return 20.0 * std::log10(std::max(measure, kPeakFloor));
-        return 10.0 * std::log10(std::max(measure, kPeakFloor * kPeakFloor));
-    }
+    static double level_db(double amplitude) { return 20.0 * std::log10(std::max(amplitude, kFloor)); }
 
 private:
-    static constexpr double kPeakFloor = 1e-10;
+    static constexpr double kFloor = 1e-10;
     Detector detector_;
-    double rms_coefficient_;
+    double rms_attack_, rms_release_;
     double mean_square_ = 0.0;
 };
 
@@ -122,10 +123,10 @@ private:
     double value_ = 0.0, factor_ = 1.0;
 };
 
-// The block both share (dynamics.py's DynamicsBlock): per sample, the detector's measure, then
+// The block both share (dynamics.py's DynamicsBlock): per sample, the detector's amplitude, then
 // either Derived's static curve in dB (static_gain_db) as a linear gain that is smoothed
 // (Smoothing::gain, attack while the gain moves in Derived::falling's direction, from unity), or
-// the measure smoothed (attack while it rises, from silence) and the static curve's gain for it
+// the amplitude smoothed (attack while it rises, from silence) and the static curve's gain for it
 // (Smoothing::level); then Derived's output (a make-up gain, or none): output(x * gain).
 template <class Derived>
 class DynamicsBlock : public Block {
@@ -150,14 +151,14 @@ public:
         Derived& self = static_cast<Derived&>(*this);
         for (int i = 0; i < n; ++i) {
             const double x = static_cast<double>(audio[i]);
-            const double measure = detector_.measure(x);
+            const double amplitude = detector_.amplitude(x);
             double g;
             if (smoothing_ == Smoothing::gain) {
-                const double gain_db = self.static_gain_db(detector_.level_db(measure), knobs, i);
+                const double gain_db = self.static_gain_db(LevelDetector::level_db(amplitude), knobs, i);
                 g = smoother_.tick(std::pow(10.0, gain_db / 20.0), knobs, i);
             } else {
-                const double envelope = smoother_.tick(measure, knobs, i);
-                g = std::pow(10.0, self.static_gain_db(detector_.level_db(envelope), knobs, i) / 20.0);
+                const double envelope = smoother_.tick(amplitude, knobs, i);
+                g = std::pow(10.0, self.static_gain_db(LevelDetector::level_db(envelope), knobs, i) / 20.0);
             }
             audio[i] = static_cast<float>(self.output(x * g, knobs, i));
         }
