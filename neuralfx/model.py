@@ -122,8 +122,10 @@ class Model(nn.Module):
         for block in self.blocks:
             weights = {name: t.detach().cpu().numpy() for name, t in block.state_dict().items()}
             records.append(modelfile.BlockRecord(type=block.type_name, config=block.config(), weights=weights))
+        version = max([modelfile.OLDEST_VERSION] + [m.format_version() for m in self.modules() if isinstance(m, ParamBlock)])
         return modelfile.ModelFile(
-            sample_rate=self.sample_rate, blocks=records, knobs=list(self.knobs), metadata=dict(metadata or {})
+            sample_rate=self.sample_rate, blocks=records, knobs=list(self.knobs), metadata=dict(metadata or {}),
+            version=version,
         )
 
     def save(self, path: str | os.PathLike, metadata: Optional[dict[str, Any]] = None) -> Path:

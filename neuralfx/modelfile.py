@@ -1,4 +1,4 @@
-"""The one model file format (``*.nfx``), version 1. Its C++ reader is cpp/src/model_io.cpp.
+"""The one model file format (``*.nfx``), versions 1 and 2. Its C++ reader is cpp/src/model_io.cpp.
 
 A model file is UTF-8 JSON::
 
@@ -17,6 +17,11 @@ A model file is UTF-8 JSON::
 
 Weights are float32 values written as the shortest decimal of the equal float64, which parses
 back to the same float32 bit pattern in Python and C++. Never pickle: a model file is data.
+
+Version 2 added the Compressor's and NoiseGate's ``smoothing`` and ``rms_attack_ms``. Readers of
+version 1 ignore config keys they do not know, so they would run such a block with another
+sound; a file is therefore written as version 2 only when a block needs it (a block's
+``format_version()``), and as version 1 otherwise, which older readers still load.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from .files import atomic_path
 from .knobs import Knob
 
 FORMAT_NAME = "neuralfx-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest version this build reads and writes
+OLDEST_VERSION = 1
 SUFFIX = ".nfx"
 
 
@@ -54,12 +60,14 @@ class ModelFile:
     blocks: list[BlockRecord]
     knobs: list[Knob] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The oldest version whose readers run every block as written (Model.to_modelfile sets it).
+    version: int = OLDEST_VERSION
 
     # ---- writing ----
     def to_json(self) -> str:
         doc = {
             "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
+            "version": self.version,
             "sample_rate": self.sample_rate,
             "knobs": [
                 {"name": k.name, "min": k.min, "max": k.max, "default": k.default, "unit": k.unit} for k in self.knobs
@@ -127,9 +135,9 @@ def from_json(text: str) -> ModelFile:
     version = doc.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ModelFileError("version: missing or not an integer")
-    if version != FORMAT_VERSION:
+    if not OLDEST_VERSION <= version <= FORMAT_VERSION:
         raise ModelFileError(
-            f"version: file is version {version}, this build reads version {FORMAT_VERSION}: "
+            f"version: file is version {version}, this build reads versions {OLDEST_VERSION} to {FORMAT_VERSION}: "
             "update neuralfx or re-export the model"
         )
     sample_rate = _number(doc, "sample_rate", "(top level)")
@@ -145,7 +153,7 @@ def from_json(text: str) -> ModelFile:
     metadata = doc.get("metadata", {})
     if not isinstance(metadata, dict):
         raise ModelFileError("metadata: expected an object")
-    return ModelFile(sample_rate=sample_rate, blocks=blocks, knobs=knobs, metadata=metadata)
+    return ModelFile(sample_rate=sample_rate, blocks=blocks, knobs=knobs, metadata=metadata, version=version)
 
 
 # The largest finite float32: the kernel stores weights and knob ranges in float32.

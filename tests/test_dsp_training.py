@@ -175,3 +175,51 @@ def test_step_moves_frequencies_times_and_ratios_by_a_ratio_and_levels_by_a_shar
             assert moved == pytest.approx(lr * span, rel=1e-3), name
         for name, span in {"0.gain_db": 48.0, "1.threshold_db": 80.0, "1.makeup_db": 48.0}.items():
             assert abs(after[name] - before[name]) == pytest.approx(lr * span, rel=1e-3), name
+
+
+def test_step_follows_the_optimizers_groups_and_a_resumed_run_keeps_its_law() -> None:
+    """step() log-steps the weights of the optimizer's groups marked log_steps, nothing else: a
+    weight a fit holds (not in the optimizer) keeps its value and gradient. The mark is saved with
+    the optimizer, so a resumed run steps as it started; a checkpoint from before log steps (groups
+    without the mark, rates made for Hz) steps linearly, not by its Hz-sized rate in log units
+    (which sent a 1 kHz frequency to the 20 Hz edge in one step)."""
+    import math
+
+    from neuralfx.dsp.params import optimizer_groups, step
+
+    def one_step(optimizer_of) -> tuple[float, float, float]:
+        model = torch.nn.Sequential(Biquad("peak", 48000, frequency=1000.0, gain_db=6.0, q=2.0))
+        x = 0.3 * torch.randn(1, 2000, generator=torch.Generator().manual_seed(0))
+        model[0](x)[0].pow(2).mean().backward()
+        held_grad = float(model[0].q.grad)
+        opt = optimizer_of(model)
+        step(opt, model)
+        return float(model[0].frequency.detach()), float(model[0].q.detach()), held_grad - float(model[0].q.grad)
+
+    lr = 0.01
+    span = math.log(0.49 * 48000 / 20.0)
+
+    def without_q(model):  # the fit holds q: it is in no group
+        return torch.optim.Adam([g for g in optimizer_groups(model, lr) if g["params"][0] is not model[0].q])
+
+    frequency, q, grad_change = one_step(without_q)
+    assert abs(math.log(frequency / 1000.0)) == pytest.approx(lr * span, rel=1e-3)
+    assert q == 2.0 and grad_change == 0.0
+
+    def resumed(model):  # a state dict round trip, as a checkpoint makes
+        saved = torch.optim.Adam(optimizer_groups(model, lr)).state_dict()
+        opt = torch.optim.Adam(optimizer_groups(model, lr))
+        opt.load_state_dict(saved)
+        return opt
+
+    assert abs(math.log(one_step(resumed)[0] / 1000.0)) == pytest.approx(lr * span, rel=1e-3)
+
+    def old_checkpoint(model):  # groups saved before log steps existed: linear rates, no mark
+        old = [{"params": g["params"], "lr": lr * (0.49 * 48000 - 20.0)} for g in optimizer_groups(model, lr)]
+        saved = torch.optim.Adam(old).state_dict()
+        opt = torch.optim.Adam(optimizer_groups(model, lr))
+        opt.load_state_dict(saved)
+        return opt
+
+    # rel 1e-2: the gradient per Hz is ~7e-6, against which Adam's eps (1e-8) shortens the step 0.15 %.
+    assert abs(one_step(old_checkpoint)[0] - 1000.0) == pytest.approx(lr * (0.49 * 48000 - 20.0), rel=1e-2)

@@ -16,7 +16,7 @@ from neuralfx.dsp import Gain
 from neuralfx.errors import ModelFileError
 from neuralfx.model import Model
 
-from conftest import random_lstm_model
+from conftest import SIGNALS, random_lstm_model
 
 
 def test_weights_round_trip_bit_exactly(tmp_path: Path) -> None:
@@ -40,8 +40,29 @@ def test_weights_round_trip_bit_exactly(tmp_path: Path) -> None:
 
 def test_file_is_versioned_json_without_pickle(lstm_model_path: Path) -> None:
     doc = json.loads(lstm_model_path.read_text())
-    assert doc["format"] == "neuralfx-model" and doc["version"] == modelfile.FORMAT_VERSION
+    assert doc["format"] == "neuralfx-model" and doc["version"] == 1  # nothing in it needs version 2
     assert doc["blocks"][0]["type"] == "LSTM"
+
+
+def test_a_file_is_version_2_only_where_a_version_1_reader_would_misread_it(tmp_path: Path) -> None:
+    """Version-1 readers ignore config keys they do not know: a Compressor with level smoothing,
+    or an RMS detector with its own attack, would run there as a different compressor, so such a
+    file says version 2 (and they refuse it); every other file stays version 1. Both readers
+    load both versions."""
+    from neuralfx.dsp import Compressor, DryWet, NoiseGate
+
+    cases = {
+        1: [Compressor(), Compressor("rms"), NoiseGate("peak", rms_attack_ms=0.0)],  # peak ignores the RMS attack
+        2: [Compressor(smoothing="level"), NoiseGate("rms", rms_attack_ms=0.0), DryWet([Compressor(smoothing="level")])],
+    }
+    x = SIGNALS["plucks"](seconds=0.1)
+    for version, blocks in cases.items():
+        for i, block in enumerate(blocks):
+            path = Model([block], 48000).save(tmp_path / f"v{version}_{i}.nfx")
+            assert json.loads(path.read_text())["version"] == version, (version, block)
+            with torch.no_grad():
+                reference = Model.load(path)(torch.from_numpy(x)[None])[0][0].numpy()
+            assert np.max(np.abs(neuralfx.load(path)(x, 48000) - reference)) <= 1e-4
 
 
 def _load_both(text: str, tmp_path: Path) -> tuple[str, str]:
@@ -64,7 +85,8 @@ def _mutate(path: Path, edit) -> str:
 @pytest.mark.parametrize(
     "edit, needle",
     [
-        (lambda d: d.update(version=2), "version 2"),
+        (lambda d: d.update(version=3), "file is version 3, this build reads versions 1 to 2"),
+        (lambda d: d.update(version=0), "file is version 0"),
         (lambda d: d.update(format="other"), "format"),
         (lambda d: d.pop("sample_rate"), "sample_rate"),
         (lambda d: d.update(blocks=[]), "blocks: empty"),

@@ -67,6 +67,14 @@ def test_clean_amp_grey_box_eq_recovered_its_device() -> None:
     assert lowpass["frequency"] == pytest.approx(6000.0, rel=0.1)
 
 
+@pytest.mark.parametrize("name", list_models())
+def test_shipped_model_says_the_file_version_its_blocks_need(name: str) -> None:
+    # A version-1 reader would run the compressor preset's level smoothing as gain smoothing:
+    # its file must say version 2, so that such a reader refuses it.
+    path = resolve_model(name)
+    assert modelfile.load(path).version == Model.load(path).to_modelfile().version
+
+
 def test_compressor_preset_is_pedalboards_compressor_at_held_out_settings() -> None:
     # The recipe's device is Pedalboard's Compressor (2 ms attack, 100 ms release) and Gain(+3 dB);
     # its model has Pedalboard's structure (smoothing "level"), so training can land on the device

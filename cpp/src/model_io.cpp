@@ -88,9 +88,10 @@ std::unique_ptr<Model> load_model_from_string(const std::string& text) {
         fail("format", std::string("missing or not \"") + kModelFormatName + "\": this is not a neuralfx model file");
     auto version = root.find("version");
     if (version == root.end() || !version->is_number_integer()) fail("version", "missing or not an integer");
-    if (!integer_within(*version, kModelFormatVersion, kModelFormatVersion))
-        fail("version", "file is version " + version->dump() + ", this build reads version " +
-                            std::to_string(kModelFormatVersion) + ": update neuralfx or re-export the model");
+    if (!integer_within(*version, kOldestModelFormatVersion, kModelFormatVersion))
+        fail("version", "file is version " + version->dump() + ", this build reads versions " +
+                            std::to_string(kOldestModelFormatVersion) + " to " + std::to_string(kModelFormatVersion) +
+                            ": update neuralfx or re-export the model");
     const double sample_rate = read_number(root, "sample_rate", "(top level)");
     if (sample_rate < 1000.0 || sample_rate > 768000.0) fail("sample_rate", "outside [1000, 768000] Hz");
 

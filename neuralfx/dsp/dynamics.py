@@ -250,6 +250,11 @@ class DynamicsBlock(ParamBlock):
         optional = {k: config[k] for k in ("detector", "rms_ms", "rms_attack_ms", "smoothing") if k in config}
         return cls(sample_rate=config["sample_rate"], knobs=config.get("knobs"), **optional)
 
+    def format_version(self) -> int:
+        # Version-1 readers ignore smoothing and rms_attack_ms: gain smoothing, a plain average.
+        plain = self.smoothing == "gain" and (self.detector == "peak" or self.rms_attack_ms == self.rms_ms)
+        return 1 if plain else 2
+
     # ---- to override ----
     def static_gain_db(self, level_db: Tensor, values: dict[str, Tensor]) -> Tensor:
         raise NotImplementedError

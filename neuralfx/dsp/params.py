@@ -85,6 +85,11 @@ class ParamBlock(nn.Module):
     def param_specs(self) -> Sequence[ParamSpec]:
         raise NotImplementedError
 
+    def format_version(self) -> int:
+        """The oldest model-file version whose readers run this block as configured (see
+        neuralfx.modelfile); inner blocks answer for themselves."""
+        return 1
+
     def _process(self, x: Tensor, values: dict[str, Tensor], state: Any) -> tuple[Tensor, Any]:
         raise NotImplementedError
 
@@ -118,34 +123,35 @@ class ParamBlock(nn.Module):
         return self._process(x, self.parameter_values(knobs), state)
 
 
-def _free_dsp_weights(model: nn.Module) -> list[tuple[ParamSpec, nn.Parameter]]:
-    """Every DSP parameter's spec and weight that no knob binds."""
-    return [(spec, getattr(module, spec.name)) for module in model.modules() if isinstance(module, ParamBlock)
-            for spec in module.param_specs() if spec.name not in module.knob_bindings]
-
-
 def optimizer_groups(model: nn.Module, lr: float, dsp_scale: float = 1.0) -> list[dict[str, Any]]:
     """Adam parameter groups: neural weights step by `lr`; each free DSP parameter moves by `lr`
     times `dsp_scale` of its declared range per step, so Hz, dB and ms move at comparable rates
     (the normalized 0..1 interface applied to the weights). A log-stepped parameter's range is
-    measured in log units (``step`` steps it in log space). Knob-bound parameters are left out:
-    the knob sets them."""
-    dsp = {id(weight) for block in model.modules() if isinstance(block, ParamBlock)
-           for weight in (getattr(block, spec.name) for spec in block.param_specs())}
-    groups = []
-    for spec, weight in _free_dsp_weights(model):
-        span = math.log(spec.max / spec.min) if spec.log_steps else spec.max - spec.min
-        groups.append({"params": [weight], "lr": lr * dsp_scale * span})
+    measured in log units and its group marked ``log_steps`` (``step`` steps it in log space; the
+    mark travels in the optimizer's state dict, so a resumed run keeps the law it started with).
+    Knob-bound parameters are left out: the knob sets them."""
+    groups, dsp = [], set()
+    for module in model.modules():
+        if isinstance(module, ParamBlock):
+            for spec in module.param_specs():
+                weight = getattr(module, spec.name)
+                dsp.add(id(weight))
+                if spec.name not in module.knob_bindings:
+                    span = math.log(spec.max / spec.min) if spec.log_steps else spec.max - spec.min
+                    groups.append({"params": [weight], "lr": lr * dsp_scale * span, "log_steps": spec.log_steps})
     neural = [p for p in model.parameters() if id(p) not in dsp]
     return ([{"params": neural, "lr": lr}] if neural else []) + groups
 
 
 @torch.no_grad()
 def step(optimizer: torch.optim.Optimizer, model: nn.Module) -> None:
-    """optimizer.step() for groups from optimizer_groups: log-stepped DSP weights take their step
-    in log space (the weight holds log(value) and its gradient d/dlog(value) = value d/dvalue for
-    the step, so Adam's moments live in log units), then every DSP weight is kept in range."""
-    logged = [w for spec, w in _free_dsp_weights(model) if spec.log_steps and w.grad is not None]
+    """optimizer.step() for groups from optimizer_groups: the weights of groups marked log_steps
+    take their step in log space (the weight holds log(value) and its gradient d/dlog(value) =
+    value d/dvalue for the step, so Adam's moments live in log units), then every DSP weight is
+    kept in range. Groups without the mark (a checkpoint from before log steps) step linearly, as
+    their learning rates and moments were made for."""
+    logged = [w for group in optimizer.param_groups if group.get("log_steps") for w in group["params"]
+              if w.grad is not None]
     for weight in logged:  # in range, so positive: keep_in_range ran after the previous step
         weight.grad.mul_(weight)
         weight.log_()

@@ -10,7 +10,10 @@
 
 namespace neuralfx {
 
-constexpr int kModelFormatVersion = 1;
+// The versions this build reads (neuralfx/modelfile.py: OLDEST_VERSION, FORMAT_VERSION). Version 2
+// added the dynamics blocks' smoothing and rms_attack_ms, which version-1 readers would ignore.
+constexpr int kOldestModelFormatVersion = 1;
+constexpr int kModelFormatVersion = 2;
 constexpr const char* kModelFormatName = "neuralfx-model";
 
 class ModelFileError : public std::runtime_error {
