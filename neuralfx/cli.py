@@ -186,6 +186,9 @@ def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from .dsp.fit import load_template, model_for_captures
     from .files import writable_file
     from .sweep import manifest_capture_recipe
     from .training import TrainConfig, train
@@ -197,16 +200,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     if sizes and args.arch not in RECURRENT:
         raise ValueError(f"--hidden-size and --num-layers apply to {' and '.join(RECURRENT)}; --arch {args.arch} has a "
                          "fixed layout")
+    if args.template and (sizes or args.arch != "lstm"):
+        raise ValueError("--template names the model's blocks: leave out --arch, --hidden-size and --num-layers")
+    template = load_template(args.template) if args.template else None
     captures, heldout, knobs, what = _training_data(args)
+    model = None
+    if template is not None:
+        torch.manual_seed(args.seed)  # the template's networks start from seeded weights, as train() seeds its own
+        model = model_for_captures(template, captures[0].pair.sample_rate, knobs)
     recipe = manifest_capture_recipe(args.manifest) if args.manifest else None
-    batch = {"batch_size": args.batch_size} if args.batch_size else {}
-    config = TrainConfig(arch=args.arch, **sizes, **batch,
+    given = {k: v for k, v in (("batch_size", args.batch_size), ("dsp_lr_scale", args.dsp_lr_scale)) if v}
+    config = TrainConfig(arch=args.arch, **sizes, **given,
                          max_steps=args.max_steps,
                          max_seconds=args.max_minutes * 60 if args.max_minutes else None, seed=args.seed,
                          device=args.device, threads=args.threads, checkpoint=args.checkpoint,
                          max_latency_seconds=args.max_latency, polarity=args.polarity,
                          allow_clipping=args.allow_clipping)
-    result = train(captures, config, knobs=knobs, heldout=heldout)
+    result = train(captures, config, knobs=knobs, model=model, heldout=heldout)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun, rank 0 writes the model
     trained_on = args.trained_on or what
@@ -338,6 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the network: recurrent (--hidden-size, --num-layers apply) or convolutional (NAM WaveNet layouts, TCN)")
     t.add_argument("--hidden-size", type=_positive(int), help="recurrent units (lstm, gru; default 32)")
     t.add_argument("--num-layers", type=_positive(int), help="recurrent layers (lstm, gru; default 1)")
+    t.add_argument("--template", help="JSON {\"blocks\": [{type, config}, ...]}: train this chain of blocks (DSP "
+                                      "blocks with knob bindings, EQ -> LSTM -> EQ, ...) instead of --arch (docs/DSP.md)")
+    t.add_argument("--dsp-lr-scale", type=_positive(float),
+                   help="DSP parameters' step as a share of the network's (default: TrainConfig.dsp_lr_scale, 0.1; "
+                        "1 for a chain of DSP blocks only)")
     t.add_argument("--batch-size", type=_positive(int),
                    help="segments per optimizer step (default: TrainConfig.batch_size); on an H200 a step of 32 "
                         "took about as long as one of 8 (docs/TRAINING-SPEED.md)")

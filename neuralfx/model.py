@@ -42,9 +42,11 @@ def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knobs: S
             for spec in part.param_specs():
                 knob = by_name.get(part.knob_bindings.get(spec.name, ""))
                 if knob is not None and (knob.min, knob.max) != (spec.min, spec.max):
+                    needed = f"[{spec.min:g}, {spec.max:g}] {spec.unit}".rstrip()
                     raise ModelFileError(
                         f"{where}: knob '{knob.name}' has range [{knob.min:g}, {knob.max:g}]; parameter "
-                        f"'{spec.name}' of {type(part).__name__} needs exactly [{spec.min:g}, {spec.max:g}] {spec.unit}")
+                        f"'{spec.name}' of {type(part).__name__} needs exactly {needed}: declare the knob with that "
+                        "range (for knob captures: its min and max in manifest.json)")
 
 
 class Model(nn.Module):

@@ -202,6 +202,48 @@ def test_knob_sweep_capture_then_train_with_held_out_setting(tmp_path: Path) -> 
     assert reported == pytest.approx(mf.metadata["validation_esr"], rel=1e-4)
 
 
+def test_train_a_template_of_dsp_blocks_on_knob_captures(tmp_path: Path) -> None:
+    # Pedalboard's Compressor swept over its threshold, modelled from the shell by neuralfx's own
+    # Compressor with Pedalboard's structure, its threshold on the captures' knob. Before
+    # --template the CLI trained networks only.
+    import json
+
+    from neuralfx import modelfile
+
+    (tmp_path / "comp.chain.json").write_text(json.dumps({"stages": [
+        {"plugin": "Compressor", "params": {"threshold_db": -24, "ratio": 4, "attack_ms": 2, "release_ms": 100}},
+        {"plugin": "Gain", "params": {"gain_db": 3}}]}))
+    r = run("capture", "cap", "--chain", "comp.chain.json", "--seconds", "12", "--sweep", "0.threshold_db=-36,-20",
+            "--heldout", "0.threshold_db=-28", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    compressor = {"type": "Compressor", "config": {"smoothing": "level", "knobs": {"threshold_db": "threshold_db"}}}
+    (tmp_path / "model.json").write_text(json.dumps({"blocks": [compressor]}))
+    train = ["train", "--manifest", "cap/manifest.json", "--template", "model.json", "--dsp-lr-scale", "1",
+             "--max-steps", "300", "-o", "comp.nfx"]
+    # The sweep's knob spans the values captured; one bound to a parameter must span its range.
+    r = run(*train, cwd=tmp_path)
+    assert r.returncode == 1 and ("knob 'threshold_db' has range [-36, -20]; parameter 'threshold_db' of Compressor "
+                                  "needs exactly [-80, 0] dB: declare the knob with that range (for knob captures: "
+                                  "its min and max in manifest.json)") in r.stderr, r.stderr
+    manifest = json.loads((tmp_path / "cap" / "manifest.json").read_text())
+    manifest["knobs"][0].update(min=-80, max=0)
+    (tmp_path / "cap" / "manifest.json").write_text(json.dumps(manifest))
+    r = run(*train, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    mf = modelfile.load(tmp_path / "comp.nfx")
+    assert [b.type for b in mf.blocks] == ["Compressor"] and mf.version == 2
+    assert [(k.name, k.min, k.max) for k in mf.knobs] == [("threshold_db", -80, 0)]
+    # 2.2e-8 and 4.7e-8 when written.
+    assert mf.metadata["validation_esr"] < 1e-5
+    assert mf.metadata["heldout_esr"]['{"threshold_db": -28.0}'] < 1e-5
+    (tmp_path / "bad.json").write_text(json.dumps({"blocks": [compressor], "knobs": []}))
+    r = run("train", "--manifest", "cap/manifest.json", "--template", "bad.json", "-o", "bad.nfx", cwd=tmp_path)
+    assert r.returncode == 1 and "template: unknown entries ['knobs']" in r.stderr, r.stderr
+    r = run("train", "--manifest", "cap/manifest.json", "--template", "model.json", "--hidden-size", "8", "-o", "bad.nfx",
+            cwd=tmp_path)
+    assert r.returncode == 1 and "--template names the model's blocks" in r.stderr
+
+
 def test_report_aligns_remade_captures_as_training_did(tmp_path: Path) -> None:
     # An inverting device trained with --polarity flip: the report scored the remade captures
     # unflipped (ESR 2.75 for a model whose validation ESR was 0.12).

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from neuralfx.dsp.fit import model_from_template
+from neuralfx.dsp.fit import model_for_captures
 from neuralfx.knobs import Knob
 from neuralfx.model import Model
 from neuralfx.report import capture_recipe
@@ -44,9 +44,7 @@ def model_from_recipe(recipe: dict, rate: float, knobs: list[Knob]) -> Model | N
     for the default: an LSTM of the "train" settings conditioned on every knob."""
     if "model" not in recipe:
         return None
-    template = {"sample_rate": rate, "blocks": recipe["model"]["blocks"],
-                "knobs": [{"name": k.name, "min": k.min, "max": k.max, "default": k.default, "unit": k.unit} for k in knobs]}
-    return model_from_template(template)
+    return model_for_captures({"blocks": recipe["model"]["blocks"]}, rate, knobs)
 
 
 def architecture(model: Model) -> str:

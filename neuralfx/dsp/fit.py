@@ -30,7 +30,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection, Optional
+from typing import Any, Collection, Optional, Sequence
 
 import numpy as np
 import torch
@@ -38,6 +38,7 @@ import torch
 from ..blocks import BLOCK_TYPES, block_class
 from ..errors import ModelFileError
 from ..losses import LossWeights, TrainingLoss, esr
+from ..knobs import Knob
 from ..model import Model
 from ..modelfile import _read_knobs
 from .biquad import MODES as BIQUAD_MODES
@@ -85,6 +86,24 @@ def model_from_template(template: dict[str, Any]) -> Model:
             block.load_state_dict(state, strict=False)
         blocks.append(block)
     return Model(blocks, float(rate), _read_knobs(template.get("knobs", [])))
+
+
+def model_for_captures(template: dict[str, Any], sample_rate: float, knobs: Sequence[Knob]) -> Model:
+    """The model `neuralfx train --template` (or a training recipe's "model") trains: the template's
+    blocks ({"blocks": [{type, config}, ...]}) at the captures' rate, on the captures' knobs (a
+    knob bound to a DSP parameter must span its range: edit the manifest's knob before training)."""
+    if not isinstance(template, dict):
+        raise ModelFileError("template: expected a JSON object {\"blocks\": [...]}")
+    unknown = sorted(set(template) - {"blocks", "sample_rate"})
+    if unknown:
+        raise ModelFileError(f"template: unknown entries {unknown}: a training template holds blocks only (knobs "
+                             "come from the captures, the rate from the audio)")
+    if "sample_rate" in template and template["sample_rate"] != sample_rate:
+        raise ModelFileError(f"template.sample_rate: {template['sample_rate']} Hz, but the captures are "
+                             f"{sample_rate:g} Hz: leave it out")
+    doc = {"sample_rate": float(sample_rate), "blocks": template.get("blocks"),
+           "knobs": [{"name": k.name, "min": k.min, "max": k.max, "default": k.default, "unit": k.unit} for k in knobs]}
+    return model_from_template(doc)
 
 
 def _option_value(text: str) -> Any:
