@@ -396,7 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--input", help="input WAV of a pair recorded through the device (with --target)")
     r.add_argument("--target", help="the device's output WAV for --input")
     r.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
-                   help="knob setting for the pair; without a pair, report only that trained setting")
+                   help="knob setting for the pair; without a pair, a trained setting (scored on its held-out tail) "
+                        "or any other (captured there from the model's metadata)")
     r.add_argument("--segment-seconds", type=_positive(float), default=1.0, help="segment length of the ESR-per-segment plot")
     r.set_defaults(func=cmd_report)
     return p

@@ -4,7 +4,9 @@ The prediction is the model file running in the C++ kernel (neuralfx.load), i.e.
 The audio comes from a given (input, target) pair, or, for models built by
 training/build_presets.py, from the captures remade from the model's metadata ("capture":
 capture signal seed and the Pedalboard device at each trained setting), scored on the held-out
-tail that training validated on. Metrics: ESR as auraloss defines it (Wright and Välimäki,
+tail that training validated on; at a knob setting it was not trained on (--knob), on a whole
+capture of the signal training scored held-out settings with, the device set from the metadata's
+knob controls. Metrics: ESR as auraloss defines it (Wright and Välimäki,
 ICASSP 2020) and the multi-resolution STFT distance, the same functions training reports.
 
 Writes into the output folder:
@@ -40,30 +42,45 @@ PLOTS = ("loss_curves.png", "waveform.png", "error_spectrogram.png", "esr_per_se
 
 
 # ---- how to remake the captures a model was trained on (written by training/build_presets.py) ----
-def capture_recipe(sample_rate: float, seconds: float, seed: int,
-                   devices: Sequence[tuple[dict[str, float], list[dict]]]) -> dict[str, Any]:
+def capture_recipe(sample_rate: float, seconds: float, seed: int, devices: Sequence[tuple[dict[str, float], list[dict]]],
+                   device: Optional[list[dict]] = None, controls: Optional[list[dict]] = None) -> dict[str, Any]:
     """Model-file metadata that says how to remake the training captures: the capture signal's
     arguments and, per trained knob setting, the device as chain-preset stages
-    (`[{"plugin": "Distortion", "params": {...}}, ...]`), and which capture signal it was."""
+    (`[{"plugin": "Distortion", "params": {...}}, ...]`), and which capture signal it was; with
+    the device's stages and which parameter each knob sets (sweep.controls_of), also how to
+    capture it at settings never trained on."""
     from .capture import SIGNAL_VERSION
 
-    return {"signal_version": SIGNAL_VERSION, "sample_rate": float(sample_rate), "seconds": float(seconds), "seed": int(seed),
-            "devices": [{"settings": dict(settings), "stages": stages} for settings, stages in devices]}
+    recipe = {"signal_version": SIGNAL_VERSION, "sample_rate": float(sample_rate), "seconds": float(seconds),
+              "seed": int(seed), "devices": [{"settings": dict(settings), "stages": stages} for settings, stages in devices]}
+    if device is not None and controls is not None:
+        recipe.update(device=device, controls=controls)
+    return recipe
 
 
-def captures_from_recipe(recipe: dict[str, Any]) -> list:
-    """The captures described by `capture_recipe`, remade: same signal, same device, same audio."""
+def captures_from_recipe(recipe: dict[str, Any], untrained: Optional[dict[str, float]] = None) -> list:
+    """The captures described by `capture_recipe`, remade: same signal, same device, same audio.
+    untrained: instead, one capture at these settings (every knob), of the signal training scores
+    held-out settings with, the device set through the recipe's controls."""
     import pedalboard
 
     from .capture import SIGNAL_VERSION, capture
     from .chain import _stage_from_json
+    from .sweep import heldout_signal_args, stages_controlled
     from .training import Capture
 
     try:
         rate, seconds, seed = float(recipe["sample_rate"]), float(recipe["seconds"]), int(recipe["seed"])
         devices = [(dict(d["settings"]), list(d["stages"])) for d in recipe["devices"]]
         version = int(recipe.get("signal_version", 1))  # files written before it was recorded: 1
-    except (KeyError, TypeError, ValueError) as e:
+        if untrained is not None:
+            if "controls" not in recipe:
+                raise ValueError("the model's metadata says how to capture its trained settings only (it was built "
+                                 "before the metadata kept the knob controls): pass --input and --target recorded at "
+                                 "that setting, or retrain it")
+            devices = [(dict(untrained), stages_controlled(list(recipe["device"]), recipe["controls"], untrained))]
+            seconds, seed = heldout_signal_args(seconds, seed)
+    except (KeyError, TypeError, IndexError) as e:
         raise ValueError(f"metadata.capture is malformed ({e!r}): pass --input and --target instead") from None
     if version != SIGNAL_VERSION:
         raise ValueError(f"the model was trained on version {version} of the capture signal and this neuralfx makes "
@@ -138,14 +155,22 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
         recipe = dict(meta["capture"])
         recipe["devices"] = [d for d in recipe.get("devices", []) if isinstance(d, dict)
                              and all(math.isclose(d.get("settings", {}).get(k, math.nan), v) for k, v in knobs.items())]
-        if not recipe["devices"]:
-            trained = "; ".join(_settings_text(d.get("settings", {})) for d in meta["capture"].get("devices", []))
-            raise ValueError(f"--knob {_settings_text(knobs)}: not a trained setting (trained: {trained}); "
-                             "pick one of those or pass --input/--target recorded at that setting")
-        captures = [Capture(aligned(c.pair), c.settings) for c in captures_from_recipe(recipe)]
-        fraction = float(config.get("validation_fraction", TrainConfig.validation_fraction))
-        source = (f"held-out last {fraction:.0%} of the training captures, remade from the model's metadata "
-                  f"(capture seed {meta['capture']['seed']})")
+        if recipe["devices"]:
+            captures = [Capture(aligned(c.pair), c.settings) for c in captures_from_recipe(recipe)]
+            fraction = float(config.get("validation_fraction", TrainConfig.validation_fraction))
+            source = (f"held-out last {fraction:.0%} of the training captures, remade from the model's metadata "
+                      f"(capture seed {meta['capture']['seed']})")
+        else:  # a setting never trained on: scored as training scores held-out settings
+            settings = {k.name: effect.get_knob(k.name) for k in effect.knobs}
+            try:
+                remade = captures_from_recipe(recipe, untrained=settings)
+            except ValueError as e:
+                trained = "; ".join(_settings_text(d.get("settings", {})) for d in meta["capture"].get("devices", []))
+                raise ValueError(f"--knob {_settings_text(knobs)} is not a trained setting (trained: {trained}), "
+                                 f"and {e}") from None
+            captures, fraction = [Capture(aligned(c.pair), c.settings) for c in remade], 1.0
+            source = (f"a setting never trained on ({_settings_text(settings)}): a whole capture of the signal "
+                      "training scores held-out settings with, remade from the model's metadata")
     results = heldout_predictions(effect, captures, fraction)
     parts, start = [], 0
     for c, (p, _) in zip(captures, results):

@@ -140,14 +140,25 @@ def settings_grid(sweeps: Sequence[KnobSweep], heldout: bool = False) -> list[di
     return [dict(zip([s.knob.name for s in sweeps], combo)) for combo in itertools.product(*lists)]
 
 
-def stages_at(stages: list[dict], sweeps: Sequence[KnobSweep], settings: dict[str, float]) -> list[dict]:
-    """`stages` (chain-preset stage documents) with each swept parameter set to its setting."""
+def controls_of(sweeps: Sequence[KnobSweep]) -> list[dict[str, Any]]:
+    """Which stage parameter each knob sets, as plain JSON (a capture recipe keeps it)."""
+    return [{"knob": s.knob.name, "stage": s.stage, "param": s.param} for s in sweeps]
+
+
+def stages_controlled(stages: list[dict], controls: Sequence[dict[str, Any]], settings: dict[str, float]) -> list[dict]:
+    """`stages` (chain-preset stage documents) with each controlled parameter set to its knob's
+    setting; controls as controls_of gives them."""
     docs = copy.deepcopy(stages)
-    for s in sweeps:
-        doc = docs[s.stage]
+    for c in controls:
+        doc = docs[c["stage"]]
         key = "params" if "plugin" in doc else "knobs"
-        doc.setdefault(key, {})[s.param] = settings[s.knob.name]
+        doc.setdefault(key, {})[c["param"]] = settings[c["knob"]]
     return docs
+
+
+def stages_at(stages: list[dict], sweeps: Sequence[KnobSweep], settings: dict[str, float]) -> list[dict]:
+    """`stages` with each swept parameter set to its setting."""
+    return stages_controlled(stages, controls_of(sweeps), settings)
 
 
 def device_at(stages: list[dict], sweeps: Sequence[KnobSweep], settings: dict[str, float], base: Path):
@@ -261,6 +272,7 @@ def manifest_capture_recipe(path: str | os.PathLike) -> Optional[dict[str, Any]]
         sweeps = [KnobSweep.from_json(k, f"{path}: knobs[{i}]") for i, k in enumerate(doc.get("knobs", []))]
         trained = [e.get("settings", {}) for e in doc["captures"] if not e.get("heldout", False)]
         return capture_recipe(doc["sample_rate"], signal["seconds"], signal["seed"],
-                              [(settings, stages_at(stages, sweeps, settings)) for settings in trained])
+                              [(settings, stages_at(stages, sweeps, settings)) for settings in trained],
+                              stages, controls_of(sweeps))
     except (KeyError, IndexError, TypeError, ValueError, AttributeError):
         return None  # a manifest this cannot read is load_manifest's to report; the model just lacks the recipe

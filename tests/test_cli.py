@@ -200,6 +200,14 @@ def test_knob_sweep_capture_then_train_with_held_out_setting(tmp_path: Path) -> 
     assert r.returncode == 0, r.stderr
     reported = float(r.stdout.split("ESR ")[1].split(",")[0])
     assert reported == pytest.approx(mf.metadata["validation_esr"], rel=1e-4)
+    # At a setting never trained on, the report captures the device there from the metadata (it
+    # refused "not a trained setting"): at the held-out one it scores what training scored.
+    assert mf.metadata["capture"]["controls"] == [{"knob": "drive_db", "stage": 0, "param": "drive_db"}]
+    r = run("report", "m.nfx", "-o", "rep6", "--knob", "drive_db=6", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    reported = float(r.stdout.split("ESR ")[1].split(",")[0])
+    assert reported == pytest.approx(mf.metadata["heldout_esr"]['{"drive_db": 6.0}'], rel=1e-4)
+    assert "a setting never trained on (drive_db=6)" in (tmp_path / "rep6" / "summary.txt").read_text()
 
 
 def test_train_a_template_of_dsp_blocks_on_knob_captures(tmp_path: Path) -> None:

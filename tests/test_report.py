@@ -112,7 +112,7 @@ def test_report_remakes_the_held_out_audio_from_metadata(trained, tmp_path: Path
     assert min(history["validation_esr"]) == pytest.approx(meta["validation_esr"], rel=1e-5)
 
 
-def test_knob_selects_a_trained_setting(tmp_path: Path) -> None:
+def test_knob_selects_a_trained_setting(tmp_path: Path, capsys) -> None:
     # A random conditioned model: the report does not care how good it is, only what it measures.
     stages = [dict(s, params=dict(s["params"])) for s in STAGES]
     devices = []
@@ -130,7 +130,12 @@ def test_knob_selects_a_trained_setting(tmp_path: Path) -> None:
     expected = auraloss_esr(effect(x[start - VALIDATION_WARMUP :], RATE)[VALIDATION_WARMUP:], y[start:])
     assert summary_esr(out) == pytest.approx(expected, rel=1e-5)
     assert not (out / "loss_curves.png").exists()  # no history in this file
+    # Without the knob controls in its metadata (models built before they were kept), a setting
+    # never trained on cannot be captured: the pair must be given.
+    capsys.readouterr()
     assert cli.main(["report", str(model), "-o", str(out), "--knob", "gain=3"]) == 1
+    assert ("--knob gain=3 is not a trained setting (trained: gain=2, tone=0; gain=8, tone=0), and the model's "
+            "metadata says how to capture its trained settings only") in capsys.readouterr().err
 
 
 def test_old_model_needs_a_pair_and_reports_missing_history(lstm_model_path: Path, trained, tmp_path: Path,

@@ -25,7 +25,7 @@ from neuralfx.knobs import Knob
 from neuralfx.model import Model
 from neuralfx.report import capture_recipe
 from neuralfx.scores import esr_text
-from neuralfx.sweep import KnobSweep, capture_sweep, settings_grid, stages_at
+from neuralfx.sweep import KnobSweep, capture_sweep, controls_of, settings_grid, stages_at
 from neuralfx.training import TrainConfig, train
 
 HERE = Path(__file__).resolve().parent
@@ -92,7 +92,8 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
     trained_on = f"{recipe['description']}; Pedalboard device {json.dumps(recipe['device'])}"
     metadata = result.metadata(trained_on, config, name=name)
     # How to remake the captures, so that `neuralfx report` can plot the held-out audio.
-    metadata["capture"] = capture_recipe(rate, seconds, seed, [(s, stages_at(recipe["device"], sweeps, s)) for s in grid])
+    metadata["capture"] = capture_recipe(rate, seconds, seed, [(s, stages_at(recipe["device"], sweeps, s)) for s in grid],
+                                         recipe["device"], controls_of(sweeps))
     model_path = result.model.save(out_dir / f"{name}.nfx", metadata)
     # Built: the checkpoint served an interrupted build only, and a later build starts afresh (on
     # a changed recipe or capture signal, resuming would stamp new metadata on old training).
