@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -16,11 +17,13 @@ from .scores import esr_text
 
 
 def _positive(kind: type) -> Callable[[str], float]:
-    """An argparse type: a number of `kind` above zero."""
+    """An argparse type: a finite number of `kind` above zero."""
     def parse(text: str) -> float:
         value = kind(text)
         if not value > 0:
             raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be finite, got {text}")
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
@@ -205,7 +208,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     template = load_template(args.template) if args.template else None
     captures, heldout, knobs, what = _training_data(args)
     model = None
-    if template is not None:
+    if args.template:
         torch.manual_seed(args.seed)  # the template's networks start from seeded weights, as train() seeds its own
         model = model_for_captures(template, captures[0].pair.sample_rate, knobs)
     recipe = manifest_capture_recipe(args.manifest) if args.manifest else None
@@ -351,8 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--template", help="JSON {\"blocks\": [{type, config}, ...]}: train this chain of blocks (DSP "
                                       "blocks with knob bindings, EQ -> LSTM -> EQ, ...) instead of --arch (docs/DSP.md)")
     t.add_argument("--dsp-lr-scale", type=_positive(float),
-                   help="DSP parameters' step as a share of the network's (default: TrainConfig.dsp_lr_scale, 0.1; "
-                        "1 for a chain of DSP blocks only)")
+                   help="DSP parameters' step as a share of the network's (default 0.1, TrainConfig.dsp_lr_scale, "
+                        "made for DSP blocks beside a network; pass 1 for a chain of DSP blocks only)")
     t.add_argument("--batch-size", type=_positive(int),
                    help="segments per optimizer step (default: TrainConfig.batch_size); on an H200 a step of 32 "
                         "took about as long as one of 8 (docs/TRAINING-SPEED.md)")

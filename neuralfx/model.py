@@ -35,7 +35,9 @@ def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knobs: S
         _check_block_fits(inner, index, sample_rate, knobs, f"{where}.config.blocks[{j}]")
     for j, name in enumerate(getattr(block, "conditioning", [])):
         if name not in knob_names:
-            raise ModelFileError(f"{where}.config.conditioning[{j}]: knob '{name}' is not declared in \"knobs\"")
+            raise ModelFileError(f"{where}.config.conditioning[{j}]: knob '{name}' is not declared in \"knobs\" "
+                                 f"(declared: {', '.join(knob_names) or 'none'}; a `neuralfx train --template` "
+                                 "model has the captures' knobs)")
     by_name = {k.name: k for k in knobs}
     for part in block.modules():
         if isinstance(part, ParamBlock):

@@ -316,12 +316,13 @@ def train(
         k = torch.stack(ks)[:, :, None].expand(-1, -1, segment)
         return torch.stack(xs).to(device), torch.stack(ys).to(device), k.to(device)
 
-    st = _Progress(best_state=copy.deepcopy(model.state_dict()), data=_data_fingerprint(captures))
+    st = _Progress(best_state=copy.deepcopy(model.state_dict()), data=_run_fingerprint(captures, model, config))
     if config.checkpoint and Path(config.checkpoint).exists():
         saved = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng)
         if saved.data and saved.data != st.data:  # checkpoints from before the fingerprint: not checked
-            raise ValueError(f"checkpoint '{config.checkpoint}' was trained on other data (other captures, settings "
-                             "or alignment): delete it, or give this run another checkpoint path")
+            raise ValueError(f"checkpoint '{config.checkpoint}' was trained on other data or another model (other "
+                             "captures, settings or alignment, other blocks or configs, another learning_rate or "
+                             "dsp_lr_scale): delete it, or give this run another checkpoint path")
         st = replace(saved, data=st.data)
         if rank != 0:  # the checkpoint holds rank 0's sampler: the others draw afresh
             rng = np.random.default_rng([config.seed, rank, st.step])
@@ -430,16 +431,21 @@ class _Progress:
     stale: int = 0
     history: list = field(default_factory=list)
     mid_segment: bool = False  # saved where a run ended inside a segment
-    data: str = ""  # _data_fingerprint of the captures trained on
+    data: str = ""  # _run_fingerprint of the run
 
 
-def _data_fingerprint(captures: Sequence[Capture]) -> str:
-    """A digest of the (aligned) audio and knob settings trained on, which a checkpoint must match."""
+def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainConfig) -> str:
+    """A digest of what a checkpoint must match to be resumed: the (aligned) audio and knob
+    settings trained on, the model's blocks and configs (a template's grey-box chain with another
+    band mode has weights of the same shapes), and the step sizes its optimizer state was made for."""
     digest = hashlib.sha256()
     for c in captures:
         digest.update(np.ascontiguousarray(c.pair.input, np.float32).tobytes())
         digest.update(np.ascontiguousarray(c.pair.target, np.float32).tobytes())
         digest.update(json.dumps(c.settings, sort_keys=True).encode())
+    layout = {"blocks": [[b.type_name, b.config()] for b in model.blocks], "knobs": [k.name for k in model.knobs],
+              "learning_rate": config.learning_rate, "dsp_lr_scale": config.dsp_lr_scale}
+    digest.update(json.dumps(layout, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 

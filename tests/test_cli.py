@@ -74,6 +74,7 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
         (["capture", "cap", "--plugin", "missing.vst3"], "plugin 'missing.vst3' does not exist"),
         (["capture", "cap", "--chain", "default", "--sample-rate", "0"], "--sample-rate: must be above 0"),
         (["train", "a.wav", "b.wav", "-o", "m.nfx", "--max-steps", "0"], "--max-steps: must be above 0"),
+        (["train", "a.wav", "b.wav", "-o", "m.nfx", "--dsp-lr-scale", "inf"], "--dsp-lr-scale: must be finite, got inf"),
         # Outputs are checked before the work that would be lost on them.
         (["train", "in.wav", "in.wav", "-o", "folder"], "-o folder is a folder: give a file name"),
         (["fit", "in.wav", "in.wav", "--chain", "gain", "-o", "folder"], "-o folder is a folder: give a file name"),
@@ -244,9 +245,20 @@ def test_train_a_template_of_dsp_blocks_on_knob_captures(tmp_path: Path) -> None
     # 2.2e-8 and 4.7e-8 when written.
     assert mf.metadata["validation_esr"] < 1e-5
     assert mf.metadata["heldout_esr"]['{"threshold_db": -28.0}'] < 1e-5
-    (tmp_path / "bad.json").write_text(json.dumps({"blocks": [compressor], "knobs": []}))
-    r = run("train", "--manifest", "cap/manifest.json", "--template", "bad.json", "-o", "bad.nfx", cwd=tmp_path)
-    assert r.returncode == 1 and "template: unknown entries ['knobs']" in r.stderr, r.stderr
+    for template, message in [({"blocks": [compressor], "knobs": []}, "template: unknown entries ['knobs']"),
+                              (None, "template: expected a JSON object")]:  # null trained the default LSTM
+        (tmp_path / "bad.json").write_text(json.dumps(template))
+        r = run("train", "--manifest", "cap/manifest.json", "--template", "bad.json", "-o", "bad.nfx", cwd=tmp_path)
+        assert r.returncode == 1 and message in r.stderr, r.stderr
+    # A checkpoint resumes only the model it was made for: one of the gain-smoothing Compressor
+    # (weights of the same shapes) resumed silently, and the file then said the wrong ESR.
+    (tmp_path / "gain.json").write_text(json.dumps({"blocks": [dict(compressor, config={**compressor["config"],
+                                                                                       "smoothing": "gain"})]}))
+    steps = ["--max-steps", "20", "--checkpoint", "ck.pt", "--dsp-lr-scale", "1"]
+    assert run("train", "--manifest", "cap/manifest.json", "--template", "gain.json", *steps, "-o", "g.nfx",
+               cwd=tmp_path).returncode == 0
+    r = run("train", "--manifest", "cap/manifest.json", "--template", "model.json", *steps, "-o", "l.nfx", cwd=tmp_path)
+    assert r.returncode == 1 and "was trained on other data or another model" in r.stderr, r.stderr
     r = run("train", "--manifest", "cap/manifest.json", "--template", "model.json", "--hidden-size", "8", "-o", "bad.nfx",
             cwd=tmp_path)
     assert r.returncode == 1 and "--template names the model's blocks" in r.stderr

@@ -194,3 +194,34 @@ def test_fit_recovers_pedalboards_compressor_settings() -> None:
     assert abs(got["attack_ms"] / (2.0 / (2 * np.pi)) - 1.0) < 0.05, got
     assert abs(got["release_ms"] / (100.0 / (2 * np.pi)) - 1.0) < 0.03, got
     assert result.validation_esr < 1e-4
+
+
+def test_a_template_says_what_it_cannot_use() -> None:
+    """A parameter named in a block's config is its starting value (a Gain's gain_db 3 started at
+    0 dB); a key that is neither a parameter nor a config entry, malformed or unknown weights, and
+    a missing config entry are named (a misspelled "smoothng" trained a gain-smoothing
+    Compressor; a list of weights ended in a traceback). Inner blocks take the model's rate too."""
+    from neuralfx.dsp.fit import model_from_template
+
+    def build(*blocks: dict) -> Model:
+        return model_from_template({"sample_rate": RATE, "blocks": list(blocks)})
+
+    gain = build({"type": "Gain", "config": {"gain_db": 3}}).blocks[0]
+    assert float(gain.gain_db.detach()) == 3.0
+    cases = [
+        ({"type": "Compressor", "config": {"smoothng": "level"}},
+         "template.blocks[0]: 'smoothng' is neither a parameter (threshold_db, ratio, knee_db, attack_ms, release_ms, "
+         "makeup_db) nor a config entry"),
+        ({"type": "Gain", "config": {"gain_db": 99}}, "template.blocks[0]: parameter 'gain_db' [-60, 24] dB: 99.0"),
+        ({"type": "Gain", "weights": [1]}, "template.blocks[0].weights: expected an object"),
+        ({"type": "Gain", "weights": {"gain": {"shape": [1], "data": [1]}}},
+         "template.blocks[0].weights.gain: not a weight of this block (its weights: gain_db)"),
+        ({"type": "Gain", "weights": {"gain_db": {"data": [1]}}}, "template.blocks[0].weights.gain_db: expected"),
+        ({"type": "TCN", "config": {}}, "template.blocks[0].config: TCN needs 'channels'"),
+    ]
+    for block, message in cases:
+        with pytest.raises(neuralfx.ModelFileError) as error:
+            build(block)
+        assert message in str(error.value), (block, str(error.value))
+    wrapped = build({"type": "DryWet", "config": {"blocks": [{"type": "Compressor", "config": {"smoothing": "level"}}]}})
+    assert wrapped.blocks[0].blocks[0].smoothing == "level"

@@ -30,7 +30,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection, Optional, Sequence
+from typing import Any, Callable, Collection, Optional, Sequence
 
 import numpy as np
 import torch
@@ -62,8 +62,10 @@ class FitResult:
         }
 
 
-def model_from_template(template: dict[str, Any]) -> Model:
-    """A Model from a template: block types and configs, optional weights (defaults otherwise)."""
+def model_from_template(template: dict[str, Any], label: Optional[Callable[[int], str]] = None) -> Model:
+    """A Model from a template: block types and configs, optional weights (defaults otherwise).
+    A config key naming one of the block's parameters sets its starting value; any other must be
+    one of its config entries. label(i) names block i in errors (default "template.blocks[i]")."""
     if not isinstance(template, dict) or not isinstance(template.get("blocks"), list) or not template["blocks"]:
         raise ModelFileError("template.blocks: expected a non-empty list of {\"type\", \"config\"}")
     rate = template.get("sample_rate")
@@ -71,21 +73,58 @@ def model_from_template(template: dict[str, Any]) -> Model:
         raise ModelFileError("template.sample_rate: expected a number in [1000, 768000] Hz")
     blocks = []
     for i, record in enumerate(template["blocks"]):
-        where = f"template.blocks[{i}]"
+        where = label(i) if label else f"template.blocks[{i}]"
         if not isinstance(record, dict) or not isinstance(record.get("config", {}), dict):
             raise ModelFileError(f"{where}: expected {{\"type\": ..., \"config\": {{...}}}}")
         cls = block_class(record.get("type", ""), where)
+        config = record.get("config", {})
         try:
-            # Every block runs at the model's rate: a template may leave it out of the configs.
-            block = cls.from_config({"sample_rate": float(rate), **record.get("config", {})})
-        except (KeyError, TypeError, ValueError) as e:
+            block = cls.from_config(_with_rate(config, float(rate)))
+        except KeyError as e:
+            raise ModelFileError(f"{where}.config: {record.get('type')} needs {e}") from None
+        except (TypeError, ValueError) as e:
             raise ModelFileError(f"{where}.config: invalid for {record.get('type')}: {e}") from None
-        weights = record.get("weights", {})
-        if weights:
-            state = {k: torch.tensor(np.asarray(v["data"], np.float32).reshape(v["shape"])) for k, v in weights.items()}
-            block.load_state_dict(state, strict=False)
+        specs = {spec.name: spec for spec in block.param_specs()} if isinstance(block, ParamBlock) else {}
+        for name, value in config.items():
+            if name in specs:
+                try:
+                    getattr(block, name).data.fill_(specs[name].check(float(value)))
+                except (TypeError, ValueError) as e:
+                    raise ModelFileError(f"{where}: {e}") from None
+            elif name not in block.config() and name not in ("sample_rate", "knobs"):
+                raise ModelFileError(f"{where}: '{name}' is neither a parameter ({', '.join(specs) or 'none'}) "
+                                     f"nor a config entry ({', '.join(block.config())}) of {record.get('type')}")
+        _load_template_weights(block, record.get("weights", {}), where)
         blocks.append(block)
     return Model(blocks, float(rate), _read_knobs(template.get("knobs", [])))
+
+
+def _with_rate(config: dict[str, Any], rate: float) -> dict[str, Any]:
+    """Every block runs at the model's rate: a template may leave it out of the configs, inner
+    blocks' (a DryWet's) included."""
+    out = {"sample_rate": rate, **config}
+    if isinstance(out.get("blocks"), list):
+        out["blocks"] = [dict(b, config=_with_rate(b.get("config", {}), rate)) if isinstance(b, dict) else b
+                         for b in out["blocks"]]
+    return out
+
+
+def _load_template_weights(block: torch.nn.Module, weights: Any, where: str) -> None:
+    """A template's optional weights, {name: {"shape", "data"}} as in a model file, named as in the
+    block's state dict."""
+    if not isinstance(weights, dict):
+        raise ModelFileError(f"{where}.weights: expected an object {{name: {{\"shape\": [...], \"data\": [...]}}}}")
+    known = block.state_dict()
+    state = {}
+    for name, value in weights.items():
+        if name not in known:
+            raise ModelFileError(f"{where}.weights.{name}: not a weight of this block (its weights: {', '.join(known)})")
+        try:
+            state[name] = torch.tensor(np.asarray(value["data"], np.float32).reshape(value["shape"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelFileError(f"{where}.weights.{name}: expected {{\"shape\": [...], \"data\": [...]}} "
+                                 f"({e!r})") from None
+    block.load_state_dict(state, strict=False)
 
 
 def model_for_captures(template: dict[str, Any], sample_rate: float, knobs: Sequence[Knob]) -> Model:
@@ -120,7 +159,7 @@ def model_from_chain(spec: str, sample_rate: float) -> Model:
     items = [item.strip() for item in spec.split(",")]
     if not spec.strip() or not all(items):
         raise ModelFileError(f"--chain '{spec}': expected comma-separated block names, e.g. \"peak,gain\"")
-    template_blocks, starts = [], []
+    template_blocks = []
     for i, item in enumerate(items):
         name, *options = item.split(":")
         config: dict[str, Any] = {"sample_rate": float(sample_rate)}
@@ -139,21 +178,8 @@ def model_from_chain(spec: str, sample_rate: float) -> Model:
                 raise ModelFileError(f"--chain item {i} '{item}': option '{option}' is not key=value")
             values[k.strip()] = _option_value(v.strip())
         template_blocks.append({"type": type_name, "config": {**config, **values}})
-        starts.append(values)
-    model = model_from_template({"sample_rate": sample_rate, "blocks": template_blocks})
-    # An option naming a parameter sets its starting value; any other must be a config entry.
-    for i, (block, values) in enumerate(zip(model.blocks, starts)):
-        specs = {spec.name: spec for spec in block.param_specs()} if isinstance(block, ParamBlock) else {}
-        for name, value in values.items():
-            if name in specs:
-                try:
-                    getattr(block, name).data.fill_(specs[name].check(float(value)))
-                except (TypeError, ValueError) as e:
-                    raise ModelFileError(f"--chain item {i} '{items[i]}': {e}") from None
-            elif name not in block.config():
-                raise ModelFileError(f"--chain item {i} '{items[i]}': '{name}' is neither a parameter "
-                                     f"({', '.join(specs) or 'none'}) nor a config entry ({', '.join(block.config())})")
-    return model
+    return model_from_template({"sample_rate": sample_rate, "blocks": template_blocks},
+                               label=lambda i: f"--chain item {i} '{items[i]}'")
 
 
 def recovered_settings(model: Model) -> list[dict[str, Any]]:
