@@ -246,7 +246,10 @@ def test_train_a_template_of_dsp_blocks_on_knob_captures(tmp_path: Path) -> None
     assert mf.metadata["validation_esr"] < 1e-5
     assert mf.metadata["heldout_esr"]['{"threshold_db": -28.0}'] < 1e-5
     for template, message in [({"blocks": [compressor], "knobs": []}, "template: unknown entries ['knobs']"),
-                              (None, "template: expected a JSON object")]:  # null trained the default LSTM
+                              (None, "template: expected a JSON object"),  # null trained the default LSTM
+                              # A model that ignores the swept knob trained silently.
+                              ({"blocks": [{"type": "Compressor", "config": {"smoothing": "level"}}]},
+                               "template: no block follows the captures' knob(s) threshold_db")]:
         (tmp_path / "bad.json").write_text(json.dumps(template))
         r = run("train", "--manifest", "cap/manifest.json", "--template", "bad.json", "-o", "bad.nfx", cwd=tmp_path)
         assert r.returncode == 1 and message in r.stderr, r.stderr

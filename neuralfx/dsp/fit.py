@@ -142,7 +142,15 @@ def model_for_captures(template: dict[str, Any], sample_rate: float, knobs: Sequ
                              f"{sample_rate:g} Hz: leave it out")
     doc = {"sample_rate": float(sample_rate), "blocks": template.get("blocks"),
            "knobs": [{"name": k.name, "min": k.min, "max": k.max, "default": k.default, "unit": k.unit} for k in knobs]}
-    return model_from_template(doc)
+    model = model_from_template(doc)
+    # A knob no block follows: the model would learn the average of the settings and ignore it.
+    used = {name for block in model.blocks for name in getattr(block, "conditioning", [])}
+    unused = [k.name for k in knobs if k.name not in used]
+    if unused:
+        raise ModelFileError(f"template: no block follows the captures' knob(s) {', '.join(unused)}: bind each to a "
+                             "parameter (config \"knobs\": {\"PARAM\": \"KNOB\"}) or condition a network on it "
+                             "(config \"conditioning\": [\"KNOB\"])")
+    return model
 
 
 def _option_value(text: str) -> Any:
