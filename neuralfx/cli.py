@@ -420,6 +420,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"neuralfx {args.command}: error: {message}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # Ctrl-C: one line instead of a traceback, and the status shells give an interrupt.
+        print(f"neuralfx {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

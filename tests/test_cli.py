@@ -282,3 +282,14 @@ def test_report_aligns_remade_captures_as_training_did(tmp_path: Path) -> None:
 
     reported = float(r.stdout.split("ESR ")[1].split(",")[0])
     assert reported == pytest.approx(modelfile.load(tmp_path / "m.nfx").metadata["validation_esr"], rel=1e-4)
+
+
+def test_ctrl_c_says_interrupted_without_a_traceback(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from neuralfx import cli
+
+    def interrupted(args) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_info", interrupted)
+    assert cli.main(["info", "crunch_amp"]) == 130
+    assert capsys.readouterr().err == "neuralfx info: interrupted\n"
