@@ -216,7 +216,8 @@ def test_a_template_says_what_it_cannot_use() -> None:
         ({"type": "Gain", "weights": [1]}, "template.blocks[0].weights: expected an object"),
         ({"type": "Gain", "weights": {"gain": {"shape": [1], "data": [1]}}},
          "template.blocks[0].weights.gain: not a weight of this block (its weights: gain_db)"),
-        ({"type": "Gain", "weights": {"gain_db": {"data": [1]}}}, "template.blocks[0].weights.gain_db: expected"),
+        ({"type": "Gain", "weights": {"gain_db": {"data": [1]}}},
+         "template.blocks[0].weights.gain_db.shape: missing or not a list of sizes"),
         ({"type": "TCN", "config": {}}, "template.blocks[0].config: TCN needs 'channels'"),
     ]
     for block, message in cases:

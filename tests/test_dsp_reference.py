@@ -224,6 +224,14 @@ def test_compressor_static_gain_matches_pedalboard(level_db: float) -> None:
 PEDALBOARD_COMPRESSORS = [(-24.0, 4.0, 2.0, 100.0), (-36.0, 8.0, 2.0, 100.0), (-10.0, 2.0, 10.0, 300.0), (-50.0, 20.0, 1.0, 30.0)]
 
 
+def _differences(block: torch.nn.Module, x: np.ndarray, theirs: np.ndarray) -> tuple[float, float, float]:
+    """Max |ours - theirs| with ours run in torch and in the kernel, and max |theirs - x|."""
+    with torch.no_grad():
+        torch_out = Model([block], RATE)(torch.from_numpy(x)[None])[0][0].numpy()
+    return (float(np.max(np.abs(torch_out - theirs))), float(np.max(np.abs(kernel_output(block, x) - theirs))),
+            float(np.max(np.abs(theirs - x))))
+
+
 def level_compressor_vs_pedalboard(threshold_db: float, ratio: float, attack_ms: float,
                                    release_ms: float) -> tuple[float, float, float]:
     """Max |ours - pedalboard.Compressor| in torch and in the kernel, and max |theirs - input| (how
@@ -237,10 +245,7 @@ def level_compressor_vs_pedalboard(threshold_db: float, ratio: float, attack_ms:
     theirs = pedalboard.Compressor(threshold_db=threshold_db, ratio=ratio, attack_ms=attack_ms, release_ms=release_ms)(x, RATE)
     block = Compressor("peak", RATE, threshold_db=threshold_db, ratio=ratio, knee_db=0.0, attack_ms=attack_ms / (2 * math.pi),
                        release_ms=release_ms / (2 * math.pi), makeup_db=0.0, smoothing="level")
-    with torch.no_grad():
-        torch_out = Model([block], RATE)(torch.from_numpy(x)[None])[0][0].numpy()
-    return (float(np.max(np.abs(torch_out - theirs))), float(np.max(np.abs(kernel_output(block, x) - theirs))),
-            float(np.max(np.abs(theirs - x))))
+    return _differences(block, x, theirs)
 
 
 @pytest.mark.parametrize("threshold_db, ratio, attack_ms, release_ms", PEDALBOARD_COMPRESSORS)
@@ -269,10 +274,7 @@ def level_gate_vs_pedalboard(threshold_db: float, ratio: float, attack_ms: float
     block = NoiseGate("rms", RATE, threshold_db=threshold_db, ratio=ratio, range_db=-100.0, attack_ms=attack_ms / (2 * math.pi),
                       release_ms=release_ms / (2 * math.pi), rms_ms=PEDALBOARD_GATE_RMS_RELEASE_MS / (2 * math.pi),
                       rms_attack_ms=0.0, smoothing="level")
-    with torch.no_grad():
-        torch_out = Model([block], RATE)(torch.from_numpy(x)[None])[0][0].numpy()
-    return (float(np.max(np.abs(torch_out - theirs))), float(np.max(np.abs(kernel_output(block, x) - theirs))),
-            float(np.max(np.abs(theirs - x))))
+    return _differences(block, x, theirs)
 
 
 @pytest.mark.parametrize("threshold_db, ratio, attack_ms, release_ms", PEDALBOARD_GATES)

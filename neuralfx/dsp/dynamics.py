@@ -22,7 +22,7 @@ Per sample n, in float64 on both sides:
    m[n] = c x^2 - (c - 1) m[n-1], c the rms_attack_ms coefficient while x^2 > m[n-1], the
    rms_ms one otherwise (the same by default). Its level in dB is 20 log10(max(a, 1e-10)); the
    floor (-200 dB) keeps silence finite, with zero gradient below it.
-2. ``gain``: the static curve's gain in dB (compressor.py, noise_gate.py) for the measure's
+2. ``gain``: the static curve's gain in dB (compressor.py, noise_gate.py) for the amplitude's
    level, as a linear factor f = 10^(gain_db / 20), smoothed: g[n] = c f[n] - (c - 1) g[n-1],
    with c the attack coefficient while the gain moves in the attack direction (down for a
    compressor, up for a gate) and the release coefficient otherwise; g starts at 1.
@@ -184,18 +184,18 @@ def dynamics_gain(
     state = state or {}
     rms_attack_ms = rms_ms if rms_attack_ms is None else rms_attack_ms
     rms_coefficients = (constant_coefficient(rms_attack_ms, sample_rate), constant_coefficient(rms_ms, sample_rate))
-    measure, rms_state = detect(x, detector, rms_coefficients, state.get("rms"))
+    amplitude, rms_state = detect(x, detector, rms_coefficients, state.get("rms"))
     attack = time_coefficient(attack_ms, sample_rate)
     release = time_coefficient(release_ms, sample_rate)
     batch = x.shape[0]
     smoothed = state.get("smoothed")
     if smoothing == "gain":
-        target = db_to_linear(static_gain_db(level_db(measure)))
-        start = measure.new_ones(batch) if smoothed is None else smoothed
+        target = db_to_linear(static_gain_db(level_db(amplitude)))
+        start = amplitude.new_ones(batch) if smoothed is None else smoothed
         g, smoothed = ballistics(target, attack, release, start, falling)
     elif smoothing == "level":
-        start = measure.new_zeros(batch) if smoothed is None else smoothed
-        envelope, smoothed = ballistics(measure, attack, release, start, falling=False)
+        start = amplitude.new_zeros(batch) if smoothed is None else smoothed
+        envelope, smoothed = ballistics(amplitude, attack, release, start, falling=False)
         g = db_to_linear(static_gain_db(level_db(envelope)))
     else:
         raise ValueError(f"smoothing '{smoothing}' is not one of {', '.join(SMOOTHINGS)}")

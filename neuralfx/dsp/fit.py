@@ -40,7 +40,7 @@ from ..errors import ModelFileError
 from ..losses import LossWeights, TrainingLoss, esr
 from ..knobs import Knob
 from ..model import Model
-from ..modelfile import _read_knobs
+from ..modelfile import _read_knobs, _read_tensor
 from .biquad import MODES as BIQUAD_MODES
 from .params import ParamBlock, optimizer_groups, step
 
@@ -119,11 +119,7 @@ def _load_template_weights(block: torch.nn.Module, weights: Any, where: str) -> 
     for name, value in weights.items():
         if name not in known:
             raise ModelFileError(f"{where}.weights.{name}: not a weight of this block (its weights: {', '.join(known)})")
-        try:
-            state[name] = torch.tensor(np.asarray(value["data"], np.float32).reshape(value["shape"]))
-        except (KeyError, TypeError, ValueError) as e:
-            raise ModelFileError(f"{where}.weights.{name}: expected {{\"shape\": [...], \"data\": [...]}} "
-                                 f"({e!r})") from None
+        state[name] = torch.from_numpy(_read_tensor(value, f"{where}.weights.{name}"))
     block.load_state_dict(state, strict=False)
 
 
