@@ -233,7 +233,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from .datacheck import check_unaligned, describe_alignment, prepare, read_pair
-    from .dsp.fit import fit, load_template, model_from_chain, model_from_template, recovered_settings
+    from .dsp.fit import (fit, load_template, model_from_chain, model_from_template, recovered_settings,
+                          require_network_weights)
     from .files import writable_file
 
     if args.output:
@@ -250,9 +251,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.chain is not None:
         model = model_from_chain(args.chain, pair.sample_rate)
     else:
-        model = model_from_template(load_template(args.template))
-        if pair.sample_rate != model.sample_rate:
-            raise ValueError(f"input/target are {pair.sample_rate:g} Hz but the template says {model.sample_rate:g} Hz")
+        template = load_template(args.template)
+        if isinstance(template, dict):  # the rate comes from the audio, as for train --template
+            rate = template.setdefault("sample_rate", pair.sample_rate)
+            if rate != pair.sample_rate:
+                raise ValueError(f"input/target are {pair.sample_rate:g} Hz but the template says {rate} Hz: "
+                                 "leave template.sample_rate out")
+        model = model_from_template(template)
+        require_network_weights(template, model)
     result = fit(model, pair.input, pair.target, steps=args.steps, lr=args.lr, segment=args.segment, batch=args.batch,
                  seed=args.seed)
     path = None
@@ -375,7 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("target")
     blocks = f.add_mutually_exclusive_group(required=True)
     blocks.add_argument("--chain", help='blocks to fit, e.g. "lowshelf,peak,highshelf,gain" (see neuralfx/dsp/fit.py)')
-    blocks.add_argument("--template", help="JSON: sample_rate, knobs, blocks [{type, config}] (see neuralfx/dsp/fit.py)")
+    blocks.add_argument("--template", help="JSON {\"blocks\": [{type, config, weights}, ...], \"knobs\": [...]}: the chain "
+                        "to fit; a network in it needs its weights, which fit holds fixed (see neuralfx/dsp/fit.py)")
     f.add_argument("-o", "--output", help="write the fitted model file here")
     f.add_argument("--json", action="store_true", help="print the recovered settings as JSON")
     f.add_argument("--steps", type=_positive(int), default=300)
@@ -406,11 +413,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (poll flags its write end POLLERR)."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # replaced by an object without a descriptor: not a pipe
+        return False
+    if not hasattr(select, "poll"):  # Windows: no poll; a broken pipe there is stdout's, as before
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except BrokenPipeError:
+    except BrokenPipeError as e:
+        if not _stdout_reader_gone():  # another pipe broke (a subprocess's): that is an error to report
+            print(f"neuralfx {args.command}: error: {e}", file=sys.stderr)
+            return 1
         # The reader stopped early (`neuralfx info X | head`): nothing more to say, and Python's
         # own flush at exit must not fail on the closed pipe either.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -383,6 +383,9 @@ def plot_error_spectrogram(ev: Evaluation, title: str, path: Path) -> None:
     plt.close(fig)
 
 
+ESR_PLOT_FLOOR = 1e-12  # far below any trained model's ESR (the exact compressor preset's is 1e-8)
+
+
 def plot_esr_per_segment(ev: Evaluation, seg: Segments, seconds: float, overall: float, title: str, path: Path) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(11, 4.8), layout="constrained")
@@ -390,16 +393,20 @@ def plot_esr_per_segment(ev: Evaluation, seg: Segments, seconds: float, overall:
     edges = np.append(seg.start_seconds, end)
     centres = (edges[:-1] + edges[1:]) / 2
     quiet = seg.level_db < QUIET_DB
-    ax.stairs(seg.esr, edges, color="tab:orange", lw=1.5, baseline=None, label=f"ESR per {seconds:g} s segment")
-    ax.plot(centres[~quiet], seg.esr[~quiet], "o", color="tab:orange", ms=3)
+    # A log axis has no 0: an exact segment (a model that is the device) is drawn on the floor.
+    exact = " (0, exact, drawn at 1e-12)" if np.any(seg.esr == 0) or overall == 0 else ""
+    esr = np.maximum(seg.esr, ESR_PLOT_FLOOR)
+    ax.stairs(esr, edges, color="tab:orange", lw=1.5, baseline=None, label=f"ESR per {seconds:g} s segment{exact}")
+    ax.plot(centres[~quiet], esr[~quiet], "o", color="tab:orange", ms=3)
     if np.any(quiet):
-        ax.plot(centres[quiet], seg.esr[quiet], "x", color="0.5", ms=5,
+        ax.plot(centres[quiet], esr[quiet], "x", color="0.5", ms=5,
                 label=f"near-silent segment (target < {QUIET_DB:g} dBFS): its ESR measures noise")
-    ax.axhline(overall, color="tab:red", ls="--", lw=1, label=f"overall ESR {overall:.4g}")
+    ax.axhline(max(overall, ESR_PLOT_FLOOR), color="tab:red", ls="--", lw=1, label=f"overall ESR {overall:.4g}")
+    finite = esr[np.isfinite(esr)]
+    if len(finite):  # before the log scale: its autoscale warns on data of one value
+        low, high = min(finite.min(), max(overall, ESR_PLOT_FLOOR)), max(finite.max(), overall)
+        ax.set_ylim(low / 2, high * 2)
     ax.set_yscale("log")
-    finite = seg.esr[np.isfinite(seg.esr) & (seg.esr > 0)]
-    if len(finite):
-        ax.set_ylim(min(finite.min(), overall) / 2, max(finite.max(), overall) * 2)
     ax.set_xlabel("time in the evaluation audio (s)")
     ax.set_ylabel("ESR (ratio, log scale; lower is better)")
     ax.grid(True, which="both", axis="y", alpha=0.3)

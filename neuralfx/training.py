@@ -77,6 +77,10 @@ class TrainConfig:
     allow_clipping: bool = False
 
 
+# The TrainConfig entries that choose build_model's network.
+ARCHITECTURE_KEYS = ("arch", "hidden_size", "num_layers")
+
+
 @dataclass
 class Capture:
     """One capture and the knob settings (in knob units) the device had while it was recorded."""
@@ -96,9 +100,15 @@ class TrainResult:
     alignments: list[Alignment] = field(default_factory=list)  # one per training capture
     # ESR at knob settings never trained on, keyed by the settings as JSON.
     heldout_esr: dict[str, float] = field(default_factory=dict)
+    # The caller gave the model (a template, a recipe's chain): config.arch did not build it.
+    model_given: bool = False
 
     def metadata(self, trained_on: str, config: TrainConfig, name: str = "") -> dict:
         extra = {"heldout_esr": self.heldout_esr} if self.heldout_esr else {}
+        settings = asdict(config)
+        if self.model_given:  # the blocks say what the model is; "arch: lstm" would be untrue
+            for key in ARCHITECTURE_KEYS:
+                del settings[key]
         return {
             "name": name,
             "trained_on": trained_on,
@@ -108,7 +118,7 @@ class TrainResult:
             "train_seconds": round(self.seconds, 1),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "neuralfx_version": __version__,
-            "config": asdict(config),
+            "config": settings,
             "alignment": [a.to_json() for a in self.alignments],
             **extra,
             "history": compact_history(self.history),
@@ -293,7 +303,8 @@ def train(
     rng = np.random.default_rng([config.seed, rank])
     if rank != 0:
         progress = _quiet
-    model = model if model is not None else build_model(config, sample_rate, knobs)
+    model_given = model is not None
+    model = model if model_given else build_model(config, sample_rate, knobs)
     model.to(device)
     loss_fn = TrainingLoss(config.loss, config.tbptt_samples).to(device)
     optimizer = torch.optim.Adam(optimizer_groups(model, config.learning_rate, config.dsp_lr_scale))
@@ -416,7 +427,8 @@ def train(
         del forward
         dist.barrier()
         dist.destroy_process_group()
-    return TrainResult(model, st.best_esr, st.best_stft, st.step, seconds, st.history, alignments, heldout_esr)
+    return TrainResult(model, st.best_esr, st.best_stft, st.step, seconds, st.history, alignments, heldout_esr,
+                       model_given)
 
 
 @dataclass

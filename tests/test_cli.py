@@ -245,6 +245,9 @@ def test_train_a_template_of_dsp_blocks_on_knob_captures(tmp_path: Path) -> None
     # 2.2e-8 and 4.7e-8 when written.
     assert mf.metadata["validation_esr"] < 1e-5
     assert mf.metadata["heldout_esr"]['{"threshold_db": -28.0}'] < 1e-5
+    # It recorded arch lstm, hidden_size 32: the network --arch would have built, not this model.
+    assert not {"arch", "hidden_size", "num_layers"} & set(mf.metadata["config"])
+    assert mf.metadata["config"]["dsp_lr_scale"] == 1
     for template, message in [({"blocks": [compressor], "knobs": []}, "template: unknown entries ['knobs']"),
                               (None, "template: expected a JSON object"),  # null trained the default LSTM
                               # A model that ignores the swept knob trained silently.
@@ -293,3 +296,26 @@ def test_ctrl_c_says_interrupted_without_a_traceback(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(cli, "cmd_info", interrupted)
     assert cli.main(["info", "crunch_amp"]) == 130
     assert capsys.readouterr().err == "neuralfx info: interrupted\n"
+
+
+def test_a_closed_reader_ends_quietly_but_another_broken_pipe_is_reported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    import os
+
+    from neuralfx import cli
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `neuralfx info X | head` after head has exited
+    try:
+        r = subprocess.run([sys.executable, "-m", "neuralfx.cli", "info", "crunch_amp"], cwd=tmp_path,
+                           stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=600)
+    finally:
+        os.close(write_end)
+    assert r.returncode == 1 and r.stderr == "", r.stderr
+
+    def broken(args) -> int:  # a pipe of the command's own (a subprocess's stdin) broke: it was swallowed
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "cmd_info", broken)
+    assert cli.main(["info", "crunch_amp"]) == 1
+    assert capsys.readouterr().err == "neuralfx info: error: [Errno 32] Broken pipe\n"

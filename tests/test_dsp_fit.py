@@ -111,6 +111,45 @@ def test_fit_template_recovers_a_pedalboard_peak_in_an_eq(tmp_path: Path) -> Non
     assert abs(float(band.gain_db.detach()) - 8.0) < 0.5
 
 
+def test_fit_holds_a_given_network_and_fits_the_dsp_around_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A grey-box fit: a Gain in front of a known network, whose blocks are copied from its model
+    file into the template. fit finds the gain and keeps the network's weights as given (it trained
+    them, at the DSP step size, before); a network without its weights is refused."""
+    from neuralfx.dsp import Gain
+    from neuralfx.dsp.fit import model_from_template
+
+    torch.manual_seed(0)
+    network = model_from_template({"sample_rate": RATE, "blocks": [{"type": "LSTM", "config": {"hidden_size": 8}}]})
+    network.save(tmp_path / "net.nfx")
+    x = np.concatenate([SIGNALS["noise"](seconds=1.0), SIGNALS["plucks"](seconds=1.0)])
+    with torch.no_grad():
+        y = Model([Gain(gain_db=-9.0), network.blocks[0]], RATE).eval()(torch.from_numpy(x)[None])[0][0].numpy()
+    write(tmp_path / "in.wav", x, RATE)
+    write(tmp_path / "target.wav", y, RATE)
+    template = {"blocks": [{"type": "Gain", "config": {}}, *json.loads((tmp_path / "net.nfx").read_text())["blocks"]]}
+    (tmp_path / "t.json").write_text(json.dumps(template))  # no sample_rate: the audio's
+    fit = ["fit", str(tmp_path / "in.wav"), str(tmp_path / "target.wav"), "--steps", "120", "--segment", "4096",
+           "--batch", "2"]
+    assert main([*fit, "--template", str(tmp_path / "t.json"), "-o", str(tmp_path / "fitted.nfx"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert abs(report["blocks"][0]["settings"]["gain_db"] + 9.0) < 0.1, report
+    fitted = Model.load(tmp_path / "fitted.nfx").blocks[1].state_dict()
+    for name, weight in network.blocks[0].state_dict().items():
+        assert torch.equal(fitted[name], weight), name
+
+    del template["blocks"][1]["weights"]
+    (tmp_path / "t.json").write_text(json.dumps(template))
+    for how in (["--template", str(tmp_path / "t.json")], ["--chain", "gain,lstm:hidden_size=8"]):
+        assert main([*fit, *how]) == 1
+        err = capsys.readouterr().err
+        assert "fit holds a network's weights fixed and LSTM has no lstm.weight_ih_l0" in err, err
+        assert "neuralfx train --template" in err
+    template["sample_rate"] = 44100
+    (tmp_path / "t.json").write_text(json.dumps(template))
+    assert main([*fit, "--template", str(tmp_path / "t.json")]) == 1
+    assert "input/target are 48000 Hz but the template says 44100 Hz" in capsys.readouterr().err
+
+
 def test_fit_chain_options_set_config_and_starting_values() -> None:
     from neuralfx.dsp.fit import model_from_chain
 
@@ -219,6 +258,12 @@ def test_a_template_says_what_it_cannot_use() -> None:
         ({"type": "Gain", "weights": {"gain_db": {"data": [1]}}},
          "template.blocks[0].weights.gain_db.shape: missing or not a list of sizes"),
         ({"type": "TCN", "config": {}}, "template.blocks[0].config: TCN needs 'channels'"),
+        # the C++ reader refuses these; Python rounded 8.5 to 8 and read "no" as true
+        ({"type": "LSTM", "config": {"hidden_size": 8.5}},
+         "template.blocks[0].config: invalid for LSTM: hidden_size must be an integer in [1, 1024], got 8.5"),
+        ({"type": "GRU", "config": {"hidden_size": 8, "skip": "no"}}, "skip must be true or false, got 'no'"),
+        ({"type": "TCN", "config": {"channels": 4, "kernel_size": 3, "dilations": [1, 2.5]}},
+         "dilations must be a non-empty list of integers in [1, 8192], got [1, 2.5]"),
     ]
     for block, message in cases:
         with pytest.raises(neuralfx.ModelFileError) as error:

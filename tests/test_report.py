@@ -156,6 +156,24 @@ def test_old_model_needs_a_pair_and_reports_missing_history(lstm_model_path: Pat
     assert "no training history" in (out / "summary.txt").read_text()
 
 
+def test_an_exact_model_is_drawn_without_warnings(trained, tmp_path: Path, capsys) -> None:
+    """A model that is the device scores ESR 0, which a log axis cannot show: matplotlib warned
+    and drew an empty ESR plot. The exact segments are drawn on a floor the legend names."""
+    import warnings
+
+    from neuralfx.dsp import Gain
+    from neuralfx.model import Model
+
+    _, x_path, _ = trained
+    model = Model([Gain(gain_db=0.0)], RATE).save(tmp_path / "unity.nfx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cli.main(["report", str(model), "-o", str(tmp_path / "r"), "--input", str(x_path),
+                         "--target", str(x_path)]) == 0
+    assert "ESR 0, MR-STFT 0;" in capsys.readouterr().out
+    assert_png(tmp_path / "r" / "esr_per_segment.png")
+
+
 def test_a_recipe_for_another_capture_signal_is_not_remade(tmp_path: Path, capsys) -> None:
     # Remade from another version of the capture signal, the "held-out" audio would not be what
     # the model was trained on (the presets before version 2 differ from it by up to 0.21).

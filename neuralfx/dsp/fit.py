@@ -8,11 +8,12 @@ any name in neuralfx.blocks, case-insensitive); ``key=value`` sets a config entr
 
     neuralfx fit in.wav target.wav --chain "lowshelf,peak,highshelf,gain" --json
 
-or by a template, a JSON file naming the blocks and their configs (no weights needed;
-missing weights start at the parameters' defaults)::
+or by a template, a JSON file naming the blocks and their configs (DSP weights optional:
+missing ones start at the parameters' defaults; a network's weights are required, since fit
+holds them fixed; the rate, when given, must be the audio's)::
 
-    {"sample_rate": 48000, "knobs": [],
-     "blocks": [{"type": "ParametricEQ", "config": {"sample_rate": 48000, "bands": [{"mode": "peak"}]}},
+    {"knobs": [],
+     "blocks": [{"type": "ParametricEQ", "config": {"bands": [{"mode": "peak"}]}},
                 {"type": "Gain", "config": {}}]}
 
 Every parameter is optimized by Adam with a step size proportional to its declared range
@@ -99,6 +100,22 @@ def model_from_template(template: dict[str, Any], label: Optional[Callable[[int]
     return Model(blocks, float(rate), _read_knobs(template.get("knobs", [])))
 
 
+def require_network_weights(template: dict[str, Any], model: Model,
+                            label: Optional[Callable[[int], str]] = None) -> None:
+    """`fit` holds a network's weights fixed (it fits DSP settings around a known network), so a
+    fit template must give every one of them: random weights would be fitted around as if real."""
+    dsp = {id(getattr(module, spec.name)) for module in model.modules() if isinstance(module, ParamBlock)
+           for spec in module.param_specs()}
+    for i, (record, block) in enumerate(zip(template["blocks"], model.blocks)):
+        given = record.get("weights", {})
+        missing = [name for name, weight in block.named_parameters() if id(weight) not in dsp and name not in given]
+        if missing:
+            where = label(i) if label else f"template.blocks[{i}]"
+            raise ModelFileError(f"{where}: fit holds a network's weights fixed and {record.get('type')} has no "
+                                 f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}: train it with "
+                                 "`neuralfx train --template`, or give its weights (e.g. from a trained model file)")
+
+
 def _with_rate(config: dict[str, Any], rate: float) -> dict[str, Any]:
     """Every block runs at the model's rate: a template may leave it out of the configs, inner
     blocks' (a DryWet's) included."""
@@ -182,8 +199,11 @@ def model_from_chain(spec: str, sample_rate: float) -> Model:
                 raise ModelFileError(f"--chain item {i} '{item}': option '{option}' is not key=value")
             values[k.strip()] = _option_value(v.strip())
         template_blocks.append({"type": type_name, "config": {**config, **values}})
-    return model_from_template({"sample_rate": sample_rate, "blocks": template_blocks},
-                               label=lambda i: f"--chain item {i} '{items[i]}'")
+    template = {"sample_rate": sample_rate, "blocks": template_blocks}
+    label = lambda i: f"--chain item {i} '{items[i]}'"  # noqa: E731
+    model = model_from_template(template, label)
+    require_network_weights(template, model, label)
+    return model
 
 
 def recovered_settings(model: Model) -> list[dict[str, Any]]:
@@ -217,7 +237,7 @@ def fit(
 
     train: the weights to fit, named as in ``model.named_parameters()`` (``"blocks.0.ratio"``);
     None fits every unbound parameter. The others keep their values (e.g. known settings given
-    in the template's weights)."""
+    in the template's weights), and so do the weights of any network in the chain."""
     x = np.asarray(x, np.float32).reshape(-1)
     y = np.asarray(y, np.float32).reshape(-1)
     if x.shape != y.shape:
@@ -237,7 +257,10 @@ def fit(
     chosen = [name for name in candidates if train is None or name in train]
     if not chosen:
         raise ValueError("the template has no trainable DSP parameters")
-    frozen = [w for name, w in candidates.items() if name not in chosen and w.requires_grad]
+    # Everything else holds still: DSP weights not chosen and any network's weights (a network is
+    # trained by `neuralfx train`; here it is a known part of the chain, given in the template).
+    chosen_ids = {id(candidates[name]) for name in chosen}
+    frozen = [w for w in model.parameters() if w.requires_grad and id(w) not in chosen_ids]
     for weight in frozen:  # back to trainable when the fit is done
         weight.requires_grad_(False)
     groups = [g for g in optimizer_groups(model, lr) if all(w.requires_grad for w in g["params"])]

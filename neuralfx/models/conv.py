@@ -23,13 +23,6 @@ def causal_conv(conv: nn.Conv1d, x: Tensor, history: Optional[Tensor]) -> tuple[
     return conv(full), full[:, :, -span:]
 
 
-def check_int_list(name: str, values: Sequence[int], low: int, high: int) -> list[int]:
-    values = [int(v) for v in values]
-    if not values or any(not low <= v <= high for v in values):
-        raise ValueError(f"{name} must be a non-empty list of integers in [{low}, {high}], got {list(values)}")
-    return values
-
-
 class FiLM(nn.Module):
     """Feature-wise linear modulation (Perez et al., "FiLM: Visual reasoning with a general
     conditioning layer", AAAI 2018): one linear layer maps the conditioning knobs of every sample

@@ -11,6 +11,8 @@ from typing import Any, ClassVar, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from .config_checks import check_bool, check_int
+
 
 class RecurrentAmp(nn.Module):
     type_name: ClassVar[str]
@@ -23,12 +25,10 @@ class RecurrentAmp(nn.Module):
         self, hidden_size: int = 32, num_layers: int = 1, conditioning: Sequence[str] = (), skip: bool = True
     ) -> None:
         super().__init__()
-        self.hidden_size = int(hidden_size)
-        self.num_layers = int(num_layers)
+        self.hidden_size = check_int("hidden_size", hidden_size, 1, 1024)
+        self.num_layers = check_int("num_layers", num_layers, 1, 8)
         self.conditioning = list(conditioning)
-        self.skip = bool(skip)
-        if not 1 <= self.hidden_size <= 1024 or not 1 <= self.num_layers <= 8:
-            raise ValueError(f"hidden_size must be in [1, 1024] and num_layers in [1, 8], got {hidden_size}, {num_layers}")
+        self.skip = check_bool("skip", skip)
         self.add_module(self.cell_attribute,
                         self.cell(1 + len(self.conditioning), self.hidden_size, self.num_layers, batch_first=True))
         self.head = nn.Linear(self.hidden_size, 1)

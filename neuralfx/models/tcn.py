@@ -18,7 +18,8 @@ from typing import Any, ClassVar, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .conv import FiLM, causal_conv, check_int_list
+from .config_checks import check_int, check_int_list
+from .conv import FiLM, causal_conv
 
 
 class _TCNLayer(nn.Module):
@@ -40,10 +41,8 @@ class TCN(nn.Module):
         conditioning: Sequence[str] = (),
     ) -> None:
         super().__init__()
-        self.channels = int(channels)
-        self.kernel_size = int(kernel_size)
-        if not 1 <= self.channels <= 256 or not 1 <= self.kernel_size <= 64:
-            raise ValueError(f"channels must be in [1, 256] and kernel_size in [1, 64], got {channels}, {kernel_size}")
+        self.channels = check_int("channels", channels, 1, 256)
+        self.kernel_size = check_int("kernel_size", kernel_size, 1, 64)
         self.dilations = check_int_list("dilations", dilations, 1, 8192)
         self.conditioning = list(conditioning)
         self.layers = nn.ModuleList(

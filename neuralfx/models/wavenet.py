@@ -21,7 +21,8 @@ from typing import Any, ClassVar, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .conv import FiLM, causal_conv, check_int_list
+from .config_checks import check_int_list
+from .conv import FiLM, causal_conv
 
 NAM_DILATIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 
