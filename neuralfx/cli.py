@@ -254,8 +254,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         template = load_template(args.template)
         if isinstance(template, dict):  # the rate comes from the audio, as for train --template
             rate = template.setdefault("sample_rate", pair.sample_rate)
-            if rate != pair.sample_rate:
-                raise ValueError(f"input/target are {pair.sample_rate:g} Hz but the template says {rate} Hz: "
+            if isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate != pair.sample_rate:
+                raise ValueError(f"input/target are {pair.sample_rate:g} Hz but the template says {rate:g} Hz: "
                                  "leave template.sample_rate out")
         model = model_from_template(template)
         require_network_weights(template, model)
@@ -272,7 +272,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     else:
         for record in recovered_settings(result.model):
             values = ", ".join(f"{k}={v:.6g}" for k, v in record["settings"].items())
-            print(f"{record['type']}: {values}")
+            print(f"{record['type']}: {values or 'no DSP parameters (weights held as given)'}")
         print(f"validation ESR {esr_text(result.validation_esr)}" + (f"; wrote {path}" if path else ""))
     return 0
 
@@ -414,7 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _stdout_reader_gone() -> bool:
-    """Whether stdout is a pipe whose reader has closed it (poll flags its write end POLLERR)."""
+    """Whether stdout is a pipe whose reader has closed it (poll flags its write end: POLLERR on
+    Linux, POLLHUP on BSD and macOS)."""
     import select
 
     try:
@@ -425,7 +426,7 @@ def _stdout_reader_gone() -> bool:
         return True
     poller = select.poll()
     poller.register(fd, select.POLLOUT)
-    return any(events & select.POLLERR for _, events in poller.poll(0))
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

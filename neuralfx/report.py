@@ -383,7 +383,13 @@ def plot_error_spectrogram(ev: Evaluation, title: str, path: Path) -> None:
     plt.close(fig)
 
 
-ESR_PLOT_FLOOR = 1e-12  # far below any trained model's ESR (the exact compressor preset's is 1e-8)
+def log_axis_esr(esr: np.ndarray, overall: float) -> tuple[np.ndarray, float, float]:
+    """Segment ESRs and the overall ESR as a log axis can draw them, and the floor an exact 0 (a
+    model that is the device) is drawn on: a decade below the smallest ESR above 0, since float
+    rounding alone leaves ESRs near 1e-15 that must stay where they are."""
+    above_zero = [float(v) for v in (*esr, overall) if v > 0 and math.isfinite(v)]
+    floor = min(above_zero, default=1e-12) / 10
+    return np.where(esr == 0, floor, esr), (overall if overall != 0 else floor), floor
 
 
 def plot_esr_per_segment(ev: Evaluation, seg: Segments, seconds: float, overall: float, title: str, path: Path) -> None:
@@ -393,18 +399,17 @@ def plot_esr_per_segment(ev: Evaluation, seg: Segments, seconds: float, overall:
     edges = np.append(seg.start_seconds, end)
     centres = (edges[:-1] + edges[1:]) / 2
     quiet = seg.level_db < QUIET_DB
-    # A log axis has no 0: an exact segment (a model that is the device) is drawn on the floor.
-    exact = " (0, exact, drawn at 1e-12)" if np.any(seg.esr == 0) or overall == 0 else ""
-    esr = np.maximum(seg.esr, ESR_PLOT_FLOOR)
+    esr, overall_drawn, floor = log_axis_esr(seg.esr, overall)
+    exact = f" (0, exact, drawn at {floor:.0e})" if np.any(seg.esr == 0) or overall == 0 else ""
     ax.stairs(esr, edges, color="tab:orange", lw=1.5, baseline=None, label=f"ESR per {seconds:g} s segment{exact}")
     ax.plot(centres[~quiet], esr[~quiet], "o", color="tab:orange", ms=3)
     if np.any(quiet):
         ax.plot(centres[quiet], esr[quiet], "x", color="0.5", ms=5,
                 label=f"near-silent segment (target < {QUIET_DB:g} dBFS): its ESR measures noise")
-    ax.axhline(max(overall, ESR_PLOT_FLOOR), color="tab:red", ls="--", lw=1, label=f"overall ESR {overall:.4g}")
+    ax.axhline(overall_drawn, color="tab:red", ls="--", lw=1, label=f"overall ESR {overall:.4g}")
     finite = esr[np.isfinite(esr)]
     if len(finite):  # before the log scale: its autoscale warns on data of one value
-        low, high = min(finite.min(), max(overall, ESR_PLOT_FLOOR)), max(finite.max(), overall)
+        low, high = min(finite.min(), overall_drawn), max(finite.max(), overall_drawn)
         ax.set_ylim(low / 2, high * 2)
     ax.set_yscale("log")
     ax.set_xlabel("time in the evaluation audio (s)")

@@ -139,15 +139,35 @@ def test_fit_holds_a_given_network_and_fits_the_dsp_around_it(tmp_path: Path, ca
 
     del template["blocks"][1]["weights"]
     (tmp_path / "t.json").write_text(json.dumps(template))
-    for how in (["--template", str(tmp_path / "t.json")], ["--chain", "gain,lstm:hidden_size=8"]):
+    for how, remedy in [(["--template", str(tmp_path / "t.json")], "give its weights (e.g. copied from a trained "
+                                                                    "model file)"),
+                         (["--chain", "gain,lstm:hidden_size=8"], "fit it with --template, the network's block")]:
         assert main([*fit, *how]) == 1
         err = capsys.readouterr().err
         assert "fit holds a network's weights fixed and LSTM has no lstm.weight_ih_l0" in err, err
-        assert "neuralfx train --template" in err
+        assert "`neuralfx train --template`, or " + remedy in err, err
     template["sample_rate"] = 44100
     (tmp_path / "t.json").write_text(json.dumps(template))
     assert main([*fit, "--template", str(tmp_path / "t.json")]) == 1
     assert "input/target are 48000 Hz but the template says 44100 Hz" in capsys.readouterr().err
+
+
+def test_fit_leaves_the_models_weights_trainable_when_it_stops_early() -> None:
+    from neuralfx.dsp.fit import fit, model_from_template
+
+    model = model_from_template({"sample_rate": RATE, "blocks": [{"type": "Gain", "config": {}},
+                                                                  {"type": "LSTM", "config": {"hidden_size": 4}}]})
+    x = np.full(8192, np.inf, np.float32)
+    with pytest.raises(ValueError, match="training diverged"):
+        fit(model, x, x, steps=5, segment=2048, batch=1)
+    assert all(w.requires_grad for w in model.parameters())
+
+
+def test_network_configs_take_numpy_values_from_python() -> None:
+    from neuralfx.models import LSTM, TCN
+
+    assert LSTM(np.int64(8), skip=np.bool_(False)).config()["skip"] is False
+    assert TCN(4, 3, np.array([1, 2, 4])).dilations == [1, 2, 4]
 
 
 def test_fit_chain_options_set_config_and_starting_values() -> None:
@@ -264,6 +284,13 @@ def test_a_template_says_what_it_cannot_use() -> None:
         ({"type": "GRU", "config": {"hidden_size": 8, "skip": "no"}}, "skip must be true or false, got 'no'"),
         ({"type": "TCN", "config": {"channels": 4, "kernel_size": 3, "dilations": [1, 2.5]}},
          "dilations must be a non-empty list of integers in [1, 8192], got [1, 2.5]"),
+        ({"type": "WaveNet", "config": {"channels": [2], "kernel_sizes": [2], "dilations": [[1]], "head_scale": "0.5"}},
+         "head_scale must be a number in [-1e+06, 1e+06], got '0.5'"),
+        ({"type": "LSTM", "config": {"hidden_size": 8, "conditioning": "gain"}},  # was read as knobs g, a, i, n
+         "conditioning must be a list of knob names, got 'gain'"),
+        # a network's weights kept in a template after its config changed: a torch traceback before
+        ({"type": "Gain", "weights": {"gain_db": {"shape": [2], "data": [1, 2]}}},
+         "template.blocks[0].weights.gain_db: shape [2], but this config needs [1]"),
     ]
     for block, message in cases:
         with pytest.raises(neuralfx.ModelFileError) as error:

@@ -18,7 +18,7 @@ import torch
 import neuralfx
 from neuralfx import cli, modelfile
 from neuralfx.capture import SIGNAL_VERSION, capture, capture_signal
-from neuralfx.report import Evaluation, capture_recipe, segment_esr, transient_start
+from neuralfx.report import Evaluation, capture_recipe, log_axis_esr, segment_esr, transient_start
 from neuralfx.training import VALIDATION_WARMUP, Capture, TrainConfig, train
 
 from conftest import random_lstm_model
@@ -158,7 +158,8 @@ def test_old_model_needs_a_pair_and_reports_missing_history(lstm_model_path: Pat
 
 def test_an_exact_model_is_drawn_without_warnings(trained, tmp_path: Path, capsys) -> None:
     """A model that is the device scores ESR 0, which a log axis cannot show: matplotlib warned
-    and drew an empty ESR plot. The exact segments are drawn on a floor the legend names."""
+    and drew an empty ESR plot. The exact segments are drawn on a floor the legend names, a decade
+    below any ESR above 0 (float rounding gives about 1e-15: those are drawn where they are)."""
     import warnings
 
     from neuralfx.dsp import Gain
@@ -172,6 +173,10 @@ def test_an_exact_model_is_drawn_without_warnings(trained, tmp_path: Path, capsy
                          "--target", str(x_path)]) == 0
     assert "ESR 0, MR-STFT 0;" in capsys.readouterr().out
     assert_png(tmp_path / "r" / "esr_per_segment.png")
+    esr, overall, floor = log_axis_esr(np.array([0.0, 5e-15, 2e-15]), 2e-15)
+    assert esr == pytest.approx([2e-16, 5e-15, 2e-15], rel=1e-12) and overall == 2e-15 and esr[0] == floor
+    esr, overall, floor = log_axis_esr(np.zeros(3), 0.0)
+    assert esr == pytest.approx([1e-13] * 3, rel=1e-12) and overall == floor == esr[0]
 
 
 def test_a_recipe_for_another_capture_signal_is_not_remade(tmp_path: Path, capsys) -> None:

@@ -26,7 +26,7 @@ from neuralfx.model import Model
 from neuralfx.report import capture_recipe
 from neuralfx.scores import esr_text
 from neuralfx.sweep import KnobSweep, capture_sweep, controls_of, settings_grid, stages_at
-from neuralfx.training import TrainConfig, train
+from neuralfx.training import ARCHITECTURE_KEYS, TrainConfig, train
 
 HERE = Path(__file__).resolve().parent
 RECIPES = HERE / "recipes"
@@ -72,6 +72,10 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
     unknown = set(train_args) - known
     if unknown:
         raise SystemExit(f"{path}: unknown train settings {sorted(unknown)}")
+    chosen = sorted(set(train_args) & set(ARCHITECTURE_KEYS))
+    if "model" in recipe and chosen:
+        raise SystemExit(f"{path}: train settings {chosen} choose the default network, which this recipe's "
+                         "\"model\" replaces: leave them out")
     # An interrupted build resumes from its checkpoint (beside the results folder: training/runs/
     # by default, not committed).
     # Keyed by capture length: a quick try never resumes into a full build or back.

@@ -207,12 +207,13 @@ Controls NeuralFXProcessor::read_controls() const {
 void NeuralFXProcessor::push_knobs(Engine& engine) const {
     Model* model = engine.model();
     if (!model) return;
-    const auto& specs = model->knobs();
     const int count = std::min(kNumKnobSlots, engine.num_knobs());
-    for (int k = 0; k < count; ++k) {
-        const KnobSpec& s = specs[static_cast<size_t>(k)];
-        engine.set_knob(k, s.minimum + slot_params_[static_cast<size_t>(k)]->getValue() * (s.maximum - s.minimum));
-    }
+    for (int k = 0; k < count; ++k) engine.set_knob(k, slot_value(*model, k));
+}
+
+float NeuralFXProcessor::slot_value(const Model& model, int k) const {
+    const KnobSpec& s = model.knobs()[static_cast<size_t>(k)];
+    return s.minimum + slot_params_[static_cast<size_t>(k)]->getValue() * (s.maximum - s.minimum);
 }
 
 std::unique_ptr<Engine> NeuralFXProcessor::build_for_choice(int choice) {
@@ -246,6 +247,10 @@ std::unique_ptr<Engine> NeuralFXProcessor::build_for_choice(int choice) {
 
     std::unique_ptr<Engine> engine;
     if (prepared_) {
+        // The engine's prepare() settles the model at these values, so the reset below restores
+        // that state instead of settling a second time (it had settled at the defaults first).
+        for (int k = 0; model && k < std::min(kNumKnobSlots, static_cast<int>(knobs.size())); ++k)
+            model->set_knob(k, slot_value(*model, k));
         try {
             engine = std::make_unique<Engine>(std::move(model), rate_, channels_, block_);
         } catch (const std::exception& e) {

@@ -132,6 +132,7 @@ private:
     Controls read_controls() const;
     void process(juce::AudioBuffer<float>& buffer, bool bypassed);
     void push_knobs(Engine& engine) const;
+    float slot_value(const Model& model, int k) const;  // knob k's value set by its slot parameter
     // Off the audio thread, build_mutex_ held: parses the chosen model, updates the status and
     // knob specs, and (once prepared) returns a ready Engine.
     std::unique_ptr<Engine> build_for_choice(int choice);

@@ -10,7 +10,8 @@ any name in neuralfx.blocks, case-insensitive); ``key=value`` sets a config entr
 
 or by a template, a JSON file naming the blocks and their configs (DSP weights optional:
 missing ones start at the parameters' defaults; a network's weights are required, since fit
-holds them fixed; the rate, when given, must be the audio's)::
+holds them fixed; ``neuralfx fit`` fills in the audio's rate, which ``model_from_template``
+needs as "sample_rate")::
 
     {"knobs": [],
      "blocks": [{"type": "ParametricEQ", "config": {"bands": [{"mode": "peak"}]}},
@@ -100,8 +101,8 @@ def model_from_template(template: dict[str, Any], label: Optional[Callable[[int]
     return Model(blocks, float(rate), _read_knobs(template.get("knobs", [])))
 
 
-def require_network_weights(template: dict[str, Any], model: Model,
-                            label: Optional[Callable[[int], str]] = None) -> None:
+def require_network_weights(template: dict[str, Any], model: Model, label: Optional[Callable[[int], str]] = None,
+                            remedy: str = "give its weights (e.g. copied from a trained model file)") -> None:
     """`fit` holds a network's weights fixed (it fits DSP settings around a known network), so a
     fit template must give every one of them: random weights would be fitted around as if real."""
     dsp = {id(getattr(module, spec.name)) for module in model.modules() if isinstance(module, ParamBlock)
@@ -113,7 +114,7 @@ def require_network_weights(template: dict[str, Any], model: Model,
             where = label(i) if label else f"template.blocks[{i}]"
             raise ModelFileError(f"{where}: fit holds a network's weights fixed and {record.get('type')} has no "
                                  f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}: train it with "
-                                 "`neuralfx train --template`, or give its weights (e.g. from a trained model file)")
+                                 f"`neuralfx train --template`, or {remedy}")
 
 
 def _with_rate(config: dict[str, Any], rate: float) -> dict[str, Any]:
@@ -137,6 +138,9 @@ def _load_template_weights(block: torch.nn.Module, weights: Any, where: str) -> 
         if name not in known:
             raise ModelFileError(f"{where}.weights.{name}: not a weight of this block (its weights: {', '.join(known)})")
         state[name] = torch.from_numpy(_read_tensor(value, f"{where}.weights.{name}"))
+        if state[name].shape != known[name].shape:  # e.g. a network's weights kept after its config changed
+            raise ModelFileError(f"{where}.weights.{name}: shape {list(state[name].shape)}, but this config needs "
+                                 f"{list(known[name].shape)}")
     block.load_state_dict(state, strict=False)
 
 
@@ -202,7 +206,8 @@ def model_from_chain(spec: str, sample_rate: float) -> Model:
     template = {"sample_rate": sample_rate, "blocks": template_blocks}
     label = lambda i: f"--chain item {i} '{items[i]}'"  # noqa: E731
     model = model_from_template(template, label)
-    require_network_weights(template, model, label)
+    require_network_weights(template, model, label, remedy="fit it with --template, the network's block (type, "
+                                                           "config, weights) copied from its model file")
     return model
 
 
@@ -261,8 +266,18 @@ def fit(
     # trained by `neuralfx train`; here it is a known part of the chain, given in the template).
     chosen_ids = {id(candidates[name]) for name in chosen}
     frozen = [w for w in model.parameters() if w.requires_grad and id(w) not in chosen_ids]
-    for weight in frozen:  # back to trainable when the fit is done
+    for weight in frozen:
         weight.requires_grad_(False)
+    try:
+        return _fit_chosen(model, x, y, steps, lr, segment, batch, warmup, seed)
+    finally:  # the caller's model is trainable again, also after an error or Ctrl-C
+        for weight in frozen:
+            weight.requires_grad_(True)
+
+
+def _fit_chosen(model: Model, x: np.ndarray, y: np.ndarray, steps: int, lr: float, segment: int, batch: int,
+                warmup: int, seed: int) -> FitResult:
+    """fit()'s loop over the weights left trainable."""
     groups = [g for g in optimizer_groups(model, lr) if all(w.requires_grad for w in g["params"])]
     opt = torch.optim.Adam(groups)
     # Cosine decay to 0: large early steps cross the range quickly, small late steps settle
@@ -286,8 +301,6 @@ def fit(
         step(opt, model)
         schedule.step()
     model.eval()
-    for weight in frozen:
-        weight.requires_grad_(True)
     with torch.no_grad():
         pred, _ = model(xt[None])
     return FitResult(model, esr(pred[0], yt), steps, time.monotonic() - start)

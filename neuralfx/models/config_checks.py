@@ -1,27 +1,51 @@
 """Config values of the network blocks, checked as the C++ reader checks them
-(cpp/src/block_reader.cpp): a JSON 8.5 or true where an integer belongs is refused, not rounded,
-so that a file one reader loads, the other loads the same."""
+(cpp/src/block_reader.cpp): a JSON 8.5 or true where an integer belongs, or "0.5" where a number
+does, is refused, not converted, so that a file one reader loads, the other loads the same.
+Python callers may also pass numpy scalars and arrays."""
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, Sequence
 
+import numpy as np
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
 
 def check_int(name: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+    if not _is_int(value) or not low <= value <= high:
         raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
     return int(value)
 
 
 def check_int_list(name: str, values: Sequence[int], low: int, high: int) -> list[int]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values or any(
-            isinstance(v, bool) or not isinstance(v, numbers.Integral) or not low <= v <= high for v in values):
+    items = values.tolist() if isinstance(values, np.ndarray) else values
+    if isinstance(items, (str, bytes)) or not isinstance(items, Sequence) or not items or any(
+            not _is_int(v) or not low <= v <= high for v in items):
         raise ValueError(f"{name} must be a non-empty list of integers in [{low}, {high}], got {values!r}")
-    return [int(v) for v in values]
+    return [int(v) for v in items]
+
+
+def check_float(name: str, value: Any, low: float, high: float) -> float:
+    if (not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_))
+            or not math.isfinite(value) or not low <= value <= high):
+        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+    return float(value)
 
 
 def check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
+    if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be true or false, got {value!r}")
-    return value
+    return bool(value)
+
+
+def check_names(name: str, values: Sequence[str]) -> list[str]:
+    """A list of knob names (a bare string was read as its letters)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not all(
+            isinstance(v, str) for v in values):
+        raise ValueError(f"{name} must be a list of knob names, got {values!r}")
+    return list(values)

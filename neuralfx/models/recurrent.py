@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .config_checks import check_bool, check_int
+from .config_checks import check_bool, check_int, check_names
 
 
 class RecurrentAmp(nn.Module):
@@ -27,7 +27,7 @@ class RecurrentAmp(nn.Module):
         super().__init__()
         self.hidden_size = check_int("hidden_size", hidden_size, 1, 1024)
         self.num_layers = check_int("num_layers", num_layers, 1, 8)
-        self.conditioning = list(conditioning)
+        self.conditioning = check_names("conditioning", conditioning)
         self.skip = check_bool("skip", skip)
         self.add_module(self.cell_attribute,
                         self.cell(1 + len(self.conditioning), self.hidden_size, self.num_layers, batch_first=True))
