@@ -36,6 +36,8 @@ def _knob_settings(pairs: Sequence[str]) -> dict[str, float]:
         name, sep, value = pair.partition("=")
         if not sep:
             raise SystemExit(f"--knob expects NAME=VALUE, got '{pair}'")
+        if name in settings:  # the last one won, silently
+            raise SystemExit(f"--knob {name} is given twice ({settings[name]:g} and {value}): give it once")
         try:
             settings[name] = float(value)
         except ValueError:
@@ -320,7 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--preset", default="default", help="chain preset name or .chain.json path")
     src.add_argument("--model", help="a model file (.nfx) or shipped model name, alone")
     pr.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE")
-    pr.add_argument("--resample", action="store_true", help="run the model at its rate when the file's differs")
+    pr.add_argument("--resample", action="store_true",
+                    help="when the file's rate is not the model's, run the chain at the model's rate (every stage, "
+                    "Pedalboard plugins included) and convert back")
     pr.add_argument("--buffer-size", type=_positive(int), default=8192)
     pr.set_defaults(func=cmd_process)
 

@@ -71,6 +71,9 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
         (["process", "in.wav", "noext"], "has no extension to tell the format: e.g. 'noext.wav'"),
         (["process", "in.wav", "folder"], "is a folder: give a file name"),
         (["process", "in.wav", "out.wav", "--model", "crunch_amp", "--knob", "drive=3"], "error: model has no knob 'drive' (knobs: gain)"),
+        # the last one won, silently
+        (["process", "in.wav", "out.wav", "--model", "crunch_amp", "--knob", "gain=10", "--knob", "gain=2"],
+         "--knob gain is given twice (10 and 2): give it once"),
         (["capture", "cap", "--plugin", "missing.vst3"], "plugin 'missing.vst3' does not exist"),
         (["capture", "cap", "--chain", "default", "--sample-rate", "0"], "--sample-rate: must be above 0"),
         (["train", "a.wav", "b.wav", "-o", "m.nfx", "--max-steps", "0"], "--max-steps: must be above 0"),

@@ -95,16 +95,17 @@ NeuralFXProcessor::NeuralFXProcessor()
     for (int i = 0; i < num_presets(); ++i) choices.add(embedded_presets()[i].name);
     choices.add(kCustomChoiceName);
 
-    // Slot defaults come from the default model (the first preset), so a fresh plugin sounds
-    // like that model with its declared defaults.
-    std::vector<KnobSpec> default_knobs;
-    if (num_presets() > 0) {
+    preset_knobs_.resize(static_cast<size_t>(num_presets()));
+    for (int i = 0; i < num_presets(); ++i) {
         try {
-            default_knobs = load_model_from_string(embedded_preset_text(0))->knobs();
+            preset_knobs_[static_cast<size_t>(i)] = load_model_from_string(embedded_preset_text(i))->knobs();
         } catch (const std::exception&) {
-            // Reported through the status once build_for_choice(0) runs below.
+            // Reported through the status when the preset is chosen (build_for_choice).
         }
     }
+    // Slot defaults come from the default model (the first preset), so a fresh plugin sounds
+    // like that model with its declared defaults.
+    const std::vector<KnobSpec> default_knobs = preset_knobs_.empty() ? std::vector<KnobSpec>{} : preset_knobs_[0];
 
     addParameter(model_param_ = new juce::AudioParameterChoice(juce::ParameterID{"model", 1}, "Model", choices, 0));
     const auto db_text = [](float v, int) { return juce::String(v, 2); };
@@ -161,21 +162,31 @@ bool NeuralFXProcessor::isBusesLayoutSupported(const BusesLayout& layouts) const
 }
 
 std::string NeuralFXProcessor::status() const {
+    // A model just chosen is built by the loader thread within about 10 ms; until then the last
+    // build's status would describe the model being replaced.
+    const int wanted = model_param_->getIndex();
+    if (wanted != built_choice_.load()) return "loading: " + model_param_->choices[wanted].toStdString();
     std::lock_guard<std::mutex> lock(info_mutex_);
     return status_;
 }
 
+// The chosen model's knob, also while the loader thread is still building it: a value set right
+// after choosing a preset (`fx.model = "crunch_amp"; fx.knob1 = 12`) was read in the previous
+// model's units (clean_amp's 0..12 dB made it the slot's top, 18 dB once crunch_amp ran).
 bool NeuralFXProcessor::slot_knob(int slot, KnobSpec& spec) const {
+    const int choice = model_param_->getIndex();
     std::lock_guard<std::mutex> lock(info_mutex_);
-    if (slot < 0 || slot >= static_cast<int>(knobs_.size())) return false;
-    spec = knobs_[static_cast<size_t>(slot)];
+    const std::vector<KnobSpec>& knobs =
+        choice >= 0 && choice < num_presets() ? preset_knobs_[static_cast<size_t>(choice)] : custom_knobs_;
+    if (slot < 0 || slot >= static_cast<int>(knobs.size())) return false;
+    spec = knobs[static_cast<size_t>(slot)];
     return true;
 }
 
-void NeuralFXProcessor::set_info(const std::string& status, const std::vector<KnobSpec>& knobs) {
+void NeuralFXProcessor::set_info(const std::string& status, int choice, const std::vector<KnobSpec>& knobs) {
     std::lock_guard<std::mutex> lock(info_mutex_);
     status_ = status;
-    knobs_ = knobs;
+    if (choice == custom_choice_index()) custom_knobs_ = knobs;
 }
 
 void NeuralFXProcessor::update_latency_for_host_rate(double host_rate) {
@@ -268,7 +279,7 @@ std::unique_ptr<Engine> NeuralFXProcessor::build_for_choice(int choice) {
                       std::to_string(std::lround(model_rate)) + " Hz";
         if (knobs.size() > static_cast<size_t>(kNumKnobSlots)) status += ", knobs after the 8th stay at their defaults";
     }
-    set_info(status, knobs);
+    set_info(status, choice, knobs);
     return engine;
 }
 

@@ -144,7 +144,7 @@ private:
     bool retire(Engine* engine);  // lock-free; false when every slot is full
     void collect_garbage();
     void update_latency_for_host_rate(double host_rate);
-    void set_info(const std::string& status, const std::vector<KnobSpec>& knobs);
+    void set_info(const std::string& status, int choice, const std::vector<KnobSpec>& knobs);
     void set_parameter_from_state(juce::AudioProcessorParameter& p, float value);
     bool apply_state_xml(const juce::XmlElement& xml, std::string& error);
 
@@ -178,7 +178,10 @@ private:
     // Text the host reads (status, knob slots), under info_mutex_ (never held across host calls).
     mutable std::mutex info_mutex_;
     std::string status_;
-    std::vector<KnobSpec> knobs_;
+    std::vector<KnobSpec> custom_knobs_;  // the custom model's, once built
+    // Each shipped preset's knobs, read once at construction and never changed: a slot's units
+    // follow the chosen preset at once, before the loader thread has built its engine.
+    std::vector<std::vector<KnobSpec>> preset_knobs_;
 
     // Engine hand-over. active_/fading_ belong to the audio thread (and to prepareToPlay/reset,
     // which hosts never run concurrently with processBlock).

@@ -37,10 +37,10 @@ public:
             return;
         }
         const long long model_latency = model_->latency_samples();
-        const int h_up = StreamResampler::half_taps_for(host_rate_, model_rate_);
         latency_ = latency_for(host_rate_, model_rate_, model_->latency_samples());
-        const long long up_delay = static_cast<long long>(h_up) * model_rate_;
-        const long long down_delay = static_cast<long long>(latency_ - h_up) * model_rate_ - model_latency * host_rate_;
+        // Delays in units of 1 / (host_rate * model_rate) s: a host sample is model_rate of them.
+        const long long up_delay = up_delay_model_samples(host_rate_, model_rate_) * host_rate_;
+        const long long down_delay = static_cast<long long>(latency_) * model_rate_ - up_delay - model_latency * host_rate_;
         model_chunk_ = static_cast<int>(ceil_div(static_cast<long long>(max_block_) * model_rate_, host_rate_)) + 4;
         up_.resize(static_cast<size_t>(channels_));
         down_.resize(static_cast<size_t>(channels_));
@@ -59,15 +59,25 @@ public:
         // and the FIFO starts empty (a reset() here settled the model a second time).
     }
 
-    // The latency a HostRateModel will have, without building one. Stage 1 delays by h_up host
-    // samples, which makes it causal. Stage 2 must delay by at least h_down model samples plus
-    // the model's own latency to be causal; rounding the sum up to whole host samples gives the
-    // reported latency.
+    // The latency a HostRateModel will have, without building one. Stage 1 delays by a whole
+    // number of model samples (up_delay_model_samples). Stage 2 must delay by at least h_down
+    // model samples plus the model's own latency to be causal; the sum rounded up to whole host
+    // samples is the reported latency.
     static int latency_for(long host_rate, long model_rate, int model_latency) {
         if (host_rate == model_rate || host_rate <= 0 || model_rate <= 0) return model_latency;
-        const int h_up = StreamResampler::half_taps_for(host_rate, model_rate);
         const int h_down = StreamResampler::half_taps_for(model_rate, host_rate);
-        return static_cast<int>(h_up + ceil_div((static_cast<long long>(h_down) + model_latency) * host_rate, model_rate));
+        return static_cast<int>(ceil_div(
+            (up_delay_model_samples(host_rate, model_rate) + h_down + model_latency) * host_rate, model_rate));
+    }
+
+    // Stage 1's delay: the h_up host samples that make it causal, rounded up to whole model
+    // samples. The model then runs on the samples the delay-free conversion of the Python path
+    // (neuralfx.resampling) gives it, only later: on a grid a fraction of a sample off, a
+    // distorting model aliases differently, and crunch_amp at 44.1 kHz differed from the Python
+    // path by -29 dB.
+    static long long up_delay_model_samples(long host_rate, long model_rate) {
+        return ceil_div(static_cast<long long>(StreamResampler::half_taps_for(host_rate, model_rate)) * model_rate,
+                        host_rate);
     }
 
     Model& model() { return *model_; }

@@ -57,6 +57,7 @@ struct PyResampler {
     }
 
     int channels() const { return static_cast<int>(streams_.size()); }
+    int half_taps() const { return streams_[0].half_taps(); }
 
     // (channels, n) samples with rows `stride` apart: every output they complete.
     py::array_t<float> process(const float* in, py::ssize_t stride, py::ssize_t n) {
@@ -257,6 +258,8 @@ PYBIND11_MODULE(_core, m) {
     py::class_<PyResampler>(m, "Resampler")
         .def(py::init<double, double, int>(), py::arg("in_rate"), py::arg("out_rate"), py::arg("channels"))
         .def_property_readonly("channels", &PyResampler::channels)
+        .def_property_readonly("half_taps", &PyResampler::half_taps,
+                               "How far each output reads the input on either side, in input samples.")
         .def(
             "process",
             [](PyResampler& r, py::array_t<float, py::array::c_style | py::array::forcecast> audio) {
