@@ -8,7 +8,13 @@ A chain preset (presets/*.chain.json) names the same stages as data:
     {"name": ..., "description": ..., "stages": [
         {"plugin": "NoiseGate", "params": {"threshold_db": -60}},
         {"model": "crunch_amp", "knobs": {}},
+        {"plugin_file": "plugins/Amp.vst3", "params": {"drive": 6, "mode": "Lead"}},
         {"plugin": "Reverb", "params": {"room_size": 0.3}}]}
+
+"plugin" names a Pedalboard built-in; "plugin_file" a VST3 (or, on macOS, AU) plugin, its path
+relative to the preset's folder, its parameters by the names Pedalboard gives them
+(`pedalboard.load_plugin(path).parameters`), set as attributes are (Pedalboard quantizes a
+float parameter to about 1000 steps of its range).
 """
 
 from __future__ import annotations
@@ -157,12 +163,45 @@ def _stage_from_json(doc: Any, index: int, base: Path) -> Stage:
         cls = getattr(pedalboard, str(doc["plugin"]), None)
         if not (isinstance(cls, type) and issubclass(cls, pedalboard.Plugin)):
             raise ValueError(f"{where}.plugin: '{doc['plugin']}' is not a Pedalboard plugin class")
+        if issubclass(cls, pedalboard.ExternalPlugin):  # its constructor cannot take swept parameters
+            raise ValueError(f"{where}.plugin: a {doc['plugin']} is given as {{\"plugin_file\": PATH, \"params\": "
+                             "{NAME: VALUE}}")
         try:
             return cls(**doc.get("params", {}))
         except TypeError as e:
             raise ValueError(f"{where}.params: {e}") from None
+    if "plugin_file" in doc:
+        return plugin_from_file(_beside(base, doc["plugin_file"]), doc.get("params", {}), where)
     if "model" in doc:
-        model = Path(doc["model"])
-        candidate = base / model if not model.is_absolute() else model
-        return load(candidate if candidate.exists() else model, **doc.get("knobs", {}))
-    raise ValueError(f"{where}: expected a 'plugin' or a 'model' key")
+        return load(_beside(base, doc["model"]), **doc.get("knobs", {}))
+    raise ValueError(f"{where}: expected a 'plugin', 'plugin_file' or 'model' key")
+
+
+def _beside(base: Path, name: Any) -> Path:
+    """A stage's file: relative to the preset's folder when it is there, else as given."""
+    path = Path(str(name))
+    candidate = base / path if not path.is_absolute() else path
+    return candidate if candidate.exists() else path
+
+
+def plugin_from_file(path: Path, params: Any, where: str = "plugin") -> pedalboard.Plugin:
+    """A VST3/AU plugin loaded by Pedalboard with `params` set by name."""
+    if not path.exists():
+        raise ValueError(f"{where}: plugin '{path}' does not exist: give the path of a .vst3 bundle (or an "
+                         ".component on macOS)")
+    if not isinstance(params, dict):
+        raise ValueError(f"{where}.params: expected an object {{NAME: VALUE}}")
+    try:
+        plugin = pedalboard.load_plugin(str(path))
+    except ImportError as e:
+        raise ValueError(f"{where}: plugin '{path}' could not be loaded as VST3/AU ({e})") from None
+    unknown = sorted(set(params) - set(plugin.parameters))
+    if unknown:
+        raise ValueError(f"{where}.params: {Path(path).name} has no parameter {', '.join(unknown)} (its parameters: "
+                         f"{', '.join(plugin.parameters)})")
+    for name, value in params.items():
+        try:
+            setattr(plugin, name, value)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{where}.params.{name}: {e}") from None
+    return plugin

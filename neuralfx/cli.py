@@ -126,20 +126,46 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _capture_chain(args: argparse.Namespace, signal: dict) -> int:
+def _device_stages(args: argparse.Namespace) -> tuple[list, Path]:
+    """The device as chain-preset stages and the folder their files are relative to: the --chain
+    preset's, or one stage of the --plugin file with its --plugin-param values."""
+    from .dsp.fit import option_value
     from .presets import resolve_chain
-    from .sweep import capture_sweep, settings_grid, sweeps_from_specs, write_manifest
 
-    path = resolve_chain(args.chain)
-    stages = json.loads(path.read_text(encoding="utf-8")).get("stages")
-    if not isinstance(stages, list) or not stages:
-        raise ValueError(f"chain preset '{path}': 'stages' must be a non-empty list")
-    sweeps = sweeps_from_specs(stages, path.parent, args.sweep, args.heldout)
+    if args.chain:
+        if args.plugin_param:
+            raise ValueError("--plugin-param sets a --plugin's parameters; a chain preset sets its stages' own")
+        path = resolve_chain(args.chain)
+        stages = json.loads(path.read_text(encoding="utf-8")).get("stages")
+        if not isinstance(stages, list) or not stages:
+            raise ValueError(f"chain preset '{path}': 'stages' must be a non-empty list")
+        return stages, path.parent
+    params = {}
+    for pair in args.plugin_param:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--plugin-param expects NAME=VALUE, got '{pair}'")
+        if name in params:
+            raise ValueError(f"--plugin-param {name} is given twice: give it once")
+        params[name] = option_value(value)
+    return [{"plugin_file": str(Path(args.plugin).resolve()), "params": params}], Path.cwd()
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    """Every capture folder holds input.wav, the target(s) and manifest.json naming them."""
+    from .files import writable_folder
+    from .sweep import capture_sweep, settings_grid, signal_record, sweeps_from_specs, write_manifest
+
+    writable_folder(args.out_dir)
+    stages, base = _device_stages(args)
+    sweeps = sweeps_from_specs(stages, base, args.sweep, args.heldout)
     if sweeps:
         print(f"capturing {len(settings_grid(sweeps))} setting(s) to train on and "
               f"{len(settings_grid(sweeps, heldout=True))} held out")
-    train, held = capture_sweep(stages, path.parent, sweeps, args.sample_rate, args.seconds, args.seed)
-    return _wrote(write_manifest(args.out_dir, stages, sweeps, train, held, signal), train[0].pair)
+    train, held = capture_sweep(stages, base, sweeps, args.sample_rate, args.seconds, args.seed)
+    # The manifest's record of the capture signal
+    manifest = write_manifest(args.out_dir, stages, sweeps, train, held, signal_record(args.seconds, args.seed))
+    return _wrote(manifest, train[0].pair)
 
 
 def _wrote(manifest: Path, pair) -> int:
@@ -148,42 +174,21 @@ def _wrote(manifest: Path, pair) -> int:
     return 0
 
 
-def cmd_capture(args: argparse.Namespace) -> int:
-    """Every capture folder holds input.wav, the target(s) and manifest.json naming them."""
-    import pedalboard
-
-    from .capture import capture
-    from .files import writable_folder
-    from .sweep import signal_record, write_manifest
-    from .training import Capture
-
-    writable_folder(args.out_dir)
-    signal = signal_record(args.seconds, args.seed)  # the manifest's record of the capture signal
-    if args.chain:
-        return _capture_chain(args, signal)
-    if args.sweep or args.heldout:
-        raise ValueError("--sweep and --heldout need --chain: a chain preset whose stages STAGE.PARAM names")
-    if not Path(args.plugin).exists():
-        raise FileNotFoundError(f"plugin '{args.plugin}' does not exist: give the path of a .vst3 bundle (or an .component on macOS)")
-    try:
-        plugin = pedalboard.load_plugin(args.plugin)
-    except ImportError as e:
-        raise ValueError(f"plugin '{args.plugin}' could not be loaded as VST3/AU ({e})") from None
-    pair = capture(plugin, args.sample_rate, args.seconds, args.seed)
-    return _wrote(write_manifest(args.out_dir, [{"plugin_path": args.plugin}], [], [Capture(pair)], [], signal), pair)
 
 
 def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str]:
     """(captures, held-out captures, knobs, what they are) from --manifest or an INPUT TARGET pair."""
     from .datacheck import read_pair
-    from .sweep import load_manifest
+    from .sweep import describe_device, load_manifest
     from .training import Capture
 
     if args.manifest:
         if args.input or args.target:
             raise ValueError("give either INPUT TARGET or --manifest, not both")
         captures, heldout, knobs = load_manifest(args.manifest, args.sample_rate)
-        return captures, heldout, knobs, f"knob captures {args.manifest}"
+        device = json.loads(Path(args.manifest).read_text(encoding="utf-8")).get("device")
+        return captures, heldout, knobs, (f"{'knob captures' if knobs else 'captures'} {args.manifest} of "
+                                          f"{describe_device(device)}")
     if not (args.input and args.target):
         raise ValueError("give INPUT.wav TARGET.wav (the device's input and its recorded output) or --manifest")
     pair = read_pair(args.input, args.target, args.sample_rate)
@@ -337,12 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("out_dir")
     dev = c.add_mutually_exclusive_group(required=True)
     dev.add_argument("--chain", help="a chain preset of Pedalboard plugins acting as the device")
-    dev.add_argument("--plugin", help="a VST3/AU plugin path acting as the device")
+    dev.add_argument("--plugin", help="a VST3/AU plugin path acting as the device (stage 0 for --sweep)")
+    c.add_argument("--plugin-param", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a --plugin parameter, by the name Pedalboard gives it (repeatable)")
     c.add_argument("--seconds", type=_positive(float), default=180.0)
     c.add_argument("--sample-rate", type=_positive(float), default=48000)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--sweep", action="append", default=[], metavar="STAGE.PARAM=V1,V2,...",
-                   help="capture the chain at each value of stage STAGE's parameter PARAM (0-based stage index); "
+                   help="capture the device at each value of stage STAGE's parameter PARAM (0-based stage index); "
                         "several --sweep make a grid; writes one target per setting and manifest.json")
     c.add_argument("--heldout", action="append", default=[], metavar="STAGE.PARAM=V1,V2,...",
                    help="values of a swept parameter held out of training and scored after it")

@@ -151,7 +151,7 @@ def stages_controlled(stages: list[dict], controls: Sequence[dict[str, Any]], se
     docs = copy.deepcopy(stages)
     for c in controls:
         doc = docs[c["stage"]]
-        key = "params" if "plugin" in doc else "knobs"
+        key = "knobs" if "model" in doc else "params"
         doc.setdefault(key, {})[c["param"]] = settings[c["knob"]]
     return docs
 
@@ -255,6 +255,17 @@ def load_manifest(path: str | os.PathLike, sample_rate: Optional[float] = None) 
     if not train:
         raise ValueError(f"manifest '{path}': every capture is held out; mark some \"heldout\": false")
     return train, held, knobs
+
+
+def describe_device(stages: Any) -> str:
+    """One line naming a device's stages and their settings, for a model's "trained_on"."""
+    parts = []
+    for doc in stages if isinstance(stages, list) else []:
+        doc = doc if isinstance(doc, dict) else {}
+        name = doc.get("plugin") or (Path(str(doc["plugin_file"])).name if "plugin_file" in doc else doc.get("model"))
+        settings = doc.get("params", doc.get("knobs"))
+        parts.append(f"{name} {json.dumps(settings)}" if settings else str(name))
+    return " -> ".join(parts) or "an unnamed device"
 
 
 def manifest_capture_recipe(path: str | os.PathLike) -> Optional[dict[str, Any]]:

@@ -74,7 +74,7 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
         # the last one won, silently
         (["process", "in.wav", "out.wav", "--model", "crunch_amp", "--knob", "gain=10", "--knob", "gain=2"],
          "--knob gain is given twice (10 and 2): give it once"),
-        (["capture", "cap", "--plugin", "missing.vst3"], "plugin 'missing.vst3' does not exist"),
+        (["capture", "cap", "--plugin", "missing.vst3"], "missing.vst3' does not exist: give the path of a .vst3"),
         (["capture", "cap", "--chain", "default", "--sample-rate", "0"], "--sample-rate: must be above 0"),
         (["train", "a.wav", "b.wav", "-o", "m.nfx", "--max-steps", "0"], "--max-steps: must be above 0"),
         (["train", "a.wav", "b.wav", "-o", "m.nfx", "--dsp-lr-scale", "inf"], "--dsp-lr-scale: must be finite, got inf"),

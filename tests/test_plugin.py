@@ -399,3 +399,38 @@ def test_resampled_model_matches_kernel_at_44100(knob_model_json: str) -> None:
     outputs = [plugin(x44, 44100, buffer_size=b) for b in BUFFER_SIZES]
     for out in outputs[1:]:
         assert np.max(np.abs(out - outputs[0])) <= PARITY_TOLERANCE
+
+
+def test_capture_a_vst3_plugin_with_its_parameters_swept(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`neuralfx capture --plugin` with parameters set and swept, as a user captures a plugin:
+    before, --plugin took no parameters (only the plugin's defaults could be captured), --sweep
+    needed --chain, and the manifest and the trained model did not say which settings it was."""
+    import json
+
+    from neuralfx import audio, modelfile
+    from neuralfx.cli import main
+
+    out = tmp_path / "cap"
+    capture = ["capture", str(out), "--plugin", str(BUNDLE), "--plugin-param", "model=crunch_amp", "--seconds", "12",
+               "--sweep", "0.input_gain_db=-6,0", "--heldout", "0.input_gain_db=-12"]
+    assert main(capture) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["device"] == [{"plugin_file": str(BUNDLE.resolve()), "params": {"model": "crunch_amp"}}]
+    x, _ = audio.read(out / "input.wav")
+    amp = neuralfx.load("crunch_amp")
+    for entry in manifest["captures"]:
+        if entry["heldout"]:
+            continue
+        target, _ = audio.read(out / entry["target"])
+        gain = np.float32(10 ** (entry["settings"]["input_gain_db"] / 20))
+        assert np.max(np.abs(target[0] - amp(x[0] * gain, 48000))) <= 1e-4, entry
+    assert main(["train", "--manifest", str(out / "manifest.json"), "--max-steps", "20", "--hidden-size", "4",
+                 "-o", str(tmp_path / "m.nfx")]) == 0
+    trained_on = modelfile.load(tmp_path / "m.nfx").metadata["trained_on"]
+    assert trained_on == f'knob captures {out / "manifest.json"} of NeuralFX.vst3 {{"model": "crunch_amp"}}'
+    assert main([*capture[:6], "--plugin-param", "drive=3", "--seconds", "12"]) == 1
+    assert "stages[0].params: NeuralFX.vst3 has no parameter drive (its parameters: model, " in capsys.readouterr().err
+    # A Pedalboard plugin class for a file cannot take swept parameters: the stage names the file.
+    (tmp_path / "vst.chain.json").write_text(json.dumps({"stages": [{"plugin": "VST3Plugin", "params": {}}]}))
+    with pytest.raises(ValueError, match=r'stages\[0\].plugin: a VST3Plugin is given as \{"plugin_file"'):
+        neuralfx.Chain.from_preset(tmp_path / "vst.chain.json")

@@ -170,8 +170,8 @@ def model_for_captures(template: dict[str, Any], sample_rate: float, knobs: Sequ
     return model
 
 
-def _option_value(text: str) -> Any:
-    """`key=value` values read as JSON when they parse (numbers, true/false), else as strings."""
+def option_value(text: str) -> Any:
+    """`key=value` values (--chain options, --plugin-param) read as JSON when they parse (numbers, true/false), else as strings."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -201,7 +201,7 @@ def model_from_chain(spec: str, sample_rate: float) -> Model:
             k, sep, v = option.partition("=")
             if not sep or not k:
                 raise ModelFileError(f"--chain item {i} '{item}': option '{option}' is not key=value")
-            values[k.strip()] = _option_value(v.strip())
+            values[k.strip()] = option_value(v.strip())
         template_blocks.append({"type": type_name, "config": {**config, **values}})
     template = {"sample_rate": sample_rate, "blocks": template_blocks}
     label = lambda i: f"--chain item {i} '{items[i]}'"  # noqa: E731
