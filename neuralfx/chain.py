@@ -14,7 +14,10 @@ A chain preset (presets/*.chain.json) names the same stages as data:
 "plugin" names a Pedalboard built-in; "plugin_file" a VST3 (or, on macOS, AU) plugin, its path
 relative to the preset's folder, its parameters by the names Pedalboard gives them
 (`pedalboard.load_plugin(path).parameters`), set as attributes are (Pedalboard quantizes a
-float parameter to about 1000 steps of its range).
+float parameter to about 1000 steps of its range), or as {"raw": 0..1}, the plugin's own
+normalized value. Pedalboard converts a value with the range it read when the plugin loaded;
+a plugin whose ranges follow another parameter (NeuralFX.vst3's knob slots follow its model)
+then takes another value than asked, which is refused: give such a parameter raw.
 """
 
 from __future__ import annotations
@@ -171,10 +174,28 @@ def _stage_from_json(doc: Any, index: int, base: Path) -> Stage:
         except TypeError as e:
             raise ValueError(f"{where}.params: {e}") from None
     if "plugin_file" in doc:
-        return plugin_from_file(_beside(base, doc["plugin_file"]), doc.get("params", {}), where)
+        path = _beside(base, doc["plugin_file"])
+        if not path.exists():
+            raise ValueError(f"{where}.plugin_file: '{doc['plugin_file']}' is neither in the preset's folder ({base}) "
+                             f"nor at that path from {Path.cwd()}")
+        return plugin_from_file(path, doc.get("params", {}), where)
     if "model" in doc:
         return load(_beside(base, doc["model"]), **doc.get("knobs", {}))
     raise ValueError(f"{where}: expected a 'plugin', 'plugin_file' or 'model' key")
+
+
+def stages_with_paths(stages: Sequence[Any], base: Path) -> list:
+    """Stage documents with each file they name given as the absolute path it was found at
+    (from `base`), so that a record of them means something away from the preset's folder;
+    shipped model names stay names."""
+    out = []
+    for doc in stages:
+        doc = dict(doc) if isinstance(doc, dict) else doc
+        for key in ("plugin_file", "model"):
+            if isinstance(doc, dict) and key in doc and _beside(base, doc[key]).exists():
+                doc[key] = str(_beside(base, doc[key]).resolve())
+        out.append(doc)
+    return out
 
 
 def _beside(base: Path, name: Any) -> Path:
@@ -184,24 +205,57 @@ def _beside(base: Path, name: Any) -> Path:
     return candidate if candidate.exists() else path
 
 
-def plugin_from_file(path: Path, params: Any, where: str = "plugin") -> pedalboard.Plugin:
-    """A VST3/AU plugin loaded by Pedalboard with `params` set by name."""
+def plugin_from_file(path: Path, params: Any, where: str = "plugin", params_where: Optional[str] = None
+                     ) -> pedalboard.Plugin:
+    """A VST3/AU plugin loaded by Pedalboard with `params` set by name (values, or {"raw": 0..1}).
+    Errors name the plugin `where` and a parameter `params_where NAME` (default where.params.NAME)."""
+    def label(name: str) -> str:
+        return f"{params_where} {name}" if params_where else f"{where}.params.{name}"
+
     if not path.exists():
         raise ValueError(f"{where}: plugin '{path}' does not exist: give the path of a .vst3 bundle (or an "
                          ".component on macOS)")
     if not isinstance(params, dict):
-        raise ValueError(f"{where}.params: expected an object {{NAME: VALUE}}")
+        raise ValueError(f"{params_where or where + '.params'}: expected an object {{NAME: VALUE}}")
     try:
         plugin = pedalboard.load_plugin(str(path))
     except ImportError as e:
         raise ValueError(f"{where}: plugin '{path}' could not be loaded as VST3/AU ({e})") from None
     unknown = sorted(set(params) - set(plugin.parameters))
     if unknown:
-        raise ValueError(f"{where}.params: {Path(path).name} has no parameter {', '.join(unknown)} (its parameters: "
-                         f"{', '.join(plugin.parameters)})")
+        raise ValueError(f"{params_where or where + '.params'}: {Path(path).name} has no parameter "
+                         f"{', '.join(unknown)} (its parameters: {', '.join(plugin.parameters)})")
     for name, value in params.items():
         try:
-            setattr(plugin, name, value)
+            if isinstance(value, dict):
+                _set_raw(plugin.parameters[name], value)
+            else:
+                setattr(plugin, name, value)
+                _check_taken(plugin, name, value)
         except (TypeError, ValueError) as e:
-            raise ValueError(f"{where}.params.{name}: {e}") from None
+            raise ValueError(f"{label(name)}: {e}") from None
     return plugin
+
+
+def _set_raw(param: Any, value: dict) -> None:
+    raw = value.get("raw")
+    if set(value) != {"raw"} or isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 <= raw <= 1:
+        raise ValueError(f"expected a value or {{\"raw\": 0..1}}, got {value}")
+    param.raw_value = float(raw)
+
+
+def _check_taken(plugin: pedalboard.Plugin, name: str, value: Any) -> None:
+    """Refuses a number the plugin did not take (beyond Pedalboard's quantization): Pedalboard
+    converted it with the range it read at load, which another parameter has changed since."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return  # choices and switches: Pedalboard checks them against the valid values
+    param = plugin.parameters[name]
+    if param.min_value is None or param.max_value is None:
+        return  # not a range Pedalboard converts through
+    taken = float(getattr(plugin, name))
+    step = max(float(param.approximate_step_size or 0.0), (float(param.max_value) - float(param.min_value)) / 1000)
+    if abs(taken - value) > 2 * step + 1e-6:
+        raise ValueError(f"set to {value:g}, the plugin took {taken:g} ({param.string_value}): Pedalboard converts a "
+                         f"value with the range it read when the plugin loaded ({float(param.min_value):g} to "
+                         f"{float(param.max_value):g}), and another parameter has changed it since; give it as "
+                         "{\"raw\": 0..1} (on the command line NAME=raw:0..1)")

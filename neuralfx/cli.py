@@ -129,6 +129,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 def _device_stages(args: argparse.Namespace) -> tuple[list, Path]:
     """The device as chain-preset stages and the folder their files are relative to: the --chain
     preset's, or one stage of the --plugin file with its --plugin-param values."""
+    from .chain import plugin_from_file
     from .dsp.fit import option_value
     from .presets import resolve_chain
 
@@ -140,19 +141,26 @@ def _device_stages(args: argparse.Namespace) -> tuple[list, Path]:
         if not isinstance(stages, list) or not stages:
             raise ValueError(f"chain preset '{path}': 'stages' must be a non-empty list")
         return stages, path.parent
-    params = {}
+    params: dict = {}
     for pair in args.plugin_param:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise ValueError(f"--plugin-param expects NAME=VALUE, got '{pair}'")
+            raise ValueError(f"--plugin-param expects NAME=VALUE or NAME=raw:0..1, got '{pair}'")
         if name in params:
             raise ValueError(f"--plugin-param {name} is given twice: give it once")
-        params[name] = option_value(value)
+        if value.startswith("raw:"):
+            raw = option_value(value[len("raw:"):])
+            params[name] = {"raw": raw}
+        else:
+            params[name] = option_value(value)
+    # Loaded once here, so that a bad path or setting is named as the user gave it.
+    plugin_from_file(Path(args.plugin), params, where="--plugin", params_where="--plugin-param")
     return [{"plugin_file": str(Path(args.plugin).resolve()), "params": params}], Path.cwd()
 
 
 def cmd_capture(args: argparse.Namespace) -> int:
     """Every capture folder holds input.wav, the target(s) and manifest.json naming them."""
+    from .chain import stages_with_paths
     from .files import writable_folder
     from .sweep import capture_sweep, settings_grid, signal_record, sweeps_from_specs, write_manifest
 
@@ -163,8 +171,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
         print(f"capturing {len(settings_grid(sweeps))} setting(s) to train on and "
               f"{len(settings_grid(sweeps, heldout=True))} held out")
     train, held = capture_sweep(stages, base, sweeps, args.sample_rate, args.seconds, args.seed)
-    # The manifest's record of the capture signal
-    manifest = write_manifest(args.out_dir, stages, sweeps, train, held, signal_record(args.seconds, args.seed))
+    manifest = write_manifest(args.out_dir, stages_with_paths(stages, base), sweeps, train, held,
+                              signal_record(args.seconds, args.seed))
     return _wrote(manifest, train[0].pair)
 
 
@@ -344,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--chain", help="a chain preset of Pedalboard plugins acting as the device")
     dev.add_argument("--plugin", help="a VST3/AU plugin path acting as the device (stage 0 for --sweep)")
     c.add_argument("--plugin-param", action="append", default=[], metavar="NAME=VALUE",
-                   help="set a --plugin parameter, by the name Pedalboard gives it (repeatable)")
+                   help="set a --plugin parameter, by the name Pedalboard gives it (repeatable); NAME=raw:0..1 "
+                        "sets the plugin's normalized value")
     c.add_argument("--seconds", type=_positive(float), default=180.0)
     c.add_argument("--sample-rate", type=_positive(float), default=48000)
     c.add_argument("--seed", type=int, default=0)

@@ -74,7 +74,11 @@ class RateAdapter:
         if self._flush_inner is not None:
             inner = np.concatenate([inner, self._flush_inner()], axis=1)
         out = self._owed(np.concatenate([self._down.process(inner), self._down.flush()], axis=1))
-        return fit_length(out, out.shape[1] + self._received - self._returned)
+        out = fit_length(out, out.shape[1] + self._received - self._returned)
+        # The converters start afresh after a flush: so does the margin, for the next stream.
+        self._started, self._to_drop = False, self._silence.shape[1]
+        self._received = self._returned = 0
+        return out
 
 
 def margin_samples(outer_rate: float, inner_rate: float, inner_half_taps: int) -> int:

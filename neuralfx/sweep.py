@@ -107,7 +107,8 @@ def sweeps_from_specs(stages: list[dict], base: Path, sweeps: Sequence[str],
     result = []
     for stage, param, values in parsed:
         if not 0 <= stage < len(stages):
-            raise ValueError(f"--sweep {stage}.{param}: the chain has stages 0..{len(stages) - 1}")
+            raise ValueError(f"--sweep {stage}.{param}: the device has stages 0..{len(stages) - 1} (a --plugin is "
+                             "stage 0)")
         if len(set(values)) < 2:
             raise ValueError(f"--sweep {stage}.{param}: give at least two different values to condition a knob on")
         every = values + held.get((stage, param), ())
@@ -262,7 +263,8 @@ def describe_device(stages: Any) -> str:
     parts = []
     for doc in stages if isinstance(stages, list) else []:
         doc = doc if isinstance(doc, dict) else {}
-        name = doc.get("plugin") or (Path(str(doc["plugin_file"])).name if "plugin_file" in doc else doc.get("model"))
+        files = [Path(str(doc[k])).name for k in ("plugin_file", "plugin_path") if k in doc]  # plugin_path: before 4a44372
+        name = doc.get("plugin") or (files[0] if files else doc.get("model")) or "an unnamed stage"
         settings = doc.get("params", doc.get("knobs"))
         parts.append(f"{name} {json.dumps(settings)}" if settings else str(name))
     return " -> ".join(parts) or "an unnamed device"

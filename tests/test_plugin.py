@@ -429,7 +429,27 @@ def test_capture_a_vst3_plugin_with_its_parameters_swept(tmp_path: Path, capsys:
     trained_on = modelfile.load(tmp_path / "m.nfx").metadata["trained_on"]
     assert trained_on == f'knob captures {out / "manifest.json"} of NeuralFX.vst3 {{"model": "crunch_amp"}}'
     assert main([*capture[:6], "--plugin-param", "drive=3", "--seconds", "12"]) == 1
-    assert "stages[0].params: NeuralFX.vst3 has no parameter drive (its parameters: model, " in capsys.readouterr().err
+    assert "--plugin-param: NeuralFX.vst3 has no parameter drive (its parameters: model, " in capsys.readouterr().err
+    # Pedalboard converts a value with the ranges it read at load: the knob slots' were the first
+    # preset's, so 0.25 dB became the compressor's -78 dB threshold, silently. Refused; raw works.
+    assert main([*capture[:4], "--plugin-param", "model=compressor", "--plugin-param", "knob1=0.25"]) == 1
+    assert "--plugin-param knob1: set to 0.25, the plugin took -78.32 (-78.32 dB)" in capsys.readouterr().err
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "NeuralFX.vst3").symlink_to(BUNDLE.resolve())
+    (tmp_path / "plugins" / "comp.chain.json").write_text(json.dumps({"stages": [
+        {"plugin_file": "NeuralFX.vst3", "params": {"model": "compressor", "knob1": {"raw": 0.5},
+                                                     "knob2": {"raw": 0.25}}}]}))
+    assert main(["capture", str(tmp_path / "c2"), "--chain", str(tmp_path / "plugins" / "comp.chain.json"),
+                 "--seconds", "12"]) == 0
+    device = json.loads((tmp_path / "c2" / "manifest.json").read_text())["device"]
+    # The file as found, not relative to a preset folder the manifest is not in.
+    assert device == [{"plugin_file": str(BUNDLE.resolve()),
+                       "params": {"model": "compressor", "knob1": {"raw": 0.5}, "knob2": {"raw": 0.25}}}]
+    x, _ = audio.read(tmp_path / "c2" / "input.wav")
+    target, _ = audio.read(tmp_path / "c2" / "target.wav")
+    _, values = slot_settings((REPO / "presets" / "compressor.nfx").read_text(), [0.5, 0.25])
+    compressor = neuralfx.load("compressor", **values)
+    assert np.max(np.abs(target[0] - compressor(x[0], 48000))) <= 1e-5
     # A Pedalboard plugin class for a file cannot take swept parameters: the stage names the file.
     (tmp_path / "vst.chain.json").write_text(json.dumps({"stages": [{"plugin": "VST3Plugin", "params": {}}]}))
     with pytest.raises(ValueError, match=r'stages\[0\].plugin: a VST3Plugin is given as \{"plugin_file"'):

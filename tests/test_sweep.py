@@ -33,7 +33,7 @@ def test_two_parameters_make_a_grid_with_held_out_settings(tmp_path: Path) -> No
 @pytest.mark.parametrize("sweep, heldout, message", [
     (["threshold_db=-30,-10"], [], "expects STAGE.PARAM=V1,V2"),
     (["1.threshold_db=-30,x"], [], "expects STAGE.PARAM=V1,V2"),
-    (["5.ratio=2,4"], [], "the chain has stages 0..1"),
+    (["5.ratio=2,4"], [], "the device has stages 0..1"),
     (["1.ratio=4,4"], [], "at least two different values"),
     (["1.knee=2,4"], [], "stages\\[1\\].params"),
     (["1.ratio=2,4"], ["1.threshold_db=-20"], "1.threshold_db is not swept"),
@@ -83,3 +83,14 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
     path.write_text("{}")
     with pytest.raises(ValueError, match="not a capture manifest"):
         load_manifest(path)
+
+
+def test_a_device_is_described_by_its_stages_and_settings() -> None:
+    from neuralfx.sweep import describe_device
+
+    assert describe_device([{"plugin": "Compressor", "params": {"ratio": 4}}, {"model": "crunch_amp"},
+                            {"plugin_file": "/p/Amp.vst3", "params": {"drive": {"raw": 0.5}}}]) == (
+        'Compressor {"ratio": 4} -> crunch_amp -> Amp.vst3 {"drive": {"raw": 0.5}}')
+    # A manifest of `capture --plugin` before plugin_file stages ("None" before this was handled)
+    assert describe_device([{"plugin_path": "/x/Amp.vst3"}]) == "Amp.vst3"
+    assert describe_device(None) == "an unnamed device"

@@ -183,6 +183,12 @@ bool NeuralFXProcessor::slot_knob(int slot, KnobSpec& spec) const {
     return true;
 }
 
+// The custom model is replaced: its slots mean nothing until the new one is built.
+void NeuralFXProcessor::forget_custom_knobs() {
+    std::lock_guard<std::mutex> lock(info_mutex_);
+    custom_knobs_.clear();
+}
+
 void NeuralFXProcessor::set_info(const std::string& status, int choice, const std::vector<KnobSpec>& knobs) {
     std::lock_guard<std::mutex> lock(info_mutex_);
     status_ = status;
@@ -507,6 +513,7 @@ bool NeuralFXProcessor::apply_state_xml(const juce::XmlElement& xml, std::string
         std::lock_guard<std::mutex> lock(build_mutex_);
         custom_json_ = custom;
         custom_error_.clear();
+        forget_custom_knobs();
         rejected_state_.reset();
     }
     for (const auto* e : xml.getChildWithTagNameIterator("PARAM")) {
@@ -533,6 +540,7 @@ void NeuralFXProcessor::setStateInformation(const void* data, int size) {
                 std::lock_guard<std::mutex> lock(build_mutex_);
                 custom_json_ = text;
                 custom_error_.clear();
+                forget_custom_knobs();
                 rejected_state_.reset();
             }
             set_parameter_from_state(*model_param_, model_param_->convertTo0to1(static_cast<float>(custom_choice_index())));
@@ -559,6 +567,7 @@ void NeuralFXProcessor::setStateInformation(const void* data, int size) {
         std::lock_guard<std::mutex> lock(build_mutex_);
         custom_json_.clear();
         custom_error_ = "error: bad plugin state: " + error;
+        forget_custom_knobs();
         rejected_state_.emplace(data != nullptr && size > 0 ? static_cast<const char*>(data) : "",
                                 data != nullptr && size > 0 ? static_cast<size_t>(size) : 0);
     }

@@ -145,6 +145,7 @@ private:
     void collect_garbage();
     void update_latency_for_host_rate(double host_rate);
     void set_info(const std::string& status, int choice, const std::vector<KnobSpec>& knobs);
+    void forget_custom_knobs();
     void set_parameter_from_state(juce::AudioProcessorParameter& p, float value);
     bool apply_state_xml(const juce::XmlElement& xml, std::string& error);
 

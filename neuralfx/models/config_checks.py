@@ -45,6 +45,7 @@ def check_bool(name: str, value: Any) -> bool:
 
 def check_names(name: str, values: Sequence[str]) -> list[str]:
     """A list of knob names (a bare string was read as its letters)."""
+    values = values.tolist() if isinstance(values, np.ndarray) else values
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not all(
             isinstance(v, str) for v in values):
         raise ValueError(f"{name} must be a list of knob names, got {values!r}")
