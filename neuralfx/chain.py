@@ -169,10 +169,11 @@ def _stage_from_json(doc: Any, index: int, base: Path) -> Stage:
         if issubclass(cls, pedalboard.ExternalPlugin):  # its constructor cannot take swept parameters
             raise ValueError(f"{where}.plugin: a {doc['plugin']} is given as {{\"plugin_file\": PATH, \"params\": "
                              "{NAME: VALUE}}")
+        params = doc.get("params", {})
         try:
-            return cls(**doc.get("params", {}))
+            return cls(**params)
         except TypeError as e:
-            raise ValueError(f"{where}.params: {e}") from None
+            raise ValueError(f"{where}.params: {_unknown_params(cls, params) or e}") from None
     if "plugin_file" in doc:
         path = _beside(base, doc["plugin_file"])
         if not path.exists():
@@ -182,6 +183,17 @@ def _stage_from_json(doc: Any, index: int, base: Path) -> Stage:
     if "model" in doc:
         return load(_beside(base, doc["model"]), **doc.get("knobs", {}))
     raise ValueError(f"{where}: expected a 'plugin', 'plugin_file' or 'model' key")
+
+
+def _unknown_params(cls: type, params: Any) -> str:
+    """What pybind11's constructor message buries: the names a built-in plugin does not have."""
+    try:
+        plugin = cls()
+    except TypeError:  # needs arguments (Convolution's file): its own message says more
+        return ""
+    names = sorted(n for n, v in vars(cls).items() if isinstance(v, property) and not n.startswith("_"))
+    unknown = [n for n in (params if isinstance(params, dict) else {}) if not hasattr(plugin, n)]
+    return f"{cls.__name__} has no parameter {', '.join(unknown)} (its parameters: {', '.join(names)})" if unknown else ""
 
 
 def stages_with_paths(stages: Sequence[Any], base: Path) -> list:

@@ -386,7 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="segments per optimizer step (default: TrainConfig.batch_size); on an H200 a step of 32 "
                         "took about as long as one of 8 (docs/TRAINING-SPEED.md)")
     t.add_argument("--max-steps", type=_positive(int), default=4000)
-    t.add_argument("--max-minutes", type=_positive(float))
+    t.add_argument("--max-minutes", type=_positive(float),
+                   help="stop after this much training time; a run resumed from --checkpoint counts the time of "
+                        "the runs before it")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, ...")
     t.add_argument("--threads", type=_positive(int), default=1, help="torch CPU threads (1 is fastest for small nets)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -200,7 +201,12 @@ def build_model(config: TrainConfig, sample_rate: float, knobs: Sequence[Knob] =
 
 
 def _split(capture: Capture, fraction: float) -> int:
-    return int(len(capture.pair.input) * (1 - fraction))
+    return _train_length(len(capture.pair.input), fraction)
+
+
+def _train_length(samples: int, validation_fraction: float) -> int:
+    """Samples trained on: the rest (the last validation_fraction) is validated on."""
+    return int(samples * (1 - validation_fraction))
 
 
 def _check_settings(capture: Capture, what: str, knobs: Sequence[Knob]) -> None:
@@ -217,15 +223,27 @@ def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Seq
     if len(rates) != 1:
         raise ValueError(f"captures have different sample rates {sorted(rates)}: record all at one rate")
     need = config.warmup_samples + config.tbptt_samples * config.chunks_per_segment
+    rate = rates.pop()
     for i, c in enumerate(captures):
-        train_len = _split(c, config.validation_fraction)
-        if train_len < need or len(c.pair.input) - train_len < 2048:
+        n = len(c.pair.input)
+        if not _long_enough(n, need, config.validation_fraction):
+            shortest = next(m for m in itertools.count(n) if _long_enough(m, need, config.validation_fraction))
             raise ValueError(
-                f"capture {i} is too short ({len(c.pair.input)} samples): training needs {need} samples plus "
-                f"validation; record longer or lower tbptt_samples/chunks_per_segment"
+                f"capture {i} is too short ({n} samples, {n / rate:.2f} s): it needs at least {shortest} samples "
+                f"({shortest / rate:.2f} s at {rate:g} Hz), {need} to train on (warm-up and one TBPTT segment) and "
+                f"{MIN_VALIDATION_SAMPLES} in the last {config.validation_fraction:.0%} to validate on; record longer "
+                "(from Python, a smaller TrainConfig.tbptt_samples or chunks_per_segment needs less)"
             )
         _check_settings(c, f"capture {i}", knobs)
-    return rates.pop()
+    return rate
+
+
+MIN_VALIDATION_SAMPLES = 2048
+
+
+def _long_enough(samples: int, need: int, validation_fraction: float) -> bool:
+    train_len = _train_length(samples, validation_fraction)
+    return train_len >= need and samples - train_len >= MIN_VALIDATION_SAMPLES
 
 
 def prepare_captures(captures: Sequence[Capture], config: TrainConfig, progress: Callable[[str], None] = print,
@@ -329,16 +347,15 @@ def train(
 
     st = _Progress(best_state=copy.deepcopy(model.state_dict()), data=_run_fingerprint(captures, model, config))
     if config.checkpoint and Path(config.checkpoint).exists():
-        saved = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng)
-        if saved.data and saved.data != st.data:  # checkpoints from before the fingerprint: not checked
-            raise ValueError(f"checkpoint '{config.checkpoint}' was trained on other data or another model (other "
-                             "captures, settings or alignment, other blocks or configs, another learning_rate or "
-                             "dsp_lr_scale): delete it, or give this run another checkpoint path")
+        saved = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st.data)
         st = replace(saved, data=st.data)
         if rank != 0:  # the checkpoint holds rank 0's sampler: the others draw afresh
             rng = np.random.default_rng([config.seed, rank, st.step])
+        spent = bool(config.max_seconds) and st.seconds >= config.max_seconds
         progress(f"resumed from {config.checkpoint} at step {st.step}"
                  + (f": nothing left to train up to max_steps {config.max_steps}" if st.step >= config.max_steps
+                    else f": nothing left to train, its {st.seconds:.0f} s of training already use the time limit of "
+                         f"{config.max_seconds:g} s (counted over every run of a checkpoint)" if spent
                     else " (saved inside a segment: going on with a new one)" if st.mid_segment else ""))
     t0, running = time.monotonic() - st.seconds, []
     forward = model
@@ -349,7 +366,7 @@ def train(
     progress(f"training {sum(p.numel() for p in model.parameters())} parameters on {device}"
              f"{f' x {world} processes' if world > 1 else ''}, "
              f"{int(train_lengths.sum())} training samples at {sample_rate:g} Hz")
-    done = st.step >= config.max_steps
+    done = st.step >= config.max_steps or (bool(config.max_seconds) and st.seconds >= config.max_seconds)
     while not done:
         x, y, k = batch()
         model.train()
@@ -468,12 +485,31 @@ def _save_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Gen
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "model_layout": _model_layout(model),
                 "progress": {f.name: getattr(st, f.name) for f in fields(st)}}, tmp)
     os.replace(tmp, path)
 
 
-def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator) -> _Progress:
+def _model_layout(model: Model) -> str:
+    """The model's blocks in a line, for a message about a checkpoint made for another."""
+    def one(block: torch.nn.Module) -> str:
+        config = {k: v for k, v in block.config().items() if k not in ("sample_rate", "conditioning")}
+        return f"{block.type_name}({', '.join(f'{k}={json.dumps(v)}' for k, v in config.items())})"
+
+    return " -> ".join(one(b) for b in model.blocks)
+
+
+def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, expected: str) -> _Progress:
+    """Resumes from `path`, first checking it was made for this run (`expected`: _run_fingerprint;
+    checkpoints from before the fingerprint are not checked)."""
     data = torch.load(path, map_location="cpu", weights_only=True)
+    made_for = data["progress"].get("data", "")
+    if made_for and made_for != expected:
+        layout, ours = data.get("model_layout"), _model_layout(model)
+        what = (f"it was made for {layout}, this run trains {ours}" if layout and layout != ours else
+                "other captures, settings or alignment, other blocks or configs, another learning_rate or dsp_lr_scale")
+        raise ValueError(f"checkpoint '{path}' was trained on other data or another model ({what}): delete it, or "
+                         "give this run another checkpoint path")
     try:
         model.load_state_dict(data["model"])
     except RuntimeError as e:

@@ -102,7 +102,9 @@ def test_too_short_or_mismatched_captures_are_refused(drive_capture: Capture) ->
     loudest = int(np.argmax(np.abs(drive_capture.pair.input)))
     mid = slice(loudest - 1000, loudest + 1000)
     short = Capture(replace(drive_capture.pair, input=drive_capture.pair.input[mid], target=drive_capture.pair.target[mid]))
-    with pytest.raises(ValueError, match="too short"):
+    # The message says how long is enough (it named an option train's command line lacks).
+    with pytest.raises(ValueError, match=r"capture 0 is too short \(2000 samples, 0.04 s\): it needs at least "
+                                         r"\d+ samples \(\d.\d\d s at 48000 Hz\)"):
         train([short], TrainConfig(**TINY), progress=lambda s: None)
     other = Capture(replace(drive_capture.pair, sample_rate=44100))
     with pytest.raises(ValueError, match="different sample rates"):
@@ -147,9 +149,21 @@ def test_a_checkpoint_of_other_data_is_refused(drive_capture: Capture, tmp_path:
     lines: list[str] = []
     train([drive_capture], config, progress=lines.append)
     assert any("nothing left to train up to max_steps 9" in line for line in lines)
+    # The time limit counts the runs before: spent, a resumed run trained one more step, unsaid.
+    lines.clear()
+    spent = train([drive_capture], replace(config, max_steps=100, max_seconds=1e-6), progress=lines.append)
+    assert spent.steps == 9
+    assert any("nothing left to train, its 0 s of training already use the time limit of 1e-06 s" in line
+               for line in lines), lines
     other = Capture(replace(drive_capture.pair, target=0.5 * drive_capture.pair.target))
     with pytest.raises(ValueError, match="was trained on other data"):
         train([other], config, progress=lambda s: None)
+    # Another architecture: torch's state-dict dump of missing and unexpected keys before.
+    with pytest.raises(ValueError) as error:
+        train([drive_capture], replace(config, arch="gru"), progress=lambda s: None)
+    assert (f"checkpoint '{checkpoint}' was trained on other data or another model (it was made for "
+            f"LSTM(hidden_size={config.hidden_size}, num_layers=1, skip=true), this run trains "
+            f"GRU(hidden_size={config.hidden_size}, num_layers=1, skip=true)): delete it") in str(error.value)
 
 
 def test_latency_is_removed_and_recorded(drive_capture: Capture) -> None:

@@ -269,6 +269,17 @@ struct Row {
     long long multiply_adds_per_sample = 0;  // per sample of one channel
 };
 
+// Whether `path` can be written, leaving no file behind that was not there.
+bool writable(const std::string& path) {
+    std::FILE* existing = std::fopen(path.c_str(), "r");
+    if (existing != nullptr) std::fclose(existing);
+    std::FILE* f = std::fopen(path.c_str(), "a");
+    if (f == nullptr) return false;
+    std::fclose(f);
+    if (existing == nullptr) std::remove(path.c_str());
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -282,6 +293,11 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "error: %s\n", e.what());
             return 1;
         }
+    }
+    // A JSON path it cannot write is refused before minutes of measuring, not after them.
+    if (!opt.json_path.empty() && !writable(opt.json_path)) {
+        std::fprintf(stderr, "error: cannot write %s\n", opt.json_path.c_str());
+        return 1;
     }
     const std::string cpu = cpu_model();
     const double ghz = measure_core_ghz();
