@@ -186,14 +186,18 @@ def _stage_from_json(doc: Any, index: int, base: Path) -> Stage:
 
 
 def _unknown_params(cls: type, params: Any) -> str:
-    """What pybind11's constructor message buries: the names a built-in plugin does not have."""
+    """What pybind11's constructor message buries: the names a built-in plugin does not have
+    ("" when none, or when the class cannot be built bare to look: Convolution needs its file)."""
     try:
-        plugin = cls()
-    except TypeError:  # needs arguments (Convolution's file): its own message says more
+        cls()
+    except Exception:  # noqa: BLE001 - TypeError for Convolution, RuntimeError for IIRFilter
         return ""
     names = sorted(n for n, v in vars(cls).items() if isinstance(v, property) and not n.startswith("_"))
-    unknown = [n for n in (params if isinstance(params, dict) else {}) if not hasattr(plugin, n)]
-    return f"{cls.__name__} has no parameter {', '.join(unknown)} (its parameters: {', '.join(names)})" if unknown else ""
+    unknown = [n for n in (params if isinstance(params, dict) else {}) if n not in names]
+    if not unknown:
+        return ""
+    known = f"its parameters: {', '.join(names)}" if names else "it has no parameters"
+    return f"{cls.__name__} has no parameter {', '.join(unknown)} ({known})"
 
 
 def stages_with_paths(stages: Sequence[Any], base: Path) -> list:

@@ -222,16 +222,22 @@ def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Seq
     rates = {c.pair.sample_rate for c in captures}
     if len(rates) != 1:
         raise ValueError(f"captures have different sample rates {sorted(rates)}: record all at one rate")
+    fraction = config.validation_fraction
+    if not 0 < fraction < 1:
+        raise ValueError(f"TrainConfig.validation_fraction must be above 0 and below 1 (the share of every capture "
+                         f"validated on), got {fraction}")
     need = config.warmup_samples + config.tbptt_samples * config.chunks_per_segment
     rate = rates.pop()
     for i, c in enumerate(captures):
         n = len(c.pair.input)
-        if not _long_enough(n, need, config.validation_fraction):
-            shortest = next(m for m in itertools.count(n) if _long_enough(m, need, config.validation_fraction))
+        if not _long_enough(n, need, fraction):
+            # No length below this bound passes (int() takes under one sample off either share).
+            bound = int(max(need / (1 - fraction), (MIN_VALIDATION_SAMPLES - 1) / fraction)) - 1
+            shortest = next(m for m in itertools.count(max(n, bound)) if _long_enough(m, need, fraction))
             raise ValueError(
                 f"capture {i} is too short ({n} samples, {n / rate:.2f} s): it needs at least {shortest} samples "
                 f"({shortest / rate:.2f} s at {rate:g} Hz), {need} to train on (warm-up and one TBPTT segment) and "
-                f"{MIN_VALIDATION_SAMPLES} in the last {config.validation_fraction:.0%} to validate on; record longer "
+                f"{MIN_VALIDATION_SAMPLES} in the last {fraction:.0%} to validate on; record longer "
                 "(from Python, a smaller TrainConfig.tbptt_samples or chunks_per_segment needs less)"
             )
         _check_settings(c, f"capture {i}", knobs)
@@ -354,8 +360,8 @@ def train(
         spent = bool(config.max_seconds) and st.seconds >= config.max_seconds
         progress(f"resumed from {config.checkpoint} at step {st.step}"
                  + (f": nothing left to train up to max_steps {config.max_steps}" if st.step >= config.max_steps
-                    else f": nothing left to train, its {st.seconds:.0f} s of training already use the time limit of "
-                         f"{config.max_seconds:g} s (counted over every run of a checkpoint)" if spent
+                    else f": nothing left to train, its {st.seconds / 60:.3g} min of training already use the time "
+                         f"limit of {config.max_seconds / 60:.3g} min (counted over every run of a checkpoint)" if spent
                     else " (saved inside a segment: going on with a new one)" if st.mid_segment else ""))
     t0, running = time.monotonic() - st.seconds, []
     forward = model

@@ -109,6 +109,10 @@ def test_too_short_or_mismatched_captures_are_refused(drive_capture: Capture) ->
     other = Capture(replace(drive_capture.pair, sample_rate=44100))
     with pytest.raises(ValueError, match="different sample rates"):
         train([drive_capture, other], TrainConfig(**TINY), progress=lambda s: None)
+    # 0 or 1 left nothing to validate or train on, and the search for the shortest length never ended.
+    for fraction in (0.0, 1.0):
+        with pytest.raises(ValueError, match=f"validation_fraction must be above 0 and below 1.*got {fraction}"):
+            train([short], TrainConfig(**TINY, validation_fraction=fraction), progress=lambda s: None)
 
 
 def test_resumed_run_equals_uninterrupted_run(drive_capture: Capture, tmp_path: Path) -> None:
@@ -151,10 +155,9 @@ def test_a_checkpoint_of_other_data_is_refused(drive_capture: Capture, tmp_path:
     assert any("nothing left to train up to max_steps 9" in line for line in lines)
     # The time limit counts the runs before: spent, a resumed run trained one more step, unsaid.
     lines.clear()
-    spent = train([drive_capture], replace(config, max_steps=100, max_seconds=1e-6), progress=lines.append)
+    spent = train([drive_capture], replace(config, max_steps=100, max_seconds=6e-5), progress=lines.append)
     assert spent.steps == 9
-    assert any("nothing left to train, its 0 s of training already use the time limit of 1e-06 s" in line
-               for line in lines), lines
+    assert any("min of training already use the time limit of 1e-06 min" in line for line in lines), lines
     other = Capture(replace(drive_capture.pair, target=0.5 * drive_capture.pair.target))
     with pytest.raises(ValueError, match="was trained on other data"):
         train([other], config, progress=lambda s: None)

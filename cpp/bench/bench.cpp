@@ -11,7 +11,10 @@
 // denormals is not being flushed. It also measures the CPU's fp32 multiply-add rate (fma_peak.hpp)
 // and prints each model's multiply-adds per sample and the share of that rate the model ran at.
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -269,15 +272,18 @@ struct Row {
     long long multiply_adds_per_sample = 0;  // per sample of one channel
 };
 
-// Whether `path` can be written, leaving no file behind that was not there.
+// Whether `path` can be written as a file, touching nothing there: a new file is created with
+// O_EXCL and removed again (so only one this call made is removed); an existing path must be a
+// regular file the user may write (opening one to test it could block on a FIFO or truncate).
 bool writable(const std::string& path) {
-    std::FILE* existing = std::fopen(path.c_str(), "r");
-    if (existing != nullptr) std::fclose(existing);
-    std::FILE* f = std::fopen(path.c_str(), "a");
-    if (f == nullptr) return false;
-    std::fclose(f);
-    if (existing == nullptr) std::remove(path.c_str());
-    return true;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd >= 0) {
+        ::close(fd);
+        ::unlink(path.c_str());
+        return true;
+    }
+    struct stat st;
+    return errno == EEXIST && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), W_OK) == 0;
 }
 
 }  // namespace
