@@ -72,7 +72,7 @@ def check_finite(audio: np.ndarray, name: str = "audio", first_frame: int = 0) -
         bad = np.argwhere(~np.isfinite(audio))[0]
         raise ValueError(
             f"{name} contains NaN or Inf (first at channel {bad[0]}, sample {first_frame + bad[1]}): "
-            "clean it first, e.g. np.nan_to_num(audio)"
+            "clean it first (re-export the file, or np.nan_to_num(audio) in Python)"
         )
 
 
@@ -101,26 +101,47 @@ def read(path: str | os.PathLike) -> tuple[np.ndarray, float]:
         return f.read(f.frames), float(f.samplerate)
 
 
-# Processing can exceed full scale: keep it (32-bit float) where the format allows.
-BIT_DEPTH_BY_SUFFIX = {".wav": 32, ".aif": 32, ".aiff": 32, ".flac": 24}
+# Processing can exceed full scale: WAV keeps it (32-bit float). Pedalboard writes AIFF and
+# FLAC as integers at most 24 bits deep, and MP3 and OGG clip too.
+BIT_DEPTH_BY_SUFFIX = {".wav": 32, ".aif": 24, ".aiff": 24, ".flac": 24}
+FLOAT_SUFFIXES = {".wav"}
+
+
+class OutputFile:
+    """An open output: writes, and counts the samples beyond full scale its format clips."""
+
+    def __init__(self, writer: AudioFile, suffix: str) -> None:
+        self._writer = writer
+        self.format = f"{suffix.lstrip('.').upper()}, {_depth_text(suffix)}"
+        self._clips = suffix not in FLOAT_SUFFIXES
+        self.clipped = 0
+
+    def write(self, audio: np.ndarray) -> None:
+        if self._clips:
+            self.clipped += int(np.count_nonzero(np.abs(audio) > 1.0))
+        self._writer.write(audio)
+
+
+def _depth_text(suffix: str) -> str:
+    depth = BIT_DEPTH_BY_SUFFIX.get(suffix)
+    return "32-bit float" if suffix in FLOAT_SUFFIXES else f"{depth}-bit" if depth else "lossy"
 
 
 @contextmanager
-def atomic_output(path: str | os.PathLike, sample_rate: float, num_channels: int) -> Iterator[AudioFile]:
-    """An AudioFile writer whose file appears at `path` only once writing completed: a failure
-    midway leaves no half-written output behind. WAV/AIFF are written as 32-bit float."""
+def atomic_output(path: str | os.PathLike, sample_rate: float, num_channels: int) -> Iterator[OutputFile]:
+    """A writer whose file appears at `path` only once writing completed: a failure midway
+    leaves no half-written output behind. WAV is written as 32-bit float, AIFF and FLAC as 24-bit."""
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"output '{path}' is a folder: give a file name, e.g. '{path / 'out.wav'}'")
     if not path.suffix:
         raise ValueError(f"output '{path}' has no extension to tell the format: e.g. '{path}.wav' (or .flac, .aiff)")
-    options = {}
-    if path.suffix.lower() in BIT_DEPTH_BY_SUFFIX:
-        options["bit_depth"] = BIT_DEPTH_BY_SUFFIX[path.suffix.lower()]
+    suffix = path.suffix.lower()
+    options = {"bit_depth": BIT_DEPTH_BY_SUFFIX[suffix]} if suffix in BIT_DEPTH_BY_SUFFIX else {}
     with atomic_path(path, suffix=path.suffix) as tmp:
         with AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=num_channels, **options) as out:
             out.write(no_frames(num_channels))
-            yield out
+            yield OutputFile(out, suffix)
 
 
 def write(path: str | os.PathLike, audio: np.ndarray, sample_rate: float) -> Path:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -37,6 +38,7 @@ from .effects import NeuralEffect, load
 from .presets import resolve_chain
 from .resampling import RateAdapter, fit_length
 from .streaming import Stage, StageChain
+from .threads import one_thread
 
 
 @dataclass
@@ -47,6 +49,8 @@ class FileReport:
     channels: int
     frames: int
     resampled_to: Optional[float]
+    format: str = ""  # as written, e.g. "FLAC, 24-bit"
+    clipped: int = 0  # samples beyond full scale the output format clipped
 
 
 class Chain:
@@ -63,6 +67,7 @@ class Chain:
         self.model_rate: Optional[float] = rates.pop() if rates else None
         self._stream: Optional[Union[StageChain, RateAdapter]] = None
         self._stream_key: Optional[tuple[float, int]] = None
+        self._busy = threading.RLock()  # one_thread
 
     @classmethod
     def from_preset(cls, name_or_path: str | os.PathLike, resample: bool = False) -> "Chain":
@@ -80,6 +85,7 @@ class Chain:
     def __repr__(self) -> str:
         return f"<neuralfx.Chain {self.name!r}: {' -> '.join(type(s).__name__ for s in self.stages)}>"
 
+    @one_thread("chain")
     def reset(self) -> None:
         for stage in self.stages:
             stage.reset()
@@ -102,6 +108,7 @@ class Chain:
         inner = StageChain(self.stages, self.model_rate, channels, buffer_size)
         return RateAdapter(inner.process, sample_rate, self.model_rate, channels, flush_inner=inner.flush)
 
+    @one_thread("chain")
     def process(self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True) -> np.ndarray:
         """Pedalboard's signature. reset=True: the whole array is one signal, through every stage
         (plugins' latency compensated, rate converters flushed with silence), same length out.
@@ -126,6 +133,7 @@ class Chain:
 
     __call__ = process
 
+    @one_thread("chain")
     def flush(self) -> np.ndarray:
         """Ends a stream of reset=False calls: the samples the stages and converters still hold."""
         if self._stream is None:
@@ -134,6 +142,7 @@ class Chain:
         self._stream = None
         return out
 
+    @one_thread("chain")
     def process_file(self, input_path: str | os.PathLike, output_path: str | os.PathLike, buffer_size: int = 8192) -> FileReport:
         """Streams a file through the chain in blocks of `buffer_size` frames. The output has the
         input's rate, channel count and length, and appears only once complete."""
@@ -155,7 +164,7 @@ class Chain:
                 # A round trip through another rate may give a sample more: the file keeps the input's length.
                 out.write(fit_length(stream.flush(), frames - written))
         return FileReport(input_path, output_path, rate, channels, frames,
-                          self.model_rate if isinstance(stream, RateAdapter) else None)
+                          self.model_rate if isinstance(stream, RateAdapter) else None, out.format, out.clipped)
 
 
 def _stage_from_json(doc: Any, index: int, base: Path) -> Stage:

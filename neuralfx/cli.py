@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -73,6 +74,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_process(args: argparse.Namespace) -> int:
     from . import load
     from .chain import Chain
+    from .files import writable_file
+
+    writable_file(args.output, "output", example="out.wav")  # a read-only folder named a hidden temp file
 
     if args.model:
         chain = Chain([load(args.model, resample=args.resample, **_knob_settings(args.knob))], resample=args.resample)
@@ -88,7 +92,11 @@ def cmd_process(args: argparse.Namespace) -> int:
                 e.set_knob(name, value)
     report = chain.process_file(args.input, args.output, buffer_size=args.buffer_size)
     note = f", processed at {report.resampled_to:g} Hz" if report.resampled_to else ""
-    print(f"wrote {report.output_path} ({report.frames} frames, {report.channels} ch, {report.sample_rate:g} Hz{note})")
+    print(f"wrote {report.output_path} ({report.format}, {report.frames} frames, {report.channels} ch, "
+          f"{report.sample_rate:g} Hz{note})")
+    if report.clipped:
+        print(f"note: {report.clipped} samples were above full scale and {report.format.split(',')[0]} clipped them; "
+              "a .wav output keeps them (32-bit float)")
     return 0
 
 
@@ -451,8 +459,27 @@ def _stdout_reader_gone() -> bool:
     return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that an output being
+    written is removed on the way out (a `kill` left its hidden temporary file behind)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def _on_sigterm(handler: object) -> object:
+    """Installs handler for SIGTERM, returning the previous one (None off the main thread, where
+    Python cannot set one)."""
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        return None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = _on_sigterm(_raise_terminated)
     try:
         return args.func(args)
     except BrokenPipeError as e:
@@ -472,6 +499,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # Ctrl-C: one line instead of a traceback, and the status shells give an interrupt.
         print(f"neuralfx {args.command}: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print(f"neuralfx {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if previous is not None:
+            _on_sigterm(previous)
 
 
 if __name__ == "__main__":

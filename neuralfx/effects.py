@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any, Optional
 
@@ -18,6 +19,7 @@ from . import _core
 from .audio import as_channels_first, check_buffer_size, check_finite, check_sample_rate
 from .knobs import Knob
 from .resampling import RateAdapter, fit_length
+from .threads import one_thread
 
 
 class NeuralEffect:
@@ -32,6 +34,7 @@ class NeuralEffect:
         self.resample = resample
         self._adapter: Optional[RateAdapter] = None
         self._adapter_key: Optional[tuple[float, int]] = None
+        self._busy = threading.RLock()  # one_thread
 
     # ---- construction ----
     @classmethod
@@ -89,11 +92,13 @@ class NeuralEffect:
         raise KeyError(f"model has no knob '{name}' (knobs: {', '.join(k.name for k in self.knobs) or 'none'})")
 
     # ---- processing ----
+    @one_thread("effect")
     def reset(self) -> None:
         if self._model.prepared_channels:
             self._model.reset()
         self._adapter = None
 
+    @one_thread("effect")
     def process(
         self, input_array: np.ndarray, sample_rate: float, buffer_size: int = 8192, reset: bool = True
     ) -> np.ndarray:
@@ -140,6 +145,7 @@ class NeuralEffect:
             self._adapter = None
         return out
 
+    @one_thread("effect")
     def flush(self) -> np.ndarray:
         """The samples still inside the rate converters after a stream of reset=False calls."""
         if self._adapter is None:

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Iterator
 
 
-def writable_file(path: str | os.PathLike, option: str = "-o") -> Path:
+def writable_file(path: str | os.PathLike, option: str = "-o", example: str = "model.nfx") -> Path:
     """`path`, checked before a long job writes it: a folder there, or a folder that cannot take
-    a new file, raises ValueError now instead of after the training it would lose."""
+    a new file, raises ValueError now instead of after the work it would lose."""
     path = Path(path)
     if path.is_dir():
-        raise ValueError(f"{option} {path} is a folder: give a file name (e.g. {path / 'model.nfx'})")
+        raise ValueError(f"{option} {path} is a folder: give a file name (e.g. {path / example})")
     _check_folder_takes_files(path.parent, f"{option} {path}")
     return path
 

@@ -70,6 +70,11 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
         (["process", "in.wav", "out.wav", "--buffer-size", "0"], "--buffer-size: must be above 0, got 0"),
         (["process", "in.wav", "noext"], "has no extension to tell the format: e.g. 'noext.wav'"),
         (["process", "in.wav", "folder"], "is a folder: give a file name"),
+        (["process", "in.wav", "o.wav", "--preset", "crunch_amp"],
+         "chain preset 'crunch_amp' is neither a file nor a shipped one (default); 'crunch_amp' is a shipped model "
+         "(--model crunch_amp, or neuralfx.load)"),
+        # a read-only place: it named a hidden temporary file, with no advice
+        (["process", "in.wav", "/proc/o.wav"], "output /proc/o.wav: cannot write into /proc"),
         (["process", "in.wav", "out.wav", "--model", "crunch_amp", "--knob", "drive=3"], "error: model has no knob 'drive' (knobs: gain)"),
         # the last one won, silently
         (["process", "in.wav", "out.wav", "--model", "crunch_amp", "--knob", "gain=10", "--knob", "gain=2"],
@@ -322,3 +327,28 @@ def test_a_closed_reader_ends_quietly_but_another_broken_pipe_is_reported(
     monkeypatch.setattr(cli, "cmd_info", broken)
     assert cli.main(["info", "crunch_amp"]) == 1
     assert capsys.readouterr().err == "neuralfx info: error: [Errno 32] Broken pipe\n"
+
+
+def test_a_terminated_command_removes_its_unfinished_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """`kill` (SIGTERM) ended the process where it stood: a file being written stayed behind as
+    a hidden temporary file (.out.wav.XXXX.wav). It now ends as Ctrl-C does."""
+    import os
+    import signal
+    import time
+
+    from neuralfx import cli
+    from neuralfx.audio import atomic_output
+
+    def killed_while_writing(args) -> int:
+        with atomic_output(tmp_path / "out.wav", 48000, 1) as out:
+            out.write(np.zeros((1, 4800), np.float32))
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises before this ends
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_process", killed_while_writing)
+    assert cli.main(["process", "in.wav", str(tmp_path / "out.wav")]) == 143
+    assert capsys.readouterr().err == "neuralfx process: terminated\n"
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is not cli._raise_terminated  # pytest's own handler is back

@@ -142,3 +142,24 @@ def test_huge_block_sizes_are_clamped_and_empty_audio_passes(lstm_model_path: Pa
     np.testing.assert_array_equal(model.process(x), small)
     assert model.process(np.zeros((1, 0), np.float32)).shape == (1, 0)
     assert neuralfx.load(lstm_model_path)(np.zeros(0, np.float32), 48000).shape == (0,)
+
+
+def test_a_second_thread_on_an_effect_or_a_chain_is_refused() -> None:
+    """The kernel refused a second thread inside a model, but the Python state around it (an
+    effect's rate converter, a chain's stream) was shared: one call in 300 from two threads
+    returned wrong audio without an error, and a reset() from the other thread raised an
+    AttributeError. The second call is made while the first is inside the kernel."""
+    from neuralfx.chain import Chain
+
+    long_input = np.zeros((1, 2_000_000), np.float32)
+    effect = neuralfx.load("crunch_amp", resample=True)
+    chain = Chain([neuralfx.load("crunch_amp")])
+    for what, target, work in (("effect", effect, lambda: effect(long_input, 44100)),
+                               ("chain", chain, lambda: chain(long_input, 48000))):
+        def second_calls() -> None:
+            for call in (target.reset, lambda: target(np.zeros((1, 10), np.float32), 48000), target.flush):
+                with pytest.raises(RuntimeError, match=f"{what} is being processed by another thread; use one "
+                                                       f"{what} per thread"):
+                    call()
+
+        assert woke_during(work, second_calls), what

@@ -29,6 +29,9 @@ std::unique_lock<std::mutex> exclusive(std::mutex& busy, const char* message) {
     return lock;
 }
 
+// Every call that touches a model's state says the same (prepare and reset lacked the advice).
+constexpr const char* kModelBusy = "model is being processed by another thread; use one effect per thread";
+
 // One model instance is one signal state: concurrent calls on it are a caller bug, reported
 // instead of silently interleaving two signals' state.
 struct PyModel {
@@ -211,13 +214,13 @@ PYBIND11_MODULE(_core, m) {
              [](PyModel& p, int channels, int max_block_size) {
                  if (channels < 1) throw py::value_error("channels must be >= 1");
                  if (max_block_size < 1) throw py::value_error("max_block_size must be >= 1");
-                 const auto lock = exclusive(p.busy, "model is being processed by another thread");
+                 const auto lock = exclusive(p.busy, kModelBusy);
                  p.model->prepare(channels, max_block_size);
              },
              py::arg("channels"), py::arg("max_block_size"))
         .def("reset",
              [](PyModel& p) {
-                 const auto lock = exclusive(p.busy, "model is being processed by another thread");
+                 const auto lock = exclusive(p.busy, kModelBusy);
                  p.model->reset();
              })
         .def(
@@ -234,7 +237,7 @@ PYBIND11_MODULE(_core, m) {
                 for (py::ssize_t c = 0; c < channels; ++c) rows[static_cast<size_t>(c)] = out.mutable_data(c, 0);
                 {
                     py::gil_scoped_release release;
-                    const auto lock = exclusive(p.busy, "model is being processed by another thread; use one effect per thread");
+                    const auto lock = exclusive(p.busy, kModelBusy);
                     // Checked under the lock: prepare() may change the channel count.
                     const int prepared = p.model->prepared_channels();
                     if (channels > prepared)
