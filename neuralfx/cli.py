@@ -95,8 +95,8 @@ def cmd_process(args: argparse.Namespace) -> int:
     print(f"wrote {report.output_path} ({report.format}, {report.frames} frames, {report.channels} ch, "
           f"{report.sample_rate:g} Hz{note})")
     if report.clipped:
-        print(f"note: {report.clipped} samples were above full scale and {report.format.split(',')[0]} clipped them; "
-              "a .wav output keeps them (32-bit float)")
+        print(f"note: {report.clipped} of {report.frames * report.channels} samples (all channels) were above full "
+              f"scale and {report.format.split(',')[0]} clipped them; a .wav output keeps them (32-bit float)")
     return 0
 
 
@@ -221,7 +221,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     writable_file(args.output)
     if args.checkpoint:
-        writable_file(args.checkpoint, "--checkpoint")
+        writable_file(args.checkpoint, "--checkpoint", example="run.ckpt")
     sizes = {k: v for k, v in (("hidden_size", args.hidden_size), ("num_layers", args.num_layers)) if v is not None}
     if sizes and args.arch not in RECURRENT:
         raise ValueError(f"--hidden-size and --num-layers apply to {' and '.join(RECURRENT)}; --arch {args.arch} has a "
@@ -470,8 +470,10 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 def _on_sigterm(handler: object) -> object:
     """Installs handler for SIGTERM, returning the previous one (None off the main thread, where
-    Python cannot set one)."""
+    Python cannot set one, and where the parent chose to ignore SIGTERM: that choice stands)."""
     try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+            return None
         return signal.signal(signal.SIGTERM, handler)
     except ValueError:
         return None

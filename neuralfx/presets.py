@@ -41,10 +41,9 @@ def _resolve(name_or_path: str | os.PathLike, suffix: str, what: str, shipped_na
         return shipped
     if path.exists():
         return path  # a folder or a device: the loader says what it is
-    other = {SUFFIX: ("chain preset", CHAIN_SUFFIX, "--preset {}, or neuralfx.Chain.from_preset"),
-             CHAIN_SUFFIX: ("model", SUFFIX, "--model {}, or neuralfx.load")}[suffix]
-    hint = (f"; '{path.name}' is a shipped {other[0]} ({other[2].format(path.name)})"
-            if path.parent == Path(".") and (presets_dir() / f"{path.name}{other[1]}").exists() else "")
+    other_kind, other_suffix = {SUFFIX: ("chain preset", CHAIN_SUFFIX), CHAIN_SUFFIX: ("model", SUFFIX)}[suffix]
+    hint = (f"; '{path.name}' is a shipped {other_kind}, not a {what}"
+            if path.parent == Path(".") and (presets_dir() / f"{path.name}{other_suffix}").exists() else "")
     raise FileNotFoundError(f"{what} '{name_or_path}' is neither a file nor a shipped one "
                             f"({', '.join(shipped_names)}){hint}")
 

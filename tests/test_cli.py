@@ -71,8 +71,8 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
         (["process", "in.wav", "noext"], "has no extension to tell the format: e.g. 'noext.wav'"),
         (["process", "in.wav", "folder"], "is a folder: give a file name"),
         (["process", "in.wav", "o.wav", "--preset", "crunch_amp"],
-         "chain preset 'crunch_amp' is neither a file nor a shipped one (default); 'crunch_amp' is a shipped model "
-         "(--model crunch_amp, or neuralfx.load)"),
+         "chain preset 'crunch_amp' is neither a file nor a shipped one (default); 'crunch_amp' is a shipped model, "
+         "not a chain preset"),
         # a read-only place: it named a hidden temporary file, with no advice
         (["process", "in.wav", "/proc/o.wav"], "output /proc/o.wav: cannot write into /proc"),
         (["process", "in.wav", "out.wav", "--model", "crunch_amp", "--knob", "drive=3"], "error: model has no knob 'drive' (knobs: gain)"),
@@ -352,3 +352,28 @@ def test_a_terminated_command_removes_its_unfinished_output(tmp_path: Path, monk
     assert capsys.readouterr().err == "neuralfx process: terminated\n"
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) is not cli._raise_terminated  # pytest's own handler is back
+
+
+def test_process_says_what_a_clipping_format_clipped(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """WAV keeps levels above full scale (32-bit float); AIFF (which failed: it was asked for
+    32 bits) and FLAC store 24-bit integers and clip them, which process now counts and says."""
+    import json
+
+    from neuralfx.cli import main
+
+    t = np.arange(24000) / 48000
+    audio.write(tmp_path / "in.wav", np.stack([np.sin(2 * np.pi * 220 * t), 0.1 * np.sin(2 * np.pi * 330 * t)]), 48000)
+    (tmp_path / "hot.chain.json").write_text(json.dumps({"stages": [{"plugin": "Gain", "params": {"gain_db": 6}}]}))
+    hot = ["--preset", str(tmp_path / "hot.chain.json")]
+    assert main(["process", str(tmp_path / "in.wav"), str(tmp_path / "out.wav"), *hot]) == 0
+    assert "(WAV, 32-bit float, 24000 frames, 2 ch" in capsys.readouterr().out
+    y, _ = audio.read(tmp_path / "out.wav")
+    above = int(np.count_nonzero(np.abs(y) > 1.0))
+    assert above > 0 and np.max(np.abs(y)) > 1.9  # kept
+    for suffix, name in ((".flac", "FLAC"), (".aiff", "AIFF")):
+        assert main(["process", str(tmp_path / "in.wav"), str(tmp_path / f"out{suffix}"), *hot]) == 0
+        out = capsys.readouterr().out
+        assert f"({name}, 24-bit, 24000 frames" in out
+        assert f"note: {above} of 48000 samples (all channels) were above full scale and {name} clipped them" in out
+        clipped, _ = audio.read(tmp_path / f"out{suffix}")
+        assert np.max(np.abs(clipped)) <= 1.0 + 1e-6  # full scale, as the integers read back
