@@ -217,8 +217,9 @@ def stages_with_paths(stages: Sequence[Any], base: Path) -> list:
     for doc in stages:
         doc = dict(doc) if isinstance(doc, dict) else doc
         for key in ("plugin_file", "model"):
-            if isinstance(doc, dict) and key in doc and _beside(base, doc[key]).exists():
-                doc[key] = str(_beside(base, doc[key]).resolve())
+            found = _beside(base, doc[key]) if isinstance(doc, dict) and key in doc else None
+            if found is not None and found.exists():
+                doc[key] = str(found.resolve())
         out.append(doc)
     return out
 

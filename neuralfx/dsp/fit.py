@@ -44,7 +44,7 @@ from ..knobs import Knob
 from ..model import Model
 from ..modelfile import _read_knobs, _read_tensor
 from .biquad import MODES as BIQUAD_MODES
-from .params import ParamBlock, optimizer_groups, step
+from .params import ParamBlock, dsp_weight_ids, optimizer_groups, step
 
 
 @dataclass
@@ -105,8 +105,7 @@ def require_network_weights(template: dict[str, Any], model: Model, label: Optio
                             remedy: str = "give its weights (e.g. copied from a trained model file)") -> None:
     """`fit` holds a network's weights fixed (it fits DSP settings around a known network), so a
     fit template must give every one of them: random weights would be fitted around as if real."""
-    dsp = {id(getattr(module, spec.name)) for module in model.modules() if isinstance(module, ParamBlock)
-           for spec in module.param_specs()}
+    dsp = dsp_weight_ids(model)
     for i, (record, block) in enumerate(zip(template["blocks"], model.blocks)):
         given = record.get("weights", {})
         missing = [name for name, weight in block.named_parameters() if id(weight) not in dsp and name not in given]

@@ -130,17 +130,24 @@ def optimizer_groups(model: nn.Module, lr: float, dsp_scale: float = 1.0) -> lis
     measured in log units and its group marked ``log_steps`` (``step`` steps it in log space; the
     mark travels in the optimizer's state dict, so a resumed run keeps the law it started with).
     Knob-bound parameters are left out: the knob sets them."""
-    groups, dsp = [], set()
+    groups = []
     for module in model.modules():
         if isinstance(module, ParamBlock):
             for spec in module.param_specs():
-                weight = getattr(module, spec.name)
-                dsp.add(id(weight))
                 if spec.name not in module.knob_bindings:
                     span = math.log(spec.max / spec.min) if spec.log_steps else spec.max - spec.min
-                    groups.append({"params": [weight], "lr": lr * dsp_scale * span, "log_steps": spec.log_steps})
+                    groups.append({"params": [getattr(module, spec.name)], "lr": lr * dsp_scale * span,
+                                   "log_steps": spec.log_steps})
+    dsp = dsp_weight_ids(model)
     neural = [p for p in model.parameters() if id(p) not in dsp]
     return ([{"params": neural, "lr": lr}] if neural else []) + groups
+
+
+def dsp_weight_ids(model: nn.Module) -> set[int]:
+    """id() of every DSP parameter weight in `model` (knob-bound ones included): the rest of its
+    parameters are networks' weights."""
+    return {id(getattr(module, spec.name)) for module in model.modules() if isinstance(module, ParamBlock)
+            for spec in module.param_specs()}
 
 
 @torch.no_grad()

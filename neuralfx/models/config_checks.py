@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -22,10 +22,16 @@ def check_int(name: str, value: Any, low: int, high: int) -> int:
     return int(value)
 
 
-def check_int_list(name: str, values: Sequence[int], low: int, high: int) -> list[int]:
+def _as_list(values: Any) -> Optional[list]:
+    """values as a list when they are a sequence (a numpy array included), else None: a bare
+    string is not a list of its letters."""
     items = values.tolist() if isinstance(values, np.ndarray) else values
-    if isinstance(items, (str, bytes)) or not isinstance(items, Sequence) or not items or any(
-            not _is_int(v) or not low <= v <= high for v in items):
+    return None if isinstance(items, (str, bytes)) or not isinstance(items, Sequence) else list(items)
+
+
+def check_int_list(name: str, values: Sequence[int], low: int, high: int) -> list[int]:
+    items = _as_list(values)
+    if not items or any(not _is_int(v) or not low <= v <= high for v in items):
         raise ValueError(f"{name} must be a non-empty list of integers in [{low}, {high}], got {values!r}")
     return [int(v) for v in items]
 
@@ -45,8 +51,7 @@ def check_bool(name: str, value: Any) -> bool:
 
 def check_names(name: str, values: Sequence[str]) -> list[str]:
     """A list of knob names (a bare string was read as its letters)."""
-    values = values.tolist() if isinstance(values, np.ndarray) else values
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not all(
-            isinstance(v, str) for v in values):
+    items = _as_list(values)
+    if items is None or not all(isinstance(v, str) for v in items):
         raise ValueError(f"{name} must be a list of knob names, got {values!r}")
-    return list(values)
+    return items
