@@ -4,6 +4,6 @@ __version__ = "0.1.0"
 
 from .errors import ModelFileError  # noqa: E402
 from .effects import NeuralEffect, load  # noqa: E402
-from .chain import Chain  # noqa: E402
+from .chain import Chain, FileReport  # noqa: E402
 
-__all__ = ["Chain", "ModelFileError", "NeuralEffect", "load", "__version__"]
+__all__ = ["Chain", "FileReport", "ModelFileError", "NeuralEffect", "load", "__version__"]

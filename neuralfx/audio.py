@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from pedalboard.io import AudioFile
+from pedalboard.io import AudioFile, get_supported_write_formats
 
 from .files import atomic_path
 
@@ -137,6 +137,9 @@ def atomic_output(path: str | os.PathLike, sample_rate: float, num_channels: int
     if not path.suffix:
         raise ValueError(f"output '{path}' has no extension to tell the format: e.g. '{path}.wav' (or .flac, .aiff)")
     suffix = path.suffix.lower()
+    writable = sorted(set(get_supported_write_formats()) | set(BIT_DEPTH_BY_SUFFIX))
+    if suffix not in writable:
+        raise ValueError(f"output '{path}': cannot write {path.suffix} files; give one of {', '.join(writable)}")
     options = {"bit_depth": BIT_DEPTH_BY_SUFFIX[suffix]} if suffix in BIT_DEPTH_BY_SUFFIX else {}
     with atomic_path(path, suffix=path.suffix) as tmp:
         with AudioFile(str(tmp), "w", samplerate=sample_rate, num_channels=num_channels, **options) as out:

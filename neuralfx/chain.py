@@ -43,6 +43,10 @@ from .threads import one_thread
 
 @dataclass
 class FileReport:
+    """What Chain.process_file (and `neuralfx process`) did: the file's rate, channels and
+    length; the rate the chain ran at when it converted; the output's format, and how many
+    samples that format clipped (beyond full scale: FLAC, AIFF, MP3 and OGG; never WAV)."""
+
     input_path: Path
     output_path: Path
     sample_rate: float
@@ -54,10 +58,24 @@ class FileReport:
 
 
 class Chain:
+    """Stages run in order on the same audio: Pedalboard plugins (built-in ones, loaded VST3s,
+    pedalboard.Pedalboard chains) and neuralfx effects, called as one Pedalboard plugin is.
+    Each stage instance keeps its own state, so it may appear once in one chain; used in two
+    chains, it belongs to whichever streams through it (give each chain its own). The models'
+    rate is the chain's: audio at another rate is refused, or with resample=True converted once
+    around all the stages."""
+
     def __init__(self, stages: Sequence[Stage], resample: bool = False, name: str = "") -> None:
+        seen: dict[int, int] = {}
         for i, stage in enumerate(stages):
             if not isinstance(stage, (pedalboard.Plugin, NeuralEffect)):
                 raise TypeError(f"stage {i} is a {type(stage).__name__}; expected a pedalboard plugin or a NeuralEffect")
+            for instance in _instances(stage):
+                if id(instance) in seen:  # Pedalboard refuses it too: the two places would share one state
+                    raise ValueError(
+                        f"stages {seen[id(instance)]} and {i} hold the same {type(instance).__name__} instance; "
+                        "each place needs its own, with its own state (load the model again, or make another plugin)")
+                seen[id(instance)] = i
         self.stages = list(stages)
         self.resample = resample
         self.name = name
@@ -67,10 +85,12 @@ class Chain:
         self.model_rate: Optional[float] = rates.pop() if rates else None
         self._stream: Optional[Union[StageChain, RateAdapter]] = None
         self._stream_key: Optional[tuple[float, int]] = None
+        self._stream_1d = False  # whether the current stream's calls were 1-D, so that flush() answers alike
         self._busy = threading.RLock()  # one_thread
 
     @classmethod
     def from_preset(cls, name_or_path: str | os.PathLike, resample: bool = False) -> "Chain":
+        """A shipped chain preset by name (e.g. "default"), or a .chain.json file (module docstring)."""
         path = resolve_chain(name_or_path)
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
@@ -87,6 +107,7 @@ class Chain:
 
     @one_thread("chain")
     def reset(self) -> None:
+        """Every stage back to rest, and any stream ended without its held samples."""
         for stage in self.stages:
             stage.reset()
         self._stream = None
@@ -128,14 +149,20 @@ class Chain:
             self._stream, self._stream_key = self._new_stream(*key, buffer_size), key
         out = self._stream.process(audio)
         if reset:
-            out = fit_length(np.concatenate([out, self.flush()], axis=1), audio.shape[1])
-        return out[0] if input_array.ndim == 1 else out
+            out = fit_length(np.concatenate([out, self._end_stream()], axis=1), audio.shape[1])
+        self._stream_1d = input_array.ndim == 1
+        return out[0] if self._stream_1d else out
 
     __call__ = process
 
     @one_thread("chain")
     def flush(self) -> np.ndarray:
-        """Ends a stream of reset=False calls: the samples the stages and converters still hold."""
+        """Ends a stream of reset=False calls: the samples the stages and converters still hold,
+        in the stream's layout (1-D after 1-D calls)."""
+        out = self._end_stream()
+        return out[0] if self._stream_1d else out
+
+    def _end_stream(self) -> np.ndarray:
         if self._stream is None:
             return no_frames(1)
         out = self._stream.flush()
@@ -165,6 +192,13 @@ class Chain:
                 out.write(fit_length(stream.flush(), frames - written))
         return FileReport(input_path, output_path, rate, channels, frames,
                           self.model_rate if isinstance(stream, RateAdapter) else None, out.format, out.clipped)
+
+
+def _instances(stage: Stage) -> list[Any]:
+    """A stage and, for a Pedalboard container (Pedalboard, Chain, Mix), every plugin inside it."""
+    if isinstance(stage, pedalboard.PluginContainer):
+        return [stage] + [p for inner in stage for p in _instances(inner)]
+    return [stage]
 
 
 def _stage_from_json(doc: Any, index: int, base: Path) -> Stage:

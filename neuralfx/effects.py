@@ -1,13 +1,15 @@
 """Kernel-backed effects with Pedalboard's calling convention.
 
-    amp = neuralfx.load("presets/crunch_amp.nfx")
+    amp = neuralfx.load("crunch_amp")  # a shipped model's name, or the path of any .nfx file
     out = amp(audio, 48000)            # audio: float32 (channels, samples) or 1-D mono
+    amp.gain = 18                      # knobs are set (and read) as attributes, as Pedalboard's parameters
 
 The C++ kernel does the work with the GIL released; each channel has its own state."""
 
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import threading
 from pathlib import Path
@@ -23,36 +25,92 @@ from .threads import one_thread
 
 
 class NeuralEffect:
-    """A model file running in the C++ kernel.
+    """A model file running in the C++ kernel; made by neuralfx.load(name_or_path).
 
     resample=False: audio at another rate than the model's raises ValueError.
-    resample=True: audio is converted to the model's rate and back (streamed, windowed sinc)."""
+    resample=True: audio is converted to the model's rate and back (streamed, windowed sinc).
+    Knobs are attributes (`amp.gain = 18`, `amp.gain`), as Pedalboard's parameters are, where the
+    knob's name is a Python name that the effect's own attributes do not take; set_knob and
+    get_knob take any name. A copy (copy.copy, copy.deepcopy, pickle) is an effect of its own:
+    the same model and knob settings, its own state, starting at rest."""
 
-    def __init__(self, model: "_core.Model", name: str = "", resample: bool = False) -> None:
+    # The attributes an effect holds besides its knobs; any other name set is a knob or an error.
+    _OWN_ATTRIBUTES = frozenset({"name", "resample"})
+
+    def __init__(self, model: "_core.Model", name: str = "", resample: bool = False, source: str = "") -> None:
+        if not isinstance(model, _core.Model):
+            raise TypeError(f"NeuralEffect takes a loaded kernel model, not a {type(model).__name__}: "
+                            f"open a model file or a shipped model with neuralfx.load({model!r})")
         self._model = model
+        self._source = source  # the model file's text, which copies are made from
         self.name = name
         self.resample = resample
         self._adapter: Optional[RateAdapter] = None
         self._adapter_key: Optional[tuple[float, int]] = None
+        self._stream_1d = False  # whether the current stream's calls were 1-D, so that flush() answers alike
         self._busy = threading.RLock()  # one_thread
 
     # ---- construction ----
     @classmethod
     def from_file(cls, path: str | os.PathLike, resample: bool = False) -> "NeuralEffect":
+        """The model file at `path` (neuralfx.load also takes a shipped model's name)."""
         path = Path(path)  # the kernel's loader says when it is missing, a folder or unreadable
-        return cls(_core.Model.from_file(str(path)), name=path.stem, resample=resample)
+        model = _core.Model.from_file(str(path))
+        return cls(model, name=path.stem, resample=resample, source=path.read_text(encoding="utf-8"))
 
     @classmethod
     def from_json(cls, text: str, name: str = "", resample: bool = False) -> "NeuralEffect":
-        return cls(_core.Model.from_json(text), name=name, resample=resample)
+        """A model file's text (JSON), as read from a .nfx file."""
+        return cls(_core.Model.from_json(text), name=name, resample=resample, source=text)
+
+    # ---- copies: their own model and state, the same settings ----
+    def __reduce__(self) -> tuple:
+        if not self._source:
+            raise TypeError("this effect was made from a kernel model, whose file text it lacks: make it with "
+                            "neuralfx.load, NeuralEffect.from_file or NeuralEffect.from_json to copy or pickle it")
+        knobs = {k.name: self.get_knob(k.name) for k in self.knobs}
+        return _rebuilt, (self._source, self.name, self.resample, knobs)
+
+    def __copy__(self) -> "NeuralEffect":
+        rebuild, args = self.__reduce__()
+        return rebuild(*args)
+
+    def __deepcopy__(self, memo: dict) -> "NeuralEffect":
+        return self.__copy__()
+
+    # ---- knobs as attributes ----
+    def __getattr__(self, name: str) -> float:
+        # Only called for names that are not the effect's own attributes.
+        model = self.__dict__.get("_model")
+        if model is not None and not name.startswith("_") and any(k["name"] == name for k in model.knobs):
+            return model.get_knob(name)
+        raise AttributeError(f"'NeuralEffect' object has no attribute or knob '{name}'{self._knob_list()}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_") or name in self._OWN_ATTRIBUTES or hasattr(type(self), name):
+            object.__setattr__(self, name, value)  # a read-only property still refuses, as it should
+        elif any(k.name == name for k in self.knobs):
+            self.set_knob(name, value)
+        else:  # as Pedalboard's plugins refuse a misspelt parameter
+            raise AttributeError(f"'NeuralEffect' object has no knob '{name}'{self._knob_list()}")
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | {k.name for k in self.knobs if k.name.isidentifier()})
+
+    def _knob_list(self) -> str:
+        model = self.__dict__.get("_model")
+        names = [k["name"] for k in model.knobs] if model is not None else []
+        return f" (its knobs: {', '.join(names)})" if names else " (it has no knobs)"
 
     # ---- description ----
     @property
     def sample_rate(self) -> float:
+        """The rate the model was trained at, in Hz."""
         return self._model.sample_rate
 
     @property
     def latency_samples(self) -> int:
+        """The model's delay in samples at its own rate (0 for every architecture shipped)."""
         return self._model.latency_samples
 
     @property
@@ -65,10 +123,12 @@ class NeuralEffect:
 
     @property
     def knobs(self) -> list[Knob]:
+        """The model's knobs: name, range, default and unit each."""
         return [Knob(k["name"], k["min"], k["max"], k["default"], k["unit"]) for k in self._model.knobs]
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """What the model file says of itself: what it was trained on, its scores, its date."""
         return json.loads(self._model.metadata_json)
 
     def __repr__(self) -> str:
@@ -77,11 +137,15 @@ class NeuralEffect:
 
     # ---- knobs ----
     def set_knob(self, name: str, value: float) -> None:
-        """Sets a knob in its own units; an out-of-range value is rejected, naming the range."""
+        """Sets a knob in its own units; an out-of-range value is rejected, naming the range. The
+        kernel glides to the new value, so a knob may move while audio streams."""
         knob = self._knob(name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{knob.describe()} takes a number, not {value!r}")
         self._model.set_knob(name, knob.check(float(value)))
 
     def get_knob(self, name: str) -> float:
+        """A knob's value in its own units."""
         self._knob(name)
         return self._model.get_knob(name)
 
@@ -94,6 +158,7 @@ class NeuralEffect:
     # ---- processing ----
     @one_thread("effect")
     def reset(self) -> None:
+        """Back to rest: the state the model settles into on silence at the current knob values."""
         if self._model.prepared_channels:
             self._model.reset()
         self._adapter = None
@@ -107,7 +172,9 @@ class NeuralEffect:
         the next calls return them. Output has the input's layout (1-D in, 1-D out).
         With resampling, reset=True treats the array as one whole signal and flushes the rate
         converters with silence, as Pedalboard does for a plugin with latency; to stream at
-        another rate, call reset() once, pass reset=False on every call, then flush()."""
+        another rate, call reset() once, pass reset=False on every call, then flush().
+        buffer_size bounds the samples the kernel processes at a time; the output does not
+        depend on it."""
         sample_rate = check_sample_rate(sample_rate)
         audio = as_channels_first(input_array, "input_array")
         check_finite(audio, "input_array")
@@ -116,7 +183,7 @@ class NeuralEffect:
         # The kernel's output does not depend on its block size, so only a new channel count
         # needs a prepare() (which clears state); buffer_size just bounds the work per chunk.
         if channels != self._model.prepared_channels:
-            self._model.prepare(channels, buffer_size)
+            self._model.prepare(channels, min(buffer_size, _LARGEST_PREPARE))
             self._adapter = None
         elif reset:
             self._model.reset()
@@ -129,7 +196,8 @@ class NeuralEffect:
             )
         else:
             out = self._process_resampled(audio, float(sample_rate), reset)
-        return out[0] if input_array.ndim == 1 else out
+        self._stream_1d = input_array.ndim == 1
+        return out[0] if self._stream_1d else out
 
     __call__ = process
 
@@ -147,12 +215,26 @@ class NeuralEffect:
 
     @one_thread("effect")
     def flush(self) -> np.ndarray:
-        """The samples still inside the rate converters after a stream of reset=False calls."""
+        """The samples still inside the rate converters after a stream of reset=False calls, in
+        the stream's layout (1-D after 1-D calls)."""
         if self._adapter is None:
-            return np.zeros((max(self._model.prepared_channels, 1), 0), np.float32)
-        out = self._adapter.flush()
-        self._adapter = None
-        return out
+            out = np.zeros((max(self._model.prepared_channels, 1), 0), np.float32)
+        else:
+            out = self._adapter.flush()
+            self._adapter = None
+        return out[0] if self._stream_1d else out
+
+
+# The kernel takes a block size as a C int and clamps it to its own largest block anyway.
+_LARGEST_PREPARE = 2**31 - 1
+
+
+def _rebuilt(source: str, name: str, resample: bool, knobs: dict[str, float]) -> NeuralEffect:
+    """An effect made again from a model file's text, with its knob settings (copies, pickle)."""
+    effect = NeuralEffect.from_json(source, name=name, resample=resample)
+    for knob, value in knobs.items():
+        effect.set_knob(knob, value)
+    return effect
 
 
 def load(path: str | os.PathLike, resample: bool = False, **knobs: float) -> NeuralEffect:

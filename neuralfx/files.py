@@ -49,8 +49,11 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     """A temporary path beside `path` to write to; moved onto `path` when the block completes,
     removed when it raises. `suffix` lets writers that infer a format from the name see it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    except OSError as e:  # it named the hidden temporary file, not the path asked for
+        raise OSError(e.errno, f"cannot write '{path}' ({e.strerror}): choose another place") from None
     os.close(fd)
     try:
         yield Path(tmp)

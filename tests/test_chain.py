@@ -85,9 +85,41 @@ def test_bad_input_files(chain: neuralfx.Chain, tmp_path: Path, make, error, mat
     assert not (tmp_path / "out.wav").exists()
 
 
+def test_outputs_it_cannot_write_are_named(chain: neuralfx.Chain, tmp_path: Path) -> None:
+    audio_io.write(tmp_path / "in.wav", plucks(0.2)[None, :], 48000)
+    with pytest.raises(ValueError, match=r"cannot write .xyz files; give one of .aif, .aiff, .flac, .mp3, .ogg, .wav"):
+        chain.process_file(tmp_path / "in.wav", tmp_path / "out.xyz")
+    # /proc takes no new file: the error named the hidden temporary file instead of this path.
+    with pytest.raises(OSError, match=r"cannot write '/proc/out.wav' \(.*\): choose another place"):
+        chain.process_file(tmp_path / "in.wav", "/proc/out.wav")
+    assert list(tmp_path.glob("*out*")) == []
+
+
 def test_chain_rejects_non_effects() -> None:
     with pytest.raises(TypeError, match="stage 0"):
         neuralfx.Chain([lambda a, r: a])
+
+
+def test_one_instance_in_two_places_is_refused(lstm_model_path: Path) -> None:
+    """Chain([amp, amp]) ran both places on one state: 0.34 off amp(amp(x)) with no error."""
+    amp, reverb = neuralfx.load(lstm_model_path), pedalboard.Reverb()
+    for stages, first, second in [([amp, amp], 0, 1), ([reverb, pedalboard.Gain(), reverb], 0, 2),
+                                  ([reverb, pedalboard.Pedalboard([pedalboard.Gain(), reverb])], 0, 1)]:
+        with pytest.raises(ValueError, match=f"stages {first} and {second} hold the same"):
+            neuralfx.Chain(stages)
+    x = plucks(0.3)
+    twice = neuralfx.Chain([amp, neuralfx.load(lstm_model_path)])(x, 48000)
+    assert np.array_equal(twice, amp(amp(x, 48000), 48000))
+
+
+def test_chain_flush_answers_in_the_stream_layout(lstm_model_path: Path) -> None:
+    chain = neuralfx.Chain([neuralfx.load(lstm_model_path)], resample=True)
+    x = plucks(0.3, rate=44100)
+    parts = [chain(x[i : i + 2000], 44100, reset=False) for i in range(0, len(x), 2000)]
+    tail = chain.flush()
+    assert tail.ndim == 1 and tail.size > 0  # 2-D after 1-D calls: np.concatenate refused it
+    streamed = np.concatenate(parts + [tail])
+    assert np.max(np.abs(streamed - chain(x, 44100)[: len(streamed)])) < 1e-6
 
 
 def test_chain_preset_from_json(lstm_model_path: Path, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +106,68 @@ def test_knobs_are_ranged_and_named() -> None:
         effect.set_knob("gain", 11.0)
     with pytest.raises(KeyError, match="no knob 'drive'"):
         effect.set_knob("drive", 1.0)
+
+
+def test_knobs_are_attributes_as_pedalboard_parameters_are() -> None:
+    model = random_lstm_model(knobs=True)
+    effect = neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json())
+    x = plucks(0.2)
+    before = effect(x, 48000)
+    effect.gain = 7.5  # it was stored as a plain attribute and the model never heard of it
+    assert effect.gain == pytest.approx(7.5) and effect.get_knob("gain") == pytest.approx(7.5)
+    assert np.max(np.abs(effect(x, 48000) - before)) > 1e-3
+    assert "gain" in dir(effect)
+    with pytest.raises(AttributeError, match=r"no knob 'gian' \(its knobs: gain, tone\)"):
+        effect.gian = 7.0
+    with pytest.raises(AttributeError, match="no attribute or knob 'gian'"):
+        effect.gian
+    with pytest.raises(ValueError, match="outside the range"):
+        effect.gain = 11.0
+    for bad in ("7", None, True):
+        with pytest.raises(TypeError, match="takes a number"):
+            effect.set_knob("gain", bad)
+    with pytest.raises(AttributeError, match="has no setter"):
+        effect.sample_rate = 44100
+    assert effect.get_knob("gain") == pytest.approx(7.5)
+
+
+def test_a_copy_is_an_effect_of_its_own(lstm_model_path: Path) -> None:
+    """copy.copy shared the kernel model: streaming through the copy moved the original's state,
+    and a knob set on one moved the other. Copies and pickles now load the model again."""
+    model = random_lstm_model(knobs=True)
+    effect = neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json(), name="amp")
+    effect.gain = 3.0
+    x = noise(0.2)
+    expected = effect(x, 48000)
+    for twin in (copy.copy(effect), copy.deepcopy(effect), pickle.loads(pickle.dumps(effect))):
+        assert twin.name == "amp" and twin.gain == pytest.approx(3.0)
+        effect.reset()
+        head = effect(x[:1000], 48000, reset=False)
+        twin(noise(0.1, seed=5), 48000)  # must not touch the original's stream
+        twin.gain = 9.0
+        rest = effect(x[1000:], 48000, reset=False)
+        assert np.array_equal(np.concatenate([head, rest]), expected)
+        assert effect.gain == pytest.approx(3.0)
+    from_file = neuralfx.load(lstm_model_path)
+    assert np.array_equal(copy.copy(from_file)(x, 48000), from_file(x, 48000))
+
+
+def test_misuse_of_the_constructor_points_to_load() -> None:
+    with pytest.raises(TypeError, match=r"neuralfx.load\('crunch_amp'\)"):
+        neuralfx.NeuralEffect("crunch_amp")
+    bare = neuralfx.NeuralEffect(_core.Model.from_json(random_lstm_model().to_modelfile().to_json()))
+    with pytest.raises(TypeError, match="to copy or pickle it"):
+        copy.copy(bare)
+
+
+def test_flush_answers_in_the_stream_layout(lstm_model_path: Path) -> None:
+    effect = neuralfx.load(lstm_model_path, resample=True)
+    x = plucks(0.3, rate=44100)
+    parts = [effect(x[i : i + 2000], 44100, reset=False) for i in range(0, len(x), 2000)]
+    tail = effect.flush()
+    assert tail.ndim == 1 and tail.size > 0  # 2-D after 1-D calls: np.concatenate refused it
+    assert np.max(np.abs(np.concatenate(parts + [tail]) - effect(x, 44100)[: len(x)])) < 1e-6
+    assert effect(np.stack([x, x]), 44100, reset=False).ndim == 2 and effect.flush().ndim == 2
 
 
 def test_processing_releases_the_gil(lstm_model_path: Path) -> None:
