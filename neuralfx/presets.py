@@ -42,8 +42,12 @@ def _resolve(name_or_path: str | os.PathLike, suffix: str, what: str, shipped_na
     if path.exists():
         return path  # a folder or a device: the loader says what it is
     other_kind, other_suffix = {SUFFIX: ("chain preset", CHAIN_SUFFIX), CHAIN_SUFFIX: ("model", SUFFIX)}[suffix]
-    hint = (f"; '{path.name}' is a shipped {other_kind}, not a {what}"
-            if path.parent == Path(".") and (presets_dir() / f"{path.name}{other_suffix}").exists() else "")
+    if path.parent == Path(".") and (presets_dir() / f"{path.name}{other_suffix}").exists():
+        hint = f"; '{path.name}' is a shipped {other_kind}, not a {what}"
+    elif shipped.exists():  # e.g. "presets/crunch_amp.nfx" away from a checkout's root
+        hint = f"; a shipped {what} is named alone: '{path.name.removesuffix(suffix)}'"
+    else:
+        hint = ""
     raise FileNotFoundError(f"{what} '{name_or_path}' is neither a file nor a shipped one "
                             f"({', '.join(shipped_names)}){hint}")
 

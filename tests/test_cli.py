@@ -73,6 +73,10 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
         (["process", "in.wav", "o.wav", "--preset", "crunch_amp"],
          "chain preset 'crunch_amp' is neither a file nor a shipped one (default); 'crunch_amp' is a shipped model, "
          "not a chain preset"),
+        # a shipped model's path in a checkout, run from elsewhere
+        (["process", "in.wav", "o.wav", "--model", "presets/crunch_amp.nfx"],
+         "is neither a file nor a shipped one (clean_amp, compressor, crunch_amp, high_gain_amp); a shipped model is "
+         "named alone: 'crunch_amp'"),
         # a read-only place: it named a hidden temporary file, with no advice
         (["process", "in.wav", "/proc/o.wav"], "output /proc/o.wav: cannot write into /proc"),
         (["process", "in.wav", "out.wav", "--model", "crunch_amp", "--knob", "drive=3"], "error: model has no knob 'drive' (knobs: gain)"),
