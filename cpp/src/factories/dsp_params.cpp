@@ -70,9 +70,11 @@ double read_sample_rate(const BlockReader& r) {
     r.get_float("sample_rate", 1000.0f, 768000.0f);  // validates presence, type and range
     const double rate = r.config().at("sample_rate").get<double>();
     // One rate per model: a block designed for another rate would silently sound different.
-    if (rate != r.model_sample_rate())
-        r.fail(".config.sample_rate", std::to_string(rate) + " Hz differs from the model's sample_rate " +
-                                          std::to_string(r.model_sample_rate()) + " Hz");
+    if (rate != r.model_sample_rate()) {
+        std::ostringstream m;  // "44100 Hz", as Python's reader says it (std::to_string gave 44100.000000)
+        m << rate << " Hz differs from the model's sample_rate " << r.model_sample_rate() << " Hz";
+        r.fail(".config.sample_rate", m.str());
+    }
     return rate;
 }
 
