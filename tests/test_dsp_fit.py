@@ -3,7 +3,12 @@ the exported file runs in the kernel with the torch model's sound."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,19 +38,29 @@ def _pair(tmp_path: Path, device: pedalboard.Pedalboard) -> tuple[str, str, np.n
     return str(tmp_path / "in.wav"), str(tmp_path / "target.wav"), x
 
 
-@pytest.mark.parametrize("mode", sorted(FILTERS))
-def test_fit_chain_recovers_pedalboard_filter_settings(
-    tmp_path: Path, capsys: pytest.CaptureFixture, mode: str
-) -> None:
+def _filter_device(mode: str) -> pedalboard.Pedalboard:
     plugin, frequency, gain_db, q = FILTERS[mode]
-    device = pedalboard.Pedalboard([plugin(cutoff_frequency_hz=frequency, gain_db=gain_db, q=q),
-                                    pedalboard.Gain(gain_db=-3.0)])
-    x_path, y_path, x = _pair(tmp_path, device)
-    out = tmp_path / "fitted.nfx"
+    return pedalboard.Pedalboard([plugin(cutoff_frequency_hz=frequency, gain_db=gain_db, q=q),
+                                  pedalboard.Gain(gain_db=-3.0)])
+
+
+def _fit_filter(folder: Path, mode: str) -> tuple[dict, np.ndarray, Path]:
+    """`neuralfx fit --chain MODE,gain ... --json` on the pair of _pair through _filter_device:
+    its JSON report, the input, and the fitted file."""
+    x_path, y_path, x = _pair(folder, _filter_device(mode))
+    out = folder / "fitted.nfx"
     argv = ["fit", x_path, y_path, "--chain", f"{mode},gain", "--json", "-o", str(out),
             "--steps", "150", "--lr", "0.01", "--segment", "4096", "--batch", "2"]
-    assert main(argv) == 0
-    report = json.loads(capsys.readouterr().out)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(argv) == 0
+    return json.loads(printed.getvalue()), x, out
+
+
+@pytest.mark.parametrize("mode", sorted(FILTERS))
+def test_fit_chain_recovers_pedalboard_filter_settings(tmp_path: Path, mode: str) -> None:
+    _, frequency, gain_db, q = FILTERS[mode]
+    report, x, out = _fit_filter(tmp_path, mode)
     band, level = (b["settings"] for b in report["blocks"])
     assert [b["type"] for b in report["blocks"]] == ["Biquad", "Gain"]
     assert report["blocks"][0]["config"]["mode"] == mode
@@ -63,6 +78,15 @@ def test_fit_chain_recovers_pedalboard_filter_settings(
     assert np.max(np.abs(neuralfx.NeuralEffect.from_file(out)(x, RATE) - ref)) <= 1e-4
 
 
+def _fit_low_shelf(folder: Path, seed: int):
+    from neuralfx.dsp.fit import fit, model_from_chain
+
+    device = _filter_device("lowshelf")
+    _, _, x = _pair(folder, device)
+    return fit(model_from_chain("lowshelf,gain", RATE), x, device(x, RATE), steps=150, lr=0.01, segment=4096,
+               batch=2, seed=seed)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_low_shelf_fit_lands_from_every_seed(tmp_path: Path, seed: int) -> None:
     # Seed 1: an early step in Hz took the shelf's q below its range (-1.01); clamped there, its
@@ -70,14 +94,8 @@ def test_a_low_shelf_fit_lands_from_every_seed(tmp_path: Path, seed: int) -> Non
     # back on the range's edge after each step. Seed 2 then still settled at 4.2 kHz, q 0.1 (ESR
     # 0.021): steps of lr x range in Hz are a few Hz at 4 kHz but an octave at 250 Hz. Frequency
     # and q now step in log space, and every seed lands.
-    from neuralfx.dsp.fit import fit, model_from_chain
-
-    plugin, frequency, gain_db, q = FILTERS["lowshelf"]
-    device = pedalboard.Pedalboard([plugin(cutoff_frequency_hz=frequency, gain_db=gain_db, q=q),
-                                    pedalboard.Gain(gain_db=-3.0)])
-    _, _, x = _pair(tmp_path, device)
-    result = fit(model_from_chain("lowshelf,gain", RATE), x, device(x, RATE), steps=150, lr=0.01, segment=4096,
-                 batch=2, seed=seed)
+    _, frequency, _, q = FILTERS["lowshelf"]
+    result = _fit_low_shelf(tmp_path, seed)
     shelf = result.model.blocks[0]
     assert abs(float(shelf.frequency.detach()) / frequency - 1.0) < 0.05
     assert abs(float(shelf.q.detach()) / q - 1.0) < 0.1
@@ -211,9 +229,7 @@ def _level_steps() -> np.ndarray:
     return np.concatenate(parts)
 
 
-def test_fit_recovers_hidden_compressor_threshold_and_ratio() -> None:
-    """Audio made by neuralfx's own Compressor with hidden settings; attack, release and knee are
-    given (a user reads them off the unit), threshold, ratio and make-up are recovered."""
+def _recover_hidden_compressor():
     from neuralfx.dsp import Compressor
     from neuralfx.dsp.fit import fit, model_from_template
 
@@ -226,18 +242,20 @@ def test_fit_recovers_hidden_compressor_threshold_and_ratio() -> None:
         {"type": "Compressor", "config": {"detector": "rms"}, "weights": known}]})
     result = fit(model, x, y, steps=120, lr=0.02, segment=4096, batch=2, warmup=4096,
                  train=["blocks.0.threshold_db", "blocks.0.ratio", "blocks.0.makeup_db"])
-    block = result.model.blocks[0]
+    return result.model.blocks[0]
+
+
+def test_fit_recovers_hidden_compressor_threshold_and_ratio() -> None:
+    """Audio made by neuralfx's own Compressor with hidden settings; attack, release and knee are
+    given (a user reads them off the unit), threshold, ratio and make-up are recovered."""
+    block = _recover_hidden_compressor()
     assert abs(float(block.threshold_db.detach()) + 30.0) < 1.0
     assert abs(float(block.ratio.detach()) / 6.0 - 1.0) < 0.1
     assert abs(float(block.makeup_db.detach()) - 3.0) < 0.5
     assert float(block.attack_ms.detach()) == 3.0  # not trained: held at the template's value
 
 
-def test_fit_recovers_pedalboards_compressor_settings() -> None:
-    """A Compressor with smoothing "level" is Pedalboard's Compressor's structure (see
-    test_dsp_reference); fitted to its output from the block's defaults, with the knee and make-up
-    given, it lands on Pedalboard's threshold and ratio and on its attack and release divided by
-    2 pi. The times start 16x and 6x off: the log-space steps of times and ratios get there."""
+def _recover_pedalboards_compressor() -> tuple[dict[str, float], float]:
     from neuralfx.dsp.fit import fit, model_from_template
 
     x = _level_steps()
@@ -248,11 +266,20 @@ def test_fit_recovers_pedalboards_compressor_settings() -> None:
     result = fit(model, x, y, steps=400, lr=0.02, segment=4096, batch=2, warmup=4096,
                  train=["blocks.0.threshold_db", "blocks.0.ratio", "blocks.0.attack_ms", "blocks.0.release_ms"])
     got = {k: float(getattr(result.model.blocks[0], k).detach()) for k in ("threshold_db", "ratio", "attack_ms", "release_ms")}
+    return got, result.validation_esr
+
+
+def test_fit_recovers_pedalboards_compressor_settings() -> None:
+    """A Compressor with smoothing "level" is Pedalboard's Compressor's structure (see
+    test_dsp_reference); fitted to its output from the block's defaults, with the knee and make-up
+    given, it lands on Pedalboard's threshold and ratio and on its attack and release divided by
+    2 pi. The times start 16x and 6x off: the log-space steps of times and ratios get there."""
+    got, validation_esr = _recover_pedalboards_compressor()
     assert abs(got["threshold_db"] + 24.0) < 0.3, got
     assert abs(got["ratio"] / 4.0 - 1.0) < 0.03, got
     assert abs(got["attack_ms"] / (2.0 / (2 * np.pi)) - 1.0) < 0.05, got
     assert abs(got["release_ms"] / (100.0 / (2 * np.pi)) - 1.0) < 0.03, got
-    assert result.validation_esr < 1e-4
+    assert validation_esr < 1e-4
 
 
 def test_a_template_says_what_it_cannot_use() -> None:
@@ -298,3 +325,34 @@ def test_a_template_says_what_it_cannot_use() -> None:
         assert message in str(error.value), (block, str(error.value))
     wrapped = build({"type": "DryWet", "config": {"blocks": [{"type": "Compressor", "config": {"smoothing": "level"}}]}})
     assert wrapped.blocks[0].blocks[0].smoothing == "level"
+
+
+def measure() -> None:
+    """The fit figures of docs/DSP.md: `cd tests && python3 test_dsp_fit.py` (wall times include
+    the fits' start-up; they depend on the machine and its load)."""
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {sys.platform}")
+    with tempfile.TemporaryDirectory() as folder:
+        for mode in sorted(FILTERS):
+            start = time.perf_counter()
+            report, _, _ = _fit_filter(Path(folder), mode)
+            band, level = (b["settings"] for b in report["blocks"])
+            print(f"  {mode}: {band['frequency']:.1f} Hz, {band['gain_db']:+.2f} dB, q {band['q']:.3f}; "
+                  f"{level['gain_db']:+.2f} dB; validation ESR {report['validation_esr']:.1e} "
+                  f"({time.perf_counter() - start:.1f} s)")
+        for seed in range(4):
+            result = _fit_low_shelf(Path(folder), seed)
+            shelf = result.model.blocks[0]
+            print(f"  lowshelf seed {seed}: {float(shelf.frequency.detach()):.1f} Hz, q {float(shelf.q.detach()):.3f}, "
+                  f"validation ESR {result.validation_esr:.1e}")
+    block = _recover_hidden_compressor()
+    print(f"  hidden Compressor(-30 dB, 6:1, +3 dB): {float(block.threshold_db.detach()):.2f} dB, "
+          f"{float(block.ratio.detach()):.2f}, {float(block.makeup_db.detach()):+.2f} dB")
+    start = time.perf_counter()
+    got, validation_esr = _recover_pedalboards_compressor()
+    print(f"  pedalboard.Compressor(-24 dB, 4:1, 2 ms, 100 ms): {got['threshold_db']:.2f} dB, {got['ratio']:.3f}, "
+          f"{got['attack_ms']:.4f} ms, {got['release_ms']:.2f} ms, validation ESR {validation_esr:.1e} "
+          f"({time.perf_counter() - start:.1f} s)")
+
+
+if __name__ == "__main__":
+    measure()
