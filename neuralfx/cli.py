@@ -17,6 +17,11 @@ from .architectures import ARCHITECTURES, RECURRENT
 from .scores import esr_text
 
 
+# `fit` notes a validation ESR above this (fits that found their device's settings gave 1e-9 to
+# 1e-4; one stuck in a local minimum 4.5e-3, docs/DSP.md).
+FIT_ESR_NOTE = 1e-3
+
+
 def _positive(kind: type) -> Callable[[str], float]:
     """An argparse type: a finite number of `kind` above zero."""
     def parse(text: str) -> float:
@@ -297,6 +302,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
             values = ", ".join(f"{k}={v:.6g}" for k, v in record["settings"].items())
             print(f"{record['type']}: {values or 'no DSP parameters (weights held as given)'}")
         print(f"validation ESR {esr_text(result.validation_esr)}" + (f"; wrote {path}" if path else ""))
+    if not result.validation_esr < FIT_ESR_NOTE:  # NaN too
+        print(f"note: a validation ESR of {esr_text(result.validation_esr)} is high for a DSP chain that can match "
+              "its device: the fit may have stopped in a local minimum (try other --seed values, more --steps, or "
+              "starting values in a --template), the chain may lack a block the device has, or the pair may not "
+              "line up (--align)", file=sys.stderr)
     return 0
 
 

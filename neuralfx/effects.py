@@ -142,7 +142,11 @@ class NeuralEffect:
         knob = self._knob(name)
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"{knob.describe()} takes a number, not {value!r}")
-        self._model.set_knob(name, knob.check(float(value)))
+        # The kernel keeps knobs (and their ranges) in float32: a range starting at 0.1 reads back
+        # as 0.100000001, and 0.1 itself was refused as outside it. Checked as the kernel holds it.
+        stored = float(np.float32(value))
+        knob.check(stored if knob.min <= stored <= knob.max else float(value))  # a refusal names the value given
+        self._model.set_knob(name, stored)
 
     def get_knob(self, name: str) -> float:
         """A knob's value in its own units."""

@@ -201,10 +201,10 @@ def build_model(config: TrainConfig, sample_rate: float, knobs: Sequence[Knob] =
 
 
 def _split(capture: Capture, fraction: float) -> int:
-    return _train_length(len(capture.pair.input), fraction)
+    return train_length(len(capture.pair.input), fraction)
 
 
-def _train_length(samples: int, validation_fraction: float) -> int:
+def train_length(samples: int, validation_fraction: float) -> int:
     """Samples trained on: the rest (the last validation_fraction) is validated on."""
     return int(samples * (1 - validation_fraction))
 
@@ -248,7 +248,7 @@ MIN_VALIDATION_SAMPLES = 2048
 
 
 def _long_enough(samples: int, need: int, validation_fraction: float) -> bool:
-    train_len = _train_length(samples, validation_fraction)
+    train_len = train_length(samples, validation_fraction)
     return train_len >= need and samples - train_len >= MIN_VALIDATION_SAMPLES
 
 

@@ -115,6 +115,26 @@ def test_fit_keeps_the_pairs_timing_unless_asked_to_align(tmp_path: Path, capsys
     assert "pair: latency 480 samples (10.00 ms), polarity normal (removed)" in capsys.readouterr().err
 
 
+def test_fit_validates_on_the_held_out_end_and_notes_a_poor_fit(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The validation ESR is the one of the last 15 %, which the fit never trained on (it was the
+    whole pair's); a fit far from its device says so (a local minimum printed ESR 4.5e-3 alone)."""
+    from neuralfx.dsp.fit import fit, model_from_chain
+
+    x = SIGNALS["noise"](seconds=1.0)
+    y = np.concatenate([0.5 * x[:40800], 0.25 * x[40800:]])  # the last 15 % at another gain
+    result = fit(model_from_chain("gain", RATE), x, y, steps=200, lr=0.05, segment=4096, batch=2)
+    gain = float(result.model.blocks[0].gain_db.detach())
+    assert abs(gain - 20 * np.log10(0.5)) < 0.05  # what it trained on
+    assert result.validation_esr == pytest.approx(1.0, rel=0.02)  # 0.5 x where 0.25 x was: the error is the target
+    with pytest.raises(ValueError, match="input is too short: 9000 samples; fitting segments of 8192 after a "
+                                         "1024-sample warm-up in its first 85% needs 10843"):
+        fit(model_from_chain("gain", RATE), x[:9000], y[:9000])
+    write(tmp_path / "in.wav", x, RATE)
+    write(tmp_path / "out.wav", -x[::-1], RATE)  # no gain makes this
+    assert main(["fit", str(tmp_path / "in.wav"), str(tmp_path / "out.wav"), "--chain", "gain", "--steps", "5"]) == 0
+    assert "note: a validation ESR of" in capsys.readouterr().err
+
+
 def test_fit_template_recovers_a_pedalboard_peak_in_an_eq(tmp_path: Path) -> None:
     device = pedalboard.Pedalboard([pedalboard.PeakFilter(cutoff_frequency_hz=1500.0, gain_db=8.0, q=1.5)])
     x_path, y_path, _ = _pair(tmp_path, device)
@@ -315,6 +335,13 @@ def test_a_template_says_what_it_cannot_use() -> None:
          "head_scale must be a number in [-1e+06, 1e+06], got '0.5'"),
         ({"type": "LSTM", "config": {"hidden_size": 8, "conditioning": "gain"}},  # was read as knobs g, a, i, n
          "conditioning must be a list of knob names, got 'gain'"),
+        # A band's misspelt entry was dropped (the band started at 1000 Hz); one without a mode
+        # raised a bare KeyError.
+        ({"type": "ParametricEQ", "config": {"bands": [{"mode": "peak", "freq": 200}]}},
+         "invalid for ParametricEQ: band entry 'freq' is not one of mode, knobs, frequency, gain_db, q"),
+        ({"type": "ParametricEQ", "config": {"bands": [{"frequency": 200}]}}, "a band needs 'mode' (one of lowpass,"),
+        ({"type": "Waveshaper", "config": {"post": {"mode": "lowpass", "cutoff": 3000}}},
+         "invalid for Waveshaper: band entry 'cutoff' is not one of"),
         # a network's weights kept in a template after its config changed: a torch traceback before
         ({"type": "Gain", "weights": {"gain_db": {"shape": [2], "data": [1, 2]}}},
          "template.blocks[0].weights.gain_db: shape [2], but this config needs [1]"),
@@ -323,6 +350,8 @@ def test_a_template_says_what_it_cannot_use() -> None:
         with pytest.raises(neuralfx.ModelFileError) as error:
             build(block)
         assert message in str(error.value), (block, str(error.value))
+    with pytest.raises(neuralfx.ModelFileError, match=r"template: unknown entries \['knobz'\]"):
+        model_from_template({"sample_rate": RATE, "knobz": [], "blocks": [{"type": "Gain"}]})
     wrapped = build({"type": "DryWet", "config": {"blocks": [{"type": "Compressor", "config": {"smoothing": "level"}}]}})
     assert wrapped.blocks[0].blocks[0].smoothing == "level"
 

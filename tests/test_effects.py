@@ -12,7 +12,9 @@ import pytest
 import neuralfx
 from neuralfx import _core
 
-from conftest import noise, plucks, random_lstm_model, sine, woke_during
+from neuralfx.knobs import Knob
+
+from conftest import RATE, noise, plucks, random_lstm_model, sine, woke_during
 
 
 @pytest.fixture
@@ -129,6 +131,21 @@ def test_knobs_are_attributes_as_pedalboard_parameters_are() -> None:
     with pytest.raises(AttributeError, match="has no setter"):
         effect.sample_rate = 44100
     assert effect.get_knob("gain") == pytest.approx(7.5)
+
+
+def test_a_knob_takes_the_ends_of_its_declared_range() -> None:
+    """The kernel holds knob ranges in float32: a knob declared [0.1, 500] (the range attack_ms
+    requires of a knob bound to it) read back as [0.100000001, 500] and refused 0.1."""
+    from neuralfx.dsp import Compressor
+    from neuralfx.model import Model
+
+    model = Model([Compressor("peak", RATE, knobs={"attack_ms": "attack"})], RATE, [Knob("attack", 0.1, 500, 5, "ms")])
+    effect = neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json())
+    effect.attack = 0.1
+    effect.attack = 500
+    assert effect.attack == 500.0
+    with pytest.raises(ValueError, match=r"0.09 is outside the range"):
+        effect.attack = 0.09
 
 
 def test_a_copy_is_an_effect_of_its_own(lstm_model_path: Path) -> None:

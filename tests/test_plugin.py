@@ -192,6 +192,27 @@ def test_knob_slots_speak_the_units_of_a_preset_just_chosen() -> None:
     assert float(text.split()[0]) == pytest.approx((knob["min"] + knob["max"]) / 2), text
 
 
+@pytest.mark.parametrize("model", ["compressor", "crunch_amp"])
+def test_a_nan_from_the_host_is_silence_not_the_end_of_the_sound(model: str) -> None:
+    """One NaN sample in one block made every later block NaN (95,800 of 96,000 samples in that
+    block, all after it), until the host reset the plugin. It is now taken as 0."""
+    plugin = load()
+    plugin.model = model
+    x = stereo(0.5)
+    plugin.reset()
+    clean = np.concatenate([plugin(x, 48000, reset=False), plugin(x, 48000, reset=False)], axis=1)
+    broken = x.copy()
+    broken[1, 1000] = np.nan
+    plugin.reset()
+    y = np.concatenate([plugin(broken, 48000, reset=False), plugin(x, 48000, reset=False)], axis=1)
+    assert np.all(np.isfinite(y))
+    fixed = x.copy()
+    fixed[1, 1000] = 0.0
+    plugin.reset()
+    expected = np.concatenate([plugin(fixed, 48000, reset=False), plugin(x, 48000, reset=False)], axis=1)
+    assert np.array_equal(y, expected) and not np.array_equal(y, clean)
+
+
 @pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
 def test_shipped_preset_matches_kernel(preset: Path) -> None:
     plugin = load()

@@ -417,6 +417,8 @@ void NeuralFXProcessor::process(juce::AudioBuffer<float>& buffer, bool bypassed)
 
     const int channels = std::min({in_channels, buffer.getNumChannels(), active_->channels()});
     float* const* audio = buffer.getArrayOfWritePointers();
+    // Before anything keeps it: the rate converters, the dry delay and the model's states.
+    for (int ch = 0; ch < channels; ++ch) neuralfx::zero_non_finite(audio[ch], n);
     for (int start = 0; start < n; start += block_) {
         const int len = std::min(block_, n - start);
         float* chunk[Engine::kMaxChannels];

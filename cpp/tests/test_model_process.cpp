@@ -2,6 +2,9 @@
 // initial state (settled on silence), channels are independent, knob changes are smoothed, output stays finite.
 
 #include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "neuralfx/model_io.hpp"
@@ -152,6 +155,29 @@ int main() {
         bool finite = true;
         for (float v : y) finite = finite && std::isfinite(v);
         CHECK(finite);
+    }
+
+    // A NaN or infinite input sample is silence: the output stays finite, before and after it, and
+    // equals the output for a 0 there (one NaN made every later block NaN, until a reset). For
+    // every architecture, whose states (recurrent, convolution history, filters) would keep it.
+    // The shipped compressor and clean_amp presets hold the DSP blocks (dynamics, filters).
+    std::vector<std::unique_ptr<neuralfx::Model>> models;
+    for (const std::string& json :
+         {nfx_test::random_lstm_model_json(12, 2, true), neuralfx::random_recurrent_model_json("GRU", 8, 1, false),
+          neuralfx::random_wavenet_model_json({4, 2}, {3, 3}, {{1, 2}, {4}}, false),
+          neuralfx::random_tcn_model_json(4, 3, {1, 4}, false)})
+        models.push_back(neuralfx::load_model_from_string(json));
+    for (const char* preset : {"compressor", "clean_amp"})
+        models.push_back(neuralfx::load_model_from_file(std::string(NEURALFX_PRESETS_DIR) + "/" + preset + ".nfx"));
+    for (auto& m : models) {
+        std::vector<float> x = nfx_test::test_signal(4096), zeroed = x;
+        x[100] = std::nanf("");
+        x[2000] = std::numeric_limits<float>::infinity();
+        x[3000] = -std::numeric_limits<float>::infinity();
+        zeroed[100] = zeroed[2000] = zeroed[3000] = 0.0f;
+        const std::vector<float> y = run(*m, x, 256);
+        CHECK(max_abs_diff(y, run(*m, zeroed, 256)) == 0.0f);  // NaN in y fails this too
+        CHECK(max_abs_diff(y, run(*m, nfx_test::test_signal(4096), 256)) > 1e-6f);  // the samples did change
     }
     return nfx_test::finish("test_model_process");
 }

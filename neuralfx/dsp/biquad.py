@@ -137,6 +137,10 @@ def biquad(
     return y.to(x.dtype)
 
 
+# What a band config may hold (Biquad.from_band).
+BAND_ENTRIES = ("mode", "knobs", "frequency", "gain_db", "q")
+
+
 class Biquad(ParamBlock):
     """One RBJ biquad; mode in config; frequency, gain_db and q are trainable weights."""
 
@@ -168,6 +172,21 @@ class Biquad(ParamBlock):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Biquad":
         return cls(mode=config["mode"], sample_rate=config["sample_rate"], knobs=config.get("knobs"))
+
+    @classmethod
+    def from_band(cls, band: Any, sample_rate: float) -> "Biquad":
+        """A ParametricEQ band or a Waveshaper's pre/post filter: {"mode", "knobs"}, and in a
+        template "frequency", "gain_db" and "q" as starting values. Another entry (a misspelt
+        "freq") is refused: it was dropped, and the band started at 1000 Hz."""
+        if not isinstance(band, dict):
+            raise ValueError(f"a band is an object {{\"mode\": ..., ...}}, not {band!r}")
+        if "mode" not in band:
+            raise ValueError(f"a band needs 'mode' (one of {', '.join(MODES)})")
+        unknown = sorted(set(band) - set(BAND_ENTRIES))
+        if unknown:
+            raise ValueError(f"band entry {', '.join(map(repr, unknown))} is not one of {', '.join(BAND_ENTRIES)}")
+        return cls(mode=band["mode"], sample_rate=sample_rate, knobs=band.get("knobs"),
+                   **{k: band[k] for k in ("frequency", "gain_db", "q") if k in band})
 
     def coefficients(self, values: dict[str, Tensor]) -> tuple[Tensor, ...]:
         return rbj_coefficients(self.mode, self.sample_rate, values["frequency"], values["gain_db"], values["q"])

@@ -33,15 +33,7 @@ class ParametricEQ(nn.Module):
         if not isinstance(bands, (list, tuple)) or not 1 <= len(bands) <= 32:
             raise ValueError("ParametricEQ.bands: expected a list of 1 to 32 band configs")
         self.sample_rate = float(sample_rate)
-        self.bands = nn.ModuleList(
-            Biquad(
-                mode=b["mode"],
-                sample_rate=self.sample_rate,
-                knobs=b.get("knobs"),
-                **{k: b[k] for k in ("frequency", "gain_db", "q") if k in b},
-            )
-            for b in bands
-        )
+        self.bands = nn.ModuleList(Biquad.from_band(b, self.sample_rate) for b in bands)
         self.register_buffer("knob_index", torch.zeros(len(self.conditioning), dtype=torch.long), persistent=False)
 
     @property

@@ -96,14 +96,7 @@ class Waveshaper(ParamBlock):
         self.knob_index = torch.zeros(len(self.conditioning), dtype=torch.long)
 
     def _tone(self, band: Optional[dict[str, Any]]) -> Optional[Biquad]:
-        if band is None:
-            return None
-        return Biquad(
-            mode=band["mode"],
-            sample_rate=self.sample_rate,
-            knobs=band.get("knobs"),
-            **{k: band[k] for k in ("frequency", "gain_db", "q") if k in band},
-        )
+        return None if band is None else Biquad.from_band(band, self.sample_rate)
 
     def param_specs(self) -> Sequence[ParamSpec]:
         return (DRIVE_DB, BIAS)
