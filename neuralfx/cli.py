@@ -288,7 +288,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         model = model_from_template(template)
         require_network_weights(template, model)
     result = fit(model, pair.input, pair.target, steps=args.steps, lr=args.lr, segment=args.segment, batch=args.batch,
-                 seed=args.seed)
+                 seed=args.seed, hold=args.hold)
     path = None
     if args.output:
         trained_on = args.trained_on or f"{Path(args.input).name} -> {Path(args.target).name}"
@@ -430,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--segment", type=_positive(int), default=8192, help="samples per training segment")
     f.add_argument("--batch", type=_positive(int), default=4, help="segments per step")
     f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--hold", action="append", default=[], metavar="WEIGHT",
+                   help="keep a DSP parameter at its --chain or template value, named as in the model "
+                        "(blocks.0.delay_ms); repeatable")
     f.add_argument("--trained-on", help="what the target imitates, stored in the model's metadata")
     f.add_argument("--align", action="store_true",
                    help="find the device's latency (and polarity) and remove it before fitting, as train does; "

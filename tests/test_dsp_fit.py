@@ -135,6 +135,24 @@ def test_fit_validates_on_the_held_out_end_and_notes_a_poor_fit(tmp_path: Path, 
     assert "note: a validation ESR of" in capsys.readouterr().err
 
 
+def test_a_held_delay_time_stays_and_the_rest_is_fitted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Descent does not find a delay time (docs/DSP.md): started at the right 250 ms, fit's first
+    steps of 20 ms took it to 308 ms. Given and held, feedback and mix are found around it."""
+    x = SIGNALS["plucks"](seconds=2.0)
+    write(tmp_path / "in.wav", x, RATE)
+    write(tmp_path / "out.wav", pedalboard.Delay(delay_seconds=0.05, feedback=0.4, mix=0.3)(x, RATE), RATE)
+    # Segments well past the delay: the first echoes of each read a line that starts empty.
+    argv = ["fit", str(tmp_path / "in.wav"), str(tmp_path / "out.wav"), "--chain", "delay:delay_ms=50", "--json",
+            "--steps", "150", "--segment", "32768", "--batch", "2"]
+    assert main(argv + ["--hold", "blocks.0.delay_ms"]) == 0
+    settings = json.loads(capsys.readouterr().out)["blocks"][0]["settings"]
+    assert settings["delay_ms"] == 50.0
+    assert abs(settings["feedback"] - 0.4) < 0.01 and abs(settings["mix"] - 0.3) < 0.01, settings
+    assert main(argv + ["--hold", "blocks.0.time"]) == 1
+    assert ("hold: ['blocks.0.time'] are not trainable DSP parameters (known: ['blocks.0.delay_ms', "
+            "'blocks.0.feedback', 'blocks.0.mix'])") in capsys.readouterr().err
+
+
 def test_fit_template_recovers_a_pedalboard_peak_in_an_eq(tmp_path: Path) -> None:
     device = pedalboard.Pedalboard([pedalboard.PeakFilter(cutoff_frequency_hz=1500.0, gain_db=8.0, q=1.5)])
     x_path, y_path, _ = _pair(tmp_path, device)

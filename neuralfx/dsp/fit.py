@@ -240,6 +240,7 @@ def fit(
     warmup: int = 1024,
     seed: int = 0,
     train: Optional[Collection[str]] = None,
+    hold: Collection[str] = (),
 ) -> FitResult:
     """Fits the DSP parameter weights of `model` so that model(x) matches y (mono, equal length),
     on segments of the first 85 % of the pair; the validation ESR is the one of the last 15 %
@@ -247,8 +248,9 @@ def fit(
     whole pair.
 
     train: the weights to fit, named as in ``model.named_parameters()`` (``"blocks.0.ratio"``);
-    None fits every unbound parameter. The others keep their values (e.g. known settings given
-    in the template's weights), and so do the weights of any network in the chain."""
+    None fits every unbound parameter. hold: weights kept at their values even so (a delay time
+    measured beforehand: descent does not find one). The others keep their values (e.g. known
+    settings given in the template's weights), and so do the weights of any network in the chain."""
     x = np.asarray(x, np.float32).reshape(-1)
     y = np.asarray(y, np.float32).reshape(-1)
     if x.shape != y.shape:
@@ -264,11 +266,11 @@ def fit(
             for spec in module.param_specs():
                 if spec.name not in module.knob_bindings:
                     candidates[f"{prefix}.{spec.name}"] = getattr(module, spec.name)
-    if train is not None:
-        unknown = sorted(set(train) - set(candidates))
+    for what, names in (("train", train), ("hold", hold)):
+        unknown = sorted(set(names or ()) - set(candidates))
         if unknown:
-            raise ValueError(f"train: {unknown} are not trainable DSP parameters (known: {sorted(candidates)})")
-    chosen = [name for name in candidates if train is None or name in train]
+            raise ValueError(f"{what}: {unknown} are not trainable DSP parameters (known: {sorted(candidates)})")
+    chosen = [name for name in candidates if (train is None or name in train) and name not in hold]
     if not chosen:
         raise ValueError("the template has no trainable DSP parameters")
     # Everything else holds still: DSP weights not chosen and any network's weights (a network is
