@@ -35,9 +35,18 @@ def build_block(type_name: str, config: dict[str, Any], where: str = "block") ->
     """The block a model file describes (before its weights), errors naming `where`'s fields.
     Containers (DryWet) build their inner blocks with it and report paths below their own."""
     block_type = block_class(type_name, where)
+    entries = config_entries(block_type)
+    unknown = [name for name in config if name not in entries] if isinstance(config, dict) else []
+    if unknown:  # a misspelt "atack_ms" was ignored, by the C++ reader too (cpp/src/registry.cpp)
+        raise ModelFileError(f"{where}.config: unknown entry '{unknown[0]}' (its entries: {', '.join(entries)})")
     try:
         return block_type.from_config(config)
     except ModelFileError as e:  # from a container: the path of the inner field
         raise ModelFileError(f"{where}.config.{e}") from None
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFileError(f"{where}.config: invalid for {type_name}: {e}") from None
+
+
+def config_entries(block_type: type[nn.Module]) -> tuple[str, ...]:
+    """The config entries a block type takes: its own, then "sample_rate" and "knobs"."""
+    return (*block_type.config_entries, "sample_rate", "knobs")

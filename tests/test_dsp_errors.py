@@ -219,6 +219,27 @@ def both_readers_reject(doc: dict, kernel_pattern: str, torch_pattern: str) -> N
         Model.from_modelfile(neuralfx.modelfile.from_json(json.dumps(doc)))
 
 
+def test_both_readers_refuse_a_config_entry_the_block_does_not_take() -> None:
+    """A misspelt entry was ignored by both readers: an "atack_ms" left the attack at its default,
+    a band's "freq" was dropped."""
+    doc = doc_for(Model([Compressor("rms", RATE)], RATE))
+    doc["blocks"][0]["config"]["atack_ms"] = 3.0
+    both_readers_reject(doc, r"blocks\[0\]\.config: unknown entry 'atack_ms' \(its entries: detector, rms_ms, "
+                             r"rms_attack_ms, smoothing, sample_rate, knobs\)",
+                        r"blocks\[0\]\.config: unknown entry 'atack_ms' \(its entries: detector, rms_ms, "
+                        r"rms_attack_ms, smoothing, sample_rate, knobs\)")
+    doc = doc_for(Model([ParametricEQ([{"mode": "peak"}, {"mode": "notch"}], RATE)], RATE))
+    doc["blocks"][0]["config"]["bands"][1]["freq"] = 200
+    both_readers_reject(doc, r"blocks\[0\]\.config\.bands\[1\]: unknown entry 'freq' \(its entries: mode, knobs, "
+                             r"frequency, gain_db, q\)",
+                        r"blocks\[0\]\.config: invalid for ParametricEQ: band entry 'freq' is not one of mode, knobs, "
+                        r"frequency, gain_db, q")
+    doc = drywet_doc()
+    doc["blocks"][0]["config"]["blocks"][1]["config"]["gain"] = 3
+    both_readers_reject(doc, r"blocks\[0\]\.config\.blocks\[1\]\.config: unknown entry 'gain'",
+                        r"blocks\[0\]\.config\.blocks\[1\]\.config: unknown entry 'gain'")
+
+
 def test_delay_weight_outside_its_configured_range_is_rejected_by_both_readers() -> None:
     doc = doc_for(Model([Delay(RATE, 100.0, delay_ms=20.0)], RATE))
     doc["blocks"][0]["weights"]["delay_ms"]["data"] = [150.0]

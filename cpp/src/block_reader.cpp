@@ -1,5 +1,6 @@
 #include "block_reader.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -45,6 +46,17 @@ BlockReader::BlockReader(const BlockReader& parent, const nlohmann::json& inner,
     if (block_.find("weights") != block_.end())
         throw ModelFileError(where_ + ".weights: an inner block's weights belong in the DryWet block's weights, named '" +
                              prefix_ + "<weight>'");
+}
+
+void BlockReader::check_entries(const nlohmann::json& object, const std::string& field,
+                                const std::vector<std::string>& allowed) const {
+    if (!object.is_object()) return;  // the reader of that field says what it expected
+    for (const auto& item : object.items()) {
+        if (std::find(allowed.begin(), allowed.end(), item.key()) != allowed.end()) continue;
+        std::string names;
+        for (const std::string& a : allowed) names += (names.empty() ? "" : ", ") + a;
+        fail(field, "unknown entry '" + item.key() + "' (its entries: " + names + ")");
+    }
 }
 
 void BlockReader::fail(const std::string& field, const std::string& problem) const {

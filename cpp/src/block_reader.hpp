@@ -66,6 +66,9 @@ public:
     // field: ".config..." or ".weights.<name>" relative to this block (a weight name without
     // this reader's prefix; the message shows where the file stores it).
     [[noreturn]] void fail(const std::string& field, const std::string& problem) const;
+    // Fails naming the first entry of `object` (at `field`) that is not in `allowed`.
+    void check_entries(const nlohmann::json& object, const std::string& field,
+                       const std::vector<std::string>& allowed) const;
 
     // For blocks whose config nests (ParametricEQ bands, knob bindings): the raw config object
     // and the model's knobs; read them through fail() so errors still name the field.

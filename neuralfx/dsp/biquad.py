@@ -145,6 +145,7 @@ class Biquad(ParamBlock):
     """One RBJ biquad; mode in config; frequency, gain_db and q are trainable weights."""
 
     type_name: ClassVar[str] = "Biquad"
+    config_entries: ClassVar[tuple[str, ...]] = ("mode",)
 
     def __init__(
         self,

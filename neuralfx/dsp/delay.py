@@ -136,6 +136,7 @@ class Delay(ParamBlock):
     """Config: sample_rate, max_delay_ms (sizes the line); weights delay_ms, feedback, mix."""
 
     type_name: ClassVar[str] = "Delay"
+    config_entries: ClassVar[tuple[str, ...]] = ("max_delay_ms",)
 
     def __init__(
         self,

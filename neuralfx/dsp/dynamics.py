@@ -210,6 +210,7 @@ class DynamicsBlock(ParamBlock):
     and optionally ``output_factor(values)`` (make-up gain)."""
 
     falling: ClassVar[bool] = True
+    config_entries: ClassVar[tuple[str, ...]] = ("detector", "rms_ms", "rms_attack_ms", "smoothing")
 
     def __init__(
         self,

@@ -37,7 +37,7 @@ from typing import Any, Callable, Collection, Optional, Sequence
 import numpy as np
 import torch
 
-from ..blocks import BLOCK_TYPES, block_class
+from ..blocks import BLOCK_TYPES, block_class, config_entries
 from ..errors import ModelFileError
 from ..losses import LossWeights, TrainingLoss, esr
 from ..knobs import Knob
@@ -97,9 +97,9 @@ def model_from_template(template: dict[str, Any], label: Optional[Callable[[int]
                     getattr(block, name).data.fill_(specs[name].check(float(value)))
                 except (TypeError, ValueError) as e:
                     raise ModelFileError(f"{where}: {e}") from None
-            elif name not in block.config() and name not in ("sample_rate", "knobs"):
+            elif name not in config_entries(cls):
                 raise ModelFileError(f"{where}: '{name}' is neither a parameter ({', '.join(specs) or 'none'}) "
-                                     f"nor a config entry ({', '.join(block.config())}) of {record.get('type')}")
+                                     f"nor a config entry ({', '.join(config_entries(cls))}) of {record.get('type')}")
         _load_template_weights(block, record.get("weights", {}), where)
         blocks.append(block)
     return Model(blocks, float(rate), _read_knobs(template.get("knobs", [])))

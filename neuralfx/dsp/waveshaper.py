@@ -74,6 +74,7 @@ def _shape64(x: Tensor, drive_db: Tensor, bias: Tensor, curve: str) -> Tensor:
 
 class Waveshaper(ParamBlock):
     type_name: ClassVar[str] = "Waveshaper"
+    config_entries: ClassVar[tuple[str, ...]] = ("curve", "pre", "post")
 
     def __init__(
         self,

@@ -32,6 +32,7 @@ class _TCNLayer(nn.Module):
 
 class TCN(nn.Module):
     type_name: ClassVar[str] = "TCN"
+    config_entries: ClassVar[tuple[str, ...]] = ("channels", "kernel_size", "dilations", "conditioning")
 
     def __init__(
         self,

@@ -53,6 +53,7 @@ class _LayerArray(nn.Module):
 
 class WaveNet(nn.Module):
     type_name: ClassVar[str] = "WaveNet"
+    config_entries: ClassVar[tuple[str, ...]] = ("channels", "kernel_sizes", "dilations", "head_scale", "conditioning")
 
     def __init__(
         self,

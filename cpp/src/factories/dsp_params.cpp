@@ -108,6 +108,12 @@ BiquadFilter read_biquad(const BlockReader& r, const nlohmann::json& band, const
     return BiquadFilter(modes[found], sample_rate, p[0], p[1], p[2]);
 }
 
+BiquadFilter read_band(const BlockReader& r, const nlohmann::json& band, const std::string& field,
+                       const std::string& prefix, double sample_rate) {
+    r.check_entries(band, field, {"mode", "knobs", "frequency", "gain_db", "q"});
+    return read_biquad(r, band, field, prefix, sample_rate);
+}
+
 LevelDetector read_level_detector(const BlockReader& r, const std::string& fallback, double sample_rate) {
     const std::string name = r.get_string("detector", {"peak", "rms"}, fallback);
     // dynamics.py: DEFAULT_RMS_MS, RMS_MS_RANGE, RMS_ATTACK_MS_RANGE; compared and used in double,

@@ -34,6 +34,10 @@ double read_sample_rate(const BlockReader& r);
 // A band object {"mode": ..., "knobs": {...}} at `field`, weights under `prefix`.
 BiquadFilter read_biquad(const BlockReader& r, const nlohmann::json& band, const std::string& field,
                          const std::string& prefix, double sample_rate);
+// A ParametricEQ band or a Waveshaper's pre/post filter: read_biquad, after refusing an entry that
+// is not one of neuralfx/dsp/biquad.py's BAND_ENTRIES (a misspelt "freq" was dropped).
+BiquadFilter read_band(const BlockReader& r, const nlohmann::json& band, const std::string& field,
+                       const std::string& prefix, double sample_rate);
 
 // The Biquad parameter ranges at this rate (biquad.py: frequency_spec, GAIN_DB, Q).
 std::vector<ParamSpec> biquad_specs(double sample_rate);

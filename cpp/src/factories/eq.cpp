@@ -14,7 +14,7 @@ std::unique_ptr<Block> make_parametric_eq(const BlockReader& r) {
     std::vector<dsp::BiquadFilter> filters;
     for (size_t i = 0; i < bands->size(); ++i) {
         const std::string n = std::to_string(i);
-        filters.push_back(dsp::read_biquad(r, (*bands)[i], ".config.bands[" + n + "]", "bands." + n + ".", rate));
+        filters.push_back(dsp::read_band(r, (*bands)[i], ".config.bands[" + n + "]", "bands." + n + ".", rate));
     }
     return std::make_unique<dsp::ParametricEQ>(std::move(filters));
 }

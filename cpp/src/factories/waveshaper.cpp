@@ -21,7 +21,7 @@ std::unique_ptr<Block> make_waveshaper(const BlockReader& r) {
     for (int t = 0; t < 2; ++t) {
         auto it = r.config().find(keys[t]);
         if (it != r.config().end() && !it->is_null())
-            tone[t] = dsp::read_biquad(r, *it, std::string(".config.") + keys[t], std::string(keys[t]) + ".", rate);
+            tone[t] = dsp::read_band(r, *it, std::string(".config.") + keys[t], std::string(keys[t]) + ".", rate);
     }
     return std::make_unique<dsp::Waveshaper>(curve, p[0], p[1], tone[0], tone[1]);
 }
