@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from .drywet import MIX, dry_wet
+from ..models.config_checks import check_float
 from .params import ParamBlock, ParamSpec
 
 # Shortest delay: one sample even at the lowest model rate (1 kHz), and the shortest chunk the
@@ -149,8 +150,8 @@ class Delay(ParamBlock):
     ) -> None:
         if not 1000.0 <= float(sample_rate) <= 768000.0:
             raise ValueError(f"Delay.sample_rate: {sample_rate} is outside [1000, 768000] Hz")
-        if not MIN_DELAY_MS <= float(max_delay_ms) <= MAX_DELAY_LIMIT_MS:
-            raise ValueError(f"Delay.max_delay_ms: {max_delay_ms} is outside [{MIN_DELAY_MS:g}, {MAX_DELAY_LIMIT_MS:g}] ms")
+        # "100" was read as 100 here and refused by the C++ reader.
+        check_float("Delay.max_delay_ms (ms)", max_delay_ms, MIN_DELAY_MS, MAX_DELAY_LIMIT_MS)
         self.sample_rate = float(sample_rate)
         self.max_delay_ms = float(max_delay_ms)
         spec = delay_ms_spec(self.max_delay_ms)
