@@ -49,6 +49,8 @@ def doc_for(model: Model) -> dict:
         (lambda: Compressor(makeup_db=float("inf")), r"makeup_db.*\[-24, 24\] dB"),
         (lambda: Compressor(detector="avg"), r"detector.*'avg'.*peak, rms"),
         (lambda: Compressor(rms_ms=0.0), r"Compressor.rms_ms \(ms\) must be a number in \[0.1, 1000\], got 0.0"),
+        # a list of names raised "dictionary update sequence element #0 has length 7"
+        (lambda: Gain(knobs=["gain_db"]), r"Gain.knobs: expected \{parameter: knob name\}, e.g. \{\"gain_db\": \"volume\"\}"),
         # a string was called out of range ("10 is outside [0.1, 1000]")
         (lambda: Compressor(rms_ms="10"), r"Compressor.rms_ms \(ms\) must be a number in \[0.1, 1000\], got '10'"),
         (lambda: NoiseGate(smoothing="envelope"), r"smoothing.*'envelope'.*gain, level"),

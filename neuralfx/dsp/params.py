@@ -68,6 +68,9 @@ class ParamBlock(nn.Module):
             value = spec.check(values.get(spec.name, spec.default))
             self.register_parameter(spec.name, nn.Parameter(torch.tensor([value], dtype=torch.float32)))
         self.knob_bindings: dict[str, str] = {}
+        if knobs is not None and not isinstance(knobs, Mapping):  # a list raised "dictionary update sequence"
+            raise ValueError(f"{type(self).__name__}.knobs: expected {{parameter: knob name}}, e.g. "
+                             f"{{\"{self.param_specs()[0].name}\": \"volume\"}}, not {knobs!r}")
         for param, knob in dict(knobs or {}).items():
             if param not in specs:
                 raise ValueError(f"{type(self).__name__}.knobs: '{param}' is not a parameter (known: {sorted(specs)})")
