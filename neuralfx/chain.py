@@ -67,11 +67,13 @@ class Chain:
 
     def __init__(self, stages: Sequence[Stage], resample: bool = False, name: str = "") -> None:
         seen: dict[int, int] = {}
+        held = []  # Pedalboard hands out a new wrapper per look: kept alive, no two share an id
         for i, stage in enumerate(stages):
             if not isinstance(stage, (pedalboard.Plugin, NeuralEffect)):
                 raise TypeError(f"stage {i} is a {type(stage).__name__}; expected a pedalboard plugin or a NeuralEffect")
             for instance in _instances(stage):
-                if id(instance) in seen:  # Pedalboard refuses it too: the two places would share one state
+                held.append(instance)
+                if id(instance) in seen:  # Pedalboard refuses it too, when it runs: the two places would share one state
                     raise ValueError(
                         f"stages {seen[id(instance)]} and {i} hold the same {type(instance).__name__} instance; "
                         "each place needs its own, with its own state (load the model again, or make another plugin)")

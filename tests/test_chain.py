@@ -107,6 +107,10 @@ def test_one_instance_in_two_places_is_refused(lstm_model_path: Path) -> None:
                                   ([reverb, pedalboard.Pedalboard([pedalboard.Gain(), reverb])], 0, 1)]:
         with pytest.raises(ValueError, match=f"stages {first} and {second} hold the same"):
             neuralfx.Chain(stages)
+    # Different plugins in containers: the check once compared ids of wrappers Pedalboard had
+    # already freed and refused these at random (a new wrapper may reuse a freed one's id).
+    for _ in range(20):
+        neuralfx.Chain([pedalboard.Pedalboard([pedalboard.Gain(), pedalboard.Reverb()]) for _ in range(3)])
     x = plucks(0.3)
     twice = neuralfx.Chain([amp, neuralfx.load(lstm_model_path)])(x, 48000)
     assert np.array_equal(twice, amp(amp(x, 48000), 48000))
