@@ -12,6 +12,8 @@ from torch import nn
 
 from .errors import ModelFileError
 from .dsp import Biquad, Compressor, Delay, DryWet, Gain, NoiseGate, ParametricEQ, Waveshaper
+from .dsp.params import ParamBlock
+from .models.config_checks import check_float
 from .models.gru import GRU
 from .models.lstm import LSTM
 from .models.tcn import TCN
@@ -35,10 +37,7 @@ def build_block(type_name: str, config: dict[str, Any], where: str = "block") ->
     """The block a model file describes (before its weights), errors naming `where`'s fields.
     Containers (DryWet) build their inner blocks with it and report paths below their own."""
     block_type = block_class(type_name, where)
-    entries = config_entries(block_type)
-    unknown = [name for name in config if name not in entries] if isinstance(config, dict) else []
-    if unknown:  # a misspelt "atack_ms" was ignored, by the C++ reader too (cpp/src/registry.cpp)
-        raise ModelFileError(f"{where}.config: unknown entry '{unknown[0]}' (its entries: {', '.join(entries)})")
+    check_config_entries(block_type, config, f"{where}.config")
     try:
         return block_type.from_config(config)
     except ModelFileError as e:  # from a container: the path of the inner field
@@ -47,6 +46,20 @@ def build_block(type_name: str, config: dict[str, Any], where: str = "block") ->
         raise ModelFileError(f"{where}.config: invalid for {type_name}: {e}") from None
 
 
-def config_entries(block_type: type[nn.Module]) -> tuple[str, ...]:
-    """The config entries a block type takes: its own, then "sample_rate" and "knobs"."""
-    return (*block_type.config_entries, "sample_rate", "knobs")
+def check_config_entries(block_type: type[nn.Module], config: Any, where: str) -> None:
+    """Refuses an entry the block type does not take (a misspelt "atack_ms" was ignored, by the
+    C++ reader too: cpp/src/registry.cpp) and a sample rate that is not a number (C++ refused
+    "48000", Python read it), naming the first in name order, as the C++ reader does."""
+    if not isinstance(config, dict):
+        return  # from_config says what it expected
+    entries = block_type.config_entries
+    unknown = sorted(name for name in config if name not in entries)
+    if unknown:
+        # A template's top-level blocks take starting values in their config (dsp/fit.py); here they are weights.
+        hint = "; a parameter's value goes in the block's weights" if issubclass(block_type, ParamBlock) else ""
+        raise ModelFileError(f"{where}: unknown entry '{unknown[0]}' (its entries: {', '.join(entries)}){hint}")
+    if "sample_rate" in config:
+        try:
+            check_float("sample_rate", config["sample_rate"], 1000.0, 768000.0)
+        except ValueError as e:
+            raise ModelFileError(f"{where}.sample_rate: {e}") from None

@@ -152,3 +152,19 @@ def test_empty_input_runs_from_the_settled_state() -> None:
     defaults serve (a DSP-only model returned an empty output before settling existed)."""
     model = Model([Gain(6.0)], 48000.0)
     assert model(torch.zeros(1, 0))[0].shape == (1, 0)
+
+
+def test_both_readers_list_the_same_config_entries_per_block_type() -> None:
+    """Each Python block class's config_entries and the C++ registry's table (cpp/src/registry.cpp)
+    are kept by hand in two languages: a type or an entry in one list only would let one reader
+    take a file the other refuses."""
+    import re
+
+    from neuralfx.blocks import BLOCK_TYPES
+
+    table = (Path(__file__).resolve().parent.parent / "cpp" / "src" / "registry.cpp").read_text()
+    cpp = {name: re.findall(r'"([a-z_]+)"', entries)
+           for name, entries in re.findall(r'\{"(\w+)", &make_\w+, \{([^}]*)\}\}', table)}
+    assert set(cpp) == set(BLOCK_TYPES)
+    for name, cls in BLOCK_TYPES.items():
+        assert list(cls.config_entries) == cpp[name], name

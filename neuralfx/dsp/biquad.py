@@ -145,7 +145,7 @@ class Biquad(ParamBlock):
     """One RBJ biquad; mode in config; frequency, gain_db and q are trainable weights."""
 
     type_name: ClassVar[str] = "Biquad"
-    config_entries: ClassVar[tuple[str, ...]] = ("mode",)
+    config_entries: ClassVar[tuple[str, ...]] = ("mode", "sample_rate", "knobs")
 
     def __init__(
         self,

@@ -137,7 +137,7 @@ class Delay(ParamBlock):
     """Config: sample_rate, max_delay_ms (sizes the line); weights delay_ms, feedback, mix."""
 
     type_name: ClassVar[str] = "Delay"
-    config_entries: ClassVar[tuple[str, ...]] = ("max_delay_ms",)
+    config_entries: ClassVar[tuple[str, ...]] = ("max_delay_ms", "sample_rate", "knobs")
 
     def __init__(
         self,

@@ -40,7 +40,7 @@ def dry_wet(dry: Tensor, wet: Tensor, mix: Tensor) -> Tensor:
 
 class DryWet(ParamBlock):
     type_name: ClassVar[str] = "DryWet"
-    config_entries: ClassVar[tuple[str, ...]] = ("blocks",)
+    config_entries: ClassVar[tuple[str, ...]] = ("blocks", "knobs")
 
     def __init__(
         self, blocks: Sequence[nn.Module], mix: float = MIX.default, knobs: Optional[Mapping[str, str]] = None

@@ -27,7 +27,7 @@ def split_knob_index(knob_index: Tensor, children: Sequence[nn.Module]) -> list[
 
 class ParametricEQ(nn.Module):
     type_name: ClassVar[str] = "ParametricEQ"
-    config_entries: ClassVar[tuple[str, ...]] = ("bands",)
+    config_entries: ClassVar[tuple[str, ...]] = ("bands", "sample_rate")
 
     def __init__(self, bands: Sequence[dict[str, Any]], sample_rate: float = 48000.0) -> None:
         super().__init__()

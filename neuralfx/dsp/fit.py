@@ -37,7 +37,7 @@ from typing import Any, Callable, Collection, Optional, Sequence
 import numpy as np
 import torch
 
-from ..blocks import BLOCK_TYPES, block_class, config_entries
+from ..blocks import BLOCK_TYPES, block_class
 from ..errors import ModelFileError
 from ..losses import LossWeights, TrainingLoss, esr
 from ..knobs import Knob
@@ -85,7 +85,7 @@ def model_from_template(template: dict[str, Any], label: Optional[Callable[[int]
         cls = block_class(record.get("type", ""), where)
         config = record.get("config", {})
         try:
-            block = cls.from_config(_with_rate(config, float(rate)))
+            block = cls.from_config(_with_rate(config, float(rate), "sample_rate" in cls.config_entries))
         except KeyError as e:
             raise ModelFileError(f"{where}.config: {record.get('type')} needs {e}") from None
         except (TypeError, ValueError) as e:
@@ -97,9 +97,9 @@ def model_from_template(template: dict[str, Any], label: Optional[Callable[[int]
                     getattr(block, name).data.fill_(specs[name].check(float(value)))
                 except (TypeError, ValueError) as e:
                     raise ModelFileError(f"{where}: {e}") from None
-            elif name not in config_entries(cls):
+            elif name not in cls.config_entries:
                 raise ModelFileError(f"{where}: '{name}' is neither a parameter ({', '.join(specs) or 'none'}) "
-                                     f"nor a config entry ({', '.join(config_entries(cls))}) of {record.get('type')}")
+                                     f"nor a config entry ({', '.join(cls.config_entries)}) of {record.get('type')}")
         _load_template_weights(block, record.get("weights", {}), where)
         blocks.append(block)
     return Model(blocks, float(rate), _read_knobs(template.get("knobs", [])))
@@ -120,14 +120,21 @@ def require_network_weights(template: dict[str, Any], model: Model, label: Optio
                                  f"`neuralfx train --template`, or {remedy}")
 
 
-def _with_rate(config: dict[str, Any], rate: float) -> dict[str, Any]:
+def _with_rate(config: dict[str, Any], rate: float, takes_rate: bool) -> dict[str, Any]:
     """Every block runs at the model's rate: a template may leave it out of the configs, inner
-    blocks' (a DryWet's) included."""
-    out = {"sample_rate": rate, **config}
+    blocks' (a DryWet's) included. Only types that take a rate get one (the model-file reader
+    refuses a sample_rate on a Gain)."""
+    out = {"sample_rate": rate, **config} if takes_rate else dict(config)
     if isinstance(out.get("blocks"), list):
-        out["blocks"] = [dict(b, config=_with_rate(b.get("config", {}), rate)) if isinstance(b, dict) else b
-                         for b in out["blocks"]]
+        out["blocks"] = [_inner_with_rate(b, rate) for b in out["blocks"]]
     return out
+
+
+def _inner_with_rate(record: Any, rate: float) -> Any:
+    block_type = BLOCK_TYPES.get(record.get("type")) if isinstance(record, dict) else None
+    if block_type is None or not isinstance(record.get("config", {}), dict):
+        return record  # the reader names what is wrong
+    return dict(record, config=_with_rate(record.get("config", {}), rate, "sample_rate" in block_type.config_entries))
 
 
 def _load_template_weights(block: torch.nn.Module, weights: Any, where: str) -> None:
@@ -190,7 +197,7 @@ def model_from_chain(spec: str, sample_rate: float) -> Model:
     template_blocks = []
     for i, item in enumerate(items):
         name, *options = item.split(":")
-        config: dict[str, Any] = {"sample_rate": float(sample_rate)}
+        config: dict[str, Any] = {}  # the rate comes from the template's, where the type takes one
         key = name.strip().lower()
         if key in BIQUAD_MODES:
             type_name, config["mode"] = "Biquad", key

@@ -26,7 +26,7 @@ def gain(x: Tensor, sample_rate: float, gain_db: Tensor) -> Tensor:
 
 class Gain(ParamBlock):
     type_name: ClassVar[str] = "Gain"
-    config_entries: ClassVar[tuple[str, ...]] = ()
+    config_entries: ClassVar[tuple[str, ...]] = ("knobs",)
 
     def __init__(self, gain_db: float = GAIN_DB.default, knobs: Optional[Mapping[str, str]] = None) -> None:
         super().__init__(knobs, {"gain_db": gain_db})

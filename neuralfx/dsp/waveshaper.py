@@ -74,7 +74,7 @@ def _shape64(x: Tensor, drive_db: Tensor, bias: Tensor, curve: str) -> Tensor:
 
 class Waveshaper(ParamBlock):
     type_name: ClassVar[str] = "Waveshaper"
-    config_entries: ClassVar[tuple[str, ...]] = ("curve", "pre", "post")
+    config_entries: ClassVar[tuple[str, ...]] = ("curve", "sample_rate", "knobs", "pre", "post")
 
     def __init__(
         self,

@@ -16,8 +16,8 @@ from .config_checks import check_bool, check_int, check_names
 
 class RecurrentAmp(nn.Module):
     type_name: ClassVar[str]
-    # The config entries a model file may give (with "sample_rate" and "knobs", as for every
-    # block; blocks.build_block refuses others, as the C++ registry does).
+    # The config entries a model file may give (blocks.build_block refuses others, as the C++
+    # registry does; tests/test_modelfile.py compares the two lists).
     config_entries: ClassVar[tuple[str, ...]] = ("hidden_size", "num_layers", "skip", "conditioning")
     # The torch RNN class, and the attribute it is stored under: its state_dict prefix, which is
     # part of the model file ("lstm.weight_ih_l0", "gru.weight_ih_l0").

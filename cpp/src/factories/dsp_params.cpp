@@ -111,6 +111,14 @@ BiquadFilter read_biquad(const BlockReader& r, const nlohmann::json& band, const
 BiquadFilter read_band(const BlockReader& r, const nlohmann::json& band, const std::string& field,
                        const std::string& prefix, double sample_rate) {
     r.check_entries(band, field, {"mode", "knobs", "frequency", "gain_db", "q"});
+    // Starting values for a template; the weights hold the filter's values. Checked as Python's
+    // Biquad checks them, so both readers take the same files.
+    for (const ParamSpec& spec : biquad_specs(sample_rate)) {
+        auto it = band.find(spec.name);
+        if (it == band.end()) continue;
+        if (!it->is_number() || !(it->get<double>() >= spec.minimum && it->get<double>() <= spec.maximum))
+            r.fail(field + "." + spec.name, it->dump() + " is not a number in " + range_text(spec));
+    }
     return read_biquad(r, band, field, prefix, sample_rate);
 }
 
