@@ -303,10 +303,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
             print(f"{record['type']}: {values or 'no DSP parameters (weights held as given)'}")
         print(f"validation ESR {esr_text(result.validation_esr)}" + (f"; wrote {path}" if path else ""))
     if not result.validation_esr < FIT_ESR_NOTE:  # NaN too
-        print(f"note: a validation ESR of {esr_text(result.validation_esr)} is high for a DSP chain that can match "
-              "its device: the fit may have stopped in a local minimum (try other --seed values, more --steps, or "
-              "starting values in a --template), the chain may lack a block the device has, or the pair may not "
-              "line up (--align)", file=sys.stderr)
+        print(f"note: validation ESR {esr_text(result.validation_esr)} is above {FIT_ESR_NOTE:g}: the fit may have "
+              "stopped in a local minimum (try other --seed values, more --steps, or starting values in a "
+              "--template), the chain may lack a block the device has, or the pair may not line up (--align)",
+              file=sys.stderr)
     return 0
 
 
@@ -431,8 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--batch", type=_positive(int), default=4, help="segments per step")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--hold", action="append", default=[], metavar="WEIGHT",
-                   help="keep a DSP parameter at its --chain or template value, named as in the model "
-                        "(blocks.0.delay_ms); repeatable")
+                   help="keep a DSP parameter at its --chain or template value: its name in the printed "
+                        "settings (delay_ms) where one block has it, else as in the model (blocks.0.delay_ms); "
+                        "repeatable")
     f.add_argument("--trained-on", help="what the target imitates, stored in the model's metadata")
     f.add_argument("--align", action="store_true",
                    help="find the device's latency (and polarity) and remove it before fitting, as train does; "

@@ -9,7 +9,6 @@ The C++ kernel does the work with the GIL released; each channel has its own sta
 from __future__ import annotations
 
 import json
-import numbers
 import os
 import threading
 from pathlib import Path
@@ -140,12 +139,16 @@ class NeuralEffect:
         """Sets a knob in its own units; an out-of-range value is rejected, naming the range. The
         kernel glides to the new value, so a knob may move while audio streams."""
         knob = self._knob(name)
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{knob.describe()} takes a number, not {value!r}")
+        try:  # a number, a numpy or torch scalar; not a string, None or a bool
+            if isinstance(value, (str, bytes, bool, np.bool_)):
+                raise TypeError
+            given = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{knob.describe()} takes a number, not {value!r}") from None
         # The kernel keeps knobs (and their ranges) in float32: a range starting at 0.1 reads back
         # as 0.100000001, and 0.1 itself was refused as outside it. Checked as the kernel holds it.
-        stored = float(np.float32(value))
-        knob.check(stored if knob.min <= stored <= knob.max else float(value))  # a refusal names the value given
+        stored = float(np.float32(given)) if abs(given) <= _FLOAT32_MAX else given
+        knob.check(stored if knob.min <= stored <= knob.max else given)  # a refusal names the value given
         self._model.set_knob(name, stored)
 
     def get_knob(self, name: str) -> float:
@@ -229,6 +232,7 @@ class NeuralEffect:
         return out[0] if self._stream_1d else out
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 # The kernel takes a block size as a C int and clamps it to its own largest block anyway.
 _LARGEST_PREPARE = 2**31 - 1
 

@@ -44,7 +44,7 @@ def _resolve(name_or_path: str | os.PathLike, suffix: str, what: str, shipped_na
     other_kind, other_suffix = {SUFFIX: ("chain preset", CHAIN_SUFFIX), CHAIN_SUFFIX: ("model", SUFFIX)}[suffix]
     if path.parent == Path(".") and (presets_dir() / f"{path.name}{other_suffix}").exists():
         hint = f"; '{path.name}' is a shipped {other_kind}, not a {what}"
-    elif shipped.exists():  # e.g. "presets/crunch_amp.nfx" away from a checkout's root
+    elif shipped.exists() and path.parent.name == "presets":  # "presets/crunch_amp.nfx" away from a checkout's root
         hint = f"; a shipped {what} is named alone: '{path.name.removesuffix(suffix)}'"
     else:
         hint = ""

@@ -230,10 +230,8 @@ def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Seq
     rate = rates.pop()
     for i, c in enumerate(captures):
         n = len(c.pair.input)
-        if not _long_enough(n, need, fraction):
-            # No length below this bound passes (int() takes under one sample off either share).
-            bound = int(max(need / (1 - fraction), (MIN_VALIDATION_SAMPLES - 1) / fraction)) - 1
-            shortest = next(m for m in itertools.count(max(n, bound)) if _long_enough(m, need, fraction))
+        shortest = shortest_length(n, need, fraction)
+        if shortest is not None:
             raise ValueError(
                 f"capture {i} is too short ({n} samples, {n / rate:.2f} s): it needs at least {shortest} samples "
                 f"({shortest / rate:.2f} s at {rate:g} Hz), {need} to train on (warm-up and one TBPTT segment) and "
@@ -245,6 +243,17 @@ def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Seq
 
 
 MIN_VALIDATION_SAMPLES = 2048
+
+
+def shortest_length(samples: int, need: int, validation_fraction: float) -> Optional[int]:
+    """None when `samples` hold `need` samples to train on and MIN_VALIDATION_SAMPLES in the last
+    validation_fraction to validate on; else the fewest samples that would (`neuralfx train`'s and
+    `neuralfx fit`'s "too short")."""
+    if _long_enough(samples, need, validation_fraction):
+        return None
+    # No length below this bound passes (int() takes under one sample off either share).
+    bound = int(max(need / (1 - validation_fraction), (MIN_VALIDATION_SAMPLES - 1) / validation_fraction)) - 1
+    return next(m for m in itertools.count(max(samples, bound)) if _long_enough(m, need, validation_fraction))
 
 
 def _long_enough(samples: int, need: int, validation_fraction: float) -> bool:

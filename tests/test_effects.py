@@ -125,9 +125,11 @@ def test_knobs_are_attributes_as_pedalboard_parameters_are() -> None:
         effect.gian
     with pytest.raises(ValueError, match="outside the range"):
         effect.gain = 11.0
-    for bad in ("7", None, True):
+    for bad in ("7", None, True, [7.0]):
         with pytest.raises(TypeError, match="takes a number"):
             effect.set_knob("gain", bad)
+    for scalar in (np.float32(7.5), np.array(7.5)):  # numpy scalars, as torch's, are numbers
+        effect.gain = scalar
     with pytest.raises(AttributeError, match="has no setter"):
         effect.sample_rate = 44100
     assert effect.get_knob("gain") == pytest.approx(7.5)

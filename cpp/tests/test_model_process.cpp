@@ -24,11 +24,15 @@ std::vector<float> run(neuralfx::Model& m, const std::vector<float>& input, int 
     return out;
 }
 
-// NaN anywhere makes the result NaN (which fails every comparison): std::max(d, NaN) would
-// return d and hide it.
+// A NaN anywhere is the result (which fails every comparison): std::max would drop it at the
+// next element that is not NaN.
 float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     float d = 0.0f;
-    for (size_t i = 0; i < a.size(); ++i) d = std::max(std::fabs(a[i] - b[i]), d);
+    for (size_t i = 0; i < a.size(); ++i) {
+        const float diff = std::fabs(a[i] - b[i]);
+        if (std::isnan(diff)) return diff;
+        d = std::max(diff, d);
+    }
     return d;
 }
 

@@ -43,7 +43,7 @@ from ..losses import LossWeights, TrainingLoss, esr
 from ..knobs import Knob
 from ..model import Model
 from ..modelfile import _read_knobs, _read_tensor
-from ..training import TrainConfig, train_length
+from ..training import MIN_VALIDATION_SAMPLES, TrainConfig, shortest_length, train_length
 from .biquad import MODES as BIQUAD_MODES
 from .params import ParamBlock, dsp_weight_ids, optimizer_groups, step
 
@@ -71,7 +71,8 @@ def model_from_template(template: dict[str, Any], label: Optional[Callable[[int]
     one of its config entries. label(i) names block i in errors (default "template.blocks[i]")."""
     if not isinstance(template, dict) or not isinstance(template.get("blocks"), list) or not template["blocks"]:
         raise ModelFileError("template.blocks: expected a non-empty list of {\"type\", \"config\"}")
-    unknown = sorted(set(template) - {"blocks", "sample_rate", "knobs"})
+    # A model file is a template too (its format, version and metadata are not read).
+    unknown = sorted(set(template) - {"blocks", "sample_rate", "knobs", "format", "version", "metadata"})
     if unknown:  # a misspelt "knobz" was dropped, and the template's knobs with it
         raise ModelFileError(f"template: unknown entries {unknown} (a template holds blocks, sample_rate and knobs)")
     rate = template.get("sample_rate")
@@ -247,7 +248,7 @@ def fit(
     warmup: int = 1024,
     seed: int = 0,
     train: Optional[Collection[str]] = None,
-    hold: Collection[str] = (),
+    hold: Optional[Collection[str]] = None,
 ) -> FitResult:
     """Fits the DSP parameter weights of `model` so that model(x) matches y (mono, equal length),
     on segments of the first 85 % of the pair; the validation ESR is the one of the last 15 %
@@ -262,24 +263,31 @@ def fit(
     y = np.asarray(y, np.float32).reshape(-1)
     if x.shape != y.shape:
         raise ValueError(f"input and target differ in length ({x.size} vs {y.size} samples)")
-    trained = train_length(x.size, TrainConfig.validation_fraction)
-    if trained < segment + warmup:
-        need = int(np.ceil((segment + warmup) / (1 - TrainConfig.validation_fraction)))
-        raise ValueError(f"input is too short: {x.size} samples; fitting segments of {segment} after a {warmup}-sample "
-                         f"warm-up in its first {1 - TrainConfig.validation_fraction:.0%} needs {need}")
+    fraction = TrainConfig.validation_fraction
+    shortest = shortest_length(x.size, segment + warmup, fraction)
+    if shortest is not None:
+        raise ValueError(f"input is too short: {x.size} samples; it needs {shortest}: segments of {segment} after a "
+                         f"{warmup}-sample warm-up in its first {1 - fraction:.0%}, and {MIN_VALIDATION_SAMPLES} in the "
+                         f"last {fraction:.0%} to validate on")
+    trained = train_length(x.size, fraction)
+    held, whole = float(np.mean(np.square(y[trained:], dtype=np.float64))), float(np.mean(np.square(y, dtype=np.float64)))
+    if not held > 1e-6 * whole:  # a perfect fit scored ESR 1.0 on a tail of silence
+        raise ValueError(f"the last {fraction:.0%} of the target, which fit validates on, is "
+                         f"{'silent' if held == 0 else f'{10 * np.log10(held / whole):.0f} dB below the whole'}: "
+                         "cut the silence from the end of both files")
     candidates = {}
     for prefix, module in model.named_modules():
         if isinstance(module, ParamBlock):
             for spec in module.param_specs():
                 if spec.name not in module.knob_bindings:
                     candidates[f"{prefix}.{spec.name}"] = getattr(module, spec.name)
-    for what, names in (("train", train), ("hold", hold)):
-        unknown = sorted(set(names or ()) - set(candidates))
-        if unknown:
-            raise ValueError(f"{what}: {unknown} are not trainable DSP parameters (known: {sorted(candidates)})")
-    chosen = [name for name in candidates if (train is None or name in train) and name not in hold]
+    held = {_weight_name(name, candidates, "hold") for name in hold or ()}
+    if train is not None:
+        train = {_weight_name(name, candidates, "train") for name in train}
+    chosen = [name for name in candidates if (train is None or name in train) and name not in held]
     if not chosen:
-        raise ValueError("the template has no trainable DSP parameters")
+        raise ValueError("every DSP parameter is held (hold): nothing to fit" if held and candidates
+                         else "the chain has no DSP parameter to fit")
     # Everything else holds still: DSP weights not chosen and any network's weights (a network is
     # trained by `neuralfx train`; here it is a known part of the chain, given in the template).
     chosen_ids = {id(candidates[name]) for name in chosen}
@@ -291,6 +299,18 @@ def fit(
     finally:  # the caller's model is trainable again, also after an error or Ctrl-C
         for weight in frozen:
             weight.requires_grad_(True)
+
+
+def _weight_name(name: str, candidates: Collection[str], what: str) -> str:
+    """A fittable weight by its model name ("blocks.0.delay_ms") or, when one block has it, by the
+    name fit prints in a block's settings ("delay_ms")."""
+    if name in candidates:
+        return name
+    matches = [c for c in candidates if c.endswith("." + name)]
+    if len(matches) == 1:
+        return matches[0]
+    raise ValueError(f"{what}: '{name}' is {'in several blocks' if matches else 'not a trainable DSP parameter'} "
+                     f"(give one of {', '.join(sorted(candidates))})")
 
 
 def _fit_chosen(model: Model, x: np.ndarray, y: np.ndarray, trained: int, steps: int, lr: float, segment: int,
