@@ -17,6 +17,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _core
+from .errors import ModelFileError
 from .audio import as_channels_first, check_buffer_size, check_finite, check_sample_rate
 from .knobs import Knob
 from .resampling import RateAdapter, fit_length
@@ -53,9 +54,17 @@ class NeuralEffect:
     @classmethod
     def from_file(cls, path: str | os.PathLike, resample: bool = False) -> "NeuralEffect":
         """The model file at `path` (neuralfx.load also takes a shipped model's name)."""
-        path = Path(path)  # the kernel's loader says when it is missing, a folder or unreadable
-        model = _core.Model.from_file(str(path))
-        return cls(model, name=path.stem, resample=resample, source=path.read_text(encoding="utf-8"))
+        path = Path(path)
+        try:  # read once: copies are made from the text the model was
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeError):
+            _core.Model.from_file(str(path))  # the kernel's loader says what it is: missing, a folder, not JSON
+            raise
+        try:
+            model = _core.Model.from_json(text)
+        except ModelFileError as e:
+            raise ModelFileError(f"'{path}': {e}") from None  # as the kernel's loader names the file
+        return cls(model, name=path.stem, resample=resample, source=text)
 
     @classmethod
     def from_json(cls, text: str, name: str = "", resample: bool = False) -> "NeuralEffect":
