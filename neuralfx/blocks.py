@@ -12,7 +12,6 @@ from torch import nn
 
 from .errors import ModelFileError
 from .dsp import Biquad, Compressor, Delay, DryWet, Gain, NoiseGate, ParametricEQ, Waveshaper
-from .dsp.params import ParamBlock
 from .models.config_checks import check_float
 from .models.gru import GRU
 from .models.lstm import LSTM
@@ -55,9 +54,9 @@ def check_config_entries(block_type: type[nn.Module], config: Any, where: str) -
     entries = block_type.config_entries
     unknown = sorted(name for name in config if name not in entries)
     if unknown:
-        # A template's top-level blocks take starting values in their config (dsp/fit.py); here they are weights.
-        hint = "; a parameter's value goes in the block's weights" if issubclass(block_type, ParamBlock) else ""
-        raise ModelFileError(f"{where}: unknown entry '{unknown[0]}' (its entries: {', '.join(entries)}){hint}")
+        raise ModelFileError(f"{where}: unknown entry '{unknown[0]}' (its entries: {', '.join(entries)})")
+    if "knobs" in config and not isinstance(config["knobs"], dict):  # null was read as no bindings, refused by C++
+        raise ModelFileError(f"{where}.knobs: expected an object {{parameter: knob name}}, got {config['knobs']!r}")
     if "sample_rate" in config:
         try:
             check_float("sample_rate", config["sample_rate"], 1000.0, 768000.0)

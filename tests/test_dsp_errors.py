@@ -240,6 +240,22 @@ def test_both_readers_refuse_a_config_entry_the_block_does_not_take() -> None:
                              r"frequency, gain_db, q\)",
                         r"blocks\[0\]\.config: invalid for ParametricEQ: band entry 'freq' is not one of mode, knobs, "
                         r"frequency, gain_db, q")
+    # Entries of other types, and values of the wrong kind, which one reader took and the other
+    # refused, or both ignored.
+    for block, edit, kernel_pattern, torch_pattern in [
+        (Gain(), {"sample_rate": RATE}, r"config: unknown entry 'sample_rate' \(its entries: knobs\)",
+         r"config: unknown entry 'sample_rate' \(its entries: knobs\)"),
+        (Gain(), {"knobs": None}, r"config\.knobs: expected an object", r"config\.knobs: expected an object"),
+        (Biquad("peak", RATE), {"sample_rate": "48000"}, r"config\.sample_rate: expected a number",
+         r"config\.sample_rate: sample_rate must be a number"),
+    ]:
+        doc = doc_for(Model([block], RATE))
+        doc["blocks"][0]["config"].update(edit)
+        both_readers_reject(doc, kernel_pattern, torch_pattern)
+    doc = doc_for(Model([ParametricEQ([{"mode": "peak"}], RATE)], RATE))
+    doc["blocks"][0]["config"]["bands"][0]["frequency"] = "300"
+    both_readers_reject(doc, r"bands\[0\]\.frequency: \"300\" is not a number in \[20, 23520\] Hz",
+                        r"band entry 'frequency' must be a number, got '300'")
     doc = drywet_doc()
     doc["blocks"][0]["config"]["blocks"][1]["config"]["gain"] = 3
     both_readers_reject(doc, r"blocks\[0\]\.config\.blocks\[1\]\.config: unknown entry 'gain'",

@@ -135,6 +135,10 @@ def test_fit_validates_on_the_held_out_end_and_notes_a_poor_fit(tmp_path: Path, 
     with pytest.raises(ValueError, match="the last 15% of the target, which fit validates on, is silent: cut the "
                                          "silence from the end of both files"):
         fit(model_from_chain("gain", RATE), quiet, 0.5 * quiet)
+    with pytest.raises(ValueError, match="is 99 dB below the whole"):
+        fit(model_from_chain("gain", RATE), quiet + 1e-5 * x, 0.5 * (quiet + 1e-5 * x))
+    with pytest.raises(ValueError, match="the target holds NaN or Inf \\(first at sample 7\\): clean it first"):
+        fit(model_from_chain("gain", RATE), x, np.where(np.arange(x.size) == 7, np.inf, x))
     write(tmp_path / "in.wav", x, RATE)
     write(tmp_path / "out.wav", -x[::-1], RATE)  # no gain makes this
     assert main(["fit", str(tmp_path / "in.wav"), str(tmp_path / "out.wav"), "--chain", "gain", "--steps", "5"]) == 0

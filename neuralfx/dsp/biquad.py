@@ -20,6 +20,7 @@ export and parity all use the same exact filter; nothing is approximated.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, ClassVar, Mapping, Optional, Sequence
 
 import torch
@@ -186,6 +187,9 @@ class Biquad(ParamBlock):
         unknown = sorted(set(band) - set(BAND_ENTRIES))
         if unknown:
             raise ValueError(f"band entry {', '.join(map(repr, unknown))} is not one of {', '.join(BAND_ENTRIES)}")
+        for name in ("frequency", "gain_db", "q"):  # "300" was read as 300 here and refused by the C++ reader
+            if name in band and (isinstance(band[name], (str, bytes, bool)) or not isinstance(band[name], numbers.Real)):
+                raise ValueError(f"band entry '{name}' must be a number, got {band[name]!r}")
         return cls(mode=band["mode"], sample_rate=sample_rate, knobs=band.get("knobs"),
                    **{k: band[k] for k in ("frequency", "gain_db", "q") if k in band})
 

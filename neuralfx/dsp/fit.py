@@ -37,7 +37,7 @@ from typing import Any, Callable, Collection, Optional, Sequence
 import numpy as np
 import torch
 
-from ..blocks import BLOCK_TYPES, block_class
+from ..blocks import BLOCK_TYPES, block_class, check_config_entries
 from ..errors import ModelFileError
 from ..losses import LossWeights, TrainingLoss, esr
 from ..knobs import Knob
@@ -101,6 +101,8 @@ def model_from_template(template: dict[str, Any], label: Optional[Callable[[int]
             elif name not in cls.config_entries:
                 raise ModelFileError(f"{where}: '{name}' is neither a parameter ({', '.join(specs) or 'none'}) "
                                      f"nor a config entry ({', '.join(cls.config_entries)}) of {record.get('type')}")
+        # As a model file's: a rate that is not a number, knobs that are not an object.
+        check_config_entries(cls, {k: v for k, v in config.items() if k in cls.config_entries}, f"{where}.config")
         _load_template_weights(block, record.get("weights", {}), where)
         blocks.append(block)
     return Model(blocks, float(rate), _read_knobs(template.get("knobs", [])))
@@ -132,7 +134,8 @@ def _with_rate(config: dict[str, Any], rate: float, takes_rate: bool) -> dict[st
 
 
 def _inner_with_rate(record: Any, rate: float) -> Any:
-    block_type = BLOCK_TYPES.get(record.get("type")) if isinstance(record, dict) else None
+    kind = record.get("type") if isinstance(record, dict) else None
+    block_type = BLOCK_TYPES.get(kind) if isinstance(kind, str) else None
     if block_type is None or not isinstance(record.get("config", {}), dict):
         return record  # the reader names what is wrong
     return dict(record, config=_with_rate(record.get("config", {}), rate, "sample_rate" in block_type.config_entries))
@@ -263,6 +266,9 @@ def fit(
     y = np.asarray(y, np.float32).reshape(-1)
     if x.shape != y.shape:
         raise ValueError(f"input and target differ in length ({x.size} vs {y.size} samples)")
+    for name, a in (("input", x), ("target", y)):
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"the {name} holds NaN or Inf (first at sample {int(np.argmin(np.isfinite(a)))}): clean it first")
     fraction = TrainConfig.validation_fraction
     shortest = shortest_length(x.size, segment + warmup, fraction)
     if shortest is not None:
@@ -273,7 +279,7 @@ def fit(
     held, whole = float(np.mean(np.square(y[trained:], dtype=np.float64))), float(np.mean(np.square(y, dtype=np.float64)))
     if not held > 1e-6 * whole:  # a perfect fit scored ESR 1.0 on a tail of silence
         raise ValueError(f"the last {fraction:.0%} of the target, which fit validates on, is "
-                         f"{'silent' if held == 0 else f'{10 * np.log10(held / whole):.0f} dB below the whole'}: "
+                         f"{'silent' if held == 0 else f'{10 * np.log10(whole / held):.0f} dB below the whole'}: "
                          "cut the silence from the end of both files")
     candidates = {}
     for prefix, module in model.named_modules():
@@ -281,12 +287,13 @@ def fit(
             for spec in module.param_specs():
                 if spec.name not in module.knob_bindings:
                     candidates[f"{prefix}.{spec.name}"] = getattr(module, spec.name)
-    held = {_weight_name(name, candidates, "hold") for name in hold or ()}
+    held = {_weight_name(name, candidates, "hold") for name in _names(hold)}
     if train is not None:
-        train = {_weight_name(name, candidates, "train") for name in train}
+        train = {_weight_name(name, candidates, "train") for name in _names(train)}
     chosen = [name for name in candidates if (train is None or name in train) and name not in held]
     if not chosen:
-        raise ValueError("every DSP parameter is held (hold): nothing to fit" if held and candidates
+        raise ValueError("nothing to fit: train names no parameter" if train is not None and not train
+                         else "every DSP parameter is held (hold): nothing to fit" if held and candidates
                          else "the chain has no DSP parameter to fit")
     # Everything else holds still: DSP weights not chosen and any network's weights (a network is
     # trained by `neuralfx train`; here it is a known part of the chain, given in the template).
@@ -301,9 +308,15 @@ def fit(
             weight.requires_grad_(True)
 
 
+def _names(names: Optional[Collection[str]]) -> list[str]:
+    """train/hold: a list of names, or one name (not its letters)."""
+    return [names] if isinstance(names, str) else list(names or ())
+
+
 def _weight_name(name: str, candidates: Collection[str], what: str) -> str:
-    """A fittable weight by its model name ("blocks.0.delay_ms") or, when one block has it, by the
-    name fit prints in a block's settings ("delay_ms")."""
+    """A fittable weight by its model name ("blocks.0.delay_ms", exact: a DryWet's inner Gain is
+    blocks.1.blocks.0.gain_db, though its settings print blocks.0.gain_db) or, when one block has
+    it, by the name fit prints in a block's settings ("delay_ms")."""
     if name in candidates:
         return name
     matches = [c for c in candidates if c.endswith("." + name)]
