@@ -69,6 +69,9 @@ class Model(nn.Module):
         defaults when None. state None starts where the kernel's prepare() and reset() do: settled
         on silence with the knobs at their first values (settled_state); zero_state() is
         the zero state. Returns the output and the per-block state to continue from."""
+        if x.dim() != 2 or not x.is_floating_point():  # 1-D failed deep in a block; int32 came back int32
+            raise ValueError(f"x must be a floating-point (batch, samples) tensor, got {x.dtype} of shape "
+                             f"{tuple(x.shape)}" + (": x[None] adds the batch axis" if x.dim() == 1 else ""))
         if knobs is None:
             knobs = self.default_knobs(x.shape[0], x.shape[1], x.device)
         if state is None:

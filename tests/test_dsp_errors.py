@@ -262,6 +262,16 @@ def test_both_readers_refuse_a_config_entry_the_block_does_not_take() -> None:
                         r"blocks\[0\]\.config\.blocks\[1\]\.config: unknown entry 'gain'")
 
 
+def test_the_torch_model_says_what_input_it_takes() -> None:
+    """A 1-D tensor failed deep inside a block ("not enough values to unpack"); int32 input came
+    back int32."""
+    model = Model([Gain(gain_db=-6.0)], RATE)
+    with pytest.raises(ValueError, match=r"got torch.float32 of shape \(100,\): x\[None\] adds the batch axis"):
+        model(torch.zeros(100))
+    with pytest.raises(ValueError, match="floating-point"):
+        model(torch.zeros(1, 100, dtype=torch.int32))
+
+
 def test_delay_weight_outside_its_configured_range_is_rejected_by_both_readers() -> None:
     doc = doc_for(Model([Delay(RATE, 100.0, delay_ms=20.0)], RATE))
     doc["blocks"][0]["weights"]["delay_ms"]["data"] = [150.0]
