@@ -66,18 +66,18 @@ class Chain:
     around all the stages."""
 
     def __init__(self, stages: Sequence[Stage], resample: bool = False, name: str = "") -> None:
-        seen: dict[int, int] = {}
-        held = []  # Pedalboard hands out a new wrapper per look: kept alive, no two share an id
+        # id -> (stage index, instance): the instance is kept, since Pedalboard hands out a new
+        # wrapper per look, and a freed one's id can come back for another plugin.
+        seen: dict[int, tuple[int, Any]] = {}
         for i, stage in enumerate(stages):
             if not isinstance(stage, (pedalboard.Plugin, NeuralEffect)):
                 raise TypeError(f"stage {i} is a {type(stage).__name__}; expected a pedalboard plugin or a NeuralEffect")
             for instance in _instances(stage):
-                held.append(instance)
                 if id(instance) in seen:  # Pedalboard refuses it too, when it runs: the two places would share one state
                     raise ValueError(
-                        f"stages {seen[id(instance)]} and {i} hold the same {type(instance).__name__} instance; "
+                        f"stages {seen[id(instance)][0]} and {i} hold the same {type(instance).__name__} instance; "
                         "each place needs its own, with its own state (load the model again, or make another plugin)")
-                seen[id(instance)] = i
+                seen[id(instance)] = (i, instance)
         self.stages = list(stages)
         self.resample = resample
         self.name = name

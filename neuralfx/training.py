@@ -245,6 +245,11 @@ def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Seq
 MIN_VALIDATION_SAMPLES = 2048
 
 
+def _time_limit_spent(config: TrainConfig, seconds: float) -> bool:
+    """Whether `seconds` of training (all runs of a checkpoint) use up config.max_seconds."""
+    return bool(config.max_seconds) and seconds >= config.max_seconds
+
+
 def shortest_length(samples: int, need: int, validation_fraction: float) -> Optional[int]:
     """None when `samples` hold `need` samples to train on and MIN_VALIDATION_SAMPLES in the last
     validation_fraction to validate on; else the fewest samples that would (`neuralfx train`'s and
@@ -366,7 +371,7 @@ def train(
         st = replace(saved, data=st.data)
         if rank != 0:  # the checkpoint holds rank 0's sampler: the others draw afresh
             rng = np.random.default_rng([config.seed, rank, st.step])
-        spent = bool(config.max_seconds) and st.seconds >= config.max_seconds
+        spent = _time_limit_spent(config, st.seconds)
         progress(f"resumed from {config.checkpoint} at step {st.step}"
                  + (f": nothing left to train up to max_steps {config.max_steps}" if st.step >= config.max_steps
                     else f": nothing left to train, its {st.seconds / 60:.3g} min of training already use the time "
@@ -381,7 +386,7 @@ def train(
     progress(f"training {sum(p.numel() for p in model.parameters())} parameters on {device}"
              f"{f' x {world} processes' if world > 1 else ''}, "
              f"{int(train_lengths.sum())} training samples at {sample_rate:g} Hz")
-    done = st.step >= config.max_steps or (bool(config.max_seconds) and st.seconds >= config.max_seconds)
+    done = st.step >= config.max_steps or _time_limit_spent(config, st.seconds)
     while not done:
         x, y, k = batch()
         model.train()

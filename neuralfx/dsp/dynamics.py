@@ -248,7 +248,7 @@ class DynamicsBlock(ParamBlock):
     def from_config(cls, config: dict[str, Any]) -> "DynamicsBlock":
         # Any of these may be left out (a fit template, a file written before smoothing and
         # rms_attack_ms existed): the block's defaults apply.
-        optional = {k: config[k] for k in cls.config_entries[:4] if k in config}  # detector .. smoothing
+        optional = {k: config[k] for k in ("detector", "rms_ms", "rms_attack_ms", "smoothing") if k in config}
         return cls(sample_rate=config["sample_rate"], knobs=config.get("knobs"), **optional)
 
     def format_version(self) -> int:

@@ -276,10 +276,11 @@ def fit(
                          f"{warmup}-sample warm-up in its first {1 - fraction:.0%}, and {MIN_VALIDATION_SAMPLES} in the "
                          f"last {fraction:.0%} to validate on")
     trained = train_length(x.size, fraction)
-    held, whole = float(np.mean(np.square(y[trained:], dtype=np.float64))), float(np.mean(np.square(y, dtype=np.float64)))
-    if not held > 1e-6 * whole:  # a perfect fit scored ESR 1.0 on a tail of silence
-        raise ValueError(f"the last {fraction:.0%} of the target, which fit validates on, is "
-                         f"{'silent' if held == 0 else f'{10 * np.log10(whole / held):.0f} dB below the whole'}: "
+    tail_power = float(np.mean(np.square(y[trained:], dtype=np.float64)))
+    power = float(np.mean(np.square(y, dtype=np.float64)))
+    if not tail_power > 1e-6 * power:  # a perfect fit scored ESR 1.0 on a tail of silence
+        level = "silent" if tail_power == 0 else f"{10 * np.log10(power / tail_power):.0f} dB below the whole"
+        raise ValueError(f"the last {fraction:.0%} of the target, which fit validates on, is {level}: "
                          "cut the silence from the end of both files")
     candidates = {}
     for prefix, module in model.named_modules():
