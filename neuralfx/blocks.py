@@ -12,7 +12,6 @@ from torch import nn
 
 from .errors import ModelFileError
 from .dsp import Biquad, Compressor, Delay, DryWet, Gain, NoiseGate, ParametricEQ, Waveshaper
-from .models.config_checks import check_float
 from .models.gru import GRU
 from .models.lstm import LSTM
 from .models.tcn import TCN
@@ -47,8 +46,7 @@ def build_block(type_name: str, config: dict[str, Any], where: str = "block") ->
 
 def check_config_entries(block_type: type[nn.Module], config: Any, where: str) -> None:
     """Refuses an entry the block type does not take (a misspelt "atack_ms" was ignored, by the
-    C++ reader too: cpp/src/registry.cpp) and a sample rate that is not a number (C++ refused
-    "48000", Python read it), naming the first in name order, as the C++ reader does."""
+    C++ reader too: cpp/src/registry.cpp), naming the first in name order, as the C++ reader does."""
     if not isinstance(config, dict):
         return  # from_config says what it expected
     entries = block_type.config_entries
@@ -57,8 +55,3 @@ def check_config_entries(block_type: type[nn.Module], config: Any, where: str) -
         raise ModelFileError(f"{where}: unknown entry '{unknown[0]}' (its entries: {', '.join(entries)})")
     if "knobs" in config and not isinstance(config["knobs"], dict):  # null was read as no bindings, refused by C++
         raise ModelFileError(f"{where}.knobs: expected an object {{parameter: knob name}}, got {config['knobs']!r}")
-    if "sample_rate" in config:
-        try:
-            check_float("sample_rate", config["sample_rate"], 1000.0, 768000.0)
-        except ValueError as e:
-            raise ModelFileError(f"{where}.sample_rate: {e}") from None

@@ -22,6 +22,7 @@ then takes another value than asked, which is refused: give such a parameter raw
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -63,7 +64,8 @@ class Chain:
     Each stage instance keeps its own state, so it may appear once in one chain; used in two
     chains, it belongs to whichever streams through it (give each chain its own). The models'
     rate is the chain's: audio at another rate is refused, or with resample=True converted once
-    around all the stages."""
+    around all the stages. A copy or a pickle holds copies of the neuralfx stages, at rest
+    (Pedalboard's plugins cannot be copied: a chain holding one is refused)."""
 
     def __init__(self, stages: Sequence[Stage], resample: bool = False, name: str = "") -> None:
         # id -> (stage index, instance): the instance is kept, since Pedalboard hands out a new
@@ -103,6 +105,20 @@ class Chain:
             raise ValueError(f"chain preset '{path}': 'stages' must be a non-empty list")
         stages = [_stage_from_json(s, i, path.parent) for i, s in enumerate(stages_doc)]
         return cls(stages, resample=resample, name=doc.get("name", path.stem))
+
+    # ---- copies and pickles: stages copied as they copy themselves, the copy at rest ----
+    def __getstate__(self) -> dict[str, Any]:
+        unpicklable = [f"stage {i} ({type(s).__name__})" for i, s in enumerate(self.stages) if isinstance(s, pedalboard.Plugin)]
+        if unpicklable:  # Pedalboard's plugins refuse with "cannot pickle 'pedalboard_native.Reverb' object"
+            raise TypeError(f"a Chain copies or pickles its stages, and Pedalboard's plugins cannot be: "
+                            f"{', '.join(unpicklable)}; build the chain again where it is needed")
+        return {"stages": self.stages, "resample": self.resample, "name": self.name}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["stages"], resample=state["resample"], name=state["name"])
+
+    def __copy__(self) -> "Chain":
+        return copy.deepcopy(self)  # sharing the stages would share their state, as Chain([amp, amp]) did
 
     def __repr__(self) -> str:
         return f"<neuralfx.Chain {self.name!r}: {' -> '.join(type(s).__name__ for s in self.stages)}>"

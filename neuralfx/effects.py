@@ -106,9 +106,10 @@ class NeuralEffect:
         return sorted(set(super().__dir__()) | {k.name for k in self.knobs if k.name.isidentifier()})
 
     def _knob_list(self) -> str:
+        """The knob names as ' (knobs: gain, tone)', worded as the kernel's KeyError (cpp/python/bindings.cpp)."""
         model = self.__dict__.get("_model")
         names = [k["name"] for k in model.knobs] if model is not None else []
-        return f" (its knobs: {', '.join(names)})" if names else " (it has no knobs)"
+        return f" (knobs: {', '.join(names) or 'none'})"
 
     # ---- description ----
     @property
@@ -169,7 +170,7 @@ class NeuralEffect:
         for k in self.knobs:
             if k.name == name:
                 return k
-        raise KeyError(f"model has no knob '{name}' (knobs: {', '.join(k.name for k in self.knobs) or 'none'})")
+        raise KeyError(f"model has no knob '{name}'{self._knob_list()}")
 
     # ---- processing ----
     @one_thread("effect")

@@ -38,6 +38,7 @@ import numpy as np
 from .errors import ModelFileError
 from .files import atomic_path
 from .knobs import Knob
+from .models.config_checks import SAMPLE_RATE_RANGE
 
 FORMAT_NAME = "neuralfx-model"
 FORMAT_VERSION = 2  # the newest version this build reads and writes
@@ -141,7 +142,7 @@ def from_json(text: str) -> ModelFile:
             "update neuralfx or re-export the model"
         )
     sample_rate = _number(doc, "sample_rate", "(top level)")
-    if not 1000 <= sample_rate <= 768000:
+    if not SAMPLE_RATE_RANGE[0] <= sample_rate <= SAMPLE_RATE_RANGE[1]:
         raise ModelFileError("sample_rate: outside [1000, 768000] Hz")
     knobs = _read_knobs(doc.get("knobs", []))
     blocks_doc = doc.get("blocks")

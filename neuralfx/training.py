@@ -407,7 +407,7 @@ def train(
             state = _detach(state)
             running.append(loss.item())
             st.step += 1
-            out_of_time = bool(config.max_seconds) and time.monotonic() - t0 > config.max_seconds
+            out_of_time = _time_limit_spent(config, time.monotonic() - t0)
             if config.max_seconds and world > 1:  # rank 0's clock decides, or ranks stop at different steps
                 out_of_time = _broadcast(float(out_of_time), world, device) > 0.5
             if st.step % config.validate_every == 0 or st.step >= config.max_steps or out_of_time:

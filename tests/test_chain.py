@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 import neuralfx
 from neuralfx import audio as audio_io
 
-from conftest import noise, plucks
+from conftest import noise, plucks, random_lstm_model
 
 
 @pytest.fixture
@@ -114,6 +116,27 @@ def test_one_instance_in_two_places_is_refused(lstm_model_path: Path) -> None:
     x = plucks(0.3)
     twice = neuralfx.Chain([amp, neuralfx.load(lstm_model_path)])(x, 48000)
     assert np.array_equal(twice, amp(amp(x, 48000), 48000))
+
+
+def test_a_copy_of_a_chain_has_stages_of_its_own() -> None:
+    """A Chain did not pickle at all ("cannot pickle '_thread.RLock' object")."""
+    amp = neuralfx.NeuralEffect.from_json(random_lstm_model(knobs=True).to_modelfile().to_json(), name="amp")
+    amp.gain = 3.0
+    chain = neuralfx.Chain([amp], name="one amp")
+    x = noise(0.2)
+    expected = chain(x, 48000)
+    for twin in (copy.copy(chain), copy.deepcopy(chain), pickle.loads(pickle.dumps(chain))):
+        assert twin.name == "one amp" and twin.stages[0] is not amp and twin.stages[0].gain == pytest.approx(3.0)
+        chain.reset()
+        head = chain(x[:1000], 48000, reset=False)
+        twin(noise(0.1, seed=5), 48000, reset=False)  # must not touch the original's stream
+        twin.stages[0].gain = 9.0
+        rest = chain(x[1000:], 48000, reset=False)
+        assert np.array_equal(np.concatenate([head, rest, chain.flush()]), expected)
+    assert pickle.loads(pickle.dumps(neuralfx.Chain([]))).stages == []
+    with pytest.raises(TypeError, match=r"Pedalboard's plugins cannot be: stage 1 \(Reverb\)"):
+        copy.copy(neuralfx.Chain([neuralfx.NeuralEffect.from_json(random_lstm_model().to_modelfile().to_json()),
+                                  pedalboard.Reverb()]))
 
 
 def test_chain_flush_answers_in_the_stream_layout(lstm_model_path: Path) -> None:

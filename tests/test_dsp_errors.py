@@ -247,7 +247,7 @@ def test_both_readers_refuse_a_config_entry_the_block_does_not_take() -> None:
          r"config: unknown entry 'sample_rate' \(its entries: knobs\)"),
         (Gain(), {"knobs": None}, r"config\.knobs: expected an object", r"config\.knobs: expected an object"),
         (Biquad("peak", RATE), {"sample_rate": "48000"}, r"config\.sample_rate: expected a number",
-         r"config\.sample_rate: sample_rate must be a number"),
+         r"config: invalid for Biquad: Biquad\.sample_rate \(Hz\) must be a number in \[1000, 768000\], got '48000'"),
     ]:
         doc = doc_for(Model([block], RATE))
         doc["blocks"][0]["config"].update(edit)

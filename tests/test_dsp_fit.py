@@ -137,7 +137,7 @@ def test_fit_validates_on_the_held_out_end_and_notes_a_poor_fit(tmp_path: Path, 
         fit(model_from_chain("gain", RATE), quiet, 0.5 * quiet)
     with pytest.raises(ValueError, match="is 99 dB below the whole"):
         fit(model_from_chain("gain", RATE), quiet + 1e-5 * x, 0.5 * (quiet + 1e-5 * x))
-    with pytest.raises(ValueError, match="the target holds NaN or Inf \\(first at sample 7\\): clean it first"):
+    with pytest.raises(ValueError, match=r"the target contains NaN or Inf \(first at channel 0, sample 7\): clean it first"):
         fit(model_from_chain("gain", RATE), x, np.where(np.arange(x.size) == 7, np.inf, x))
     write(tmp_path / "in.wav", x, RATE)
     write(tmp_path / "out.wav", -x[::-1], RATE)  # no gain makes this

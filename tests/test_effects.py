@@ -119,7 +119,7 @@ def test_knobs_are_attributes_as_pedalboard_parameters_are() -> None:
     assert effect.gain == pytest.approx(7.5) and effect.get_knob("gain") == pytest.approx(7.5)
     assert np.max(np.abs(effect(x, 48000) - before)) > 1e-3
     assert "gain" in dir(effect)
-    with pytest.raises(AttributeError, match=r"no knob 'gian' \(its knobs: gain, tone\)"):
+    with pytest.raises(AttributeError, match=r"no knob 'gian' \(knobs: gain, tone\)"):
         effect.gian = 7.0
     with pytest.raises(AttributeError, match="no attribute or knob 'gian'"):
         effect.gian

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Mapping, Optional, Sequence
 import torch
 from torch import Tensor
 
+from ..models.config_checks import SAMPLE_RATE_RANGE, check_float
 from .params import ParamBlock, ParamSpec
 
 MODES = ("lowpass", "highpass", "bandpass", "notch", "peak", "lowshelf", "highshelf", "lowpass1", "highpass1")
@@ -159,8 +160,7 @@ class Biquad(ParamBlock):
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"Biquad.mode: '{mode}' is not one of {', '.join(MODES)}")
-        if not 1000.0 <= float(sample_rate) <= 768000.0:
-            raise ValueError(f"Biquad.sample_rate: {sample_rate} is outside [1000, 768000] Hz")
+        check_float("Biquad.sample_rate (Hz)", sample_rate, *SAMPLE_RATE_RANGE)
         self.mode = mode
         self.sample_rate = float(sample_rate)
         super().__init__(knobs, {"frequency": frequency, "gain_db": gain_db, "q": q})

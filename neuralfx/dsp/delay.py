@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from .drywet import MIX, dry_wet
-from ..models.config_checks import check_float
+from ..models.config_checks import SAMPLE_RATE_RANGE, check_float
 from .params import ParamBlock, ParamSpec
 
 # Shortest delay: one sample even at the lowest model rate (1 kHz), and the shortest chunk the
@@ -148,8 +148,7 @@ class Delay(ParamBlock):
         mix: float = MIX.default,
         knobs: Optional[Mapping[str, str]] = None,
     ) -> None:
-        if not 1000.0 <= float(sample_rate) <= 768000.0:
-            raise ValueError(f"Delay.sample_rate: {sample_rate} is outside [1000, 768000] Hz")
+        check_float("Delay.sample_rate (Hz)", sample_rate, *SAMPLE_RATE_RANGE)
         # "100" was read as 100 here and refused by the C++ reader.
         check_float("Delay.max_delay_ms (ms)", max_delay_ms, MIN_DELAY_MS, MAX_DELAY_LIMIT_MS)
         self.sample_rate = float(sample_rate)

@@ -37,12 +37,14 @@ from typing import Any, Callable, Collection, Optional, Sequence
 import numpy as np
 import torch
 
+from ..audio import check_finite
 from ..blocks import BLOCK_TYPES, block_class, check_config_entries
 from ..errors import ModelFileError
 from ..losses import LossWeights, TrainingLoss, esr
 from ..knobs import Knob
 from ..model import Model
 from ..modelfile import _read_knobs, _read_tensor
+from ..models.config_checks import SAMPLE_RATE_RANGE
 from ..training import MIN_VALIDATION_SAMPLES, TrainConfig, shortest_length, train_length
 from .biquad import MODES as BIQUAD_MODES
 from .params import ParamBlock, dsp_weight_ids, optimizer_groups, step
@@ -76,7 +78,7 @@ def model_from_template(template: dict[str, Any], label: Optional[Callable[[int]
     if unknown:  # a misspelt "knobz" was dropped, and the template's knobs with it
         raise ModelFileError(f"template: unknown entries {unknown} (a template holds blocks, sample_rate and knobs)")
     rate = template.get("sample_rate")
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 1000 <= rate <= 768000:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not SAMPLE_RATE_RANGE[0] <= rate <= SAMPLE_RATE_RANGE[1]:
         raise ModelFileError("template.sample_rate: expected a number in [1000, 768000] Hz")
     blocks = []
     for i, record in enumerate(template["blocks"]):
@@ -267,8 +269,7 @@ def fit(
     if x.shape != y.shape:
         raise ValueError(f"input and target differ in length ({x.size} vs {y.size} samples)")
     for name, a in (("input", x), ("target", y)):
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"the {name} holds NaN or Inf (first at sample {int(np.argmin(np.isfinite(a)))}): clean it first")
+        check_finite(a[None, :], f"the {name}")
     fraction = TrainConfig.validation_fraction
     shortest = shortest_length(x.size, segment + warmup, fraction)
     if shortest is not None:

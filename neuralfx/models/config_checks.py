@@ -11,6 +11,10 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+# The sample rates a model file, and a block configured with one, may hold (as in C++:
+# cpp/src/model_io.cpp).
+SAMPLE_RATE_RANGE = (1000.0, 768000.0)
+
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
