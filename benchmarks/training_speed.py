@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import statistics
 import sys
 
@@ -30,17 +29,14 @@ import pedalboard
 import torch
 
 from neuralfx.capture import capture
+from neuralfx.machine import processor_name
 from neuralfx.training import Capture, TrainConfig, train
 
 
 def _device_name(device: str) -> str:
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
+    return processor_name()
 
 
 def steps_per_second(captures: list[Capture], config: TrainConfig, steps: int, repeats: int,

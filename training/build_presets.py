@@ -22,6 +22,7 @@ import torch
 
 from neuralfx.dsp.fit import model_for_captures
 from neuralfx.knobs import Knob
+from neuralfx.machine import processor_name
 from neuralfx.model import Model
 from neuralfx.report import capture_recipe
 from neuralfx.scores import esr_text
@@ -115,7 +116,7 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
         "train_steps": result.steps,
         "train_seconds": round(result.seconds, 1),
         "capture_seconds": seconds * len(grid),
-        "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch "
+        "machine": f"{processor_name()} ({platform.machine()} {platform.system()}), {os.cpu_count()} cores, {torch.get_num_threads()} torch "
                    f"thread(s), load average {os.getloadavg()[1]:.1f} at the end (other jobs share the machine)",
         "command": f"python training/build_presets.py {name}"
                    + "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in overrides.items() if v),
