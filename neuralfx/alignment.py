@@ -103,8 +103,11 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
             f"{ambiguity:.0%} of the highest, at most {AMBIGUITY_LIMIT:.0%} allowed). Check that the target is "
             f"this input through the device (same take, same file order), or that the device's latency is "
             f"below {max_latency_seconds:g} s (raise max_latency_seconds / --max-latency if it is not)")
+    # Back to the earliest strong lag; into negative lags only from a negative peak (a target that
+    # leads was called 299 samples ahead where 300 were cut).
     onset = peak
-    while onset > 0 and lags[onset - 1] >= 0 and np.abs(c[onset - 1]) >= ONSET_FRACTION * np.abs(c[peak]):
+    while (onset > 0 and (lags[onset - 1] >= 0 or lags[peak] < 0)
+           and np.abs(c[onset - 1]) >= ONSET_FRACTION * np.abs(c[peak])):
         onset -= 1
     latency = int(lags[onset])
     if latency < 0:

@@ -20,14 +20,17 @@ from .scores import esr_text
 # `fit` notes a validation ESR above this (fits that found their device's settings gave 1e-9 to
 # 1e-4; one stuck in a local minimum 4.5e-3, docs/DSP.md).
 FIT_ESR_NOTE = 1e-3
+# train's step limit with only --max-minutes given, where the time decides (TrainConfig's default
+# step limit cut a 30-minute request on a GPU after about a minute).
+NO_STEP_LIMIT = 10**9
 
 
-def _positive(kind: type) -> Callable[[str], float]:
-    """An argparse type: a finite number of `kind` above zero."""
+def _positive(kind: type, zero: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number of `kind` above zero (at least zero with zero=True)."""
     def parse(text: str) -> float:
         value = kind(text)
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        if not (value >= 0 if zero else value > 0):
+            raise argparse.ArgumentTypeError(f"must be {'at least' if zero else 'above'} 0, got {text}")
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"must be finite, got {text}")
         return value
@@ -233,6 +236,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                          "fixed layout")
     if args.template and (sizes or args.arch != "lstm"):
         raise ValueError("--template names the model's blocks: leave out --arch, --hidden-size and --num-layers")
+    if args.dsp_lr_scale and not args.template:  # it was ignored
+        raise ValueError(f"--dsp-lr-scale sets the step of DSP blocks, which only a --template has; --arch {args.arch} "
+                         "is a network alone")
     template = load_template(args.template) if args.template else None
     captures, heldout, knobs, what = _training_data(args)
     model = None
@@ -242,7 +248,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     recipe = manifest_capture_recipe(args.manifest) if args.manifest else None
     given = {k: v for k, v in (("batch_size", args.batch_size), ("dsp_lr_scale", args.dsp_lr_scale)) if v}
     config = TrainConfig(arch=args.arch, **sizes, **given,
-                         max_steps=args.max_steps,
+                         max_steps=args.max_steps or (NO_STEP_LIMIT if args.max_minutes else TrainConfig.max_steps),
                          max_seconds=args.max_minutes * 60 if args.max_minutes else None, seed=args.seed,
                          device=args.device, threads=args.threads, checkpoint=args.checkpoint,
                          max_latency_seconds=args.max_latency, polarity=args.polarity,
@@ -256,6 +262,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         metadata["capture"] = recipe
     path = result.model.save(args.output, metadata)
     print(f"wrote {path} (validation ESR {esr_text(result.validation_esr)})")
+    if not result.validation_esr < 1:  # a run of a few steps, or a learning rate far too high
+        print(f"note: validation ESR {esr_text(result.validation_esr)} is not below 1: the model does worse than "
+              "silence would; train longer (--max-steps, --max-minutes)", file=sys.stderr)
     return 0
 
 
@@ -328,12 +337,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_pair_checks(p: argparse.ArgumentParser) -> None:
-    """The options of the checks an input/target pair passes before train and fit use it."""
+def _add_pair_checks(p: argparse.ArgumentParser, when: str = "") -> None:
+    """The options of the checks an input/target pair passes before train and fit use it; `when`
+    says when they apply (fit: with --align)."""
     p.add_argument("--max-latency", type=_positive(float), default=1.0,
-                   help="largest device latency accepted, seconds (fit: with --align)")
+                   help=f"largest device latency accepted, seconds{when}")
     p.add_argument("--polarity", choices=["error", "flip", "keep"], default="error",
-                   help="an inverted target: stop (default), flip it back, or keep it (fit: with --align)")
+                   help=f"an inverted target: stop (default), flip it back, or keep it{when}")
     p.add_argument("--allow-clipping", action="store_true", help="use the pair even if input or target clips")
 
 
@@ -374,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "sets the plugin's normalized value")
     c.add_argument("--seconds", type=_positive(float), default=180.0)
     c.add_argument("--sample-rate", type=_positive(float), default=48000)
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=_positive(int, zero=True), default=0)
     c.add_argument("--sweep", action="append", default=[], metavar="STAGE.PARAM=V1,V2,...",
                    help="capture the device at each value of stage STAGE's parameter PARAM (0-based stage index); "
                         "several --sweep make a grid; writes one target per setting and manifest.json")
@@ -403,11 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_positive(int),
                    help="segments per optimizer step (default: TrainConfig.batch_size); on an H200 a step of 32 "
                         "took about as long as one of 8 (docs/TRAINING-SPEED.md)")
-    t.add_argument("--max-steps", type=_positive(int), default=4000)
+    t.add_argument("--max-steps", type=_positive(int),
+                   help="stop after this many optimizer steps (default: TrainConfig.max_steps, 4000; none with --max-minutes)")
     t.add_argument("--max-minutes", type=_positive(float),
-                   help="stop after this much training time; a run resumed from --checkpoint counts the time of "
-                        "the runs before it")
-    t.add_argument("--seed", type=int, default=0)
+                   help="stop after this much training time (with no step limit unless --max-steps is given); a run "
+                        "resumed from --checkpoint counts the time of the runs before it")
+    t.add_argument("--seed", type=_positive(int, zero=True), default=0)
     t.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, ...")
     t.add_argument("--threads", type=_positive(int), default=1, help="torch CPU threads (1 is fastest for small nets)")
     t.add_argument("--checkpoint", help="checkpoint file: written during training, resumed from if it exists")
@@ -429,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--lr", type=_positive(float), default=0.01, help="step size as a fraction of each parameter's range")
     f.add_argument("--segment", type=_positive(int), default=8192, help="samples per training segment")
     f.add_argument("--batch", type=_positive(int), default=4, help="segments per step")
-    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--seed", type=_positive(int, zero=True), default=0)
     f.add_argument("--hold", action="append", default=[], metavar="WEIGHT",
                    help="keep a DSP parameter at its --chain or template value: its name in the printed "
                         "settings (delay_ms) where one block has it, else as in the model (blocks.0.delay_ms); "
@@ -438,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--align", action="store_true",
                    help="find the device's latency (and polarity) and remove it before fitting, as train does; "
                         "off by default, since a chain with a delay block models the delay itself")
-    _add_pair_checks(f)
+    _add_pair_checks(f, " (with --align)")
     f.set_defaults(func=cmd_fit)
 
     r = sub.add_parser("report", help="plot how well a model matches its target (PNG plots and summary.txt)",

@@ -21,8 +21,8 @@ from .audio import check_finite, read
 from .capture import CapturePair
 
 # A clipped recording holds its extreme value: this many identical samples in a row at or above
-# CLIP_LEVEL. The capture signal itself has runs of up to 6 (its loudest chords touch full scale
-# once in a while), and a converter that clips holds for tens of samples: 8 tells them apart.
+# CLIP_LEVEL. The capture signal peaks at 0.98 (version 2; version 1's loudest chords touched full
+# scale in runs of up to 6), and a converter that clips holds for tens of samples.
 CLIP_LEVEL = 0.999  # -0.01 dBFS
 CLIP_RUN = 8
 # Peak level below which a signal is taken as absent, and below which it is too quiet to learn

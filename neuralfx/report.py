@@ -506,7 +506,7 @@ def _summary(path: Path, mf, ev: Evaluation, seg: Segments, segment_seconds: flo
         f"MR-STFT:          {stft:.6g}   (auraloss MultiResolutionSTFTLoss, default resolutions)",
     ]
     if "validation_esr" in meta:
-        lines.append(f"stored val. ESR:  {meta['validation_esr']:.6g}   (metadata: measured at the end of training)")
+        lines.append(f"stored val. ESR:  {meta['validation_esr']:.6g}   (metadata: the best validation in training, whose weights were kept)")
     for key, value in (meta.get("heldout_esr") or {}).items():
         lines.append(f"held-out setting: {_settings_text(json.loads(key))}: ESR {value:.6g} (metadata)")
     if len(ev.parts) > 1:

@@ -35,8 +35,9 @@ from .knobs import Knob
 MANIFEST_FORMAT = "neuralfx-capture-manifest"
 MANIFEST_VERSION = 1
 MANIFEST_NAME = "manifest.json"
-# Held-out settings are scored over a capture made with another seed (audio never trained on
-# at any setting), at most this long: scoring runs the kernel once per setting.
+# Held-out settings are scored over a capture made with another seed (its noise, notes and chords
+# differ from the training captures'; its clicks and sine sweeps do not), at most this long:
+# scoring runs the kernel once per setting.
 HELDOUT_MAX_SECONDS = 60.0
 # Units shown for a knob, guessed from Pedalboard's parameter-name suffixes.
 UNIT_SUFFIXES = {"_db": "dB", "_hz": "Hz", "_ms": "ms", "_seconds": "s"}
@@ -252,6 +253,10 @@ def load_manifest(path: str | os.PathLike, sample_rate: Optional[float] = None) 
             raise ValueError(f"{where}.settings: expected a value for each knob {[k.name for k in knobs]}, got {settings}")
         pair = read_pair(path.parent / e["input"], path.parent / e["target"], sample_rate,
                          recorded=bool(doc.get("recorded", True)))
+        # The model records the manifest's rate for `neuralfx report` to remake the captures at.
+        if "sample_rate" in doc and doc["sample_rate"] != pair.sample_rate:
+            raise ValueError(f"{where}: the manifest's sample_rate is {doc['sample_rate']!r}; its files are at "
+                             f"{pair.sample_rate:g} Hz: correct the manifest")
         (held if e.get("heldout", False) else train).append(Capture(pair, {k: float(v) for k, v in settings.items()}))
     if not train:
         raise ValueError(f"manifest '{path}': every capture is held out; mark some \"heldout\": false")

@@ -14,6 +14,7 @@ import hashlib
 import itertools
 import json
 import math
+import numbers
 import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -77,6 +78,21 @@ class TrainConfig:
     polarity: str = "error"  # an inverted target: "error", "flip" it back, or "keep" it
     allow_clipping: bool = False
 
+    def __post_init__(self) -> None:
+        # From Python these reached train() unchecked: validate_every=0 divided by zero,
+        # chunks_per_segment=0 raised an UnboundLocalError, learning_rate=-1 trained away from the target.
+        for name in ("hidden_size", "num_layers", "batch_size", "warmup_samples", "tbptt_samples", "chunks_per_segment",
+                     "max_steps", "validate_every", "patience"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"TrainConfig.{name} must be a whole number >= 1, got {value!r}")
+        for name in ("learning_rate", "dsp_lr_scale", "max_seconds"):
+            value = getattr(self, name)
+            if value is None and name == "max_seconds":
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+                raise ValueError(f"TrainConfig.{name} must be a number above 0, got {value!r}")
+
 
 # The TrainConfig entries that choose build_model's network.
 ARCHITECTURE_KEYS = ("arch", "hidden_size", "num_layers")
@@ -103,9 +119,13 @@ class TrainResult:
     heldout_esr: dict[str, float] = field(default_factory=dict)
     # The caller gave the model (a template, a recipe's chain): config.arch did not build it.
     model_given: bool = False
+    # Validation ESR of each capture alone, in capture order, where there are several.
+    validation_esr_per_capture: list[float] = field(default_factory=list)
 
     def metadata(self, trained_on: str, config: TrainConfig, name: str = "") -> dict:
         extra = {"heldout_esr": self.heldout_esr} if self.heldout_esr else {}
+        if self.validation_esr_per_capture:
+            extra["validation_esr_per_capture"] = self.validation_esr_per_capture
         settings = asdict(config)
         if self.model_given:  # the blocks say what the model is; "arch: lstm" would be untrue
             for key in ARCHITECTURE_KEYS:
@@ -216,18 +236,42 @@ def _check_settings(capture: Capture, what: str, knobs: Sequence[Knob]) -> None:
         k.check(capture.settings[k.name])
 
 
-def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Sequence[Knob]) -> float:
+def _capture_rate(captures: Sequence[Capture]) -> float:
     if not captures:
         raise ValueError("no capture to train on")
     rates = {c.pair.sample_rate for c in captures}
     if len(rates) != 1:
         raise ValueError(f"captures have different sample rates {sorted(rates)}: record all at one rate")
+    return rates.pop()
+
+
+def warmup_length(model: Model, config: TrainConfig) -> int:
+    """Samples run before each training segment to set the state: config.warmup_samples, or a
+    convolutional network's whole receptive field where that is longer (a TCN warmed up on 1024
+    of its 4093 samples of context was trained on output it never gives mid-stream)."""
+    context = max((getattr(b, "receptive_field", 1) for b in model.blocks), default=1)
+    return max(config.warmup_samples, context - 1)
+
+
+def check_validation_tail(target: np.ndarray, fraction: float, what: str) -> None:
+    """Refuses a target whose last `fraction`, the part validated on, is silent or more than 60 dB
+    below the whole: a capture ringing out into silence scored meaningless ESRs there (3e7 and
+    worse) and training kept the wrong weights."""
+    tail = float(np.mean(np.square(target[train_length(len(target), fraction):], dtype=np.float64)))
+    power = float(np.mean(np.square(target, dtype=np.float64)))
+    if not tail > 1e-6 * power:
+        level = "silent" if tail == 0 else f"{10 * np.log10(power / tail):.0f} dB below the whole"
+        raise ValueError(f"the last {fraction:.0%} of {what}, which is validated on, is {level}: "
+                         "cut the silence from the end of both files")
+
+
+def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Sequence[Knob], warmup: int) -> None:
     fraction = config.validation_fraction
     if not 0 < fraction < 1:
         raise ValueError(f"TrainConfig.validation_fraction must be above 0 and below 1 (the share of every capture "
                          f"validated on), got {fraction}")
-    need = config.warmup_samples + config.tbptt_samples * config.chunks_per_segment
-    rate = rates.pop()
+    need = warmup + config.tbptt_samples * config.chunks_per_segment
+    rate = captures[0].pair.sample_rate
     for i, c in enumerate(captures):
         n = len(c.pair.input)
         shortest = shortest_length(n, need, fraction)
@@ -238,8 +282,8 @@ def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Seq
                 f"{MIN_VALIDATION_SAMPLES} in the last {fraction:.0%} to validate on; record longer "
                 "(from Python, a smaller TrainConfig.tbptt_samples or chunks_per_segment needs less)"
             )
+        check_validation_tail(c.pair.target, fraction, f"capture {i}'s target")
         _check_settings(c, f"capture {i}", knobs)
-    return rate
 
 
 MIN_VALIDATION_SAMPLES = 2048
@@ -330,19 +374,32 @@ def train(
     device = pick_device(config.device)  # first: a device this machine lacks is known before any work
     captures, alignments = prepare_captures(captures, config, report)
     heldout, _ = prepare_captures(heldout, config, report, what="held-out capture")
-    sample_rate = _check_captures(captures, config, knobs)
+    sample_rate = _capture_rate(captures)
+    model_given = model is not None
+    torch.manual_seed(config.seed)
+    model = model if model_given else build_model(config, sample_rate, knobs)
+    warmup = warmup_length(model, config)
+    _check_captures(captures, config, knobs, warmup)
     for i, c in enumerate(heldout):
         _check_settings(c, f"held-out capture {i}", knobs)
+    threads_before = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
+    try:
+        return _train(captures, config, knobs, model, model_given, device, sample_rate, warmup, alignments, heldout,
+                      progress)
+    finally:
+        torch.set_num_threads(threads_before)  # a notebook's torch kept one thread after train()
+
+
+def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], model: Model, model_given: bool,
+           device: torch.device, sample_rate: float, warmup: int, alignments: list[Alignment],
+           heldout: list[Capture], progress: Callable[[str], None]) -> TrainResult:
     rank, world, started_distributed = _start_distributed(device)
-    # Same initial weights everywhere (seeded above), different batches on each rank.
+    # Same initial weights everywhere (seeded in train), different batches on each rank.
     rng = np.random.default_rng([config.seed, rank])
     if rank != 0:
         progress = _quiet
-    model_given = model is not None
-    model = model if model_given else build_model(config, sample_rate, knobs)
     model.to(device)
     loss_fn = TrainingLoss(config.loss, config.tbptt_samples).to(device)
     optimizer = torch.optim.Adam(optimizer_groups(model, config.learning_rate, config.dsp_lr_scale))
@@ -352,7 +409,7 @@ def train(
     targets = [torch.from_numpy(c.pair.target) for c in captures]
     knob_values = [torch.tensor([k.normalize(c.settings[k.name]) for k in knobs], dtype=torch.float32) for c in captures]
     train_lengths = np.array([_split(c, config.validation_fraction) for c in captures], dtype=np.float64)
-    segment = config.warmup_samples + config.tbptt_samples * config.chunks_per_segment
+    segment = warmup + config.tbptt_samples * config.chunks_per_segment
 
     def batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         which = rng.choice(len(captures), size=config.batch_size, p=train_lengths / train_lengths.sum())
@@ -393,10 +450,10 @@ def train(
         with torch.no_grad():
             # From the zero state, not the settled one the kernel starts from: the warm-up on the
             # segment's own audio sets the state, and settling every batch would cost more.
-            _, state = forward(x[:, : config.warmup_samples], k[:, :, : config.warmup_samples], model.zero_state())
+            _, state = forward(x[:, :warmup], k[:, :, :warmup], model.zero_state())
         validated = False
         for c in range(config.chunks_per_segment):
-            lo = config.warmup_samples + c * config.tbptt_samples
+            lo = warmup + c * config.tbptt_samples
             hi = lo + config.tbptt_samples
             prediction, state = forward(x[:, lo:hi], k[:, :, lo:hi], state)
             loss = loss_fn(prediction, y[:, lo:hi])
@@ -451,6 +508,11 @@ def train(
     model.cpu().eval()
     seconds = time.monotonic() - t0
     progress(f"best validation ESR {esr_text(st.best_esr)} after {st.step} steps, {seconds:.0f} s")
+    per_capture = [validate(model, [c], config.validation_fraction)[0] for c in captures] if rank == 0 and len(captures) > 1 else []
+    if per_capture:  # the pooled ESR weighs each capture by its energy, which hides a poor quiet setting
+        progress("validation ESR per capture (the pooled one weighs loud captures most): " + "; ".join(
+            f"{i}{f' ({_settings_text(c.settings)})' if c.settings else ''}: {esr_text(v)}"
+            for i, (c, v) in enumerate(zip(captures, per_capture))))
     heldout_esr = score_settings(model, heldout) if rank == 0 else {}
     for key, value in heldout_esr.items():
         progress(f"held-out setting {_settings_text(json.loads(key))}: ESR {esr_text(value)}")
@@ -465,7 +527,7 @@ def train(
         dist.barrier()
         dist.destroy_process_group()
     return TrainResult(model, st.best_esr, st.best_stft, st.step, seconds, st.history, alignments, heldout_esr,
-                       model_given)
+                       model_given, per_capture)
 
 
 @dataclass

@@ -102,6 +102,10 @@ def test_target_leading_the_input_is_refused() -> None:
     y = np.pad(x[300:], (0, 300))  # the target's first 300 samples were cut
     with pytest.raises(AlignmentError, match="leads the input by 300 samples"):
         detect(x, y, RATE)
+    # A device whose response peaks a sample after its onset, as a filter's does: it was 299.
+    smeared = 0.7 * y + np.concatenate([[0.0], y[:-1]]).astype(np.float32)
+    with pytest.raises(AlignmentError, match="leads the input by 300 samples"):
+        detect(x, smeared, RATE)
 
 
 def test_remove_latency_shifts_the_target_and_cuts_to_a_common_length() -> None:

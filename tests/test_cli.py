@@ -97,6 +97,11 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
         (["fit", "in.wav", "in.wav", "--chain", ""], "--chain '': expected comma-separated block names"),
         (["train", "in.wav", "in.wav", "-o", "m.nfx", "--arch", "tcn", "--hidden-size", "8"],
          "--hidden-size and --num-layers apply to lstm and gru; --arch tcn has a fixed layout"),
+        # numpy's "expected non-negative integer" named no option
+        (["train", "in.wav", "in.wav", "-o", "m.nfx", "--seed", "-5"], "--seed: must be at least 0, got -5"),
+        # it was ignored
+        (["train", "in.wav", "in.wav", "-o", "m.nfx", "--dsp-lr-scale", "2"],
+         "--dsp-lr-scale sets the step of DSP blocks, which only a --template has; --arch lstm is a network alone"),
     ]
     cases.append((["train", "in.wav", "in.wav", "-o", "m.nfx", "--device", "gpu"], "device 'gpu' is not a torch device"))
     if not torch.cuda.is_available():
@@ -297,6 +302,33 @@ def test_report_aligns_remade_captures_as_training_did(tmp_path: Path) -> None:
 
     reported = float(r.stdout.split("ESR ")[1].split(",")[0])
     assert reported == pytest.approx(modelfile.load(tmp_path / "m.nfx").metadata["validation_esr"], rel=1e-4)
+
+
+def test_train_step_limit_and_a_model_worse_than_silence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """With --max-minutes alone the default 4000 steps still cut the run (about a minute of a
+    requested 30 on a GPU); a model worse than silence was written without a word."""
+    from neuralfx import cli, training
+
+    asked: list[int] = []
+
+    def spy(captures, config, **kwargs) -> training.TrainResult:
+        asked.append(config.max_steps)
+        return training.TrainResult(training.build_model(config, 48000), 3.0, 1.0, 1, 0.1, [])
+
+    monkeypatch.setattr(training, "train", spy)
+    audio.write(tmp_path / "in.wav", plucks(0.5), 48000)
+    out = str(tmp_path / "m.nfx")
+    for extra in ([], ["--max-minutes", "30"], ["--max-minutes", "30", "--max-steps", "50"]):
+        assert cli.main(["train", str(tmp_path / "in.wav"), str(tmp_path / "in.wav"), "-o", out, *extra]) == 0
+    assert asked == [training.TrainConfig.max_steps, cli.NO_STEP_LIMIT, 50]
+    assert "note: validation ESR 3.00000 is not below 1: the model does worse than silence would" in capsys.readouterr().err
+
+
+def test_python_dash_m_neuralfx_is_the_command(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "neuralfx", "info", "crunch_amp"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0 and "validation ESR" in r.stdout, r.stderr
 
 
 def test_ctrl_c_says_interrupted_without_a_traceback(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:

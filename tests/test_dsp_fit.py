@@ -132,7 +132,7 @@ def test_fit_validates_on_the_held_out_end_and_notes_a_poor_fit(tmp_path: Path, 
         fit(model_from_chain("gain", RATE), x[:9000], y[:9000])
     # A perfect fit scored 1.0 on a silent tail (a capture ringing out), with the local-minimum note.
     quiet = np.concatenate([x[:40800], np.zeros(7200, np.float32)])
-    with pytest.raises(ValueError, match="the last 15% of the target, which fit validates on, is silent: cut the "
+    with pytest.raises(ValueError, match="the last 15% of the target, which is validated on, is silent: cut the "
                                          "silence from the end of both files"):
         fit(model_from_chain("gain", RATE), quiet, 0.5 * quiet)
     with pytest.raises(ValueError, match="is 99 dB below the whole"):

@@ -51,7 +51,7 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
     train, held = capture_sweep(stages, tmp_path, sweeps, 48000, 12.0, seed=0)
     assert [c.settings for c in train] == [{"drive_db": 0}, {"drive_db": 12}]
     assert [c.settings for c in held] == [{"drive_db": 6}]
-    assert not np.array_equal(held[0].pair.input, train[0].pair.input)  # another seed: audio never trained on
+    assert not np.array_equal(held[0].pair.input, train[0].pair.input)  # another seed: other noise, notes and chords
     assert not np.allclose(train[0].pair.target, train[1].pair.target)  # the setting changed the sound
     # Without the capture signal's record the captures cannot be remade: no recipe for a model;
     # nor with a neuralfx model among the stages (its file may have changed or moved since).
@@ -78,6 +78,12 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"knobs\[0\]: knob 'drive_db' \[0, 10\] dB: 12.0 is outside the range; widen"):
         load_manifest(path)
     doc["knobs"][0]["max"] = 12
+    # A rate the files are not at was recorded in the model, and report remade captures at it.
+    doc["sample_rate"] = 44100
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"captures\[0\]: the manifest's sample_rate is 44100; its files are at 48000 Hz"):
+        load_manifest(path)
+    doc["sample_rate"] = 48000
     doc["captures"][1]["settings"] = {}
     path.write_text(json.dumps(doc))
     with pytest.raises(ValueError, match=r"captures\[1\].settings: expected a value for each knob"):

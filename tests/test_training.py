@@ -93,6 +93,12 @@ def test_knob_conditioned_training_uses_each_captures_setting(monkeypatch) -> No
     assert result.heldout_esr['{"drive": 10.0}'] == pytest.approx(expected, rel=1e-5)
     assert result.metadata("t", config)["heldout_esr"] == result.heldout_esr
     assert any(line.startswith("held-out setting drive=10: ESR") for line in lines)
+    # The pooled validation ESR weighs the loud capture most; each capture's own is printed and kept.
+    alone = [validate(result.model, [c], config.validation_fraction)[0] for c in caps]
+    assert result.validation_esr_per_capture == pytest.approx(alone, rel=1e-6)
+    assert result.metadata("t", config)["validation_esr_per_capture"] == result.validation_esr_per_capture
+    assert any(line.startswith("validation ESR per capture (the pooled one weighs loud captures most): 0 (drive=0): ")
+               for line in lines)
     with pytest.raises(ValueError, match="no setting for knob 'drive'"):
         train([Capture(caps[0].pair)], config, knobs=[knob], progress=lambda s: None)
 
@@ -113,6 +119,49 @@ def test_too_short_or_mismatched_captures_are_refused(drive_capture: Capture) ->
     for fraction in (0.0, 1.0):
         with pytest.raises(ValueError, match=f"validation_fraction must be above 0 and below 1.*got {fraction}"):
             train([short], TrainConfig(**TINY, validation_fraction=fraction), progress=lambda s: None)
+
+
+def test_a_capture_whose_validated_tail_is_silent_is_refused(drive_capture: Capture) -> None:
+    """A capture ringing out into silence scored validation ESRs of 3e7 and worse, and training
+    kept whichever weights read lowest on that noise."""
+    pair = drive_capture.pair
+    cut = int(0.8 * len(pair.input))
+    silent_end = replace(pair, input=np.concatenate([pair.input[:cut], np.zeros(len(pair.input) - cut, np.float32)]),
+                         target=np.concatenate([pair.target[:cut], np.zeros(len(pair.target) - cut, np.float32)]))
+    with pytest.raises(ValueError, match=r"the last 15% of capture 0's target, which is validated on, is silent: "
+                                         r"cut the silence from the end of both files"):
+        train([Capture(silent_end)], TrainConfig(**TINY), progress=lambda s: None)
+
+
+def test_config_values_that_cannot_train_are_refused() -> None:
+    """From Python they reached the loop: a ZeroDivisionError, an UnboundLocalError, or a model
+    trained away from its target."""
+    for entry, value in (("validate_every", 0), ("chunks_per_segment", 0), ("batch_size", 0), ("max_steps", 2.5),
+                         ("warmup_samples", 0), ("learning_rate", -1.0), ("max_seconds", -5.0), ("patience", True)):
+        with pytest.raises(ValueError, match=f"TrainConfig.{entry} must be"):
+            TrainConfig(**{entry: value})
+
+
+def test_convolutional_networks_warm_up_over_their_receptive_field() -> None:
+    """A TCN warmed up on 1024 of its 4093 samples of context: its first chunk's output was
+    0.0038 (ESR) off what it gives mid-stream, 7 % of the trained model's error."""
+    from neuralfx.training import warmup_length
+
+    config = TrainConfig()
+    assert warmup_length(build_model(config, 48000), config) == config.warmup_samples
+    for arch in ("tcn", "wavenet-standard"):
+        model = build_model(replace(config, arch=arch), 48000)
+        assert warmup_length(model, config) == model.blocks[0].receptive_field - 1 > config.warmup_samples
+
+
+def test_train_leaves_the_callers_torch_threads_as_they_were(drive_capture: Capture) -> None:
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        train([drive_capture], TrainConfig(max_steps=2, threads=1, **TINY), progress=lambda s: None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_resumed_run_equals_uninterrupted_run(drive_capture: Capture, tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ from ..knobs import Knob
 from ..model import Model
 from ..modelfile import _read_knobs, _read_tensor
 from ..models.config_checks import SAMPLE_RATE_RANGE
-from ..training import MIN_VALIDATION_SAMPLES, TrainConfig, shortest_length, train_length
+from ..training import MIN_VALIDATION_SAMPLES, TrainConfig, check_validation_tail, shortest_length, train_length
 from .biquad import MODES as BIQUAD_MODES
 from .params import ParamBlock, dsp_weight_ids, optimizer_groups, step
 
@@ -276,13 +276,8 @@ def fit(
         raise ValueError(f"input is too short: {x.size} samples; it needs {shortest}: segments of {segment} after a "
                          f"{warmup}-sample warm-up in its first {1 - fraction:.0%}, and {MIN_VALIDATION_SAMPLES} in the "
                          f"last {fraction:.0%} to validate on")
+    check_validation_tail(y, fraction, "the target")  # a perfect fit scored ESR 1.0 on a tail of silence
     trained = train_length(x.size, fraction)
-    tail_power = float(np.mean(np.square(y[trained:], dtype=np.float64)))
-    power = float(np.mean(np.square(y, dtype=np.float64)))
-    if not tail_power > 1e-6 * power:  # a perfect fit scored ESR 1.0 on a tail of silence
-        level = "silent" if tail_power == 0 else f"{10 * np.log10(power / tail_power):.0f} dB below the whole"
-        raise ValueError(f"the last {fraction:.0%} of the target, which fit validates on, is {level}: "
-                         "cut the silence from the end of both files")
     candidates = {}
     for prefix, module in model.named_modules():
         if isinstance(module, ParamBlock):
