@@ -15,6 +15,7 @@ from .blocks import build_block
 from .errors import ModelFileError
 from .dsp.params import ParamBlock
 from .knobs import Knob, smooth
+from .models.config_checks import MAX_KNOBS
 
 # Samples of silence that settle a model before its first input (Model.settled_state).
 SETTLE_SAMPLES = 8192
@@ -57,6 +58,8 @@ class Model(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.sample_rate = float(sample_rate)
         self.knobs = list(knobs)
+        if len(self.knobs) > MAX_KNOBS:  # neither reader would load its file
+            raise ValueError(f"{len(self.knobs)} knobs, above the limit of {MAX_KNOBS}")
         names = [k.name for k in self.knobs]
         for i, block in enumerate(self.blocks):
             _check_block_fits(block, i, self.sample_rate, self.knobs)

@@ -38,7 +38,7 @@ import numpy as np
 from .errors import ModelFileError
 from .files import atomic_path
 from .knobs import Knob
-from .models.config_checks import SAMPLE_RATE_RANGE
+from .models.config_checks import MAX_JSON_DEPTH, MAX_KNOBS, SAMPLE_RATE_RANGE
 
 FORMAT_NAME = "neuralfx-model"
 FORMAT_VERSION = 2  # the newest version this build reads and writes
@@ -125,10 +125,15 @@ def load(path: str | os.PathLike) -> ModelFile:
 
 
 def from_json(text: str) -> ModelFile:
+    deep = ModelFileError(f"not a model file: JSON nested more than {MAX_JSON_DEPTH} levels deep")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ModelFileError(f"not a model file (invalid JSON, perhaps truncated): {e}") from None
+    except RecursionError:  # Python's parser gives up near 1000 levels
+        raise deep from None
+    if _depth(doc) > MAX_JSON_DEPTH:
+        raise deep
     if not isinstance(doc, dict):
         raise ModelFileError("(top level): expected a JSON object")
     if doc.get("format") != FORMAT_NAME:
@@ -170,9 +175,24 @@ def _number(obj: dict, key: str, where: str) -> float:
     return float(v)
 
 
+def _depth(doc: Any) -> int:
+    """Levels of lists and objects in parsed JSON, counted as the C++ reader counts them (a bare
+    value at the top is level 0; the top object's values are at level 1)."""
+    deepest, todo = 0, [(doc, 0)]
+    while todo:
+        value, level = todo.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is not None:
+            deepest = max(deepest, level + 1 if value else level)
+            todo.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def _read_knobs(doc: Any) -> list[Knob]:
     if not isinstance(doc, list):
         raise ModelFileError("knobs: expected a list")
+    if len(doc) > MAX_KNOBS:
+        raise ModelFileError(f"knobs: {len(doc)} knobs, above the limit of {MAX_KNOBS}")
     knobs: list[Knob] = []
     for i, k in enumerate(doc):
         where = f"knobs[{i}]"

@@ -107,6 +107,46 @@ def test_bad_fields_are_named_by_both_readers(lstm_model_path: Path, tmp_path: P
     assert needle in cpp_msg
 
 
+def test_small_files_that_would_crash_or_fill_the_host_are_refused_by_both_readers(lstm_model_path: Path,
+                                                                                   tmp_path: Path) -> None:
+    """A 298 kB file whose metadata nested 100,000 deep overflowed the C++ reader's stack (a
+    segfault in Python and in the plugin's host); a 7.6 kB WaveNet file with dilations of 8192
+    made prepare() take 949 MB, 2000 knobs 505 MB."""
+    from neuralfx.models import WaveNet
+
+    def nested(levels: int) -> str:
+        doc = json.loads(lstm_model_path.read_text())
+        doc["metadata"] = "HERE"
+        return json.dumps(doc).replace('"HERE"', '{"deep": ' + "[" * levels + "]" * levels + "}")
+
+    py_msg, cpp_msg = _load_both(nested(100_000), tmp_path)
+    assert "JSON nested more than 64 levels deep" in py_msg and "JSON nested more than 64 levels deep" in cpp_msg
+    # The two readers count levels alike: the innermost list lies inside the file's object,
+    # metadata and levels - 1 lists.
+    for levels in range(60, 68):
+        path = tmp_path / "nested.nfx"
+        path.write_text(nested(levels))
+        outcomes = []
+        for read in (lambda: Model.from_modelfile(modelfile.load(path)), lambda: neuralfx.load(path)):
+            try:
+                read()
+                outcomes.append("loaded")
+            except ModelFileError as e:
+                outcomes.append(str(e).split(": ", 1)[-1])
+        assert outcomes[0] == outcomes[1] and (outcomes[0] == "loaded") == (levels + 1 <= 64), (levels, outcomes)
+    knobs = [{"name": f"k{i}", "min": 0, "max": 1, "default": 0} for i in range(65)]
+    py_msg, cpp_msg = _load_both(_mutate(lstm_model_path, lambda d: d.update(knobs=knobs)), tmp_path)
+    assert "knobs: 65 knobs, above the limit of 64" in py_msg and "knobs: 65 knobs, above the limit of 64" in cpp_msg
+    small = json.loads(Model([WaveNet((4, 2), (3, 3), ([1, 2], [4]))], 48000).to_modelfile().to_json())
+    small["blocks"][0]["config"]["dilations"] = [[8192] * 4, [1]]  # 2 x 8192 x 4 + 2 = 65538 samples
+    py_msg, cpp_msg = _load_both(json.dumps(small), tmp_path)
+    needle = "dilations: the layers keep 65538 samples of history (the sum of (kernel - 1) x dilation), above the limit of 65536"
+    assert needle in py_msg and needle in cpp_msg
+    small["blocks"][0]["config"]["dilations"] = [[1] * 60, [1] * 5]
+    py_msg, cpp_msg = _load_both(json.dumps(small), tmp_path)
+    assert "dilations: 65 layers, above the limit of 64" in py_msg and "dilations: 65 layers, above the limit of 64" in cpp_msg
+
+
 def test_truncated_file_is_rejected(lstm_model_path: Path, tmp_path: Path) -> None:
     text = lstm_model_path.read_text()
     py_msg, cpp_msg = _load_both(text[: len(text) // 3], tmp_path)

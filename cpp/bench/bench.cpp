@@ -70,7 +70,7 @@ bool parse_int_list(const std::string& text, int lo, int hi, std::vector<int>& o
 }
 
 const char* kArchitectures =
-    "lstm:H[:LAYERS], gru:H[:LAYERS], wavenet:standard|lite|C1,C2 (NAM layouts; C1,C2: two arrays of NAM's "
+    "lstm:H[:LAYERS], gru:H[:LAYERS] (H <= 1024, LAYERS <= 8), wavenet:standard|lite|C1,C2 (NAM layouts; C1,C2: two arrays of NAM's "
     "dilations), tcn:C[:KERNEL] (dilations 1,4,16,64,256)";
 
 // --help: the usage on stdout, exit 0; a bad command line: the problem and the usage on stderr, exit 2.
@@ -161,6 +161,9 @@ std::string architecture_json(const std::string& spec) {
         if (parts[0] > 256 || (parts.size() == 2 && parts[1] > 64)) return "";
         return neuralfx::random_tcn_model_json(parts[0], parts.size() == 2 ? parts[1] : 13, {1, 4, 16, 64, 256}, false);
     }
+    // Checked before the text is made: lstm:100000 spent minutes and gigabytes writing a file the
+    // reader then refused.
+    if (parts[0] > neuralfx::kMaxHiddenSize || (parts.size() == 2 && parts[1] > neuralfx::kMaxRecurrentLayers)) return "";
     return neuralfx::random_recurrent_model_json(cell, parts[0], parts.size() == 2 ? parts[1] : 1, false);
 }
 

@@ -418,7 +418,7 @@ void NeuralFXProcessor::process(juce::AudioBuffer<float>& buffer, bool bypassed)
     const int channels = std::min({in_channels, buffer.getNumChannels(), active_->channels()});
     float* const* audio = buffer.getArrayOfWritePointers();
     // Before anything keeps it: the rate converters, the dry delay and the model's states.
-    for (int ch = 0; ch < channels; ++ch) neuralfx::zero_non_finite(audio[ch], n);
+    for (int ch = 0; ch < channels; ++ch) neuralfx::limit_input(audio[ch], n);
     for (int start = 0; start < n; start += block_) {
         const int len = std::min(block_, n - start);
         float* chunk[Engine::kMaxChannels];
@@ -486,7 +486,8 @@ void NeuralFXProcessor::getStateInformation(juce::MemoryBlock& dest) {
 }
 
 void NeuralFXProcessor::set_parameter_from_state(juce::AudioProcessorParameter& p, float value) {
-    p.setValueNotifyingHost(juce::jlimit(0.0f, 1.0f, value));
+    // jlimit lets NaN through (value="nan" in a state): it showed as nan and was saved again.
+    p.setValueNotifyingHost(std::isfinite(value) ? juce::jlimit(0.0f, 1.0f, value) : p.getDefaultValue());
 }
 
 bool NeuralFXProcessor::apply_state_xml(const juce::XmlElement& xml, std::string& error) {

@@ -30,6 +30,9 @@ public:
             std::fabs(model_->sample_rate() - static_cast<double>(model_rate_)) > 1e-6)
             throw UnsupportedRateError("sample rates must be whole numbers of Hz (host " + std::to_string(host_rate) +
                                        ", model " + std::to_string(model_->sample_rate()) + ")");
+        if (host_rate_ < 1000 || host_rate_ > 768000)  // 0 Hz divided by zero in half_taps_for
+            throw UnsupportedRateError("host sample rate " + std::to_string(host_rate_) +
+                                       " Hz is outside [1000, 768000] Hz");
         resampling_ = host_rate_ != model_rate_;
         if (!resampling_) {
             model_->prepare(channels_, max_block_);
@@ -55,6 +58,7 @@ public:
         for (int ch = 0; ch < channels_; ++ch) model_pointers_[static_cast<size_t>(ch)] = model_buffer_[static_cast<size_t>(ch)].data();
         fifo_capacity_ = down_[0].max_output_for(model_capacity) + max_block_ + 8;
         fifo_.assign(static_cast<size_t>(channels_), std::vector<float>(static_cast<size_t>(fifo_capacity_)));
+        silence_.assign(static_cast<size_t>(max_block_), 0.0f);
         // Nothing to reset: prepare() left the model settled, configure() the resamplers empty,
         // and the FIFO starts empty (a reset() here settled the model a second time).
     }
@@ -96,7 +100,9 @@ public:
         fifo_count_ = 0;
     }
 
-    // Real-time safe. In place, any n; num_channels <= channels().
+    // Real-time safe. In place, any n; num_channels <= channels(). When resampling, a channel the
+    // host leaves out of a block runs on silence: the counts below are shared by all channels, so
+    // a resampler left behind put the other channel's output out of step for good.
     void process(float* const* audio, int num_channels, int n) {
         num_channels = std::min(num_channels, channels_);
         if (!resampling_) {
@@ -106,15 +112,15 @@ public:
         for (int start = 0; start < n; start += max_block_) {
             const int len = std::min(max_block_, n - start);
             int model_count = 0;
-            for (int ch = 0; ch < num_channels; ++ch) {
+            for (int ch = 0; ch < channels_; ++ch) {
                 auto& buf = model_buffer_[static_cast<size_t>(ch)];
+                const float* in = ch < num_channels ? audio[ch] + start : silence_.data();
                 // Every channel's resampler does the same index arithmetic, so the counts agree.
-                model_count = up_[static_cast<size_t>(ch)].process(audio[ch] + start, len, buf.data(),
-                                                                   static_cast<int>(buf.size()));
+                model_count = up_[static_cast<size_t>(ch)].process(in, len, buf.data(), static_cast<int>(buf.size()));
             }
-            model_->process(model_pointers_.data(), num_channels, model_count);
+            model_->process(model_pointers_.data(), channels_, model_count);
             int produced = 0;
-            for (int ch = 0; ch < num_channels; ++ch) {
+            for (int ch = 0; ch < channels_; ++ch) {
                 auto& fifo = fifo_[static_cast<size_t>(ch)];
                 produced = down_[static_cast<size_t>(ch)].process(model_pointers_[static_cast<size_t>(ch)], model_count,
                                                                   fifo.data() + fifo_count_, fifo_capacity_ - fifo_count_);
@@ -122,11 +128,13 @@ public:
             const int available = fifo_count_ + produced;
             const int emit = std::min(available, len);
             if (emit < len) ++underruns_;
-            for (int ch = 0; ch < num_channels; ++ch) {
+            for (int ch = 0; ch < channels_; ++ch) {
                 auto& fifo = fifo_[static_cast<size_t>(ch)];
-                float* out = audio[ch] + start;
-                std::memcpy(out, fifo.data(), sizeof(float) * static_cast<size_t>(emit));
-                std::fill(out + emit, out + len, 0.0f);
+                if (ch < num_channels) {
+                    float* out = audio[ch] + start;
+                    std::memcpy(out, fifo.data(), sizeof(float) * static_cast<size_t>(emit));
+                    std::fill(out + emit, out + len, 0.0f);
+                }
                 std::memmove(fifo.data(), fifo.data() + emit, sizeof(float) * static_cast<size_t>(available - emit));
             }
             fifo_count_ = available - emit;
@@ -145,6 +153,7 @@ private:
     std::vector<std::vector<float>> model_buffer_;
     std::vector<float*> model_pointers_;
     std::vector<std::vector<float>> fifo_;
+    std::vector<float> silence_;  // the input of a channel the host left out of a block
     int fifo_capacity_ = 0;
     int fifo_count_ = 0;
     long long underruns_ = 0;

@@ -43,6 +43,8 @@ std::vector<KnobSpec> read_knobs(const json& root) {
     auto it = root.find("knobs");
     if (it == root.end()) return knobs;
     if (!it->is_array()) fail("knobs", "expected a list");
+    if (it->size() > static_cast<size_t>(kMaxKnobs))
+        fail("knobs", std::to_string(it->size()) + " knobs, above the limit of " + std::to_string(kMaxKnobs));
     for (size_t i = 0; i < it->size(); ++i) {
         const json& k = (*it)[i];
         const std::string where = "knobs[" + std::to_string(i) + "]";
@@ -76,7 +78,12 @@ std::vector<KnobSpec> read_knobs(const json& root) {
 std::unique_ptr<Model> load_model_from_string(const std::string& text) {
     json root;
     try {
-        root = json::parse(text);
+        root = json::parse(text, [](int depth, json::parse_event_t, json&) {
+            if (depth > kMaxJsonDepth)
+                throw ModelFileError("not a model file: JSON nested more than " + std::to_string(kMaxJsonDepth) +
+                                     " levels deep");
+            return true;
+        });
     } catch (const json::parse_error& e) {
         throw ModelFileError(std::string("not a model file (invalid JSON, perhaps truncated): ") + e.what());
     } catch (const json::exception& e) {

@@ -14,6 +14,11 @@ import numpy as np
 # The sample rates a model file, and a block configured with one, may hold (as in C++:
 # cpp/src/model_io.cpp).
 SAMPLE_RATE_RANGE = (1000.0, 768000.0)
+# What a small file may make the kernel allocate (cpp/include/neuralfx/model_io.hpp, which says why).
+MAX_JSON_DEPTH = 64
+MAX_KNOBS = 64
+MAX_CONV_HISTORY = 65536
+MAX_CONV_LAYERS = 64
 
 
 def _is_int(value: Any) -> bool:
@@ -59,3 +64,15 @@ def check_names(name: str, values: Sequence[str]) -> list[str]:
     if items is None or not all(isinstance(v, str) for v in items):
         raise ValueError(f"{name} must be a list of knob names, got {values!r}")
     return items
+
+
+def check_conv_extent(kernel_sizes: Sequence[int], dilations: Sequence[Sequence[int]]) -> None:
+    """MAX_CONV_LAYERS and MAX_CONV_HISTORY over a convolutional block's layers, as the C++
+    reader checks them (cpp/src/factories/conv.cpp)."""
+    layers = sum(len(ds) for ds in dilations)
+    if layers > MAX_CONV_LAYERS:
+        raise ValueError(f"dilations: {layers} layers, above the limit of {MAX_CONV_LAYERS}")
+    history = sum((k - 1) * d for k, ds in zip(kernel_sizes, dilations) for d in ds)
+    if history > MAX_CONV_HISTORY:
+        raise ValueError(f"dilations: the layers keep {history} samples of history (the sum of (kernel - 1) x "
+                         f"dilation), above the limit of {MAX_CONV_HISTORY}: use fewer or smaller dilations")

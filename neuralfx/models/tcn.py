@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .config_checks import check_int, check_int_list, check_names
+from .config_checks import check_conv_extent, check_int, check_int_list, check_names
 from .conv import FiLM, causal_conv
 
 
@@ -45,6 +45,7 @@ class TCN(nn.Module):
         self.channels = check_int("channels", channels, 1, 256)
         self.kernel_size = check_int("kernel_size", kernel_size, 1, 64)
         self.dilations = check_int_list("dilations", dilations, 1, 8192)
+        check_conv_extent([self.kernel_size], [self.dilations])
         self.conditioning = check_names("conditioning", conditioning)
         self.layers = nn.ModuleList(
             _TCNLayer(1 if i == 0 else self.channels, self.channels, self.kernel_size, d) for i, d in enumerate(self.dilations)

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .config_checks import check_float, check_int_list, check_names
+from .config_checks import check_conv_extent, check_float, check_int_list, check_names
 from .conv import FiLM, causal_conv
 
 NAM_DILATIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
@@ -70,6 +70,7 @@ class WaveNet(nn.Module):
             raise ValueError(f"channels, kernel_sizes and dilations need one entry per layer array, got "
                              f"{len(self.channels)}, {len(self.kernel_sizes)} and {len(dilations)}")
         self.dilations = [check_int_list(f"dilations[{a}]", d, 1, 8192) for a, d in enumerate(dilations)]
+        check_conv_extent(self.kernel_sizes, self.dilations)
         self.head_scale = check_float("head_scale", head_scale, -1e6, 1e6)
         self.conditioning = check_names("conditioning", conditioning)
         n = len(self.channels)

@@ -14,12 +14,16 @@
 
 namespace neuralfx {
 
-// NaN and infinite samples set to 0. One NaN from a host (another plugin's fault) entered every
-// recurrent, filter and delay state and stayed: the plugin's output was NaN in every block after
-// it until a reset (found by a review). The compare is false for NaN, so this is one select per
-// sample, vectorized. Real-time safe.
-inline void zero_non_finite(float* x, int n) {
-    for (int i = 0; i < n; ++i) x[i] = std::fabs(x[i]) <= std::numeric_limits<float>::max() ? x[i] : 0.0f;
+// Input beyond kInputLimit (+120 dBFS) is held there; NaN and infinite samples are set to 0. One
+// NaN from a host (another plugin's fault) entered every recurrent, filter and delay state and
+// stayed: the plugin's output was NaN in every block after it until a reset. A finite burst near
+// the float32 maximum did the same through a Gain block's overflow (both found by reviews). The
+// compare is false for NaN, so this is a select and a clamp per sample, vectorized. Real-time safe.
+constexpr float kInputLimit = 1e6f;
+inline void limit_input(float* x, int n) {
+    for (int i = 0; i < n; ++i)
+        x[i] = std::fabs(x[i]) <= std::numeric_limits<float>::max() ? std::min(std::max(x[i], -kInputLimit), kInputLimit)
+                                                                   : 0.0f;
 }
 
 class Model {
@@ -106,13 +110,13 @@ public:
 
     // Real-time safe. In place; any num_samples (split into prepared-size chunks). Returns
     // false, touching nothing, before prepare() or when asked for more channels than were prepared.
-    // A NaN or infinite input sample is taken as 0 (silence).
+    // A NaN or infinite input sample is taken as 0 (silence), one beyond +-kInputLimit as the limit.
     bool process(float* const* channels, int num_channels, int num_samples) {
         if (max_block_size_ < 1 || num_channels > prepared_channels()) return false;
         ScopedFlushDenormals flush;
         for (int start = 0; start < num_samples; start += max_block_size_) {
             const int n = std::min(max_block_size_, num_samples - start);
-            for (int ch = 0; ch < num_channels; ++ch) zero_non_finite(channels[ch] + start, n);
+            for (int ch = 0; ch < num_channels; ++ch) limit_input(channels[ch] + start, n);
             run_chains(channels, num_channels, start, n, knobs_.advance(n));
         }
         return true;

@@ -16,6 +16,20 @@ constexpr int kOldestModelFormatVersion = 1;
 constexpr int kModelFormatVersion = 2;
 constexpr const char* kModelFormatName = "neuralfx-model";
 
+// Limits that keep a small file from costing the host a crash or gigabytes (both readers hold
+// them: neuralfx/modelfile.py, neuralfx/models/config_checks.py). JSON nesting: writing back a
+// 100,000-deep metadata value overflowed the stack. Knobs: prepare() keeps a row of samples
+// per knob. A convolutional block keeps sum((kernel - 1) x dilation) frames of history over its
+// layers, its receptive field less one: a 7.6 kB WaveNet file with 10 dilations of 8192 and
+// kernels of 64 took 949 MB.
+constexpr int kMaxJsonDepth = 64;
+constexpr int kMaxKnobs = 64;
+constexpr int kMaxConvHistory = 65536;
+constexpr int kMaxConvLayers = 64;
+// A recurrent block's sizes (neuralfx/models/recurrent.py checks the same).
+constexpr int kMaxHiddenSize = 1024;
+constexpr int kMaxRecurrentLayers = 8;
+
 class ModelFileError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;

@@ -145,13 +145,38 @@ void same_rate_is_direct() {
 }
 
 void refuses_exotic_rates() {
-    bool threw = false;
-    try {
-        HostRateModel m(neuralfx::load_model_from_string(nfx_test::identity_model_json(48000)), 47999, 1, 64);
-    } catch (const UnsupportedRateError& e) {
-        threw = std::string(e.what()).find("47999") != std::string::npos;
+    // 47999 Hz has no short conversion; 0 Hz divided by zero in half_taps_for (SIGFPE).
+    for (double host_rate : {47999.0, 0.0}) {
+        bool threw = false;
+        try {
+            HostRateModel m(neuralfx::load_model_from_string(nfx_test::identity_model_json(48000)), host_rate, 1, 64);
+        } catch (const UnsupportedRateError& e) {
+            threw = std::string(e.what()).find(std::to_string(static_cast<long>(host_rate))) != std::string::npos;
+        }
+        CHECK(threw);
     }
-    CHECK(threw);
+}
+
+// A block in which the host leaves the right channel out: the left channel's output must not
+// change. The counts of converted samples are shared by the channels, and a right converter
+// left behind put the left output out of step for good (17,389 of 54,600 samples, up to 0.63).
+void a_channel_left_out_keeps_the_other_in_step() {
+    const std::string json = nfx_test::random_lstm_model_json(12, 1, true, 3);
+    std::vector<float> left_out[2];
+    for (int interlude = 0; interlude < 2; ++interlude) {
+        HostRateModel m(neuralfx::load_model_from_string(json), 44100, 2, 256);
+        std::vector<float> l = nfx_test::test_signal(40000), r = nfx_test::test_signal(40000);
+        std::reverse(r.begin(), r.end());
+        size_t pos = 0;
+        for (int b = 0; pos < l.size(); ++b) {
+            const int n = static_cast<int>(std::min<size_t>(37 + static_cast<size_t>(b * 53 % 200), l.size() - pos));
+            float* p[2] = {l.data() + pos, r.data() + pos};
+            m.process(p, interlude && b >= 50 && b < 53 ? 1 : 2, n);
+            pos += static_cast<size_t>(n);
+        }
+        left_out[interlude] = l;
+    }
+    CHECK(left_out[0] == left_out[1]);
 }
 
 }  // namespace
@@ -176,5 +201,6 @@ int main() {
     rejects_alias(96000, 48000, 30000.0);
     same_rate_is_direct();
     refuses_exotic_rates();
+    a_channel_left_out_keeps_the_other_in_step();
     return nfx_test::finish("test_resampler");
 }

@@ -2,9 +2,11 @@
 // modules' state_dicts (neuralfx/models/wavenet.py, tcn.py).
 
 #include <string>
+#include <vector>
 
 #include "neuralfx/layers/tcn.hpp"
 #include "neuralfx/layers/wavenet.hpp"
+#include "neuralfx/model_io.hpp"
 
 #include "../registry.hpp"
 
@@ -17,6 +19,22 @@ void read_film(const BlockReader& r, int num_knobs, int rows, std::vector<float>
     if (num_knobs == 0) return;
     weight = r.weight("film.linear.weight", {rows, num_knobs});
     bias = r.weight("film.linear.bias", {rows});
+}
+
+// kMaxConvLayers and kMaxConvHistory (model_io.hpp); twin of config_checks.check_conv_extent.
+void check_conv_extent(const BlockReader& r, const std::vector<int>& kernel_sizes,
+                       const std::vector<std::vector<int>>& dilations) {
+    long long layers = 0, history = 0;
+    for (size_t a = 0; a < dilations.size(); ++a) {
+        layers += static_cast<long long>(dilations[a].size());
+        for (int d : dilations[a]) history += static_cast<long long>(kernel_sizes[a] - 1) * d;
+    }
+    if (layers > kMaxConvLayers)
+        r.fail(".config.dilations", std::to_string(layers) + " layers, above the limit of " + std::to_string(kMaxConvLayers));
+    if (history > kMaxConvHistory)
+        r.fail(".config.dilations", "the layers keep " + std::to_string(history) +
+                                        " samples of history (the sum of (kernel - 1) x dilation), above the limit of " +
+                                        std::to_string(kMaxConvHistory) + ": use fewer or smaller dilations");
 }
 
 }  // namespace
@@ -32,22 +50,27 @@ std::unique_ptr<Block> make_wavenet(const BlockReader& r) {
         r.fail(".config.dilations", "expected one list of dilations per layer array (" + std::to_string(channels.size()) + ")");
     const float head_scale = r.get_float("head_scale", -1e6f, 1e6f, 0.02f);
     std::vector<int> conditioning = r.knob_indices("conditioning");
-    std::vector<WaveNet::ArrayWeights> arrays;
-    int film_rows = 0;
+    std::vector<std::vector<int>> dilations(channels.size());
     for (size_t a = 0; a < channels.size(); ++a) {
         const std::string field = ".config.dilations[" + std::to_string(a) + "]";
-        WaveNet::ArrayWeights w;
-        w.channels = channels[a];
-        w.input_size = a == 0 ? 1 : channels[a - 1];
-        w.kernel_size = kernel_sizes[a];
-        w.head_size = a + 1 < channels.size() ? channels[a + 1] : 1;
         const auto& list = (*dilations_json)[a];
         if (!list.is_array() || list.empty()) r.fail(field, "expected a non-empty list of integers");
         for (size_t i = 0; i < list.size(); ++i) {
             if (!integer_within(list[i], 1, 8192))
                 r.fail(field + "[" + std::to_string(i) + "]", "expected an integer in [1, 8192]");
-            w.dilations.push_back(list[i].get<int>());
+            dilations[a].push_back(list[i].get<int>());
         }
+    }
+    check_conv_extent(r, kernel_sizes, dilations);
+    std::vector<WaveNet::ArrayWeights> arrays;
+    int film_rows = 0;
+    for (size_t a = 0; a < channels.size(); ++a) {
+        WaveNet::ArrayWeights w;
+        w.channels = channels[a];
+        w.input_size = a == 0 ? 1 : channels[a - 1];
+        w.kernel_size = kernel_sizes[a];
+        w.head_size = a + 1 < channels.size() ? channels[a + 1] : 1;
+        w.dilations = dilations[a];
         const std::string p = "arrays." + std::to_string(a) + ".";
         const int C = w.channels;
         w.rechannel = r.weight(p + "rechannel.weight", {C, w.input_size, 1});
@@ -76,6 +99,7 @@ std::unique_ptr<Block> make_tcn(const BlockReader& r) {
     const int kernel_size = r.get_int("kernel_size", 1, 64);
     const std::vector<int> dilations = r.get_int_list("dilations", 1, 8192);
     if (dilations.empty()) r.fail(".config.dilations", "needs at least one layer");
+    check_conv_extent(r, {kernel_size}, {dilations});
     std::vector<int> conditioning = r.knob_indices("conditioning");
     std::vector<TCN::Layer> layers;
     for (size_t l = 0; l < dilations.size(); ++l) {

@@ -4,9 +4,9 @@ namespace neuralfx {
 
 RecurrentSpec read_recurrent(const BlockReader& r, const std::string& prefix, int gates) {
     RecurrentSpec spec;
-    spec.hidden_size = r.get_int("hidden_size", 1, 1024);
+    spec.hidden_size = r.get_int("hidden_size", 1, kMaxHiddenSize);
     const int hidden = spec.hidden_size;
-    const int num_layers = r.get_int("num_layers", 1, 8, 1);
+    const int num_layers = r.get_int("num_layers", 1, kMaxRecurrentLayers, 1);
     spec.conditioning = r.knob_indices("conditioning");
     spec.skip = r.get_bool("skip", true);
     for (int l = 0; l < num_layers; ++l) {

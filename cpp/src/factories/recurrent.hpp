@@ -8,6 +8,7 @@
 
 #include "../block_reader.hpp"
 #include "neuralfx/layers/recurrent_weights.hpp"
+#include "neuralfx/model_io.hpp"
 
 namespace neuralfx {
 
