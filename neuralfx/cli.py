@@ -20,9 +20,6 @@ from .scores import esr_text
 # `fit` notes a validation ESR above this (fits that found their device's settings gave 1e-9 to
 # 1e-4; one stuck in a local minimum 4.5e-3, docs/DSP.md).
 FIT_ESR_NOTE = 1e-3
-# train's step limit with only --max-minutes given, where the time decides (TrainConfig's default
-# step limit cut a 30-minute request on a GPU after about a minute).
-NO_STEP_LIMIT = 10**9
 
 
 def _positive(kind: type, zero: bool = False) -> Callable[[str], float]:
@@ -247,8 +244,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         model = model_for_captures(template, captures[0].pair.sample_rate, knobs)
     recipe = manifest_capture_recipe(args.manifest) if args.manifest else None
     given = {k: v for k, v in (("batch_size", args.batch_size), ("dsp_lr_scale", args.dsp_lr_scale)) if v}
+    # With --max-minutes alone the time decides: TrainConfig's default step limit cut a 30-minute
+    # request on a GPU after about a minute.
     config = TrainConfig(arch=args.arch, **sizes, **given,
-                         max_steps=args.max_steps or (NO_STEP_LIMIT if args.max_minutes else TrainConfig.max_steps),
+                         max_steps=args.max_steps or (None if args.max_minutes else TrainConfig.max_steps),
                          max_seconds=args.max_minutes * 60 if args.max_minutes else None, seed=args.seed,
                          device=args.device, threads=args.threads, checkpoint=args.checkpoint,
                          max_latency_seconds=args.max_latency, polarity=args.polarity,

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,7 @@ def from_json(text: str) -> ModelFile:
         raise ModelFileError(f"not a model file (invalid JSON, perhaps truncated): {e}") from None
     except RecursionError:  # Python's parser gives up near 1000 levels
         raise deep from None
-    if _depth(doc) > MAX_JSON_DEPTH:
+    if _depth(text) > MAX_JSON_DEPTH:
         raise deep
     if not isinstance(doc, dict):
         raise ModelFileError("(top level): expected a JSON object")
@@ -148,7 +149,7 @@ def from_json(text: str) -> ModelFile:
         )
     sample_rate = _number(doc, "sample_rate", "(top level)")
     if not SAMPLE_RATE_RANGE[0] <= sample_rate <= SAMPLE_RATE_RANGE[1]:
-        raise ModelFileError("sample_rate: outside [1000, 768000] Hz")
+        raise ModelFileError(f"sample_rate: outside [{SAMPLE_RATE_RANGE[0]:g}, {SAMPLE_RATE_RANGE[1]:g}] Hz")
     knobs = _read_knobs(doc.get("knobs", []))
     blocks_doc = doc.get("blocks")
     if not isinstance(blocks_doc, list):
@@ -175,16 +176,18 @@ def _number(obj: dict, key: str, where: str) -> float:
     return float(v)
 
 
-def _depth(doc: Any) -> int:
-    """Levels of lists and objects in parsed JSON, counted as the C++ reader counts them (a bare
-    value at the top is level 0; the top object's values are at level 1)."""
-    deepest, todo = 0, [(doc, 0)]
-    while todo:
-        value, level = todo.pop()
-        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
-        if children is not None:
-            deepest = max(deepest, level + 1 if value else level)
-            todo.extend((child, level + 1) for child in children)
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _depth(text: str) -> int:
+    """The most lists and objects open at once in valid JSON text, as the C++ reader counts
+    them, from the brackets outside strings (a walk of the parsed document visited every weight
+    and doubled the load time of a 16.7 MB model)."""
+    deepest = level = 0
+    for bracket in _NOT_BRACKET.sub("", _JSON_STRING.sub('""', text)):
+        level += 1 if bracket in "[{" else -1
+        deepest = max(deepest, level)
     return deepest
 
 

@@ -59,7 +59,7 @@ class TrainConfig:
     # inert (validation ESR 0.0031, held-out 0.042/0.045). At 0.1 they settle on the device's own
     # settings (docs/DSP.md, Grey-box models).
     dsp_lr_scale: float = 0.1
-    max_steps: int = 4000
+    max_steps: Optional[int] = 4000  # None: no step limit (max_seconds or early stopping ends the run)
     max_seconds: Optional[float] = None
     validation_fraction: float = 0.15
     validate_every: int = 100
@@ -84,6 +84,8 @@ class TrainConfig:
         for name in ("hidden_size", "num_layers", "batch_size", "warmup_samples", "tbptt_samples", "chunks_per_segment",
                      "max_steps", "validate_every", "patience"):
             value = getattr(self, name)
+            if value is None and name == "max_steps":
+                continue
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a whole number >= 1, got {value!r}")
         for name in ("learning_rate", "dsp_lr_scale", "max_seconds"):
@@ -246,11 +248,12 @@ def _capture_rate(captures: Sequence[Capture]) -> float:
 
 
 def warmup_length(model: Model, config: TrainConfig) -> int:
-    """Samples run before each training segment to set the state: config.warmup_samples, or a
-    convolutional network's whole receptive field where that is longer (a TCN warmed up on 1024
-    of its 4093 samples of context was trained on output it never gives mid-stream)."""
-    context = max((getattr(b, "receptive_field", 1) for b in model.blocks), default=1)
-    return max(config.warmup_samples, context - 1)
+    """Samples run before each training segment to set the state: config.warmup_samples, or the
+    history the model's convolutional networks keep where that is longer: the sum of their
+    receptive fields less one, which covers networks in series and inside a DryWet (a TCN warmed
+    up on 1024 of its 4093 samples of context was trained on output it never gives mid-stream)."""
+    history = sum(m.receptive_field - 1 for m in model.modules() if isinstance(m, (TCN, WaveNet)))
+    return max(config.warmup_samples, history)
 
 
 def check_validation_tail(target: np.ndarray, fraction: float, what: str) -> None:
@@ -287,6 +290,10 @@ def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Seq
 
 
 MIN_VALIDATION_SAMPLES = 2048
+
+
+def _steps_spent(config: TrainConfig, step: int) -> bool:
+    return config.max_steps is not None and step >= config.max_steps
 
 
 def _time_limit_spent(config: TrainConfig, seconds: float) -> bool:
@@ -430,7 +437,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
             rng = np.random.default_rng([config.seed, rank, st.step])
         spent = _time_limit_spent(config, st.seconds)
         progress(f"resumed from {config.checkpoint} at step {st.step}"
-                 + (f": nothing left to train up to max_steps {config.max_steps}" if st.step >= config.max_steps
+                 + (f": nothing left to train up to max_steps {config.max_steps}" if _steps_spent(config, st.step)
                     else f": nothing left to train, its {st.seconds / 60:.3g} min of training already use the time "
                          f"limit of {config.max_seconds / 60:.3g} min (counted over every run of a checkpoint)" if spent
                     else " (saved inside a segment: going on with a new one)" if st.mid_segment else ""))
@@ -443,7 +450,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
     progress(f"training {sum(p.numel() for p in model.parameters())} parameters on {device}"
              f"{f' x {world} processes' if world > 1 else ''}, "
              f"{int(train_lengths.sum())} training samples at {sample_rate:g} Hz")
-    done = st.step >= config.max_steps or _time_limit_spent(config, st.seconds)
+    done = _steps_spent(config, st.step) or _time_limit_spent(config, st.seconds)
     while not done:
         x, y, k = batch()
         model.train()
@@ -467,7 +474,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
             out_of_time = _time_limit_spent(config, time.monotonic() - t0)
             if config.max_seconds and world > 1:  # rank 0's clock decides, or ranks stop at different steps
                 out_of_time = _broadcast(float(out_of_time), world, device) > 0.5
-            if st.step % config.validate_every == 0 or st.step >= config.max_steps or out_of_time:
+            if st.step % config.validate_every == 0 or _steps_spent(config, st.step) or out_of_time:
                 validated = True
                 model.eval()
                 model.cpu()
@@ -492,7 +499,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
                     done = True
                 if not math.isfinite(val_esr):
                     raise RuntimeError("training diverged (validation ESR is not finite): lower learning_rate")
-            if st.step >= config.max_steps or out_of_time:
+            if _steps_spent(config, st.step) or out_of_time:
                 done = True
             if done:
                 break

@@ -321,7 +321,7 @@ def test_train_step_limit_and_a_model_worse_than_silence(tmp_path: Path, monkeyp
     out = str(tmp_path / "m.nfx")
     for extra in ([], ["--max-minutes", "30"], ["--max-minutes", "30", "--max-steps", "50"]):
         assert cli.main(["train", str(tmp_path / "in.wav"), str(tmp_path / "in.wav"), "-o", out, *extra]) == 0
-    assert asked == [training.TrainConfig.max_steps, cli.NO_STEP_LIMIT, 50]
+    assert asked == [training.TrainConfig.max_steps, None, 50]
     assert "note: validation ESR 3.00000 is not below 1: the model does worse than silence would" in capsys.readouterr().err
 
 

@@ -248,6 +248,15 @@ def test_both_readers_refuse_a_config_entry_the_block_does_not_take() -> None:
         (Gain(), {"knobs": None}, r"config\.knobs: expected an object", r"config\.knobs: expected an object"),
         (Biquad("peak", RATE), {"sample_rate": "48000"}, r"config\.sample_rate: expected a number",
          r"config: invalid for Biquad: Biquad\.sample_rate \(Hz\) must be a number in \[1000, 768000\], got '48000'"),
+        # float("48000") in these two constructors took it again (caught in review)
+        (ParametricEQ([{"mode": "peak"}], RATE), {"sample_rate": "48000"}, r"config\.sample_rate: expected a number",
+         r"ParametricEQ\.sample_rate \(Hz\) must be a number in \[1000, 768000\], got '48000'"),
+        (Waveshaper("tanh", RATE), {"sample_rate": "48000"}, r"config\.sample_rate: expected a number",
+         r"Waveshaper\.sample_rate \(Hz\) must be a number in \[1000, 768000\], got '48000'"),
+        (Delay(RATE), {"sample_rate": True}, r"config\.sample_rate: expected a number",
+         r"Delay\.sample_rate \(Hz\) must be a number in \[1000, 768000\], got True"),
+        (Compressor("rms", RATE), {"sample_rate": None}, r"config\.sample_rate: expected a number",
+         r"Compressor\.sample_rate \(Hz\) must be a number in \[1000, 768000\], got None"),
     ]:
         doc = doc_for(Model([block], RATE))
         doc["blocks"][0]["config"].update(edit)

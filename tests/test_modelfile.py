@@ -121,8 +121,8 @@ def test_small_files_that_would_crash_or_fill_the_host_are_refused_by_both_reade
 
     py_msg, cpp_msg = _load_both(nested(100_000), tmp_path)
     assert "JSON nested more than 64 levels deep" in py_msg and "JSON nested more than 64 levels deep" in cpp_msg
-    # The two readers count levels alike: the innermost list lies inside the file's object,
-    # metadata and levels - 1 lists.
+    # The two readers count levels alike: the most lists and objects open at once, here the
+    # file's object, metadata's and the lists.
     for levels in range(60, 68):
         path = tmp_path / "nested.nfx"
         path.write_text(nested(levels))
@@ -133,7 +133,7 @@ def test_small_files_that_would_crash_or_fill_the_host_are_refused_by_both_reade
                 outcomes.append("loaded")
             except ModelFileError as e:
                 outcomes.append(str(e).split(": ", 1)[-1])
-        assert outcomes[0] == outcomes[1] and (outcomes[0] == "loaded") == (levels + 1 <= 64), (levels, outcomes)
+        assert outcomes[0] == outcomes[1] and (outcomes[0] == "loaded") == (levels + 2 <= 64), (levels, outcomes)
     knobs = [{"name": f"k{i}", "min": 0, "max": 1, "default": 0} for i in range(65)]
     py_msg, cpp_msg = _load_both(_mutate(lstm_model_path, lambda d: d.update(knobs=knobs)), tmp_path)
     assert "knobs: 65 knobs, above the limit of 64" in py_msg and "knobs: 65 knobs, above the limit of 64" in cpp_msg

@@ -147,11 +147,37 @@ def test_convolutional_networks_warm_up_over_their_receptive_field() -> None:
     0.0038 (ESR) off what it gives mid-stream, 7 % of the trained model's error."""
     from neuralfx.training import warmup_length
 
+    from neuralfx.dsp import DryWet
+    from neuralfx.models import TCN
+
     config = TrainConfig()
     assert warmup_length(build_model(config, 48000), config) == config.warmup_samples
     for arch in ("tcn", "wavenet-standard"):
         model = build_model(replace(config, arch=arch), 48000)
         assert warmup_length(model, config) == model.blocks[0].receptive_field - 1 > config.warmup_samples
+    # Two in series keep the sum of their histories, one inside a DryWet its own.
+    tcn = TCN(channels=4, kernel_size=3, dilations=[1, 512, 1024])
+    history = tcn.receptive_field - 1  # 3074 samples
+    assert warmup_length(neuralfx.model.Model([tcn, TCN(channels=4, kernel_size=3, dilations=[1, 512, 1024])], 48000),
+                         config) == 2 * history
+    assert warmup_length(neuralfx.model.Model([DryWet([TCN(channels=4, kernel_size=3, dilations=[1, 512, 1024])])],
+                                              48000), config) == history
+    # And training runs that warm-up before each segment (the test above would pass a train
+    # that went back to warmup_samples).
+    warmups: list[int] = []
+    forward = neuralfx.model.Model.forward
+
+    def spy(self, x, knobs=None, state=None):
+        if self.training and not torch.is_grad_enabled():
+            warmups.append(x.shape[1])
+        return forward(self, x, knobs, state)
+
+    model = neuralfx.model.Model([tcn], 48000)
+    pedal = pedalboard.Distortion(drive_db=6)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(neuralfx.model.Model, "forward", spy)
+        train([Capture(capture(pedal, 48000, 12.0))], TrainConfig(max_steps=2, **TINY), model=model, progress=lambda s: None)
+    assert warmups == [history]
 
 
 def test_train_leaves_the_callers_torch_threads_as_they_were(drive_capture: Capture) -> None:

@@ -203,9 +203,13 @@ void NeuralFXProcessor::update_latency_for_host_rate(double host_rate) {
         setLatencySamples(0);
         return;
     }
-    // A rate pair the resampler refuses runs as a pass-through, with no latency.
-    const bool convertible = rate == model_rate || (StreamResampler::phases_for(rate, model_rate) <= kResamplerMaxPhases &&
-                                                    StreamResampler::phases_for(model_rate, rate) <= kResamplerMaxPhases);
+    // A rate HostRateModel refuses runs as a pass-through, with no latency: a fractional host
+    // rate, one outside the supported range, or a pair with no short conversion.
+    const bool supported = std::fabs(host_rate - static_cast<double>(rate)) <= 1e-6 && rate >= neuralfx::kMinSampleRate &&
+                           rate <= neuralfx::kMaxSampleRate;
+    const bool convertible = supported && (rate == model_rate ||
+                                           (StreamResampler::phases_for(rate, model_rate) <= kResamplerMaxPhases &&
+                                            StreamResampler::phases_for(model_rate, rate) <= kResamplerMaxPhases));
     setLatencySamples(convertible ? HostRateModel::latency_for(rate, model_rate, model_latency_.load()) : 0);
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "neuralfx/model.hpp"
+#include "neuralfx/model_io.hpp"
 #include "neuralfx/resampler.hpp"
 
 namespace neuralfx {
@@ -30,9 +31,9 @@ public:
             std::fabs(model_->sample_rate() - static_cast<double>(model_rate_)) > 1e-6)
             throw UnsupportedRateError("sample rates must be whole numbers of Hz (host " + std::to_string(host_rate) +
                                        ", model " + std::to_string(model_->sample_rate()) + ")");
-        if (host_rate_ < 1000 || host_rate_ > 768000)  // 0 Hz divided by zero in half_taps_for
-            throw UnsupportedRateError("host sample rate " + std::to_string(host_rate_) +
-                                       " Hz is outside [1000, 768000] Hz");
+        if (host_rate_ < kMinSampleRate || host_rate_ > kMaxSampleRate)  // 0 Hz divided by zero in half_taps_for
+            throw UnsupportedRateError("host sample rate " + std::to_string(host_rate_) + " Hz is outside " +
+                                       sample_rate_range_text());
         resampling_ = host_rate_ != model_rate_;
         if (!resampling_) {
             model_->prepare(channels_, max_block_);

@@ -78,7 +78,10 @@ std::vector<KnobSpec> read_knobs(const json& root) {
 std::unique_ptr<Model> load_model_from_string(const std::string& text) {
     json root;
     try {
-        root = json::parse(text, [](int depth, json::parse_event_t, json&) {
+        // depth counts the containers around an event; a container's own start counts itself, so
+        // that the limit is on the most lists and objects open at once (Python: modelfile._depth).
+        root = json::parse(text, [](int depth, json::parse_event_t event, json&) {
+            if (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) ++depth;
             if (depth > kMaxJsonDepth)
                 throw ModelFileError("not a model file: JSON nested more than " + std::to_string(kMaxJsonDepth) +
                                      " levels deep");
@@ -100,7 +103,7 @@ std::unique_ptr<Model> load_model_from_string(const std::string& text) {
                             std::to_string(kOldestModelFormatVersion) + " to " + std::to_string(kModelFormatVersion) +
                             ": update neuralfx or re-export the model");
     const double sample_rate = read_number(root, "sample_rate", "(top level)");
-    if (sample_rate < 1000.0 || sample_rate > 768000.0) fail("sample_rate", "outside [1000, 768000] Hz");
+    if (sample_rate < kMinSampleRate || sample_rate > kMaxSampleRate) fail("sample_rate", "outside " + sample_rate_range_text());
 
     std::vector<KnobSpec> knobs = read_knobs(root);
 

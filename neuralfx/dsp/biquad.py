@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Mapping, Optional, Sequence
 import torch
 from torch import Tensor
 
-from ..models.config_checks import SAMPLE_RATE_RANGE, check_float
+from ..models.config_checks import check_block_rate
 from .params import ParamBlock, ParamSpec
 
 MODES = ("lowpass", "highpass", "bandpass", "notch", "peak", "lowshelf", "highshelf", "lowpass1", "highpass1")
@@ -160,9 +160,8 @@ class Biquad(ParamBlock):
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"Biquad.mode: '{mode}' is not one of {', '.join(MODES)}")
-        check_float("Biquad.sample_rate (Hz)", sample_rate, *SAMPLE_RATE_RANGE)
         self.mode = mode
-        self.sample_rate = float(sample_rate)
+        self.sample_rate = check_block_rate("Biquad", sample_rate)
         super().__init__(knobs, {"frequency": frequency, "gain_db": gain_db, "q": q})
 
     def param_specs(self) -> Sequence[ParamSpec]:

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from .drywet import MIX, dry_wet
-from ..models.config_checks import SAMPLE_RATE_RANGE, check_float
+from ..models.config_checks import check_block_rate, check_float
 from .params import ParamBlock, ParamSpec
 
 # Shortest delay: one sample even at the lowest model rate (1 kHz), and the shortest chunk the
@@ -148,10 +148,9 @@ class Delay(ParamBlock):
         mix: float = MIX.default,
         knobs: Optional[Mapping[str, str]] = None,
     ) -> None:
-        check_float("Delay.sample_rate (Hz)", sample_rate, *SAMPLE_RATE_RANGE)
+        self.sample_rate = check_block_rate("Delay", sample_rate)
         # "100" was read as 100 here and refused by the C++ reader.
         check_float("Delay.max_delay_ms (ms)", max_delay_ms, MIN_DELAY_MS, MAX_DELAY_LIMIT_MS)
-        self.sample_rate = float(sample_rate)
         self.max_delay_ms = float(max_delay_ms)
         spec = delay_ms_spec(self.max_delay_ms)
         super().__init__(knobs, {"delay_ms": spec.default if delay_ms is None else delay_ms, "feedback": feedback, "mix": mix})

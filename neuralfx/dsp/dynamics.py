@@ -53,7 +53,7 @@ import torch
 from torch import Tensor
 
 from .gain import db_to_linear
-from ..models.config_checks import SAMPLE_RATE_RANGE, check_float
+from ..models.config_checks import check_block_rate, check_float
 from .params import ParamBlock, ParamSpec
 
 DETECTORS = ("peak", "rms")
@@ -231,12 +231,11 @@ class DynamicsBlock(ParamBlock):
         rms_attack_ms = rms_ms if rms_attack_ms is None else rms_attack_ms
         for key, value, (lo, hi) in (("rms_ms", rms_ms, RMS_MS_RANGE), ("rms_attack_ms", rms_attack_ms, RMS_ATTACK_MS_RANGE)):
             check_float(f"{name}.{key} (ms)", value, lo, hi)  # "10" was called outside [0.1, 1000]
-        check_float(f"{name}.sample_rate (Hz)", sample_rate, *SAMPLE_RATE_RANGE)
+        self.sample_rate = check_block_rate(name, sample_rate)
         self.detector = detector
         self.rms_ms = float(rms_ms)
         self.rms_attack_ms = float(rms_attack_ms)
         self.smoothing = smoothing
-        self.sample_rate = float(sample_rate)
         super().__init__(knobs, values)
 
     def config(self) -> dict[str, Any]:

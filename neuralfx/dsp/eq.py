@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from ..models.config_checks import check_block_rate
 from .biquad import Biquad
 
 
@@ -33,7 +34,7 @@ class ParametricEQ(nn.Module):
         super().__init__()
         if not isinstance(bands, (list, tuple)) or not 1 <= len(bands) <= 32:
             raise ValueError("ParametricEQ.bands: expected a list of 1 to 32 band configs")
-        self.sample_rate = float(sample_rate)
+        self.sample_rate = check_block_rate("ParametricEQ", sample_rate)
         self.bands = nn.ModuleList(Biquad.from_band(b, self.sample_rate) for b in bands)
         self.register_buffer("knob_index", torch.zeros(len(self.conditioning), dtype=torch.long), persistent=False)
 

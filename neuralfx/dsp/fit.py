@@ -79,7 +79,8 @@ def model_from_template(template: dict[str, Any], label: Optional[Callable[[int]
         raise ModelFileError(f"template: unknown entries {unknown} (a template holds blocks, sample_rate and knobs)")
     rate = template.get("sample_rate")
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not SAMPLE_RATE_RANGE[0] <= rate <= SAMPLE_RATE_RANGE[1]:
-        raise ModelFileError("template.sample_rate: expected a number in [1000, 768000] Hz")
+        raise ModelFileError(f"template.sample_rate: expected a number in [{SAMPLE_RATE_RANGE[0]:g}, "
+                             f"{SAMPLE_RATE_RANGE[1]:g}] Hz")
     blocks = []
     for i, record in enumerate(template["blocks"]):
         where = label(i) if label else f"template.blocks[{i}]"

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Mapping, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from ..models.config_checks import check_block_rate
 from .biquad import Biquad
 from .eq import split_knob_index
 from .params import ParamBlock, ParamSpec
@@ -89,7 +90,7 @@ class Waveshaper(ParamBlock):
         if curve not in CURVES:
             raise ValueError(f"Waveshaper.curve: '{curve}' is not one of {', '.join(CURVES)}")
         self.curve = curve
-        self.sample_rate = float(sample_rate)
+        self.sample_rate = check_block_rate("Waveshaper", sample_rate)
         super().__init__(knobs, {"drive_db": drive_db, "bias": bias})
         # Optional tone filters, configured like a ParametricEQ band ({"mode": ..., "knobs": ...}).
         self.pre = self._tone(pre)

@@ -19,6 +19,8 @@ MAX_JSON_DEPTH = 64
 MAX_KNOBS = 64
 MAX_CONV_HISTORY = 65536
 MAX_CONV_LAYERS = 64
+MAX_HIDDEN_SIZE = 1024
+MAX_RECURRENT_LAYERS = 8
 
 
 def _is_int(value: Any) -> bool:
@@ -50,6 +52,12 @@ def check_float(name: str, value: Any, low: float, high: float) -> float:
             or not math.isfinite(value) or not low <= value <= high):
         raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
     return float(value)
+
+
+def check_block_rate(block: str, value: Any) -> float:
+    """A DSP block's configured sample rate, in SAMPLE_RATE_RANGE: a string "48000" was read by
+    Python and refused by C++ (cpp/src/factories/dsp_params.cpp)."""
+    return check_float(f"{block}.sample_rate (Hz)", value, *SAMPLE_RATE_RANGE)
 
 
 def check_bool(name: str, value: Any) -> bool:

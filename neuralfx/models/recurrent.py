@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .config_checks import check_bool, check_int, check_names
+from .config_checks import MAX_HIDDEN_SIZE, MAX_RECURRENT_LAYERS, check_bool, check_int, check_names
 
 
 class RecurrentAmp(nn.Module):
@@ -28,8 +28,8 @@ class RecurrentAmp(nn.Module):
         self, hidden_size: int = 32, num_layers: int = 1, conditioning: Sequence[str] = (), skip: bool = True
     ) -> None:
         super().__init__()
-        self.hidden_size = check_int("hidden_size", hidden_size, 1, 1024)
-        self.num_layers = check_int("num_layers", num_layers, 1, 8)
+        self.hidden_size = check_int("hidden_size", hidden_size, 1, MAX_HIDDEN_SIZE)
+        self.num_layers = check_int("num_layers", num_layers, 1, MAX_RECURRENT_LAYERS)
         self.conditioning = check_names("conditioning", conditioning)
         self.skip = check_bool("skip", skip)
         self.add_module(self.cell_attribute,

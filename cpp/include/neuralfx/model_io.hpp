@@ -16,17 +16,25 @@ constexpr int kOldestModelFormatVersion = 1;
 constexpr int kModelFormatVersion = 2;
 constexpr const char* kModelFormatName = "neuralfx-model";
 
+// The sample rates a model, a block configured with one, and the plugin's host may have
+// (neuralfx/models/config_checks.py: SAMPLE_RATE_RANGE).
+constexpr long kMinSampleRate = 1000;
+constexpr long kMaxSampleRate = 768000;
+inline std::string sample_rate_range_text() {
+    return "[" + std::to_string(kMinSampleRate) + ", " + std::to_string(kMaxSampleRate) + "] Hz";
+}
+
 // Limits that keep a small file from costing the host a crash or gigabytes (both readers hold
-// them: neuralfx/modelfile.py, neuralfx/models/config_checks.py). JSON nesting: writing back a
-// 100,000-deep metadata value overflowed the stack. Knobs: prepare() keeps a row of samples
-// per knob. A convolutional block keeps sum((kernel - 1) x dilation) frames of history over its
+// them: neuralfx/modelfile.py, neuralfx/models/config_checks.py). JSON nesting (the most lists
+// and objects open at once): writing back a 100,000-deep metadata value overflowed the stack.
+// Knobs: prepare() keeps a row of samples per knob. A convolutional block keeps sum((kernel - 1) x dilation) frames of history over its
 // layers, its receptive field less one: a 7.6 kB WaveNet file with 10 dilations of 8192 and
 // kernels of 64 took 949 MB.
 constexpr int kMaxJsonDepth = 64;
 constexpr int kMaxKnobs = 64;
 constexpr int kMaxConvHistory = 65536;
 constexpr int kMaxConvLayers = 64;
-// A recurrent block's sizes (neuralfx/models/recurrent.py checks the same).
+// A recurrent block's sizes (config_checks.py: MAX_HIDDEN_SIZE, MAX_RECURRENT_LAYERS).
 constexpr int kMaxHiddenSize = 1024;
 constexpr int kMaxRecurrentLayers = 8;
 

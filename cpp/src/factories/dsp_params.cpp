@@ -67,7 +67,8 @@ std::vector<Param> read_params(const BlockReader& r, const nlohmann::json& confi
 }
 
 double read_sample_rate(const BlockReader& r) {
-    r.get_float("sample_rate", 1000.0f, 768000.0f);  // validates presence, type and range
+    // Validates presence, type and range.
+    r.get_float("sample_rate", static_cast<float>(kMinSampleRate), static_cast<float>(kMaxSampleRate));
     const double rate = r.config().at("sample_rate").get<double>();
     // One rate per model: a block designed for another rate would silently sound different.
     if (rate != r.model_sample_rate()) {
