@@ -116,6 +116,27 @@ def alignment_section(sample_rate: float) -> np.ndarray:
 
 def capture_signal(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS, seed: int = 0) -> np.ndarray:
     """The standard capture signal, mono float32 in [-1, 1]; identical for identical arguments."""
+    x = np.concatenate([part for _, part in _signal_parts(sample_rate, seconds, seed)])
+    x = np.pad(x, (0, max(0, int(seconds * sample_rate) - len(x))))[: int(seconds * sample_rate)]
+    return x.astype(np.float32)
+
+
+def signal_sections(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS) -> list[tuple[str, int, int]]:
+    """(name, first sample, end) of each section of the capture signal, in order: alignment
+    clicks, sweeps, noise, notes, chords (each with the gap after it). The layout does not depend
+    on the seed. The validation that training holds out, its last 15 %, lies in the chords."""
+    sections, start, total = [], 0, int(seconds * sample_rate)
+    for name, part in _signal_parts(sample_rate, seconds, 0):
+        if sections and sections[-1][0] == name:
+            sections[-1] = (name, sections[-1][1], start + len(part))
+        else:
+            sections.append((name, start, start + len(part)))
+        start += len(part)
+    return [(name, lo, min(hi, total)) for name, lo, hi in sections if lo < total]
+
+
+def _signal_parts(sample_rate: float, seconds: float, seed: int) -> list[tuple[str, np.ndarray]]:
+    """capture_signal's parts in order, each named by its section."""
     if seconds < MIN_SECONDS:
         raise ValueError(f"a capture signal needs at least {MIN_SECONDS:g} seconds, got {seconds:g}")
     rng = np.random.default_rng(seed)
@@ -133,12 +154,9 @@ def capture_signal(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS,
     for lv in (0.02, 0.1, 0.4):
         n = int(noise_len * sample_rate)
         noise += [lv * np.clip(rng.standard_normal(n) / 3, -1, 1), gap, lv * _pink(n, rng), gap]
-    parts = [align, *sweeps, *noise,
-             _notes(share("notes") - GAP_SECONDS, sample_rate, rng, chords=False), gap,
-             _notes(share("chords") - GAP_SECONDS, sample_rate, rng, chords=True), gap]
-    x = np.concatenate(parts)
-    x = np.pad(x, (0, max(0, int(seconds * sample_rate) - len(x))))[: int(seconds * sample_rate)]
-    return x.astype(np.float32)
+    return [("alignment clicks", align), *(("sweeps", s) for s in sweeps), *(("noise", n) for n in noise),
+            ("notes", _notes(share("notes") - GAP_SECONDS, sample_rate, rng, chords=False)), ("notes", gap),
+            ("chords", _notes(share("chords") - GAP_SECONDS, sample_rate, rng, chords=True)), ("chords", gap)]
 
 
 @dataclass

@@ -325,7 +325,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     writable_folder(args.out_dir, "-o")
     try:
         report = write_report(args.model, args.out_dir, args.input, args.target, _knob_settings(args.knob),
-                              args.segment_seconds)
+                              args.segment_seconds, args.whole)
     except ImportError as e:  # matplotlib missing: the message says what to install
         print(f"neuralfx report: error: {e}", file=sys.stderr)
         return 1
@@ -463,6 +463,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="knob setting for the pair; without a pair, a trained setting (scored on its held-out tail) "
                         "or any other (captured there from the model's metadata)")
     r.add_argument("--segment-seconds", type=_positive(float), default=1.0, help="segment length of the ESR-per-segment plot")
+    r.add_argument("--whole", action="store_true",
+                   help="score the whole remade training captures, the part trained on too, with an ESR per section "
+                        "of the capture signal (sweeps, noise, notes, chords); by default the held-out last 15%%, "
+                        "which is the signal's chords")
     r.set_defaults(func=cmd_report)
     return p
 

@@ -29,7 +29,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from .capture import CapturePair
+from .capture import CapturePair, signal_sections
 from .losses import esr, stft_distance
 
 # Segments quieter than this carry too little signal for their ESR to mean anything (the
@@ -103,6 +103,9 @@ class Evaluation:
     source: str
     parts: list[tuple[str, int]] = field(default_factory=list)
     latency_samples: int = 0  # what the kernel reports for the model
+    # (section name, first sample, end) in the concatenation, where the audio is the standard
+    # capture signal remade from the metadata (capture.signal_sections)
+    sections: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def error(self) -> np.ndarray:
@@ -114,14 +117,17 @@ def _settings_text(settings: dict[str, float]) -> str:
 
 
 def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLike] = None,
-             target_path: Optional[str | os.PathLike] = None, knobs: Optional[dict[str, float]] = None) -> Evaluation:
+             target_path: Optional[str | os.PathLike] = None, knobs: Optional[dict[str, float]] = None,
+             whole: bool = False) -> Evaluation:
     """Runs the model file in the kernel on the given pair (all of it, knobs as given, else
     defaults), or on the held-out tail of the captures its metadata describes (only those whose
-    settings match `knobs`, when given)."""
+    settings match `knobs`, when given), or with `whole` on all of those captures (the part
+    trained on too), to score every section of the capture signal."""
     from . import load
     from .alignment import DEFAULT_MAX_LATENCY_SECONDS
     from .datacheck import prepare
-    from .training import Capture, TrainConfig, heldout_predictions
+    from .sweep import heldout_signal_args
+    from .training import Capture, TrainConfig, heldout_predictions, train_length
 
     knobs = dict(knobs or {})
     effect = load(model_path)
@@ -138,6 +144,10 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
         effect.set_knob(name, value)  # checks name and range before any audio work
     if (input_path is None) != (target_path is None):
         raise ValueError("--input and --target go together: give both files or neither")
+    if whole and input_path is not None:
+        raise ValueError("--whole scores the training captures remade from the metadata; a given pair is scored whole "
+                         "already: leave out --whole or --input/--target")
+    signal_seconds: Optional[float] = None  # of the remade captures' capture signal
     if input_path is not None:
         pair = CapturePair.load(input_path, target_path)
         if pair.sample_rate != effect.sample_rate:
@@ -157,9 +167,12 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
                              and all(math.isclose(d.get("settings", {}).get(k, math.nan), v) for k, v in knobs.items())]
         if recipe["devices"]:
             captures = [Capture(aligned(c.pair), c.settings) for c in captures_from_recipe(recipe)]
-            fraction = float(config.get("validation_fraction", TrainConfig.validation_fraction))
-            source = (f"held-out last {fraction:.0%} of the training captures, remade from the model's metadata "
-                      f"(capture seed {meta['capture']['seed']})")
+            signal_seconds = float(recipe["seconds"])
+            held = float(config.get("validation_fraction", TrainConfig.validation_fraction))
+            fraction = 1.0 if whole else held
+            source = ((f"the whole training captures (their first {1 - held:.0%} trained on)" if whole else
+                       f"held-out last {fraction:.0%} of the training captures (the capture signal's chords)")
+                      + f", remade from the model's metadata (capture seed {meta['capture']['seed']})")
         else:  # a setting never trained on: scored as training scores held-out settings
             settings = {k.name: effect.get_knob(k.name) for k in effect.knobs}
             try:
@@ -169,15 +182,20 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
                 raise ValueError(f"--knob {_settings_text(knobs)} is not a trained setting (trained: {trained}), "
                                  f"and {e}") from None
             captures, fraction = [Capture(aligned(c.pair), c.settings) for c in remade], 1.0
+            signal_seconds = heldout_signal_args(float(recipe["seconds"]), int(recipe["seed"]))[0]
             source = (f"a setting never trained on ({_settings_text(settings)}): a whole capture of the signal "
                       "training scores held-out settings with, remade from the model's metadata")
     results = heldout_predictions(effect, captures, fraction)
-    parts, start = [], 0
+    parts, sections, start = [], [], 0
+    layout = signal_sections(effect.sample_rate, signal_seconds) if signal_seconds else []
     for c, (p, _) in zip(captures, results):
         parts.append((_settings_text(c.settings), start))
+        first = train_length(len(c.pair.input), fraction)  # where the scored audio starts in the signal
+        sections += [(name, start + max(lo, first) - first, start + min(hi, first + len(p)) - first)
+                     for name, lo, hi in layout if max(lo, first) < min(hi, first + len(p))]
         start += len(p)
     return Evaluation(np.concatenate([p for p, _ in results]), np.concatenate([t for _, t in results]),
-                      effect.sample_rate, source, parts, effect.latency_samples)
+                      effect.sample_rate, source, parts, effect.latency_samples, sections)
 
 
 # ---- measurements ----
@@ -446,7 +464,7 @@ def _architecture(blocks) -> str:
 
 def write_report(model_path: str | os.PathLike, out_dir: str | os.PathLike,
                  input_path: Optional[str | os.PathLike] = None, target_path: Optional[str | os.PathLike] = None,
-                 knobs: Optional[dict[str, float]] = None, segment_seconds: float = 1.0) -> Report:
+                 knobs: Optional[dict[str, float]] = None, segment_seconds: float = 1.0, whole: bool = False) -> Report:
     """Writes the plots and summary.txt of `model_path` into `out_dir`; see the module docstring."""
     from . import modelfile
     from .presets import resolve_model
@@ -456,7 +474,7 @@ def write_report(model_path: str | os.PathLike, out_dir: str | os.PathLike,
     mf = modelfile.load(path)
     meta = mf.metadata
     name = meta.get("name") or path.stem
-    ev = evaluate(path, input_path, target_path, knobs)
+    ev = evaluate(path, input_path, target_path, knobs, whole)
     seg = segment_esr(ev, segment_seconds)
     p, t = torch.from_numpy(ev.prediction), torch.from_numpy(ev.target)
     overall, stft = esr(p, t), stft_distance(p, t)
@@ -514,6 +532,13 @@ def _summary(path: Path, mf, ev: Evaluation, seg: Segments, segment_seconds: flo
         for (label, lo), hi in zip(ev.parts, bounds[1:]):
             part = esr(torch.from_numpy(ev.prediction[lo:hi]), torch.from_numpy(ev.target[lo:hi]))
             lines.append(f"  at {label}: ESR {part:.6g}")
+    names = list(dict.fromkeys(name for name, _, _ in ev.sections))
+    if len(names) > 1:
+        lines.append("by section of the capture signal" + (" (pooled over the captures):" if len(ev.parts) > 1 else ":"))
+        for name in names:
+            spans = [slice(lo, hi) for n, lo, hi in ev.sections if n == name]
+            p, t = (torch.from_numpy(np.concatenate([a[s] for s in spans])) for a in (ev.prediction, ev.target))
+            lines.append(f"  {name + ':':18s}ESR {esr(p, t):.6g}")
     loud = np.flatnonzero(seg.level_db >= QUIET_DB)
     worst = loud[np.argsort(seg.esr[loud])[::-1][:3]]
     lines += ["", f"worst {segment_seconds:g} s segments (target above {QUIET_DB:g} dBFS):"]
