@@ -252,7 +252,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                          device=args.device, threads=args.threads, checkpoint=args.checkpoint,
                          max_latency_seconds=args.max_latency, polarity=args.polarity,
                          allow_clipping=args.allow_clipping)
-    result = train(captures, config, knobs=knobs, model=model, heldout=heldout)
+    try:
+        result = train(captures, config, knobs=knobs, model=model, heldout=heldout)
+    except RuntimeError as e:  # torch's allocator (CPU and CUDA) says "...allocate..." and the byte count
+        if "out of memory" not in str(e) and "allocate" not in str(e):
+            raise
+        raise ValueError(f"out of memory training batches of {config.batch_size} segments: "
+                         "lower --batch-size") from None
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun, rank 0 writes the model
     trained_on = args.trained_on or what
