@@ -254,10 +254,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                          allow_clipping=args.allow_clipping)
     try:
         result = train(captures, config, knobs=knobs, model=model, heldout=heldout)
-    except RuntimeError as e:  # torch's allocator (CPU and CUDA) says "...allocate..." and the byte count
-        if "out of memory" not in str(e) and "allocate" not in str(e):
+    except RuntimeError as e:
+        # CUDA's allocator raises OutOfMemoryError; the CPU's a RuntimeError "DefaultCPUAllocator:
+        # can't allocate memory: you tried to allocate N bytes".
+        if not isinstance(e, torch.OutOfMemoryError) and "can't allocate memory" not in str(e):
             raise
-        raise ValueError(f"out of memory training batches of {config.batch_size} segments: "
+        raise ValueError(f"out of memory training batches of {config.batch_size} segments ({str(e).splitlines()[0]}): "
                          "lower --batch-size") from None
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun, rank 0 writes the model

@@ -171,7 +171,7 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
             held = float(config.get("validation_fraction", TrainConfig.validation_fraction))
             fraction = 1.0 if whole else held
             source = ((f"the whole training captures (their first {1 - held:.0%} trained on)" if whole else
-                       f"held-out last {fraction:.0%} of the training captures (the capture signal's chords)")
+                       f"held-out last {fraction:.0%} of the training captures")
                       + f", remade from the model's metadata (capture seed {meta['capture']['seed']})")
         else:  # a setting never trained on: scored as training scores held-out settings
             settings = {k.name: effect.get_knob(k.name) for k in effect.knobs}
@@ -533,6 +533,8 @@ def _summary(path: Path, mf, ev: Evaluation, seg: Segments, segment_seconds: flo
             part = esr(torch.from_numpy(ev.prediction[lo:hi]), torch.from_numpy(ev.target[lo:hi]))
             lines.append(f"  at {label}: ESR {part:.6g}")
     names = list(dict.fromkeys(name for name, _, _ in ev.sections))
+    if len(names) == 1:
+        lines.append(f"capture signal:   its {names[0]} only (report --whole scores every section)")
     if len(names) > 1:
         lines.append("by section of the capture signal" + (" (pooled over the captures):" if len(ev.parts) > 1 else ":"))
         for name in names:

@@ -63,9 +63,13 @@ class KnobSweep:
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{where}: expected name, min, max, default, controls {{stage, param}}, train_values "
                              f"(and optional unit, heldout_values); problem: {e!r}") from None
-        # The default too: out of range, it was refused only when the trained model was first
-        # loaded, as "knobs[0].default: outside [min, max]" without the manifest or the values.
-        for v in (sweep.knob.default, *sweep.train_values, *sweep.heldout_values):
+        # Out of range, the default was refused only when the trained model was first loaded, as
+        # "knobs[0].default: outside [min, max]", naming neither the manifest nor the values.
+        try:
+            sweep.knob.check(sweep.knob.default)
+        except ValueError as e:
+            raise ValueError(f"{where}: default: {e}; change the default or widen min/max") from None
+        for v in sweep.train_values + sweep.heldout_values:
             try:
                 sweep.knob.check(v)
             except ValueError as e:

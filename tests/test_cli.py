@@ -325,6 +325,31 @@ def test_train_step_limit_and_a_model_worse_than_silence(tmp_path: Path, monkeyp
     assert "note: validation ESR 3.00000 is not below 1: the model does worse than silence would" in capsys.readouterr().err
 
 
+def test_train_out_of_memory_says_to_lower_the_batch_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """A --batch-size too large for the machine ended in torch's allocator traceback; other
+    RuntimeErrors that mention allocation are not about memory and pass through."""
+    from neuralfx import cli, training
+
+    def failing(message: str):
+        def train(*args, **kwargs):
+            raise RuntimeError(message)
+        return train
+
+    audio.write(tmp_path / "in.wav", plucks(0.5), 48000)
+    args = ["train", str(tmp_path / "in.wav"), str(tmp_path / "in.wav"), "-o", str(tmp_path / "m.nfx"),
+            "--batch-size", "100000"]
+    monkeypatch.setattr(training, "train", failing("DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+                                                   "3686400000 bytes"))
+    assert cli.main(args) == 1
+    assert ("out of memory training batches of 100000 segments (DefaultCPUAllocator: can't allocate memory: you tried "
+            "to allocate 3686400000 bytes): lower --batch-size") in capsys.readouterr().err
+    monkeypatch.setattr(training, "train", failing("The tensor has a non-zero number of elements, but its data is not "
+                                                   "allocated yet."))
+    with pytest.raises(RuntimeError, match="not allocated yet"):
+        cli.main(args)
+
+
 def test_python_dash_m_neuralfx_is_the_command(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "neuralfx", "info", "crunch_amp"], cwd=tmp_path, capture_output=True,
                        text=True, timeout=600)

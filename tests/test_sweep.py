@@ -80,7 +80,8 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
     doc["knobs"][0]["max"] = 12
     doc["knobs"][0]["default"] = 20
     path.write_text(json.dumps(doc))
-    with pytest.raises(ValueError, match=r"knobs\[0\]: knob 'drive_db' \[0, 12\] dB: 20.0 is outside the range; widen"):
+    with pytest.raises(ValueError, match=r"knobs\[0\]: default: knob 'drive_db' \[0, 12\] dB: 20.0 is outside the range; "
+                                         r"change the default or widen min/max"):
         load_manifest(path)
     doc["knobs"][0]["default"] = 6
     # A rate the files are not at was recorded in the model, and report remade captures at it.
