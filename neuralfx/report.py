@@ -535,7 +535,7 @@ def _summary(path: Path, mf, ev: Evaluation, seg: Segments, segment_seconds: flo
     names = list(dict.fromkeys(name for name, _, _ in ev.sections))
     if len(names) == 1:
         lines.append(f"capture signal:   its {names[0]} only (report --whole scores every section)")
-    if len(names) > 1:
+    elif len(names) > 1:
         lines.append("by section of the capture signal" + (" (pooled over the captures):" if len(ev.parts) > 1 else ":"))
         for name in names:
             spans = [slice(lo, hi) for n, lo, hi in ev.sections if n == name]

@@ -205,8 +205,7 @@ void NeuralFXProcessor::update_latency_for_host_rate(double host_rate) {
     }
     // A rate HostRateModel refuses runs as a pass-through, with no latency: a fractional host
     // rate, one outside the supported range, or a pair with no short conversion.
-    const bool supported = std::fabs(host_rate - static_cast<double>(rate)) <= 1e-6 && rate >= neuralfx::kMinSampleRate &&
-                           rate <= neuralfx::kMaxSampleRate;
+    const bool supported = HostRateModel::whole_hz(host_rate) && HostRateModel::host_rate_in_range(rate);
     const bool convertible = supported && (rate == model_rate ||
                                            (StreamResampler::phases_for(rate, model_rate) <= kResamplerMaxPhases &&
                                             StreamResampler::phases_for(model_rate, rate) <= kResamplerMaxPhases));

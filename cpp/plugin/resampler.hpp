@@ -27,11 +27,10 @@ public:
         : model_(std::move(model)), channels_(std::max(channels, 1)), max_block_(std::max(max_block_size, 1)) {
         host_rate_ = std::lround(host_rate);
         model_rate_ = std::lround(model_->sample_rate());
-        if (std::fabs(host_rate - static_cast<double>(host_rate_)) > 1e-6 ||
-            std::fabs(model_->sample_rate() - static_cast<double>(model_rate_)) > 1e-6)
+        if (!whole_hz(host_rate) || !whole_hz(model_->sample_rate()))
             throw UnsupportedRateError("sample rates must be whole numbers of Hz (host " + std::to_string(host_rate) +
                                        ", model " + std::to_string(model_->sample_rate()) + ")");
-        if (host_rate_ < kMinSampleRate || host_rate_ > kMaxSampleRate)  // 0 Hz divided by zero in half_taps_for
+        if (!host_rate_in_range(host_rate_))  // 0 Hz divided by zero in half_taps_for
             throw UnsupportedRateError("host sample rate " + std::to_string(host_rate_) + " Hz is outside " +
                                        sample_rate_range_text());
         resampling_ = host_rate_ != model_rate_;
@@ -63,6 +62,11 @@ public:
         // Nothing to reset: prepare() left the model settled, configure() the resamplers empty,
         // and the FIFO starts empty (a reset() here settled the model a second time).
     }
+
+    // The rate checks the constructor makes, for a caller that needs the answer without building
+    // one (the plugin's latency for a host rate).
+    static bool whole_hz(double rate) { return std::fabs(rate - static_cast<double>(std::lround(rate))) <= 1e-6; }
+    static bool host_rate_in_range(long rate) { return rate >= kMinSampleRate && rate <= kMaxSampleRate; }
 
     // The latency a HostRateModel will have, without building one. Stage 1 delays by a whole
     // number of model samples (up_delay_model_samples). Stage 2 must delay by at least h_down

@@ -44,7 +44,7 @@ from ..losses import LossWeights, TrainingLoss, esr
 from ..knobs import Knob
 from ..model import Model
 from ..modelfile import _read_knobs, _read_tensor
-from ..models.config_checks import SAMPLE_RATE_RANGE
+from ..models.config_checks import SAMPLE_RATE_RANGE, check_float
 from ..training import MIN_VALIDATION_SAMPLES, TrainConfig, check_validation_tail, shortest_length, train_length
 from .biquad import MODES as BIQUAD_MODES
 from .params import ParamBlock, dsp_weight_ids, optimizer_groups, step
@@ -77,10 +77,11 @@ def model_from_template(template: dict[str, Any], label: Optional[Callable[[int]
     unknown = sorted(set(template) - {"blocks", "sample_rate", "knobs", "format", "version", "metadata"})
     if unknown:  # a misspelt "knobz" was dropped, and the template's knobs with it
         raise ModelFileError(f"template: unknown entries {unknown} (a template holds blocks, sample_rate and knobs)")
-    rate = template.get("sample_rate")
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not SAMPLE_RATE_RANGE[0] <= rate <= SAMPLE_RATE_RANGE[1]:
+    try:
+        rate = check_float("template.sample_rate", template.get("sample_rate"), *SAMPLE_RATE_RANGE)
+    except ValueError:
         raise ModelFileError(f"template.sample_rate: expected a number in [{SAMPLE_RATE_RANGE[0]:g}, "
-                             f"{SAMPLE_RATE_RANGE[1]:g}] Hz")
+                             f"{SAMPLE_RATE_RANGE[1]:g}] Hz") from None
     blocks = []
     for i, record in enumerate(template["blocks"]):
         where = label(i) if label else f"template.blocks[{i}]"
@@ -89,7 +90,7 @@ def model_from_template(template: dict[str, Any], label: Optional[Callable[[int]
         cls = block_class(record.get("type", ""), where)
         config = record.get("config", {})
         try:
-            block = cls.from_config(_with_rate(config, float(rate), "sample_rate" in cls.config_entries))
+            block = cls.from_config(_with_rate(config, rate, "sample_rate" in cls.config_entries))
         except KeyError as e:
             raise ModelFileError(f"{where}.config: {record.get('type')} needs {e}") from None
         except (TypeError, ValueError) as e:
@@ -108,7 +109,7 @@ def model_from_template(template: dict[str, Any], label: Optional[Callable[[int]
         check_config_entries(cls, {k: v for k, v in config.items() if k in cls.config_entries}, f"{where}.config")
         _load_template_weights(block, record.get("weights", {}), where)
         blocks.append(block)
-    return Model(blocks, float(rate), _read_knobs(template.get("knobs", [])))
+    return Model(blocks, rate, _read_knobs(template.get("knobs", [])))
 
 
 def require_network_weights(template: dict[str, Any], model: Model, label: Optional[Callable[[int], str]] = None,

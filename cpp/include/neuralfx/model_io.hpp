@@ -27,9 +27,9 @@ inline std::string sample_rate_range_text() {
 // Limits that keep a small file from costing the host a crash or gigabytes (both readers hold
 // them: neuralfx/modelfile.py, neuralfx/models/config_checks.py). JSON nesting (the most lists
 // and objects open at once): writing back a 100,000-deep metadata value overflowed the stack.
-// Knobs: prepare() keeps a row of samples per knob. A convolutional block keeps sum((kernel - 1) x dilation) frames of history over its
-// layers, its receptive field less one: a 7.6 kB WaveNet file with 10 dilations of 8192 and
-// kernels of 64 took 949 MB.
+// Knobs: prepare() keeps a row of samples per knob. A convolutional block keeps
+// sum((kernel - 1) x dilation) frames of history over its layers, its receptive field less one:
+// a 7.6 kB WaveNet file with 10 dilations of 8192 and kernels of 64 took 949 MB.
 constexpr int kMaxJsonDepth = 64;
 constexpr int kMaxKnobs = 64;
 constexpr int kMaxConvHistory = 65536;
