@@ -124,8 +124,8 @@ def capture_signal(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS,
 def signal_sections(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS) -> list[tuple[str, int, int]]:
     """(name, first sample, end) of each section of the capture signal, in order: alignment
     clicks, sweeps, noise, notes, chords (each with the gap after it). The layout does not depend
-    on the seed. The validation that training holds out, its last 15 %, lies in the chords (for
-    every length from 12 s, where the device's latency is under about 1 s)."""
+    on the seed. A capture's last 15 %, which training held out before neuralfx.holdout's spans,
+    lies in the chords (for every length from 12 s, where the device's latency is under about 1 s)."""
     sections, start, total = [], 0, int(seconds * sample_rate)
     for name, part in _signal_parts(sample_rate, seconds, 0):
         if sections and sections[-1][0] == name:

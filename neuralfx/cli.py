@@ -107,6 +107,7 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from . import load, modelfile
+    from .holdout import Holdout
     from .presets import resolve_model
 
     path = resolve_model(args.model)
@@ -127,7 +128,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"knobs:          {', '.join(f'{k.name} [{k.min:g}..{k.max:g}] {k.unit}'.rstrip() for k in mf.knobs) or 'none'}")
     meta = mf.metadata
     if "validation_esr" in meta:
-        print(f"validation ESR: {esr_text(meta['validation_esr'])}")
+        held = f" (held out: {Holdout.of_model(meta['config']).describe()} of each capture)" if isinstance(meta.get("config"), dict) else ""
+        print(f"validation ESR: {esr_text(meta['validation_esr'])}{held}")
     for key, value in meta.get("heldout_esr", {}).items():
         print(f"held-out ESR:   {esr_text(value)} at {', '.join(f'{k}={v:g}' for k, v in json.loads(key).items())}")
     latencies = sorted({(a["latency_samples"], a["latency_ms"], a["polarity"]) for a in meta.get("alignment", [])})
@@ -468,13 +470,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--input", help="input WAV of a pair recorded through the device (with --target)")
     r.add_argument("--target", help="the device's output WAV for --input")
     r.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
-                   help="knob setting for the pair; without a pair, a trained setting (scored on its held-out tail) "
+                   help="knob setting for the pair; without a pair, a trained setting (scored on its held-out audio) "
                         "or any other (captured there from the model's metadata)")
     r.add_argument("--segment-seconds", type=_positive(float), default=1.0, help="segment length of the ESR-per-segment plot")
     r.add_argument("--whole", action="store_true",
                    help="score the whole remade training captures, the part trained on too, with an ESR per section "
-                        "of the capture signal (sweeps, noise, notes, chords); by default the held-out last 15%%, "
-                        "which is the signal's chords")
+                        "of the capture signal (sweeps, noise, notes, chords); by default the audio training held out")
     r.set_defaults(func=cmd_report)
     return p
 

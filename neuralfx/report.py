@@ -127,7 +127,8 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
     from .alignment import DEFAULT_MAX_LATENCY_SECONDS
     from .datacheck import prepare
     from .sweep import heldout_signal_args
-    from .training import Capture, TrainConfig, heldout_predictions, train_length
+    from .holdout import Holdout
+    from .training import WHOLE, Capture, heldout_predictions
 
     knobs = dict(knobs or {})
     effect = load(model_path)
@@ -155,7 +156,7 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
                              f"resample both files to {effect.sample_rate:g} Hz")
         pair = aligned(pair)
         settings = {k.name: effect.get_knob(k.name) for k in effect.knobs}
-        captures, fraction = [Capture(pair, settings)], 1.0
+        captures, held = [Capture(pair, settings)], WHOLE
         source = f"{Path(input_path).name} -> {Path(target_path).name} (whole files, {_settings_text(settings)})"
     else:
         meta = effect.metadata
@@ -168,10 +169,10 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
         if recipe["devices"]:
             captures = [Capture(aligned(c.pair), c.settings) for c in captures_from_recipe(recipe)]
             signal_seconds = float(recipe["seconds"])
-            held = float(config.get("validation_fraction", TrainConfig.validation_fraction))
-            fraction = 1.0 if whole else held
-            source = ((f"the whole training captures (their first {1 - held:.0%} trained on)" if whole else
-                       f"held-out last {fraction:.0%} of the training captures")
+            trained = Holdout.of_model(config)
+            held = WHOLE if whole else trained
+            source = ((f"the whole training captures (all but {trained.describe()} trained on)" if whole else
+                       f"held-out audio of the training captures ({trained.describe()} of each)")
                       + f", remade from the model's metadata (capture seed {meta['capture']['seed']})")
         else:  # a setting never trained on: scored as training scores held-out settings
             settings = {k.name: effect.get_knob(k.name) for k in effect.knobs}
@@ -181,19 +182,19 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
                 trained = "; ".join(_settings_text(d.get("settings", {})) for d in meta["capture"].get("devices", []))
                 raise ValueError(f"--knob {_settings_text(knobs)} is not a trained setting (trained: {trained}), "
                                  f"and {e}") from None
-            captures, fraction = [Capture(aligned(c.pair), c.settings) for c in remade], 1.0
+            captures, held = [Capture(aligned(c.pair), c.settings) for c in remade], WHOLE
             signal_seconds = heldout_signal_args(float(recipe["seconds"]), int(recipe["seed"]))[0]
             source = (f"a setting never trained on ({_settings_text(settings)}): a whole capture of the signal "
                       "training scores held-out settings with, remade from the model's metadata")
-    results = heldout_predictions(effect, captures, fraction)
+    results = heldout_predictions(effect, captures, held)
     parts, sections, start = [], [], 0
     layout = signal_sections(effect.sample_rate, signal_seconds) if signal_seconds else []
     for c, (p, _) in zip(captures, results):
         parts.append((_settings_text(c.settings), start))
-        first = train_length(len(c.pair.input), fraction)  # where the scored audio starts in the signal
-        sections += [(name, start + max(lo, first) - first, start + min(hi, first + len(p)) - first)
-                     for name, lo, hi in layout if max(lo, first) < min(hi, first + len(p))]
-        start += len(p)
+        for first, end in held.held_out(len(c.pair.input)):  # a scored piece: where it lies in the signal
+            sections += [(name, start + max(lo, first) - first, start + min(hi, end) - first)
+                         for name, lo, hi in layout if max(lo, first) < min(hi, end)]
+            start += end - first
     return Evaluation(np.concatenate([p for p, _ in results]), np.concatenate([t for _, t in results]),
                       effect.sample_rate, source, parts, effect.latency_samples, sections)
 

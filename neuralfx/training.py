@@ -3,15 +3,14 @@
 Truncated back-propagation through time after Wright et al. (DAFx 2019): random segments, a
 warm-up run without gradients to settle the recurrent state, then one optimizer step per
 `tbptt_samples` chunk. Validation runs the exported model in the C++ kernel on held-out audio
-(the last `validation_fraction` of every capture), so the recorded ESR is the one of the file
-that ships. Early stopping keeps the best validated weights."""
+(the last `validation_fraction` of each of `validation_spans` spans of every capture:
+neuralfx.holdout), so the recorded ESR is the one of the file that ships. Early stopping keeps the best validated weights."""
 
 from __future__ import annotations
 
 import copy
 import datetime as _dt
 import hashlib
-import itertools
 import json
 import math
 import numbers
@@ -29,6 +28,7 @@ from .alignment import DEFAULT_MAX_LATENCY_SECONDS, Alignment
 from .architectures import ARCHITECTURES
 from .capture import CapturePair
 from .datacheck import describe_alignment, prepare
+from .holdout import DEFAULT_FRACTION, MIN_VALIDATION_SAMPLES, Holdout
 from .dsp.params import optimizer_groups, step
 from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
@@ -61,7 +61,10 @@ class TrainConfig:
     dsp_lr_scale: float = 0.1
     max_steps: Optional[int] = 4000  # None: no step limit (max_seconds or early stopping ends the run)
     max_seconds: Optional[float] = None
-    validation_fraction: float = 0.15
+    validation_fraction: float = DEFAULT_FRACTION
+    # Held out: the last validation_fraction of each of this many equal spans of a capture, so
+    # that validation hears all of it (one span: its end alone; neuralfx.holdout).
+    validation_spans: int = 8
     validate_every: int = 100
     patience: int = 8
     loss: LossWeights = field(default_factory=LossWeights)
@@ -82,7 +85,7 @@ class TrainConfig:
         # From Python these reached train() unchecked: validate_every=0 divided by zero,
         # chunks_per_segment=0 raised an UnboundLocalError, learning_rate=-1 trained away from the target.
         for name in ("hidden_size", "num_layers", "batch_size", "warmup_samples", "tbptt_samples", "chunks_per_segment",
-                     "max_steps", "validate_every", "patience"):
+                     "max_steps", "validation_spans", "validate_every", "patience"):
             value = getattr(self, name)
             if value is None and name == "max_steps":
                 continue
@@ -220,15 +223,9 @@ def build_model(config: TrainConfig, sample_rate: float, knobs: Sequence[Knob] =
         raise ValueError(f"TrainConfig.arch: unknown architecture '{config.arch}' (choose one of {', '.join(ARCHITECTURES)})")
     return Model([block], sample_rate, knobs)
 
-
-
-def _split(capture: Capture, fraction: float) -> int:
-    return train_length(len(capture.pair.input), fraction)
-
-
-def train_length(samples: int, validation_fraction: float) -> int:
-    """Samples trained on: the rest (the last validation_fraction) is validated on."""
-    return int(samples * (1 - validation_fraction))
+def holdout(config: TrainConfig) -> Holdout:
+    """The audio of each capture that training holds out to validate on."""
+    return Holdout(config.validation_fraction, config.validation_spans)
 
 
 def _check_settings(capture: Capture, what: str, knobs: Sequence[Knob]) -> None:
@@ -256,16 +253,16 @@ def warmup_length(model: Model, config: TrainConfig) -> int:
     return max(config.warmup_samples, history)
 
 
-def check_validation_tail(target: np.ndarray, fraction: float, what: str) -> None:
-    """Refuses a target whose last `fraction`, the part validated on, is silent or more than 60 dB
+def check_held_out_level(target: np.ndarray, held: Holdout, what: str) -> None:
+    """Refuses a target whose held-out audio, the part validated on, is silent or more than 60 dB
     below the whole: a capture ringing out into silence scored meaningless ESRs there (3e7 and
     worse) and training kept the wrong weights."""
-    tail = float(np.mean(np.square(target[train_length(len(target), fraction):], dtype=np.float64)))
+    power_held = float(np.mean(np.square(held.held_out_audio(target), dtype=np.float64)))
     power = float(np.mean(np.square(target, dtype=np.float64)))
-    if not tail > 1e-6 * power:
-        level = "silent" if tail == 0 else f"{10 * np.log10(power / tail):.0f} dB below the whole"
-        raise ValueError(f"the last {fraction:.0%} of {what}, which is validated on, is {level}: "
-                         "cut the silence from the end of both files")
+    if not power_held > 1e-6 * power:
+        level = "silent" if power_held == 0 else f"{10 * np.log10(power / power_held):.0f} dB below the whole"
+        cut = "the silence from the end" if held.spans == 1 else "the silent stretches"
+        raise ValueError(f"{held.describe()} of {what}, which is validated on, is {level}: cut {cut} of both files")
 
 
 def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Sequence[Knob], warmup: int) -> None:
@@ -273,23 +270,22 @@ def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Seq
     if not 0 < fraction < 1:
         raise ValueError(f"TrainConfig.validation_fraction must be above 0 and below 1 (the share of every capture "
                          f"validated on), got {fraction}")
+    held = holdout(config)
     need = warmup + config.tbptt_samples * config.chunks_per_segment
+    spans = f" of each of its {held.spans} spans" if held.spans > 1 else ""
     rate = captures[0].pair.sample_rate
     for i, c in enumerate(captures):
         n = len(c.pair.input)
-        shortest = shortest_length(n, need, fraction)
+        shortest = held.shortest(n, need)
         if shortest is not None:
             raise ValueError(
                 f"capture {i} is too short ({n} samples, {n / rate:.2f} s): it needs at least {shortest} samples "
-                f"({shortest / rate:.2f} s at {rate:g} Hz), {need} to train on (warm-up and one TBPTT segment) and "
-                f"{MIN_VALIDATION_SAMPLES} in the last {fraction:.0%} to validate on; record longer "
-                "(from Python, a smaller TrainConfig.tbptt_samples or chunks_per_segment needs less)"
+                f"({shortest / rate:.2f} s at {rate:g} Hz), {need} to train on (warm-up and one TBPTT segment) in the "
+                f"first {1 - fraction:.0%}{spans} and {MIN_VALIDATION_SAMPLES} held out to validate on; record longer "
+                "(from Python, a smaller TrainConfig.tbptt_samples, chunks_per_segment or validation_spans needs less)"
             )
-        check_validation_tail(c.pair.target, fraction, f"capture {i}'s target")
+        check_held_out_level(c.pair.target, held, f"capture {i}'s target")
         _check_settings(c, f"capture {i}", knobs)
-
-
-MIN_VALIDATION_SAMPLES = 2048
 
 
 def _steps_spent(config: TrainConfig, step: int) -> bool:
@@ -299,22 +295,6 @@ def _steps_spent(config: TrainConfig, step: int) -> bool:
 def _time_limit_spent(config: TrainConfig, seconds: float) -> bool:
     """Whether `seconds` of training (all runs of a checkpoint) use up config.max_seconds."""
     return bool(config.max_seconds) and seconds >= config.max_seconds
-
-
-def shortest_length(samples: int, need: int, validation_fraction: float) -> Optional[int]:
-    """None when `samples` hold `need` samples to train on and MIN_VALIDATION_SAMPLES in the last
-    validation_fraction to validate on; else the fewest samples that would (`neuralfx train`'s and
-    `neuralfx fit`'s "too short")."""
-    if _long_enough(samples, need, validation_fraction):
-        return None
-    # No length below this bound passes (int() takes under one sample off either share).
-    bound = int(max(need / (1 - validation_fraction), (MIN_VALIDATION_SAMPLES - 1) / validation_fraction)) - 1
-    return next(m for m in itertools.count(max(samples, bound)) if _long_enough(m, need, validation_fraction))
-
-
-def _long_enough(samples: int, need: int, validation_fraction: float) -> bool:
-    train_len = train_length(samples, validation_fraction)
-    return train_len >= need and samples - train_len >= MIN_VALIDATION_SAMPLES
 
 
 def prepare_captures(captures: Sequence[Capture], config: TrainConfig, progress: Callable[[str], None] = print,
@@ -337,34 +317,49 @@ def _settings_text(settings: dict[str, float]) -> str:
 def score_settings(model: Model, captures: Sequence[Capture]) -> dict[str, float]:
     """ESR over each whole (aligned) capture, keyed by its knob settings as JSON: how the model
     does at settings it was not trained on."""
-    return {json.dumps(c.settings): validate(model, [c], 1.0)[0] for c in captures}
+    return {json.dumps(c.settings): validate(model, [c], WHOLE).esr for c in captures}
 
 
-def heldout_predictions(effect: "NeuralEffect", captures: Sequence[Capture], fraction: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(prediction, target) on each capture's held-out tail (the last `fraction`; 1.0 = all of
-    it), the prediction made by `effect` (a model file in the C++ kernel) at the capture's
-    settings, after VALIDATION_WARMUP samples of context."""
+# Scores a whole capture.
+WHOLE = Holdout(1.0)
+
+
+def heldout_predictions(effect: "NeuralEffect", captures: Sequence[Capture], held: Holdout) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(prediction, target) on each capture's held-out audio (its pieces in order), the
+    prediction made by `effect` (a model file in the C++ kernel) at the capture's settings, each
+    piece after VALIDATION_WARMUP samples of context."""
     out = []
     for c in captures:
-        start = _split(c, fraction)
         for name, value in c.settings.items():
             effect.set_knob(name, value)
-        context = max(0, start - VALIDATION_WARMUP)
-        y = effect.process(c.pair.input[context:], effect.sample_rate, reset=True)
-        out.append((y[start - context :], c.pair.target[start:]))
+        predicted = []
+        for lo, hi in held.held_out(len(c.pair.input)):
+            context = max(0, lo - VALIDATION_WARMUP)
+            predicted.append(effect.process(c.pair.input[context:hi], effect.sample_rate, reset=True)[lo - context :])
+        out.append((np.concatenate(predicted), held.held_out_audio(c.pair.target)))
     return out
 
 
-def validate(model: Model, captures: Sequence[Capture], fraction: float) -> tuple[float, float, np.ndarray, np.ndarray]:
+@dataclass
+class Validation:
+    esr: float
+    stft: float
+    prediction: np.ndarray  # the held-out audio of every capture, concatenated
+    target: np.ndarray
+    esr_per_capture: list[float]
+
+
+def validate(model: Model, captures: Sequence[Capture], held: Holdout) -> Validation:
     """ESR and MR-STFT distance of the model, run in the C++ kernel, on every capture's held-out
-    tail; also returns the concatenated prediction and target."""
+    audio, pooled and per capture."""
     from .effects import NeuralEffect
 
     effect = NeuralEffect.from_json(model.to_modelfile().to_json())
-    pairs = heldout_predictions(effect, captures, fraction)
+    pairs = heldout_predictions(effect, captures, held)
     p, t = np.concatenate([p for p, _ in pairs]), np.concatenate([t for _, t in pairs])
     pt, tt = torch.from_numpy(p), torch.from_numpy(t)
-    return esr(pt, tt), stft_distance(pt, tt), p, t
+    return Validation(esr(pt, tt), stft_distance(pt, tt), p, t,
+                      [esr(torch.from_numpy(p), torch.from_numpy(t)) for p, t in pairs])
 
 
 def train(
@@ -415,17 +410,21 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
     inputs = [torch.from_numpy(c.pair.input) for c in captures]
     targets = [torch.from_numpy(c.pair.target) for c in captures]
     knob_values = [torch.tensor([k.normalize(c.settings[k.name]) for k in knobs], dtype=torch.float32) for c in captures]
-    train_lengths = np.array([_split(c, config.validation_fraction) for c in captures], dtype=np.float64)
+    held = holdout(config)
+    # Every stretch trained on, as (capture, start, end); a segment lies inside one.
+    stretches = [(i, lo, hi) for i, c in enumerate(captures) for lo, hi in held.trained(len(c.pair.input))]
+    trained_samples = np.array([hi - lo for _, lo, hi in stretches], dtype=np.float64)
     segment = warmup + config.tbptt_samples * config.chunks_per_segment
 
     def batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        which = rng.choice(len(captures), size=config.batch_size, p=train_lengths / train_lengths.sum())
+        which = rng.choice(len(stretches), size=config.batch_size, p=trained_samples / trained_samples.sum())
         xs, ys, ks = [], [], []
         for w in which:
-            start = int(rng.integers(0, int(train_lengths[w]) - segment + 1))
-            xs.append(inputs[w][start : start + segment])
-            ys.append(targets[w][start : start + segment])
-            ks.append(knob_values[w])
+            i, lo, hi = stretches[w]
+            start = int(rng.integers(lo, hi - segment + 1))
+            xs.append(inputs[i][start : start + segment])
+            ys.append(targets[i][start : start + segment])
+            ks.append(knob_values[i])
         k = torch.stack(ks)[:, :, None].expand(-1, -1, segment)
         return torch.stack(xs).to(device), torch.stack(ys).to(device), k.to(device)
 
@@ -449,7 +448,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     progress(f"training {sum(p.numel() for p in model.parameters())} parameters on {device}"
              f"{f' x {world} processes' if world > 1 else ''}, "
-             f"{int(train_lengths.sum())} training samples at {sample_rate:g} Hz")
+             f"{int(trained_samples.sum())} training samples at {sample_rate:g} Hz")
     done = _steps_spent(config, st.step) or _time_limit_spent(config, st.seconds)
     while not done:
         x, y, k = batch()
@@ -478,9 +477,9 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
                 validated = True
                 model.eval()
                 model.cpu()
-                val_esr, val_stft = (validate(model, captures, config.validation_fraction)[:2] if rank == 0
-                                     else (math.nan, math.nan))
-                val_esr, val_stft = _broadcast(val_esr, world, device), _broadcast(val_stft, world, device)
+                checked = validate(model, captures, held) if rank == 0 else None
+                val_esr = _broadcast(checked.esr if checked else math.nan, world, device)
+                val_stft = _broadcast(checked.stft if checked else math.nan, world, device)
                 model.to(device)
                 st.seconds = time.monotonic() - t0
                 st.history.append({"step": st.step, "seconds": st.seconds, "train_loss": float(np.mean(running)),
@@ -489,6 +488,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
                 improved = val_esr < st.best_esr
                 if improved:
                     st.best_esr, st.best_stft, st.best_state, st.stale = val_esr, val_stft, copy.deepcopy(model.state_dict()), 0
+                    st.best_esr_per_capture = checked.esr_per_capture if checked else []
                 else:
                     st.stale += 1
                 scheduler.step(val_esr)
@@ -515,7 +515,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
     model.cpu().eval()
     seconds = time.monotonic() - t0
     progress(f"best validation ESR {esr_text(st.best_esr)} after {st.step} steps, {seconds:.0f} s")
-    per_capture = [validate(model, [c], config.validation_fraction)[0] for c in captures] if rank == 0 and len(captures) > 1 else []
+    per_capture = st.best_esr_per_capture if len(captures) > 1 else []
     if per_capture:  # the pooled ESR weighs each capture by its energy, which hides a poor quiet setting
         progress("validation ESR per capture (the pooled one weighs loud captures most): " + "; ".join(
             f"{i}{f' ({_settings_text(c.settings)})' if c.settings else ''}: {esr_text(v)}"
@@ -546,6 +546,7 @@ class _Progress:
     best_esr: float = math.inf
     best_stft: float = math.inf
     best_state: Optional[dict] = None
+    best_esr_per_capture: list = field(default_factory=list)  # of the best weights, in capture order
     stale: int = 0
     history: list = field(default_factory=list)
     mid_segment: bool = False  # saved where a run ended inside a segment
@@ -554,15 +555,17 @@ class _Progress:
 
 def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainConfig) -> str:
     """A digest of what a checkpoint must match to be resumed: the (aligned) audio and knob
-    settings trained on, the model's blocks and configs (a template's grey-box chain with another
-    band mode has weights of the same shapes), and the step sizes its optimizer state was made for."""
+    settings trained on and held out, the model's blocks and configs (a template's grey-box chain
+    with another band mode has weights of the same shapes), and the step sizes its optimizer state
+    was made for."""
     digest = hashlib.sha256()
     for c in captures:
         digest.update(np.ascontiguousarray(c.pair.input, np.float32).tobytes())
         digest.update(np.ascontiguousarray(c.pair.target, np.float32).tobytes())
         digest.update(json.dumps(c.settings, sort_keys=True).encode())
     layout = {"blocks": [[b.type_name, b.config()] for b in model.blocks], "knobs": [k.name for k in model.knobs],
-              "learning_rate": config.learning_rate, "dsp_lr_scale": config.dsp_lr_scale}
+              "learning_rate": config.learning_rate, "dsp_lr_scale": config.dsp_lr_scale,
+              "held_out": [config.validation_fraction, config.validation_spans]}
     digest.update(json.dumps(layout, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
@@ -596,7 +599,8 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Gen
     if made_for and made_for != expected:
         layout, ours = data.get("model_layout"), _model_layout(model)
         what = (f"it was made for {layout}, this run trains {ours}" if layout and layout != ours else
-                "other captures, settings or alignment, other blocks or configs, another learning_rate or dsp_lr_scale")
+                "other captures, settings or alignment, other blocks or configs, another learning_rate or dsp_lr_scale, "
+                "or other held-out audio (validation_fraction, validation_spans)")
         raise ValueError(f"checkpoint '{path}' was trained on other data or another model ({what}): delete it, or "
                          "give this run another checkpoint path")
     try:

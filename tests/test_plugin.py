@@ -319,6 +319,25 @@ def test_state_round_trip_through_raw_state_and_vstpreset_file(knob_model_json: 
     assert "<CUSTOM_MODEL" in component_state(restored)
 
 
+def test_a_nan_parameter_in_a_state_reads_as_its_default(knob_model_json: str) -> None:
+    """A state with value="nan" left the parameter NaN, shown as nan and saved again."""
+    source = load()
+    give_model(source, knob_model_json)
+    default = source.parameters["output_gain_db"].raw_value
+    source.parameters["output_gain_db"].raw_value = 0.25
+    source.parameters["knob2"].raw_value = 0.75
+    state, count = re.subn(r'(<PARAM id="output_gain" value=")[^"]*"', r'\1nan"', component_state(source))
+    assert count == 1, state
+    plugin = load()
+    plugin.preset_data = vstpreset(state.encode("utf-8"), source.preset_data[8:40])
+    assert plugin.status.startswith("ok: custom model"), plugin.status
+    assert plugin.parameters["output_gain_db"].raw_value == pytest.approx(default)
+    assert plugin.parameters["knob2"].raw_value == pytest.approx(0.75)  # the rest of the state is read
+    assert "nan" not in component_state(plugin).lower()
+    x = stereo()
+    assert np.all(np.isfinite(plugin(x, 48000)))
+
+
 @pytest.mark.parametrize("bad, reason", [
     (b"\x00\x01 definitely not a state", "bad plugin state"),
     (b'{"format": "neuralfx-model", "version": 1, "sample_rate": 48000, "knobs": [], "blocks": [{"type": "LS', "custom model"),

@@ -45,7 +45,8 @@ from ..knobs import Knob
 from ..model import Model
 from ..modelfile import _read_knobs, _read_tensor
 from ..models.config_checks import SAMPLE_RATE_RANGE, check_float
-from ..training import MIN_VALIDATION_SAMPLES, TrainConfig, check_validation_tail, shortest_length, train_length
+from ..holdout import MIN_VALIDATION_SAMPLES, Holdout
+from ..training import TrainConfig, check_held_out_level
 from .biquad import MODES as BIQUAD_MODES
 from .params import ParamBlock, dsp_weight_ids, optimizer_groups, step
 
@@ -259,8 +260,9 @@ def fit(
 ) -> FitResult:
     """Fits the DSP parameter weights of `model` so that model(x) matches y (mono, equal length),
     on segments of the first 85 % of the pair; the validation ESR is the one of the last 15 %
-    (TrainConfig.validation_fraction, as `neuralfx train` holds out), the model run over the
-    whole pair.
+    (TrainConfig.validation_fraction), the model run over the whole pair. `neuralfx train` holds
+    out that share of each of several spans instead; a fit recovers a few settings of a chain
+    from one pair, and its end is held out as before (docs/DSP.md's measured fits).
 
     train: the weights to fit, named as in ``model.named_parameters()`` (``"blocks.0.ratio"``);
     None fits every unbound parameter. hold: weights kept at their values even so (a delay time
@@ -273,13 +275,14 @@ def fit(
     for name, a in (("input", x), ("target", y)):
         check_finite(a[None, :], f"the {name}")
     fraction = TrainConfig.validation_fraction
-    shortest = shortest_length(x.size, segment + warmup, fraction)
+    tail = Holdout(fraction)
+    shortest = tail.shortest(x.size, segment + warmup)
     if shortest is not None:
         raise ValueError(f"input is too short: {x.size} samples; it needs {shortest}: segments of {segment} after a "
                          f"{warmup}-sample warm-up in its first {1 - fraction:.0%}, and {MIN_VALIDATION_SAMPLES} in the "
                          f"last {fraction:.0%} to validate on")
-    check_validation_tail(y, fraction, "the target")  # a perfect fit scored ESR 1.0 on a tail of silence
-    trained = train_length(x.size, fraction)
+    check_held_out_level(y, tail, "the target")  # a perfect fit scored ESR 1.0 on a tail of silence
+    (_, trained), = tail.trained(x.size)
     candidates = {}
     for prefix, module in model.named_modules():
         if isinstance(module, ParamBlock):
