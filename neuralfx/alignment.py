@@ -89,8 +89,10 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     if not max_latency_seconds > 0:
         raise ValueError(f"max_latency_seconds must be > 0, got {max_latency_seconds}")
     max_lag = int(round(max_latency_seconds * sample_rate))
-    # Twice the maximum is searched so that a latency beyond it is reported as such, not as noise.
-    search = 2 * max_lag
+    # Twice the maximum is searched so that a latency beyond it is reported as such, not as noise,
+    # and never less than twice the default: with --max-latency 0.001 a device 5 ms late was
+    # searched over 2 ms only, read as 0.92 ms off a side lobe, and trained misaligned.
+    search = 2 * max(max_lag, int(round(DEFAULT_MAX_LATENCY_SECONDS * sample_rate)))
     exclusion = int(PEAK_EXCLUSION_SECONDS * sample_rate)
     length = int(WHOLE_PAIR_SECONDS * sample_rate) + search
     lags, c, peak, ambiguity = _correlate(input[:length], target[:length], search, exclusion)
@@ -117,8 +119,8 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
             "start point")
     if latency > max_lag:
         raise AlignmentError(
-            f"the device's latency is {latency} samples ({latency / sample_rate:.3f} s), above the maximum of "
-            f"{max_latency_seconds:g} s: if that is right, raise max_latency_seconds (--max-latency); otherwise "
+            f"the device's latency is {latency} samples ({latency / sample_rate:.3f} s; lags up to "
+            f"{search / sample_rate:g} s searched), above the maximum of {max_latency_seconds:g} s: if that is right, raise max_latency_seconds (--max-latency); otherwise "
             "the files are misaligned")
     return Alignment(latency, bool(c[peak] < 0), ambiguity, float(sample_rate))
 

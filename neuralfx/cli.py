@@ -124,7 +124,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"sample rate:    {mf.sample_rate:g} Hz")
     print(f"blocks:         {' -> '.join(f'{b.type}({json.dumps(b.config)})' for b in mf.blocks)}")
     print(f"parameters:     {params}")
-    print(f"multiply-adds:  {multiply_adds} per sample and channel (neuralfx-bench measures the CPU cost)")
+    print(f"multiply-adds:  {multiply_adds} per sample and channel in its networks, DSP blocks not counted "
+          "(neuralfx-bench measures the CPU cost)")
     print(f"knobs:          {', '.join(f'{k.name} [{k.min:g}..{k.max:g}] {k.unit}'.rstrip() for k in mf.knobs) or 'none'}")
     meta = mf.metadata
     if "validation_esr" in meta:

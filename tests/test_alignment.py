@@ -85,9 +85,14 @@ def test_inverted_polarity_is_detected(signal: np.ndarray) -> None:
 
 def test_latency_above_the_maximum_is_refused(signal: np.ndarray) -> None:
     y = delayed(amp(), 14400, signal)  # 0.3 s
-    with pytest.raises(AlignmentError, match=r"14400 samples \(0.300 s\), above the maximum of 0.2 s"):
+    with pytest.raises(AlignmentError, match=r"14400 samples \(0.300 s; lags up to 2 s searched\), above the "
+                                             r"maximum of 0.2 s"):
         detect(signal, y, RATE, max_latency_seconds=0.2)
     assert detect(signal, y, RATE, max_latency_seconds=0.5).latency == 14400
+    # A small maximum still searches the default's lags: with twice 1 ms searched, 5 ms read as
+    # 0.92 ms off a side lobe and trained misaligned.
+    with pytest.raises(AlignmentError, match=r"latency is 240 samples \(0.005 s; .*above the maximum of 0.001 s"):
+        detect(signal, delayed(amp(), 240, signal), RATE, max_latency_seconds=0.001)
 
 
 def test_unrelated_target_is_ambiguous() -> None:

@@ -261,9 +261,10 @@ def test_train_a_template_of_dsp_blocks_on_knob_captures(tmp_path: Path) -> None
     mf = modelfile.load(tmp_path / "comp.nfx")
     assert [b.type for b in mf.blocks] == ["Compressor"] and mf.version == 2
     assert [(k.name, k.min, k.max) for k in mf.knobs] == [("threshold_db", -80, 0)]
-    # 2.2e-8 and 4.7e-8 when written.
-    assert mf.metadata["validation_esr"] < 1e-5
-    assert mf.metadata["heldout_esr"]['{"threshold_db": -28.0}'] < 1e-5
+    # 6.1e-6 and 8.9e-6 here; over seeds 0-3 and both held-out layouts 2e-8 to 9e-6 (docs/DSP.md):
+    # the steps oscillate near the optimum, and the first validation reads about 2e-3.
+    assert mf.metadata["validation_esr"] < 1e-4
+    assert mf.metadata["heldout_esr"]['{"threshold_db": -28.0}'] < 1e-4
     # It recorded arch lstm, hidden_size 32: the network --arch would have built, not this model.
     assert not {"arch", "hidden_size", "num_layers"} & set(mf.metadata["config"])
     assert mf.metadata["config"]["dsp_lr_scale"] == 1
