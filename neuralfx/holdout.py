@@ -1,40 +1,75 @@
 """Which audio of a capture is trained on and which is held out to validate on.
 
-A capture is cut into `spans` equal spans and the last `fraction` of each is held out. With one
-span the held-out audio is the capture's end, which for the standard capture signal is always its
-strummed chords: validation never heard the sweeps or the noise, where a review measured an LSTM
-5-11x worse than on the chords, and early stopping kept weights by the chords alone. Eight spans of
-the standard signal hold out audio from the sweeps, the noise, the notes and the chords."""
+A capture is cut into spans of about `TrainConfig.validation_span_seconds` and the last
+`fraction` of each is held out. Holding out only the capture's end validated, for the standard
+capture signal, on its strummed chords alone: never the sweeps or the noise, where a review
+measured an LSTM 5-11x worse, so early stopping kept weights by the chords. A fixed number of
+spans fell at fixed places of the signal's fixed layout instead (eight spans of 180 s held out
+only its quietest noise, and 58 % of the held-out energy was one low sweep). Spans of 1 s hold
+out audio from every part of the signal (each sweep, noise colour and level, the notes and the
+chords) at 60, 120, 180 and 300 s, each section's share of the held-out energy 0.73-1.03 times
+its share of the whole signal (2 s spans missed a noise level at 60 s).
+
+A model file records what was held out (`metadata.validation`: the fraction, the span and the
+context in samples), so that `neuralfx report` scores the same audio whatever later versions
+choose."""
 
 from __future__ import annotations
 
 import itertools
+import math
+import numbers
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
 # Held-out samples a capture needs at the least: fewer give an ESR too noisy to stop on.
 MIN_VALIDATION_SAMPLES = 2048
 DEFAULT_FRACTION = 0.15  # TrainConfig.validation_fraction's default
+# Samples of input run before each held-out piece so that the model's state has settled when
+# scoring starts: the kernel's output there is what it gives mid-stream.
+VALIDATION_CONTEXT = 4096
 
 
 @dataclass(frozen=True)
 class Holdout:
     fraction: float  # of each span, held out; 1.0 holds out everything (scoring a whole capture)
-    spans: int = 1
+    span: Optional[int] = None  # samples per span (the last one longer); None: one span, the whole capture
+    context: int = VALIDATION_CONTEXT
+    sample_rate: Optional[float] = None  # for describe()
 
     @classmethod
-    def of_model(cls, config: dict) -> Holdout:
-        """The held-out audio a model file's metadata config says training validated on (no spans
-        recorded: models trained before them held out each capture's end)."""
-        return cls(float(config.get("validation_fraction", DEFAULT_FRACTION)), int(config.get("validation_spans", 1)))
+    def of_model(cls, metadata: dict[str, Any], sample_rate: float) -> Holdout:
+        """What a model file's metadata says training held out. Models trained before the
+        record held out the last validation_fraction (config) of each capture."""
+        record = metadata.get("validation")
+        if record is None:
+            config = metadata.get("config") if isinstance(metadata.get("config"), dict) else {}
+            return cls(float(config.get("validation_fraction", DEFAULT_FRACTION)), sample_rate=sample_rate)
+        try:
+            fraction, span, context = record["fraction"], record["span_samples"], record["context_samples"]
+        except (KeyError, TypeError):
+            raise ValueError(f"metadata.validation is malformed ({record!r}): expected fraction, span_samples and "
+                             "context_samples") from None
+        if not (_number(fraction) and 0 < fraction <= 1 and (span is None or _whole(span) and span >= 1)
+                and _whole(context) and context >= 0):
+            raise ValueError(f"metadata.validation is malformed ({record!r}): fraction in (0, 1], span_samples a "
+                             "whole number >= 1 or null, context_samples a whole number >= 0")
+        return cls(float(fraction), span, context, sample_rate)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fraction": self.fraction, "span_samples": self.span, "context_samples": self.context}
+
+    def spans(self, samples: int) -> int:
+        return 1 if self.span is None else max(1, samples // self.span)
 
     def pieces(self, samples: int) -> list[tuple[int, int, int]]:
         """(span start, held-out start, span end) of each span of a capture of `samples`."""
+        count = self.spans(samples)
         out = []
-        for i in range(self.spans):
-            lo, hi = i * samples // self.spans, (i + 1) * samples // self.spans
+        for i in range(count):
+            lo, hi = i * samples // count, (i + 1) * samples // count
             out.append((lo, lo + int((hi - lo) * (1 - self.fraction)), hi))
         return out
 
@@ -46,12 +81,15 @@ class Holdout:
         """(start, end) of each stretch validated on."""
         return [(cut, hi) for _, cut, hi in self.pieces(samples) if hi > cut]
 
-    def describe(self) -> str:
-        """Which audio is held out, for messages: "the last 15%" or "the last 15% of each of 8 spans"."""
-        return f"the last {self.fraction:.0%}" + (f" of each of {self.spans} spans" if self.spans > 1 else "")
-
     def held_out_audio(self, x: np.ndarray) -> np.ndarray:
         return np.concatenate([x[lo:hi] for lo, hi in self.held_out(len(x))])
+
+    def describe(self) -> str:
+        """Which audio is held out, for messages: "the last 15%", "the last 15% of every 2 s"."""
+        if self.span is None:
+            return f"the last {self.fraction:.0%}"
+        every = f"{self.span / self.sample_rate:g} s" if self.sample_rate else f"{self.span} samples"
+        return f"the last {self.fraction:.0%} of every {every}"
 
     def long_enough(self, samples: int, need: int) -> bool:
         """Whether every span trains on `need` samples and MIN_VALIDATION_SAMPLES are held out in all."""
@@ -60,11 +98,33 @@ class Holdout:
                 and sum(hi - cut for _, cut, hi in pieces) >= MIN_VALIDATION_SAMPLES)
 
     def shortest(self, samples: int, need: int) -> Optional[int]:
-        """None when `samples` are long enough (long_enough); else the fewest samples that are."""
+        """None when `samples` are long enough (long_enough); else the fewest samples from
+        `samples` up that are. A span must train on `need` samples (training_span)."""
         if self.long_enough(samples, need):
             return None
-        # No length below this bound passes: int() and the spans' rounding take under one sample
-        # off each span's share.
-        bound = int(max(self.spans * (need / (1 - self.fraction) - 1),
-                        (MIN_VALIDATION_SAMPLES - self.spans) / self.fraction)) - 1
+        # No length below this bound passes: int() takes under one sample off each share. From
+        # two spans on every span trains on `need` (training_span), and the audio held out grows
+        # with the length, so the search ends.
+        # A span holds out at most fraction x its length + 1, so n (fraction + 1 / span) in all.
+        per_sample = self.fraction + (1 / self.span if self.span else 0)
+        bound = int(max(need / (1 - self.fraction), (MIN_VALIDATION_SAMPLES - 1) / per_sample)) - 1
         return next(m for m in itertools.count(max(samples, bound)) if self.long_enough(m, need))
+
+
+def training_span(span_seconds: Optional[float], sample_rate: float, fraction: float, need: int) -> Optional[int]:
+    """Samples per span for `span_seconds` at `sample_rate`, lengthened where a span's trained
+    part would not hold `need` samples (a training segment and its warm-up)."""
+    if span_seconds is None:
+        return None
+    fits = math.ceil(need / (1 - fraction))
+    while int(fits * (1 - fraction)) < need:  # as pieces() rounds, float error included
+        fits += 1
+    return max(round(span_seconds * sample_rate), fits)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)

@@ -4,7 +4,7 @@ The prediction is the model file running in the C++ kernel (neuralfx.load), i.e.
 The audio comes from a given (input, target) pair, or, for models built by
 training/build_presets.py, from the captures remade from the model's metadata ("capture":
 capture signal seed and the Pedalboard device at each trained setting), scored on the held-out
-tail that training validated on; at a knob setting it was not trained on (--knob), on a whole
+audio that training validated on (metadata.validation); at a knob setting it was not trained on (--knob), on a whole
 capture of the signal training scored held-out settings with, the device set from the metadata's
 knob controls. Metrics: ESR as auraloss defines it (Wright and Välimäki,
 ICASSP 2020) and the multi-resolution STFT distance, the same functions training reports.
@@ -120,7 +120,7 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
              target_path: Optional[str | os.PathLike] = None, knobs: Optional[dict[str, float]] = None,
              whole: bool = False) -> Evaluation:
     """Runs the model file in the kernel on the given pair (all of it, knobs as given, else
-    defaults), or on the held-out tail of the captures its metadata describes (only those whose
+    defaults), or on the held-out audio of the captures its metadata describes (only those whose
     settings match `knobs`, when given), or with `whole` on all of those captures (the part
     trained on too), to score every section of the capture signal."""
     from . import load
@@ -169,7 +169,7 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
         if recipe["devices"]:
             captures = [Capture(aligned(c.pair), c.settings) for c in captures_from_recipe(recipe)]
             signal_seconds = float(recipe["seconds"])
-            trained = Holdout.of_model(config)
+            trained = Holdout.of_model(meta, effect.sample_rate)
             held = WHOLE if whole else trained
             source = ((f"the whole training captures (all but {trained.describe()} trained on)" if whole else
                        f"held-out audio of the training captures ({trained.describe()} of each)")

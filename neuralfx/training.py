@@ -3,8 +3,9 @@
 Truncated back-propagation through time after Wright et al. (DAFx 2019): random segments, a
 warm-up run without gradients to settle the recurrent state, then one optimizer step per
 `tbptt_samples` chunk. Validation runs the exported model in the C++ kernel on held-out audio
-(the last `validation_fraction` of each of `validation_spans` spans of every capture:
-neuralfx.holdout), so the recorded ESR is the one of the file that ships. Early stopping keeps the best validated weights."""
+(the last `validation_fraction` of every `validation_span_seconds` of each capture:
+neuralfx.holdout), so the recorded ESR is the one of the file that ships. Early stopping keeps
+the best validated weights."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from .alignment import DEFAULT_MAX_LATENCY_SECONDS, Alignment
 from .architectures import ARCHITECTURES
 from .capture import CapturePair
 from .datacheck import describe_alignment, prepare
-from .holdout import DEFAULT_FRACTION, MIN_VALIDATION_SAMPLES, Holdout
+from .holdout import DEFAULT_FRACTION, MIN_VALIDATION_SAMPLES, VALIDATION_CONTEXT, Holdout, training_span
 from .dsp.params import optimizer_groups, step
 from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
@@ -38,9 +39,6 @@ from .scores import esr_text
 
 if TYPE_CHECKING:
     from .effects import NeuralEffect
-
-# Samples of context fed before validation audio so the state has settled when scoring starts.
-VALIDATION_WARMUP = 4096
 
 
 @dataclass
@@ -62,9 +60,9 @@ class TrainConfig:
     max_steps: Optional[int] = 4000  # None: no step limit (max_seconds or early stopping ends the run)
     max_seconds: Optional[float] = None
     validation_fraction: float = DEFAULT_FRACTION
-    # Held out: the last validation_fraction of each of this many equal spans of a capture, so
-    # that validation hears all of it (one span: its end alone; neuralfx.holdout).
-    validation_spans: int = 8
+    # Held out: the last validation_fraction of every span of this length, so that validation
+    # hears all of a capture (None: its end alone; neuralfx.holdout).
+    validation_span_seconds: Optional[float] = 1.0
     validate_every: int = 100
     patience: int = 8
     loss: LossWeights = field(default_factory=LossWeights)
@@ -84,19 +82,24 @@ class TrainConfig:
     def __post_init__(self) -> None:
         # From Python these reached train() unchecked: validate_every=0 divided by zero,
         # chunks_per_segment=0 raised an UnboundLocalError, learning_rate=-1 trained away from the target.
+        optional = ("max_steps", "max_seconds", "validation_span_seconds")  # None: no limit, no spans
         for name in ("hidden_size", "num_layers", "batch_size", "warmup_samples", "tbptt_samples", "chunks_per_segment",
-                     "max_steps", "validation_spans", "validate_every", "patience"):
+                     "max_steps", "validate_every", "patience"):
             value = getattr(self, name)
-            if value is None and name == "max_steps":
+            if value is None and name in optional:
                 continue
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"TrainConfig.{name} must be a whole number >= 1, got {value!r}")
-        for name in ("learning_rate", "dsp_lr_scale", "max_seconds"):
+        for name in ("learning_rate", "dsp_lr_scale", "max_seconds", "validation_span_seconds"):
             value = getattr(self, name)
-            if value is None and name == "max_seconds":
+            if value is None and name in optional:
                 continue
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
                 raise ValueError(f"TrainConfig.{name} must be a number above 0, got {value!r}")
+        fraction = self.validation_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < fraction < 1:
+            raise ValueError(f"TrainConfig.validation_fraction must be above 0 and below 1 (the share of every capture "
+                             f"validated on), got {fraction!r}")
 
 
 # The TrainConfig entries that choose build_model's network.
@@ -126,6 +129,7 @@ class TrainResult:
     model_given: bool = False
     # Validation ESR of each capture alone, in capture order, where there are several.
     validation_esr_per_capture: list[float] = field(default_factory=list)
+    holdout: Optional[Holdout] = None  # what was validated on
 
     def metadata(self, trained_on: str, config: TrainConfig, name: str = "") -> dict:
         extra = {"heldout_esr": self.heldout_esr} if self.heldout_esr else {}
@@ -146,6 +150,7 @@ class TrainResult:
             "neuralfx_version": __version__,
             "config": settings,
             "alignment": [a.to_json() for a in self.alignments],
+            **({"validation": self.holdout.to_json()} if self.holdout else {}),
             **extra,
             "history": compact_history(self.history),
         }
@@ -223,9 +228,13 @@ def build_model(config: TrainConfig, sample_rate: float, knobs: Sequence[Knob] =
         raise ValueError(f"TrainConfig.arch: unknown architecture '{config.arch}' (choose one of {', '.join(ARCHITECTURES)})")
     return Model([block], sample_rate, knobs)
 
-def holdout(config: TrainConfig) -> Holdout:
-    """The audio of each capture that training holds out to validate on."""
-    return Holdout(config.validation_fraction, config.validation_spans)
+def training_holdout(config: TrainConfig, sample_rate: float, warmup: int) -> Holdout:
+    """The audio of each capture that training holds out to validate on, for a model warmed up
+    on `warmup` samples (warmup_length): every span trains on a whole segment, and each held-out
+    piece is scored after at least that much context."""
+    need = warmup + config.tbptt_samples * config.chunks_per_segment
+    span = training_span(config.validation_span_seconds, sample_rate, config.validation_fraction, need)
+    return Holdout(config.validation_fraction, span, max(VALIDATION_CONTEXT, warmup), sample_rate)
 
 
 def _check_settings(capture: Capture, what: str, knobs: Sequence[Knob]) -> None:
@@ -261,18 +270,14 @@ def check_held_out_level(target: np.ndarray, held: Holdout, what: str) -> None:
     power = float(np.mean(np.square(target, dtype=np.float64)))
     if not power_held > 1e-6 * power:
         level = "silent" if power_held == 0 else f"{10 * np.log10(power / power_held):.0f} dB below the whole"
-        cut = "the silence from the end" if held.spans == 1 else "the silent stretches"
+        cut = "the silence from the end" if held.span is None else "the silent stretches"
         raise ValueError(f"{held.describe()} of {what}, which is validated on, is {level}: cut {cut} of both files")
 
 
-def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Sequence[Knob], warmup: int) -> None:
+def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Sequence[Knob], warmup: int,
+                    held: Holdout) -> None:
     fraction = config.validation_fraction
-    if not 0 < fraction < 1:
-        raise ValueError(f"TrainConfig.validation_fraction must be above 0 and below 1 (the share of every capture "
-                         f"validated on), got {fraction}")
-    held = holdout(config)
     need = warmup + config.tbptt_samples * config.chunks_per_segment
-    spans = f" of each of its {held.spans} spans" if held.spans > 1 else ""
     rate = captures[0].pair.sample_rate
     for i, c in enumerate(captures):
         n = len(c.pair.input)
@@ -280,9 +285,9 @@ def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Seq
         if shortest is not None:
             raise ValueError(
                 f"capture {i} is too short ({n} samples, {n / rate:.2f} s): it needs at least {shortest} samples "
-                f"({shortest / rate:.2f} s at {rate:g} Hz), {need} to train on (warm-up and one TBPTT segment) in the "
-                f"first {1 - fraction:.0%}{spans} and {MIN_VALIDATION_SAMPLES} held out to validate on; record longer "
-                "(from Python, a smaller TrainConfig.tbptt_samples, chunks_per_segment or validation_spans needs less)"
+                f"({shortest / rate:.2f} s at {rate:g} Hz), {need} to train on (warm-up and one TBPTT segment) before "
+                f"each held-out piece ({held.describe()}) and {MIN_VALIDATION_SAMPLES} held out in all to validate on; "
+                "record longer (from Python, a smaller TrainConfig.tbptt_samples or chunks_per_segment needs less)"
             )
         check_held_out_level(c.pair.target, held, f"capture {i}'s target")
         _check_settings(c, f"capture {i}", knobs)
@@ -327,14 +332,14 @@ WHOLE = Holdout(1.0)
 def heldout_predictions(effect: "NeuralEffect", captures: Sequence[Capture], held: Holdout) -> list[tuple[np.ndarray, np.ndarray]]:
     """(prediction, target) on each capture's held-out audio (its pieces in order), the
     prediction made by `effect` (a model file in the C++ kernel) at the capture's settings, each
-    piece after VALIDATION_WARMUP samples of context."""
+    piece after held.context samples of context."""
     out = []
     for c in captures:
         for name, value in c.settings.items():
             effect.set_knob(name, value)
         predicted = []
         for lo, hi in held.held_out(len(c.pair.input)):
-            context = max(0, lo - VALIDATION_WARMUP)
+            context = max(0, lo - held.context)
             predicted.append(effect.process(c.pair.input[context:hi], effect.sample_rate, reset=True)[lo - context :])
         out.append((np.concatenate(predicted), held.held_out_audio(c.pair.target)))
     return out
@@ -381,21 +386,22 @@ def train(
     torch.manual_seed(config.seed)
     model = model if model_given else build_model(config, sample_rate, knobs)
     warmup = warmup_length(model, config)
-    _check_captures(captures, config, knobs, warmup)
+    held = training_holdout(config, sample_rate, warmup)
+    _check_captures(captures, config, knobs, warmup, held)
     for i, c in enumerate(heldout):
         _check_settings(c, f"held-out capture {i}", knobs)
     threads_before = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)
     try:
-        return _train(captures, config, knobs, model, model_given, device, sample_rate, warmup, alignments, heldout,
-                      progress)
+        return _train(captures, config, knobs, model, model_given, device, sample_rate, warmup, held, alignments,
+                      heldout, progress)
     finally:
         torch.set_num_threads(threads_before)  # a notebook's torch kept one thread after train()
 
 
 def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], model: Model, model_given: bool,
-           device: torch.device, sample_rate: float, warmup: int, alignments: list[Alignment],
+           device: torch.device, sample_rate: float, warmup: int, held: Holdout, alignments: list[Alignment],
            heldout: list[Capture], progress: Callable[[str], None]) -> TrainResult:
     rank, world, started_distributed = _start_distributed(device)
     # Same initial weights everywhere (seeded in train), different batches on each rank.
@@ -410,7 +416,6 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
     inputs = [torch.from_numpy(c.pair.input) for c in captures]
     targets = [torch.from_numpy(c.pair.target) for c in captures]
     knob_values = [torch.tensor([k.normalize(c.settings[k.name]) for k in knobs], dtype=torch.float32) for c in captures]
-    held = holdout(config)
     # Every stretch trained on, as (capture, start, end); a segment lies inside one.
     stretches = [(i, lo, hi) for i, c in enumerate(captures) for lo, hi in held.trained(len(c.pair.input))]
     trained_samples = np.array([hi - lo for _, lo, hi in stretches], dtype=np.float64)
@@ -534,7 +539,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         dist.barrier()
         dist.destroy_process_group()
     return TrainResult(model, st.best_esr, st.best_stft, st.step, seconds, st.history, alignments, heldout_esr,
-                       model_given, per_capture)
+                       model_given, per_capture, held)
 
 
 @dataclass
@@ -565,7 +570,7 @@ def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainCon
         digest.update(json.dumps(c.settings, sort_keys=True).encode())
     layout = {"blocks": [[b.type_name, b.config()] for b in model.blocks], "knobs": [k.name for k in model.knobs],
               "learning_rate": config.learning_rate, "dsp_lr_scale": config.dsp_lr_scale,
-              "held_out": [config.validation_fraction, config.validation_spans]}
+              "held_out": [config.validation_fraction, config.validation_span_seconds]}
     digest.update(json.dumps(layout, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
@@ -592,15 +597,17 @@ def _model_layout(model: Model) -> str:
 
 
 def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, expected: str) -> _Progress:
-    """Resumes from `path`, first checking it was made for this run (`expected`: _run_fingerprint;
-    checkpoints from before the fingerprint are not checked)."""
+    """Resumes from `path`, first checking it was made for this run (`expected`: _run_fingerprint)."""
     data = torch.load(path, map_location="cpu", weights_only=True)
     made_for = data["progress"].get("data", "")
-    if made_for and made_for != expected:
+    if not made_for:  # its best ESR was validated on other audio (each capture's end)
+        raise ValueError(f"checkpoint '{path}' was made by an older neuralfx, which validated on other audio: delete "
+                         "it, or give this run another checkpoint path")
+    if made_for != expected:
         layout, ours = data.get("model_layout"), _model_layout(model)
         what = (f"it was made for {layout}, this run trains {ours}" if layout and layout != ours else
                 "other captures, settings or alignment, other blocks or configs, another learning_rate or dsp_lr_scale, "
-                "or other held-out audio (validation_fraction, validation_spans)")
+                "or other held-out audio (validation_fraction, validation_span_seconds)")
         raise ValueError(f"checkpoint '{path}' was trained on other data or another model ({what}): delete it, or "
                          "give this run another checkpoint path")
     try:

@@ -16,7 +16,7 @@ from neuralfx.capture import capture
 from neuralfx.dsp import ParametricEQ, Waveshaper
 from neuralfx.model import Model
 from neuralfx.models import LSTM
-from neuralfx.training import Capture, TrainConfig, holdout, train, validate
+from neuralfx.training import Capture, TrainConfig, train, training_holdout, validate, warmup_length
 
 from conftest import RATE, SIGNALS, kernel_blocks
 
@@ -49,8 +49,11 @@ def dsp_values(model: Model) -> dict[str, float]:
 def test_eq_lstm_eq_trains_end_to_end_exports_and_matches_the_kernel(amp_capture: Capture, tmp_path: Path) -> None:
     model = eq_lstm_eq()
     start = copy.deepcopy(dsp_values(model))
-    before = validate(model, [amp_capture], holdout(TrainConfig())).esr
-    result = train([amp_capture], TrainConfig(max_steps=60, **TINY), model=model)
+    config = TrainConfig(max_steps=60, **TINY)
+    held = training_holdout(config, amp_capture.pair.sample_rate, warmup_length(model, config))
+    before = validate(model, [amp_capture], held).esr
+    result = train([amp_capture], config, model=model)
+    assert result.holdout == held
     assert result.validation_esr < 0.5 * before, (before, result.validation_esr)
     # Gradients reached the DSP blocks on both sides of the network.
     moved = {k: v for k, v in dsp_values(result.model).items() if abs(v - start[k]) > 1e-3}

@@ -17,9 +17,10 @@ import torch
 
 import neuralfx
 from neuralfx import cli, modelfile
-from neuralfx.capture import SIGNAL_VERSION, capture, capture_signal
+from neuralfx.capture import SIGNAL_VERSION, capture, capture_signal, signal_sections
 from neuralfx.report import Evaluation, capture_recipe, log_axis_esr, segment_esr, transient_start
-from neuralfx.training import VALIDATION_WARMUP, Capture, TrainConfig, train
+from neuralfx.holdout import VALIDATION_CONTEXT
+from neuralfx.training import Capture, TrainConfig, train
 
 from conftest import random_lstm_model
 
@@ -97,21 +98,30 @@ def test_report_remakes_the_held_out_audio_from_metadata(trained, tmp_path: Path
     assert cli.main(["report", str(model), "-o", str(out)]) == 0
     for name in PLOTS:
         assert_png(out / name)
-    # Independently: the same capture, the last 15% of each eighth predicted after the training's
-    # warm-up context.
+    # Independently: the same capture, the last 15% of each second predicted after 4096 samples of
+    # context (the record in the metadata says so).
+    meta = modelfile.load(model).metadata
+    assert meta["validation"] == {"fraction": 0.15, "span_samples": RATE, "context_samples": 4096}
     x = capture_signal(RATE, SECONDS, SEED)
     y = device()(x[None], RATE)[0]
     effect = neuralfx.load(model)
-    predicted, held = [], []
-    for i in range(8):
-        lo, hi = i * len(x) // 8, (i + 1) * len(x) // 8
-        start = lo + int((hi - lo) * 0.85)
-        predicted.append(effect(x[start - VALIDATION_WARMUP : hi], RATE)[VALIDATION_WARMUP:])
-        held.append(y[start:hi])
-    expected = auraloss_esr(np.concatenate(predicted), np.concatenate(held))
+    predicted, held, at = [], [], []
+    for second in range(int(SECONDS)):
+        start, end = second * RATE + int(RATE * 0.85), (second + 1) * RATE
+        predicted.append(effect(x[start - 4096 : end], RATE)[4096:])
+        held.append(y[start:end])
+        at.append(np.arange(start, end))
+    p, t, at = (np.concatenate(a) for a in (predicted, held, at))
+    expected = auraloss_esr(p, t)
     assert summary_esr(out) == pytest.approx(expected, rel=1e-5)
+    # Each section's ESR over the held-out samples that lie in it.
+    summary = (out / "summary.txt").read_text()
+    for name, lo, hi in signal_sections(RATE, SECONDS):
+        inside = (at >= lo) & (at < hi)
+        assert inside.any(), name
+        reported = float(re.search(rf"  {name}: +ESR ([0-9.e+-]+)", summary).group(1))
+        assert reported == pytest.approx(auraloss_esr(p[inside], t[inside]), rel=1e-4), name
     # ... which is the ESR training measured for the weights it kept.
-    meta = modelfile.load(model).metadata
     assert expected == pytest.approx(meta["validation_esr"], rel=1e-5)
     history = meta["history"]
     assert history["step"] == [10, 20, 30]
@@ -119,10 +129,7 @@ def test_report_remakes_the_held_out_audio_from_metadata(trained, tmp_path: Path
 
 
 def test_whole_scores_every_section_of_the_capture_signal(trained, tmp_path: Path) -> None:
-    """--whole scores the captures trained on too, section by section (the held-out audio alone
-    is a sixth of each section)."""
-    from neuralfx.capture import signal_sections
-    from neuralfx.report import evaluate
+    """--whole scores the captures trained on too, section by section."""
 
     model, _, _ = trained
     sections = signal_sections(RATE, SECONDS)
@@ -131,7 +138,7 @@ def test_whole_scores_every_section_of_the_capture_signal(trained, tmp_path: Pat
     out = tmp_path / "whole"
     assert cli.main(["report", str(model), "-o", str(out), "--whole"]) == 0
     summary = (out / "summary.txt").read_text()
-    assert "the whole training captures (all but the last 15% of each of 8 spans trained on)" in summary
+    assert "the whole training captures (all but the last 15% of every 1 s trained on)" in summary
     # Each section's ESR, recomputed independently from the remade capture.
     x = capture_signal(RATE, SECONDS, SEED)
     y = device()(x[None], RATE)[0]
@@ -139,11 +146,6 @@ def test_whole_scores_every_section_of_the_capture_signal(trained, tmp_path: Pat
     for name, lo, hi in sections:
         reported = float(re.search(rf"  {name}: +ESR ([0-9.e+-]+)", summary).group(1))
         assert reported == pytest.approx(auraloss_esr(prediction[lo:hi], y[lo:hi]), rel=1e-4), name
-    # The default, the held-out audio, has a piece of every section (the chords alone, when training
-    # held out each capture's end).
-    default = evaluate(model)
-    assert {name for name, _, _ in default.sections} == {name for name, _, _ in sections}
-    assert sum(hi - lo for _, lo, hi in default.sections) == len(default.target)
 
 
 def test_knob_selects_a_trained_setting(tmp_path: Path, capsys) -> None:
@@ -161,7 +163,7 @@ def test_knob_selects_a_trained_setting(tmp_path: Path, capsys) -> None:
     y = device(devices[1][1])(x[None], RATE)[0]
     start = int(len(x) * (1 - 0.15))  # no config in the metadata: the default fraction
     effect = neuralfx.load(model, gain=8.0, tone=0.0)
-    expected = auraloss_esr(effect(x[start - VALIDATION_WARMUP :], RATE)[VALIDATION_WARMUP:], y[start:])
+    expected = auraloss_esr(effect(x[start - VALIDATION_CONTEXT :], RATE)[VALIDATION_CONTEXT:], y[start:])
     assert summary_esr(out) == pytest.approx(expected, rel=1e-5)
     assert not (out / "loss_curves.png").exists()  # no history in this file
     # Without the knob controls in its metadata (models built before they were kept), a setting

@@ -16,7 +16,8 @@ import neuralfx
 from neuralfx import modelfile
 from neuralfx.capture import capture
 from neuralfx.knobs import Knob
-from neuralfx.training import Capture, TrainConfig, build_model, holdout, train, validate
+from neuralfx.training import (Capture, TrainConfig, build_model, train, training_holdout, validate,
+                               warmup_length)
 
 TINY = dict(hidden_size=8, batch_size=4, tbptt_samples=512, chunks_per_segment=2, warmup_samples=256,
             validate_every=20, learning_rate=1e-2)
@@ -40,9 +41,12 @@ def test_training_reduces_validation_error_and_exports(drive_capture: Capture, t
 
     config = TrainConfig(max_steps=60, patience=100, **TINY)
     torch.manual_seed(config.seed)
-    before = validate(build_model(config, 48000), [drive_capture], holdout(config)).esr
+    untrained = build_model(config, 48000)
+    held = training_holdout(config, 48000, warmup_length(untrained, config))
+    before = validate(untrained, [drive_capture], held).esr
     lines: list[str] = []
     result = train([drive_capture], config, progress=lines.append)
+    assert result.holdout == held
     assert result.steps == 60
     assert result.validation_esr < 0.5 * before, (before, result.validation_esr)
     assert any("validation ESR" in line for line in lines)
@@ -50,7 +54,8 @@ def test_training_reduces_validation_error_and_exports(drive_capture: Capture, t
     path = result.model.save(tmp_path / "m.nfx", result.metadata("test device", config, name="m"))
     meta = modelfile.load(path).metadata
     assert meta["validation_esr"] == pytest.approx(result.validation_esr)
-    again = validate(neuralfx.model.Model.load(path), [drive_capture], holdout(config)).esr
+    again = validate(neuralfx.model.Model.load(path), [drive_capture], result.holdout).esr
+    assert meta["validation"] == {"fraction": 0.15, "span_samples": 48000, "context_samples": 4096}
     assert again == pytest.approx(result.validation_esr, rel=1e-4)
 
 
@@ -94,7 +99,7 @@ def test_knob_conditioned_training_uses_each_captures_setting(monkeypatch) -> No
     assert result.metadata("t", config)["heldout_esr"] == result.heldout_esr
     assert any(line.startswith("held-out setting drive=10: ESR") for line in lines)
     # The pooled validation ESR weighs the loud capture most; each capture's own is printed and kept.
-    alone = [validate(result.model, [c], holdout(config)).esr for c in caps]
+    alone = [validate(result.model, [c], result.holdout).esr for c in caps]
     assert result.validation_esr_per_capture == pytest.approx(alone, rel=1e-6)
     assert result.metadata("t", config)["validation_esr_per_capture"] == result.validation_esr_per_capture
     assert any(line.startswith("validation ESR per capture (the pooled one weighs loud captures most): 0 (drive=0): ")
@@ -130,15 +135,15 @@ def test_a_capture_whose_validated_tail_is_silent_is_refused(drive_capture: Capt
                          target=np.concatenate([pair.target[:cut], np.zeros(len(pair.target) - cut, np.float32)]))
     with pytest.raises(ValueError, match=r"the last 15% of capture 0's target, which is validated on, is silent: "
                                          r"cut the silence from the end of both files"):
-        train([Capture(silent_end)], TrainConfig(**TINY, validation_spans=1), progress=lambda s: None)
-    # Held out from eight spans (the default), a silent end leaves sound to validate on; silence
-    # in every held-out piece does not.
-    held = holdout(TrainConfig())
+        train([Capture(silent_end)], TrainConfig(**TINY, validation_span_seconds=None), progress=lambda s: None)
+    # Held out from every 1 s (the default), a silent end leaves sound to validate on; silence in
+    # every held-out piece does not.
+    held = training_holdout(TrainConfig(**TINY), 48000, TINY["warmup_samples"])
     quiet = np.ones(len(pair.input), np.float32)
     for lo, hi in held.held_out(len(quiet)):
         quiet[lo:hi] = 0
     silent_pieces = replace(pair, input=pair.input * quiet, target=pair.target * quiet)
-    with pytest.raises(ValueError, match=r"the last 15% of each of 8 spans of capture 0's target, which is validated "
+    with pytest.raises(ValueError, match=r"the last 15% of every 1 s of capture 0's target, which is validated "
                                          r"on, is silent: cut the silent stretches of both files"):
         train([Capture(silent_pieces)], TrainConfig(**TINY), progress=lambda s: None)
 
