@@ -70,14 +70,24 @@ def _whitened_correlation(x: np.ndarray, y: np.ndarray, lags: np.ndarray) -> np.
     return c[lags]  # negative lags index from the end: the target leading the input
 
 
-def _correlate(x: np.ndarray, y: np.ndarray, search: int, exclusion: int) -> tuple[np.ndarray, np.ndarray, int, float]:
-    """(lags, correlation, index of its peak, ambiguity) over lags -search..search."""
-    search = min(search, len(x) - 1, len(y) - 1)
-    lags = np.arange(-search, search + 1)
+def _correlate(x: np.ndarray, y: np.ndarray, search: int, wide: int,
+               exclusion: int) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """(lags, correlation, index of its peak, ambiguity) over lags -wide..wide. The peak and the
+    ambiguity are those within -search..search, unless a peak beyond is more than 1 /
+    AMBIGUITY_LIMIT times stronger: the device's response then lies outside the lags searched,
+    and that peak is returned (a latency above the maximum, or a target that leads)."""
+    wide = min(wide, len(x) - 1, len(y) - 1)
+    search = min(search, wide)
+    lags = np.arange(-wide, wide + 1)
     c = _whitened_correlation(x, y, lags)
-    peak = int(np.argmax(np.abs(c)))
-    far = np.abs(lags - lags[peak]) > exclusion
-    ambiguity = float(np.max(np.abs(c[far])) / np.abs(c[peak])) if far.any() and np.abs(c[peak]) > 0 else 1.0
+    magnitude = np.abs(c)
+    inside = np.abs(lags) <= search
+    peak = int(np.argmax(np.where(inside, magnitude, -1.0)))
+    strongest = int(np.argmax(magnitude))
+    if magnitude[peak] < AMBIGUITY_LIMIT * magnitude[strongest]:
+        peak = strongest
+    far = inside & (np.abs(lags - lags[peak]) > exclusion)
+    ambiguity = float(np.max(magnitude[far]) / magnitude[peak]) if far.any() and magnitude[peak] > 0 else 1.0
     return lags, c, peak, ambiguity
 
 
@@ -89,13 +99,16 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     if not max_latency_seconds > 0:
         raise ValueError(f"max_latency_seconds must be > 0, got {max_latency_seconds}")
     max_lag = int(round(max_latency_seconds * sample_rate))
-    # Twice the maximum is searched so that a latency beyond it is reported as such, not as noise,
-    # and never less than twice the default: with --max-latency 0.001 a device 5 ms late was
-    # searched over 2 ms only, read as 0.92 ms off a side lobe, and trained misaligned.
-    search = 2 * max(max_lag, int(round(DEFAULT_MAX_LATENCY_SECONDS * sample_rate)))
+    # Twice the maximum is searched so that a latency beyond it is reported as such, not as noise.
+    # Twice the default's lags are correlated too, for a response far beyond a small maximum: with
+    # --max-latency 0.001 a device 5 ms late read 0.92 ms off a side lobe and trained misaligned.
+    # Only peaks within the search count against the ambiguity: a delay pedal's echoes further out
+    # are its sound, not another alignment.
+    search = 2 * max_lag
+    wide = max(search, 2 * int(round(DEFAULT_MAX_LATENCY_SECONDS * sample_rate)))
     exclusion = int(PEAK_EXCLUSION_SECONDS * sample_rate)
-    length = int(WHOLE_PAIR_SECONDS * sample_rate) + search
-    lags, c, peak, ambiguity = _correlate(input[:length], target[:length], search, exclusion)
+    length = int(WHOLE_PAIR_SECONDS * sample_rate) + wide
+    lags, c, peak, ambiguity = _correlate(input[:length], target[:length], search, wide, exclusion)
     if not np.abs(c[peak]) > 0:
         raise AlignmentError("input and target do not correlate at all: check that the target is the device's "
                              "response to this input")
@@ -120,7 +133,7 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     if latency > max_lag:
         raise AlignmentError(
             f"the device's latency is {latency} samples ({latency / sample_rate:.3f} s; lags up to "
-            f"{search / sample_rate:g} s searched), above the maximum of {max_latency_seconds:g} s: if that is right, raise max_latency_seconds (--max-latency); otherwise "
+            f"{wide / sample_rate:g} s searched), above the maximum of {max_latency_seconds:g} s: if that is right, raise max_latency_seconds (--max-latency); otherwise "
             "the files are misaligned")
     return Alignment(latency, bool(c[peak] < 0), ambiguity, float(sample_rate))
 

@@ -129,8 +129,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"knobs:          {', '.join(f'{k.name} [{k.min:g}..{k.max:g}] {k.unit}'.rstrip() for k in mf.knobs) or 'none'}")
     meta = mf.metadata
     if "validation_esr" in meta:
-        held = (f" (held out: {Holdout.of_model(meta, mf.sample_rate).describe()} of each capture)"
-                if "validation" in meta or isinstance(meta.get("config"), dict) else "")
+        held = ""
+        if "validation" in meta or isinstance(meta.get("config"), dict):
+            try:
+                held = f" (held out: {Holdout.of_model(meta, mf.sample_rate).describe()} of each capture)"
+            except ValueError as e:  # the rest of the file is still worth showing
+                held = f" (held-out audio unknown: {e})"
         print(f"validation ESR: {esr_text(meta['validation_esr'])}{held}")
     for key, value in meta.get("heldout_esr", {}).items():
         print(f"held-out ESR:   {esr_text(value)} at {', '.join(f'{k}={v:g}' for k, v in json.loads(key).items())}")

@@ -97,9 +97,13 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
                 raise ValueError(f"TrainConfig.{name} must be a number above 0, got {value!r}")
         fraction = self.validation_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < fraction < 1:
-            raise ValueError(f"TrainConfig.validation_fraction must be above 0 and below 1 (the share of every capture "
-                             f"validated on), got {fraction!r}")
+        # Below 0.001 nothing may be held out at all (1 - 1e-17 is 1.0 in floating point).
+        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0.001 <= fraction < 1:
+            raise ValueError(f"TrainConfig.validation_fraction must be at least 0.001 and below 1 (the share of every "
+                             f"capture validated on), got {fraction!r}")
+        if self.validation_span_seconds is not None and not self.validation_span_seconds <= 86400:
+            raise ValueError(f"TrainConfig.validation_span_seconds must be at most 86400 (a day) or None (hold out "
+                             f"each capture's end), got {self.validation_span_seconds!r}")
 
 
 # The TrainConfig entries that choose build_model's network.
@@ -433,7 +437,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         k = torch.stack(ks)[:, :, None].expand(-1, -1, segment)
         return torch.stack(xs).to(device), torch.stack(ys).to(device), k.to(device)
 
-    st = _Progress(best_state=copy.deepcopy(model.state_dict()), data=_run_fingerprint(captures, model, config))
+    st = _Progress(best_state=copy.deepcopy(model.state_dict()), data=_run_fingerprint(captures, model, config, held))
     if config.checkpoint and Path(config.checkpoint).exists():
         saved = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st.data)
         st = replace(saved, data=st.data)
@@ -558,7 +562,7 @@ class _Progress:
     data: str = ""  # _run_fingerprint of the run
 
 
-def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainConfig) -> str:
+def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainConfig, held: Holdout) -> str:
     """A digest of what a checkpoint must match to be resumed: the (aligned) audio and knob
     settings trained on and held out, the model's blocks and configs (a template's grey-box chain
     with another band mode has weights of the same shapes), and the step sizes its optimizer state
@@ -570,7 +574,7 @@ def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainCon
         digest.update(json.dumps(c.settings, sort_keys=True).encode())
     layout = {"blocks": [[b.type_name, b.config()] for b in model.blocks], "knobs": [k.name for k in model.knobs],
               "learning_rate": config.learning_rate, "dsp_lr_scale": config.dsp_lr_scale,
-              "held_out": [config.validation_fraction, config.validation_span_seconds]}
+              "held_out": held.to_json()}  # the split made, which depends on the segment length too
     digest.update(json.dumps(layout, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
@@ -607,7 +611,8 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Gen
         layout, ours = data.get("model_layout"), _model_layout(model)
         what = (f"it was made for {layout}, this run trains {ours}" if layout and layout != ours else
                 "other captures, settings or alignment, other blocks or configs, another learning_rate or dsp_lr_scale, "
-                "or other held-out audio (validation_fraction, validation_span_seconds)")
+                "or other held-out audio (validation_fraction, validation_span_seconds, or a segment length that "
+                "changed the spans)")
         raise ValueError(f"checkpoint '{path}' was trained on other data or another model ({what}): delete it, or "
                          "give this run another checkpoint path")
     try:

@@ -95,6 +95,16 @@ def test_latency_above_the_maximum_is_refused(signal: np.ndarray) -> None:
         detect(signal, delayed(amp(), 240, signal), RATE, max_latency_seconds=0.001)
 
 
+def test_a_delay_pedals_echoes_beyond_a_small_maximum_do_not_count_against_it(signal: np.ndarray) -> None:
+    """The echoes of a delay (0.12-0.5 s, 50 % feedback) lie beyond a 10 ms maximum: they are the
+    device's sound, and the pair aligns on its dry path (refused as ambiguous when every lag
+    correlated counted)."""
+    for seconds in (0.12, 0.3):
+        device = pedalboard.Pedalboard([pedalboard.Distortion(drive_db=10),
+                                        pedalboard.Delay(delay_seconds=seconds, feedback=0.5, mix=0.5)])
+        assert detect(signal, delayed(device, 96, signal), RATE, max_latency_seconds=0.01).latency == 96
+
+
 def test_unrelated_target_is_ambiguous() -> None:
     x = np.concatenate([plucks(3.0), noise(2.0, seed=1)])
     y = np.concatenate([plucks(3.0, seed=5), noise(2.0, seed=2)])

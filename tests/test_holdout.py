@@ -37,8 +37,25 @@ def test_shortest_is_the_shortest_that_holds_a_segment_in_every_span(need: int, 
     assert held.shortest(shortest, need) is None
     assert sum(hi - lo for lo, hi in held.held_out(shortest)) >= MIN_VALIDATION_SAMPLES
     assert all(hi - lo >= need for lo, hi in held.trained(shortest))
-    # Longer captures are long enough too: the search for the shortest stops.
-    assert all(held.long_enough(m, need) for m in range(shortest, shortest + 3 * (held.span or 1000), 97))
+
+
+@pytest.mark.parametrize("fraction", [0.04, 0.15, 0.5])
+@pytest.mark.parametrize("rate", [1000, 8000, 48000])
+def test_shortest_matches_a_search_one_sample_at_a_time(fraction: float, rate: int) -> None:
+    """Long enough is not monotone in the length (one more span shortens them all): from any
+    length, the answer is the first longer one that passes."""
+    for need in (1, 1280, 9216):
+        held = Holdout(fraction, training_span(1.0, rate, fraction, need))
+        for samples in (1, held.span - 1, 2 * held.span - 1, 2 * held.span, 7 * held.span + 3):
+            expected = samples
+            while not held.long_enough(expected, need):
+                expected += 1
+            assert held.shortest(samples, need) == (None if expected == samples else expected)
+
+
+def test_shortest_refuses_spans_that_cannot_train() -> None:
+    with pytest.raises(ValueError, match="spans of 1000 samples do not both train on 9216 samples"):
+        Holdout(0.15, 1000).shortest(100000, 9216)  # searched forever
 
 
 def test_a_span_is_lengthened_to_hold_a_training_segment() -> None:
@@ -116,6 +133,10 @@ def test_training_never_trains_on_held_out_audio(monkeypatch) -> None:
 def test_a_malformed_validation_record_is_refused(record) -> None:
     with pytest.raises(ValueError, match="metadata.validation is malformed"):
         Holdout.of_model({"validation": record}, 48000)
+    # Files without the record: their config's fraction, checked too (1.5 held out from before the start).
+    for fraction in (1.5, -0.2, None, "0.15"):
+        with pytest.raises(ValueError, match="metadata.config.validation_fraction is malformed"):
+            Holdout.of_model({"config": {"validation_fraction": fraction}}, 48000)
 
 
 def test_a_model_file_says_what_was_held_out() -> None:

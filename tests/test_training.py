@@ -14,6 +14,7 @@ import torch
 
 import neuralfx
 from neuralfx import modelfile
+from neuralfx.holdout import Holdout
 from neuralfx.capture import capture
 from neuralfx.knobs import Knob
 from neuralfx.training import (Capture, TrainConfig, build_model, train, training_holdout, validate,
@@ -56,6 +57,8 @@ def test_training_reduces_validation_error_and_exports(drive_capture: Capture, t
     assert meta["validation_esr"] == pytest.approx(result.validation_esr)
     again = validate(neuralfx.model.Model.load(path), [drive_capture], result.holdout).esr
     assert meta["validation"] == {"fraction": 0.15, "span_samples": 48000, "context_samples": 4096}
+    assert isinstance(meta["validation"]["span_samples"], int)  # 48000.0 would be refused when read
+    assert Holdout.of_model(meta, 48000) == result.holdout
     assert again == pytest.approx(result.validation_esr, rel=1e-4)
 
 
@@ -120,10 +123,14 @@ def test_too_short_or_mismatched_captures_are_refused(drive_capture: Capture) ->
     other = Capture(replace(drive_capture.pair, sample_rate=44100))
     with pytest.raises(ValueError, match="different sample rates"):
         train([drive_capture, other], TrainConfig(**TINY), progress=lambda s: None)
-    # 0 or 1 left nothing to validate or train on, and the search for the shortest length never ended.
-    for fraction in (0.0, 1.0):
-        with pytest.raises(ValueError, match=f"validation_fraction must be above 0 and below 1.*got {fraction}"):
-            train([short], TrainConfig(**TINY, validation_fraction=fraction), progress=lambda s: None)
+    # 0 or 1 left nothing to validate or train on, and the search for the shortest length never
+    # ended; so did 1e-17 (1 - 1e-17 is 1.0: nothing held out).
+    for fraction in (0.0, 1.0, 1e-17):
+        with pytest.raises(ValueError, match=f"validation_fraction must be at least 0.001 and below 1.*got {fraction}"):
+            TrainConfig(**TINY, validation_fraction=fraction)
+    for seconds in (0.0, 1e305):  # the second overflowed converting seconds to samples
+        with pytest.raises(ValueError, match=f"TrainConfig.validation_span_seconds must be"):
+            TrainConfig(**TINY, validation_span_seconds=seconds)
 
 
 def test_a_capture_whose_validated_tail_is_silent_is_refused(drive_capture: Capture) -> None:
