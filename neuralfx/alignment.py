@@ -87,7 +87,10 @@ def _correlate(x: np.ndarray, y: np.ndarray, search: int, wide: int,
     if magnitude[peak] < AMBIGUITY_LIMIT * magnitude[strongest]:
         peak = strongest
     far = inside & (np.abs(lags - lags[peak]) > exclusion)
-    ambiguity = float(np.max(magnitude[far]) / magnitude[peak]) if far.any() and magnitude[peak] > 0 else 1.0
+    if not magnitude[peak] > 0:
+        return lags, c, peak, 1.0
+    # No lag searched lies beyond the exclusion (a maximum of about 1 ms): no second peak to find.
+    ambiguity = float(np.max(magnitude[far]) / magnitude[peak]) if far.any() else 0.0
     return lags, c, peak, ambiguity
 
 
@@ -133,7 +136,7 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     if latency > max_lag:
         raise AlignmentError(
             f"the device's latency is {latency} samples ({latency / sample_rate:.3f} s; lags up to "
-            f"{wide / sample_rate:g} s searched), above the maximum of {max_latency_seconds:g} s: if that is right, raise max_latency_seconds (--max-latency); otherwise "
+            f"{wide / sample_rate:g} s correlated), above the maximum of {max_latency_seconds:g} s: if that is right, raise max_latency_seconds (--max-latency); otherwise "
             "the files are misaligned")
     return Alignment(latency, bool(c[peak] < 0), ambiguity, float(sample_rate))
 

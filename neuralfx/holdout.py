@@ -32,6 +32,8 @@ import numpy as np
 # Held-out samples a capture needs at the least: fewer give an ESR too noisy to stop on.
 MIN_VALIDATION_SAMPLES = 2048
 DEFAULT_FRACTION = 0.15  # TrainConfig.validation_fraction's default
+# Below it nothing may be held out at all (1 - 1e-17 is 1.0 in floating point).
+MIN_FRACTION = 0.001
 # Samples of input run before each held-out piece so that the model's state has settled when
 # scoring starts: the kernel's output there is what it gives mid-stream.
 VALIDATION_CONTEXT = 4096
@@ -52,18 +54,18 @@ class Holdout:
         if record is None:
             config = metadata.get("config") if isinstance(metadata.get("config"), dict) else {}
             fraction = config.get("validation_fraction", DEFAULT_FRACTION)
-            if not (_number(fraction) and 0 < fraction < 1):
+            if not (_number(fraction) and MIN_FRACTION <= fraction < 1):
                 raise ValueError(f"metadata.config.validation_fraction is malformed ({fraction!r}): expected a number "
-                                 "above 0 and below 1")
+                                 f"from {MIN_FRACTION} and below 1")
             return cls(float(fraction), sample_rate=sample_rate)
         try:
             fraction, span, context = record["fraction"], record["span_samples"], record["context_samples"]
         except (KeyError, TypeError):
             raise ValueError(f"metadata.validation is malformed ({record!r}): expected fraction, span_samples and "
                              "context_samples") from None
-        if not (_number(fraction) and 0 < fraction <= 1 and (span is None or _whole(span) and span >= 1)
+        if not (_number(fraction) and MIN_FRACTION <= fraction <= 1 and (span is None or _whole(span) and span >= 1)
                 and _whole(context) and context >= 0):
-            raise ValueError(f"metadata.validation is malformed ({record!r}): fraction in (0, 1], span_samples a "
+            raise ValueError(f"metadata.validation is malformed ({record!r}): fraction in [{MIN_FRACTION}, 1], span_samples a "
                              "whole number >= 1 or null, context_samples a whole number >= 0")
         return cls(float(fraction), span, context, sample_rate)
 
@@ -95,10 +97,11 @@ class Holdout:
 
     def describe(self) -> str:
         """Which audio is held out, for messages: "the last 15%", "the last 15% of every 2 s"."""
+        share = f"the last {self.fraction * 100:.3g}%"
         if self.span is None:
-            return f"the last {self.fraction:.0%}"
+            return share
         every = f"{self.span / self.sample_rate:g} s" if self.sample_rate else f"{self.span} samples"
-        return f"the last {self.fraction:.0%} of every {every}"
+        return f"{share} of every {every}"
 
     def long_enough(self, samples: int, need: int) -> bool:
         """Whether every span trains on `need` samples and MIN_VALIDATION_SAMPLES are held out in all."""
@@ -111,10 +114,6 @@ class Holdout:
         `samples` up that are. Spans must train on `need` samples each (training_span)."""
         if self.long_enough(samples, need):
             return None
-        if self.span is not None and not (int(self.span * (1 - self.fraction)) >= need
-                                          and self.span - int(self.span * (1 - self.fraction)) >= 1):
-            raise ValueError(f"spans of {self.span} samples do not both train on {need} samples and hold some out: "
-                             "make them with training_span")
         # Within the lengths that share one span count both shares grow with the length (a span's
         # held-out part, L - int(L (1 - fraction)), never shrinks as L grows), so the first length
         # that passes is found by halving. One more span shortens them all, so each count from the
@@ -127,6 +126,13 @@ class Holdout:
             elif count == 1:
                 lo, hi = samples, 2 * self.span
             else:
+                # Spans only get shorter as the count grows (toward self.span): past a count whose
+                # longest span cannot train on `need`, or whose shortest holds nothing out, no
+                # length passes.
+                longest, trained = (count + 1) * self.span // count, int(self.span * (1 - self.fraction))
+                if int(longest * (1 - self.fraction)) < need or trained == self.span:
+                    raise ValueError(f"spans of {self.span} samples do not both train on {need} samples and hold "
+                                     "some out: make them with training_span")
                 lo, hi = max(samples, count * self.span), (count + 1) * self.span
             found = self._first_long_enough(lo, hi, need)
             if found is not None:

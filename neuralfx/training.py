@@ -29,7 +29,8 @@ from .alignment import DEFAULT_MAX_LATENCY_SECONDS, Alignment
 from .architectures import ARCHITECTURES
 from .capture import CapturePair
 from .datacheck import describe_alignment, prepare
-from .holdout import DEFAULT_FRACTION, MIN_VALIDATION_SAMPLES, VALIDATION_CONTEXT, Holdout, training_span
+from .holdout import (DEFAULT_FRACTION, MIN_FRACTION, MIN_VALIDATION_SAMPLES, VALIDATION_CONTEXT, Holdout,
+                      training_span)
 from .dsp.params import optimizer_groups, step
 from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
@@ -97,10 +98,9 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
                 raise ValueError(f"TrainConfig.{name} must be a number above 0, got {value!r}")
         fraction = self.validation_fraction
-        # Below 0.001 nothing may be held out at all (1 - 1e-17 is 1.0 in floating point).
-        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0.001 <= fraction < 1:
-            raise ValueError(f"TrainConfig.validation_fraction must be at least 0.001 and below 1 (the share of every "
-                             f"capture validated on), got {fraction!r}")
+        if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not MIN_FRACTION <= fraction < 1:
+            raise ValueError(f"TrainConfig.validation_fraction must be at least {MIN_FRACTION} and below 1 (the share of "
+                             f"every capture validated on), got {fraction!r}")
         if self.validation_span_seconds is not None and not self.validation_span_seconds <= 86400:
             raise ValueError(f"TrainConfig.validation_span_seconds must be at most 86400 (a day) or None (hold out "
                              f"each capture's end), got {self.validation_span_seconds!r}")

@@ -86,7 +86,7 @@ def test_misaligned_pairs(pair: CapturePair) -> None:
     with pytest.raises(DataError, match="no clear peak"):
         prepare(unrelated)
     late = with_target(pair, np.pad(pair.target, (24000, 0))[: len(pair.target)])  # 0.5 s
-    with pytest.raises(DataError, match=r"latency is 24000 samples \(0.500 s; lags up to 2 s searched\), above the maximum of 0.25 s"):
+    with pytest.raises(DataError, match=r"latency is 24000 samples \(0.500 s; lags up to 2 s correlated\), above the maximum of 0.25 s"):
         prepare(late, max_latency_seconds=0.25)
 
 
