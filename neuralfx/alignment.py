@@ -136,8 +136,8 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     if latency > max_lag:
         raise AlignmentError(
             f"the device's latency is {latency} samples ({latency / sample_rate:.3f} s; lags up to "
-            f"{wide / sample_rate:g} s correlated), above the maximum of {max_latency_seconds:g} s: if that is right, raise max_latency_seconds (--max-latency); otherwise "
-            "the files are misaligned")
+            f"{wide / sample_rate:g} s correlated), above the maximum of {max_latency_seconds:g} s: if that is right, "
+            "raise max_latency_seconds (--max-latency); otherwise the files are misaligned")
     return Alignment(latency, bool(c[peak] < 0), ambiguity, float(sample_rate))
 
 

@@ -23,11 +23,13 @@ choose."""
 from __future__ import annotations
 
 import math
-import numbers
+import sys
 from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
+
+from .models.config_checks import check_float, check_int
 
 # Held-out samples a capture needs at the least: fewer give an ESR too noisy to stop on.
 MIN_VALIDATION_SAMPLES = 2048
@@ -53,21 +55,24 @@ class Holdout:
         record = metadata.get("validation")
         if record is None:
             config = metadata.get("config") if isinstance(metadata.get("config"), dict) else {}
-            fraction = config.get("validation_fraction", DEFAULT_FRACTION)
-            if not (_number(fraction) and MIN_FRACTION <= fraction < 1):
-                raise ValueError(f"metadata.config.validation_fraction is malformed ({fraction!r}): expected a number "
-                                 f"from {MIN_FRACTION} and below 1")
-            return cls(float(fraction), sample_rate=sample_rate)
+            value = config.get("validation_fraction", DEFAULT_FRACTION)
+            try:
+                fraction = check_float("validation_fraction", value, MIN_FRACTION, 1.0)
+                if fraction == 1:
+                    raise ValueError("validation_fraction must be below 1: training keeps some audio to train on")
+            except ValueError as e:
+                raise ValueError(f"metadata.config.validation_fraction is malformed ({value!r}): {e}") from None
+            return cls(fraction, sample_rate=sample_rate)
         try:
-            fraction, span, context = record["fraction"], record["span_samples"], record["context_samples"]
-        except (KeyError, TypeError):
-            raise ValueError(f"metadata.validation is malformed ({record!r}): expected fraction, span_samples and "
-                             "context_samples") from None
-        if not (_number(fraction) and MIN_FRACTION <= fraction <= 1 and (span is None or _whole(span) and span >= 1)
-                and _whole(context) and context >= 0):
-            raise ValueError(f"metadata.validation is malformed ({record!r}): fraction in [{MIN_FRACTION}, 1], span_samples a "
-                             "whole number >= 1 or null, context_samples a whole number >= 0")
-        return cls(float(fraction), span, context, sample_rate)
+            fraction = check_float("fraction", record["fraction"], MIN_FRACTION, 1.0)
+            span = record["span_samples"]
+            span = None if span is None else check_int("span_samples (or null)", span, 1, sys.maxsize)
+            context = check_int("context_samples", record["context_samples"], 0, sys.maxsize)
+        except (KeyError, TypeError, ValueError) as e:
+            reason = f"{e} is missing" if isinstance(e, KeyError) else str(e)
+            raise ValueError(f"metadata.validation is malformed ({record!r}): {reason}; expected fraction, "
+                             "span_samples and context_samples") from None
+        return cls(fraction, span, context, sample_rate)
 
     def to_json(self) -> dict[str, Any]:
         return {"fraction": self.fraction, "span_samples": self.span, "context_samples": self.context}
@@ -81,7 +86,7 @@ class Holdout:
         out = []
         for i in range(count):
             lo, hi = i * samples // count, (i + 1) * samples // count
-            out.append((lo, lo + int((hi - lo) * (1 - self.fraction)), hi))
+            out.append((lo, lo + trained_part(hi - lo, self.fraction), hi))
         return out
 
     def trained(self, samples: int) -> list[tuple[int, int]]:
@@ -115,7 +120,7 @@ class Holdout:
         if self.long_enough(samples, need):
             return None
         # Within the lengths that share one span count both shares grow with the length (a span's
-        # held-out part, L - int(L (1 - fraction)), never shrinks as L grows), so the first length
+        # held-out part, L - trained_part(L), never shrinks as L grows), so the first length
         # that passes is found by halving. One more span shortens them all, so each count from the
         # one `samples` has up is searched in turn; from two spans on, every span trains on `need`
         # and the audio held out grows with the count, so the search ends.
@@ -129,8 +134,8 @@ class Holdout:
                 # Spans only get shorter as the count grows (toward self.span): past a count whose
                 # longest span cannot train on `need`, or whose shortest holds nothing out, no
                 # length passes.
-                longest, trained = (count + 1) * self.span // count, int(self.span * (1 - self.fraction))
-                if int(longest * (1 - self.fraction)) < need or trained == self.span:
+                longest = (count + 1) * self.span // count
+                if trained_part(longest, self.fraction) < need or trained_part(self.span, self.fraction) == self.span:
                     raise ValueError(f"spans of {self.span} samples do not both train on {need} samples and hold "
                                      "some out: make them with training_span")
                 lo, hi = max(samples, count * self.span), (count + 1) * self.span
@@ -165,14 +170,11 @@ def training_span(span_seconds: Optional[float], sample_rate: float, fraction: f
     if span_seconds is None:
         return None
     fits = math.ceil(need / (1 - fraction))
-    while int(fits * (1 - fraction)) < need:  # as pieces() rounds, float error included
+    while trained_part(fits, fraction) < need:  # float error included
         fits += 1
     return max(round(span_seconds * sample_rate), fits)
 
 
-def _number(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _whole(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+def trained_part(span: int, fraction: float) -> int:
+    """Samples of a span of `span` samples trained on: the rest, its last `fraction`, is held out."""
+    return int(span * (1 - fraction))

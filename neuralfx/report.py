@@ -4,10 +4,11 @@ The prediction is the model file running in the C++ kernel (neuralfx.load), i.e.
 The audio comes from a given (input, target) pair, or, for models built by
 training/build_presets.py, from the captures remade from the model's metadata ("capture":
 capture signal seed and the Pedalboard device at each trained setting), scored on the held-out
-audio that training validated on (metadata.validation); at a knob setting it was not trained on (--knob), on a whole
-capture of the signal training scored held-out settings with, the device set from the metadata's
-knob controls. Metrics: ESR as auraloss defines it (Wright and Välimäki,
-ICASSP 2020) and the multi-resolution STFT distance, the same functions training reports.
+audio that training validated on (metadata.validation); at a knob setting it was not trained on
+(--knob), on a whole capture of the signal training scored held-out settings with, the device
+set from the metadata's knob controls. Metrics: ESR as auraloss defines it (Wright and
+Välimäki, ICASSP 2020) and the multi-resolution STFT distance, the same functions training
+reports.
 
 Writes into the output folder:
     loss_curves.png        training loss and validation ESR per validation (when the file has them)

@@ -232,12 +232,18 @@ def build_model(config: TrainConfig, sample_rate: float, knobs: Sequence[Knob] =
         raise ValueError(f"TrainConfig.arch: unknown architecture '{config.arch}' (choose one of {', '.join(ARCHITECTURES)})")
     return Model([block], sample_rate, knobs)
 
+
+def segment_length(config: TrainConfig, warmup: int) -> int:
+    """Samples of one training segment: its warm-up (warmup_length) and its TBPTT chunks."""
+    return warmup + config.tbptt_samples * config.chunks_per_segment
+
+
 def training_holdout(config: TrainConfig, sample_rate: float, warmup: int) -> Holdout:
     """The audio of each capture that training holds out to validate on, for a model warmed up
     on `warmup` samples (warmup_length): every span trains on a whole segment, and each held-out
     piece is scored after at least that much context."""
-    need = warmup + config.tbptt_samples * config.chunks_per_segment
-    span = training_span(config.validation_span_seconds, sample_rate, config.validation_fraction, need)
+    span = training_span(config.validation_span_seconds, sample_rate, config.validation_fraction,
+                         segment_length(config, warmup))
     return Holdout(config.validation_fraction, span, max(VALIDATION_CONTEXT, warmup), sample_rate)
 
 
@@ -280,8 +286,7 @@ def check_held_out_level(target: np.ndarray, held: Holdout, what: str) -> None:
 
 def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Sequence[Knob], warmup: int,
                     held: Holdout) -> None:
-    fraction = config.validation_fraction
-    need = warmup + config.tbptt_samples * config.chunks_per_segment
+    need = segment_length(config, warmup)
     rate = captures[0].pair.sample_rate
     for i, c in enumerate(captures):
         n = len(c.pair.input)
@@ -333,7 +338,8 @@ def score_settings(model: Model, captures: Sequence[Capture]) -> dict[str, float
 WHOLE = Holdout(1.0)
 
 
-def heldout_predictions(effect: "NeuralEffect", captures: Sequence[Capture], held: Holdout) -> list[tuple[np.ndarray, np.ndarray]]:
+def heldout_predictions(effect: "NeuralEffect", captures: Sequence[Capture],
+                        held: Holdout) -> list[tuple[np.ndarray, np.ndarray]]:
     """(prediction, target) on each capture's held-out audio (its pieces in order), the
     prediction made by `effect` (a model file in the C++ kernel) at the capture's settings, each
     piece after held.context samples of context."""
@@ -423,7 +429,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
     # Every stretch trained on, as (capture, start, end); a segment lies inside one.
     stretches = [(i, lo, hi) for i, c in enumerate(captures) for lo, hi in held.trained(len(c.pair.input))]
     trained_samples = np.array([hi - lo for _, lo, hi in stretches], dtype=np.float64)
-    segment = warmup + config.tbptt_samples * config.chunks_per_segment
+    segment = segment_length(config, warmup)
 
     def batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         which = rng.choice(len(stretches), size=config.batch_size, p=trained_samples / trained_samples.sum())
