@@ -14,6 +14,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from .architectures import ARCHITECTURES, RECURRENT
+from .schedules import LR_SCHEDULES
 from .scores import esr_text
 
 
@@ -244,6 +245,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.dsp_lr_scale and not args.template:  # it was ignored
         raise ValueError(f"--dsp-lr-scale sets the step of DSP blocks, which only a --template has; --arch {args.arch} "
                          "is a network alone")
+    if args.lr_schedule == "cosine" and args.max_minutes and not args.max_steps:
+        raise ValueError("--lr-schedule cosine decays over --max-steps, and --max-minutes alone sets no step limit: "
+                         "give --max-steps too, or leave --lr-schedule out")
     template = load_template(args.template) if args.template else None
     captures, heldout, knobs, what = _training_data(args)
     model = None
@@ -257,6 +261,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig(arch=args.arch, **sizes, **given,
                          max_steps=args.max_steps or (None if args.max_minutes else TrainConfig.max_steps),
                          max_seconds=args.max_minutes * 60 if args.max_minutes else None, seed=args.seed,
+                         lr_schedule=args.lr_schedule,
                          device=args.device, threads=args.threads, checkpoint=args.checkpoint,
                          max_latency_seconds=args.max_latency, polarity=args.polarity,
                          allow_clipping=args.allow_clipping)
@@ -433,6 +438,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-minutes", type=_positive(float),
                    help="stop after this much training time (with no step limit unless --max-steps is given); a run "
                         "resumed from --checkpoint counts the time of the runs before it")
+    t.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="auto",
+                   help="plateau: halve the learning rate when validation stalls; cosine: decay it to 0 over "
+                        "--max-steps; auto (default): cosine for a --template of DSP blocks alone given a step "
+                        "limit, plateau otherwise (TrainConfig.lr_schedule)")
     t.add_argument("--seed", type=_positive(int, zero=True), default=0)
     t.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, ...")
     t.add_argument("--threads", type=_positive(int), default=1, help="torch CPU threads (1 is fastest for small nets)")

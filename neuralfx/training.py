@@ -31,11 +31,12 @@ from .capture import CapturePair
 from .datacheck import describe_alignment, prepare
 from .holdout import (DEFAULT_FRACTION, MIN_FRACTION, MIN_VALIDATION_SAMPLES, VALIDATION_CONTEXT, Holdout,
                       training_span)
-from .dsp.params import optimizer_groups, step
+from .dsp.params import dsp_weight_ids, optimizer_groups, step
 from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
 from .model import Model
 from .models import GRU, LSTM, TCN, WaveNet
+from .schedules import LR_SCHEDULES, learning_rate_scheduler, resolve_schedule
 from .scores import esr_text
 
 if TYPE_CHECKING:
@@ -66,6 +67,10 @@ class TrainConfig:
     validation_span_seconds: Optional[float] = 1.0
     validate_every: int = 100
     patience: int = 8
+    # neuralfx.schedules: "plateau" halves the rate when validation stalls, "cosine" decays it
+    # to 0 over max_steps, as fit does; "auto" takes the cosine for DSP blocks alone (which the
+    # plateau left oscillating about the optimum) and the plateau for anything with a network.
+    lr_schedule: str = "auto"
     loss: LossWeights = field(default_factory=LossWeights)
     seed: int = 0
     device: str = "auto"
@@ -101,6 +106,10 @@ class TrainConfig:
         if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not MIN_FRACTION <= fraction < 1:
             raise ValueError(f"TrainConfig.validation_fraction must be at least {MIN_FRACTION} and below 1 (the share of "
                              f"every capture validated on), got {fraction!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"TrainConfig.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if self.lr_schedule == "cosine" and self.max_steps is None:
+            raise ValueError("TrainConfig.lr_schedule 'cosine' decays over max_steps: set max_steps, or use 'plateau'")
         if self.validation_span_seconds is not None and not self.validation_span_seconds <= 86400:
             raise ValueError(f"TrainConfig.validation_span_seconds must be at most 86400 (a day) or None (hold out "
                              f"each capture's end), got {self.validation_span_seconds!r}")
@@ -134,12 +143,13 @@ class TrainResult:
     # Validation ESR of each capture alone, in capture order, where there are several.
     validation_esr_per_capture: list[float] = field(default_factory=list)
     holdout: Optional[Holdout] = None  # what was validated on
+    lr_schedule: str = "plateau"  # the schedule taken ("auto" resolved)
 
     def metadata(self, trained_on: str, config: TrainConfig, name: str = "") -> dict:
         extra = {"heldout_esr": self.heldout_esr} if self.heldout_esr else {}
         if self.validation_esr_per_capture:
             extra["validation_esr_per_capture"] = self.validation_esr_per_capture
-        settings = asdict(config)
+        settings = {**asdict(config), "lr_schedule": self.lr_schedule}
         if self.model_given:  # the blocks say what the model is; "arch: lstm" would be untrue
             for key in ARCHITECTURE_KEYS:
                 del settings[key]
@@ -421,7 +431,9 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
     model.to(device)
     loss_fn = TrainingLoss(config.loss, config.tbptt_samples).to(device)
     optimizer = torch.optim.Adam(optimizer_groups(model, config.learning_rate, config.dsp_lr_scale))
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(config.patience // 3, 1))
+    schedule = _schedule(config, model)
+    cosine = schedule == "cosine"
+    scheduler = learning_rate_scheduler(optimizer, schedule, config.max_steps, config.patience)
 
     inputs = [torch.from_numpy(c.pair.input) for c in captures]
     targets = [torch.from_numpy(c.pair.target) for c in captures]
@@ -463,7 +475,8 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     progress(f"training {sum(p.numel() for p in model.parameters())} parameters on {device}"
              f"{f' x {world} processes' if world > 1 else ''}, "
-             f"{int(trained_samples.sum())} training samples at {sample_rate:g} Hz")
+             f"{int(trained_samples.sum())} training samples at {sample_rate:g} Hz, learning rate "
+             + (f"decaying along a cosine over {config.max_steps} steps" if cosine else "halved on plateaus"))
     done = _steps_spent(config, st.step) or _time_limit_spent(config, st.seconds)
     while not done:
         x, y, k = batch()
@@ -482,6 +495,8 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             step(optimizer, model)
+            if cosine:
+                scheduler.step()
             state = _detach(state)
             running.append(loss.item())
             st.step += 1
@@ -506,7 +521,8 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
                     st.best_esr_per_capture = checked.esr_per_capture if checked else []
                 else:
                     st.stale += 1
-                scheduler.step(val_esr)
+                if not cosine:
+                    scheduler.step(val_esr)
                 progress(f"step {st.step:5d}  {st.seconds:6.0f}s  train loss {st.history[-1]['train_loss']:.4f}  "
                          f"validation ESR {esr_text(val_esr)}{'  *' if improved else ''}")
                 if st.stale >= config.patience:
@@ -549,7 +565,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         dist.barrier()
         dist.destroy_process_group()
     return TrainResult(model, st.best_esr, st.best_stft, st.step, seconds, st.history, alignments, heldout_esr,
-                       model_given, per_capture, held)
+                       model_given, per_capture, held, schedule)
 
 
 @dataclass
@@ -568,6 +584,12 @@ class _Progress:
     data: str = ""  # _run_fingerprint of the run
 
 
+def _schedule(config: TrainConfig, model: Model) -> str:
+    """The learning-rate schedule the run takes (config.lr_schedule with "auto" resolved)."""
+    dsp = dsp_weight_ids(model)
+    return resolve_schedule(config.lr_schedule, config.max_steps, all(id(p) in dsp for p in model.parameters()))
+
+
 def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainConfig, held: Holdout) -> str:
     """A digest of what a checkpoint must match to be resumed: the (aligned) audio and knob
     settings trained on and held out, the model's blocks and configs (a template's grey-box chain
@@ -581,6 +603,9 @@ def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainCon
     layout = {"blocks": [[b.type_name, b.config()] for b in model.blocks], "knobs": [k.name for k in model.knobs],
               "learning_rate": config.learning_rate, "dsp_lr_scale": config.dsp_lr_scale,
               "held_out": held.to_json()}  # the split made, which depends on the segment length too
+    schedule = _schedule(config, model)
+    if schedule != "plateau":  # checkpoints made before the choice existed were all on the plateau
+        layout["lr_schedule"] = schedule
     digest.update(json.dumps(layout, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
@@ -616,7 +641,8 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Gen
     if made_for != expected:
         layout, ours = data.get("model_layout"), _model_layout(model)
         what = (f"it was made for {layout}, this run trains {ours}" if layout and layout != ours else
-                "other captures, settings or alignment, other blocks or configs, another learning_rate or dsp_lr_scale, "
+                "other captures, settings or alignment, other blocks or configs, another learning_rate, dsp_lr_scale "
+                "or lr_schedule, "
                 "or other held-out audio (validation_fraction, validation_span_seconds, or a segment length that "
                 "changed the spans)")
         raise ValueError(f"checkpoint '{path}' was trained on other data or another model ({what}): delete it, or "

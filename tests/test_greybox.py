@@ -54,6 +54,7 @@ def test_eq_lstm_eq_trains_end_to_end_exports_and_matches_the_kernel(amp_capture
     before = validate(model, [amp_capture], held).esr
     result = train([amp_capture], config, model=model)
     assert result.holdout == held
+    assert result.lr_schedule == "plateau"  # "auto" with a network in the chain
     assert result.validation_esr < 0.5 * before, (before, result.validation_esr)
     # Gradients reached the DSP blocks on both sides of the network.
     moved = {k: v for k, v in dsp_values(result.model).items() if abs(v - start[k]) > 1e-3}
@@ -84,6 +85,7 @@ def test_waveshaper_on_a_knob_and_gain_train_over_two_settings_and_match_the_ker
     model = Model([Waveshaper("tanh", RATE, knobs={"drive_db": "drive_db"}), Gain()], RATE, [drive])
     # All DSP, no network: full-size DSP steps (grey-box chains take a tenth, TrainConfig.dsp_lr_scale).
     result = train(captures, TrainConfig(max_steps=80, dsp_lr_scale=1.0, **TINY), knobs=[drive], model=model)
+    assert result.lr_schedule == "cosine"  # "auto" for DSP blocks alone
     assert abs(float(result.model.blocks[1].gain_db.detach()) + 6.0) < 0.5
     assert result.validation_esr < 0.01  # from 0.93 at the start
     path = result.model.save(tmp_path / "shaper.nfx")

@@ -57,6 +57,7 @@ def test_training_reduces_validation_error_and_exports(drive_capture: Capture, t
     assert meta["validation_esr"] == pytest.approx(result.validation_esr)
     again = validate(neuralfx.model.Model.load(path), [drive_capture], result.holdout).esr
     assert meta["validation"] == {"fraction": 0.15, "span_samples": 48000, "context_samples": 4096}
+    assert meta["config"]["lr_schedule"] == "plateau"  # "auto" resolved: a network
     assert isinstance(meta["validation"]["span_samples"], int)  # 48000.0 would be refused when read
     assert Holdout.of_model(meta, 48000) == result.holdout
     assert again == pytest.approx(result.validation_esr, rel=1e-4)
@@ -162,6 +163,10 @@ def test_config_values_that_cannot_train_are_refused() -> None:
                          ("warmup_samples", 0), ("learning_rate", -1.0), ("max_seconds", -5.0), ("patience", True)):
         with pytest.raises(ValueError, match=f"TrainConfig.{entry} must be"):
             TrainConfig(**{entry: value})
+    with pytest.raises(ValueError, match="TrainConfig.lr_schedule must be one of auto, plateau, cosine, got 'linear'"):
+        TrainConfig(lr_schedule="linear")
+    with pytest.raises(ValueError, match="'cosine' decays over max_steps: set max_steps, or use 'plateau'"):
+        TrainConfig(lr_schedule="cosine", max_steps=None)
 
 
 def test_convolutional_networks_warm_up_over_their_receptive_field() -> None:
@@ -225,6 +230,34 @@ def test_resumed_run_equals_uninterrupted_run(drive_capture: Capture, tmp_path: 
     assert resumed.validation_esr == straight.validation_esr
     for name, tensor in straight.model.state_dict().items():
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+
+
+def test_a_cosine_run_resumed_midway_equals_the_uninterrupted_run(drive_capture: Capture, tmp_path: Path) -> None:
+    # The cosine's rate is a function of the step and max_steps: a run killed after its step-20
+    # checkpoint and started again goes on exactly as if never stopped.
+    import shutil
+
+    checkpoint, midway = tmp_path / "run.ckpt", tmp_path / "midway.ckpt"
+
+    def keep_midway(line: str) -> None:
+        if line.startswith("step    40"):  # the checkpoint on disk is still the one of step 20
+            shutil.copy(checkpoint, midway)
+
+    config = TrainConfig(max_steps=60, patience=100, lr_schedule="cosine", checkpoint=str(checkpoint), **EXACT)
+    straight = train([drive_capture], config, progress=keep_midway)
+    assert straight.lr_schedule == "cosine"
+    rates = [torch.load(path, weights_only=True)["optimizer"]["param_groups"][0]["lr"] for path in (midway, checkpoint)]
+    assert rates[0] == pytest.approx(0.01 * 0.5 * (1 + np.cos(np.pi * 20 / 60)))
+    assert abs(rates[1]) < 1e-12  # decayed to 0 at max_steps
+    lines: list[str] = []
+    resumed = train([drive_capture], replace(config, checkpoint=str(midway)), progress=lines.append)
+    assert any("resumed from" in line and "step 20" in line for line in lines)
+    assert resumed.validation_esr == straight.validation_esr
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+    # A plateau run's checkpoint is not one of this run.
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train([drive_capture], replace(config, lr_schedule="plateau", checkpoint=str(midway)), progress=lambda s: None)
 
 
 def test_a_run_that_ends_inside_a_segment_leaves_a_checkpoint(drive_capture: Capture, tmp_path: Path) -> None:
