@@ -60,7 +60,9 @@ class Alignment:
                 "polarity": "inverted" if self.inverted else "normal"}
 
 
-def _whitened_correlation(x: np.ndarray, y: np.ndarray, lags: np.ndarray) -> np.ndarray:
+def impulse_response(x: np.ndarray, y: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """The whitened cross-correlation of y against x at `lags` (samples, y later than x for
+    positive ones): an estimate of the response of the device that made y from x."""
     n = len(x) + len(y)
     nfft = 1 << (n - 1).bit_length()  # no circular wrap-around between the lags searched
     spectrum_x = np.fft.rfft(x.astype(np.float64), nfft)
@@ -79,7 +81,7 @@ def _correlate(x: np.ndarray, y: np.ndarray, search: int, wide: int,
     wide = min(wide, len(x) - 1, len(y) - 1)
     search = min(search, wide)
     lags = np.arange(-wide, wide + 1)
-    c = _whitened_correlation(x, y, lags)
+    c = impulse_response(x, y, lags)
     magnitude = np.abs(c)
     inside = np.abs(lags) <= search
     peak = int(np.argmax(np.where(inside, magnitude, -1.0)))

@@ -322,8 +322,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.output:
         trained_on = args.trained_on or f"{Path(args.input).name} -> {Path(args.target).name}"
         path = result.model.save(args.output, result.metadata(trained_on))
+    for name, ms in result.measured.items():
+        note(f"{name}: {ms:.6g} ms, the echo measured in the pair's response (held there while the rest is fitted)")
     if args.json:
-        print(json.dumps({"blocks": recovered_settings(result.model), "validation_esr": result.validation_esr,
+        print(json.dumps({"blocks": recovered_settings(result.model), "measured": result.measured,
+                          "validation_esr": result.validation_esr,
                           "steps": result.steps, "seconds": round(result.seconds, 2),
                           "output": str(path) if path else None}, indent=2))
     else:
@@ -439,9 +442,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after this much training time (with no step limit unless --max-steps is given); a run "
                         "resumed from --checkpoint counts the time of the runs before it")
     t.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="auto",
-                   help="plateau: halve the learning rate when validation stalls; cosine: decay it to 0 over "
-                        "--max-steps; auto (default): cosine for a --template of DSP blocks alone given a step "
-                        "limit, plateau otherwise (TrainConfig.lr_schedule)")
+                   help="plateau: halve the learning rate when validation stalls, stop early when it stays stalled; "
+                        "cosine: decay it to 0 over --max-steps, no early stop; auto (default): cosine for a "
+                        "--template of DSP blocks alone without --max-minutes, plateau otherwise "
+                        "(TrainConfig.lr_schedule)")
     t.add_argument("--seed", type=_positive(int, zero=True), default=0)
     t.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, ...")
     t.add_argument("--threads", type=_positive(int), default=1, help="torch CPU threads (1 is fastest for small nets)")

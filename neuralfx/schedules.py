@@ -9,8 +9,9 @@ from typing import Any
 LR_SCHEDULES = ("auto", "plateau", "cosine")
 
 
-def resolve_schedule(schedule: str, max_steps: int | None, dsp_only: bool) -> str:
-    """"auto" is "cosine" for a chain of DSP blocks alone given a step limit, else "plateau".
+def resolve_schedule(schedule: str, max_steps: int | None, max_seconds: float | None, dsp_only: bool) -> str:
+    """"auto" is "cosine" for a chain of DSP blocks alone whose run ends at a step limit (a time
+    limit would cut the cosine where the rate is still high), else "plateau".
     Measured (docs/DSP.md): a Compressor template trained 300 steps read validation ESR 3.7e-6 to
     8.6e-6 over seeds 0-3 on the plateau, its steps oscillating about the optimum (the plateau
     never acts in three validations), and 1.9e-11 to 7.1e-10 on the cosine. An LSTM-32 on the
@@ -18,14 +19,15 @@ def resolve_schedule(schedule: str, max_steps: int | None, dsp_only: bool) -> st
     0.025-0.028 on the cosine, one seed 0.25 (stuck early): no gain for networks."""
     if schedule != "auto":
         return schedule
-    return "cosine" if max_steps is not None and dsp_only else "plateau"
+    return "cosine" if max_steps is not None and max_seconds is None and dsp_only else "plateau"
 
 
 def learning_rate_scheduler(optimizer: Any, schedule: str, max_steps: int | None, patience: int) -> Any:
-    """For a resolved schedule: "plateau": halves the rate when validation stalls for patience // 3 validations (stepped
-    with the validation ESR). "cosine": decays it to 0 along a half cosine over max_steps
-    (stepped after every optimizer step). The cosine's rate is a function of the step count and
-    max_steps alone, so a run resumed with a larger max_steps goes on along the longer curve."""
+    """For a resolved schedule: "plateau" halves the rate after patience // 3 + 1 validations
+    without improvement (stepped with the validation ESR). "cosine" decays it to 0 along a half
+    cosine over max_steps (stepped after every optimizer step). The cosine's rate is a function of
+    the step count and max_steps alone, so a run resumed with a larger max_steps goes on along the
+    longer curve: from a finished run, the rate rises again from 0 (a warm restart)."""
     import torch
 
     if schedule == "cosine":

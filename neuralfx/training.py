@@ -66,10 +66,11 @@ class TrainConfig:
     # hears all of a capture (None: its end alone; neuralfx.holdout).
     validation_span_seconds: Optional[float] = 1.0
     validate_every: int = 100
-    patience: int = 8
+    patience: int = 8  # validations without improvement that end a run on the plateau schedule
     # neuralfx.schedules: "plateau" halves the rate when validation stalls, "cosine" decays it
-    # to 0 over max_steps, as fit does; "auto" takes the cosine for DSP blocks alone (which the
-    # plateau left oscillating about the optimum) and the plateau for anything with a network.
+    # to 0 over max_steps, as fit does, and runs to max_steps (stopping early while the rate is
+    # still high kept a compressor 20x worse); "auto" takes the cosine for DSP blocks alone (which
+    # the plateau left oscillating about the optimum) when the step limit is the only limit.
     lr_schedule: str = "auto"
     loss: LossWeights = field(default_factory=LossWeights)
     seed: int = 0
@@ -423,6 +424,11 @@ def train(
 def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], model: Model, model_given: bool,
            device: torch.device, sample_rate: float, warmup: int, held: Holdout, alignments: list[Alignment],
            heldout: list[Capture], progress: Callable[[str], None]) -> TrainResult:
+    # Parameters keep their identity through model.to(device): the groups hold.
+    groups = optimizer_groups(model, config.learning_rate, config.dsp_lr_scale)
+    if not groups:  # torch said "optimizer got an empty parameter list"
+        raise ValueError("nothing to train: the model has no network, and every parameter of its DSP blocks is bound "
+                         "to a knob (set by the captures' settings)")
     rank, world, started_distributed = _start_distributed(device)
     # Same initial weights everywhere (seeded in train), different batches on each rank.
     rng = np.random.default_rng([config.seed, rank])
@@ -430,7 +436,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         progress = _quiet
     model.to(device)
     loss_fn = TrainingLoss(config.loss, config.tbptt_samples).to(device)
-    optimizer = torch.optim.Adam(optimizer_groups(model, config.learning_rate, config.dsp_lr_scale))
+    optimizer = torch.optim.Adam(groups)
     schedule = _schedule(config, model)
     cosine = schedule == "cosine"
     scheduler = learning_rate_scheduler(optimizer, schedule, config.max_steps, config.patience)
@@ -457,7 +463,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
 
     st = _Progress(best_state=copy.deepcopy(model.state_dict()), data=_run_fingerprint(captures, model, config, held))
     if config.checkpoint and Path(config.checkpoint).exists():
-        saved = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st.data)
+        saved = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st.data, schedule)
         st = replace(saved, data=st.data)
         if rank != 0:  # the checkpoint holds rank 0's sampler: the others draw afresh
             rng = np.random.default_rng([config.seed, rank, st.step])
@@ -525,7 +531,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
                     scheduler.step(val_esr)
                 progress(f"step {st.step:5d}  {st.seconds:6.0f}s  train loss {st.history[-1]['train_loss']:.4f}  "
                          f"validation ESR {esr_text(val_esr)}{'  *' if improved else ''}")
-                if st.stale >= config.patience:
+                if st.stale >= config.patience and not cosine:
                     progress(f"early stop: no improvement in {config.patience} validations")
                     done = True
                 if not math.isfinite(val_esr):
@@ -541,7 +547,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         boundary = c == config.chunks_per_segment - 1
         if config.checkpoint and rank == 0 and ((validated and boundary) or done):
             st.mid_segment = not boundary
-            _save_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st)
+            _save_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st, schedule)
     model.load_state_dict(st.best_state)
     model.cpu().eval()
     seconds = time.monotonic() - t0
@@ -587,7 +593,12 @@ class _Progress:
 def _schedule(config: TrainConfig, model: Model) -> str:
     """The learning-rate schedule the run takes (config.lr_schedule with "auto" resolved)."""
     dsp = dsp_weight_ids(model)
-    return resolve_schedule(config.lr_schedule, config.max_steps, all(id(p) in dsp for p in model.parameters()))
+    return resolve_schedule(config.lr_schedule, config.max_steps, config.max_seconds,
+                            all(id(p) in dsp for p in model.parameters()))
+
+
+_SCHEDULE_REASONS = {"cosine": "lr_schedule 'cosine', or 'auto' for DSP blocks alone with a step limit alone",
+                     "plateau": "lr_schedule 'plateau', or 'auto' for a network or a run with a time limit"}
 
 
 def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainConfig, held: Holdout) -> str:
@@ -603,21 +614,19 @@ def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainCon
     layout = {"blocks": [[b.type_name, b.config()] for b in model.blocks], "knobs": [k.name for k in model.knobs],
               "learning_rate": config.learning_rate, "dsp_lr_scale": config.dsp_lr_scale,
               "held_out": held.to_json()}  # the split made, which depends on the segment length too
-    schedule = _schedule(config, model)
-    if schedule != "plateau":  # checkpoints made before the choice existed were all on the plateau
-        layout["lr_schedule"] = schedule
     digest.update(json.dumps(layout, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 
-def _save_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, st: _Progress) -> None:
+def _save_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, st: _Progress,
+                     schedule: str) -> None:
     # torch.save (tensors and plain containers only; loaded with weights_only=True). Checkpoints
     # are training state, never shipped: models ship as .nfx files.
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                "model_layout": _model_layout(model),
+                "model_layout": _model_layout(model), "lr_schedule": schedule,
                 "progress": {f.name: getattr(st, f.name) for f in fields(st)}}, tmp)
     os.replace(tmp, path)
 
@@ -631,8 +640,10 @@ def _model_layout(model: Model) -> str:
     return " -> ".join(one(b) for b in model.blocks)
 
 
-def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, expected: str) -> _Progress:
-    """Resumes from `path`, first checking it was made for this run (`expected`: _run_fingerprint)."""
+def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, expected: str,
+                     schedule: str) -> _Progress:
+    """Resumes from `path`, first checking it was made for this run (`expected`: _run_fingerprint)
+    on the same learning-rate schedule (`schedule`, resolved)."""
     data = torch.load(path, map_location="cpu", weights_only=True)
     made_for = data["progress"].get("data", "")
     if not made_for:  # its best ESR was validated on other audio (each capture's end)
@@ -641,11 +652,16 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Gen
     if made_for != expected:
         layout, ours = data.get("model_layout"), _model_layout(model)
         what = (f"it was made for {layout}, this run trains {ours}" if layout and layout != ours else
-                "other captures, settings or alignment, other blocks or configs, another learning_rate, dsp_lr_scale "
-                "or lr_schedule, "
+                "other captures, settings or alignment, other blocks or configs, another learning_rate or dsp_lr_scale, "
                 "or other held-out audio (validation_fraction, validation_span_seconds, or a segment length that "
                 "changed the spans)")
         raise ValueError(f"checkpoint '{path}' was trained on other data or another model ({what}): delete it, or "
+                         "give this run another checkpoint path")
+    made_on = data.get("lr_schedule", "plateau")  # the only schedule before the choice existed
+    if made_on != schedule:
+        raise ValueError(f"checkpoint '{path}' was made on the {made_on} learning-rate schedule and this run takes the "
+                         f"{schedule} one ({_SCHEDULE_REASONS[schedule]}): resume it with lr_schedule "
+                         f"'{made_on}' (--lr-schedule {made_on}{' and a step limit' if made_on == 'cosine' else ''}), or "
                          "give this run another checkpoint path")
     try:
         model.load_state_dict(data["model"])
@@ -653,6 +669,9 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Gen
         raise ValueError(f"checkpoint '{path}' is for another model shape ({e}); delete it or change --checkpoint") from None
     optimizer.load_state_dict(data["optimizer"])
     scheduler.load_state_dict(data["scheduler"])
+    if made_on == "cosine":  # the saved rate is of the saved max_steps; a longer run's curve sets it
+        for group, base, rate in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+            group["lr"] = base * rate(scheduler.last_epoch)
     rng.bit_generator.state = data["numpy_rng"]
     torch.set_rng_state(data["torch_rng"])
     return _Progress(**data["progress"])

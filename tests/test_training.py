@@ -255,9 +255,57 @@ def test_a_cosine_run_resumed_midway_equals_the_uninterrupted_run(drive_capture:
     assert resumed.validation_esr == straight.validation_esr
     for name, tensor in straight.model.state_dict().items():
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
-    # A plateau run's checkpoint is not one of this run.
-    with pytest.raises(ValueError, match="lr_schedule"):
+    # A run on the plateau refuses the cosine's checkpoint, saying so.
+    with pytest.raises(ValueError, match=r"was made on the cosine learning-rate schedule and this run takes the plateau "
+                                         r"one \(lr_schedule 'plateau', or 'auto' for a network or a run with a time "
+                                         r"limit\): resume it with lr_schedule 'cosine' \(--lr-schedule cosine and a "
+                                         r"step limit\)"):
         train([drive_capture], replace(config, lr_schedule="plateau", checkpoint=str(midway)), progress=lambda s: None)
+    # Resumed with a larger max_steps, the first step takes the longer curve's rate (it took the
+    # saved one, of the shorter curve), and the run goes on to the new limit.
+    lines.clear()
+    longer = train([drive_capture], replace(config, max_steps=100, max_seconds=None), progress=lines.append)
+    assert longer.steps == 100 and any("step 60" in line for line in lines)
+    first_rate = torch.load(checkpoint, weights_only=True)  # rewritten at step 100: its rate is the curve's end
+    assert abs(first_rate["optimizer"]["param_groups"][0]["lr"]) < 1e-12
+
+
+def test_a_cosine_run_goes_to_max_steps_without_stopping_early(tmp_path: Path) -> None:
+    # A run that cannot improve (a Gain already at the device's 0 dB: its validation ESR stays
+    # 0) stops after `patience` validations on the plateau; on the cosine, stopping early kept
+    # the rate high (the compressor recipe stopped at step 1200 of 3000, 20x worse), so it runs on.
+    from neuralfx.dsp import Gain
+    from neuralfx.model import Model
+
+    pair = capture(pedalboard.Pedalboard([pedalboard.Gain(gain_db=0.0)]), 48000, 12.0)
+    for schedule, steps in (("plateau", 3 * 20), ("cosine", 200)):  # the first validation improves on none
+        model = Model([Gain()], 48000)
+        result = train([Capture(pair)], TrainConfig(max_steps=200, patience=2, lr_schedule=schedule, **EXACT),
+                       model=model, progress=lambda s: None)
+        assert result.steps == steps, schedule
+
+
+def test_auto_takes_the_cosine_for_dsp_blocks_alone_with_a_step_limit_alone() -> None:
+    from neuralfx.schedules import resolve_schedule
+
+    assert resolve_schedule("auto", 300, None, dsp_only=True) == "cosine"
+    assert resolve_schedule("auto", 300, None, dsp_only=False) == "plateau"
+    assert resolve_schedule("auto", None, 60.0, dsp_only=True) == "plateau"
+    # A time limit may end the run before the cosine has brought the rate down.
+    assert resolve_schedule("auto", 300, 60.0, dsp_only=True) == "plateau"
+    assert resolve_schedule("cosine", 300, 60.0, dsp_only=True) == "cosine"
+
+
+def test_a_model_with_nothing_to_train_is_refused(drive_capture: Capture) -> None:
+    from neuralfx.dsp import Gain
+    from neuralfx.model import Model
+
+    knob = Knob("level", -60.0, 24.0, 0.0, "dB")  # a bound knob spans its parameter's range
+    model = Model([Gain(knobs={"gain_db": "level"})], 48000, [knob])
+    with pytest.raises(ValueError, match="nothing to train: the model has no network, and every parameter of its DSP "
+                                         "blocks is bound to a knob"):
+        train([Capture(drive_capture.pair, {"level": 0.0})], TrainConfig(**TINY), knobs=[knob], model=model,
+              progress=lambda s: None)
 
 
 def test_a_run_that_ends_inside_a_segment_leaves_a_checkpoint(drive_capture: Capture, tmp_path: Path) -> None:

@@ -44,6 +44,17 @@ MIN_DELAY_MS = 1.0
 # (10 s at 768 kHz = 61 MB).
 MAX_DELAY_LIMIT_MS = 10000.0
 DEFAULT_MAX_DELAY_MS = 2000.0
+# echo_delay_ms: an echo is the first peak past MIN_DELAY_MS within ECHO_SHARE of the strongest
+# there (a feedback's repeats come later and weaker). It counts when it stands ECHO_CLARITY times
+# above the response's median there and ECHO_ISOLATION times above its neighbours (outside the
+# width of the device's own response near lag 0). Measured on 12 s captures at 48 kHz (Pedalboard
+# devices, the strongest peak past 1 ms): echoes of a Delay alone, after a Distortion and before
+# an 800 Hz-3 kHz low-pass stood 386-15808x above the median and 9.97-325x above their
+# neighbours; in a Reverb, Chorus, Phaser, Compressor, Distortion (with a low-pass) and a Delay
+# at mix 0 the strongest stood at most 375x (the reverb) and 5.9x (the compressor).
+ECHO_SHARE = 0.5
+ECHO_CLARITY = 200.0
+ECHO_ISOLATION = 8.0
 # Below 1 so the loop decays: |d| <= max |w| under linear interpolation.
 FEEDBACK = ParamSpec("feedback", 0.0, 0.99, 0.0, "")
 
@@ -55,6 +66,49 @@ def delay_ms_spec(max_delay_ms: float) -> ParamSpec:
 def line_length(max_delay_ms: float, sample_rate: float) -> int:
     """Samples of delay-line history a block keeps: reads reach back floor(D_max) + 1 samples."""
     return int(math.floor(float(max_delay_ms) * float(sample_rate) / 1000.0)) + 2
+
+
+def echo_delay_ms(x: np.ndarray, y: np.ndarray, sample_rate: float, max_delay_ms: float) -> Optional[float]:
+    """The time of the first echo in the response of the device that made y from x (a pair as
+    recorded, not aligned), between MIN_DELAY_MS and max_delay_ms, counted from the response's
+    direct peak (the blocks around a delay shift both alike); None where no echo stands out.
+    Gradient descent moves a delay time only within the sample interval it starts in
+    (docs/DSP.md), so fit starts from this. Linear interpolation spreads an echo D = k + f samples
+    late over lags k and k + 1 as 1 - f and f, so the larger neighbour of the peak gives f; a
+    device with its own interpolation (Pedalboard's Delay rounds down) reads as the nearest such
+    split."""
+    from ..alignment import impulse_response
+
+    rate = float(sample_rate)
+    first = math.ceil(MIN_DELAY_MS * rate / 1000.0)
+    last = min(math.floor(float(max_delay_ms) * rate / 1000.0), len(x) - 2)
+    if last < first:
+        return None
+    magnitude = np.abs(impulse_response(x, y, np.arange(0, last + 2)))
+    head, inside = magnitude[:first], magnitude[first : last + 1]
+    median = float(np.median(inside))
+    direct = int(np.argmax(head))
+    if not head[direct] > ECHO_ISOLATION * median:  # no direct sound (a delay at mix 1): lag 0
+        direct = 0
+    width = max(2, int(np.flatnonzero(head >= 0.1 * head[direct]).max()) - direct)
+    strongest = float(inside.max())
+    peaks = first + np.flatnonzero((inside >= ECHO_SHARE * strongest) & (inside >= magnitude[first - 1 : last])
+                                   & (inside >= magnitude[first + 1 : last + 2]))
+    if not peaks.size:  # the direct response's tail falling through MIN_DELAY_MS (a low-pass)
+        return None
+    echo = int(peaks[0])
+    reach = max(first, 4 * width)
+    around = np.r_[magnitude[max(echo - reach, 0) : max(echo - width, 0)], magnitude[echo + width + 1 : echo + reach + 1]]
+    if not (magnitude[echo] > ECHO_CLARITY * median and around.size and magnitude[echo] > ECHO_ISOLATION * around.max()):
+        return None
+    left, centre, right = magnitude[echo - 1], magnitude[echo], magnitude[echo + 1]
+    samples = (echo + right / (centre + right) if right >= left else echo - 1 + centre / (left + centre)) - direct
+    # A feedback delay's repeats fall on multiples of its time; a reverb's strong reflections
+    # (Pedalboard's Reverb: a comb's 25.3 ms, 215x the median and 90x its neighbours) do not.
+    repeats = (peaks - direct) / samples
+    if np.any(np.abs(repeats - np.round(repeats)) * samples > width + 1):
+        return None
+    return float(min(max(samples * 1000.0 / rate, MIN_DELAY_MS), float(max_delay_ms)))
 
 
 def chunk_bounds(k_min: np.ndarray) -> list[tuple[int, int]]:

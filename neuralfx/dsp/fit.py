@@ -30,7 +30,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Collection, Optional, Sequence
 
@@ -48,6 +49,7 @@ from ..models.config_checks import SAMPLE_RATE_RANGE, check_float
 from ..holdout import MIN_VALIDATION_SAMPLES, Holdout
 from ..training import TrainConfig, check_held_out_level
 from .biquad import MODES as BIQUAD_MODES
+from .delay import Delay, echo_delay_ms
 from .params import ParamBlock, dsp_weight_ids, optimizer_groups, step
 
 
@@ -57,6 +59,8 @@ class FitResult:
     validation_esr: float
     steps: int
     seconds: float
+    # Weights set from the pair before descent and held (a Delay's time, by name): see fit().
+    measured: dict[str, float] = field(default_factory=dict)
 
     def metadata(self, trained_on: str) -> dict[str, Any]:
         return {
@@ -266,8 +270,14 @@ def fit(
 
     train: the weights to fit, named as in ``model.named_parameters()`` (``"blocks.0.ratio"``);
     None fits every unbound parameter. hold: weights kept at their values even so (a delay time
-    measured beforehand: descent does not find one). The others keep their values (e.g. known
-    settings given in the template's weights), and so do the weights of any network in the chain."""
+    measured beforehand). The others keep their values (e.g. known settings given in the template's
+    weights), and so do the weights of any network in the chain.
+
+    A Delay's time, when it is the one Delay time fitted, is measured from the pair's response
+    (delay.echo_delay_ms) and held there while the rest is fitted: descent moves a time only within
+    the sample interval it starts in, and at these step sizes it leaves it. Each segment's warm-up
+    covers DELAY_WARMUP_REPEATS repeats of every Delay's time (at the default 1024 samples a
+    300 ms echo never reached the loss)."""
     x = np.asarray(x, np.float32).reshape(-1)
     y = np.asarray(y, np.float32).reshape(-1)
     if x.shape != y.shape:
@@ -276,12 +286,6 @@ def fit(
         check_finite(a[None, :], f"the {name}")
     fraction = TrainConfig.validation_fraction
     tail = Holdout(fraction)
-    shortest = tail.shortest(x.size, segment + warmup)
-    if shortest is not None:
-        raise ValueError(f"input is too short: {x.size} samples; it needs {shortest}: segments of {segment} after a "
-                         f"{warmup}-sample warm-up in its first {1 - fraction:.0%}, and {MIN_VALIDATION_SAMPLES} in the "
-                         f"last {fraction:.0%} to validate on")
-    check_held_out_level(y, tail, "the target")  # a perfect fit scored ESR 1.0 on a tail of silence
     (_, trained), = tail.trained(x.size)
     candidates = {}
     for prefix, module in model.named_modules():
@@ -297,6 +301,17 @@ def fit(
         raise ValueError("nothing to fit: train names no parameter" if train is not None and not train
                          else "every DSP parameter is held (hold): nothing to fit" if held and candidates
                          else "the chain has no DSP parameter to fit")
+    measured = _measure_delay_time(model, x[:trained], y[:trained], chosen)
+    chosen = [name for name in chosen if name not in measured]
+    history = _delay_history(model)
+    warmup = max(warmup, history)
+    shortest = tail.shortest(x.size, segment + warmup)
+    if shortest is not None:
+        raise ValueError(f"input is too short: {x.size} samples; it needs {shortest}: segments of {segment} after a "
+                         f"{warmup}-sample warm-up{' (repeats of the Delay times)' if warmup == history else ''} in "
+                         f"its first {1 - fraction:.0%}, and {MIN_VALIDATION_SAMPLES} in the last {fraction:.0%} to "
+                         "validate on")
+    check_held_out_level(y, tail, "the target")  # a perfect fit scored ESR 1.0 on a tail of silence
     # Everything else holds still: DSP weights not chosen and any network's weights (a network is
     # trained by `neuralfx train`; here it is a known part of the chain, given in the template).
     chosen_ids = {id(candidates[name]) for name in chosen}
@@ -304,10 +319,40 @@ def fit(
     for weight in frozen:
         weight.requires_grad_(False)
     try:
-        return _fit_chosen(model, x, y, trained, steps, lr, segment, batch, warmup, seed)
+        result = _fit_chosen(model, x, y, trained, steps, lr, segment, batch, warmup, seed)
+        result.measured = measured
+        return result
     finally:  # the caller's model is trainable again, also after an error or Ctrl-C
         for weight in frozen:
             weight.requires_grad_(True)
+
+
+# Repeats of each Delay's time in a segment's warm-up: a repeat left out of the line is missing
+# from the prediction at feedback**DELAY_WARMUP_REPEATS of the echo (3e-4 at feedback 0.4).
+DELAY_WARMUP_REPEATS = 8
+
+
+def _measure_delay_time(model: Model, x: np.ndarray, y: np.ndarray, chosen: Sequence[str]) -> dict[str, float]:
+    """Sets the one Delay time being fitted to the echo measured in the pair: {its name: ms}, or
+    {} (no echo stands out, or several times are fitted: their echoes cannot be told apart)."""
+    times = [(f"{prefix}.delay_ms", m) for prefix, m in model.named_modules()
+             if isinstance(m, Delay) and f"{prefix}.delay_ms" in chosen]
+    if len(times) != 1:
+        return {}
+    name, block = times[0]
+    ms = echo_delay_ms(x, y, block.sample_rate, block.max_delay_ms)
+    if ms is None:
+        return {}
+    with torch.no_grad():
+        block.delay_ms.fill_(ms)
+    return {name: ms}
+
+
+def _delay_history(model: Model) -> int:
+    """Samples of warm-up that hold DELAY_WARMUP_REPEATS repeats of every Delay's time (chained
+    delays add up)."""
+    total = sum(float(m.delay_ms.detach()) * m.sample_rate / 1000.0 for m in model.modules() if isinstance(m, Delay))
+    return math.ceil(DELAY_WARMUP_REPEATS * total)
 
 
 def _names(names: Optional[Collection[str]]) -> list[str]:
@@ -332,13 +377,16 @@ def _fit_chosen(model: Model, x: np.ndarray, y: np.ndarray, trained: int, steps:
                 batch: int, warmup: int, seed: int) -> FitResult:
     """fit()'s loop over the weights left trainable, on segments of x[:trained]."""
     groups = [g for g in optimizer_groups(model, lr) if all(w.requires_grad for w in g["params"])]
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    if not groups:  # the one weight chosen was measured (a Delay's time alone)
+        model.eval()
+        return FitResult(model, _held_out_esr(model, xt, yt, trained), 0, 0.0)
     opt = torch.optim.Adam(groups)
     # Cosine decay to 0: large early steps cross the range quickly, small late steps settle
     # (a constant step keeps the parameters oscillating around the optimum).
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
     loss_fn = TrainingLoss(LossWeights(), segment_samples=segment)
     rng = np.random.default_rng(seed)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     start = time.monotonic()
     model.train()
     for _ in range(steps):
