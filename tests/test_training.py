@@ -189,6 +189,17 @@ def test_convolutional_networks_warm_up_over_their_receptive_field() -> None:
                          config) == 2 * history
     assert warmup_length(neuralfx.model.Model([DryWet([TCN(channels=4, kernel_size=3, dilations=[1, 512, 1024])])],
                                               48000), config) == history
+    # A Delay keeps 8 repeats of its time (a 300 ms echo never reached a 1024-sample warm-up's
+    # segment); one on a knob, its longest; inside a DryWet and after a TCN, all add up.
+    from neuralfx.dsp import Delay
+
+    assert warmup_length(neuralfx.model.Model([Delay(48000, 1000.0, delay_ms=300.0)], 48000), config) == 8 * 14400
+    knob = Knob("time", 1.0, 1000.0, 300.0, "ms")
+    bound = Delay(48000, 1000.0, knobs={"delay_ms": "time"})
+    assert warmup_length(neuralfx.model.Model([bound], 48000, [knob]), config) == 8 * 48000
+    chain = neuralfx.model.Model([TCN(channels=4, kernel_size=3, dilations=[1, 512, 1024]),
+                                  DryWet([Delay(48000, 100.0, delay_ms=12.5)])], 48000)
+    assert warmup_length(chain, config) == history + 8 * 600
     # And training runs that warm-up before each segment (the test above would pass a train
     # that went back to warmup_samples).
     warmups: list[int] = []

@@ -117,8 +117,10 @@ def run_recipe(path: Path, out_dir: Path, results_dir: Path, overrides: dict) ->
         "train_steps": result.steps,
         "train_seconds": round(result.seconds, 1),
         "capture_seconds": seconds * len(grid),
-        "machine": f"{processor_name()} ({platform.machine()} {platform.system()}), {os.cpu_count()} cores, {torch.get_num_threads()} torch "
-                   f"thread(s), load average {os.getloadavg()[1]:.1f} at the end (other jobs share the machine)",
+        "machine": f"{processor_name()} ({platform.machine()} {platform.system()}), {os.cpu_count()} cores, "
+                   # train() sets config.threads and gives the caller its own count back after
+                   f"{config.threads or torch.get_num_threads()} torch thread(s), load average "
+                   f"{os.getloadavg()[1]:.1f} at the end (other jobs share the machine)",
         "command": f"python training/build_presets.py {name}"
                    + "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in overrides.items() if v),
     }

@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Collection, Optional, Sequence
@@ -47,7 +46,7 @@ from ..model import Model
 from ..modelfile import _read_knobs, _read_tensor
 from ..models.config_checks import SAMPLE_RATE_RANGE, check_float
 from ..holdout import MIN_VALIDATION_SAMPLES, Holdout
-from ..training import TrainConfig, check_held_out_level
+from ..training import TrainConfig, check_held_out_level, history_samples
 from .biquad import MODES as BIQUAD_MODES
 from .delay import Delay, echo_delay_ms
 from .params import ParamBlock, dsp_weight_ids, optimizer_groups, step
@@ -276,8 +275,8 @@ def fit(
     A Delay's time, when it is the one Delay time fitted, is measured from the pair's response
     (delay.echo_delay_ms) and held there while the rest is fitted: descent moves a time only within
     the sample interval it starts in, and at these step sizes it leaves it. Each segment's warm-up
-    covers DELAY_WARMUP_REPEATS repeats of every Delay's time (at the default 1024 samples a
-    300 ms echo never reached the loss)."""
+    covers the history the model keeps (training.history_samples: DELAY_WARMUP_REPEATS repeats of
+    every Delay's time, the receptive field of a held convolutional network)."""
     x = np.asarray(x, np.float32).reshape(-1)
     y = np.asarray(y, np.float32).reshape(-1)
     if x.shape != y.shape:
@@ -303,12 +302,12 @@ def fit(
                          else "the chain has no DSP parameter to fit")
     measured = _measure_delay_time(model, x[:trained], y[:trained], chosen)
     chosen = [name for name in chosen if name not in measured]
-    history = _delay_history(model)
+    history = history_samples(model)
     warmup = max(warmup, history)
     shortest = tail.shortest(x.size, segment + warmup)
     if shortest is not None:
         raise ValueError(f"input is too short: {x.size} samples; it needs {shortest}: segments of {segment} after a "
-                         f"{warmup}-sample warm-up{' (repeats of the Delay times)' if warmup == history else ''} in "
+                         f"{warmup}-sample warm-up{' (the history the model keeps)' if warmup == history else ''} in "
                          f"its first {1 - fraction:.0%}, and {MIN_VALIDATION_SAMPLES} in the last {fraction:.0%} to "
                          "validate on")
     check_held_out_level(y, tail, "the target")  # a perfect fit scored ESR 1.0 on a tail of silence
@@ -327,11 +326,6 @@ def fit(
             weight.requires_grad_(True)
 
 
-# Repeats of each Delay's time in a segment's warm-up: a repeat left out of the line is missing
-# from the prediction at feedback**DELAY_WARMUP_REPEATS of the echo (3e-4 at feedback 0.4).
-DELAY_WARMUP_REPEATS = 8
-
-
 def _measure_delay_time(model: Model, x: np.ndarray, y: np.ndarray, chosen: Sequence[str]) -> dict[str, float]:
     """Sets the one Delay time being fitted to the echo measured in the pair: {its name: ms}, or
     {} (no echo stands out, or several times are fitted: their echoes cannot be told apart)."""
@@ -346,13 +340,6 @@ def _measure_delay_time(model: Model, x: np.ndarray, y: np.ndarray, chosen: Sequ
     with torch.no_grad():
         block.delay_ms.fill_(ms)
     return {name: ms}
-
-
-def _delay_history(model: Model) -> int:
-    """Samples of warm-up that hold DELAY_WARMUP_REPEATS repeats of every Delay's time (chained
-    delays add up)."""
-    total = sum(float(m.delay_ms.detach()) * m.sample_rate / 1000.0 for m in model.modules() if isinstance(m, Delay))
-    return math.ceil(DELAY_WARMUP_REPEATS * total)
 
 
 def _names(names: Optional[Collection[str]]) -> list[str]:
