@@ -124,11 +124,13 @@ def test_info_prints_validation_esr_of_shipped_model(tmp_path: Path) -> None:
     assert "multiply-adds:  4384 per sample and channel" in r.stdout
     described = json.loads(run("info", "crunch_amp", "--json", cwd=tmp_path).stdout)
     assert described["multiply_adds_per_sample"] == 4384
-    # The compressor preset scores about 1e-8, which five decimals printed as 0.00000.
-    esr_line = next(line for line in run("info", "compressor", cwd=tmp_path).stdout.splitlines() if "validation ESR" in line)
-    # Shipped models were trained before the spans: validated on each capture's end.
-    assert re.fullmatch(r"validation ESR: \d\.\de-0[5-9] \(held out: the last 15% of each capture\)",
-                        esr_line.strip()), esr_line
+    # The compressor preset scores about 1e-13, which five decimals printed as 0.00000; it was
+    # trained validating on every second, crunch_amp before the spans, on each capture's end.
+    for name, held in (("compressor", "the last 15% of every 1 s of each capture"),
+                       ("crunch_amp", "the last 15% of each capture")):
+        esr_line = next(line for line in run("info", name, cwd=tmp_path).stdout.splitlines() if "validation ESR" in line)
+        assert re.fullmatch(rf"validation ESR: \d\.\d+(e-\d\d)? \(held out: {held}\)", esr_line.strip()), esr_line
+    assert "5.1e-14" in run("info", "compressor", cwd=tmp_path).stdout
 
 
 def test_capture_then_train_from_the_shell(tmp_path: Path) -> None:

@@ -79,7 +79,8 @@ def test_compressor_preset_is_pedalboards_compressor_at_held_out_settings() -> N
     # The recipe's device is Pedalboard's Compressor (2 ms attack, 100 ms release) and Gain(+3 dB);
     # its model has Pedalboard's structure (smoothing "level"), so training can land on the device
     # itself: at settings it never saw, the kernel's output is Pedalboard's. The preset built
-    # with "gain" smoothing read ESR 0.049 at -36 dB, 8:1 (training/RESULTS.md of 0e45288).
+    # with "gain" smoothing read ESR 0.049 at -36 dB, 8:1 (training/RESULTS.md of 0e45288); the
+    # one trained on the plateau schedule 1.1e-8 to 1.7e-8 here, the cosine's 3.6e-14 to 1.3e-13.
     effect = neuralfx.load("compressor")
     x = np.concatenate([plucks(1.0), 0.5 * plucks(0.5)])
     for threshold, ratio in ((-36.0, 8.0), (-20.0, 2.0), (-50.0, 15.0)):
@@ -90,7 +91,7 @@ def test_compressor_preset_is_pedalboards_compressor_at_held_out_settings() -> N
                                                               release_ms=100.0), pedalboard.Gain(gain_db=3.0)])
         theirs = device(x, 48000)
         assert np.max(np.abs(theirs - 10 ** (3 / 20) * x)) > 0.05  # it compresses this signal
-        assert np.sum((ours - theirs) ** 2) / np.sum(theirs ** 2) < 1e-6, (threshold, ratio)
+        assert np.sum((ours - theirs) ** 2) / np.sum(theirs ** 2) < 1e-11, (threshold, ratio)
 
 
 @pytest.mark.parametrize("name", list_chains())
