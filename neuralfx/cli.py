@@ -323,7 +323,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         trained_on = args.trained_on or f"{Path(args.input).name} -> {Path(args.target).name}"
         path = result.model.save(args.output, result.metadata(trained_on))
     for name, ms in result.measured.items():
-        note(f"{name}: {ms:.6g} ms, the echo measured in the pair's response (held there while the rest is fitted)")
+        note(f"{name}: started at {ms:.6g} ms, the echo measured in the pair's response" if ms is not None else
+             f"note: {name} could not be measured in the pair's response (no echo stood out after the direct "
+             "sound; a pair with latency needs --align, and at least 4 s of audio is read): descent alone rarely "
+             "finds a delay time, so give it in the chain and --hold it")
     if args.json:
         print(json.dumps({"blocks": recovered_settings(result.model), "measured": result.measured,
                           "validation_esr": result.validation_esr,

@@ -55,6 +55,11 @@ DEFAULT_MAX_DELAY_MS = 2000.0
 ECHO_SHARE = 0.5
 ECHO_CLARITY = 200.0
 ECHO_ISOLATION = 8.0
+# Shorter audio is not measured: 3.4 s of the capture signal through a 300 ms delay showed a
+# stronger peak at 75 ms than at 300 ms; from 4.25 s on, 150-700 ms delays read right.
+MIN_ECHO_SECONDS = 4.0
+# Direct sound weaker than this share of the strongest peak counts as none (a delay at mix 0.98).
+DIRECT_SHARE = 0.02
 # Below 1 so the loop decays: |d| <= max |w| under linear interpolation.
 FEEDBACK = ParamSpec("feedback", 0.0, 0.99, 0.0, "")
 
@@ -69,46 +74,84 @@ def line_length(max_delay_ms: float, sample_rate: float) -> int:
 
 
 def echo_delay_ms(x: np.ndarray, y: np.ndarray, sample_rate: float, max_delay_ms: float) -> Optional[float]:
-    """The time of the first echo in the response of the device that made y from x (a pair as
-    recorded, not aligned), between MIN_DELAY_MS and max_delay_ms, counted from the response's
-    direct peak (the blocks around a delay shift both alike); None where no echo stands out.
-    Gradient descent moves a delay time only within the sample interval it starts in
-    (docs/DSP.md), so fit starts from this. Linear interpolation spreads an echo D = k + f samples
-    late over lags k and k + 1 as 1 - f and f, so the larger neighbour of the peak gives f; a
-    device with its own interpolation (Pedalboard's Delay rounds down) reads as the nearest such
-    split."""
+    """The time of the first echo in the response of the device that made y from x, between
+    MIN_DELAY_MS and max_delay_ms, counted from the direct sound's peak (blocks around a delay
+    shift both alike); None where no echo stands out. Gradient descent moves a delay time only
+    within the sample interval it starts in (docs/DSP.md), so fit starts from this. Linear
+    interpolation spreads a peak D = k + f samples late over lags k and k + 1 as 1 - f and f, so
+    a peak's larger neighbour gives its fraction of a sample.
+
+    Without direct sound in the first MIN_DELAY_MS (a pair with latency, or a delay at mix 1) the
+    first peak counts as an echo of lag 0 only when its repeat follows at twice its lag: a device
+    a few ms late read as a 4.4 ms delay. A candidate is passed over when a peak at a multiple of
+    its lag is stronger (on a 4 s pair a 300 ms delay read as 75 ms off the input's own layout)."""
     from ..alignment import impulse_response
 
     rate = float(sample_rate)
     first = math.ceil(MIN_DELAY_MS * rate / 1000.0)
     last = min(math.floor(float(max_delay_ms) * rate / 1000.0), len(x) - 2)
-    if last < first:
+    if last < first or len(x) < MIN_ECHO_SECONDS * rate or not np.any(x) or not np.any(y):
         return None
-    magnitude = np.abs(impulse_response(x, y, np.arange(0, last + 2)))
+    # Two negative lags too: the direct peak's smear reaches them (without, its position read
+    # 0.026 sample late and every time as much short).
+    response = np.abs(impulse_response(x, y, np.arange(-2, last + 2)))
+    magnitude = response[2:]
     head, inside = magnitude[:first], magnitude[first : last + 1]
     median = float(np.median(inside))
     direct = int(np.argmax(head))
-    if not head[direct] > ECHO_ISOLATION * median:  # no direct sound (a delay at mix 1): lag 0
+    # Direct sound: a peak in the first MIN_DELAY_MS that is a sound, not the side lobes of a
+    # peak further on (a device 5.3 ms late showed one at 0.85 ms, 8x the median).
+    wet_only = not (head[direct] > ECHO_CLARITY * median and head[direct] >= DIRECT_SHARE * magnitude.max())
+    if wet_only:
         direct = 0
-    width = max(2, int(np.flatnonzero(head >= 0.1 * head[direct]).max()) - direct)
     strongest = float(inside.max())
     peaks = first + np.flatnonzero((inside >= ECHO_SHARE * strongest) & (inside >= magnitude[first - 1 : last])
                                    & (inside >= magnitude[first + 1 : last + 2]))
-    if not peaks.size:  # the direct response's tail falling through MIN_DELAY_MS (a low-pass)
-        return None
-    echo = int(peaks[0])
-    reach = max(first, 4 * width)
-    around = np.r_[magnitude[max(echo - reach, 0) : max(echo - width, 0)], magnitude[echo + width + 1 : echo + reach + 1]]
-    if not (magnitude[echo] > ECHO_CLARITY * median and around.size and magnitude[echo] > ECHO_ISOLATION * around.max()):
-        return None
-    left, centre, right = magnitude[echo - 1], magnitude[echo], magnitude[echo + 1]
-    samples = (echo + right / (centre + right) if right >= left else echo - 1 + centre / (left + centre)) - direct
-    # A feedback delay's repeats fall on multiples of its time; a reverb's strong reflections
-    # (Pedalboard's Reverb: a comb's 25.3 ms, 215x the median and 90x its neighbours) do not.
-    repeats = (peaks - direct) / samples
-    if np.any(np.abs(repeats - np.round(repeats)) * samples > width + 1):
-        return None
-    return float(min(max(samples * 1000.0 / rate, MIN_DELAY_MS), float(max_delay_ms)))
+    start = _peak_position(response, direct + 2) - 2 if not wet_only else 0.0
+    for echo in peaks:
+        samples = _peak_position(magnitude, int(echo)) - start
+        multiples = [int(round(start + n * samples)) for n in range(2, int((last - start) // samples) + 1)]
+        family = [float(magnitude[m - 1 : m + 2].max()) for m in multiples]
+        if family and max(family) > magnitude[echo]:
+            continue  # a sub-multiple of a stronger echo
+        if wet_only and not (family and family[0] >= 0.1 * magnitude[echo]):
+            return None  # one strong peak after silence: latency, not an echo
+        width = max(_extent(magnitude, direct), _extent(magnitude, int(echo)), 2)
+        reach = max(first, 4 * width)
+        around = np.r_[magnitude[max(echo - reach, 0) : max(echo - width, 0)],
+                       magnitude[echo + width + 1 : echo + reach + 1]]
+        if not (magnitude[echo] > ECHO_CLARITY * median and around.size
+                and magnitude[echo] > ECHO_ISOLATION * around.max()):
+            return None
+        # A feedback delay's strong peaks fall on multiples of its time, each repeat spread a
+        # little more; a reverb's strong reflections (Pedalboard's Reverb: a comb's 25.3 ms, 215x
+        # the median and 90x its neighbours) do not.
+        repeats = (peaks - start) / samples
+        if np.any(np.abs(repeats - np.round(repeats)) * samples > (width + 1) * np.maximum(np.round(repeats), 1)):
+            return None
+        return float(min(max(samples * 1000.0 / rate, MIN_DELAY_MS), float(max_delay_ms)))
+    return None
+
+
+def _peak_position(magnitude: np.ndarray, peak: int) -> float:
+    """A peak's position to a fraction of a sample. Linear interpolation puts 1 - f and f on two
+    taps; the whitening smears each tap by a little onto its neighbours, equally on both sides,
+    which the outer taps measure and the formula takes out (the larger neighbour alone read
+    0.025-0.05 sample off)."""
+    def tap(i: int) -> float:
+        return float(magnitude[i]) if 0 <= i < len(magnitude) else 0.0
+
+    left, centre, right = tap(peak - 1), tap(peak), tap(peak + 1)
+    if right >= left:
+        return peak + (right - left) / (centre + right - left - tap(peak + 2))
+    return peak - (left - right) / (centre + left - right - tap(peak - 2))
+
+
+def _extent(magnitude: np.ndarray, peak: int) -> int:
+    """Samples after a peak until its response falls below a tenth of it (a low-pass's tail, a
+    tape delay's darker repeat)."""
+    below = np.flatnonzero(magnitude[peak + 1 :] < 0.1 * magnitude[peak])
+    return int(below[0]) if below.size else len(magnitude) - peak - 1
 
 
 def chunk_bounds(k_min: np.ndarray) -> list[tuple[int, int]]:

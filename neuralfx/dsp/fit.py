@@ -58,8 +58,8 @@ class FitResult:
     validation_esr: float
     steps: int
     seconds: float
-    # Weights set from the pair before descent and held (a Delay's time, by name): see fit().
-    measured: dict[str, float] = field(default_factory=dict)
+    # A Delay's time measured from the pair before descent, by name (None: no echo stood out): fit().
+    measured: dict[str, Optional[float]] = field(default_factory=dict)
 
     def metadata(self, trained_on: str) -> dict[str, Any]:
         return {
@@ -68,6 +68,7 @@ class FitResult:
             "train_steps": self.steps,
             "train_seconds": round(self.seconds, 1),
             "fit": "neuralfx fit (DSP parameters)",
+            **({"measured_delay_ms": self.measured} if self.measured else {}),
         }
 
 
@@ -272,11 +273,13 @@ def fit(
     measured beforehand). The others keep their values (e.g. known settings given in the template's
     weights), and so do the weights of any network in the chain.
 
-    A Delay's time, when it is the one Delay time fitted, is measured from the pair's response
-    (delay.echo_delay_ms) and held there while the rest is fitted: descent moves a time only within
-    the sample interval it starts in, and at these step sizes it leaves it. Each segment's warm-up
-    covers the history the model keeps (training.history_samples: DELAY_WARMUP_REPEATS repeats of
-    every Delay's time, the receptive field of a held convolutional network)."""
+    A Delay's time, when the chain has one Delay and its time is fitted, starts from the echo
+    measured in the pair's response (delay.echo_delay_ms; a start given within a sample of it is
+    kept) and descends in steps of at most DELAY_REFINE_SAMPLES: descent moves a time only within
+    the sample interval it starts in, and at the range-sized steps of the other parameters it left
+    it. Each segment's warm-up covers the history the model keeps (training.history_samples:
+    repeats of every Delay's time, a held convolutional network's receptive field), up to half of
+    what the pair leaves beside a segment (`warmup` at least)."""
     x = np.asarray(x, np.float32).reshape(-1)
     y = np.asarray(y, np.float32).reshape(-1)
     if x.shape != y.shape:
@@ -300,17 +303,14 @@ def fit(
         raise ValueError("nothing to fit: train names no parameter" if train is not None and not train
                          else "every DSP parameter is held (hold): nothing to fit" if held and candidates
                          else "the chain has no DSP parameter to fit")
-    measured = _measure_delay_time(model, x[:trained], y[:trained], chosen)
-    chosen = [name for name in chosen if name not in measured]
-    history = history_samples(model)
-    warmup = max(warmup, history)
     shortest = tail.shortest(x.size, segment + warmup)
     if shortest is not None:
         raise ValueError(f"input is too short: {x.size} samples; it needs {shortest}: segments of {segment} after a "
-                         f"{warmup}-sample warm-up{' (the history the model keeps)' if warmup == history else ''} in "
-                         f"its first {1 - fraction:.0%}, and {MIN_VALIDATION_SAMPLES} in the last {fraction:.0%} to "
-                         "validate on")
+                         f"{warmup}-sample warm-up in its first {1 - fraction:.0%}, and {MIN_VALIDATION_SAMPLES} in the "
+                         f"last {fraction:.0%} to validate on")
     check_held_out_level(y, tail, "the target")  # a perfect fit scored ESR 1.0 on a tail of silence
+    measured = _measure_delay_time(model, x[:trained], y[:trained], chosen)
+    settle = max(warmup, min(history_samples(model), (trained - segment) // 2))
     # Everything else holds still: DSP weights not chosen and any network's weights (a network is
     # trained by `neuralfx train`; here it is a known part of the chain, given in the template).
     chosen_ids = {id(candidates[name]) for name in chosen}
@@ -318,7 +318,9 @@ def fit(
     for weight in frozen:
         weight.requires_grad_(False)
     try:
-        result = _fit_chosen(model, x, y, trained, steps, lr, segment, batch, warmup, seed)
+        fine = {id(candidates[name]): DELAY_REFINE_SAMPLES * 1000.0 / (ms * model.sample_rate)
+                for name, ms in measured.items() if ms is not None}
+        result = _fit_chosen(model, x, y, trained, steps, lr, segment, batch, settle, seed, fine)
         result.measured = measured
         return result
     finally:  # the caller's model is trainable again, also after an error or Ctrl-C
@@ -326,19 +328,24 @@ def fit(
             weight.requires_grad_(True)
 
 
-def _measure_delay_time(model: Model, x: np.ndarray, y: np.ndarray, chosen: Sequence[str]) -> dict[str, float]:
-    """Sets the one Delay time being fitted to the echo measured in the pair: {its name: ms}, or
-    {} (no echo stands out, or several times are fitted: their echoes cannot be told apart)."""
-    times = [(f"{prefix}.delay_ms", m) for prefix, m in model.named_modules()
-             if isinstance(m, Delay) and f"{prefix}.delay_ms" in chosen]
-    if len(times) != 1:
+# The largest step of a measured Delay time, in samples: descent refines it within the sample
+# interval the measurement found (held at the measurement, a fraction of a sample off left
+# Pedalboard's Delay at ESR 8.8e-5; descended, 1e-11 and below).
+DELAY_REFINE_SAMPLES = 0.02
+
+
+def _measure_delay_time(model: Model, x: np.ndarray, y: np.ndarray, chosen: Sequence[str]) -> dict[str, Optional[float]]:
+    """Starts the fitted time of the chain's one Delay at the echo measured in the pair:
+    {its name: ms, or None where no echo stood out}; {} for no Delay time fitted or several
+    Delays (their echoes cannot be told apart: a held 100 ms one's was given to a fitted one)."""
+    delays = [(f"{prefix}.delay_ms", m) for prefix, m in model.named_modules() if isinstance(m, Delay)]
+    if len(delays) != 1 or delays[0][0] not in chosen:
         return {}
-    name, block = times[0]
+    name, block = delays[0]
     ms = echo_delay_ms(x, y, block.sample_rate, block.max_delay_ms)
-    if ms is None:
-        return {}
-    with torch.no_grad():
-        block.delay_ms.fill_(ms)
+    if ms is not None and abs(float(block.delay_ms.detach()) - ms) * block.sample_rate / 1000.0 > 1.0:
+        with torch.no_grad():
+            block.delay_ms.fill_(ms)
     return {name: ms}
 
 
@@ -361,28 +368,30 @@ def _weight_name(name: str, candidates: Collection[str], what: str) -> str:
 
 
 def _fit_chosen(model: Model, x: np.ndarray, y: np.ndarray, trained: int, steps: int, lr: float, segment: int,
-                batch: int, warmup: int, seed: int) -> FitResult:
-    """fit()'s loop over the weights left trainable, on segments of x[:trained]."""
+                batch: int, settle: int, seed: int, fine: dict[int, float]) -> FitResult:
+    """fit()'s loop over the weights left trainable, on segments of x[:trained] after `settle`
+    samples of warm-up. fine: id(weight) -> its group's rate."""
     groups = [g for g in optimizer_groups(model, lr) if all(w.requires_grad for w in g["params"])]
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    if not groups:  # the one weight chosen was measured (a Delay's time alone)
-        model.eval()
-        return FitResult(model, _held_out_esr(model, xt, yt, trained), 0, 0.0)
+    for group in groups:
+        group["lr"] = fine.get(id(group["params"][0]), group["lr"])
     opt = torch.optim.Adam(groups)
     # Cosine decay to 0: large early steps cross the range quickly, small late steps settle
     # (a constant step keeps the parameters oscillating around the optimum).
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
     loss_fn = TrainingLoss(LossWeights(), segment_samples=segment)
     rng = np.random.default_rng(seed)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     start = time.monotonic()
     model.train()
     for _ in range(steps):
-        offsets = rng.integers(0, trained - segment - warmup + 1, size=batch)
-        xb = torch.stack([xt[o : o + warmup + segment] for o in offsets])
-        yb = torch.stack([yt[o + warmup : o + warmup + segment] for o in offsets])
+        offsets = rng.integers(0, trained - segment - settle + 1, size=batch)
+        xb = torch.stack([xt[o : o + settle + segment] for o in offsets])
+        yb = torch.stack([yt[o + settle : o + settle + segment] for o in offsets])
         opt.zero_grad()
-        pred, _ = model(xb, None, model.zero_state())  # the warm-up samples set the state
-        loss = loss_fn(pred[:, warmup:], yb)
+        # The warm-up samples set the state, with gradients: a delay's feedback is learned from
+        # repeats of echoes of the warm-up (without, it stayed at 0 behind a 300 ms delay).
+        pred, _ = model(xb, None, model.zero_state())
+        loss = loss_fn(pred[:, settle:], yb)
         if not torch.isfinite(loss):
             raise ValueError("training diverged (loss is not finite)")
         loss.backward()
