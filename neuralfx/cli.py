@@ -324,9 +324,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         path = result.model.save(args.output, result.metadata(trained_on))
     for name, ms in result.measured.items():
         note(f"{name}: started at {ms:.6g} ms, the echo measured in the pair's response" if ms is not None else
-             f"note: {name} could not be measured in the pair's response (no echo stood out after the direct "
-             "sound; a pair with latency needs --align, and at least 4 s of audio is read): descent alone rarely "
-             "finds a delay time, so give it in the chain and --hold it")
+             f"note: {name} could not be measured in the pair's response (no echo stood out after a direct sound "
+             "in the first 1 ms; latency before the delay must be removed first, a delay almost fully wet with "
+             "little feedback cannot be told from latency, and at least 4 s of audio is read): descent alone "
+             "rarely finds a delay time, so give it in the chain and --hold it")
     if args.json:
         print(json.dumps({"blocks": recovered_settings(result.model), "measured": result.measured,
                           "validation_esr": result.validation_esr,

@@ -100,8 +100,10 @@ def echo_delay_ms(x: np.ndarray, y: np.ndarray, sample_rate: float, max_delay_ms
     median = float(np.median(inside))
     direct = int(np.argmax(head))
     # Direct sound: a peak in the first MIN_DELAY_MS that is a sound, not the side lobes of a
-    # peak further on (a device 5.3 ms late showed one at 0.85 ms, 8x the median).
-    wet_only = not (head[direct] > ECHO_CLARITY * median and head[direct] >= DIRECT_SHARE * magnitude.max())
+    # peak further on (a device 5.3 ms late showed one at 0.85 ms, 8x the median) nor the rising
+    # edge of one just past it (48 samples late read as a 1 ms delay or divided by zero).
+    wet_only = not (head[direct] > ECHO_CLARITY * median and head[direct] >= DIRECT_SHARE * magnitude.max()
+                    and head[direct] >= magnitude[first])
     if wet_only:
         direct = 0
     strongest = float(inside.max())
@@ -110,6 +112,8 @@ def echo_delay_ms(x: np.ndarray, y: np.ndarray, sample_rate: float, max_delay_ms
     start = _peak_position(response, direct + 2) - 2 if not wet_only else 0.0
     for echo in peaks:
         samples = _peak_position(magnitude, int(echo)) - start
+        if samples < first:  # inside the direct sound
+            continue
         multiples = [int(round(start + n * samples)) for n in range(2, int((last - start) // samples) + 1)]
         family = [float(magnitude[m - 1 : m + 2].max()) for m in multiples]
         if family and max(family) > magnitude[echo]:
@@ -142,9 +146,13 @@ def _peak_position(magnitude: np.ndarray, peak: int) -> float:
         return float(magnitude[i]) if 0 <= i < len(magnitude) else 0.0
 
     left, centre, right = tap(peak - 1), tap(peak), tap(peak + 1)
-    if right >= left:
-        return peak + (right - left) / (centre + right - left - tap(peak + 2))
-    return peak - (left - right) / (centre + left - right - tap(peak - 2))
+    side, outer, sign = (right, tap(peak + 2), 1) if right >= left else (left, tap(peak - 2), -1)
+    near = right + left - side
+    denominator = centre + side - near - outer
+    if denominator > 0 and 0 <= side - near <= denominator:
+        return peak + sign * (side - near) / denominator
+    # Not two taps and a smear (the outer tap as high as the peak): the larger neighbour alone.
+    return peak + sign * side / (centre + side)
 
 
 def _extent(magnitude: np.ndarray, peak: int) -> int:
