@@ -34,3 +34,11 @@ def learning_rate_scheduler(optimizer: Any, schedule: str, max_steps: int | None
         return torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda done: 0.5 * (1 + math.cos(math.pi * min(done / max_steps, 1))))
     return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=max(patience // 3, 1))
+
+
+def resume_rates(optimizer: Any, scheduler: Any, schedule: str) -> None:
+    """After a checkpoint's optimizer and scheduler states are loaded: the cosine's rates at the
+    step reached, on this run's curve (the saved ones are of the saved max_steps)."""
+    if schedule == "cosine":
+        for group, base, rate in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+            group["lr"] = base * rate(scheduler.last_epoch)

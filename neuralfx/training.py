@@ -37,7 +37,7 @@ from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
 from .model import Model
 from .models import GRU, LSTM, TCN, WaveNet
-from .schedules import LR_SCHEDULES, learning_rate_scheduler, resolve_schedule
+from .schedules import LR_SCHEDULES, learning_rate_scheduler, resolve_schedule, resume_rates
 from .scores import esr_text
 
 if TYPE_CHECKING:
@@ -684,9 +684,7 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Gen
         raise ValueError(f"checkpoint '{path}' is for another model shape ({e}); delete it or change --checkpoint") from None
     optimizer.load_state_dict(data["optimizer"])
     scheduler.load_state_dict(data["scheduler"])
-    if made_on == "cosine":  # the saved rate is of the saved max_steps; a longer run's curve sets it
-        for group, base, rate in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
-            group["lr"] = base * rate(scheduler.last_epoch)
+    resume_rates(optimizer, scheduler, made_on)
     rng.bit_generator.state = data["numpy_rng"]
     torch.set_rng_state(data["torch_rng"])
     return _Progress(**data["progress"])

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from .drywet import MIX, dry_wet
+from ..alignment import impulse_response
 from ..models.config_checks import check_block_rate, check_float
 from .params import ParamBlock, ParamSpec
 
@@ -46,8 +47,8 @@ MAX_DELAY_LIMIT_MS = 10000.0
 DEFAULT_MAX_DELAY_MS = 2000.0
 # echo_delay_ms: an echo is the first peak past MIN_DELAY_MS within ECHO_SHARE of the strongest
 # there (a feedback's repeats come later and weaker). It counts when it stands ECHO_CLARITY times
-# above the response's median there and ECHO_ISOLATION times above its neighbours (outside the
-# width of the device's own response near lag 0). Measured on 12 s captures at 48 kHz (Pedalboard
+# above the response's median there and ECHO_ISOLATION times above its neighbours (beyond its own
+# spread and that of the direct sound). Measured on 12 s captures at 48 kHz (Pedalboard
 # devices, the strongest peak past 1 ms): echoes of a Delay alone, after a Distortion and before
 # an 800 Hz-3 kHz low-pass stood 386-15808x above the median and 9.97-325x above their
 # neighbours; in a Reverb, Chorus, Phaser, Compressor, Distortion (with a low-pass) and a Delay
@@ -79,14 +80,12 @@ def echo_delay_ms(x: np.ndarray, y: np.ndarray, sample_rate: float, max_delay_ms
     shift both alike); None where no echo stands out. Gradient descent moves a delay time only
     within the sample interval it starts in (docs/DSP.md), so fit starts from this. Linear
     interpolation spreads a peak D = k + f samples late over lags k and k + 1 as 1 - f and f, so
-    a peak's larger neighbour gives its fraction of a sample.
+    the taps around a peak give its fraction of a sample (_peak_position).
 
     Without direct sound in the first MIN_DELAY_MS (a pair with latency, or a delay at mix 1) the
     first peak counts as an echo of lag 0 only when its repeat follows at twice its lag: a device
     a few ms late read as a 4.4 ms delay. A candidate is passed over when a peak at a multiple of
     its lag is stronger (on a 4 s pair a 300 ms delay read as 75 ms off the input's own layout)."""
-    from ..alignment import impulse_response
-
     rate = float(sample_rate)
     first = math.ceil(MIN_DELAY_MS * rate / 1000.0)
     last = min(math.floor(float(max_delay_ms) * rate / 1000.0), len(x) - 2)
