@@ -567,6 +567,11 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
     model.cpu().eval()
     seconds = time.monotonic() - t0
     progress(f"best validation ESR {esr_text(st.best_esr)} after {st.step} steps, {seconds:.0f} s")
+    if cosine and not _steps_spent(config, st.step):
+        share = scheduler.get_last_lr()[0] / scheduler.base_lrs[0]
+        progress(f"note: the time limit ended the cosine at step {st.step} of {config.max_steps}, the learning rate "
+                 f"still {share:.0%} of its start, so the model did not settle: raise the time limit (--max-minutes, "
+                 "max_seconds) or lower the steps to what fits in it")
     per_capture = st.best_esr_per_capture if len(captures) > 1 else []
     if per_capture:  # the pooled ESR weighs each capture by its energy, which hides a poor quiet setting
         progress("validation ESR per capture (the pooled one weighs loud captures most): " + "; ".join(

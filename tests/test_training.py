@@ -296,6 +296,26 @@ def test_a_cosine_run_goes_to_max_steps_without_stopping_early(tmp_path: Path) -
         assert result.steps == steps, schedule
 
 
+def test_a_cosine_cut_short_by_the_time_limit_says_so(drive_capture: Capture) -> None:
+    # A time limit may end the cosine while the rate is high (a slow machine building the
+    # compressor recipe): the best weights are kept, and the run says it did not settle.
+    from neuralfx.dsp import Gain
+    from neuralfx.model import Model
+
+    lines: list[str] = []
+    config = TrainConfig(max_steps=100_000, max_seconds=1.0, lr_schedule="cosine", **EXACT)
+    result = train([drive_capture], config, model=Model([Gain()], 48000), progress=lines.append)
+    assert result.steps < 100_000
+    notes = [line for line in lines if line.startswith("note: the time limit ended the cosine")]
+    assert len(notes) == 1 and f"at step {result.steps} of 100000" in notes[0], lines[-4:]
+    share = 0.5 * (1 + np.cos(np.pi * result.steps / 100_000))
+    assert f"still {share:.0%} of its start" in notes[0]
+    lines.clear()  # a run that reaches its step limit has nothing to say
+    train([drive_capture], replace(config, max_steps=20, max_seconds=None), model=Model([Gain()], 48000),
+          progress=lines.append)
+    assert not any("time limit" in line for line in lines)
+
+
 def test_auto_takes_the_cosine_for_dsp_blocks_alone_with_a_step_limit_alone() -> None:
     from neuralfx.schedules import resolve_schedule
 
