@@ -96,6 +96,12 @@ def _correlate(x: np.ndarray, y: np.ndarray, search: int, wide: int,
     return lags, c, peak, ambiguity
 
 
+# A delay pedal's echo, as strong as its direct sound or stronger, reads as an ambiguity or as
+# the latency: a model with a Delay block is trained on the pair's own timing instead.
+UNALIGNED_DELAY_HINT = ("A delay or echo device's repeats peak too: train a model with a Delay block on the pair's own "
+                        "timing (train: align=False, --no-align; fit: without --align)")
+
+
 def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
            max_latency_seconds: float = DEFAULT_MAX_LATENCY_SECONDS) -> Alignment:
     """The target's latency (whole samples) and polarity relative to the input; AlignmentError
@@ -122,7 +128,8 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
             f"cannot align target to input: the cross-correlation has no clear peak (second peak at "
             f"{ambiguity:.0%} of the highest, at most {AMBIGUITY_LIMIT:.0%} allowed). Check that the target is "
             f"this input through the device (same take, same file order), or that the device's latency is "
-            f"below {max_latency_seconds:g} s (raise max_latency_seconds / --max-latency if it is not)")
+            f"below {max_latency_seconds:g} s (raise max_latency_seconds / --max-latency if it is not). "
+            + UNALIGNED_DELAY_HINT)
     # Back to the earliest strong lag; into negative lags only from a negative peak (a target that
     # leads was called 299 samples ahead where 300 were cut).
     onset = peak
@@ -139,7 +146,7 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
         raise AlignmentError(
             f"the device's latency is {latency} samples ({latency / sample_rate:.3f} s; lags up to "
             f"{wide / sample_rate:g} s correlated), above the maximum of {max_latency_seconds:g} s: if that is right, "
-            "raise max_latency_seconds (--max-latency); otherwise the files are misaligned")
+            "raise max_latency_seconds (--max-latency); otherwise the files are misaligned. " + UNALIGNED_DELAY_HINT)
     return Alignment(latency, bool(c[peak] < 0), ambiguity, float(sample_rate))
 
 

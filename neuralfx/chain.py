@@ -75,6 +75,11 @@ class Chain:
             if not isinstance(stage, (pedalboard.Plugin, NeuralEffect)):
                 raise TypeError(f"stage {i} is a {type(stage).__name__}; expected a pedalboard plugin or a NeuralEffect")
             for instance in _instances(stage):
+                if isinstance(instance, pedalboard.PitchShift):
+                    raise ValueError(
+                        f"stage {i} is or holds pedalboard.PitchShift, which returns silence when streamed in blocks "
+                        "(Pedalboard 0.9.26: zeros at every block length with reset=False), and a Chain streams: "
+                        "run it on the whole array with pedalboard.Pedalboard([...])(audio, sample_rate)")
                 if id(instance) in seen:  # Pedalboard refuses it too, when it runs: the two places would share one state
                     raise ValueError(
                         f"stages {seen[id(instance)][0]} and {i} hold the same {type(instance).__name__} instance; "

@@ -13,6 +13,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from .alignment import DEFAULT_MAX_LATENCY_SECONDS
 from .architectures import ARCHITECTURES, RECURRENT
 from .schedules import LR_SCHEDULES
 from .scores import esr_text
@@ -142,6 +143,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     latencies = sorted({(a["latency_samples"], a["latency_ms"], a["polarity"]) for a in meta.get("alignment", [])})
     for samples, ms, polarity in latencies:
         print(f"latency:        {samples} samples ({ms:g} ms) removed, polarity {polarity}")
+    if meta.get("config", {}).get("align") is False:
+        print("latency:        none removed (trained without alignment: the captures' timing is the device's)")
+    for name, ms in meta.get("measured_delay_ms", {}).items():
+        print(f"delay time:     {name} " + (f"started at {ms:.6g} ms, measured in the captures" if ms is not None
+                                             else "not measured (no echo stood out)"))
     for key in ("name", "trained_on", "train_steps", "train_seconds", "created"):
         if key in meta:
             print(f"{key.replace('_', ' ') + ':':<15} {meta[key]}")
@@ -248,6 +254,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.lr_schedule == "cosine" and args.max_minutes and not args.max_steps:
         raise ValueError("--lr-schedule cosine decays over --max-steps, and --max-minutes alone sets no step limit: "
                          "give --max-steps too, or leave --lr-schedule out")
+    if args.no_align and (args.polarity != "error" or args.max_latency != DEFAULT_MAX_LATENCY_SECONDS):
+        raise ValueError("--polarity and --max-latency act on the alignment, which --no-align skips: leave them out")
     template = load_template(args.template) if args.template else None
     captures, heldout, knobs, what = _training_data(args)
     model = None
@@ -263,7 +271,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          max_seconds=args.max_minutes * 60 if args.max_minutes else None, seed=args.seed,
                          lr_schedule=args.lr_schedule,
                          device=args.device, threads=args.threads, checkpoint=args.checkpoint,
-                         max_latency_seconds=args.max_latency, polarity=args.polarity,
+                         align=not args.no_align, max_latency_seconds=args.max_latency, polarity=args.polarity,
                          allow_clipping=args.allow_clipping)
     try:
         result = train(captures, config, knobs=knobs, model=model, heldout=heldout)
@@ -292,6 +300,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from .datacheck import check_unaligned, describe_alignment, prepare, read_pair
     from .dsp.fit import (fit, load_template, model_from_chain, model_from_template, recovered_settings,
                           require_network_weights)
+    from .dsp.delay import UNMEASURED_REASONS
     from .files import writable_file
 
     if args.output:
@@ -324,9 +333,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         path = result.model.save(args.output, result.metadata(trained_on))
     for name, ms in result.measured.items():
         note(f"{name}: started at {ms:.6g} ms, the echo measured in the pair's response" if ms is not None else
-             f"note: {name} could not be measured in the pair's response (no echo stood out after a direct sound "
-             "in the first 1 ms; latency before the delay must be removed first, a delay almost fully wet with "
-             "little feedback cannot be told from latency, and at least 4 s of audio is read): descent alone "
+             f"note: {name} could not be measured in the pair's response ({UNMEASURED_REASONS}): descent alone "
              "rarely finds a delay time, so give it in the chain and --hold it")
     if args.json:
         print(json.dumps({"blocks": recovered_settings(result.model), "measured": result.measured,
@@ -367,7 +374,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _add_pair_checks(p: argparse.ArgumentParser, when: str = "") -> None:
     """The options of the checks an input/target pair passes before train and fit use it; `when`
     says when they apply (fit: with --align)."""
-    p.add_argument("--max-latency", type=_positive(float), default=1.0,
+    p.add_argument("--max-latency", type=_positive(float), default=DEFAULT_MAX_LATENCY_SECONDS,
                    help=f"largest device latency accepted, seconds{when}")
     p.add_argument("--polarity", choices=["error", "flip", "keep"], default="error",
                    help=f"an inverted target: stop (default), flip it back, or keep it{when}")
@@ -434,6 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--num-layers", type=_positive(int), help="recurrent layers (lstm, gru; default 1)")
     t.add_argument("--template", help="JSON {\"blocks\": [{type, config}, ...]}: train this chain of blocks (DSP "
                                       "blocks with knob bindings, EQ -> LSTM -> EQ, ...) instead of --arch (docs/DSP.md)")
+    t.add_argument("--no-align", action="store_true",
+                   help="train on the captures' timing as it is, without finding and removing a latency: for a "
+                        "--template with a Delay block modelling a delay pedal, whose echo alignment takes for the "
+                        "latency at a mix of 0.5 or more (and refuses as ambiguous below)")
     t.add_argument("--dsp-lr-scale", type=_positive(float),
                    help="DSP parameters' step as a share of the network's (default 0.1, TrainConfig.dsp_lr_scale, "
                         "made for DSP blocks beside a network; pass 1 for a chain of DSP blocks only)")

@@ -6,10 +6,12 @@ Three habits of Pedalboard's plugins make naive chunking wrong (Pedalboard 0.9, 
   plugin, which clears its state: a Reverb fed 100 then 512 samples differs by 0.027 from one
   fed the same signal whole. Chunks of any length up to the first one's give the whole-signal
   result exactly (Reverb, Chorus, Phaser, LadderFilter: 300, 512 or mixed lengths, difference 0).
-- The channel layout is taken from the first chunk's shape (audio.no_frames).
+- The channel layout is taken from the first chunk's shape (audio.no_frames): a first chunk of
+  no more samples than channels is read sideways or refused, later ones are read as the first.
 - A plugin with latency (MP3Compressor, Resample, GSMFullRateCompressor) returns fewer samples
   than it took until zeros follow the signal.
-So a plugin first gets an empty array, its first chunk is held back until it is long enough,
+So a plugin's first chunk is held back until it is long enough (one of buffer_size <= channels
+samples is preceded by an empty array, which fixes the layout),
 later chunks are cut to that first length, and a flush feeds silence through the chain until it
 has returned as many samples as it took.
 
@@ -58,7 +60,9 @@ class StageStream:
         self._chunk = None if is_plugin else buffer_size
         self._first = min(buffer_size, FIRST_CHUNK_SAMPLES)
         self._pending = no_frames(channels)
-        if is_plugin:
+        # Only where the first chunk would be read sideways (samples <= channels): Pedalboard
+        # 0.9.26's Convolution divides by zero on an empty array, which killed the process.
+        if is_plugin and buffer_size <= channels:
             self._run(no_frames(channels))
 
     def _run(self, chunk: np.ndarray) -> np.ndarray:

@@ -118,8 +118,14 @@ def sweeps_from_specs(stages: list[dict], base: Path, sweeps: Sequence[str],
                              "stage 0)")
         if len(set(values)) < 2:
             raise ValueError(f"--sweep {stage}.{param}: give at least two different values to condition a knob on")
-        every = values + held.get((stage, param), ())
-        lo, hi = min(every), max(every)
+        lo, hi = min(values), max(values)
+        for v in held.get((stage, param), ()):
+            # One trained on scored as "never trained on"; one outside widened the knob's range
+            # past every value trained, which the model file then offered.
+            if v in values or not lo < v < hi:
+                raise ValueError(f"--heldout {stage}.{param}={v:g}: held-out values lie between the swept values "
+                                 f"({lo:g} .. {hi:g}) and are none of them, so that the model is scored at settings "
+                                 "it was not trained on, inside the knob's range")
         current = _current_value(chain.stages[stage], param)
         default = current if current is not None and lo <= current <= hi else (lo + hi) / 2
         name = param if params.count(param) == 1 else f"{param}_{stage}"
@@ -140,11 +146,14 @@ def _current_value(stage: Any, param: str) -> Optional[float]:
 
 
 def settings_grid(sweeps: Sequence[KnobSweep], heldout: bool = False) -> list[dict[str, float]]:
-    """Every combination of the sweeps' training (or held-out) values; one empty setting when
-    nothing is swept (a single capture), none held out then."""
-    if not sweeps:
+    """Every combination of the sweeps' training values; held out, every combination of the
+    held-out values of the sweeps that have some with the training values of those that have
+    none (a threshold held out at -28 dB is scored at each trained ratio; taking held-out values
+    alone, it gave no setting at all). One empty setting when nothing is swept (a single
+    capture), none held out then."""
+    if not sweeps or (heldout and not any(s.heldout_values for s in sweeps)):
         return [] if heldout else [{}]
-    lists = [s.heldout_values if heldout else s.train_values for s in sweeps]
+    lists = [s.heldout_values if heldout and s.heldout_values else s.train_values for s in sweeps]
     return [dict(zip([s.knob.name for s in sweeps], combo)) for combo in itertools.product(*lists)]
 
 

@@ -28,10 +28,10 @@ from . import __version__
 from .alignment import DEFAULT_MAX_LATENCY_SECONDS, Alignment
 from .architectures import ARCHITECTURES
 from .capture import CapturePair
-from .datacheck import describe_alignment, prepare
+from .datacheck import check_unaligned, describe_alignment, prepare
 from .holdout import (DEFAULT_FRACTION, MIN_FRACTION, MIN_VALIDATION_SAMPLES, VALIDATION_CONTEXT, Holdout,
                       training_span)
-from .dsp.delay import Delay
+from .dsp.delay import MIN_DELAY_MS, UNMEASURED_REASONS, Delay, refine_rates, start_at_measured_echo
 from .dsp.params import dsp_weight_ids, optimizer_groups, step
 from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
@@ -82,7 +82,10 @@ class TrainConfig:
     threads: Optional[int] = 1
     # Written at validations; a run given an existing checkpoint resumes from it.
     checkpoint: Optional[str] = None
-    # Data checks and alignment (neuralfx.datacheck.prepare) run on every capture first.
+    # Data checks and alignment (neuralfx.datacheck.prepare) run on every capture first. Without
+    # alignment the captures' timing is the device's own: a delay pedal's echo, at a mix of 0.5
+    # or more, is what alignment would take for its latency (a model with a Delay block models it).
+    align: bool = True
     max_latency_seconds: float = DEFAULT_MAX_LATENCY_SECONDS
     polarity: str = "error"  # an inverted target: "error", "flip" it back, or "keep" it
     allow_clipping: bool = False
@@ -112,6 +115,11 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.lr_schedule == "cosine" and self.max_steps is None:
             raise ValueError("TrainConfig.lr_schedule 'cosine' decays over max_steps: set max_steps, or use 'plateau'")
+        if not isinstance(self.align, bool):
+            raise ValueError(f"TrainConfig.align must be True or False, got {self.align!r}")
+        if not self.align and self.polarity != "error":
+            raise ValueError(f"TrainConfig.polarity {self.polarity!r} acts on the polarity alignment finds, and align is "
+                             "False: align the captures, or leave polarity at 'error'")
         if self.validation_span_seconds is not None and not self.validation_span_seconds <= 86400:
             raise ValueError(f"TrainConfig.validation_span_seconds must be at most 86400 (a day) or None (hold out "
                              f"each capture's end), got {self.validation_span_seconds!r}")
@@ -146,9 +154,13 @@ class TrainResult:
     validation_esr_per_capture: list[float] = field(default_factory=list)
     holdout: Optional[Holdout] = None  # what was validated on
     lr_schedule: str = "plateau"  # the schedule taken ("auto" resolved)
+    # A Delay's time measured in the captures before training, by name (None: none stood out).
+    measured: dict[str, Optional[float]] = field(default_factory=dict)
 
     def metadata(self, trained_on: str, config: TrainConfig, name: str = "") -> dict:
         extra = {"heldout_esr": self.heldout_esr} if self.heldout_esr else {}
+        if self.measured:
+            extra["measured_delay_ms"] = self.measured
         if self.validation_esr_per_capture:
             extra["validation_esr_per_capture"] = self.validation_esr_per_capture
         settings = {**asdict(config), "lr_schedule": self.lr_schedule}
@@ -339,14 +351,20 @@ def _time_limit_spent(config: TrainConfig, seconds: float) -> bool:
 
 def prepare_captures(captures: Sequence[Capture], config: TrainConfig, progress: Callable[[str], None] = print,
                      what: str = "capture") -> tuple[list[Capture], list[Alignment]]:
-    """Every capture checked and aligned (neuralfx.datacheck.prepare), with the latency found."""
+    """Every capture checked and aligned (neuralfx.datacheck.prepare), with the latency found;
+    with config.align False, checked only (no latencies)."""
     prepared, found = [], []
     for i, c in enumerate(captures):
         name = f"{what} {i}" + (f" ({_settings_text(c.settings)})" if c.settings else "")
-        pair, a = prepare(c.pair, config.max_latency_seconds, config.polarity, config.allow_clipping, what=name)
-        progress(f"{name}: {describe_alignment(a, config.polarity)}")
+        if config.align:
+            pair, a = prepare(c.pair, config.max_latency_seconds, config.polarity, config.allow_clipping, what=name)
+            progress(f"{name}: {describe_alignment(a, config.polarity)}")
+            found.append(a)
+        else:
+            pair = check_unaligned(c.pair, config.allow_clipping, what=name)
         prepared.append(Capture(pair, c.settings))
-        found.append(a)
+    if not config.align and captures:
+        progress(f"{what}s not aligned (align off): their timing is the device's")
     return prepared, found
 
 
@@ -421,6 +439,20 @@ def train(
     model_given = model is not None
     torch.manual_seed(config.seed)
     model = model if model_given else build_model(config, sample_rate, knobs)
+    # Before the warm-up's length, which follows a Delay's time. Over the whole captures, as
+    # alignment reads them: one time, not a fit to the held-out audio.
+    measured = start_at_measured_echo(model, [(c.pair.input, c.pair.target) for c in captures])
+    if any(isinstance(m, Delay) for m in model.modules()):
+        for i, a in enumerate(alignments):
+            if a.latency_ms >= MIN_DELAY_MS:  # a delay pedal at mix 0.7 was aligned on its 300 ms echo
+                report(f"note: capture {i}'s latency of {a.latency_ms:.2f} ms was removed, and the model has a Delay: "
+                       "if that is the device's delay time, alignment took its echo for the latency: train on the "
+                       "captures' own timing (align=False, --no-align)")
+    for name, ms in measured.items():
+        report(f"{name}: started at {ms:.6g} ms, the echo measured in the captures' responses" if ms is not None else
+               f"note: {name} could not be measured in the captures' responses ({UNMEASURED_REASONS}; the "
+               "captures' echoes must lie within a sample of each other, so a time that changes between them "
+               "belongs on a knob): descent alone rarely finds a delay time")
     warmup = warmup_length(model, config)
     held = training_holdout(config, sample_rate, warmup)
     _check_captures(captures, config, knobs, warmup, held)
@@ -431,16 +463,17 @@ def train(
         torch.set_num_threads(config.threads)
     try:
         return _train(captures, config, knobs, model, model_given, device, sample_rate, warmup, held, alignments,
-                      heldout, progress)
+                      heldout, progress, measured)
     finally:
         torch.set_num_threads(threads_before)  # a notebook's torch kept one thread after train()
 
 
 def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], model: Model, model_given: bool,
            device: torch.device, sample_rate: float, warmup: int, held: Holdout, alignments: list[Alignment],
-           heldout: list[Capture], progress: Callable[[str], None]) -> TrainResult:
+           heldout: list[Capture], progress: Callable[[str], None],
+           measured: dict[str, Optional[float]]) -> TrainResult:
     # Parameters keep their identity through model.to(device): the groups hold.
-    groups = optimizer_groups(model, config.learning_rate, config.dsp_lr_scale)
+    groups = optimizer_groups(model, config.learning_rate, config.dsp_lr_scale, refine_rates(model, measured))
     if not groups:  # torch said "optimizer got an empty parameter list"
         raise ValueError("nothing to train: the model has no network, and every parameter of its DSP blocks is bound "
                          "to a knob (set by the captures' settings)")
@@ -489,6 +522,14 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
                          f"limit of {config.max_seconds / 60:.3g} min (counted over every run of a checkpoint)" if spent
                     else " (saved inside a segment: going on with a new one)" if st.mid_segment else ""))
     t0, running = time.monotonic() - st.seconds, []
+    # A Delay's feedback is learned from the repeats of echoes of the warm-up, which a segment
+    # shorter than the delay holds: the gradient reaches back through the warm-up, as fit's does,
+    # from the whole segment taken as one chunk (the state carried between chunks is cut from the
+    # gradient). Behind a 300 ms delay the feedback stayed at 0 (ESR 0.14), with the first chunk's
+    # gradient alone it reached 0.14 of 0.4 in 300 steps.
+    feedback_from_warmup = any(isinstance(m, Delay) and "feedback" not in m.knob_bindings for m in model.modules())
+    chunks, chunk = ((1, config.tbptt_samples * config.chunks_per_segment) if feedback_from_warmup
+                     else (config.chunks_per_segment, config.tbptt_samples))
     forward = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -502,14 +543,14 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
     while not done:
         x, y, k = batch()
         model.train()
-        with torch.no_grad():
-            # From the zero state, not the settled one the kernel starts from: the warm-up on the
-            # segment's own audio sets the state, and settling every batch would cost more.
+        # From the zero state, not the settled one the kernel starts from: the warm-up on the
+        # segment's own audio sets the state, and settling every batch would cost more.
+        with torch.set_grad_enabled(feedback_from_warmup):
             _, state = forward(x[:, :warmup], k[:, :, :warmup], model.zero_state())
         validated = False
-        for c in range(config.chunks_per_segment):
-            lo = warmup + c * config.tbptt_samples
-            hi = lo + config.tbptt_samples
+        for c in range(chunks):
+            lo = warmup + c * chunk
+            hi = lo + chunk
             prediction, state = forward(x[:, lo:hi], k[:, :, lo:hi], state)
             loss = loss_fn(prediction, y[:, lo:hi])
             optimizer.zero_grad(set_to_none=True)
@@ -559,7 +600,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         # restore: a resumed run continues exactly as an uninterrupted one would. The end of a run
         # is saved wherever it falls, so that a longer run can go on from it; one that ended
         # inside a segment goes on with a new segment, not bit for bit as an uninterrupted run.
-        boundary = c == config.chunks_per_segment - 1
+        boundary = c == chunks - 1
         if config.checkpoint and rank == 0 and ((validated and boundary) or done):
             st.mid_segment = not boundary
             _save_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st, schedule)
@@ -591,7 +632,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         dist.barrier()
         dist.destroy_process_group()
     return TrainResult(model, st.best_esr, st.best_stft, st.step, seconds, st.history, alignments, heldout_esr,
-                       model_given, per_capture, held, schedule)
+                       model_given, per_capture, held, schedule, measured)
 
 
 @dataclass

@@ -192,6 +192,36 @@ def test_plugins_with_latency_keep_the_length_and_match_pedalboard(tmp_path: Pat
     assert np.max(np.abs(written - expected)) < 1e-6
 
 
+@pytest.mark.parametrize("buffer_size", [8192, 512, 3])
+def test_a_cabinet_impulse_response_after_the_amp_matches_pedalboard(tmp_path: Path, buffer_size: int) -> None:
+    # Pedalboard 0.9.26's Convolution divides by zero on the empty array every plugin was first
+    # given: amp -> cabinet IR, the most common guitar chain, killed the process (SIGFPE).
+    rate, rng = 48000, np.random.default_rng(0)
+    ir = (rng.standard_normal(2048) * np.exp(-np.arange(2048) / 300.0)).astype(np.float32)
+    audio_io.write(tmp_path / "cab.wav", ir[None, :] / np.abs(ir).max(), rate)
+    x = np.stack([plucks(1.0), noise(1.0, 0.05)])
+    cab = lambda: pedalboard.Convolution(str(tmp_path / "cab.wav"))  # noqa: E731
+    expected = pedalboard.Pedalboard([pedalboard.Distortion(drive_db=12), cab()])(x, rate)
+    y = neuralfx.Chain([pedalboard.Distortion(drive_db=12), cab()])(x, rate, buffer_size=buffer_size)
+    assert y.shape == x.shape and np.max(np.abs(y)) > 0.1
+    assert np.max(np.abs(y - expected)) < 1e-5  # 1.4e-7 at buffer size 3 here
+
+
+def test_pitch_shift_which_streams_silence_is_refused() -> None:
+    # Streamed with reset=False, Pedalboard 0.9.26's PitchShift returns only zeros: a chain with it
+    # wrote a silent file and a capture through it a silent target.
+    x = plucks(1.0)[None, :]
+    p = pedalboard.PitchShift(semitones=0)
+    fed = np.concatenate([x, np.zeros((1, 2 * 48000), np.float32)], axis=1)  # the signal, then its latency's worth
+    streamed = np.concatenate([p.process(fed[:, i : i + 4096], 48000, reset=False)
+                               for i in range(0, fed.shape[1], 4096)], axis=1)
+    assert np.max(np.abs(x)) > 0.1 and streamed.shape[1] > x.shape[1] and np.max(np.abs(streamed)) == 0
+    for stages in ([pedalboard.PitchShift(semitones=-12)], [pedalboard.Pedalboard([pedalboard.Reverb(), pedalboard.PitchShift()])]):
+        with pytest.raises(ValueError, match="stage 0 is or holds pedalboard.PitchShift, which returns silence when "
+                                             "streamed in blocks"):
+            neuralfx.Chain(stages)
+
+
 def test_reset_false_streams_at_another_rate_and_flush_returns_the_rest(lstm_model_path: Path) -> None:
     x = np.stack([plucks(0.5, rate=44100), noise(0.5, 0.05, rate=44100)])
     chain = neuralfx.Chain([neuralfx.load(lstm_model_path), pedalboard.Reverb(room_size=0.3)], resample=True)

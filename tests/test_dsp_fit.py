@@ -227,11 +227,13 @@ def test_fit_measures_a_delay_time_and_descends_around_it() -> None:
     assert result.validation_esr < 1e-9  # 3.0e-12 here
     # Started 0.3 sample off, descent brings the time back: it moves in ms, 0.01 sample a step
     # at most (a rate meant for log steps moved it 7e-5 sample a step, so it stayed, ESR 6.3e-3).
-    import neuralfx.dsp.fit as fit_module
+    import importlib
+
+    delay_module = importlib.import_module("neuralfx.dsp.delay")  # the package's `delay` is the function
 
     off = lambda *args: 300.0 + 0.3 * 1000 / RATE  # noqa: E731
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fit_module, "echo_delay_ms", off)
+        patch.setattr(delay_module, "echo_delay_ms", off)
         nudged = fit(model_from_chain("delay", RATE), pair.input, pair.target, steps=150)
     assert abs(float(nudged.model.blocks[0].delay_ms.detach()) - 300.0) * RATE / 1000 < 0.01
     assert nudged.validation_esr < 1e-6

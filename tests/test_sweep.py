@@ -28,6 +28,16 @@ def test_two_parameters_make_a_grid_with_held_out_settings(tmp_path: Path) -> No
     assert (chain.stages[1].threshold_db, chain.stages[1].ratio) == (-30, 8)
     assert KnobSweep.from_json(json.loads(json.dumps(ratio.to_json())), "here") == ratio
     assert settings_grid([]) == [{}] and settings_grid([], heldout=True) == []
+    # One of two sweeps held out: scored at each trained value of the other (this gave none).
+    threshold_only = sweeps_from_specs(COMPRESSOR, tmp_path, ["1.threshold_db=-30,-10", "1.ratio=2,8"],
+                                       ["1.threshold_db=-20"])
+    assert settings_grid(threshold_only, heldout=True) == [{"threshold_db": -20, "ratio": 2}, {"threshold_db": -20, "ratio": 8}]
+    assert settings_grid(threshold_only[1:], heldout=True) == []
+    # A held-out value trained on, or outside the trained ones (it widened the knob past them).
+    for held in ("1.threshold_db=-10", "1.threshold_db=-40", "1.threshold_db=-30"):
+        with pytest.raises(ValueError, match=f"--heldout {held}: held-out values lie between the swept values "
+                                             r"\(-30 \.\. -10\) and are none of them"):
+            sweeps_from_specs(COMPRESSOR, tmp_path, ["1.threshold_db=-30,-10"], [held])
 
 
 @pytest.mark.parametrize("sweep, heldout, message", [

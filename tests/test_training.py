@@ -327,6 +327,41 @@ def test_auto_takes_the_cosine_for_dsp_blocks_alone_with_a_step_limit_alone() ->
     assert resolve_schedule("cosine", 300, 60.0, dsp_only=True) == "cosine"
 
 
+def test_a_delay_pedal_swept_over_its_mix_trains_on_its_own_timing() -> None:
+    # Pedalboard's Delay (300 ms, feedback 0.4) at mix 0.3 and 0.7, held out at 0.5, modelled by
+    # neuralfx's Delay with its mix on the knob. Before: alignment took the 0.7 capture's echo for
+    # its latency, descent did not find the time (from 500 ms: ESR 0.59), and the feedback, whose
+    # gradient came from a warm-up run without one, stayed at 0 (ESR 0.14).
+    from neuralfx.dsp import Delay
+    from neuralfx.model import Model
+
+    knob = Knob("mix", 0.0, 1.0, 0.5, "")
+    captures, held = [[Capture(capture(pedalboard.Pedalboard([pedalboard.Delay(0.3, 0.4, mix)]), 48000, 12.0),
+                               {"mix": mix}) for mix in mixes] for mixes in ((0.3, 0.7), (0.5,))]
+    config = TrainConfig(align=False, batch_size=4, learning_rate=0.01, dsp_lr_scale=1.0, max_steps=300, device="cpu")
+    lines: list[str] = []
+    train([captures[1]], replace(config, align=True, max_steps=1), knobs=[knob],
+          model=Model([Delay(48000, knobs={"mix": "mix"})], 48000, [knob]), progress=lines.append)
+    assert "note: capture 0's latency of 300.00 ms was removed, and the model has a Delay" in "\n".join(lines)
+    lines.clear()
+    result = train(captures, config, knobs=[knob], model=Model([Delay(48000, knobs={"mix": "mix"})], 48000, [knob]),
+                   heldout=held, progress=lines.append)
+    assert "captures not aligned (align off): their timing is the device's" in lines
+    assert "blocks.0.delay_ms: started at 300 ms, the echo measured in the captures' responses" in lines
+    assert abs(result.measured["blocks.0.delay_ms"] - 300.0) * 48 < 0.01
+    delay = result.model.blocks[0]
+    assert abs(delay.delay_ms.item() - 300.0) * 48 < 0.01 and abs(delay.feedback.item() - 0.4) < 1e-4
+    # 4.5e-13 here; validation reads 6.3e-9, its context (8 repeats) leaving out older echoes
+    assert result.heldout_esr['{"mix": 0.5}'] < 1e-10
+    assert result.metadata("x", config)["measured_delay_ms"] == result.measured
+    # Aligned, the ambiguity error says what to do.
+    with pytest.raises(ValueError, match="train a model with a Delay block on the pair's own timing"):
+        train([Capture(capture(pedalboard.Pedalboard([pedalboard.Delay(0.3, 0.4, 0.5)]), 48000, 12.0), {"mix": 0.5})],
+              replace(config, align=True), knobs=[knob], progress=lambda s: None)
+    with pytest.raises(ValueError, match="TrainConfig.polarity 'flip' acts on the polarity alignment finds"):
+        replace(config, polarity="flip")
+
+
 def test_a_model_with_nothing_to_train_is_refused(drive_capture: Capture) -> None:
     from neuralfx.dsp import Gain
     from neuralfx.model import Model

@@ -48,7 +48,7 @@ from ..models.config_checks import SAMPLE_RATE_RANGE, check_float
 from ..holdout import MIN_VALIDATION_SAMPLES, Holdout
 from ..training import TrainConfig, check_held_out_level, history_samples
 from .biquad import MODES as BIQUAD_MODES
-from .delay import Delay, echo_delay_ms
+from .delay import refine_rates, start_at_measured_echo
 from .params import ParamBlock, dsp_weight_ids, optimizer_groups, step
 
 
@@ -275,7 +275,7 @@ def fit(
 
     A Delay's time, when the chain has one Delay and its time is fitted, starts from the echo
     measured in the pair's response (delay.echo_delay_ms; a start given within a sample of it is
-    kept) and descends in steps of at most DELAY_REFINE_SAMPLES: descent moves a time only within
+    kept) and descends in steps of at most delay.DELAY_REFINE_SAMPLES: descent moves a time only within
     the sample interval it starts in, and at the range-sized steps of the other parameters it left
     it. Each segment's warm-up covers the history the model keeps (training.history_samples:
     repeats of every Delay's time, a held convolutional network's receptive field), up to half of
@@ -309,7 +309,7 @@ def fit(
                          f"{warmup}-sample warm-up in its first {1 - fraction:.0%}, and {MIN_VALIDATION_SAMPLES} in the "
                          f"last {fraction:.0%} to validate on")
     check_held_out_level(y, tail, "the target")  # a perfect fit scored ESR 1.0 on a tail of silence
-    measured = _measure_delay_time(model, x[:trained], y[:trained], chosen)
+    measured = start_at_measured_echo(model, [(x[:trained], y[:trained])], chosen)
     settle = max(warmup, min(history_samples(model), (trained - segment) // 2))
     # Everything else holds still: DSP weights not chosen and any network's weights (a network is
     # trained by `neuralfx train`; here it is a known part of the chain, given in the template).
@@ -318,36 +318,12 @@ def fit(
     for weight in frozen:
         weight.requires_grad_(False)
     try:
-        # delay_ms steps linearly, in ms: DELAY_REFINE_SAMPLES samples are that * 1000 / rate of them.
-        fine = {id(candidates[name]): DELAY_REFINE_SAMPLES * 1000.0 / model.sample_rate
-                for name, ms in measured.items() if ms is not None}
-        result = _fit_chosen(model, x, y, trained, steps, lr, segment, batch, settle, seed, fine)
+        result = _fit_chosen(model, x, y, trained, steps, lr, segment, batch, settle, seed, refine_rates(model, measured))
         result.measured = measured
         return result
     finally:  # the caller's model is trainable again, also after an error or Ctrl-C
         for weight in frozen:
             weight.requires_grad_(True)
-
-
-# The largest step of a measured Delay time, in samples: descent refines it within the sample
-# interval the measurement found (held at a measurement 0.025 sample off, Pedalboard's Delay fit
-# to ESR 8.8e-5; descended over fit's 300 steps, 3e-12, over 150, 0.0015 sample off and 5.8e-7).
-DELAY_REFINE_SAMPLES = 0.01
-
-
-def _measure_delay_time(model: Model, x: np.ndarray, y: np.ndarray, chosen: Sequence[str]) -> dict[str, Optional[float]]:
-    """Starts the fitted time of the chain's one Delay at the echo measured in the pair:
-    {its name: ms, or None where no echo stood out}; {} for no Delay time fitted or several
-    Delays (their echoes cannot be told apart: a held 100 ms one's was given to a fitted one)."""
-    delays = [(f"{prefix}.delay_ms", m) for prefix, m in model.named_modules() if isinstance(m, Delay)]
-    if len(delays) != 1 or delays[0][0] not in chosen:
-        return {}
-    name, block = delays[0]
-    ms = echo_delay_ms(x, y, block.sample_rate, block.max_delay_ms)
-    if ms is not None and abs(float(block.delay_ms.detach()) - ms) * block.sample_rate / 1000.0 > 1.0:
-        with torch.no_grad():
-            block.delay_ms.fill_(ms)
-    return {name: ms}
 
 
 def _names(names: Optional[Collection[str]]) -> list[str]:
@@ -372,9 +348,7 @@ def _fit_chosen(model: Model, x: np.ndarray, y: np.ndarray, trained: int, steps:
                 batch: int, settle: int, seed: int, fine: dict[int, float]) -> FitResult:
     """fit()'s loop over the weights left trainable, on segments of x[:trained] after `settle`
     samples of warm-up. fine: id(weight) -> its group's rate."""
-    groups = [g for g in optimizer_groups(model, lr) if all(w.requires_grad for w in g["params"])]
-    for group in groups:
-        group["lr"] = fine.get(id(group["params"][0]), group["lr"])
+    groups = [g for g in optimizer_groups(model, lr, own_rates=fine) if all(w.requires_grad for w in g["params"])]
     opt = torch.optim.Adam(groups)
     # Cosine decay to 0: large early steps cross the range quickly, small late steps settle
     # (a constant step keeps the parameters oscillating around the optimum).

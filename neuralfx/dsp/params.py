@@ -126,21 +126,24 @@ class ParamBlock(nn.Module):
         return self._process(x, self.parameter_values(knobs), state)
 
 
-def optimizer_groups(model: nn.Module, lr: float, dsp_scale: float = 1.0) -> list[dict[str, Any]]:
+def optimizer_groups(model: nn.Module, lr: float, dsp_scale: float = 1.0,
+                     own_rates: Optional[Mapping[int, float]] = None) -> list[dict[str, Any]]:
     """Adam parameter groups: neural weights step by `lr`; each free DSP parameter moves by `lr`
     times `dsp_scale` of its declared range per step, so Hz, dB and ms move at comparable rates
-    (the normalized 0..1 interface applied to the weights). A log-stepped parameter's range is
-    measured in log units and its group marked ``log_steps`` (``step`` steps it in log space; the
-    mark travels in the optimizer's state dict, so a resumed run keeps the law it started with).
-    Knob-bound parameters are left out: the knob sets them."""
+    (the normalized 0..1 interface applied to the weights), or at its own rate in `own_rates`
+    (id(weight) -> rate: a measured Delay time, delay.refine_rates). A log-stepped parameter's
+    range is measured in log units and its group marked ``log_steps`` (``step`` steps it in log
+    space; the mark travels in the optimizer's state dict, so a resumed run keeps the law it
+    started with). Knob-bound parameters are left out: the knob sets them."""
     groups = []
     for module in model.modules():
         if isinstance(module, ParamBlock):
             for spec in module.param_specs():
                 if spec.name not in module.knob_bindings:
+                    weight = getattr(module, spec.name)
                     span = math.log(spec.max / spec.min) if spec.log_steps else spec.max - spec.min
-                    groups.append({"params": [getattr(module, spec.name)], "lr": lr * dsp_scale * span,
-                                   "log_steps": spec.log_steps})
+                    rate = (own_rates or {}).get(id(weight), lr * dsp_scale * span)
+                    groups.append({"params": [weight], "lr": rate, "log_steps": spec.log_steps})
     dsp = dsp_weight_ids(model)
     neural = [p for p in model.parameters() if id(p) not in dsp]
     return ([{"params": neural, "lr": lr}] if neural else []) + groups
