@@ -65,15 +65,13 @@ def check_buffer_size(buffer_size: object) -> int:
     return int(buffer_size)
 
 
-def check_finite(audio: np.ndarray, name: str = "audio", first_frame: int = 0) -> None:
-    """ValueError naming the first NaN or Inf; `first_frame` is the index of audio's first frame
-    in the whole signal (a file read block by block), so the position given is absolute."""
+def check_finite(audio: np.ndarray, name: str = "audio", first_frame: int = 0,
+                 advice: str = "clean it first (re-export the file, or np.nan_to_num(audio) in Python)") -> None:
+    """ValueError naming the first NaN or Inf and `advice`; `first_frame` is the index of audio's
+    first frame in the whole signal (a file read block by block), so the position given is absolute."""
     if not np.all(np.isfinite(audio)):
         bad = np.argwhere(~np.isfinite(audio))[0]
-        raise ValueError(
-            f"{name} contains NaN or Inf (first at channel {bad[0]}, sample {first_frame + bad[1]}): "
-            "clean it first (re-export the file, or np.nan_to_num(audio) in Python)"
-        )
+        raise ValueError(f"{name} contains NaN or Inf (first at channel {bad[0]}, sample {first_frame + bad[1]}): {advice}")
 
 
 def open_input(path: str | os.PathLike) -> AudioFile:

@@ -200,7 +200,10 @@ def run_device(device: Device, signal: np.ndarray, sample_rate: float) -> np.nda
     y = np.atleast_2d(y).astype(np.float32)
     if y.shape[-1] != len(signal):
         raise ValueError(f"device returned {y.shape[-1]} samples for {len(signal)}: it must keep the length")
-    audio_io.check_finite(y, "device output")
+    # A device, not a file: cleaning its output would hide that a stage cannot run at this rate.
+    audio_io.check_finite(y, "device output", advice=(
+        f"a stage may be set beyond what {sample_rate:g} Hz allows (a filter at or above half the rate, "
+        f"{sample_rate / 2:g} Hz, gave NaN in Pedalboard): check its settings, or capture at a higher rate"))
     return y[0].copy()
 
 

@@ -145,9 +145,10 @@ class Chain:
             own_flag = any(getattr(s, "resample", False) is True for s in self.stages)
             subject = "the model" if len(self.stages) == 1 else "the chain's model"
             raise ValueError(
-                f"{subject} was trained at {self.model_rate:g} Hz; input is {sample_rate:g} Hz: "
+                f"{subject} was trained at {self.model_rate:.12g} Hz; input is {sample_rate:.12g} Hz: "
                 f"pass resample=True to the Chain (neuralfx process --resample) or give it audio at "
-                f"{self.model_rate:g} Hz" + (" (an effect's own resample=True does not carry into a chain)" if own_flag else "")
+                f"{self.model_rate:.12g} Hz (for neuralfx capture: --sample-rate {self.model_rate:.12g})"
+                + (" (an effect's own resample=True does not carry into a chain)" if own_flag else "")
             )
         inner = StageChain(self.stages, self.model_rate, channels, buffer_size)
         return RateAdapter(inner.process, sample_rate, self.model_rate, channels, flush_inner=inner.flush)

@@ -150,7 +150,9 @@ def cmd_info(args: argparse.Namespace) -> int:
                                              else "not measured (no echo stood out)"))
     for key in ("name", "trained_on", "train_steps", "train_seconds", "created"):
         if key in meta:
-            print(f"{key.replace('_', ' ') + ':':<15} {meta[key]}")
+            kept = meta.get("best_step") if key == "train_steps" else None
+            print(f"{key.replace('_', ' ') + ':':<15} {meta[key]}"
+                  + (f" (the weights of step {kept}, the best validation)" if kept not in (None, meta[key]) else ""))
     return 0
 
 

@@ -208,7 +208,7 @@ class NeuralEffect:
             out = self._model.process(audio)
         elif not self.resample:
             raise ValueError(
-                f"model was trained at {self.sample_rate:g} Hz; input is {sample_rate:g} Hz: pass resample=True "
+                f"model was trained at {self.sample_rate:.12g} Hz; input is {sample_rate:.12g} Hz: pass resample=True "
                 f"(neuralfx.load(path, resample=True)) or resample the input to {self.sample_rate:g} Hz"
             )
         else:

@@ -173,6 +173,7 @@ class TrainResult:
             "validation_esr": self.validation_esr,
             "validation_stft": self.validation_stft,
             "train_steps": self.steps,
+            "best_step": _best_step(self.history),  # whose weights were kept
             "train_seconds": round(self.seconds, 1),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "neuralfx_version": __version__,
@@ -607,7 +608,9 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
     model.load_state_dict(st.best_state)
     model.cpu().eval()
     seconds = time.monotonic() - t0
-    progress(f"best validation ESR {esr_text(st.best_esr)} after {st.step} steps, {seconds:.0f} s")
+    best_step = _best_step(st.history)
+    progress(f"best validation ESR {esr_text(st.best_esr)} after {st.step} steps, {seconds:.0f} s"
+             + (f" (the weights kept are step {best_step}'s)" if best_step not in (None, st.step) else ""))
     if cosine and not _steps_spent(config, st.step):
         share = scheduler.get_last_lr()[0] / scheduler.base_lrs[0]
         progress(f"note: the time limit ended the cosine at step {st.step} of {config.max_steps}, the learning rate "
@@ -633,6 +636,11 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         dist.destroy_process_group()
     return TrainResult(model, st.best_esr, st.best_stft, st.step, seconds, st.history, alignments, heldout_esr,
                        model_given, per_capture, held, schedule, measured)
+
+
+def _best_step(history: Sequence[dict]) -> Optional[int]:
+    """The step of the first best validation (the weights train keeps); None before any."""
+    return min(history, key=lambda h: h["validation_esr"])["step"] if history else None
 
 
 @dataclass

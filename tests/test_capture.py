@@ -73,3 +73,11 @@ def test_recorded_pairs_must_share_a_rate(tmp_path: Path) -> None:
     audio.write(tmp_path / "b.wav", np.zeros(44100, np.float32) + 0.1, 44100)
     with pytest.raises(ValueError, match="48000 Hz but target is 44100 Hz"):
         CapturePair.load(tmp_path / "a.wav", tmp_path / "b.wav")
+
+
+def test_a_device_that_gives_nan_is_named_with_what_to_check() -> None:
+    # A low-pass above half the rate gives NaN in Pedalboard; the message said to re-export a file.
+    with pytest.raises(ValueError, match=r"device output contains NaN or Inf \(first at channel 0, sample \d+\): a stage "
+                                         r"may be set beyond what 8000 Hz allows \(a filter at or above half the rate, "
+                                         r"4000 Hz, gave NaN in Pedalboard\)"):
+        capture(pedalboard.Pedalboard([pedalboard.LowpassFilter(cutoff_frequency_hz=5000)]), 8000, 12.0)

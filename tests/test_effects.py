@@ -79,6 +79,9 @@ def test_output_finite_for_extreme_finite_input(effect: neuralfx.NeuralEffect) -
 def test_other_rate_fails_loudly_without_resample(effect: neuralfx.NeuralEffect) -> None:
     with pytest.raises(ValueError, match="trained at 48000 Hz; input is 44100 Hz: pass resample=True"):
         effect(sine(), 44100)
+    # A rate a thousandth off printed as the model's own ("trained at 48000 Hz; input is 48000 Hz").
+    with pytest.raises(ValueError, match="trained at 48000 Hz; input is 48000.001 Hz: pass resample=True"):
+        effect(sine(), 48000.001)
 
 
 def test_resample_runs_the_model_at_its_rate(lstm_model_path: Path) -> None:

@@ -291,9 +291,14 @@ def test_a_cosine_run_goes_to_max_steps_without_stopping_early(tmp_path: Path) -
     pair = capture(pedalboard.Pedalboard([pedalboard.Gain(gain_db=0.0)]), 48000, 12.0)
     for schedule, steps in (("plateau", 3 * 20), ("cosine", 200)):  # the first validation improves on none
         model = Model([Gain()], 48000)
-        result = train([Capture(pair)], TrainConfig(max_steps=200, patience=2, lr_schedule=schedule, **EXACT),
-                       model=model, progress=lambda s: None)
+        lines: list[str] = []
+        config = TrainConfig(max_steps=200, patience=2, lr_schedule=schedule, **EXACT)
+        result = train([Capture(pair)], config, model=model, progress=lines.append)
         assert result.steps == steps, schedule
+        # The weights kept are the first validation's, which the model file and the last line say
+        # (they said "after 200 steps" alone, and info "train steps: 200").
+        assert result.metadata("x", config)["best_step"] == 20
+        assert any(line.endswith("(the weights kept are step 20's)") for line in lines), lines[-3:]
 
 
 def test_a_cosine_cut_short_by_the_time_limit_says_so(drive_capture: Capture) -> None:
