@@ -67,10 +67,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from . import audio
     from .chain import Chain
 
+    chain = Chain.from_preset(args.preset)  # first: a preset refused leaves no clip behind
     out_dir = Path(args.out_dir)
     clip_path = out_dir / "example_riff.wav"
     audio.write(clip_path, example_clip(), 48000)
-    chain = Chain.from_preset(args.preset)
     result_path = out_dir / f"example_riff_{args.preset}.wav"
     chain.process_file(clip_path, result_path)
     print(f"example clip:  {clip_path}")
@@ -217,16 +217,20 @@ def _wrote(manifest: Path, pair) -> int:
 def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str]:
     """(captures, held-out captures, knobs, what they are) from --manifest or an INPUT TARGET pair."""
     from .datacheck import read_pair
-    from .sweep import describe_device, load_manifest
+    from .sweep import KnobSweep, describe_device, load_manifest
     from .training import Capture
 
     if args.manifest:
         if args.input or args.target:
             raise ValueError("give either INPUT TARGET or --manifest, not both")
         captures, heldout, knobs = load_manifest(args.manifest, args.sample_rate)
-        device = json.loads(Path(args.manifest).read_text(encoding="utf-8")).get("device")
+        manifest = json.loads(Path(args.manifest).read_text(encoding="utf-8"))
+        # The device's stages hold a swept parameter at its base value: say what the knobs set.
+        sweeps = [KnobSweep.from_json(k, args.manifest) for k in manifest.get("knobs", [])]  # load_manifest read them
+        swept = "; ".join(f"knob {s.knob.name} sets stage {s.stage}'s {s.param} "
+                          f"({', '.join(f'{v:g}' for v in s.train_values)})" for s in sweeps)
         return captures, heldout, knobs, (f"{'knob captures' if knobs else 'captures'} {args.manifest} of "
-                                          f"{describe_device(device)}")
+                                          f"{describe_device(manifest.get('device'))}" + (f"; {swept}" if swept else ""))
     if not (args.input and args.target):
         raise ValueError("give INPUT.wav TARGET.wav (the device's input and its recorded output) or --manifest")
     pair = read_pair(args.input, args.target, args.sample_rate)

@@ -36,6 +36,9 @@ from .losses import esr, stft_distance
 # Segments quieter than this carry too little signal for their ESR to mean anything (the
 # ratio then measures the noise floor): drawn, but never called the worst.
 QUIET_DB = -50.0
+# Where a long title wraps: "a setting never trained on (...): a whole capture ..." ran off the
+# 11-inch figures.
+TITLE_CHARACTERS = 130
 # Length of the zoomed waveform window, seconds, and how much of it precedes the transient.
 ZOOM_SECONDS, ZOOM_LEAD_SECONDS = 0.04, 0.008
 MISSING_MATPLOTLIB = "neuralfx report needs matplotlib: pip install 'neuralfx[report]' (or pip install matplotlib)"
@@ -321,7 +324,7 @@ def plot_waveform(ev: Evaluation, title: str, path: Path) -> None:
     ax.set_xlim(0, duration)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("amplitude (full scale = 1)")
-    ax.set_title(f"whole evaluation audio: {ev.source}", fontsize=9)
+    ax.set_title(textwrap.fill(f"whole evaluation audio: {ev.source}", TITLE_CHARACTERS), fontsize=9)
     ax.legend(fontsize=8, loc="lower right", ncol=3, framealpha=0.9)
     ax = axes[1]
     ax.plot(t_ms, ev.target[zoom], **TARGET_STYLE)
@@ -445,7 +448,7 @@ def plot_esr_per_segment(ev: Evaluation, seg: Segments, seconds: float, overall:
     more = level.get_legend_handles_labels()
     fig.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="outside lower center", ncol=4)
     ax.set_xlim(0, end)
-    ax.set_title(f"{title}: ESR over time\n{ev.source}", fontsize=10)
+    ax.set_title(f"{title}: ESR over time\n" + textwrap.fill(ev.source, TITLE_CHARACTERS), fontsize=10)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

@@ -104,6 +104,8 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
          "--dsp-lr-scale sets the step of DSP blocks, which only a --template has; --arch lstm is a network alone"),
         (["train", "in.wav", "in.wav", "-o", "m.nfx", "--lr-schedule", "cosine", "--max-minutes", "5"],
          "--lr-schedule cosine decays over --max-steps, and --max-minutes alone sets no step limit"),
+        # it wrote the example clip first
+        (["demo", "--preset", "crunch_amp", "--out-dir", "d"], "'crunch_amp' is a shipped model, not a chain preset"),
         (["train", "in.wav", "in.wav", "-o", "m.nfx", "--no-align", "--polarity", "flip"],
          "--polarity and --max-latency act on the alignment, which --no-align skips: leave them out"),
         (["train", "in.wav", "in.wav", "-o", "m.nfx", "--no-align", "--max-latency", "0.01"],

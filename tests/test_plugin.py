@@ -452,7 +452,7 @@ def test_capture_a_vst3_plugin_with_its_parameters_swept(tmp_path: Path, capsys:
 
     out = tmp_path / "cap"
     capture = ["capture", str(out), "--plugin", str(BUNDLE), "--plugin-param", "model=crunch_amp", "--seconds", "12",
-               "--sweep", "0.input_gain_db=-6,0", "--heldout", "0.input_gain_db=-12"]
+               "--sweep", "0.input_gain_db=-12,0", "--heldout", "0.input_gain_db=-6"]
     assert main(capture) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["device"] == [{"plugin_file": str(BUNDLE.resolve()), "params": {"model": "crunch_amp"}}]
@@ -467,7 +467,8 @@ def test_capture_a_vst3_plugin_with_its_parameters_swept(tmp_path: Path, capsys:
     assert main(["train", "--manifest", str(out / "manifest.json"), "--max-steps", "20", "--hidden-size", "4",
                  "-o", str(tmp_path / "m.nfx")]) == 0
     trained_on = modelfile.load(tmp_path / "m.nfx").metadata["trained_on"]
-    assert trained_on == f'knob captures {out / "manifest.json"} of NeuralFX.vst3 {{"model": "crunch_amp"}}'
+    assert trained_on == (f'knob captures {out / "manifest.json"} of NeuralFX.vst3 {{"model": "crunch_amp"}}; knob '
+                          "input_gain_db sets stage 0's input_gain_db (-12, 0)")
     assert main([*capture[:6], "--plugin-param", "drive=3", "--seconds", "12"]) == 1
     assert "--plugin-param: NeuralFX.vst3 has no parameter drive (its parameters: model, " in capsys.readouterr().err
     # Pedalboard converts a value with the ranges it read at load: the knob slots' were the first
