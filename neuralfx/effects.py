@@ -209,7 +209,7 @@ class NeuralEffect:
         elif not self.resample:
             raise ValueError(
                 f"model was trained at {self.sample_rate:.12g} Hz; input is {sample_rate:.12g} Hz: pass resample=True "
-                f"(neuralfx.load(path, resample=True)) or resample the input to {self.sample_rate:g} Hz"
+                f"(neuralfx.load(path, resample=True)) or resample the input to {self.sample_rate:.12g} Hz"
             )
         else:
             out = self._process_resampled(audio, float(sample_rate), reset)

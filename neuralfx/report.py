@@ -129,7 +129,7 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
     trained on too), to score every section of the capture signal."""
     from . import load
     from .alignment import DEFAULT_MAX_LATENCY_SECONDS
-    from .datacheck import prepare
+    from .datacheck import check_unaligned, prepare
     from .sweep import heldout_signal_args
     from .holdout import Holdout
     from .training import WHOLE, Capture, heldout_predictions
@@ -140,7 +140,10 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
 
     def aligned(pair: CapturePair) -> CapturePair:
         # As training aligned it (latency removed; an inverted target flipped back where training
-        # flipped it), so that the model is compared with what it learnt.
+        # flipped it), so that the model is compared with what it learnt. A model trained on its
+        # captures' own timing (a delay pedal, whose echo alignment takes for latency) is scored so.
+        if config.get("align") is False:
+            return check_unaligned(pair, allow_clipping=True)
         polarity = "flip" if config.get("polarity") == "flip" else "keep"
         max_latency = float(config.get("max_latency_seconds", DEFAULT_MAX_LATENCY_SECONDS))
         return prepare(pair, max_latency, polarity, allow_clipping=True)[0]

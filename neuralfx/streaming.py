@@ -6,14 +6,13 @@ Three habits of Pedalboard's plugins make naive chunking wrong (Pedalboard 0.9, 
   plugin, which clears its state: a Reverb fed 100 then 512 samples differs by 0.027 from one
   fed the same signal whole. Chunks of any length up to the first one's give the whole-signal
   result exactly (Reverb, Chorus, Phaser, LadderFilter: 300, 512 or mixed lengths, difference 0).
-- The channel layout is taken from the first chunk's shape (audio.no_frames): a first chunk of
-  no more samples than channels is read sideways or refused, later ones are read as the first.
+- The channel layout is taken from the first chunk's shape: a first chunk of no more samples
+  than channels is read sideways or refused, later ones are read as the first.
 - A plugin with latency (MP3Compressor, Resample, GSMFullRateCompressor) returns fewer samples
   than it took until zeros follow the signal.
-So a plugin's first chunk is held back until it is long enough (one of buffer_size <= channels
-samples is preceded by an empty array, which fixes the layout),
-later chunks are cut to that first length, and a flush feeds silence through the chain until it
-has returned as many samples as it took.
+So a plugin's first chunk is held back until it is long enough (and longer than the channel
+count), later chunks are cut to that first length, and a flush feeds silence through the chain
+until it has returned as many samples as it took.
 
 Two exceptions remain, whose output depends on the chunks even so:
 - MP3Compressor: on 2 s of plucks at 48 kHz, streams whose first chunk was 4617, or 1200 then
@@ -56,14 +55,15 @@ class StageStream:
         self.channels = channels
         self.buffer_size = buffer_size
         is_plugin = isinstance(stage, pedalboard.Plugin)
+        # A plugin's chunks hold more samples than channels whatever buffer_size (Pedalboard
+        # still steps it buffer_size samples at a time): a first chunk of no more samples than
+        # channels is read sideways or refused, and an empty array given first to fix the layout
+        # made Pedalboard 0.9.26's Convolution divide by zero, which killed the process.
+        self._longest = max(buffer_size, channels + 1) if is_plugin else buffer_size
         # The longest chunk the stage may get; for a plugin, fixed by its first chunk.
         self._chunk = None if is_plugin else buffer_size
-        self._first = min(buffer_size, FIRST_CHUNK_SAMPLES)
+        self._first = min(self._longest, FIRST_CHUNK_SAMPLES)
         self._pending = no_frames(channels)
-        # Only where the first chunk would be read sideways (samples <= channels): Pedalboard
-        # 0.9.26's Convolution divides by zero on an empty array, which killed the process.
-        if is_plugin and buffer_size <= channels:
-            self._run(no_frames(channels))
 
     def _run(self, chunk: np.ndarray) -> np.ndarray:
         return self.stage.process(chunk, self.sample_rate, buffer_size=self.buffer_size, reset=False)
@@ -74,7 +74,7 @@ class StageStream:
             if self._pending.shape[1] < self._first:
                 return no_frames(self.channels)
             audio, self._pending = self._pending, no_frames(self.channels)
-            self._chunk = min(audio.shape[1], self.buffer_size)
+            self._chunk = min(audio.shape[1], self._longest)
         outs = [self._run(audio[:, i : i + self._chunk]) for i in range(0, audio.shape[1], self._chunk)]
         return np.concatenate(outs, axis=1) if outs else no_frames(self.channels)
 

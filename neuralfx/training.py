@@ -117,9 +117,9 @@ class TrainConfig:
             raise ValueError("TrainConfig.lr_schedule 'cosine' decays over max_steps: set max_steps, or use 'plateau'")
         if not isinstance(self.align, bool):
             raise ValueError(f"TrainConfig.align must be True or False, got {self.align!r}")
-        if not self.align and self.polarity != "error":
-            raise ValueError(f"TrainConfig.polarity {self.polarity!r} acts on the polarity alignment finds, and align is "
-                             "False: align the captures, or leave polarity at 'error'")
+        if not self.align and (self.polarity != "error" or self.max_latency_seconds != DEFAULT_MAX_LATENCY_SECONDS):
+            raise ValueError("TrainConfig.polarity and max_latency_seconds act on the alignment, and align is False: "
+                             "align the captures, or leave them at their defaults")
         if self.validation_span_seconds is not None and not self.validation_span_seconds <= 86400:
             raise ValueError(f"TrainConfig.validation_span_seconds must be at most 86400 (a day) or None (hold out "
                              f"each capture's end), got {self.validation_span_seconds!r}")
@@ -527,8 +527,17 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
     # shorter than the delay holds: the gradient reaches back through the warm-up, as fit's does,
     # from the whole segment taken as one chunk (the state carried between chunks is cut from the
     # gradient). Behind a 300 ms delay the feedback stayed at 0 (ESR 0.14), with the first chunk's
-    # gradient alone it reached 0.14 of 0.4 in 300 steps.
-    feedback_from_warmup = any(isinstance(m, Delay) and "feedback" not in m.knob_bindings for m in model.modules())
+    # gradient alone it reached 0.14 of 0.4 in 300 steps. Not beside a network, whose backward
+    # pass through the warm-up (8 repeats of the delay) cost an LSTM-16 + Delay 14x per step.
+    fitted_feedback = any(isinstance(m, Delay) and "feedback" not in m.knob_bindings for m in model.modules())
+    dsp = dsp_weight_ids(model)
+    beside_network = any(id(p) not in dsp for p in model.parameters())
+    feedback_from_warmup = fitted_feedback and not beside_network
+    if fitted_feedback and beside_network:
+        progress(f"note: beside a network a Delay's feedback learns only from echoes inside a segment "
+                 f"({config.tbptt_samples * config.chunks_per_segment} samples after the warm-up, which runs without "
+                 "gradients): for a longer delay, fit the Delay's feedback alone first (neuralfx fit) and give it "
+                 "in the template, or put it on a knob")
     chunks, chunk = ((1, config.tbptt_samples * config.chunks_per_segment) if feedback_from_warmup
                      else (config.chunks_per_segment, config.tbptt_samples))
     forward = model

@@ -192,10 +192,11 @@ def test_plugins_with_latency_keep_the_length_and_match_pedalboard(tmp_path: Pat
     assert np.max(np.abs(written - expected)) < 1e-6
 
 
-@pytest.mark.parametrize("buffer_size", [8192, 512, 3])
+@pytest.mark.parametrize("buffer_size", [8192, 512, 3, 2, 1])
 def test_a_cabinet_impulse_response_after_the_amp_matches_pedalboard(tmp_path: Path, buffer_size: int) -> None:
     # Pedalboard 0.9.26's Convolution divides by zero on the empty array every plugin was first
-    # given: amp -> cabinet IR, the most common guitar chain, killed the process (SIGFPE).
+    # given: amp -> cabinet IR, the most common guitar chain, killed the process (SIGFPE). Buffer
+    # sizes up to the channel count (stereo here) were primed so still, and crashed the same way.
     rate, rng = 48000, np.random.default_rng(0)
     ir = (rng.standard_normal(2048) * np.exp(-np.arange(2048) / 300.0)).astype(np.float32)
     audio_io.write(tmp_path / "cab.wav", ir[None, :] / np.abs(ir).max(), rate)
@@ -205,6 +206,8 @@ def test_a_cabinet_impulse_response_after_the_amp_matches_pedalboard(tmp_path: P
     y = neuralfx.Chain([pedalboard.Distortion(drive_db=12), cab()])(x, rate, buffer_size=buffer_size)
     assert y.shape == x.shape and np.max(np.abs(y)) > 0.1
     assert np.max(np.abs(y - expected)) < 1e-5  # 1.4e-7 at buffer size 3 here
+    mono = neuralfx.Chain([cab()])(x[:1], rate, buffer_size=buffer_size)
+    assert np.max(np.abs(mono - pedalboard.Pedalboard([cab()])(x[:1], rate))) < 1e-5
 
 
 def test_pitch_shift_which_streams_silence_is_refused() -> None:

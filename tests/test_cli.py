@@ -240,6 +240,35 @@ def test_knob_sweep_capture_then_train_with_held_out_setting(tmp_path: Path) -> 
     assert "a setting never trained on (drive_db=6)" in (tmp_path / "rep6" / "summary.txt").read_text()
 
 
+def test_a_delay_pedal_trains_and_reports_on_its_own_timing(tmp_path: Path) -> None:
+    # docs/DSP.md's command. Aligned, the 0.7-mix capture lost 300 ms as "latency"; report then
+    # aligned the remade captures although training had not (ESR 1.03 at mix 0.7 for 0.0036).
+    (tmp_path / "delay.chain.json").write_text(json.dumps({"stages": [
+        {"plugin": "Delay", "params": {"delay_seconds": 0.3, "feedback": 0.4, "mix": 0.5}}]}))
+    r = run("capture", "cap", "--chain", "delay.chain.json", "--seconds", "12", "--sweep", "0.mix=0.3,0.7",
+            "--heldout", "0.mix=0.5", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((tmp_path / "cap" / "manifest.json").read_text())
+    manifest["knobs"][0].update(min=0, max=1)
+    (tmp_path / "cap" / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "delay.json").write_text(json.dumps({"blocks": [{"type": "Delay", "config": {"knobs": {"mix": "mix"}}}]}))
+    r = run("train", "--manifest", "cap/manifest.json", "--template", "delay.json", "--no-align", "--dsp-lr-scale", "2",
+            "--batch-size", "4", "--max-steps", "300", "-o", "delay.nfx", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "blocks.0.delay_ms: started at 300 ms, the echo measured in the captures' responses" in r.stdout
+    info = run("info", "delay.nfx", cwd=tmp_path).stdout
+    assert "latency:        none removed (trained without alignment: the captures' timing is the device's)" in info
+    assert "delay time:     blocks.0.delay_ms started at 300 ms, measured in the captures" in info
+    assert ("trained on:     knob captures cap/manifest.json of Delay {\"delay_seconds\": 0.3, \"feedback\": 0.4, "
+            "\"mix\": 0.5}; knob mix sets stage 0's mix (0.3, 0.7)") in info
+    model = neuralfx.modelfile.load(tmp_path / "delay.nfx")
+    assert model.metadata["heldout_esr"]['{"mix": 0.5}'] < 1e-10  # 4.5e-13 here
+    for knob in ("0.7", "0.5"):
+        r = run("report", "delay.nfx", "-o", f"rep{knob}", "--knob", f"mix={knob}", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert float(re.search(r"^ESR:\s+(\S+)", (tmp_path / f"rep{knob}" / "summary.txt").read_text(), re.M).group(1)) < 1e-6
+
+
 def test_train_a_template_of_dsp_blocks_on_knob_captures(tmp_path: Path) -> None:
     # Pedalboard's Compressor swept over its threshold, modelled from the shell by neuralfx's own
     # Compressor with Pedalboard's structure, its threshold on the captures' knob. Before

@@ -33,6 +33,9 @@ def test_two_parameters_make_a_grid_with_held_out_settings(tmp_path: Path) -> No
                                        ["1.threshold_db=-20"])
     assert settings_grid(threshold_only, heldout=True) == [{"threshold_db": -20, "ratio": 2}, {"threshold_db": -20, "ratio": 8}]
     assert settings_grid(threshold_only[1:], heldout=True) == []
+    three = sweeps_from_specs(COMPRESSOR, tmp_path, ["1.threshold_db=-30,-10", "1.ratio=2,8", "1.attack_ms=1,10"],
+                              ["1.threshold_db=-20", "1.attack_ms=5"])
+    assert settings_grid(three, heldout=True) == [{"threshold_db": -20, "ratio": r, "attack_ms": 5} for r in (2, 8)]
     # A held-out value trained on, or outside the trained ones (it widened the knob past them).
     for held in ("1.threshold_db=-10", "1.threshold_db=-40", "1.threshold_db=-30"):
         with pytest.raises(ValueError, match=f"--heldout {held}: held-out values lie between the swept values "

@@ -359,12 +359,23 @@ def test_a_delay_pedal_swept_over_its_mix_trains_on_its_own_timing() -> None:
     # 4.5e-13 here; validation reads 6.3e-9, its context (8 repeats) leaving out older echoes
     assert result.heldout_esr['{"mix": 0.5}'] < 1e-10
     assert result.metadata("x", config)["measured_delay_ms"] == result.measured
+    # Beside a network the warm-up keeps no gradients (an LSTM-16 + Delay step cost 14x), and says
+    # what that leaves out.
+    from neuralfx.models import LSTM
+
+    lines.clear()
+    train(captures, replace(config, max_steps=1), knobs=[knob], progress=lines.append,
+          model=Model([LSTM(hidden_size=4), Delay(48000, knobs={"mix": "mix"})], 48000, [knob]))
+    assert any(line.startswith("note: beside a network a Delay's feedback learns only from echoes inside a segment "
+                               "(8192 samples after the warm-up") for line in lines), lines
     # Aligned, the ambiguity error says what to do.
     with pytest.raises(ValueError, match="train a model with a Delay block on the pair's own timing"):
         train([Capture(capture(pedalboard.Pedalboard([pedalboard.Delay(0.3, 0.4, 0.5)]), 48000, 12.0), {"mix": 0.5})],
               replace(config, align=True), knobs=[knob], progress=lambda s: None)
-    with pytest.raises(ValueError, match="TrainConfig.polarity 'flip' acts on the polarity alignment finds"):
-        replace(config, polarity="flip")
+    for given in ({"polarity": "flip"}, {"max_latency_seconds": 0.01}):  # the CLI refused them, Python did not
+        with pytest.raises(ValueError, match="TrainConfig.polarity and max_latency_seconds act on the alignment, and "
+                                             "align is False"):
+            replace(config, **given)
 
 
 def test_a_model_with_nothing_to_train_is_refused(drive_capture: Capture) -> None:
