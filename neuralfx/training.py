@@ -4,9 +4,8 @@ Truncated back-propagation through time after Wright et al. (DAFx 2019): random 
 warm-up run without gradients to settle the recurrent state, then one optimizer step per
 `tbptt_samples` chunk. Validation runs the exported model in the C++ kernel on held-out audio
 (the last `validation_fraction` of every `validation_span_seconds` of each capture:
-neuralfx.holdout; a segment may cross held-out pieces, whose targets the loss never sees), so
-the recorded ESR is the one of the file that ships. Early stopping keeps the best validated
-weights."""
+neuralfx.holdout; a segment may cross held-out pieces, whose targets the loss never sees), so the recorded ESR is the one of the file that ships. Early stopping keeps
+the best validated weights."""
 
 from __future__ import annotations
 

@@ -80,8 +80,7 @@ def test_compressor_preset_is_pedalboards_compressor_at_held_out_settings() -> N
     # its model has Pedalboard's structure (smoothing "level"), so training can land on the device
     # itself: at settings it never saw, the kernel's output is Pedalboard's. The preset built
     # with "gain" smoothing read ESR 0.049 at -36 dB, 8:1 (training/RESULTS.md of 0e45288); the
-    # one trained on the plateau schedule 1.1e-8 to 1.7e-8 here, the cosine's 3.6e-14 to 1.3e-13,
-    # rebuilt with segments crossing held-out pieces (masked loss) 9.3e-14 to 6.0e-13.
+    # one trained on the plateau schedule 1.1e-8 to 1.7e-8 here, the cosine's 3.6e-14 to 1.3e-13.
     effect = neuralfx.load("compressor")
     x = np.concatenate([plucks(1.0), 0.5 * plucks(0.5)])
     for threshold, ratio in ((-36.0, 8.0), (-20.0, 2.0), (-50.0, 15.0)):
