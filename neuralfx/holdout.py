@@ -10,16 +10,11 @@ out audio from every part of the signal (each sweep, noise colour and level, the
 chords) at 60, 120, 180 and 300 s, each section's share of the held-out energy 0.73-1.03 times
 its share of the whole signal (2 s spans missed a noise level at 60 s).
 
-A training segment may cross held-out pieces: its loss counts the trained samples alone (the
-held-out target never reaches it; the held-out input only carries the state). Segments kept
-inside one trained stretch made audio near a stretch's ends a loss target less often: a review
-measured, at 48 kHz with the default segment (9216 samples with its warm-up), 2.5 % of the
-trained audio never a loss target and 22.6 % at under half the average weight. On the
-crunch_amp recipe (LSTM-32, 8000 steps, seeds 0-2) the held-out settings' ESR read
-0.0026-0.0032 / 0.0018-0.0052 (gain 8 / 16) that way and 0.0013-0.0023 / 0.0024-0.0033 masked
-(geometric means 0.0029 / 0.0034 against 0.0017 / 0.0028). With the end alone held out, segments
-still lie in the part trained on (its one boundary cost 0.4 %), so that the amp presets built so
-are remade bit for bit; that way read 0.0011-0.0038 / 0.0022-0.0061 (means 0.0021 / 0.0036).
+The cost: a training segment lies inside one trained stretch, so audio near a stretch's ends is
+a loss target less often than the rest. A review measured, at 48 kHz with the default segment
+(9216 samples with its warm-up), 2.5 % of the trained audio never a loss target (the warm-up
+after each held-out piece) and 22.6 % at under half the average weight, spread evenly over the
+signal (with the end alone held out: 0 % and 0.4 %).
 
 A model file records what was held out (`metadata.validation`: the fraction, the span and the
 context in samples), so that `neuralfx report` scores the same audio whatever later versions
@@ -97,24 +92,6 @@ class Holdout:
     def trained(self, samples: int) -> list[tuple[int, int]]:
         """(start, end) of each stretch trained on."""
         return [(lo, cut) for lo, cut, _ in self.pieces(samples)]
-
-    def trained_mask(self, samples: int) -> np.ndarray:
-        """True on every sample trained on (the loss counts these alone)."""
-        mask = np.zeros(samples, bool)
-        for lo, hi in self.trained(samples):
-            mask[lo:hi] = True
-        return mask
-
-    def segment_starts(self, samples: int, segment: int, warmup: int) -> int:
-        """The last sample a training segment of `segment` samples (its first `warmup` a warm-up)
-        may start at in a capture of `samples`: with the end alone held out, the segment lies in
-        the part trained on; with spans, it lies anywhere its loss starts on trained audio, and
-        the loss is masked to the trained samples (trained_mask), so that every one is a loss
-        target equally often (inside the stretches, 22.6 % of them were at under half the weight)."""
-        cut = self.trained(samples)[-1][1]
-        if self.span is None:
-            return cut - segment
-        return min(samples - segment, cut - 1 - warmup)
 
     def held_out(self, samples: int) -> list[tuple[int, int]]:
         """(start, end) of each stretch validated on."""

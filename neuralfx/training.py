@@ -4,7 +4,7 @@ Truncated back-propagation through time after Wright et al. (DAFx 2019): random 
 warm-up run without gradients to settle the recurrent state, then one optimizer step per
 `tbptt_samples` chunk. Validation runs the exported model in the C++ kernel on held-out audio
 (the last `validation_fraction` of every `validation_span_seconds` of each capture:
-neuralfx.holdout; a segment may cross held-out pieces, whose targets the loss never sees), so the recorded ESR is the one of the file that ships. Early stopping keeps
+neuralfx.holdout), so the recorded ESR is the one of the file that ships. Early stopping keeps
 the best validated weights."""
 
 from __future__ import annotations
@@ -493,24 +493,22 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
     inputs = [torch.from_numpy(c.pair.input) for c in captures]
     targets = [torch.from_numpy(c.pair.target) for c in captures]
     knob_values = [torch.tensor([k.normalize(c.settings[k.name]) for k in knobs], dtype=torch.float32) for c in captures]
+    # Every stretch trained on, as (capture, start, end); a segment lies inside one.
+    stretches = [(i, lo, hi) for i, c in enumerate(captures) for lo, hi in held.trained(len(c.pair.input))]
+    trained_samples = np.array([hi - lo for _, lo, hi in stretches], dtype=np.float64)
     segment = segment_length(config, warmup)
-    # The loss counts trained samples alone (Holdout.segment_starts says where segments lie).
-    masks = [torch.from_numpy(held.trained_mask(len(c.pair.input))) for c in captures]
-    last_starts = [held.segment_starts(len(c.pair.input), segment, warmup) for c in captures]
-    trained_samples = np.array([float(m.sum()) for m in masks])
 
-    def batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        which = rng.choice(len(captures), size=config.batch_size, p=trained_samples / trained_samples.sum())
-        xs, ys, ks, ms = [], [], [], []
-        for i in which:
-            start = int(rng.integers(0, last_starts[i] + 1))
+    def batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        which = rng.choice(len(stretches), size=config.batch_size, p=trained_samples / trained_samples.sum())
+        xs, ys, ks = [], [], []
+        for w in which:
+            i, lo, hi = stretches[w]
+            start = int(rng.integers(lo, hi - segment + 1))
             xs.append(inputs[i][start : start + segment])
             ys.append(targets[i][start : start + segment])
-            ms.append(masks[i][start : start + segment])
             ks.append(knob_values[i])
         k = torch.stack(ks)[:, :, None].expand(-1, -1, segment)
-        return (torch.stack(xs).to(device), torch.stack(ys).to(device), k.to(device),
-                torch.stack(ms).to(device=device, dtype=torch.float32))
+        return torch.stack(xs).to(device), torch.stack(ys).to(device), k.to(device)
 
     st = _Progress(best_state=copy.deepcopy(model.state_dict()), data=_run_fingerprint(captures, model, config, held))
     if config.checkpoint and Path(config.checkpoint).exists():
@@ -553,7 +551,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
              + (f"decaying along a cosine over {config.max_steps} steps" if cosine else "halved on plateaus"))
     done = _steps_spent(config, st.step) or _time_limit_spent(config, st.seconds)
     while not done:
-        x, y, k, trained = batch()
+        x, y, k = batch()
         model.train()
         # From the zero state, not the settled one the kernel starts from: the warm-up on the
         # segment's own audio sets the state, and settling every batch would cost more.
@@ -563,13 +561,8 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         for c in range(chunks):
             lo = warmup + c * chunk
             hi = lo + chunk
-            kept = trained[:, lo:hi]
-            if not kept.any():  # held-out audio alone: it carries the state, and nothing is learnt
-                with torch.no_grad():
-                    _, state = forward(x[:, lo:hi], k[:, :, lo:hi], state)
-                continue
             prediction, state = forward(x[:, lo:hi], k[:, :, lo:hi], state)
-            loss = loss_fn(prediction * kept, y[:, lo:hi] * kept)
+            loss = loss_fn(prediction, y[:, lo:hi])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
