@@ -44,7 +44,7 @@ VALIDATION_CONTEXT = 4096
 @dataclass(frozen=True)
 class Holdout:
     fraction: float  # of each span, held out; 1.0 holds out everything (scoring a whole capture)
-    span: Optional[int] = None  # samples per span (the last one longer); None: one span, the whole capture
+    span: Optional[int] = None  # samples per span (spread evenly over the capture); None: one span, the whole capture
     context: int = VALIDATION_CONTEXT
     sample_rate: Optional[float] = None  # for describe()
 

@@ -529,12 +529,15 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
     # gradient). Behind a 300 ms delay the feedback stayed at 0 (ESR 0.14), with the first chunk's
     # gradient alone it reached 0.14 of 0.4 in 300 steps. Not beside a network, whose backward
     # pass through the warm-up (8 repeats of the delay) cost an LSTM-16 + Delay 14x per step.
+    # Nor across processes: two forward passes with gradients for one backward pass stopped DDP
+    # ("Expected to have finished reduction in the prior iteration").
     fitted_feedback = any(isinstance(m, Delay) and "feedback" not in m.knob_bindings for m in model.modules())
     dsp = dsp_weight_ids(model)
     beside_network = any(id(p) not in dsp for p in model.parameters())
-    feedback_from_warmup = fitted_feedback and not beside_network
-    if fitted_feedback and beside_network:
-        progress(f"note: beside a network a Delay's feedback learns only from echoes inside a segment "
+    feedback_from_warmup = fitted_feedback and not beside_network and world == 1
+    if fitted_feedback and not feedback_from_warmup:
+        where = "beside a network" if beside_network else f"over {world} processes"
+        progress(f"note: {where} a Delay's feedback learns only from echoes inside a segment "
                  f"({config.tbptt_samples * config.chunks_per_segment} samples after the warm-up, which runs without "
                  "gradients): for a longer delay, fit the Delay's feedback alone first (neuralfx fit) and give it "
                  "in the template, or put it on a knob")
