@@ -74,12 +74,8 @@ class Chain:
         for i, stage in enumerate(stages):
             if not isinstance(stage, (pedalboard.Plugin, NeuralEffect)):
                 raise TypeError(f"stage {i} is a {type(stage).__name__}; expected a pedalboard plugin or a NeuralEffect")
+            _refuse_silent_streamers(i, stage)
             for instance in _instances(stage):
-                if isinstance(instance, pedalboard.PitchShift):
-                    raise ValueError(
-                        f"stage {i} is or holds pedalboard.PitchShift, which returns silence when streamed in blocks "
-                        "(Pedalboard 0.9.26: zeros at every block length with reset=False), and a Chain streams: "
-                        "run it on the whole array with pedalboard.Pedalboard([...])(audio, sample_rate)")
                 if id(instance) in seen:  # Pedalboard refuses it too, when it runs: the two places would share one state
                     raise ValueError(
                         f"stages {seen[id(instance)][0]} and {i} hold the same {type(instance).__name__} instance; "
@@ -138,6 +134,8 @@ class Chain:
     def _new_stream(self, sample_rate: float, channels: int, buffer_size: int) -> Union[StageChain, RateAdapter]:
         """Every stage streamed (streaming.py), wrapped in one rate converter when the audio's
         rate is not the models' rate; process() chunks, then flush() once for the rest."""
+        for i, stage in enumerate(self.stages):  # also what was put into a container after __init__
+            _refuse_silent_streamers(i, stage)
         if self.model_rate is None or sample_rate == self.model_rate:
             return StageChain(self.stages, sample_rate, channels, buffer_size)
         if not self.resample:
@@ -216,6 +214,16 @@ class Chain:
                 out.write(fit_length(stream.flush(), frames - written))
         return FileReport(input_path, output_path, rate, channels, frames,
                           self.model_rate if isinstance(stream, RateAdapter) else None, out.format, out.clipped)
+
+
+def _refuse_silent_streamers(index: int, stage: Stage) -> None:
+    """ValueError for a stage that is or holds pedalboard.PitchShift, which returns silence when
+    streamed in blocks (Pedalboard 0.9.26: zeros at every block length with reset=False)."""
+    if any(isinstance(instance, pedalboard.PitchShift) for instance in _instances(stage)):
+        raise ValueError(
+            f"stage {index} is or holds pedalboard.PitchShift, which returns silence when streamed in blocks "
+            "(Pedalboard 0.9.26: zeros at every block length with reset=False), and a Chain streams: "
+            "run it on the whole array with pedalboard.Pedalboard([...])(audio, sample_rate)")
 
 
 def _instances(stage: Stage) -> list[Any]:

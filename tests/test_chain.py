@@ -223,6 +223,12 @@ def test_pitch_shift_which_streams_silence_is_refused() -> None:
         with pytest.raises(ValueError, match="stage 0 is or holds pedalboard.PitchShift, which returns silence when "
                                              "streamed in blocks"):
             neuralfx.Chain(stages)
+    # Put into a container after the chain was built: refused when the chain streams.
+    board = pedalboard.Pedalboard([pedalboard.Reverb()])
+    chain = neuralfx.Chain([board])
+    board.append(pedalboard.PitchShift())
+    with pytest.raises(ValueError, match="stage 0 is or holds pedalboard.PitchShift"):
+        chain(x, 48000)
 
 
 def test_reset_false_streams_at_another_rate_and_flush_returns_the_rest(lstm_model_path: Path) -> None:
