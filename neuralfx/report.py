@@ -548,13 +548,12 @@ def _summary(path: Path, mf, ev: Evaluation, seg: Segments, segment_seconds: flo
         for name in names:
             spans = [slice(lo, hi) for n, lo, hi in ev.sections if n == name]
             p, t = (torch.from_numpy(np.concatenate([a[s] for s in spans])) for a in (ev.prediction, ev.target))
-            rms = float(torch.sqrt(torch.mean(t.double() ** 2)))
-            level = 20 * math.log10(rms) if rms > 0 else -math.inf
+            level = level_db(t.numpy())
             # A short capture's held-out pieces can miss a section's sound: its ESR, error over
             # near-silence, read 2.5e9 for the sweeps of a 12 s capture.
             lines.append(f"  {name + ':':18s}" + (f"ESR {esr(p, t):.6g}" if level >= QUIET_DB else
                          f"not scored: its {len(t)} samples scored are near-silent (target "
-                         + (f"{level:.1f} dBFS RMS)" if rms > 0 else "silent)")))
+                         + (f"{level:.1f} dBFS RMS)" if t.any() else "silent)")))
     loud = np.flatnonzero(seg.level_db >= QUIET_DB)
     worst = loud[np.argsort(seg.esr[loud])[::-1][:3]]
     lines += ["", f"worst {segment_seconds:g} s segments (target above {QUIET_DB:g} dBFS):"]

@@ -532,8 +532,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
     # Nor across processes: two forward passes with gradients for one backward pass stopped DDP
     # ("Expected to have finished reduction in the prior iteration").
     fitted_feedback = any(isinstance(m, Delay) and "feedback" not in m.knob_bindings for m in model.modules())
-    dsp = dsp_weight_ids(model)
-    beside_network = any(id(p) not in dsp for p in model.parameters())
+    beside_network = not _dsp_blocks_alone(model)
     feedback_from_warmup = fitted_feedback and not beside_network and world == 1
     if fitted_feedback and not feedback_from_warmup:
         where = "beside a network" if beside_network else f"over {world} processes"
@@ -671,11 +670,15 @@ class _Progress:
     data: str = ""  # _run_fingerprint of the run
 
 
+def _dsp_blocks_alone(model: Model) -> bool:
+    """Whether every trainable weight of the model is a DSP block's parameter (no network)."""
+    dsp = dsp_weight_ids(model)
+    return all(id(p) in dsp for p in model.parameters())
+
+
 def _schedule(config: TrainConfig, model: Model) -> str:
     """The learning-rate schedule the run takes (config.lr_schedule with "auto" resolved)."""
-    dsp = dsp_weight_ids(model)
-    return resolve_schedule(config.lr_schedule, config.max_steps, config.max_seconds,
-                            all(id(p) in dsp for p in model.parameters()))
+    return resolve_schedule(config.lr_schedule, config.max_steps, config.max_seconds, _dsp_blocks_alone(model))
 
 
 _SCHEDULE_REASONS = {"cosine": "lr_schedule 'cosine', or 'auto' for DSP blocks alone with a step limit alone",
