@@ -1,9 +1,33 @@
 """neuralfx: differentiable DSP and neural audio effects, trained in PyTorch, run in a C++ kernel."""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .errors import ModelFileError  # noqa: E402
-from .effects import NeuralEffect, load  # noqa: E402
-from .chain import Chain, FileReport  # noqa: E402
+# The public names load on first use (PEP 562): importing the package for the `neuralfx`
+# command then costs no torch import (~1.4 s), and the command's own handler sees a Ctrl-C
+# during it instead of Python printing a traceback from the import.
+_PUBLIC = {"Chain": ".chain", "FileReport": ".chain", "ModelFileError": ".errors", "NeuralEffect": ".effects",
+           "load": ".effects"}
+
+if TYPE_CHECKING:
+    from .chain import Chain, FileReport
+    from .effects import NeuralEffect, load
+    from .errors import ModelFileError
 
 __all__ = ["Chain", "FileReport", "ModelFileError", "NeuralEffect", "load", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'neuralfx' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))
