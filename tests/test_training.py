@@ -124,6 +124,10 @@ def test_too_short_or_mismatched_captures_are_refused(drive_capture: Capture) ->
     other = Capture(replace(drive_capture.pair, sample_rate=44100))
     with pytest.raises(ValueError, match="different sample rates"):
         train([drive_capture, other], TrainConfig(**TINY), progress=lambda s: None)
+    # Knobs other than the given model's (an IndexError inside its forward before).
+    model = build_model(TrainConfig(**TINY), 48000, [Knob("drive", 0.0, 1.0, 0.5)])
+    with pytest.raises(ValueError, match=r"knobs \['gain'\] are not the model's knobs \(\['drive'\].*knobs=model.knobs"):
+        train([drive_capture], TrainConfig(**TINY), [Knob("gain", 0.0, 1.0, 0.5)], model=model, progress=lambda s: None)
     # 0 or 1 left nothing to validate or train on, and the search for the shortest length never
     # ended; so did 1e-17 (1 - 1e-17 is 1.0: nothing held out).
     for fraction in (0.0, 1.0, 1e-17):
@@ -197,6 +201,8 @@ def test_convolutional_networks_warm_up_over_their_receptive_field() -> None:
     knob = Knob("time", 1.0, 1000.0, 300.0, "ms")
     bound = Delay(48000, 1000.0, knobs={"delay_ms": "time"})
     assert warmup_length(neuralfx.model.Model([bound], 48000, [knob]), config) == 8 * 48000
+    # At the most the data sets it to, where that is known (train: the captures' settings).
+    assert warmup_length(neuralfx.model.Model([bound], 48000, [knob]), config, {"time": 300.0}) == 8 * 14400
     chain = neuralfx.model.Model([TCN(channels=4, kernel_size=3, dilations=[1, 512, 1024]),
                                   DryWet([Delay(48000, 100.0, delay_ms=12.5)])], 48000)
     assert warmup_length(chain, config) == history + 8 * 600
@@ -215,7 +221,18 @@ def test_convolutional_networks_warm_up_over_their_receptive_field() -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(neuralfx.model.Model, "forward", spy)
         train([Capture(capture(pedal, 48000, 12.0))], TrainConfig(max_steps=2, **TINY), model=model, progress=lambda s: None)
-    assert warmups == [history]
+        assert warmups == [history]
+        # A time on a knob: 8 repeats of the longest the captures set (100 ms), not of its 1000 ms top.
+        warmups.clear()
+        from neuralfx.dsp.delay import FEEDBACK
+
+        knobs = [Knob("time", 1.0, 1000.0, 300.0, "ms"), Knob("repeats", FEEDBACK.min, FEEDBACK.max, 0.0)]
+        delay = neuralfx.model.Model([Delay(48000, 1000.0, knobs={"delay_ms": "time", "feedback": "repeats"})],
+                                     48000, knobs)
+        pair = capture(pedal, 48000, 12.0)
+        captures = [Capture(pair, {"time": ms, "repeats": 0.0}) for ms in (50.0, 100.0)]
+        train(captures, TrainConfig(max_steps=2, **TINY), model=delay, progress=lambda s: None)
+    assert warmups == [8 * 4800]
 
 
 def test_train_leaves_the_callers_torch_threads_as_they_were(drive_capture: Capture) -> None:

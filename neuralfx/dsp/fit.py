@@ -310,7 +310,9 @@ def fit(
                          f"last {fraction:.0%} to validate on")
     check_held_out_level(y, tail, "the target")  # a perfect fit scored ESR 1.0 on a tail of silence
     measured = start_at_measured_echo(model, [(x[:trained], y[:trained])], chosen)
-    settle = max(warmup, min(history_samples(model), (trained - segment) // 2))
+    # The model runs at its knobs' defaults (knobs None), a Delay time on a knob too.
+    history = history_samples(model, {k.name: k.default for k in model.knobs})
+    settle = max(warmup, min(history, (trained - segment) // 2))
     # Everything else holds still: DSP weights not chosen and any network's weights (a network is
     # trained by `neuralfx train`; here it is a known part of the chain, given in the template).
     chosen_ids = {id(candidates[name]) for name in chosen}
