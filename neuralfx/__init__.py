@@ -22,9 +22,15 @@ __all__ = ["Chain", "FileReport", "ModelFileError", "NeuralEffect", "load", "__v
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'neuralfx' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_PUBLIC[name], __name__), name)
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name], __name__), name)
+    else:  # a submodule, as `neuralfx._core` was once the public names had imported it
+        try:
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":  # the submodule exists; something it imports is missing
+                raise
+            raise AttributeError(f"module 'neuralfx' has no attribute {name!r}") from None
     globals()[name] = value
     return value
 

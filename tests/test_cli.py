@@ -418,9 +418,9 @@ def test_the_command_reaches_its_ctrl_c_handler_before_importing_torch(tmp_path:
     probe = "import sys, neuralfx.cli; print(sorted(m for m in ('torch', 'neuralfx._core') if m in sys.modules))"
     r = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr)
-    loaded = "import neuralfx; print(neuralfx.load.__module__, neuralfx.ModelFileError.__name__)"
+    loaded = "import neuralfx; print(neuralfx.load.__module__, neuralfx.ModelFileError.__name__, neuralfx._core.__name__)"
     r = subprocess.run([sys.executable, "-c", loaded], cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert r.stdout.split() == ["neuralfx.effects", "ModelFileError"], r.stderr
+    assert r.stdout.split() == ["neuralfx.effects", "ModelFileError", "neuralfx._core"], r.stderr
     with pytest.raises(AttributeError, match="no attribute 'lod'"):
         neuralfx.lod  # noqa: B018
 
