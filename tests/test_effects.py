@@ -13,8 +13,9 @@ import neuralfx
 from neuralfx import _core
 
 from neuralfx.knobs import Knob
+from neuralfx.model import Model
 
-from conftest import RATE, noise, plucks, random_lstm_model, sine, woke_during
+from conftest import RATE, RECURRENT_CELLS, noise, plucks, random_lstm_model, sine, woke_during
 
 
 @pytest.fixture
@@ -142,7 +143,6 @@ def test_a_knob_takes_the_ends_of_its_declared_range() -> None:
     """The kernel holds knob ranges in float32: a knob declared [0.1, 500] (the range attack_ms
     requires of a knob bound to it) read back as [0.100000001, 500] and refused 0.1."""
     from neuralfx.dsp import Compressor
-    from neuralfx.model import Model
 
     model = Model([Compressor("peak", RATE, knobs={"attack_ms": "attack"})], RATE, [Knob("attack", 0.1, 500, 5, "ms")])
     effect = neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json())
@@ -174,6 +174,22 @@ def test_a_copy_is_an_effect_of_its_own(lstm_model_path: Path) -> None:
     assert np.array_equal(copy.copy(from_file)(x, 48000), from_file(x, 48000))
 
 
+def test_a_knob_reads_back_the_value_set_so_copies_take_it() -> None:
+    """The kernel gave a knob back as min + t (max - min) in float32: on [-0.7, 0.1] its top read
+    0.10000002, which setting again, copy.copy and pickle refused as outside the range (15 % of
+    ranges with one decimal, a review counted). It keeps the value set (as float32) now."""
+    block = RECURRENT_CELLS["LSTM"](8, 1, conditioning=["tone"], skip=True)
+    model = Model([block], 48000, [Knob("tone", -0.7, 0.1, 0.1)])
+    effect = neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json())
+    top = effect.knobs[0].max
+    assert effect.tone == top  # the default, at the top
+    for value in (0.1, -0.7, 0.05, -0.3):
+        effect.tone = value
+        assert effect.tone == float(np.float32(value))
+        effect.tone = effect.tone
+        for twin in (copy.copy(effect), pickle.loads(pickle.dumps(effect))):
+            assert twin.tone == effect.tone
+
 def test_misuse_of_the_constructor_points_to_load() -> None:
     with pytest.raises(TypeError, match=r"neuralfx.load\('crunch_amp'\)"):
         neuralfx.NeuralEffect("crunch_amp")
@@ -192,6 +208,35 @@ def test_flush_answers_in_the_stream_layout(lstm_model_path: Path) -> None:
     assert effect(np.stack([x, x]), 44100, reset=False).ndim == 2 and effect.flush().ndim == 2
 
 
+def test_a_streamed_call_at_another_rate_or_channel_count_starts_a_new_stream(lstm_model_path: Path) -> None:
+    """A review: mono then stereo at 44.1 kHz returned 3936 of 4000 samples, a 48 kHz call
+    inside a 44.1 kHz stream ran on its state and flush() then gave the old stream's tail; at
+    the model's rate, mono then stereo was re-prepared silently. Each now starts afresh."""
+    effect = neuralfx.load(lstm_model_path, resample=True)
+    x = plucks(0.2, rate=44100)
+
+    def fresh(audio: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
+        other = neuralfx.load(lstm_model_path, resample=True)
+        return other(audio, rate, reset=False), other.flush()
+
+    effect(x[:3000], 44100, reset=False)
+    stereo = np.stack([x, 0.5 * x])
+    got = effect(stereo, 44100, reset=False)
+    expected, tail = fresh(stereo, 44100)
+    assert np.array_equal(got, expected) and np.array_equal(effect.flush(), tail)
+    effect(x[:3000], 44100, reset=False)
+    native = plucks(0.1)
+    assert np.array_equal(effect(native, 48000, reset=False), fresh(native, 48000)[0])
+    assert effect.flush().size == 0  # the 44.1 kHz stream's converter went with it
+    assert np.array_equal(effect(x, 96000, reset=False), fresh(x, 96000)[0])
+    # A refused call leaves the stream as it was.
+    plain = neuralfx.load(lstm_model_path)
+    head = plain(native[:2000], 48000, reset=False)
+    with pytest.raises(ValueError, match="pass resample=True"):
+        plain(native, 44100, reset=False)
+    assert np.array_equal(np.concatenate([head, plain(native[2000:], 48000, reset=False)]), plain(native, 48000))
+
+
 def test_processing_releases_the_gil(lstm_model_path: Path) -> None:
     """Another Python thread runs while the kernel processes (conftest.woke_during). The worker
     calls the binding itself: the wrapper's numpy checks may release the GIL on their own."""
@@ -199,6 +244,12 @@ def test_processing_releases_the_gil(lstm_model_path: Path) -> None:
     model.prepare(1, 4096)
     x = noise(20.0)[None, :]
     assert woke_during(lambda: model.process(x))
+    # Preparing, and a reset after a knob move, settle the model on 8192 samples of silence: they
+    # kept the GIL (an LSTM-384's reset: 0.87 s in which other Python threads stood still).
+    large = _core.Model.from_json(random_lstm_model(hidden=128, layers=2, knobs=True).to_modelfile().to_json())
+    assert woke_during(lambda: large.prepare(2, 4096))
+    large.set_knob("gain", 7.0)
+    assert woke_during(large.reset)
 
 
 def test_binding_refuses_what_would_hang_or_corrupt_the_kernel(lstm_model_path: Path) -> None:

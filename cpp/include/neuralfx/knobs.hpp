@@ -44,9 +44,10 @@ public:
     void configure(const std::vector<KnobSpec>& specs, double sample_rate) {
         specs_ = specs;
         targets_ = std::vector<std::atomic<float>>(specs.size());
+        values_ = std::vector<std::atomic<float>>(specs.size());
         current_.assign(specs.size(), 0.0f);
         for (size_t k = 0; k < specs.size(); ++k) {
-            targets_[k].store(specs[k].normalize(specs[k].default_value));
+            set(static_cast<int>(k), specs[k].default_value);
             current_[k] = targets_[k].load();
         }
         coefficient_ = knob_smoothing_coefficient(sample_rate);
@@ -67,14 +68,16 @@ public:
     // recursive state downstream latching NaN.
     void set(int index, float value) {
         if (std::isnan(value)) return;
-        targets_[static_cast<size_t>(index)].store(specs_[static_cast<size_t>(index)].normalize(value),
-                                                   std::memory_order_relaxed);
+        const size_t k = static_cast<size_t>(index);
+        const KnobSpec& s = specs_[k];
+        const float held = std::min(std::max(value, s.minimum), s.maximum);
+        values_[k].store(held, std::memory_order_relaxed);
+        targets_[k].store(s.normalize(held), std::memory_order_relaxed);
     }
-    float get(int index) const {
-        const KnobSpec& s = specs_[static_cast<size_t>(index)];
-        return s.minimum + targets_[static_cast<size_t>(index)].load(std::memory_order_relaxed) *
-                               (s.maximum - s.minimum);
-    }
+    // The value set, in the knob's units, not one computed back from the normalized target:
+    // min + t * (max - min) in float came back above the range's top for 15 % of one-decimal
+    // ranges (0.10000002 on [-0.7, 0.1]), and setting it again was refused.
+    float get(int index) const { return values_[static_cast<size_t>(index)].load(std::memory_order_relaxed); }
 
     // The smoother jumps to its target: a reset means a new signal, not a parameter move.
     void reset() {
@@ -112,7 +115,8 @@ public:
 
 private:
     std::vector<KnobSpec> specs_;
-    std::vector<std::atomic<float>> targets_;
+    std::vector<std::atomic<float>> targets_;  // normalized, what the smoother glides to
+    std::vector<std::atomic<float>> values_;   // in the knobs' units, as set (get)
     std::vector<float> current_;
     std::vector<float> storage_;
     std::vector<float*> pointers_;
