@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -53,9 +54,12 @@ struct PyResampler {
     }
 
     static long whole_rate(double rate) {
-        if (!(rate >= 1.0 && rate <= 1e7) || rate != std::floor(rate))
-            throw py::value_error("sample rates must be whole numbers of Hz between 1 and 10 MHz, got " +
-                                  std::to_string(rate));
+        if (!(rate >= 1.0 && rate <= 1e7) || rate != std::floor(rate)) {
+            std::ostringstream text;  // 44100.5, not std::to_string's 44100.500000
+            text.precision(12);
+            text << "sample rates must be whole numbers of Hz between 1 and 10 MHz, got " << rate;
+            throw py::value_error(text.str());
+        }
         return static_cast<long>(rate);
     }
 
@@ -214,12 +218,16 @@ PYBIND11_MODULE(_core, m) {
              [](PyModel& p, int channels, int max_block_size) {
                  if (channels < 1) throw py::value_error("channels must be >= 1");
                  if (max_block_size < 1) throw py::value_error("max_block_size must be >= 1");
+                 // Preparing settles the model on 8192 samples of silence (an LSTM-384: 0.87 s),
+                 // as long as processing a block and as free of Python.
+                 py::gil_scoped_release release;
                  const auto lock = exclusive(p.busy, kModelBusy);
                  p.model->prepare(channels, max_block_size);
              },
              py::arg("channels"), py::arg("max_block_size"))
         .def("reset",
              [](PyModel& p) {
+                 py::gil_scoped_release release;  // after a knob move a reset settles again, as prepare()
                  const auto lock = exclusive(p.busy, kModelBusy);
                  p.model->reset();
              })
