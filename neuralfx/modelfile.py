@@ -125,10 +125,16 @@ def load(path: str | os.PathLike) -> ModelFile:
         raise ModelFileError(f"'{path}': {e}") from None
 
 
+def _refuse_constant(name: str) -> None:
+    raise ModelFileError(f"not a model file (invalid JSON: {name} is not a JSON value)")
+
+
 def from_json(text: str) -> ModelFile:
     deep = ModelFileError(f"not a model file: JSON nested more than {MAX_JSON_DEPTH} levels deep")
     try:
-        doc = json.loads(text)
+        # As the kernel's reader (nlohmann/json): a byte-order mark is skipped, and NaN or Infinity,
+        # which JSON lacks, are refused.
+        doc = json.loads(text.removeprefix("\ufeff"), parse_constant=_refuse_constant)
     except json.JSONDecodeError as e:
         raise ModelFileError(f"not a model file (invalid JSON, perhaps truncated): {e}") from None
     except RecursionError:  # Python's parser gives up near 1000 levels
@@ -249,6 +255,9 @@ def _read_tensor(doc: Any, where: str) -> np.ndarray:
     count = math.prod(shape)
     if len(data) != count:
         raise ModelFileError(f"{where}.data: holds {len(data)} values, shape needs {count}")
+    # true/false and [1] converted to numbers here, and the kernel's reader refused them.
+    if any(v is True or v is False or isinstance(v, (list, dict)) for v in data):
+        raise ModelFileError(f"{where}.data: holds a value that is not a number")
     try:
         arr = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError):

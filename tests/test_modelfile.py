@@ -16,7 +16,7 @@ from neuralfx.dsp import Gain
 from neuralfx.errors import ModelFileError
 from neuralfx.model import Model
 
-from conftest import SIGNALS, random_lstm_model
+from conftest import SIGNALS, plucks, random_lstm_model
 
 
 def test_weights_round_trip_bit_exactly(tmp_path: Path) -> None:
@@ -99,6 +99,13 @@ def _mutate(path: Path, edit) -> str:
         (lambda d: d["blocks"][0]["weights"]["head.bias"]["data"].__setitem__(0, 1e39), "float32"),
         (lambda d: d.update(knobs=[{"name": "a", "min": -1e39, "max": 0, "default": 0}]), "knobs[0].min: outside the float32"),
         (lambda d: d.update(knobs=[{"name": "a", "min": -3e38, "max": 3e38, "default": 0}]), "max - min exceeds"),
+        # The kernel ran a file with a weight it does not read as a model other than the file's
+        # (a 2-layer LSTM without num_layers as one layer); Python took true and [1] for numbers.
+        (lambda d: d["blocks"][0]["weights"].update({"typo.weight": {"shape": [1], "data": [0.5]}}),
+         "blocks[0].weights: unexpected weight(s)"),
+        (lambda d: d["blocks"][0]["weights"]["head.bias"].update(data=[True]), "blocks[0].weights.head.bias.data"),
+        (lambda d: d["blocks"][0]["weights"]["head.bias"].update(data=[[0.5]]), "blocks[0].weights.head.bias.data"),
+        (lambda d: d["metadata"].update(score=float("nan")), "invalid JSON"),
     ],
 )
 def test_bad_fields_are_named_by_both_readers(lstm_model_path: Path, tmp_path: Path, edit, needle: str) -> None:
@@ -145,6 +152,29 @@ def test_small_files_that_would_crash_or_fill_the_host_are_refused_by_both_reade
     small["blocks"][0]["config"]["dilations"] = [[1] * 60, [1] * 5]
     py_msg, cpp_msg = _load_both(json.dumps(small), tmp_path)
     assert "dilations: 65 layers, above the limit of 64" in py_msg and "dilations: 65 layers, above the limit of 64" in cpp_msg
+
+
+def test_what_one_reader_takes_the_other_takes_alike(tmp_path: Path) -> None:
+    """A file read by one reader and refused by the other (a review's fuzz of model files): a
+    byte-order mark, a Waveshaper without its curve, a Compressor's rms_attack_ms null; and a
+    DryWet's inner block removed, whose weights the kernel left unread."""
+    from neuralfx.dsp import Compressor, DryWet, Waveshaper
+
+    x = plucks(0.5)
+    doc = json.loads(Model([Waveshaper(drive_db=12.0), Compressor(detector="rms"),
+                            DryWet([Gain(gain_db=-6.0), Gain(gain_db=3.0)])],
+                           48000).to_modelfile().to_json())
+    del doc["blocks"][0]["config"]["curve"]
+    doc["blocks"][1]["config"]["rms_attack_ms"] = None
+    path = tmp_path / "bom.nfx"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(doc).encode())
+    with torch.no_grad():
+        reference = Model.from_modelfile(modelfile.load(path))(torch.from_numpy(x)[None])[0][0].numpy()
+    assert np.max(np.abs(neuralfx.load(path)(x, 48000) - reference)) <= 1e-4
+    del doc["blocks"][2]["config"]["blocks"][1]
+    py_msg, cpp_msg = _load_both(json.dumps(doc), tmp_path)
+    for message in (py_msg, cpp_msg):
+        assert "blocks[2].weights: unexpected weight(s)" in message and "blocks.1.gain_db" in message, message
 
 
 def test_truncated_file_is_rejected(lstm_model_path: Path, tmp_path: Path) -> None:

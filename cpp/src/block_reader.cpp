@@ -28,7 +28,11 @@ void BlockReader::read_type_and_config() {
 
 BlockReader::BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs,
                          double model_sample_rate)
-    : block_(block), where_("blocks[" + std::to_string(index) + "]"), knobs_(knobs), model_sample_rate_(model_sample_rate) {
+    : block_(block),
+      where_("blocks[" + std::to_string(index) + "]"),
+      knobs_(knobs),
+      model_sample_rate_(model_sample_rate),
+      read_(std::make_shared<std::set<std::string>>()) {
     weight_where_ = where_;
     if (!block_.is_object()) fail("", "expected an object");
     read_type_and_config();
@@ -40,7 +44,8 @@ BlockReader::BlockReader(const nlohmann::json& block, int index, const std::vect
 BlockReader::BlockReader(const BlockReader& parent, const nlohmann::json& inner, const std::string& field,
                          const std::string& weight_prefix)
     : block_(inner), weights_(parent.weights_), where_(parent.where_ + field), weight_where_(parent.weight_where_),
-      prefix_(parent.prefix_ + weight_prefix), knobs_(parent.knobs_), model_sample_rate_(parent.model_sample_rate_) {
+      prefix_(parent.prefix_ + weight_prefix), knobs_(parent.knobs_), model_sample_rate_(parent.model_sample_rate_),
+      read_(parent.read_) {
     if (!block_.is_object()) fail("", "expected an object {\"type\": ..., \"config\": {...}}");
     read_type_and_config();
     if (block_.find("weights") != block_.end())
@@ -172,6 +177,7 @@ std::vector<float> BlockReader::weight(const std::string& name, const std::vecto
     if (!weights_) fail(".weights", "missing");
     auto it = weights_->find(prefix_ + name);
     if (it == weights_->end()) fail(field, "missing");
+    read_->insert(prefix_ + name);
     if (!it->is_object()) fail(field, "expected {\"shape\": [...], \"data\": [...]}");
     auto s = it->find("shape");
     auto d = it->find("data");
@@ -196,6 +202,16 @@ std::vector<float> BlockReader::weight(const std::string& name, const std::vecto
         out[i] = static_cast<float>(value);
     }
     return out;
+}
+
+void BlockReader::check_all_weights_read() const {
+    if (!weights_) return;
+    std::string unread;
+    for (const auto& item : weights_->items())
+        if (read_->count(item.key()) == 0) unread += (unread.empty() ? "'" : ", '") + item.key() + "'";
+    if (!unread.empty())
+        throw ModelFileError(weight_where_ + ".weights: unexpected weight(s) " + unread + " for " + type_ +
+                             ", which does not use them as configured (a config entry missing or wrong?)");
 }
 
 }  // namespace neuralfx

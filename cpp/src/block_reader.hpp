@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -63,6 +65,10 @@ public:
     // weights[name], checked to have exactly this shape; data in row-major order.
     std::vector<float> weight(const std::string& name, const std::vector<int>& shape) const;
 
+    // Fails naming the stored weights that no weight() call read, once the block is built: a
+    // 2-layer LSTM's file without "num_layers" ran as one layer, its second layer's weights unread.
+    void check_all_weights_read() const;
+
     // field: ".config..." or ".weights.<name>" relative to this block (a weight name without
     // this reader's prefix; the message shows where the file stores it).
     [[noreturn]] void fail(const std::string& field, const std::string& problem) const;
@@ -88,6 +94,8 @@ private:
     std::string type_;
     const std::vector<KnobSpec>& knobs_;
     double model_sample_rate_;
+    // The stored names weight() read, shared with the readers of inner blocks (same weights).
+    std::shared_ptr<std::set<std::string>> read_;
 };
 
 }  // namespace neuralfx

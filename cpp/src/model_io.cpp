@@ -112,7 +112,9 @@ std::unique_ptr<Model> load_model_from_string(const std::string& text) {
     if (blocks_it->empty()) fail("blocks", "empty: a model needs at least one block");
     std::vector<std::unique_ptr<Block>> blocks;
     for (size_t i = 0; i < blocks_it->size(); ++i) {
-        blocks.push_back(build_block(BlockReader((*blocks_it)[i], static_cast<int>(i), knobs, sample_rate)));
+        const BlockReader reader((*blocks_it)[i], static_cast<int>(i), knobs, sample_rate);
+        blocks.push_back(build_block(reader));
+        reader.check_all_weights_read();
     }
 
     std::string metadata = "{}";

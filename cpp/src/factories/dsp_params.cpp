@@ -126,10 +126,11 @@ BiquadFilter read_band(const BlockReader& r, const nlohmann::json& band, const s
 LevelDetector read_level_detector(const BlockReader& r, const std::string& fallback, double sample_rate) {
     const std::string name = r.get_string("detector", {"peak", "rms"}, fallback);
     // dynamics.py: DEFAULT_RMS_MS, RMS_MS_RANGE, RMS_ATTACK_MS_RANGE; compared and used in double,
-    // as torch does. rms_attack_ms defaults to rms_ms (a plain average, as before it existed).
-    auto read_ms = [&](const char* key, double fallback, double lo, double hi) {
+    // as torch does. rms_attack_ms defaults to rms_ms (a plain average, as before it existed),
+    // also when null, as Python's reader takes it (rms_attack_ms=None).
+    auto read_ms = [&](const char* key, double fallback, double lo, double hi, bool null_is_fallback = false) {
         auto it = r.config().find(key);
-        if (it == r.config().end()) return fallback;
+        if (it == r.config().end() || (null_is_fallback && it->is_null())) return fallback;
         const std::string where = std::string(".config.") + key;
         if (!it->is_number()) r.fail(where, "expected a number");
         const double ms = it->get<double>();
@@ -141,7 +142,7 @@ LevelDetector read_level_detector(const BlockReader& r, const std::string& fallb
         return ms;
     };
     const double rms_ms = read_ms("rms_ms", 10.0, 0.1, 1000.0);
-    const double rms_attack_ms = read_ms("rms_attack_ms", rms_ms, 0.0, 1000.0);
+    const double rms_attack_ms = read_ms("rms_attack_ms", rms_ms, 0.0, 1000.0, true);
     return LevelDetector(name == "rms" ? Detector::rms : Detector::peak, rms_attack_ms, rms_ms, sample_rate);
 }
 

@@ -9,7 +9,7 @@ namespace neuralfx {
 // weights under pre.* and post.*).
 std::unique_ptr<Block> make_waveshaper(const BlockReader& r) {
     const double rate = dsp::read_sample_rate(r);
-    const std::string name = r.get_string("curve", {"tanh", "arctan", "softclip", "hardclip"});
+    const std::string name = r.get_string("curve", {"tanh", "arctan", "softclip", "hardclip"}, "tanh");  // Python's default
     const dsp::Curve curve = name == "tanh"     ? dsp::Curve::tanh
                              : name == "arctan" ? dsp::Curve::arctan
                              : name == "softclip" ? dsp::Curve::softclip
