@@ -46,7 +46,7 @@ class NeuralEffect:
         self.name = name
         self.resample = resample
         self._adapter: Optional[RateAdapter] = None
-        self._adapter_key: Optional[tuple[float, int]] = None
+        self._stream_key: Optional[tuple[float, int]] = None  # the current stream's rate and channels
         self._stream_1d = False  # whether the current stream's calls were 1-D, so that flush() answers alike
         self._busy = threading.RLock()  # one_thread
 
@@ -191,26 +191,33 @@ class NeuralEffect:
         converters with silence, as Pedalboard does for a plugin with latency; to stream at
         another rate, call reset() once, pass reset=False on every call, then flush().
         buffer_size bounds the samples the kernel processes at a time; the output does not
-        depend on it."""
+        depend on it. A call at another rate or channel count than the stream's starts a new
+        stream from rest, as reset=True does (flush() first for the old stream's last samples)."""
         sample_rate = check_sample_rate(sample_rate)
         audio = as_channels_first(input_array, "input_array")
         check_finite(audio, "input_array")
         buffer_size = check_buffer_size(buffer_size)
-        channels = audio.shape[0]
-        # The kernel's output does not depend on its block size, so only a new channel count
-        # needs a prepare() (which clears state); buffer_size just bounds the work per chunk.
-        if channels != self._model.prepared_channels:
-            self._model.prepare(channels, min(buffer_size, _LARGEST_PREPARE))
-            self._adapter = None
-        elif reset:
-            self._model.reset()
-        if sample_rate == self.sample_rate:
-            out = self._model.process(audio)
-        elif not self.resample:
+        if sample_rate != self.sample_rate and not self.resample:  # before the stream is touched
             raise ValueError(
                 f"model was trained at {self.sample_rate:.12g} Hz; input is {sample_rate:.12g} Hz: pass resample=True "
                 f"(neuralfx.load(path, resample=True)) or resample the input to {self.sample_rate:.12g} Hz"
             )
+        channels = audio.shape[0]
+        # A stream switching rate or channels mid-way lost samples in the rate converter (3936 of
+        # 4000 came back), or ran a new converter on the old state: it starts afresh instead.
+        key = (float(sample_rate), channels)
+        new_stream = reset or key != self._stream_key
+        # The kernel's output does not depend on its block size, so only a new channel count
+        # needs a prepare() (which clears state); buffer_size just bounds the work per chunk.
+        if channels != self._model.prepared_channels:
+            self._model.prepare(channels, min(buffer_size, _LARGEST_PREPARE))
+        elif new_stream:
+            self._model.reset()
+        if new_stream:
+            self._adapter = None
+        self._stream_key = key
+        if sample_rate == self.sample_rate:
+            out = self._model.process(audio)
         else:
             out = self._process_resampled(audio, float(sample_rate), reset)
         self._stream_1d = input_array.ndim == 1
@@ -219,10 +226,8 @@ class NeuralEffect:
     __call__ = process
 
     def _process_resampled(self, audio: np.ndarray, sample_rate: float, reset: bool) -> np.ndarray:
-        key = (sample_rate, audio.shape[0])
-        if reset or self._adapter is None or self._adapter_key != key:
+        if self._adapter is None:  # a new stream (process cleared it)
             self._adapter = RateAdapter(self._model.process, sample_rate, self.sample_rate, audio.shape[0])
-            self._adapter_key = key
         out = self._adapter.process(audio)
         if reset:
             # One whole signal: flush the converters and return exactly as many samples as came in.
