@@ -332,7 +332,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         model = model_from_template(template)
         require_network_weights(template, model)
     result = fit(model, pair.input, pair.target, steps=args.steps, lr=args.lr, segment=args.segment, batch=args.batch,
-                 seed=args.seed, hold=args.hold)
+                 seed=args.seed, hold=args.hold, restarts=args.restarts)
     path = None
     if args.output:
         trained_on = args.trained_on or f"{Path(args.input).name} -> {Path(args.target).name}"
@@ -341,9 +341,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
         note(f"{name}: started at {ms:.6g} ms, the echo measured in the pair's response" if ms is not None else
              f"note: {name} could not be measured in the pair's response ({UNMEASURED_REASONS}): descent alone "
              "rarely finds a delay time, so give it in the chain and --hold it")
+    if len(result.tries) > 1:
+        note("validation ESR by seed: " + ", ".join(f"{seed}: {esr_text(e)}" for seed, e in result.tries.items())
+             + f"; kept seed {result.seed}")
     if args.json:
         print(json.dumps({"blocks": recovered_settings(result.model), "measured": result.measured,
                           "validation_esr": result.validation_esr,
+                          **({"tries": {str(k): v for k, v in result.tries.items()}, "seed": result.seed}
+                             if len(result.tries) > 1 else {}),
                           "steps": result.steps, "seconds": round(result.seconds, 2),
                           "output": str(path) if path else None}, indent=2))
     else:
@@ -353,7 +358,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(f"validation ESR {esr_text(result.validation_esr)}" + (f"; wrote {path}" if path else ""))
     if not result.validation_esr < FIT_ESR_NOTE:  # NaN too
         print(f"note: validation ESR {esr_text(result.validation_esr)} is above {FIT_ESR_NOTE:g}: the fit may have "
-              "stopped in a local minimum (try other --seed values, more --steps, or starting values in a "
+              "stopped in a local minimum (try --restarts 3, more --steps, or starting values in a "
               "--template), the chain may lack a block the device has, or the pair may not line up (--align)",
               file=sys.stderr)
     return 0
@@ -490,6 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--segment", type=_positive(int), default=8192, help="samples per training segment")
     f.add_argument("--batch", type=_positive(int), default=4, help="segments per step")
     f.add_argument("--seed", type=_positive(int, zero=True), default=0)
+    f.add_argument("--restarts", type=_positive(int), default=1,
+                   help="fit this many times from the same start, seeds --seed, --seed + 1, ... (other segments), "
+                        "and keep the lowest validation ESR: a way out of a local minimum")
     f.add_argument("--hold", action="append", default=[], metavar="WEIGHT",
                    help="keep a DSP parameter at its --chain or template value: its name in the printed "
                         "settings (delay_ms) where one block has it, else as in the model (blocks.0.delay_ms); "

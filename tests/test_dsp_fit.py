@@ -141,8 +141,12 @@ def test_fit_validates_on_the_held_out_end_and_notes_a_poor_fit(tmp_path: Path, 
         fit(model_from_chain("gain", RATE), x, np.where(np.arange(x.size) == 7, np.inf, x))
     write(tmp_path / "in.wav", x, RATE)
     write(tmp_path / "out.wav", -x[::-1], RATE)  # no gain makes this
-    assert main(["fit", str(tmp_path / "in.wav"), str(tmp_path / "out.wav"), "--chain", "gain", "--steps", "5"]) == 0
-    assert re.search(r"note: validation ESR [0-9.]+ is above 0.001: the fit may have stopped", capsys.readouterr().err)
+    assert main(["fit", str(tmp_path / "in.wav"), str(tmp_path / "out.wav"), "--chain", "gain", "--steps", "5",
+                 "--restarts", "2", "--seed", "4"]) == 0
+    printed = capsys.readouterr()
+    assert re.search(r"note: validation ESR [0-9.]+ is above 0.001: the fit may have stopped.*try --restarts 3",
+                     printed.err)
+    assert re.search(r"validation ESR by seed: 4: [0-9.]+, 5: [0-9.]+; kept seed [45]\n", printed.out), printed.out
 
 
 def test_a_held_delay_time_stays_and_the_rest_is_fitted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -411,6 +415,29 @@ def test_fit_recovers_pedalboards_compressor_settings() -> None:
     assert abs(got["attack_ms"] / (2.0 / (2 * np.pi)) - 1.0) < 0.05, got
     assert abs(got["release_ms"] / (100.0 / (2 * np.pi)) - 1.0) < 0.03, got
     assert validation_esr < 1e-4
+
+
+def test_restarts_keep_the_run_of_lowest_validation_error() -> None:
+    """All six settings of Pedalboard's Compressor -> Gain(+3 dB) depend on the segments drawn:
+    over 400 steps seeds 0-3 ended at ESR 5.0e-5, 7.4e-6, 2.6e-6 and 3.9e-8 (float32 audio; the
+    docs' 16-bit WAVs: 2.0e-4 with a 2.4 dB knee at seed 0). Restarts keep the best run, and the
+    model left is that run's, as a run at its seed alone gives it. (150 steps here.)"""
+    from neuralfx.dsp.fit import fit, model_from_chain
+
+    x = _level_steps()
+    y = pedalboard.Pedalboard([pedalboard.Compressor(threshold_db=-24.0, ratio=4.0, attack_ms=2.0, release_ms=100.0),
+                               pedalboard.Gain(gain_db=3.0)])(x, RATE)
+    settings = dict(steps=150, lr=0.02, segment=4096, batch=2)
+    result = fit(model_from_chain("compressor:smoothing=level", RATE), x, y, restarts=2, **settings)
+    assert list(result.tries) == [0, 1] and result.validation_esr == min(result.tries.values()), result.tries
+    assert result.tries[result.seed] == result.validation_esr and len(set(result.tries.values())) == 2
+    alone = fit(model_from_chain("compressor:smoothing=level", RATE), x, y, seed=result.seed, **settings)
+    assert alone.validation_esr == result.validation_esr
+    for name, weight in alone.model.state_dict().items():
+        assert torch.equal(result.model.state_dict()[name], weight), name
+    assert result.metadata("x")["fit_tries"] == {str(k): v for k, v in result.tries.items()}
+    with pytest.raises(ValueError, match="restarts must be a whole number >= 1, got 0"):
+        fit(model_from_chain("gain", RATE), x, y, restarts=0)
 
 
 def test_a_template_says_what_it_cannot_use() -> None:
