@@ -131,7 +131,8 @@ class Chain:
             stage.reset()
         self._stream = None
 
-    def _new_stream(self, sample_rate: float, channels: int, buffer_size: int) -> Union[StageChain, RateAdapter]:
+    def _new_stream(self, sample_rate: float, channels: int, buffer_size: int,
+                    file: Optional[Path] = None) -> Union[StageChain, RateAdapter]:
         """Every stage streamed (streaming.py), wrapped in one rate converter when the audio's
         rate is not the models' rate; process() chunks, then flush() once for the rest."""
         for i, stage in enumerate(self.stages):  # also what was put into a container after __init__
@@ -142,10 +143,16 @@ class Chain:
             # The chain converts once around all its stages, so an effect's own flag cannot act here.
             own_flag = any(getattr(s, "resample", False) is True for s in self.stages)
             subject = "the model" if len(self.stages) == 1 else "the chain's model"
+            rate = f"{self.model_rate:.12g} Hz"
+            # A file is processed by `neuralfx process` or process_file, whose user may never have
+            # made a Chain; audio in memory also comes from a capture at its --sample-rate.
+            advice = (f"pass --resample (neuralfx process; from Python Chain(..., resample=True)) or convert "
+                      f"the file to {rate}" if file is not None else
+                      f"pass resample=True to the Chain or give it audio at {rate} (neuralfx capture: "
+                      f"--sample-rate {self.model_rate:.12g})")
             raise ValueError(
-                f"{subject} was trained at {self.model_rate:.12g} Hz; input is {sample_rate:.12g} Hz: "
-                f"pass resample=True to the Chain (neuralfx process --resample) or give it audio at "
-                f"{self.model_rate:.12g} Hz (for neuralfx capture: --sample-rate {self.model_rate:.12g})"
+                f"{subject} was trained at {rate}; {f'{file.name!r}' if file is not None else 'input'} is "
+                f"{sample_rate:.12g} Hz: {advice}"
                 + (" (an effect's own resample=True does not carry into a chain)" if own_flag else "")
             )
         inner = StageChain(self.stages, self.model_rate, channels, buffer_size)
@@ -201,7 +208,7 @@ class Chain:
         with open_input(input_path) as f:
             rate, channels, frames = float(f.samplerate), int(f.num_channels), int(f.frames)
             self.reset()
-            stream = self._new_stream(rate, channels, buffer_size)
+            stream = self._new_stream(rate, channels, buffer_size, input_path)
             written = 0
             with atomic_output(output_path, rate, channels) as out:
                 while f.tell() < frames:

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from . import modelfile
 from .blocks import build_block
 from .errors import ModelFileError
-from .dsp.params import ParamBlock
+from .dsp.params import ParamBlock, WeightRangeError
 from .knobs import Knob, smooth
 from .models.config_checks import MAX_KNOBS
 
@@ -159,7 +159,10 @@ class Model(nn.Module):
             extra = set(record.weights) - set(expected)
             if extra:
                 raise ModelFileError(f"{where}.weights: unexpected weight(s) {sorted(extra)} for {record.type}")
-            block.load_state_dict({n: torch.from_numpy(np.array(w)) for n, w in record.weights.items()})
+            try:
+                block.load_state_dict({n: torch.from_numpy(np.array(w)) for n, w in record.weights.items()})
+            except WeightRangeError as e:  # named as the kernel's reader names it, by its path in the file
+                raise ModelFileError(f"{where}.weights.{e.weight}: {e.problem}") from None
             blocks.append(block)
         return cls(blocks, mf.sample_rate, mf.knobs)
 

@@ -107,6 +107,9 @@ class Evaluation:
     source: str
     parts: list[tuple[str, int]] = field(default_factory=list)
     latency_samples: int = 0  # what the kernel reports for the model
+    # The device latency alignment removed from each scored capture before scoring, in ms (as
+    # training removed it); None for a model trained on its captures' own timing.
+    removed_latency_ms: list[Optional[float]] = field(default_factory=list)
     # (section name, first sample, end) in the concatenation, where the audio is the standard
     # capture signal remade from the metadata (capture.signal_sections)
     sections: list[tuple[str, int, int]] = field(default_factory=list)
@@ -138,15 +141,20 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
     effect = load(model_path)
     config = effect.metadata.get("config", {})
 
+    removed: list[Optional[float]] = []
+
     def aligned(pair: CapturePair) -> CapturePair:
         # As training aligned it (latency removed; an inverted target flipped back where training
         # flipped it), so that the model is compared with what it learnt. A model trained on its
         # captures' own timing (a delay pedal, whose echo alignment takes for latency) is scored so.
         if config.get("align") is False:
+            removed.append(None)
             return check_unaligned(pair, allow_clipping=True)
         polarity = "flip" if config.get("polarity") == "flip" else "keep"
         max_latency = float(config.get("max_latency_seconds", DEFAULT_MAX_LATENCY_SECONDS))
-        return prepare(pair, max_latency, polarity, allow_clipping=True)[0]
+        pair, found = prepare(pair, max_latency, polarity, allow_clipping=True)
+        removed.append(found.latency_ms)
+        return pair
 
     for name, value in knobs.items():
         effect.set_knob(name, value)  # checks name and range before any audio work
@@ -203,7 +211,17 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
                          for name, lo, hi in layout if max(lo, first) < min(hi, end)]
             start += end - first
     return Evaluation(np.concatenate([p for p, _ in results]), np.concatenate([t for _, t in results]),
-                      effect.sample_rate, source, parts, effect.latency_samples, sections)
+                      effect.sample_rate, source, parts, effect.latency_samples, sections=sections,
+                      removed_latency_ms=removed)
+
+
+def _removed_text(removed: Sequence[Optional[float]]) -> str:
+    """What alignment removed from the scored captures, for the summary's latency line."""
+    if not removed or all(ms is None for ms in removed):
+        return "the device's timing kept (as trained: align off)" if removed else "nothing scored"
+    low, high = min(removed), max(removed)
+    amount = f"{low:.2f} ms" if math.isclose(low, high, abs_tol=0.005) else f"{low:.2f}-{high:.2f} ms over the captures"
+    return f"{amount} of device latency removed from the scored audio (as training removed it)"
 
 
 # ---- measurements ----
@@ -517,7 +535,8 @@ def _summary(path: Path, mf, ev: Evaluation, seg: Segments, segment_seconds: flo
         f"architecture:     {_architecture(mf.blocks)}, {params} parameters",
         f"knobs:            {', '.join(f'{k.name} [{k.min:g}..{k.max:g}] {k.unit}'.rstrip() for k in mf.knobs) or 'none'}",
         f"sample rate:      {mf.sample_rate:g} Hz",
-        f"latency:          {ev.latency_samples} samples ({ev.latency_samples / mf.sample_rate * 1000:.2f} ms)",
+        f"latency:          {ev.latency_samples} samples ({ev.latency_samples / mf.sample_rate * 1000:.2f} ms) in the "
+        f"model; {_removed_text(ev.removed_latency_ms)}",
         "trained on:       " + textwrap.fill(str(meta.get("trained_on", "not recorded")), 100,
                                                  subsequent_indent=" " * 18),
     ]

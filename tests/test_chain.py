@@ -46,11 +46,13 @@ def test_file_at_another_rate_resamples_or_fails(lstm_model_path: Path, tmp_path
     x = plucks(0.5, rate=44100)
     audio_io.write(tmp_path / "in44.wav", x, 44100)
     strict = neuralfx.Chain([neuralfx.load(lstm_model_path)])
-    with pytest.raises(ValueError, match="trained at 48000 Hz; input is 44100 Hz"):
+    with pytest.raises(ValueError, match="trained at 48000 Hz; 'in44.wav' is 44100 Hz: pass --resample"):
         strict.process_file(tmp_path / "in44.wav", tmp_path / "out.wav")
     assert not (tmp_path / "out.wav").exists()
     # The chain converts around all its stages; an effect's own flag is named as not applying.
-    with pytest.raises(ValueError, match=r"to the Chain .* own resample=True does not carry into a chain"):
+    with pytest.raises(ValueError, match=r"input is 44100 Hz: pass resample=True to the Chain or give it audio at "
+                                         r"48000 Hz \(neuralfx capture: --sample-rate 48000\) \(an effect's own "
+                                         r"resample=True does not carry into a chain\)"):
         neuralfx.Chain([neuralfx.load(lstm_model_path, resample=True)])(x, 44100)
     lenient = neuralfx.Chain([neuralfx.load(lstm_model_path)], resample=True)
     report = lenient.process_file(tmp_path / "in44.wav", tmp_path / "out.wav", buffer_size=512)

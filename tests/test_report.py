@@ -90,6 +90,13 @@ def test_report_of_a_pair_matches_an_independent_esr(trained, tmp_path: Path, ca
     assert "LSTM(hidden_size=8" in text and "48000 Hz" in text and f"{TINY['max_steps']} steps" in text
     assert "worst 1 s segments" in text
     assert f"ESR {expected:.6g}" in capsys.readouterr().out
+    assert "latency:          0 samples (0.00 ms) in the model; 0.00 ms of device latency removed" in text
+    # A device 3 ms late: the summary said only the model's latency, 0, not what it removed.
+    late = tmp_path / "late.wav"
+    neuralfx.audio.write(late, np.concatenate([np.zeros(144, np.float32), y[:-144]])[None], RATE)
+    assert cli.main(["report", str(model), "-o", str(tmp_path / "late"), "--input", str(x_path), "--target", str(late)]) == 0
+    text = (tmp_path / "late" / "summary.txt").read_text()
+    assert "0 samples (0.00 ms) in the model; 3.00 ms of device latency removed from the scored audio" in text
 
 
 def test_report_remakes_the_held_out_audio_from_metadata(trained, tmp_path: Path) -> None:

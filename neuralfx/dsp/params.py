@@ -192,6 +192,15 @@ def _clamp_on_export(module: nn.Module, state_dict: dict, prefix: str, local_met
             state_dict[key] = state_dict[key].clamp(spec.min, spec.max)
 
 
+class WeightRangeError(ModelFileError):
+    """A DSP weight outside its parameter's range: `weight` is its name in the state dict loaded
+    (a model file's reader puts the block's path before it), `problem` what is wrong."""
+
+    def __init__(self, module: nn.Module, weight: str, problem: str) -> None:
+        super().__init__(f"{type(module).__name__} weight '{weight}': {problem}")
+        self.weight, self.problem = weight, problem
+
+
 def _check_on_load(module: nn.Module, state_dict: dict, prefix: str, *args: Any) -> None:
     for spec in module.param_specs():
         key = prefix + spec.name
@@ -201,4 +210,4 @@ def _check_on_load(module: nn.Module, state_dict: dict, prefix: str, *args: Any)
                 try:
                     spec.check(float(value[0]))
                 except ValueError as e:  # a file (or state dict) holding a value the block cannot use
-                    raise ModelFileError(f"{type(module).__name__} weight '{key}': {e}") from None
+                    raise WeightRangeError(module, key, str(e)) from None
