@@ -109,15 +109,20 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from . import load, modelfile
+    from .dsp.fit import recovered_settings, settings_text
+    from .model import Model
     from .holdout import Holdout
     from .presets import resolve_model
 
     path = resolve_model(args.model)
     mf = modelfile.load(path)
     multiply_adds = load(path).multiply_adds_per_sample
+    # A DSP block's weights are its settings (a fit's result): shown by name, as fit prints them.
+    settings = recovered_settings(Model.from_modelfile(mf))
     if args.json:
         print(json.dumps({"path": str(path), "sample_rate": mf.sample_rate,
-                          "blocks": [{"type": b.type, "config": b.config} for b in mf.blocks],
+                          "blocks": [{"type": b.type, "config": b.config, "settings": r["settings"], "knobs": r["knobs"]}
+                                     for b, r in zip(mf.blocks, settings)],
                           "multiply_adds_per_sample": multiply_adds,
                           "knobs": [k.__dict__ for k in mf.knobs], "metadata": mf.metadata}, indent=2))
         return 0
@@ -125,6 +130,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"model:          {path}")
     print(f"sample rate:    {mf.sample_rate:g} Hz")
     print(f"blocks:         {' -> '.join(f'{b.type}({json.dumps(b.config)})' for b in mf.blocks)}")
+    for i, record in enumerate(settings):
+        if record["settings"]:
+            print(f"settings:       blocks[{i}] {record['type']}: {settings_text(record)}")
     print(f"parameters:     {params}")
     print(f"multiply-adds:  {multiply_adds} per sample and channel in its networks, DSP blocks not counted "
           "(neuralfx-bench measures the CPU cost)")
@@ -304,7 +312,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from .datacheck import check_unaligned, describe_alignment, prepare, read_pair
-    from .dsp.fit import (fit, load_template, model_from_chain, model_from_template, recovered_settings,
+    from .dsp.fit import (fit, load_template, model_from_chain, model_from_template, recovered_settings, settings_text,
                           require_network_weights)
     from .dsp.delay import UNMEASURED_REASONS
     from .files import writable_file
@@ -353,8 +361,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
                           "output": str(path) if path else None}, indent=2))
     else:
         for record in recovered_settings(result.model):
-            values = ", ".join(f"{k}={v:.6g}" for k, v in record["settings"].items())
-            print(f"{record['type']}: {values or 'no DSP parameters (weights held as given)'}")
+            print(f"{record['type']}: {settings_text(record) or 'no DSP parameters (weights held as given)'}")
         print(f"validation ESR {esr_text(result.validation_esr)}" + (f"; wrote {path}" if path else ""))
     if not result.validation_esr < FIT_ESR_NOTE:  # NaN too
         print(f"note: validation ESR {esr_text(result.validation_esr)} is above {FIT_ESR_NOTE:g}: the fit may have "

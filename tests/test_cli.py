@@ -139,7 +139,16 @@ def test_info_prints_validation_esr_of_shipped_model(tmp_path: Path) -> None:
                        ("crunch_amp", "the last 15% of each capture")):
         esr_line = next(line for line in run("info", name, cwd=tmp_path).stdout.splitlines() if "validation ESR" in line)
         assert re.fullmatch(rf"validation ESR: \d\.\d+(e-\d\d)? \(held out: {held}\)", esr_line.strip()), esr_line
-    assert "5.1e-14" in run("info", "compressor", cwd=tmp_path).stdout
+    compressor = run("info", "compressor", cwd=tmp_path).stdout
+    assert "5.1e-14" in compressor
+    # A DSP block's settings are its weights, and a knob's parameter says so (a review: a fitted
+    # cutoff showed only in the JSON).
+    assert ("settings:       blocks[0] Compressor: threshold_db=knob 'threshold', ratio=knob 'ratio', knee_db=0, "
+            "attack_ms=0.31831, release_ms=15.9155, makeup_db=3\n") in compressor
+    described = json.loads(run("info", "compressor", "--json", cwd=tmp_path).stdout)["blocks"][0]
+    assert described["knobs"] == {"threshold_db": "threshold", "ratio": "ratio"}
+    assert described["settings"]["makeup_db"] == pytest.approx(3.0, abs=1e-5)
+    assert "settings:" not in run("info", "crunch_amp", cwd=tmp_path).stdout  # a network's weights are not settings
 
 
 def test_capture_then_train_from_the_shell(tmp_path: Path) -> None:
@@ -269,7 +278,12 @@ def test_a_delay_pedal_trains_and_reports_on_its_own_timing(tmp_path: Path) -> N
     for knob in ("0.7", "0.5"):
         r = run("report", "delay.nfx", "-o", f"rep{knob}", "--knob", f"mix={knob}", cwd=tmp_path)
         assert r.returncode == 0, r.stderr
-        assert float(re.search(r"^ESR:\s+(\S+)", (tmp_path / f"rep{knob}" / "summary.txt").read_text(), re.M).group(1)) < 1e-6
+        summary = (tmp_path / f"rep{knob}" / "summary.txt").read_text()
+        assert float(re.search(r"^ESR:\s+(\S+)", summary, re.M).group(1)) < 1e-6
+        # The settings it trained to, and that it was scored on the captures' own timing.
+        assert re.search(r"^settings:\s+blocks\[0\] Delay: delay_ms=300(\.\d+)?, feedback=0\.4\d*, mix=knob 'mix'$",
+                         summary, re.M), summary
+        assert "in the model; the device's timing kept (as trained: align off)" in summary
 
 
 def test_train_a_template_of_dsp_blocks_on_knob_captures(tmp_path: Path) -> None:

@@ -241,18 +241,27 @@ def model_from_chain(spec: str, sample_rate: float) -> Model:
 
 
 def recovered_settings(model: Model) -> list[dict[str, Any]]:
-    """Each block's type, config and every DSP parameter value by its weight name (physical units)."""
+    """Each block's type, config, every DSP parameter value by its weight name (physical units),
+    and the parameters bound to a knob (name -> knob), whose stored value the knob replaces."""
     out = []
     for block in model.blocks:
-        settings = {}
+        settings, knobs = {}, {}
         for path, module in block.named_modules():
             if isinstance(module, ParamBlock):
                 for spec in module.param_specs():
+                    name = f"{path}.{spec.name}" if path else spec.name
                     weight = getattr(module, spec.name)
-                    value = min(max(float(weight.detach()[0]), spec.min), spec.max)
-                    settings[f"{path}.{spec.name}" if path else spec.name] = value
-        out.append({"type": block.type_name, "config": block.config(), "settings": settings})
+                    settings[name] = min(max(float(weight.detach()[0]), spec.min), spec.max)
+                    if spec.name in module.knob_bindings:
+                        knobs[name] = module.knob_bindings[spec.name]
+        out.append({"type": block.type_name, "config": block.config(), "settings": settings, "knobs": knobs})
     return out
+
+
+def settings_text(record: dict[str, Any]) -> str:
+    """A recovered_settings record's parameters as 'name=value, ...' (a knob's: name=knob 'k')."""
+    return ", ".join(f"{k}=knob '{record['knobs'][k]}'" if k in record["knobs"] else f"{k}={v:.6g}"
+                     for k, v in record["settings"].items())
 
 
 def fit(
