@@ -464,8 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "--template with a Delay block modelling a delay pedal, whose echo alignment takes for the "
                         "latency at a mix of 0.5 or more (and refuses as ambiguous below)")
     t.add_argument("--dsp-lr-scale", type=_positive(float),
-                   help="DSP parameters' step as a share of the network's (default 0.1, TrainConfig.dsp_lr_scale, "
-                        "made for DSP blocks beside a network; pass 1 for a chain of DSP blocks only)")
+                   help="DSP parameters' step as a share of the network's learning rate, times their range "
+                        "(TrainConfig.dsp_lr_scale; default 0.1 beside a network, 2 for a chain of DSP blocks only)")
     t.add_argument("--batch-size", type=_positive(int),
                    help="segments per optimizer step (default: TrainConfig.batch_size); on an H200 a step of 32 "
                         "took about as long as one of 8 (docs/TRAINING-SPEED.md)")

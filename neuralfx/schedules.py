@@ -22,6 +22,24 @@ def resolve_schedule(schedule: str, max_steps: int | None, max_seconds: float | 
     return "cosine" if max_steps is not None and max_seconds is None and dsp_only else "plateau"
 
 
+# A DSP parameter's step is learning_rate x this x its range. Beside a network 1 was too coarse
+# (clean_amp's EQ bands ran to their range's edges, docs/DSP.md); for DSP blocks alone 2 makes the
+# default learning_rate (5e-3) fit's own step, 0.01 of a range. Measured on 300-step runs of
+# docs/DSP.md's templates (validation / held-out ESR): Pedalboard's Compressor over its threshold
+# at 0.1, 1, 2, 4: 0.012 / 0.022, 7.1e-10 / 1.8e-10, 3.2e-9 / 1.2e-8, 4.7e-10 / 5.6e-10; its
+# Delay over its mix (batch 16): 0.11 / 0.064, 3.9e-3 / 2.8e-3, 6.3e-9 / 1.5e-13, 6.3e-9 / 1.6e-12.
+DSP_LR_SCALE_BESIDE_NETWORK = 0.1
+DSP_LR_SCALE_ALONE = 2.0
+
+
+def resolve_dsp_lr_scale(scale: float | None, dsp_only: bool) -> float:
+    """The DSP step scale a run takes: `scale`, or for None DSP_LR_SCALE_ALONE for a chain of DSP
+    blocks alone and DSP_LR_SCALE_BESIDE_NETWORK beside a network."""
+    if scale is not None:
+        return scale
+    return DSP_LR_SCALE_ALONE if dsp_only else DSP_LR_SCALE_BESIDE_NETWORK
+
+
 def learning_rate_scheduler(optimizer: Any, schedule: str, max_steps: int | None, patience: int) -> Any:
     """For a resolved schedule: "plateau" halves the rate after patience // 3 + 1 validations
     without improvement (stepped with the validation ESR). "cosine" decays it to 0 along a half

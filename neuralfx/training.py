@@ -37,7 +37,8 @@ from .knobs import Knob
 from .losses import LossWeights, TrainingLoss, esr, stft_distance
 from .model import Model
 from .models import GRU, LSTM, TCN, WaveNet
-from .schedules import LR_SCHEDULES, learning_rate_scheduler, resolve_schedule, resume_rates
+from .schedules import (DSP_LR_SCALE_BESIDE_NETWORK, LR_SCHEDULES, learning_rate_scheduler, resolve_dsp_lr_scale,
+                        resolve_schedule, resume_rates)
 from .scores import esr_text
 
 if TYPE_CHECKING:
@@ -58,8 +59,9 @@ class TrainConfig:
     # their range (log-stepped ones over the log of it: dsp.params.step). At 1, with steps in Hz,
     # clean_amp's EQ moved ~190 Hz a step: its input bands ran to their range's edges and went
     # inert (validation ESR 0.0031, held-out 0.042/0.045). At 0.1 they settle on the device's own
-    # settings (docs/DSP.md, Grey-box models).
-    dsp_lr_scale: float = 0.1
+    # settings (docs/DSP.md, Grey-box models). None: 0.1 beside a network, 2 for DSP blocks alone,
+    # whose 300-step runs 0.1 left 1e7 worse (schedules.resolve_dsp_lr_scale).
+    dsp_lr_scale: Optional[float] = None
     max_steps: Optional[int] = 4000  # None: no step limit (max_seconds or early stopping ends the run)
     max_seconds: Optional[float] = None
     validation_fraction: float = DEFAULT_FRACTION
@@ -93,7 +95,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         # From Python these reached train() unchecked: validate_every=0 divided by zero,
         # chunks_per_segment=0 raised an UnboundLocalError, learning_rate=-1 trained away from the target.
-        optional = ("max_steps", "max_seconds", "validation_span_seconds")  # None: no limit, no spans
+        # None: no limit, no spans, the DSP step scale by the model
+        optional = ("max_steps", "max_seconds", "validation_span_seconds", "dsp_lr_scale")
         for name in ("hidden_size", "num_layers", "batch_size", "warmup_samples", "tbptt_samples", "chunks_per_segment",
                      "max_steps", "validate_every", "patience"):
             value = getattr(self, name)
@@ -154,6 +157,7 @@ class TrainResult:
     validation_esr_per_capture: list[float] = field(default_factory=list)
     holdout: Optional[Holdout] = None  # what was validated on
     lr_schedule: str = "plateau"  # the schedule taken ("auto" resolved)
+    dsp_lr_scale: float = DSP_LR_SCALE_BESIDE_NETWORK  # the DSP step scale taken (None resolved)
     # A Delay's time measured in the captures before training, by name (None: none stood out).
     measured: dict[str, Optional[float]] = field(default_factory=dict)
 
@@ -163,7 +167,7 @@ class TrainResult:
             extra["measured_delay_ms"] = self.measured
         if self.validation_esr_per_capture:
             extra["validation_esr_per_capture"] = self.validation_esr_per_capture
-        settings = {**asdict(config), "lr_schedule": self.lr_schedule}
+        settings = {**asdict(config), "lr_schedule": self.lr_schedule, "dsp_lr_scale": self.dsp_lr_scale}
         if self.model_given:  # the blocks say what the model is; "arch: lstm" would be untrue
             for key in ARCHITECTURE_KEYS:
                 del settings[key]
@@ -490,7 +494,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
            heldout: list[Capture], progress: Callable[[str], None],
            measured: dict[str, Optional[float]]) -> TrainResult:
     # Parameters keep their identity through model.to(device): the groups hold.
-    groups = optimizer_groups(model, config.learning_rate, config.dsp_lr_scale, refine_rates(model, measured))
+    groups = optimizer_groups(model, config.learning_rate, _dsp_lr_scale(config, model), refine_rates(model, measured))
     if not groups:  # torch said "optimizer got an empty parameter list"
         raise ValueError("nothing to train: the model has no network, and every parameter of its DSP blocks is bound "
                          "to a knob (set by the captures' settings)")
@@ -662,7 +666,8 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         dist.barrier()
         dist.destroy_process_group()
     return TrainResult(model, st.best_esr, st.best_stft, st.step, seconds, st.history, alignments, heldout_esr,
-                       model_given, per_capture, held, schedule, measured)
+                       model_given, per_capture, held, schedule, measured=measured,
+                       dsp_lr_scale=_dsp_lr_scale(config, model))
 
 
 def _best_step(history: Sequence[dict]) -> Optional[int]:
@@ -692,6 +697,11 @@ def _dsp_blocks_alone(model: Model) -> bool:
     return all(id(p) in dsp for p in model.parameters())
 
 
+def _dsp_lr_scale(config: TrainConfig, model: Model) -> float:
+    """The DSP step scale the run takes (config.dsp_lr_scale with None resolved)."""
+    return resolve_dsp_lr_scale(config.dsp_lr_scale, _dsp_blocks_alone(model))
+
+
 def _schedule(config: TrainConfig, model: Model) -> str:
     """The learning-rate schedule the run takes (config.lr_schedule with "auto" resolved)."""
     return resolve_schedule(config.lr_schedule, config.max_steps, config.max_seconds, _dsp_blocks_alone(model))
@@ -712,7 +722,7 @@ def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainCon
         digest.update(np.ascontiguousarray(c.pair.target, np.float32).tobytes())
         digest.update(json.dumps(c.settings, sort_keys=True).encode())
     layout = {"blocks": [[b.type_name, b.config()] for b in model.blocks], "knobs": [k.name for k in model.knobs],
-              "learning_rate": config.learning_rate, "dsp_lr_scale": config.dsp_lr_scale,
+              "learning_rate": config.learning_rate, "dsp_lr_scale": _dsp_lr_scale(config, model),
               "held_out": held.to_json()}  # the split made, which depends on the segment length too
     digest.update(json.dumps(layout, sort_keys=True, default=str).encode())
     return digest.hexdigest()

@@ -407,6 +407,35 @@ def test_a_model_with_nothing_to_train_is_refused(drive_capture: Capture) -> Non
               progress=lambda s: None)
 
 
+def test_dsp_blocks_alone_step_at_fits_rate_and_beside_a_network_at_a_tenth(
+        drive_capture: Capture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dsp_lr_scale None: 2 for DSP blocks alone (0.1 left 300-step Compressor and Delay
+    templates at ESR 0.01-0.1, docs/DSP.md), 0.1 beside a network; a value given is kept. The
+    optimizer's rates and the file's config say which was taken."""
+    from neuralfx import training as training_module
+    from neuralfx.dsp import Gain
+    from neuralfx.dsp import params as dsp_params
+    from neuralfx.model import Model
+
+    rates: list[float] = []
+    groups = dsp_params.optimizer_groups
+
+    def spy(model, lr, dsp_scale=1.0, own_rates=None):
+        made = groups(model, lr, dsp_scale, own_rates)
+        rates.extend(g["lr"] for g in made if g["params"][0] is getattr(model.blocks[0], "gain_db", None))
+        return made
+
+    monkeypatch.setattr(training_module, "optimizer_groups", spy)
+    gain_range = 84.0  # Gain's gain_db spans -60..24 dB
+    for blocks, scale, taken in (([Gain()], None, 2.0), ([Gain(), build_model(TrainConfig(**TINY), 48000).blocks[0]],
+                                                          None, 0.1), ([Gain()], 0.5, 0.5)):
+        rates.clear()
+        config = TrainConfig(**{**TINY, "max_steps": 2}, dsp_lr_scale=scale)
+        result = train([drive_capture], config, model=Model(blocks, 48000), progress=lambda s: None)
+        assert rates == [pytest.approx(TINY["learning_rate"] * taken * gain_range)], (blocks, rates)
+        assert result.metadata("x", config)["config"]["dsp_lr_scale"] == taken
+
+
 def test_a_run_that_ends_inside_a_segment_leaves_a_checkpoint(drive_capture: Capture, tmp_path: Path) -> None:
     # 9 steps end inside the fifth 2-step segment, before any validation: nothing was saved, and a
     # longer run with the same checkpoint started from scratch without a word.
