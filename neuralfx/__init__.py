@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -24,13 +25,12 @@ __all__ = ["Chain", "FileReport", "ModelFileError", "NeuralEffect", "load", "__v
 def __getattr__(name: str) -> Any:
     if name in _PUBLIC:
         value = getattr(importlib.import_module(_PUBLIC[name], __name__), name)
-    else:  # a submodule, as `neuralfx._core` was once the public names had imported it
-        try:
-            value = importlib.import_module(f".{name}", __name__)
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{name}":  # the submodule exists; something it imports is missing
-                raise
-            raise AttributeError(f"module 'neuralfx' has no attribute {name!r}") from None
+    elif name != "__main__" and name in {m.name for m in pkgutil.iter_modules(__path__)}:
+        # a submodule, as `neuralfx._core` was once the public names had imported it (not
+        # __main__, the command, which hasattr(neuralfx, "__main__") would have run)
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'neuralfx' has no attribute {name!r}")
     globals()[name] = value
     return value
 

@@ -172,10 +172,10 @@ class Chain:
         audio = as_channels_first(input_array, "input_array")
         check_finite(audio, "input_array")
         key = (sample_rate, audio.shape[0])
-        if reset or (self._stream is not None and self._stream_key != key):
+        if reset or self._stream is None or self._stream_key != key:
+            stream = self._new_stream(*key, buffer_size)  # first: a call refused leaves a running stream as it was
             self.reset()
-        if self._stream is None or self._stream_key != key:
-            self._stream, self._stream_key = self._new_stream(*key, buffer_size), key
+            self._stream, self._stream_key = stream, key
         out = self._stream.process(audio)
         if reset:
             out = fit_length(np.concatenate([out, self._end_stream()], axis=1), audio.shape[1])
@@ -207,8 +207,8 @@ class Chain:
             raise ValueError("output path is the input path: write to another file")
         with open_input(input_path) as f:
             rate, channels, frames = float(f.samplerate), int(f.num_channels), int(f.frames)
-            self.reset()
             stream = self._new_stream(rate, channels, buffer_size, input_path)
+            self.reset()
             written = 0
             with atomic_output(output_path, rate, channels) as out:
                 while f.tell() < frames:

@@ -129,6 +129,23 @@ def _refuse_constant(name: str) -> None:
     raise ModelFileError(f"not a model file (invalid JSON: {name} is not a JSON value)")
 
 
+def _refuse_overflow(doc: Any, where: str) -> None:
+    """A number beyond float64 (1e400), which json reads as inf and the kernel's reader refuses.
+    Blocks' weights are left to _read_tensor, which refuses anything beyond float32 (and a walk
+    over millions of values)."""
+    if isinstance(doc, float) and not math.isfinite(doc) or type(doc) is int and abs(doc) > _FLOAT64_MAX:
+        raise ModelFileError(f"{where}: a value cannot be represented (a number beyond the float64 range)")
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            inside = f"{where}.{key}" if where else key
+            if where.startswith("blocks[") and where.count(".") == 0 and key == "weights":
+                continue
+            _refuse_overflow(value, inside)
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc):
+            _refuse_overflow(value, f"{where}[{i}]")
+
+
 def from_json(text: str) -> ModelFile:
     deep = ModelFileError(f"not a model file: JSON nested more than {MAX_JSON_DEPTH} levels deep")
     try:
@@ -141,6 +158,7 @@ def from_json(text: str) -> ModelFile:
         raise deep from None
     if _depth(text) > MAX_JSON_DEPTH:
         raise deep
+    _refuse_overflow(doc, "")
     if not isinstance(doc, dict):
         raise ModelFileError("(top level): expected a JSON object")
     if doc.get("format") != FORMAT_NAME:
@@ -171,6 +189,7 @@ def from_json(text: str) -> ModelFile:
 
 # The largest finite float32: the kernel stores weights and knob ranges in float32.
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
 
 
 def _number(obj: dict, key: str, where: str) -> float:
@@ -248,15 +267,16 @@ def _read_tensor(doc: Any, where: str) -> np.ndarray:
     if not isinstance(doc, dict):
         raise ModelFileError(f'{where}: expected {{"shape": [...], "data": [...]}}')
     shape, data = doc.get("shape"), doc.get("data")
-    if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+    if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):  # true is an int too
         raise ModelFileError(f"{where}.shape: missing or not a list of sizes")
     if not isinstance(data, list):
         raise ModelFileError(f"{where}.data: missing or not a list")
     count = math.prod(shape)
     if len(data) != count:
         raise ModelFileError(f"{where}.data: holds {len(data)} values, shape needs {count}")
-    # true/false and [1] converted to numbers here, and the kernel's reader refused them.
-    if any(v is True or v is False or isinstance(v, (list, dict)) for v in data):
+    # Numbers only, as the kernel's reader takes them: numpy turned true, [1] and "-3" into
+    # numbers. (By type in one pass: 3.2M values of an LSTM-512 x 2 cost 0.42 s checked one by one.)
+    if not set(map(type, data)) <= {int, float}:
         raise ModelFileError(f"{where}.data: holds a value that is not a number")
     try:
         arr = np.asarray(data, dtype=np.float64)

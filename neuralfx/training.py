@@ -302,8 +302,9 @@ def history_samples(model: Model, knob_values: Optional[Mapping[str, float]] = N
     """Samples of past input the model's output depends on: its convolutional networks' receptive
     fields less one (a TCN warmed up on 1024 of its 4093 samples of context was trained on output
     it never gives mid-stream), and DELAY_WARMUP_REPEATS repeats of every Delay's time; summed,
-    which covers blocks in series and inside a DryWet. A time on a knob counts at the largest value
-    `knob_values` gives that knob (the most the data sets it to), else at the top of its range."""
+    which covers blocks in series and inside a DryWet. A time on a knob counts at the value
+    `knob_values` gives that knob (train passes the most the captures set it to), else at the top
+    of its range."""
     def time_ms(delay: Delay) -> float:
         knob = delay.knob_bindings.get("delay_ms")
         if knob is None:

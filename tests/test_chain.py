@@ -141,6 +141,19 @@ def test_a_copy_of_a_chain_has_stages_of_its_own() -> None:
                                   pedalboard.Reverb()]))
 
 
+def test_a_call_refused_for_its_rate_leaves_the_stream_running(lstm_model_path: Path) -> None:
+    """A review: Chain.process reset itself before the new rate was refused, ending the stream
+    (a NeuralEffect's refused call leaves its stream as it was)."""
+    x = plucks(0.3)
+    chain = neuralfx.Chain([neuralfx.load(lstm_model_path), pedalboard.Gain(gain_db=-3)])
+    whole = chain(x, 48000)
+    head = chain(x[:5000], 48000, reset=False)
+    with pytest.raises(ValueError, match="input is 44100 Hz"):
+        chain(x[5000:6000], 44100, reset=False)
+    streamed = np.concatenate([head, chain(x[5000:], 48000, reset=False), chain.flush()])
+    assert np.array_equal(streamed, whole)
+
+
 def test_chain_flush_answers_in_the_stream_layout(lstm_model_path: Path) -> None:
     chain = neuralfx.Chain([neuralfx.load(lstm_model_path)], resample=True)
     x = plucks(0.3, rate=44100)

@@ -440,6 +440,10 @@ def test_the_command_reaches_its_ctrl_c_handler_before_importing_torch(tmp_path:
     assert r.stdout.split() == ["neuralfx.effects", "ModelFileError", "neuralfx._core"], r.stderr
     with pytest.raises(AttributeError, match="no attribute 'lod'"):
         neuralfx.lod  # noqa: B018
+    # Not the command's module: hasattr(neuralfx, "__main__") ran the command (a review).
+    r = subprocess.run([sys.executable, "-c", "import neuralfx; print(hasattr(neuralfx, '__main__'), hasattr(neuralfx, ''))"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and r.stdout.split() == ["False", "False"], (r.stdout, r.stderr)
 
 
 def test_a_closed_reader_ends_quietly_but_another_broken_pipe_is_reported(

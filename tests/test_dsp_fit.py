@@ -440,6 +440,34 @@ def test_restarts_keep_the_run_of_lowest_validation_error() -> None:
         fit(model_from_chain("gain", RATE), x, y, restarts=0)
 
 
+def test_restarts_pass_over_failed_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A review: a first run validating at NaN was kept over a good one (x < NaN is false), a NaN
+    try made the model file unwritable (JSON has no NaN), and one diverging run lost the others."""
+    from neuralfx.dsp import fit as fit_module
+
+    x = SIGNALS["noise"](seconds=1.0)
+    y = 0.5 * x
+    real = fit_module._fit_chosen
+
+    def flaky(model, *args):
+        run_seed = args[-2]
+        if run_seed == 1:
+            raise fit_module.DivergedError("training diverged (loss is not finite)")
+        result = real(model, *args)
+        if run_seed == 0:
+            result.validation_esr = float("nan")
+        return result
+
+    monkeypatch.setattr(fit_module, "_fit_chosen", flaky)
+    result = fit_module.fit(fit_module.model_from_chain("gain", RATE), x, y, steps=20, segment=4096, restarts=3)
+    assert result.seed == 2 and np.isnan(result.tries[0]) and np.isnan(result.tries[1]) and result.validation_esr < 0.1
+    path = result.model.save(tmp_path / "g.nfx", result.metadata("x"))
+    assert json.loads(path.read_text())["metadata"]["fit_tries"]["1"] is None
+    monkeypatch.setattr(fit_module, "_fit_chosen", lambda model, *args: flaky(model, *args[:-2], 1, args[-1]))
+    with pytest.raises(fit_module.DivergedError, match="every one of the 2 runs diverged: training diverged"):
+        fit_module.fit(fit_module.model_from_chain("gain", RATE), x, y, steps=20, segment=4096, restarts=2)
+
+
 def test_a_template_says_what_it_cannot_use() -> None:
     """A parameter named in a block's config is its starting value (a Gain's gain_db 3 started at
     0 dB); a key that is neither a parameter nor a config entry, malformed or unknown weights, and

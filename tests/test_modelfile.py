@@ -106,6 +106,9 @@ def _mutate(path: Path, edit) -> str:
         (lambda d: d["blocks"][0]["weights"]["head.bias"].update(data=[True]), "blocks[0].weights.head.bias.data"),
         (lambda d: d["blocks"][0]["weights"]["head.bias"].update(data=[[0.5]]), "blocks[0].weights.head.bias.data"),
         (lambda d: d["metadata"].update(score=float("nan")), "invalid JSON"),
+        (lambda d: d["blocks"][0]["weights"]["head.bias"].update(data=["-3"]), "blocks[0].weights.head.bias.data"),
+        (lambda d: d["blocks"][0]["weights"]["head.bias"].update(shape=[True]), "blocks[0].weights.head.bias.shape"),
+        (lambda d: d["metadata"].update(score=10**400), "cannot be represented"),  # json writes the digits
     ],
 )
 def test_bad_fields_are_named_by_both_readers(lstm_model_path: Path, tmp_path: Path, edit, needle: str) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,10 @@ from .delay import refine_rates, start_at_measured_echo
 from .params import ParamBlock, dsp_weight_ids, optimizer_groups, step
 
 
+class DivergedError(ValueError):
+    """A fit's loss stopped being finite."""
+
+
 @dataclass
 class FitResult:
     model: Model
@@ -72,8 +77,9 @@ class FitResult:
             "train_steps": self.steps,
             "train_seconds": round(self.seconds, 1),
             "fit": "neuralfx fit (DSP parameters)",
-            **({"fit_tries": {str(k): v for k, v in self.tries.items()}, "fit_seed": self.seed}
-               if len(self.tries) > 1 else {}),
+            # A failed try's NaN as null: a model file's JSON has no NaN.
+            **({"fit_tries": {str(k): v if math.isfinite(v) else None for k, v in self.tries.items()},
+                "fit_seed": self.seed} if len(self.tries) > 1 else {}),
             **({"measured_delay_ms": self.measured} if self.measured else {}),
         }
 
@@ -300,7 +306,8 @@ def fit(
     restarts: runs from the same start with seeds seed, seed + 1, ... (other segments), keeping
     the one of lowest validation ESR: descent can settle in a local minimum (Pedalboard's
     Compressor + Gain at seed 0: knee 2.4 dB instead of 0, ESR 2.0e-4; seeds 1 and 2: 6.4e-8 and
-    1.3e-7), and which one depends on the segments drawn."""
+    1.3e-7), and which one depends on the segments drawn. A run that diverges or validates at
+    NaN counts as failed (NaN in `tries`); the fit fails only when every run does."""
     if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
         raise ValueError(f"restarts must be a whole number >= 1, got {restarts!r}")
     x = np.asarray(x, np.float32).reshape(-1)
@@ -343,20 +350,34 @@ def fit(
     for weight in frozen:
         weight.requires_grad_(False)
     rates = refine_rates(model, measured)
-    start = copy.deepcopy(model.state_dict())
+    start = copy.deepcopy(model.state_dict()) if restarts > 1 else {}
     best: Optional[tuple[FitResult, dict[str, Any]]] = None
     tries: dict[int, float] = {}
-    seconds = 0.0
+    seconds, failure = 0.0, None
+
+    def rank(esr_value: float) -> float:  # NaN (a failed run) last
+        return esr_value if not math.isnan(esr_value) else math.inf
+
     try:
         for run_seed in range(seed, seed + restarts):
             if run_seed != seed:
                 model.load_state_dict(start)
-            result = _fit_chosen(model, x, y, trained, steps, lr, segment, batch, settle, run_seed, rates)
+            started = time.monotonic()
+            try:
+                result = _fit_chosen(model, x, y, trained, steps, lr, segment, batch, settle, run_seed, rates)
+            except DivergedError as e:
+                if restarts == 1:
+                    raise
+                tries[run_seed], failure = math.nan, e
+                seconds += time.monotonic() - started
+                continue
             result.seed = run_seed
             tries[run_seed] = result.validation_esr
             seconds += result.seconds
-            if best is None or result.validation_esr < best[0].validation_esr:  # a NaN run is never kept over another
+            if best is None or rank(result.validation_esr) < rank(best[0].validation_esr):
                 best = (result, copy.deepcopy(model.state_dict()) if restarts > 1 else {})
+        if best is None:  # every run diverged
+            raise DivergedError(f"every one of the {restarts} runs diverged: {failure}")
         result = best[0]
         if restarts > 1:
             model.load_state_dict(best[1])
@@ -409,7 +430,7 @@ def _fit_chosen(model: Model, x: np.ndarray, y: np.ndarray, trained: int, steps:
         pred, _ = model(xb, None, model.zero_state())
         loss = loss_fn(pred[:, settle:], yb)
         if not torch.isfinite(loss):
-            raise ValueError("training diverged (loss is not finite)")
+            raise DivergedError("training diverged (loss is not finite)")
         loss.backward()
         step(opt, model)
         schedule.step()

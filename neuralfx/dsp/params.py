@@ -194,11 +194,14 @@ def _clamp_on_export(module: nn.Module, state_dict: dict, prefix: str, local_met
 
 class WeightRangeError(ModelFileError):
     """A DSP weight outside its parameter's range: `weight` is its name in the state dict loaded
-    (a model file's reader puts the block's path before it), `problem` what is wrong."""
+    (a model file's reader puts the block's path before it), `problem` what is wrong, worded as
+    the kernel's reader words it."""
 
-    def __init__(self, module: nn.Module, weight: str, problem: str) -> None:
-        super().__init__(f"{type(module).__name__} weight '{weight}': {problem}")
-        self.weight, self.problem = weight, problem
+    def __init__(self, module: nn.Module, weight: str, spec: ParamSpec, value: float) -> None:
+        self.weight = weight
+        self.problem = (f"parameter '{spec.name}' = {value:g} is outside [{spec.min:g}, {spec.max:g}]"
+                        + (f" {spec.unit}" if spec.unit else ""))
+        super().__init__(f"{type(module).__name__} weight '{weight}': {self.problem}")
 
 
 def _check_on_load(module: nn.Module, state_dict: dict, prefix: str, *args: Any) -> None:
@@ -206,8 +209,6 @@ def _check_on_load(module: nn.Module, state_dict: dict, prefix: str, *args: Any)
         key = prefix + spec.name
         if key in state_dict:
             value = state_dict[key].reshape(-1)
-            if value.numel() == 1:
-                try:
-                    spec.check(float(value[0]))
-                except ValueError as e:  # a file (or state dict) holding a value the block cannot use
-                    raise WeightRangeError(module, key, str(e)) from None
+            # A file (or state dict) holding a value the block cannot use; NaN fails the test too.
+            if value.numel() == 1 and not spec.min <= float(value[0]) <= spec.max:
+                raise WeightRangeError(module, key, spec, float(value[0]))
