@@ -203,8 +203,9 @@ class NeuralEffect:
                 f"(neuralfx.load(path, resample=True)) or resample the input to {self.sample_rate:.12g} Hz"
             )
         channels = audio.shape[0]
-        # A stream switching rate or channels mid-way lost samples in the rate converter (3936 of
-        # 4000 came back), or ran a new converter on the old state: it starts afresh instead.
+        # A call at another rate mid-stream ran the old stream's model state behind a new rate
+        # converter, and one at the model's rate left the old converter's tail for flush(): a new
+        # rate or channel count starts a new stream, as in Chain.
         key = (float(sample_rate), channels)
         new_stream = reset or key != self._stream_key
         # The kernel's output does not depend on its block size, so only a new channel count
