@@ -264,7 +264,9 @@ def test_a_delay_pedal_trains_and_reports_on_its_own_timing(tmp_path: Path) -> N
     manifest["knobs"][0].update(min=0, max=1)
     (tmp_path / "cap" / "manifest.json").write_text(json.dumps(manifest))
     (tmp_path / "delay.json").write_text(json.dumps({"blocks": [{"type": "Delay", "config": {"knobs": {"mix": "mix"}}}]}))
-    r = run("train", "--manifest", "cap/manifest.json", "--template", "delay.json", "--no-align", "--dsp-lr-scale", "2",
+    # The DSP step scale is the default for DSP blocks alone (2; at the old default of 0.1 the
+    # feedback barely moved in 300 steps).
+    r = run("train", "--manifest", "cap/manifest.json", "--template", "delay.json", "--no-align",
             "--batch-size", "4", "--max-steps", "300", "-o", "delay.nfx", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "blocks.0.delay_ms: started at 300 ms, the echo measured in the captures' responses" in r.stdout
