@@ -350,42 +350,51 @@ def fit(
     for weight in frozen:
         weight.requires_grad_(False)
     rates = refine_rates(model, measured)
-    start = copy.deepcopy(model.state_dict()) if restarts > 1 else {}
-    best: Optional[tuple[FitResult, dict[str, Any]]] = None
-    tries: dict[int, float] = {}
-    seconds, failure = 0.0, None
-
-    def rank(esr_value: float) -> float:  # NaN (a failed run) last
-        return esr_value if not math.isnan(esr_value) else math.inf
-
     try:
-        for run_seed in range(seed, seed + restarts):
-            if run_seed != seed:
-                model.load_state_dict(start)
-            started = time.monotonic()
-            try:
-                result = _fit_chosen(model, x, y, trained, steps, lr, segment, batch, settle, run_seed, rates)
-            except DivergedError as e:
-                if restarts == 1:
-                    raise
-                tries[run_seed], failure = math.nan, e
-                seconds += time.monotonic() - started
-                continue
-            result.seed = run_seed
-            tries[run_seed] = result.validation_esr
-            seconds += result.seconds
-            if best is None or rank(result.validation_esr) < rank(best[0].validation_esr):
-                best = (result, copy.deepcopy(model.state_dict()) if restarts > 1 else {})
-        if best is None:  # every run diverged
-            raise DivergedError(f"every one of the {restarts} runs diverged: {failure}")
-        result = best[0]
-        if restarts > 1:
-            model.load_state_dict(best[1])
-        result.measured, result.tries, result.seconds = measured, tries, seconds
+        result = _best_run(model, range(seed, seed + restarts), lambda run_seed: _fit_chosen(
+            model, x, y, trained, steps, lr, segment, batch, settle, run_seed, rates))
+        result.measured = measured
         return result
     finally:  # the caller's model is trainable again, also after an error or Ctrl-C
         for weight in frozen:
             weight.requires_grad_(True)
+
+
+def _best_run(model: Model, seeds: range, run: Callable[[int], FitResult]) -> FitResult:
+    """run(seed) for each seed, each from the model's weights as they are now; the model is left
+    with the run of lowest validation ESR, whose result comes back with every run's in `tries`.
+    A run that diverges or validates at NaN has failed; with one seed its error goes up."""
+    def rank(esr_value: float) -> float:  # NaN (a failed run) last
+        return esr_value if not math.isnan(esr_value) else math.inf
+
+    start = copy.deepcopy(model.state_dict()) if len(seeds) > 1 else {}
+    best: Optional[tuple[FitResult, dict[str, Any]]] = None
+    tries: dict[int, float] = {}
+    seconds, failure = 0.0, None
+    for run_seed in seeds:
+        if run_seed != seeds[0]:
+            model.load_state_dict(start)
+        started = time.monotonic()
+        try:
+            result = run(run_seed)
+        except DivergedError as e:
+            if len(seeds) == 1:
+                raise
+            tries[run_seed], failure = math.nan, e
+            seconds += time.monotonic() - started
+            continue
+        result.seed = run_seed
+        tries[run_seed] = result.validation_esr
+        seconds += result.seconds
+        if best is None or rank(result.validation_esr) < rank(best[0].validation_esr):
+            best = (result, copy.deepcopy(model.state_dict()) if len(seeds) > 1 else {})
+    if best is None:
+        raise DivergedError(f"every one of the {len(seeds)} runs diverged: {failure}")
+    result = best[0]
+    if len(seeds) > 1:
+        model.load_state_dict(best[1])
+    result.tries, result.seconds = tries, seconds
+    return result
 
 
 def _names(names: Optional[Collection[str]]) -> list[str]:
