@@ -400,6 +400,40 @@ def test_latency_compensation_keeps_an_impulse_in_place(rate: int, latency: int)
     assert int(np.argmax(np.abs(y[0]))) == 3000
 
 
+@pytest.mark.parametrize("rate", [48000, 44100])
+def test_a_stream_whose_calls_grow_equals_one_whole_call(rate: int) -> None:
+    """Pedalboard prepares a plugin again when a call brings more samples than any before; the
+    plugin rebuilt its engine then and the stream restarted from rest (a review: 0.77 off the
+    whole-array output for chunks of 4096 then the rest). reset=True still starts afresh."""
+    plugin = load()
+    plugin.model = "crunch_amp"
+    x = stereo(0.5, rate)
+    whole = plugin(x, rate)
+    cuts = [0, 300, 4096, 4096 + 2000, x.shape[1]]  # growing, shrinking, growing
+    plugin.reset()
+    parts = [plugin(x[:, a:b], rate, reset=False) for a, b in zip(cuts, cuts[1:])]
+    # Pedalboard holds back the reported latency; silence after the stream brings it out.
+    parts.append(plugin(np.zeros((2, plugin.reported_latency_samples), np.float32), rate, reset=False))
+    streamed = np.concatenate(parts, axis=1)
+    assert streamed.shape == whole.shape
+    assert np.max(np.abs(streamed - whole)) <= PARITY_TOLERANCE, np.max(np.abs(streamed - whole))
+    plugin(stereo(0.3, rate)[:, ::-1].copy(), rate)  # other audio, then a fresh whole call again
+    assert np.array_equal(plugin(x, rate), whole)
+
+
+def test_a_model_the_host_rate_refuses_passes_audio_through_in_place() -> None:
+    """A 1 kHz model at a 44.1 kHz host needs more filter taps than the resampler's limit: the
+    plugin passes audio through, but reported the latency a conversion would have had (2867
+    samples), so Pedalboard moved the audio that early (a review)."""
+    plugin = load()
+    give_model(plugin, identity_model_json(1000))
+    x = np.zeros((2, 8000), dtype=np.float32)
+    x[:, 5000] = 1.0
+    y = plugin(x, 44100)
+    assert plugin.reported_latency_samples == 0 and np.array_equal(y, x), plugin.reported_latency_samples
+    assert plugin.status.startswith("error: custom model: cannot convert between 44100 Hz and 1000 Hz")
+
+
 @pytest.mark.parametrize("rate", [44100, 96000])
 def test_at_another_rate_the_plugin_equals_the_python_path(rate: int) -> None:
     """The plugin's delayed conversion runs the model on the grid of the Python path's delay-free

@@ -81,7 +81,8 @@ public:
 
     const juce::String getName() const override { return "NeuralFX"; }
     void prepareToPlay(double sample_rate, int max_block_size) override;
-    void releaseResources() override {}
+    // Marks the next prepareToPlay as a new signal (its engine is reset, if not rebuilt).
+    void releaseResources() override { released_ = true; }
     void reset() override;
     // Also brings the reported latency up to date with the host's new sample rate: see the .cpp.
     bool isBusesLayoutSupported(const BusesLayout& layouts) const override;
@@ -165,13 +166,16 @@ private:
     // replace it with an empty custom model.
     std::optional<std::string> rejected_state_;
     bool prepared_ = false;
+    // Set by releaseResources: the next prepareToPlay starts a new signal. Host thread only,
+    // under build_mutex_ in prepareToPlay.
+    bool released_ = true;
     double rate_ = 48000.0;
     int channels_ = 2;
     int block_ = 512;
     std::atomic<int> built_choice_{-1};
     // Rate and latency of the selected model (0 when none), so the latency at any host rate is
     // known before an Engine exists.
-    std::atomic<long> model_rate_{0};
+    std::atomic<double> model_rate_{0.0};
     std::atomic<int> model_latency_{0};
     std::atomic<int> engines_built_{0};
     std::atomic<int> engines_swapped_in_{0};

@@ -67,6 +67,14 @@ public:
     // one (the plugin's latency for a host rate).
     static bool whole_hz(double rate) { return std::fabs(rate - static_cast<double>(std::lround(rate))) <= 1e-6; }
     static bool host_rate_in_range(long rate) { return rate >= kMinSampleRate && rate <= kMaxSampleRate; }
+    // Whether the constructor takes this pair of rates: both whole numbers of Hz, the host's in
+    // range, and a conversion within the resampler's limits both ways.
+    static bool supports(double host_rate, double model_rate) {
+        if (!whole_hz(host_rate) || !whole_hz(model_rate)) return false;
+        const long host = std::lround(host_rate), model = std::lround(model_rate);
+        return host_rate_in_range(host) && (host == model || (StreamResampler::limit_exceeded(host, model).empty() &&
+                                                              StreamResampler::limit_exceeded(model, host).empty()));
+    }
 
     // The latency a HostRateModel will have, without building one. Stage 1 delays by a whole
     // number of model samples (up_delay_model_samples). Stage 2 must delay by at least h_down

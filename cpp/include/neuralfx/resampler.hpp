@@ -65,6 +65,18 @@ public:
                                          std::min(in_rate, out_rate)));
     }
 
+    // What a conversion from in_rate to out_rate would need beyond the filter's limits ("" when
+    // within them): configure() refuses it, and a caller can ask first (the plugin's latency).
+    static std::string limit_exceeded(long in_rate, long out_rate) {
+        const long phases = phases_for(in_rate, out_rate);
+        if (phases > kResamplerMaxPhases)
+            return std::to_string(phases) + " filter phases, limit " + std::to_string(kResamplerMaxPhases);
+        const long long taps = 2LL * half_taps_for(in_rate, out_rate);
+        if (taps > kResamplerMaxTaps)
+            return std::to_string(taps) + " filter taps, limit " + std::to_string(kResamplerMaxTaps);
+        return "";
+    }
+
     // Off the audio thread. delay_num: the delay in units of 1/out_rate input samples; it must be
     // a multiple of gcd(in_rate, out_rate) so that every output lands on a table phase.
     void configure(long in_rate, long out_rate, long long delay_num, int max_input_chunk) {
@@ -75,16 +87,11 @@ public:
         out_rate_ = out_rate;
         g_ = g;
         phases_ = out_rate / g;
-        const long long taps = 2LL * half_taps_for(in_rate, out_rate);
-        const auto refuse = [&](const std::string& needs) {
+        const std::string needs = limit_exceeded(in_rate, out_rate);
+        if (!needs.empty())
             throw UnsupportedRateError("cannot convert between " + std::to_string(in_rate) + " Hz and " +
                                        std::to_string(out_rate) + " Hz (needs " + needs +
                                        "): convert the audio to a common rate such as 44100 or 48000 Hz first");
-        };
-        if (phases_ > kResamplerMaxPhases)
-            refuse(std::to_string(phases_) + " filter phases, limit " + std::to_string(kResamplerMaxPhases));
-        if (taps > kResamplerMaxTaps)
-            refuse(std::to_string(taps) + " filter taps, limit " + std::to_string(kResamplerMaxTaps));
         delay_num_ = delay_num;
         half_ = half_taps_for(in_rate, out_rate);
         taps_ = 2 * half_;
