@@ -109,7 +109,7 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from . import load, modelfile
-    from .dsp.fit import recovered_settings, settings_text
+    from .dsp.fit import recovered_settings, settings_lines
     from .model import Model
     from .holdout import Holdout
     from .presets import resolve_model
@@ -118,11 +118,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     mf = modelfile.load(path)
     multiply_adds = load(path).multiply_adds_per_sample
     # A DSP block's weights are its settings (a fit's result): shown by name, as fit prints them.
-    settings = recovered_settings(Model.from_modelfile(mf))
+    model = Model.from_modelfile(mf)
     if args.json:
         print(json.dumps({"path": str(path), "sample_rate": mf.sample_rate,
                           "blocks": [{"type": b.type, "config": b.config, "settings": r["settings"], "knobs": r["knobs"]}
-                                     for b, r in zip(mf.blocks, settings)],
+                                     for b, r in zip(mf.blocks, recovered_settings(model))],
                           "multiply_adds_per_sample": multiply_adds,
                           "knobs": [k.__dict__ for k in mf.knobs], "metadata": mf.metadata}, indent=2))
         return 0
@@ -130,9 +130,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"model:          {path}")
     print(f"sample rate:    {mf.sample_rate:g} Hz")
     print(f"blocks:         {' -> '.join(f'{b.type}({json.dumps(b.config)})' for b in mf.blocks)}")
-    for i, record in enumerate(settings):
-        if record["settings"]:
-            print(f"settings:       blocks[{i}] {record['type']}: {settings_text(record)}")
+    for line in settings_lines(model):
+        print(f"settings:       {line}")
     print(f"parameters:     {params}")
     print(f"multiply-adds:  {multiply_adds} per sample and channel in its networks, DSP blocks not counted "
           "(neuralfx-bench measures the CPU cost)")

@@ -528,7 +528,7 @@ def write_report(model_path: str | os.PathLike, out_dir: str | os.PathLike,
 
 def _summary(path: Path, mf, ev: Evaluation, seg: Segments, segment_seconds: float, overall: float, stft: float,
              notes: list[str]) -> str:
-    from .dsp.fit import recovered_settings, settings_text
+    from .dsp.fit import settings_lines
     from .model import Model
 
     meta = mf.metadata
@@ -536,8 +536,7 @@ def _summary(path: Path, mf, ev: Evaluation, seg: Segments, segment_seconds: flo
     lines = [
         f"model:            {meta.get('name') or path.stem} ({path})",
         f"architecture:     {_architecture(mf.blocks)}, {params} parameters",
-        *(f"settings:         blocks[{i}] {r['type']}: {settings_text(r)}"
-          for i, r in enumerate(recovered_settings(Model.from_modelfile(mf))) if r["settings"]),
+        *(f"settings:         {line}" for line in settings_lines(Model.from_modelfile(mf))),
         f"knobs:            {', '.join(f'{k.name} [{k.min:g}..{k.max:g}] {k.unit}'.rstrip() for k in mf.knobs) or 'none'}",
         f"sample rate:      {mf.sample_rate:g} Hz",
         f"latency:          {ev.latency_samples} samples ({ev.latency_samples / mf.sample_rate * 1000:.2f} ms) in the "

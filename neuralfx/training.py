@@ -495,7 +495,8 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
            heldout: list[Capture], progress: Callable[[str], None],
            measured: dict[str, Optional[float]]) -> TrainResult:
     # Parameters keep their identity through model.to(device): the groups hold.
-    groups = optimizer_groups(model, config.learning_rate, _dsp_lr_scale(config, model), refine_rates(model, measured))
+    dsp_scale = _dsp_lr_scale(config, model)
+    groups = optimizer_groups(model, config.learning_rate, dsp_scale, refine_rates(model, measured))
     if not groups:  # torch said "optimizer got an empty parameter list"
         raise ValueError("nothing to train: the model has no network, and every parameter of its DSP blocks is bound "
                          "to a knob (set by the captures' settings)")
@@ -531,7 +532,8 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         k = torch.stack(ks)[:, :, None].expand(-1, -1, segment)
         return torch.stack(xs).to(device), torch.stack(ys).to(device), k.to(device)
 
-    st = _Progress(best_state=copy.deepcopy(model.state_dict()), data=_run_fingerprint(captures, model, config, held))
+    st = _Progress(best_state=copy.deepcopy(model.state_dict()),
+                   data=_run_fingerprint(captures, model, config, held, dsp_scale))
     if config.checkpoint and Path(config.checkpoint).exists():
         saved = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st.data, schedule)
         st = replace(saved, data=st.data)
@@ -667,8 +669,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         dist.barrier()
         dist.destroy_process_group()
     return TrainResult(model, st.best_esr, st.best_stft, st.step, seconds, st.history, alignments, heldout_esr,
-                       model_given, per_capture, held, schedule, measured=measured,
-                       dsp_lr_scale=_dsp_lr_scale(config, model))
+                       model_given, per_capture, held, schedule, measured=measured, dsp_lr_scale=dsp_scale)
 
 
 def _best_step(history: Sequence[dict]) -> Optional[int]:
@@ -712,18 +713,19 @@ _SCHEDULE_REASONS = {"cosine": "lr_schedule 'cosine', or 'auto' for DSP blocks a
                      "plateau": "lr_schedule 'plateau', or 'auto' for a network or a run with a time limit"}
 
 
-def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainConfig, held: Holdout) -> str:
+def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainConfig, held: Holdout,
+                     dsp_scale: float) -> str:
     """A digest of what a checkpoint must match to be resumed: the (aligned) audio and knob
     settings trained on and held out, the model's blocks and configs (a template's grey-box chain
     with another band mode has weights of the same shapes), and the step sizes its optimizer state
-    was made for."""
+    was made for (dsp_scale: the DSP step scale taken)."""
     digest = hashlib.sha256()
     for c in captures:
         digest.update(np.ascontiguousarray(c.pair.input, np.float32).tobytes())
         digest.update(np.ascontiguousarray(c.pair.target, np.float32).tobytes())
         digest.update(json.dumps(c.settings, sort_keys=True).encode())
     layout = {"blocks": [[b.type_name, b.config()] for b in model.blocks], "knobs": [k.name for k in model.knobs],
-              "learning_rate": config.learning_rate, "dsp_lr_scale": _dsp_lr_scale(config, model),
+              "learning_rate": config.learning_rate, "dsp_lr_scale": dsp_scale,
               "held_out": held.to_json()}  # the split made, which depends on the segment length too
     digest.update(json.dumps(layout, sort_keys=True, default=str).encode())
     return digest.hexdigest()

@@ -270,6 +270,12 @@ def settings_text(record: dict[str, Any]) -> str:
                      for k, v in record["settings"].items())
 
 
+def settings_lines(model: Model) -> list[str]:
+    """'blocks[i] Type: name=value, ...' for each block with DSP parameters (info, report)."""
+    return [f"blocks[{i}] {r['type']}: {settings_text(r)}" for i, r in enumerate(recovered_settings(model))
+            if r["settings"]]
+
+
 def fit(
     model: Model,
     x: np.ndarray,
