@@ -11,6 +11,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -179,6 +180,8 @@ private:
     std::atomic<int> model_latency_{0};
     std::atomic<int> engines_built_{0};
     std::atomic<int> engines_swapped_in_{0};
+    // Blocks the audio thread has run (wrapping): the loader thread looks more often while it moves.
+    std::atomic<std::uint32_t> audio_blocks_{0};
 
     // Text the host reads (status, knob slots), under info_mutex_ (never held across host calls).
     mutable std::mutex info_mutex_;

@@ -6,10 +6,12 @@
 // only on the thread and only inside the calls under test.
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <malloc.h>
 #include <thread>
 #include <vector>
@@ -221,6 +223,67 @@ void swap_while_running() {
     CHECK(max_step < hard_jump / 5.0);
 }
 
+// The model parameter automated while audio runs: the loader thread builds each chosen preset
+// and the audio thread swaps it in, allocating and freeing nothing. The loader also looks, less
+// often, while no audio runs, so a preset chosen then is built before playback starts.
+void model_automation_while_running() {
+    NeuralFXProcessor p;
+    if (p.num_presets() < 2) {
+        std::printf("  skipped: the plugin was built with fewer than two presets\n");
+        return;
+    }
+    auto* model = dynamic_cast<juce::AudioParameterChoice*>(param(p, "model"));
+    CHECK(model != nullptr);
+    const int block = 256;
+    prepare(p, 48000.0, block);
+    const auto wait_for = [&](const std::function<bool()>& done) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return done();
+    };
+
+    // No audio running: the choice is still built, off the host's thread.
+    int built_before = p.engines_built();
+    *model = 1;
+    CHECK(wait_for([&] { return p.engines_built() > built_before; }));
+    CHECK(p.status().rfind("ok: preset", 0) == 0);
+
+    Signal signal(static_cast<size_t>(block), 48000.0);
+    std::atomic<bool> stop{false};
+    allocations = 0;
+    frees = 0;
+    std::thread audio([&] {
+        juce::MidiBuffer midi;
+        juce::AudioBuffer<float> buffer(signal.channels, 2, block);
+        while (!stop) {
+            {
+                CountScope scope;
+                p.processBlock(buffer, midi);
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(500));
+        }
+    });
+    // The engine built while no audio ran is the first the audio thread takes.
+    CHECK(wait_for([&] { return p.engines_swapped_in() > 0; }));
+    int choices = 0;
+    for (int round = 0; round < 4; ++round) {
+        const int choice = round % 2 == 0 ? 0 : 1;
+        const int swapped_before = p.engines_swapped_in();
+        built_before = p.engines_built();
+        *model = choice;
+        ++choices;
+        CHECK(wait_for([&] { return p.engines_swapped_in() > swapped_before; }));
+        CHECK(p.engines_built() == built_before + 1);
+        CHECK(p.status() == "ok: preset '" + model->choices[choice].toStdString() + "'");
+    }
+    stop = true;
+    audio.join();
+    std::printf("  %d presets chosen while running, %ld allocations, %ld frees on the audio thread\n", choices,
+                allocations.load(), frees.load());
+    CHECK(allocations == 0);
+    CHECK(frees == 0);
+}
+
 // Host automation that sends NaN: every parameter ignores it (the output is the same as without
 // it: not NaN, and not silence).
 void nan_automation_is_ignored() {
@@ -388,6 +451,8 @@ int main() {
     no_allocation_in_process_block(44100.0);
     std::printf("model swaps while audio runs\n");
     swap_while_running();
+    std::printf("model automation while audio runs\n");
+    model_automation_while_running();
     std::printf("NaN automation\n");
     nan_automation_is_ignored();
     std::printf("bad states\n");
