@@ -322,6 +322,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr if args.json else sys.stdout)
 
     pair = read_pair(args.input, args.target, progress=note)
+    found = None
     if args.align:
         pair, found = prepare(pair, args.max_latency, args.polarity, args.allow_clipping, what="pair")
         note(f"pair: {describe_alignment(found, args.polarity)}")
@@ -343,7 +344,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     path = None
     if args.output:
         trained_on = args.trained_on or f"{Path(args.input).name} -> {Path(args.target).name}"
-        path = result.model.save(args.output, result.metadata(trained_on))
+        path = result.model.save(args.output, result.metadata(trained_on, found, args.polarity, args.max_latency))
     for name, ms in result.measured.items():
         note(f"{name}: started at {ms:.6g} ms, the echo measured in the pair's response" if ms is not None else
              f"note: {name} could not be measured in the pair's response ({UNMEASURED_REASONS}): descent alone "

@@ -169,6 +169,39 @@ def test_a_held_delay_time_stays_and_the_rest_is_fitted(tmp_path: Path, capsys: 
     assert "every DSP parameter is held (hold): nothing to fit" in capsys.readouterr().err
 
 
+def test_report_scores_a_fit_on_the_timing_it_was_fitted_on(tmp_path: Path) -> None:
+    """report aligns a pair unless the model file says its training did not, and fit's files said
+    nothing: a delay pedal fitted on its own timing (validation ESR 1.4e-7) lost its echo there as
+    latency (ESR 0.76). The file now records fit's settings, whether the pair was aligned, and
+    what alignment removed."""
+    from neuralfx import modelfile
+    from neuralfx.report import evaluate
+
+    x = SIGNALS["plucks"](seconds=2.0)
+    write(tmp_path / "in.wav", x, RATE)
+    write(tmp_path / "echo.wav", pedalboard.Delay(delay_seconds=0.05, feedback=0.4, mix=0.7)(x, RATE), RATE)
+    assert main(["fit", str(tmp_path / "in.wav"), str(tmp_path / "echo.wav"), "--chain", "delay:delay_ms=50",
+                 "--hold", "delay_ms", "--steps", "150", "--segment", "32768", "--batch", "2",
+                 "-o", str(tmp_path / "delay.nfx")]) == 0
+    meta = modelfile.load(tmp_path / "delay.nfx").metadata
+    assert meta["config"] == {"steps": 150, "lr": 0.01, "segment": 32768, "batch": 2, "warmup": 1024, "seed": 0,
+                              "restarts": 1, "train": None, "hold": ["blocks.0.delay_ms"], "align": False}
+    assert "alignment" not in meta and meta["validation"]["span_samples"] is None
+    scored = evaluate(tmp_path / "delay.nfx", tmp_path / "in.wav", tmp_path / "echo.wav")
+    assert scored.removed_latency_ms == [None]
+    assert float(np.sum(scored.error ** 2) / np.sum(scored.target ** 2)) < 1e-4
+
+    write(tmp_path / "late.wav", np.pad(0.5 * x, (480, 0))[: len(x)], RATE)
+    assert main(["fit", str(tmp_path / "in.wav"), str(tmp_path / "late.wav"), "--chain", "gain", "--steps", "100",
+                 "--align", "-o", str(tmp_path / "gain.nfx")]) == 0
+    meta = modelfile.load(tmp_path / "gain.nfx").metadata
+    assert meta["config"]["align"] is True and meta["config"]["polarity"] == "error"
+    assert meta["alignment"] == [{"latency_samples": 480, "latency_ms": 10.0, "polarity": "normal"}]
+    scored = evaluate(tmp_path / "gain.nfx", tmp_path / "in.wav", tmp_path / "late.wav")
+    assert scored.removed_latency_ms == [10.0]
+    assert float(np.sum(scored.error ** 2) / np.sum(scored.target ** 2)) < 1e-4
+
+
 def test_an_echo_is_measured_in_the_response_and_other_devices_have_none() -> None:
     """delay.echo_delay_ms, where fit starts a Delay's time: within 0.01 sample on neuralfx's own
     Delay (fractional times) and on Pedalboard's (whole samples; also between a Distortion and a
