@@ -19,7 +19,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -352,6 +352,11 @@ def _check_captures(captures: Sequence[Capture], config: TrainConfig, knobs: Seq
         _check_settings(c, f"capture {i}", knobs)
 
 
+def _stopped_early(config: TrainConfig, schedule: str, st: _Progress) -> bool:
+    """Whether the plateau schedule's patience has run out (the cosine runs to max_steps)."""
+    return schedule != "cosine" and st.stale >= config.patience
+
+
 def _steps_spent(config: TrainConfig, step: int) -> bool:
     return config.max_steps is not None and step >= config.max_steps
 
@@ -534,14 +539,17 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
 
     st = _Progress(best_state=copy.deepcopy(model.state_dict()),
                    data=_run_fingerprint(captures, model, config, held, dsp_scale))
+    settings = _resume_settings(config, dsp_scale)
     if config.checkpoint and Path(config.checkpoint).exists():
-        saved = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st.data, schedule)
+        saved = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st.data, schedule, settings)
         st = replace(saved, data=st.data)
         if rank != 0:  # the checkpoint holds rank 0's sampler: the others draw afresh
             rng = np.random.default_rng([config.seed, rank, st.step])
         spent = _time_limit_spent(config, st.seconds)
         progress(f"resumed from {config.checkpoint} at step {st.step}"
                  + (f": nothing left to train up to max_steps {config.max_steps}" if _steps_spent(config, st.step)
+                    else f": nothing left to train, it stopped early (no improvement in {st.stale} validations, "
+                         f"patience {config.patience}): raise patience to go on" if _stopped_early(config, schedule, st)
                     else f": nothing left to train, its {st.seconds / 60:.3g} min of training already use the time "
                          f"limit of {config.max_seconds / 60:.3g} min (counted over every run of a checkpoint)" if spent
                     else " (saved inside a segment: going on with a new one)" if st.mid_segment else ""))
@@ -574,7 +582,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
              f"{f' x {world} processes' if world > 1 else ''}, "
              f"{int(trained_samples.sum())} training samples at {sample_rate:g} Hz, learning rate "
              + (f"decaying along a cosine over {config.max_steps} steps" if cosine else "halved on plateaus"))
-    done = _steps_spent(config, st.step) or _time_limit_spent(config, st.seconds)
+    done = _steps_spent(config, st.step) or _time_limit_spent(config, st.seconds) or _stopped_early(config, schedule, st)
     while not done:
         x, y, k = batch()
         model.train()
@@ -622,7 +630,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
                     scheduler.step(val_esr)
                 progress(f"step {st.step:5d}  {st.seconds:6.0f}s  train loss {st.history[-1]['train_loss']:.4f}  "
                          f"validation ESR {esr_text(val_esr)}{'  *' if improved else ''}")
-                if st.stale >= config.patience and not cosine:
+                if _stopped_early(config, schedule, st):
                     progress(f"early stop: no improvement in {config.patience} validations")
                     done = True
                 if not math.isfinite(val_esr):
@@ -638,7 +646,7 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         boundary = c == chunks - 1
         if config.checkpoint and rank == 0 and ((validated and boundary) or done):
             st.mid_segment = not boundary
-            _save_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st, schedule)
+            _save_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st, schedule, settings)
     model.load_state_dict(st.best_state)
     model.cpu().eval()
     seconds = time.monotonic() - t0
@@ -725,21 +733,32 @@ def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainCon
         digest.update(np.ascontiguousarray(c.pair.target, np.float32).tobytes())
         digest.update(json.dumps(c.settings, sort_keys=True).encode())
     layout = {"blocks": [[b.type_name, b.config()] for b in model.blocks], "knobs": [k.name for k in model.knobs],
-              "learning_rate": config.learning_rate, "dsp_lr_scale": dsp_scale,
+              "settings": _resume_settings(config, dsp_scale),
               "held_out": held.to_json()}  # the split made, which depends on the segment length too
     digest.update(json.dumps(layout, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 
+def _resume_settings(config: TrainConfig, dsp_scale: float) -> dict[str, Any]:
+    """The TrainConfig entries a resumed run must share with the checkpoint's: they shape each
+    step, and the model file records them as the run's (a resumed run took a changed batch size,
+    loss or seed without a word, and its file then named those for the steps before too). The
+    limits (max_steps, max_seconds, patience) may change: a run goes on by raising them."""
+    return {"learning_rate": config.learning_rate, "dsp_lr_scale": dsp_scale, "batch_size": config.batch_size,
+            "warmup_samples": config.warmup_samples, "tbptt_samples": config.tbptt_samples,
+            "chunks_per_segment": config.chunks_per_segment, "loss": asdict(config.loss), "seed": config.seed,
+            "validate_every": config.validate_every}
+
+
 def _save_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, st: _Progress,
-                     schedule: str) -> None:
+                     schedule: str, settings: dict[str, Any]) -> None:
     # torch.save (tensors and plain containers only; loaded with weights_only=True). Checkpoints
     # are training state, never shipped: models ship as .nfx files.
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                "model_layout": _model_layout(model), "lr_schedule": schedule,
+                "model_layout": _model_layout(model), "lr_schedule": schedule, "settings": settings,
                 "progress": {f.name: getattr(st, f.name) for f in fields(st)}}, tmp)
     os.replace(tmp, path)
 
@@ -754,9 +773,10 @@ def _model_layout(model: Model) -> str:
 
 
 def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, expected: str,
-                     schedule: str) -> _Progress:
+                     schedule: str, settings: dict[str, Any]) -> _Progress:
     """Resumes from `path`, first checking it was made for this run (`expected`: _run_fingerprint)
-    on the same learning-rate schedule (`schedule`, resolved)."""
+    on the same learning-rate schedule (`schedule`, resolved) and step settings (`settings`:
+    _resume_settings, named in the message where they differ)."""
     data = torch.load(path, map_location="cpu", weights_only=True)
     made_for = data["progress"].get("data", "")
     if not made_for:  # its best ESR was validated on other audio (each capture's end)
@@ -764,10 +784,15 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Gen
                          "it, or give this run another checkpoint path")
     if made_for != expected:
         layout, ours = data.get("model_layout"), _model_layout(model)
+        made_with = data.get("settings") or {}
+        changed = [k for k in settings if k in made_with and made_with[k] != settings[k]]
         what = (f"it was made for {layout}, this run trains {ours}" if layout and layout != ours else
-                "other captures, settings or alignment, other blocks or configs, another learning_rate or dsp_lr_scale, "
-                "or other held-out audio (validation_fraction, validation_span_seconds, or a segment length that "
-                "changed the spans)")
+                "it was made with " + ", ".join(f"{k} {made_with[k]}" for k in changed) + "; this run has "
+                + ", ".join(f"{k} {settings[k]}" for k in changed) if changed else
+                "other captures, knob settings or alignment, other blocks or configs, other held-out audio "
+                "(validation_fraction, validation_span_seconds, or a segment length that changed the spans), or "
+                "another learning_rate, dsp_lr_scale, batch_size, loss, seed, warmup_samples, tbptt_samples, "
+                "chunks_per_segment or validate_every")
         raise ValueError(f"checkpoint '{path}' was trained on other data or another model ({what}): delete it, or "
                          "give this run another checkpoint path")
     made_on = data.get("lr_schedule", "plateau")  # the only schedule before the choice existed

@@ -17,6 +17,7 @@ from neuralfx import modelfile
 from neuralfx.holdout import Holdout
 from neuralfx.capture import capture
 from neuralfx.knobs import Knob
+from neuralfx.losses import LossWeights
 from neuralfx.training import (Capture, TrainConfig, build_model, train, training_holdout, validate,
                                warmup_length)
 
@@ -309,13 +310,23 @@ def test_a_cosine_run_goes_to_max_steps_without_stopping_early(tmp_path: Path) -
     for schedule, steps in (("plateau", 3 * 20), ("cosine", 200)):  # the first validation improves on none
         model = Model([Gain()], 48000)
         lines: list[str] = []
-        config = TrainConfig(max_steps=200, patience=2, lr_schedule=schedule, **EXACT)
+        config = TrainConfig(max_steps=200, patience=2, lr_schedule=schedule, checkpoint=str(tmp_path / schedule),
+                             **EXACT)
         result = train([Capture(pair)], config, model=model, progress=lines.append)
         assert result.steps == steps, schedule
         # The weights kept are the first validation's, which the model file and the last line say
         # (they said "after 200 steps" alone, and info "train steps: 200").
         assert result.metadata("x", config)["best_step"] == 20
         assert any(line.endswith("(the weights kept are step 20's)") for line in lines), lines[-3:]
+    # The same command again trains nothing: it resumed the early-stopped run and trained on to
+    # the next validation, and the one after, a few steps a time. A larger patience goes on.
+    config = TrainConfig(max_steps=200, patience=2, lr_schedule="plateau", checkpoint=str(tmp_path / "plateau"), **EXACT)
+    lines = []
+    assert train([Capture(pair)], config, model=Model([Gain()], 48000), progress=lines.append).steps == 60
+    assert any(line.endswith(": nothing left to train, it stopped early (no improvement in 2 validations, "
+                             "patience 2): raise patience to go on") for line in lines), lines
+    assert train([Capture(pair)], replace(config, patience=3), model=Model([Gain()], 48000),
+                 progress=lambda s: None).steps == 80
 
 
 def test_a_cosine_cut_short_by_the_time_limit_says_so(drive_capture: Capture) -> None:
@@ -467,6 +478,13 @@ def test_a_checkpoint_of_other_data_is_refused(drive_capture: Capture, tmp_path:
     other = Capture(replace(drive_capture.pair, target=0.5 * drive_capture.pair.target))
     with pytest.raises(ValueError, match="was trained on other data"):
         train([other], config, progress=lambda s: None)
+    # What shapes each step must match too, named (a changed batch size, loss or seed resumed
+    # without a word, and the model file named them for the whole run).
+    with pytest.raises(ValueError, match=r"\(it was made with batch_size 4, seed 0; this run has batch_size 8, seed 5\): "
+                                         "delete it, or give this run another checkpoint path"):
+        train([drive_capture], replace(config, batch_size=8, seed=5), progress=lambda s: None)
+    with pytest.raises(ValueError, match=r"it was made with loss \{'esr': 1\.0, 'dc': 1\.0, 'stft': 0\.1\}"):
+        train([drive_capture], replace(config, loss=LossWeights(1.0, 0.0, 0.0)), progress=lambda s: None)
     # Another architecture: torch's state-dict dump of missing and unexpected keys before.
     with pytest.raises(ValueError) as error:
         train([drive_capture], replace(config, arch="gru"), progress=lambda s: None)
