@@ -29,6 +29,8 @@ CLIP_RUN = 8
 # from (the device's noise floor and the converter's would be a large part of it).
 SILENCE_DBFS = -100.0
 MIN_PEAK_DBFS = -40.0
+# An input's mean above this (-40 dBFS) is noted: a DC offset moves the device's operating point.
+DC_NOTE_LEVEL = 0.01
 # Editors round exports to their grid: lengths may differ by the latency plus this much.
 LENGTH_SLACK_SECONDS = 0.01
 POLARITY_CHOICES = ("error", "flip", "keep")
@@ -94,8 +96,24 @@ def check_lengths(input_frames: int, target_frames: int, latency: int, sample_ra
 
 def first_channel(audio: np.ndarray, what: str, progress: Callable[[str], None]) -> np.ndarray:
     if audio.shape[0] > 1 and not np.allclose(audio[1:], audio[0], atol=1e-6):
+        if peak_dbfs(audio[0]) < SILENCE_DBFS:  # said "target is silent ... check that the device is on"
+            other = next((k for k in range(1, audio.shape[0]) if peak_dbfs(audio[k]) >= SILENCE_DBFS), None)
+            if other is not None:
+                raise DataError(f"{what}: channel 1 is silent and channel {other + 1} carries the signal, and the "
+                                "first channel is the one trained on: export the device's channel as a mono file "
+                                "(or as the first channel)")
         progress(f"note: {what} has {audio.shape[0]} differing channels; using the first")
     return audio[0].copy()
+
+
+def dc_offset_note(audio: np.ndarray, what: str) -> Optional[str]:
+    """A note when an input carries a DC offset (its mean) of DC_NOTE_LEVEL or more; None otherwise."""
+    offset = float(np.mean(audio, dtype=np.float64)) if audio.size else 0.0
+    if abs(offset) < DC_NOTE_LEVEL:
+        return None
+    return (f"note: {what} has a DC offset of {offset:+.3g} (its mean): the model learns the device around that bias, "
+            "and audio without it plays it elsewhere; if the device did not receive the offset (most interfaces are "
+            "AC-coupled), subtract the mean from the input file and train again")
 
 
 def read_pair(input_path: str | os.PathLike, target_path: str | os.PathLike, sample_rate: Optional[float] = None,

@@ -28,7 +28,7 @@ from . import __version__
 from .alignment import DEFAULT_MAX_LATENCY_SECONDS, Alignment
 from .architectures import ARCHITECTURES
 from .capture import CapturePair
-from .datacheck import check_unaligned, describe_alignment, prepare
+from .datacheck import check_unaligned, dc_offset_note, describe_alignment, prepare
 from .holdout import (DEFAULT_FRACTION, MIN_FRACTION, MIN_VALIDATION_SAMPLES, VALIDATION_CONTEXT, Holdout,
                       training_span)
 from .dsp.delay import MIN_DELAY_MS, UNMEASURED_REASONS, Delay, refine_rates, start_at_measured_echo
@@ -379,6 +379,9 @@ def prepare_captures(captures: Sequence[Capture], config: TrainConfig, progress:
             found.append(a)
         else:
             pair = check_unaligned(c.pair, config.allow_clipping, what=name)
+        note = dc_offset_note(pair.input, f"{name} input")
+        if note:
+            progress(note)
         prepared.append(Capture(pair, c.settings))
     if not config.align and captures:
         progress(f"{what}s not aligned (align off): their timing is the device's")
@@ -456,6 +459,12 @@ def train(
             raise ValueError(f"knobs {[k.name for k in knobs]} are not the model's knobs "
                              f"({[k.name for k in model.knobs]}, with their ranges): pass knobs=model.knobs")
         knobs = model.knobs
+    for i, h in enumerate(heldout):  # a hand-edited manifest "held out" a trained setting, scored as never trained on
+        same = next((j for j, c in enumerate(captures) if c.settings == h.settings), None)
+        if same is not None:
+            raise ValueError(f"held-out capture {i} ({_settings_text(h.settings) or 'no knobs'}) has the knob settings "
+                             f"of training capture {same}: a held-out capture scores a setting never trained on; give "
+                             "it other settings, or train on it (\"heldout\": false in manifest.json)")
     captures, alignments = prepare_captures(captures, config, report)
     heldout, _ = prepare_captures(heldout, config, report, what="held-out capture")
     sample_rate = _capture_rate(captures)

@@ -10,7 +10,7 @@ import pytest
 
 from neuralfx import audio
 from neuralfx.capture import CapturePair, capture_signal
-from neuralfx.datacheck import CLIP_RUN, DataError, clipped_runs, prepare, read_pair
+from neuralfx.datacheck import CLIP_RUN, DataError, clipped_runs, dc_offset_note, prepare, read_pair
 
 RATE = 48000
 
@@ -108,3 +108,17 @@ def test_files_rates_and_channels(tmp_path: Path, pair: CapturePair) -> None:
     loaded = read_pair(tmp_path / "in.wav", tmp_path / "t.wav", progress=notes.append)
     assert np.array_equal(loaded.target, pair.target)  # the first channel
     assert len(notes) == 1 and "2 differing channels; using the first" in notes[0]
+    # The device on the second channel alone: "target is silent ... check that the device is on"
+    # said the first channel was all there was.
+    audio.write(tmp_path / "right.wav", np.stack([np.zeros_like(pair.target), pair.target]), RATE)
+    with pytest.raises(DataError, match=r"target '.*right.wav': channel 1 is silent and channel 2 carries the signal, "
+                                        r"and the first channel is the one trained on: export the device's channel"):
+        read_pair(tmp_path / "in.wav", tmp_path / "right.wav")
+
+
+def test_an_input_with_a_dc_offset_is_noted(pair: CapturePair) -> None:
+    assert dc_offset_note(pair.input, "capture 0 input") is None  # the capture signal's mean, -0.003, is below it
+    assert dc_offset_note(pair.input + 0.009, "capture 0 input") is None
+    note = dc_offset_note(pair.input + 0.4, "capture 0 input")
+    offset = 0.4 + float(np.mean(pair.input, dtype=np.float64))  # the signal's own mean: -0.003
+    assert note is not None and note.startswith(f"note: capture 0 input has a DC offset of {offset:+.3g} (its mean)")

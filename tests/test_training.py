@@ -96,6 +96,10 @@ def test_knob_conditioned_training_uses_each_captures_setting(monkeypatch) -> No
     # The held-out setting is scored after training, on its whole capture, and recorded; the
     # score is recomputed here with the kernel and auraloss, not with training's own helper.
     assert list(result.heldout_esr) == ['{"drive": 10.0}']
+    # A trained setting is not held out (a hand-edited manifest scored one as never trained on).
+    with pytest.raises(ValueError, match=r"held-out capture 0 \(drive=20\) has the knob settings of training capture 1: "
+                                         r"a held-out capture scores a setting never trained on"):
+        train(caps, config, knobs=[knob], progress=lambda s: None, heldout=[Capture(held.pair, {"drive": 20.0})])
     effect = neuralfx.NeuralEffect.from_json(result.model.to_modelfile().to_json())
     effect.set_knob("drive", 10.0)
     prediction = effect(held.pair.input, 48000)
