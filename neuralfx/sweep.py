@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
+import pedalboard
 
 from .capture import SIGNAL_VERSION, CapturePair, capture_signal, run_device
 from .knobs import Knob
@@ -50,19 +51,26 @@ class KnobSweep:
     param: str
     train_values: tuple[float, ...]
     heldout_values: tuple[float, ...] = ()
+    # The values are a plugin parameter's raw 0..1 host values ({"raw": v} in a stage's params):
+    # for a parameter whose range another one changes, which Pedalboard converts through the
+    # range it read at load.
+    raw: bool = False
 
     @classmethod
     def from_json(cls, doc: Any, where: str) -> "KnobSweep":
         try:
             controls = doc["controls"]
+            raw = controls.get("raw", False)
+            if not isinstance(raw, bool):
+                raise ValueError(f"controls.raw must be true or false, got {raw!r}")
             sweep = cls(Knob(str(doc["name"]), float(doc["min"]), float(doc["max"]), float(doc["default"]),
                              str(doc.get("unit", ""))),
                         int(controls["stage"]), str(controls["param"]),
                         tuple(float(v) for v in doc["train_values"]),
-                        tuple(float(v) for v in doc.get("heldout_values", [])))
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{where}: expected name, min, max, default, controls {{stage, param}}, train_values "
-                             f"(and optional unit, heldout_values); problem: {e!r}") from None
+                        tuple(float(v) for v in doc.get("heldout_values", [])), raw)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ValueError(f"{where}: expected name, min, max, default, controls {{stage, param, optional raw}}, "
+                             f"train_values (and optional unit, heldout_values); problem: {e!r}") from None
         # Out of range, the default was refused only when the trained model was first loaded, as
         # "knobs[0].default: outside [min, max]", naming neither the manifest nor the values.
         try:
@@ -79,20 +87,24 @@ class KnobSweep:
     def to_json(self) -> dict:
         k = self.knob
         return {"name": k.name, "min": k.min, "max": k.max, "default": k.default, "unit": k.unit,
-                "controls": {"stage": self.stage, "param": self.param},
+                "controls": {"stage": self.stage, "param": self.param, **({"raw": True} if self.raw else {})},
                 "train_values": list(self.train_values), "heldout_values": list(self.heldout_values)}
 
 
-def parse_values(spec: str, option: str) -> tuple[int, str, tuple[float, ...]]:
-    """'STAGE.PARAM=V1,V2,...' (e.g. '1.drive_db=0,4,8,12') as (stage, param, values)."""
+def parse_values(spec: str, option: str) -> tuple[int, str, tuple[float, ...], bool]:
+    """'STAGE.PARAM=V1,V2,...' (e.g. '1.drive_db=0,4,8,12') as (stage, param, values, raw); raw:
+    every value written raw:V, a plugin parameter's 0..1 host value."""
     target, sep, values = spec.partition("=")
     stage, dot, param = target.partition(".")
+    items = values.split(",")
+    raw = [v.startswith("raw:") for v in items]
     try:
-        if not (sep and dot and param):
+        if not (sep and dot and param) or any(raw) != all(raw):
             raise ValueError
-        return int(stage), param, tuple(float(v) for v in values.split(","))
+        return int(stage), param, tuple(float(v[len("raw:"):] if all(raw) else v) for v in items), all(raw)
     except ValueError:
-        raise ValueError(f"{option} expects STAGE.PARAM=V1,V2,... (e.g. 1.drive_db=0,4,8,12), got '{spec}'") from None
+        raise ValueError(f"{option} expects STAGE.PARAM=V1,V2,... (e.g. 1.drive_db=0,4,8,12), or a plugin "
+                         f"parameter's raw 0..1 values as STAGE.PARAM=raw:V1,raw:V2,...; got '{spec}'") from None
 
 
 def sweeps_from_specs(stages: list[dict], base: Path, sweeps: Sequence[str],
@@ -103,16 +115,20 @@ def sweeps_from_specs(stages: list[dict], base: Path, sweeps: Sequence[str],
     parsed = [parse_values(s, "--sweep") for s in sweeps]
     held = {}
     for spec in heldout:
-        stage, param, values = parse_values(spec, "--heldout")
-        if not any((stage, param) == (s, p) for s, p, _ in parsed):
+        stage, param, values, raw = parse_values(spec, "--heldout")
+        swept = next((r for s, p, _, r in parsed if (s, p) == (stage, param)), None)
+        if swept is None:
             raise ValueError(f"--heldout {spec}: {stage}.{param} is not swept; add --sweep {stage}.{param}=...")
+        if raw != swept:
+            raise ValueError(f"--heldout {spec}: give the values as the --sweep of {stage}.{param} gives them "
+                             f"({'raw:V' if swept else 'plain numbers'})")
         held[(stage, param)] = values
-    params = [p for _, p, _ in parsed]
-    if len(set(zip([s for s, _, _ in parsed], params))) != len(parsed):
+    params = [p for _, p, _, _ in parsed]
+    if len(set(zip([s for s, _, _, _ in parsed], params))) != len(parsed):
         raise ValueError("--sweep names one parameter twice: give each STAGE.PARAM once")
     chain = device_at(stages, [], {}, base)
     result = []
-    for stage, param, values in parsed:
+    for stage, param, values, raw in parsed:
         if not 0 <= stage < len(stages):
             raise ValueError(f"--sweep {stage}.{param}: the device has stages 0..{len(stages) - 1} (a --plugin is "
                              "stage 0)")
@@ -126,18 +142,28 @@ def sweeps_from_specs(stages: list[dict], base: Path, sweeps: Sequence[str],
                 raise ValueError(f"--heldout {stage}.{param}={v:g}: held-out values lie between the swept values "
                                  f"({lo:g} .. {hi:g}) and are none of them, so that the model is scored at settings "
                                  "it was not trained on, inside the knob's range")
-        current = _current_value(chain.stages[stage], param)
+        if raw and not isinstance(chain.stages[stage], pedalboard.ExternalPlugin):
+            raise ValueError(f"--sweep {stage}.{param}: raw:V values are a VST3/AU plugin's 0..1 host values; give "
+                             f"stage {stage}'s values as plain numbers")
+        current = _current_value(chain.stages[stage], param, raw)
         default = current if current is not None and lo <= current <= hi else (lo + hi) / 2
         name = param if params.count(param) == 1 else f"{param}_{stage}"
-        unit = next((u for suffix, u in UNIT_SUFFIXES.items() if param.endswith(suffix)), "")
-        result.append(KnobSweep(Knob(name, lo, hi, default, unit), stage, param, values, held.get((stage, param), ())))
+        unit = "" if raw else next((u for suffix, u in UNIT_SUFFIXES.items() if param.endswith(suffix)), "")
+        result.append(KnobSweep(Knob(name, lo, hi, default, unit), stage, param, values, held.get((stage, param), ()),
+                                raw))
     for sweep in result:  # every value must be one the device accepts
         for v in sweep.train_values + sweep.heldout_values:
-            device_at(stages, [sweep], {sweep.knob.name: v}, base)
+            try:
+                device_at(stages, [sweep], {sweep.knob.name: v}, base)
+            except ValueError as e:
+                raise ValueError(f"--sweep {sweep.stage}.{sweep.param}={'raw:' if sweep.raw else ''}{v:g}: {e}") from None
     return result
 
 
-def _current_value(stage: Any, param: str) -> Optional[float]:
+def _current_value(stage: Any, param: str, raw: bool = False) -> Optional[float]:
+    if raw:
+        parameter = getattr(stage, "parameters", {}).get(param)
+        return float(parameter.raw_value) if parameter is not None else None
     value = getattr(stage, param, None)
     try:
         return float(value) if value is not None else None
@@ -159,7 +185,8 @@ def settings_grid(sweeps: Sequence[KnobSweep], heldout: bool = False) -> list[di
 
 def controls_of(sweeps: Sequence[KnobSweep]) -> list[dict[str, Any]]:
     """Which stage parameter each knob sets, as plain JSON (a capture recipe keeps it)."""
-    return [{"knob": s.knob.name, "stage": s.stage, "param": s.param} for s in sweeps]
+    return [{"knob": s.knob.name, "stage": s.stage, "param": s.param, **({"raw": True} if s.raw else {})}
+            for s in sweeps]
 
 
 def stages_controlled(stages: list[dict], controls: Sequence[dict[str, Any]], settings: dict[str, float]) -> list[dict]:
@@ -169,7 +196,8 @@ def stages_controlled(stages: list[dict], controls: Sequence[dict[str, Any]], se
     for c in controls:
         doc = docs[c["stage"]]
         key = "knobs" if "model" in doc else "params"
-        doc.setdefault(key, {})[c["param"]] = settings[c["knob"]]
+        value = settings[c["knob"]]
+        doc.setdefault(key, {})[c["param"]] = {"raw": value} if c.get("raw") else value
     return docs
 
 

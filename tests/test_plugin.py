@@ -525,6 +525,27 @@ def test_capture_a_vst3_plugin_with_its_parameters_swept(tmp_path: Path, capsys:
     _, values = slot_settings((REPO / "presets" / "compressor.nfx").read_text(), [0.5, 0.25])
     compressor = neuralfx.load("compressor", **values)
     assert np.max(np.abs(target[0] - compressor(x[0], 48000))) <= 1e-5
+    # Swept by raw values where another parameter changed the range: every plain value was refused,
+    # and the raw:V the message advised was not taken by --sweep. Held out too; the knob spans
+    # the raw values.
+    sweep_raw = ["capture", str(tmp_path / "c3"), "--plugin", str(BUNDLE), "--plugin-param", "model=compressor",
+                 "--plugin-param", "knob2=raw:0.25", "--seconds", "12",
+                 "--sweep", "0.knob1=raw:0.25,raw:0.75", "--heldout", "0.knob1=raw:0.5"]
+    assert main(sweep_raw) == 0
+    manifest = json.loads((tmp_path / "c3" / "manifest.json").read_text())
+    assert manifest["knobs"][0]["controls"] == {"stage": 0, "param": "knob1", "raw": True}
+    assert (manifest["knobs"][0]["min"], manifest["knobs"][0]["max"]) == (0.25, 0.75)
+    x, _ = audio.read(tmp_path / "c3" / "input.wav")
+    for entry in manifest["captures"]:
+        if not entry["heldout"]:
+            target, _ = audio.read(tmp_path / "c3" / entry["target"])
+            _, values = slot_settings((REPO / "presets" / "compressor.nfx").read_text(),
+                                      [entry["settings"]["knob1"], 0.25])
+            assert np.max(np.abs(target[0] - neuralfx.load("compressor", **values)(x[0], 48000))) <= 1e-5, entry
+    assert main([*sweep_raw[:10], "--sweep", "0.knob1=raw:0.25,0.75"]) == 1
+    assert "--sweep expects STAGE.PARAM=V1,V2,..." in capsys.readouterr().err
+    assert main([*sweep_raw[:12], "--heldout", "0.knob1=0.5"]) == 1
+    assert "give the values as the --sweep of 0.knob1 gives them (raw:V)" in capsys.readouterr().err
     # A Pedalboard plugin class for a file cannot take swept parameters: the stage names the file.
     (tmp_path / "vst.chain.json").write_text(json.dumps({"stages": [{"plugin": "VST3Plugin", "params": {}}]}))
     with pytest.raises(ValueError, match=r'stages\[0\].plugin: a VST3Plugin is given as \{"plugin_file"'):
