@@ -69,9 +69,13 @@ class Model(nn.Module):
     # ---- the forward pass used by training and by parity tests ----
     def forward(self, x: Tensor, knobs: Optional[Tensor] = None, state: Optional[list] = None) -> tuple[Tensor, list]:
         """x: (batch, samples); knobs: (batch, len(self.knobs), samples), normalized 0..1,
-        defaults when None. state None starts where the kernel's prepare() and reset() do: settled
-        on silence with the knobs at their first values (settled_state); zero_state() is
-        the zero state. Returns the output and the per-block state to continue from."""
+        defaults when None. state None starts where the kernel's prepare() and reset() do with the
+        knobs set to their first values here: settled on silence at knobs[:, :, 0]
+        (settled_state). A path that glides away from the values the kernel settled at (a
+        knob_trajectory with a move before block 0 starts 0.2 % of the way to it) needs the state
+        settled at those values, settled_state(them), as process_blocks passes: from knobs[:, :, 0]
+        a GRU's output was 8e-4 off the kernel's. zero_state() is the zero state. Returns the output
+        and the per-block state to continue from."""
         if x.dim() != 2 or not x.is_floating_point():  # 1-D failed deep in a block; int32 came back int32
             raise ValueError(f"x must be a floating-point (batch, samples) tensor, got {x.dtype} of shape "
                              f"{tuple(x.shape)}" + (": x[None] adds the batch axis" if x.dim() == 1 else ""))
