@@ -113,6 +113,26 @@ class Evaluation:
     # (section name, first sample, end) in the concatenation, where the audio is the standard
     # capture signal remade from the metadata (capture.signal_sections)
     sections: list[tuple[str, int, int]] = field(default_factory=list)
+    # (first sample in the concatenation, part index, first sample in that capture) of each scored
+    # piece: held-out pieces are joined, so a position in the concatenation is not a capture time.
+    pieces: list[tuple[int, int, int]] = field(default_factory=list)
+
+    @property
+    def joined(self) -> bool:
+        """Whether the evaluation audio joins pieces (held-out ones, or several captures)."""
+        return len(self.pieces) > 1
+
+    def capture_time(self, sample: int) -> str:
+        """Where a sample of the concatenation lies in its capture ("capture 1 (drive=6) 12.85 s"),
+        or its time alone where the audio is one whole capture."""
+        if not self.joined:
+            return f"{sample / self.sample_rate:.2f} s"
+        start, part, first = next(p for p in reversed(self.pieces) if p[0] <= sample)
+        seconds = f"{(sample - start + first) / self.sample_rate:.2f} s"
+        if len(self.parts) == 1:
+            return seconds
+        label = self.parts[part][0]
+        return f"capture {part}{f' ({label})' if label != 'no knobs' else ''} {seconds}"
 
     @property
     def error(self) -> np.ndarray:
@@ -202,17 +222,18 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
             source = (f"a setting never trained on ({_settings_text(settings)}): a whole capture of the signal "
                       "training scores held-out settings with, remade from the model's metadata")
     results = heldout_predictions(effect, captures, held)
-    parts, sections, start = [], [], 0
+    parts, sections, pieces, start = [], [], [], 0
     layout = signal_sections(effect.sample_rate, signal_seconds) if signal_seconds else []
-    for c, (p, _) in zip(captures, results):
+    for i, (c, (p, _)) in enumerate(zip(captures, results)):
         parts.append((_settings_text(c.settings), start))
         for first, end in held.held_out(len(c.pair.input)):  # a scored piece: where it lies in the signal
             sections += [(name, start + max(lo, first) - first, start + min(hi, end) - first)
                          for name, lo, hi in layout if max(lo, first) < min(hi, end)]
+            pieces.append((start, i, first))
             start += end - first
     return Evaluation(np.concatenate([p for p, _ in results]), np.concatenate([t for _, t in results]),
                       effect.sample_rate, source, parts, effect.latency_samples, sections=sections,
-                      removed_latency_ms=removed)
+                      removed_latency_ms=removed, pieces=pieces)
 
 
 def _removed_text(removed: Sequence[Optional[float]]) -> str:
@@ -456,7 +477,8 @@ def plot_esr_per_segment(ev: Evaluation, seg: Segments, seconds: float, overall:
         low, high = min(finite.min(), overall_drawn), max(finite.max(), overall_drawn)
         ax.set_ylim(low / 2, high * 2)
     ax.set_yscale("log")
-    ax.set_xlabel("time in the evaluation audio (s)")
+    ax.set_xlabel("time in the scored audio (s)" + (": the scored pieces joined (summary.txt gives the worst "
+                                                     "segments' places in the captures)" if ev.joined else ""))
     ax.set_ylabel("ESR (ratio, log scale; lower is better)")
     ax.grid(True, which="both", axis="y", alpha=0.3)
     _mark_parts(ax, ev)
@@ -579,8 +601,14 @@ def _summary(path: Path, mf, ev: Evaluation, seg: Segments, segment_seconds: flo
                          + (f"{level:.1f} dBFS RMS)" if t.any() else "silent)")))
     loud = np.flatnonzero(seg.level_db >= QUIET_DB)
     worst = loud[np.argsort(seg.esr[loud])[::-1][:3]]
-    lines += ["", f"worst {segment_seconds:g} s segments (target above {QUIET_DB:g} dBFS):"]
-    lines += [f"  {seg.start_seconds[i]:8.2f} s  ESR {seg.esr[i]:.4g}  target {seg.level_db[i]:.1f} dBFS RMS" for i in worst]
+    lines += ["", f"worst {segment_seconds:g} s segments (target above {QUIET_DB:g} dBFS)"
+              + (" of the scored pieces joined, by where they start and end in the captures' input files:"
+                 if ev.joined else ":")]
+    for i in worst:
+        first = int(round(seg.start_seconds[i] * ev.sample_rate))
+        last = min(len(ev.target), int(round((seg.start_seconds[i] + segment_seconds) * ev.sample_rate))) - 1
+        where = f"{ev.capture_time(first)} .. {ev.capture_time(last)}" if ev.joined else f"{ev.capture_time(first):>9}"
+        lines.append(f"  {where}  ESR {seg.esr[i]:.4g}  target {seg.level_db[i]:.1f} dBFS RMS")
     if not len(worst):
         lines.append("  none: every segment is near-silent")
     history = meta.get("history")

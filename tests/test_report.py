@@ -138,6 +138,15 @@ def test_report_remakes_the_held_out_audio_from_metadata(trained, tmp_path: Path
         reported = float(re.search(rf"  {name}: +ESR ([0-9.e+-]+)", summary).group(1))
         assert reported == pytest.approx(auraloss_esr(p[inside], t[inside]), rel=1e-4), name
     assert "sweeps" in quiet and "chords" not in quiet, quiet
+    # The worst segments say where they lie in the capture: they gave their place in the joined
+    # held-out pieces, "0.00 s" where the capture's input file has the alignment clicks.
+    assert "of the scored pieces joined, by where they start and end in the captures' input files:" in summary
+    worst = re.findall(r"^  ([0-9.]+) s \.\. ([0-9.]+) s  ESR (\S+)", summary, re.M)
+    assert worst, summary
+    segments = {(f"{at[k]/RATE:.2f}", f"{at[min(len(at), k + RATE) - 1]/RATE:.2f}"): auraloss_esr(p[k : k + RATE], t[k : k + RATE])
+                for k in range(0, len(at), RATE)}
+    for first, last, value in worst:
+        assert float(value) == pytest.approx(segments[(first, last)], rel=1e-3), (first, last)
     # ... which is the ESR training measured for the weights it kept.
     assert expected == pytest.approx(meta["validation_esr"], rel=1e-5)
     history = meta["history"]
