@@ -43,13 +43,13 @@ def _knob_settings(pairs: Sequence[str]) -> dict[str, float]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--knob expects NAME=VALUE, got '{pair}'")
+            raise ValueError(f"--knob expects NAME=VALUE, got '{pair}'")
         if name in settings:  # the last one won, silently
-            raise SystemExit(f"--knob {name} is given twice ({settings[name]:g} and {value}): give it once")
+            raise ValueError(f"--knob {name} is given twice ({settings[name]:g} and {value}): give it once")
         try:
             settings[name] = float(value)
         except ValueError:
-            raise SystemExit(f"--knob {name}: '{value}' is not a number") from None
+            raise ValueError(f"--knob {name}: '{value}' is not a number") from None
     return settings
 
 
@@ -94,7 +94,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         for name, value in knobs.items():
             targets = [e for e in effects if any(k.name == name for k in e.knobs)]
             if not targets:
-                raise SystemExit(f"--knob {name}: no model in preset '{args.preset}' has that knob")
+                raise ValueError(f"--knob {name}: no model in preset '{args.preset}' has that knob")
             for e in targets:
                 e.set_knob(name, value)
     report = chain.process_file(args.input, args.output, buffer_size=args.buffer_size)
@@ -248,11 +248,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from .dsp.fit import load_template, model_for_captures
-    from .files import writable_file
+    from .files import writable_file, writable_model_file
     from .sweep import manifest_capture_recipe
     from .training import TrainConfig, train
 
-    writable_file(args.output)
+    writable_model_file(args.output)
     if args.checkpoint:
         writable_file(args.checkpoint, "--checkpoint", example="run.ckpt")
     sizes = {k: v for k, v in (("hidden_size", args.hidden_size), ("num_layers", args.num_layers)) if v is not None}
@@ -314,10 +314,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from .dsp.fit import (fit, load_template, model_from_chain, model_from_template, recovered_settings, settings_text,
                           require_network_weights)
     from .dsp.delay import UNMEASURED_REASONS
-    from .files import writable_file
+    from .files import writable_model_file
 
     if args.output:
-        writable_file(args.output)
+        writable_model_file(args.output)
     def note(message: str) -> None:  # stderr under --json, so that stdout stays one JSON document
         print(message, file=sys.stderr if args.json else sys.stdout)
 
@@ -532,6 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score the whole remade training captures, the part trained on too, with an ESR per section "
                         "of the capture signal (sweeps, noise, notes, chords); by default the audio training held out")
     r.set_defaults(func=cmd_report)
+    for command in sub.choices.values():  # a misspelt option is reported with its command's usage
+        command.set_defaults(command_parser=command)
     return p
 
 
@@ -572,7 +574,9 @@ def _on_sigterm(handler: object) -> object:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:  # parse_args named them under the top-level usage, not the command's options
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     previous = _on_sigterm(_raise_terminated)
     try:
         return args.func(args)

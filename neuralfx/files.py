@@ -19,6 +19,18 @@ def writable_file(path: str | os.PathLike, option: str = "-o", example: str = "m
     return path
 
 
+def writable_model_file(path: str | os.PathLike, option: str = "-o") -> Path:
+    """writable_file for a model file, whose name must not be an audio file's: `train -o take.wav`
+    wrote the model's JSON under that name."""
+    from pedalboard.io import get_supported_read_formats
+
+    path = writable_file(path, option)
+    if path.suffix.lower() in get_supported_read_formats():
+        raise ValueError(f"{option} {path}: a model file is JSON, not audio: give it a model file's name, e.g. "
+                         f"{path.with_suffix('.nfx')}")
+    return path
+
+
 def writable_folder(path: str | os.PathLike, option: str = "out_dir") -> Path:
     """`path` as a folder to write into (made if missing), checked before a long job fills it."""
     path = Path(path)

@@ -85,7 +85,16 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
         (["process", "in.wav", "out.wav", "--model", "crunch_amp", "--knob", "drive=3"], "error: model has no knob 'drive' (knobs: gain)"),
         # the last one won, silently
         (["process", "in.wav", "out.wav", "--model", "crunch_amp", "--knob", "gain=10", "--knob", "gain=2"],
-         "--knob gain is given twice (10 and 2): give it once"),
+         "neuralfx process: error: --knob gain is given twice (10 and 2): give it once"),
+        (["process", "in.wav", "out.wav", "--model", "crunch_amp", "--knob", "gain"],
+         "neuralfx process: error: --knob expects NAME=VALUE, got 'gain'"),  # without the prefix the others have
+        # under the top-level usage, which lists the commands, not train's options
+        (["train", "in.wav", "in.wav", "-o", "m.nfx", "--max-stepz", "3"],
+         "neuralfx train: error: unrecognized arguments: --max-stepz 3"),
+        # wrote the model's JSON under that name
+        (["train", "in.wav", "in.wav", "-o", "take.WAV"],
+         "-o take.WAV: a model file is JSON, not audio: give it a model file's name, e.g. take.nfx"),
+        (["fit", "in.wav", "in.wav", "--chain", "gain", "-o", "g.flac"], "-o g.flac: a model file is JSON, not audio"),
         (["capture", "cap", "--plugin", "missing.vst3"], "missing.vst3' does not exist: give the path of a .vst3"),
         (["capture", "cap", "--chain", "default", "--sample-rate", "0"], "--sample-rate: must be above 0"),
         (["train", "a.wav", "b.wav", "-o", "m.nfx", "--max-steps", "0"], "--max-steps: must be above 0"),
