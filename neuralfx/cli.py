@@ -219,6 +219,20 @@ def _wrote(manifest: Path, pair) -> int:
     return 0
 
 
+def cmd_signal(args: argparse.Namespace) -> int:
+    """The capture signal alone, to play through a hardware device and record."""
+    from .audio import BIT_DEPTH_BY_SUFFIX, write
+    from .capture import capture_signal
+    from .files import writable_file
+
+    writable_file(args.output, example="signal.wav")
+    if Path(args.output).suffix.lower() not in BIT_DEPTH_BY_SUFFIX:  # an encoder's delay, padding and changes
+        raise ValueError(f"{args.output}: write the signal to a lossless file, {', '.join(sorted(BIT_DEPTH_BY_SUFFIX))}: "
+                         "it is the training input, sample for sample")
+    path = write(args.output, capture_signal(args.sample_rate, args.seconds, args.seed), args.sample_rate)
+    print(f"wrote {path} ({args.seconds:g} s at {args.sample_rate:g} Hz): play it through the device, record its "
+          f"output at the same rate from one start to one end, then: neuralfx train {path} RECORDED.wav -o MODEL.nfx")
+    return 0
 
 
 def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str]:
@@ -443,6 +457,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--heldout", action="append", default=[], metavar="STAGE.PARAM=V1,V2,...",
                    help="values of a swept parameter held out of training and scored after it")
     c.set_defaults(func=cmd_capture)
+
+    sg = sub.add_parser("signal", help="write the capture signal, to play through a hardware device and record",
+                        description="Writes the standard capture signal (alignment clicks, sweeps, noise, notes, "
+                                    "chords) as a 32-bit float WAV, for devices neuralfx cannot run itself: play it "
+                                    "through the device, record the output, and train on the two files.")
+    sg.add_argument("output", help="the WAV file to write")
+    sg.add_argument("--seconds", type=_positive(float), default=180.0)
+    sg.add_argument("--sample-rate", type=_positive(float), default=48000)
+    sg.add_argument("--seed", type=_positive(int, zero=True), default=0)
+    sg.set_defaults(func=cmd_signal)
 
     t = sub.add_parser("train", help="fit an amp model (LSTM by default) to an input/target pair or to knob captures",
                        description="Trains on INPUT.wav TARGET.wav (recorded anywhere; mono, or the first channel "

@@ -133,6 +133,22 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "in.wav", "silent.wav"]
 
 
+def test_signal_writes_the_capture_signal_for_hardware(tmp_path: Path) -> None:
+    # A device neuralfx cannot run (hardware) needs the signal as a file to play; there was no
+    # command for it (capture needs --chain or --plugin).
+    from neuralfx.capture import capture_signal
+
+    r = run("signal", "sig.wav", "--seconds", "12", "--seed", "3", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "neuralfx train sig.wav RECORDED.wav -o MODEL.nfx" in r.stdout
+    x, rate = audio.read(tmp_path / "sig.wav")
+    assert rate == 48000 and np.array_equal(x[0], capture_signal(48000, 12.0, 3))
+    r = run("signal", "sig.mp3", "--seconds", "12", cwd=tmp_path)
+    assert r.returncode == 1 and "sig.mp3: write the signal to a lossless file, .aif, .aiff, .flac, .wav" in r.stderr
+    assert "a capture signal needs at least 12 seconds, got 5" in run("signal", "s.wav", "--seconds", "5",
+                                                                      cwd=tmp_path).stderr
+
+
 def test_info_prints_validation_esr_of_shipped_model(tmp_path: Path) -> None:
     (tmp_path / "crunch_amp").mkdir()  # a capture folder of that name does not hide the preset
     r = run("info", "crunch_amp", cwd=tmp_path)
