@@ -4,7 +4,10 @@ Subtracting curve(bias) keeps silence silent (no DC step when bias moves from 0)
 are optional RBJ Biquad tone filters (biquad.py). Everything runs in float64 and is rounded
 to float32 once, at the output, as in the C++ twin cpp/include/neuralfx/dsp/waveshaper.hpp.
 
-Curves (all with slope 1 at the origin and output in [-1, 1] where bounded):
+Curves (slope 1 at the origin, except softclip's 1.5: +3.5 dB on small signals). Each lies in
+[-1, 1], so the output lies in [-1 - curve(bias), 1 - curve(bias)]: with a bias it carries DC
+once there is signal (-0.92 for hardclip at +24 dB drive and bias 1 on a sine at 0.5). No
+oversampling: harmonics above half the rate alias (docs/DSP.md says how to oversample).
 
 - ``tanh``: tanh(u)
 - ``arctan``: (2/pi) atan(pi/2 u)
