@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.append(str(REPO))
 import neuralfx  # noqa: E402
 from neuralfx.chain import Chain  # noqa: E402
+from neuralfx.machine import usable_cores  # noqa: E402
 
 DEFAULT_MODEL = REPO / "presets" / "crunch_amp.nfx"
 
@@ -87,7 +88,7 @@ def measure(model: Path, files: int, seconds: float, channels: int, threads: int
     return {
         "model": os.path.relpath(model, REPO) if model.is_relative_to(REPO) else str(model),
         "files": files, "seconds_per_file": seconds, "channels": channels, "sample_rate": rate,
-        "threads": threads, "repeats": repeats, "cores": os.cpu_count(),
+        "threads": threads, "repeats": repeats, "cores": usable_cores(),
         "frames_per_s_1_thread": statistics.median(single),
         f"frames_per_s_{threads}_threads": statistics.median(multi),
         "ratio": statistics.median(ratios),

@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The installed package (make install) first; this checkout only where none is installed. Put
 # first, the checkout shadowed the installed package, and a fresh clone has no compiled _core.
 sys.path.append(str(REPO))
+from neuralfx.machine import usable_cores  # noqa: E402
 from neuralfx.model import Model  # noqa: E402
 from neuralfx.models import GRU, LSTM, WaveNet  # noqa: E402  (the torch twins of cpp/include/neuralfx/layers/)
 
@@ -241,7 +242,7 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({
             "script_command": shlex.join(["python3", "benchmarks/torch_baseline.py", *sys.argv[1:]]),
-            "cores": os.cpu_count(),
+            "cores": usable_cores(),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "torch": torch.__version__,

@@ -226,6 +226,8 @@ def cmd_signal(args: argparse.Namespace) -> int:
     from .files import writable_file
 
     writable_file(args.output, example="signal.wav")
+    if args.sample_rate != int(args.sample_rate):  # Pedalboard said only "requires an integer sample rate"
+        raise ValueError(f"--sample-rate {args.sample_rate:g}: audio files take a whole number of Hz")
     if Path(args.output).suffix.lower() not in BIT_DEPTH_BY_SUFFIX:  # an encoder's delay, padding and changes
         raise ValueError(f"{args.output}: write the signal to a lossless file, {', '.join(sorted(BIT_DEPTH_BY_SUFFIX))}: "
                          "it is the training input, sample for sample")
@@ -460,8 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sg = sub.add_parser("signal", help="write the capture signal, to play through a hardware device and record",
                         description="Writes the standard capture signal (alignment clicks, sweeps, noise, notes, "
-                                    "chords) as a 32-bit float WAV, for devices neuralfx cannot run itself: play it "
-                                    "through the device, record the output, and train on the two files.")
+                                    "chords) to a lossless file (WAV as 32-bit float, FLAC or AIFF as 24-bit), for "
+                                    "devices neuralfx cannot run itself: play it through the device, record the "
+                                    "output, and train on the two files.")
     sg.add_argument("output", help="the WAV file to write")
     sg.add_argument("--seconds", type=_positive(float), default=180.0)
     sg.add_argument("--sample-rate", type=_positive(float), default=48000)

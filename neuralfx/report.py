@@ -548,6 +548,25 @@ def write_report(model_path: str | os.PathLike, out_dir: str | os.PathLike,
     return Report(paths, overall, stft, summary, notes)
 
 
+def worst_segment_lines(ev: Evaluation, seg: Segments, segment_seconds: float, count: int = 3) -> list[str]:
+    """The summary's list of the segments of highest ESR (not near-silent ones), each by where it
+    lies: its time, or in joined audio where it starts and ends in the captures."""
+    loud = np.flatnonzero(seg.level_db >= QUIET_DB)
+    worst = loud[np.argsort(seg.esr[loud])[::-1][:count]]
+    lines = [f"worst {segment_seconds:g} s segments (target above {QUIET_DB:g} dBFS)"
+             + (" of the scored pieces joined, by where they start and end in the captures' input files:"
+                if ev.joined else ":")]
+    ends = np.append(seg.start_seconds[1:], len(ev.target) / ev.sample_rate)  # a short last piece is merged in
+    for i in worst:
+        first = int(round(seg.start_seconds[i] * ev.sample_rate))
+        last = min(len(ev.target), int(round(ends[i] * ev.sample_rate))) - 1
+        where = f"{ev.capture_time(first)} .. {ev.capture_time(last)}" if ev.joined else f"{ev.capture_time(first):>9}"
+        lines.append(f"  {where}  ESR {seg.esr[i]:.4g}  target {seg.level_db[i]:.1f} dBFS RMS")
+    if not len(worst):
+        lines.append("  none: every segment is near-silent")
+    return lines
+
+
 def _summary(path: Path, mf, ev: Evaluation, seg: Segments, segment_seconds: float, overall: float, stft: float,
              notes: list[str]) -> str:
     from .dsp.fit import settings_lines
@@ -599,18 +618,7 @@ def _summary(path: Path, mf, ev: Evaluation, seg: Segments, segment_seconds: flo
             lines.append(f"  {name + ':':18s}" + (f"ESR {esr(p, t):.6g}" if level >= QUIET_DB else
                          f"not scored: its {len(t)} samples scored are near-silent (target "
                          + (f"{level:.1f} dBFS RMS)" if t.any() else "silent)")))
-    loud = np.flatnonzero(seg.level_db >= QUIET_DB)
-    worst = loud[np.argsort(seg.esr[loud])[::-1][:3]]
-    lines += ["", f"worst {segment_seconds:g} s segments (target above {QUIET_DB:g} dBFS)"
-              + (" of the scored pieces joined, by where they start and end in the captures' input files:"
-                 if ev.joined else ":")]
-    for i in worst:
-        first = int(round(seg.start_seconds[i] * ev.sample_rate))
-        last = min(len(ev.target), int(round((seg.start_seconds[i] + segment_seconds) * ev.sample_rate))) - 1
-        where = f"{ev.capture_time(first)} .. {ev.capture_time(last)}" if ev.joined else f"{ev.capture_time(first):>9}"
-        lines.append(f"  {where}  ESR {seg.esr[i]:.4g}  target {seg.level_db[i]:.1f} dBFS RMS")
-    if not len(worst):
-        lines.append("  none: every segment is near-silent")
+    lines += ["", *worst_segment_lines(ev, seg, segment_seconds)]
     history = meta.get("history")
     if history and history.get("step"):
         lines.append(f"\nhistory:          {len(history['step'])} validations, last at step {history['step'][-1]}")

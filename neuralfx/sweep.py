@@ -96,7 +96,7 @@ def parse_values(spec: str, option: str) -> tuple[int, str, tuple[float, ...], b
     every value written raw:V, a plugin parameter's 0..1 host value."""
     target, sep, values = spec.partition("=")
     stage, dot, param = target.partition(".")
-    items = values.split(",")
+    items = [v.strip() for v in values.split(",")]
     raw = [v.startswith("raw:") for v in items]
     try:
         if not (sep and dot and param) or any(raw) != all(raw):
@@ -156,7 +156,9 @@ def sweeps_from_specs(stages: list[dict], base: Path, sweeps: Sequence[str],
             try:
                 device_at(stages, [sweep], {sweep.knob.name: v}, base)
             except ValueError as e:
-                raise ValueError(f"--sweep {sweep.stage}.{sweep.param}={'raw:' if sweep.raw else ''}{v:g}: {e}") from None
+                prefix = "raw:" if sweep.raw else ""
+                values = ",".join(f"{prefix}{u:g}" for u in sweep.train_values + sweep.heldout_values)
+                raise ValueError(f"--sweep {sweep.stage}.{sweep.param}={values}: {e}") from None
     return result
 
 

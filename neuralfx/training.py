@@ -28,7 +28,7 @@ from . import __version__
 from .alignment import DEFAULT_MAX_LATENCY_SECONDS, Alignment
 from .architectures import ARCHITECTURES
 from .capture import CapturePair
-from .datacheck import check_unaligned, dc_offset_note, describe_alignment, prepare
+from .datacheck import check_unaligned, dc_offset, dc_offset_note, describe_alignment, prepare
 from .holdout import (DEFAULT_FRACTION, MIN_FRACTION, MIN_VALIDATION_SAMPLES, VALIDATION_CONTEXT, Holdout,
                       training_span)
 from .dsp.delay import MIN_DELAY_MS, UNMEASURED_REASONS, Delay, refine_rates, start_at_measured_echo
@@ -370,7 +370,7 @@ def prepare_captures(captures: Sequence[Capture], config: TrainConfig, progress:
                      what: str = "capture") -> tuple[list[Capture], list[Alignment]]:
     """Every capture checked and aligned (neuralfx.datacheck.prepare), with the latency found;
     with config.align False, checked only (no latencies)."""
-    prepared, found = [], []
+    prepared, found, offsets = [], [], {}
     for i, c in enumerate(captures):
         name = f"{what} {i}" + (f" ({_settings_text(c.settings)})" if c.settings else "")
         if config.align:
@@ -379,10 +379,11 @@ def prepare_captures(captures: Sequence[Capture], config: TrainConfig, progress:
             found.append(a)
         else:
             pair = check_unaligned(c.pair, config.allow_clipping, what=name)
-        note = dc_offset_note(pair.input, f"{name} input")
-        if note:
-            progress(note)
+        offsets[name] = dc_offset(pair.input, pair.sample_rate)
         prepared.append(Capture(pair, c.settings))
+    note = dc_offset_note(offsets)  # once: a sweep's captures share one input
+    if note:
+        progress(note)
     if not config.align and captures:
         progress(f"{what}s not aligned (align off): their timing is the device's")
     return prepared, found
@@ -550,7 +551,11 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
                    data=_run_fingerprint(captures, model, config, held, dsp_scale))
     settings = _resume_settings(config, dsp_scale)
     if config.checkpoint and Path(config.checkpoint).exists():
-        saved = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, st.data, schedule, settings)
+        # A checkpoint of an earlier neuralfx, which did not record its step settings, resumes
+        # under this run's (it checked learning_rate and dsp_lr_scale only).
+        earlier = _run_fingerprint(captures, model, config, held, dsp_scale, before_settings=True)
+        saved = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, (st.data, earlier),
+                                 schedule, settings)
         st = replace(saved, data=st.data)
         if rank != 0:  # the checkpoint holds rank 0's sampler: the others draw afresh
             rng = np.random.default_rng([config.seed, rank, st.step])
@@ -731,19 +736,23 @@ _SCHEDULE_REASONS = {"cosine": "lr_schedule 'cosine', or 'auto' for DSP blocks a
 
 
 def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainConfig, held: Holdout,
-                     dsp_scale: float) -> str:
+                     dsp_scale: float, before_settings: bool = False) -> str:
     """A digest of what a checkpoint must match to be resumed: the (aligned) audio and knob
     settings trained on and held out, the model's blocks and configs (a template's grey-box chain
     with another band mode has weights of the same shapes), and the step sizes its optimizer state
-    was made for (dsp_scale: the DSP step scale taken)."""
+    was made for (dsp_scale: the DSP step scale taken). before_settings: the digest checkpoints
+    made before 2026-12-02 carry, of learning_rate and dsp_lr_scale alone of the step settings."""
     digest = hashlib.sha256()
     for c in captures:
         digest.update(np.ascontiguousarray(c.pair.input, np.float32).tobytes())
         digest.update(np.ascontiguousarray(c.pair.target, np.float32).tobytes())
         digest.update(json.dumps(c.settings, sort_keys=True).encode())
     layout = {"blocks": [[b.type_name, b.config()] for b in model.blocks], "knobs": [k.name for k in model.knobs],
-              "settings": _resume_settings(config, dsp_scale),
               "held_out": held.to_json()}  # the split made, which depends on the segment length too
+    if before_settings:
+        layout.update(learning_rate=config.learning_rate, dsp_lr_scale=dsp_scale)
+    else:
+        layout["settings"] = _resume_settings(config, dsp_scale)
     digest.update(json.dumps(layout, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
@@ -753,10 +762,11 @@ def _resume_settings(config: TrainConfig, dsp_scale: float) -> dict[str, Any]:
     step, and the model file records them as the run's (a resumed run took a changed batch size,
     loss or seed without a word, and its file then named those for the steps before too). The
     limits (max_steps, max_seconds, patience) may change: a run goes on by raising them."""
-    return {"learning_rate": config.learning_rate, "dsp_lr_scale": dsp_scale, "batch_size": config.batch_size,
-            "warmup_samples": config.warmup_samples, "tbptt_samples": config.tbptt_samples,
-            "chunks_per_segment": config.chunks_per_segment, "loss": asdict(config.loss), "seed": config.seed,
-            "validate_every": config.validate_every}
+    return {"learning_rate": float(config.learning_rate), "dsp_lr_scale": float(dsp_scale),
+            "batch_size": config.batch_size, "warmup_samples": config.warmup_samples,
+            "tbptt_samples": config.tbptt_samples, "chunks_per_segment": config.chunks_per_segment,
+            "loss": {k: float(v) for k, v in asdict(config.loss).items()},  # 1 and 1.0 are one weight
+            "seed": config.seed, "validate_every": config.validate_every}
 
 
 def _save_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, st: _Progress,
@@ -781,17 +791,18 @@ def _model_layout(model: Model) -> str:
     return " -> ".join(one(b) for b in model.blocks)
 
 
-def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, expected: str,
+def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, expected: tuple[str, str],
                      schedule: str, settings: dict[str, Any]) -> _Progress:
-    """Resumes from `path`, first checking it was made for this run (`expected`: _run_fingerprint)
-    on the same learning-rate schedule (`schedule`, resolved) and step settings (`settings`:
-    _resume_settings, named in the message where they differ)."""
+    """Resumes from `path`, first checking it was made for this run (`expected`: _run_fingerprint,
+    and the one of a checkpoint made before the step settings were recorded) on the same
+    learning-rate schedule (`schedule`, resolved) and step settings (`settings`: _resume_settings,
+    named in the message where they differ)."""
     data = torch.load(path, map_location="cpu", weights_only=True)
     made_for = data["progress"].get("data", "")
     if not made_for:  # its best ESR was validated on other audio (each capture's end)
         raise ValueError(f"checkpoint '{path}' was made by an older neuralfx, which validated on other audio: delete "
                          "it, or give this run another checkpoint path")
-    if made_for != expected:
+    if made_for not in expected:
         layout, ours = data.get("model_layout"), _model_layout(model)
         made_with = data.get("settings") or {}
         changed = [k for k in settings if k in made_with and made_with[k] != settings[k]]

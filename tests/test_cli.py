@@ -147,6 +147,8 @@ def test_signal_writes_the_capture_signal_for_hardware(tmp_path: Path) -> None:
     assert r.returncode == 1 and "sig.mp3: write the signal to a lossless file, .aif, .aiff, .flac, .wav" in r.stderr
     assert "a capture signal needs at least 12 seconds, got 5" in run("signal", "s.wav", "--seconds", "5",
                                                                       cwd=tmp_path).stderr
+    assert "--sample-rate 44100.5: audio files take a whole number of Hz" in run(
+        "signal", "s.wav", "--sample-rate", "44100.5", cwd=tmp_path).stderr
 
 
 def test_info_prints_validation_esr_of_shipped_model(tmp_path: Path) -> None:

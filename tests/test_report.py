@@ -18,7 +18,8 @@ import torch
 import neuralfx
 from neuralfx import cli, modelfile
 from neuralfx.capture import SIGNAL_VERSION, capture, capture_signal, signal_sections
-from neuralfx.report import Evaluation, capture_recipe, log_axis_esr, segment_esr, transient_start
+from neuralfx.report import (Evaluation, capture_recipe, log_axis_esr, segment_esr, transient_start,
+                             worst_segment_lines)
 from neuralfx.holdout import VALIDATION_CONTEXT
 from neuralfx.training import Capture, TrainConfig, train
 
@@ -270,6 +271,16 @@ def test_segment_esr_and_transient_finder_on_constructed_signals() -> None:
     assert seg.esr[0] == 0 and seg.esr[2] == 0
     assert seg.esr[1] == pytest.approx(0.01, rel=1e-4)
     assert seg.level_db[1] == pytest.approx(20 * np.log10(0.5), abs=0.1)
+    # Joined pieces of two captures: the worst segments name each end's capture and time there;
+    # the last segment, 1.4 s with its short rest merged in, ends where the audio does (it
+    # printed start + 1 s).
+    joined = np.concatenate([target, target[: int(0.4 * RATE)]])
+    wrong = joined.copy()
+    wrong[-int(1.2 * RATE):] *= 0.5
+    pieces = [(0, 0, 10 * RATE), (2 * RATE, 1, 0), (3 * RATE, 1, 5 * RATE)]
+    ev = Evaluation(wrong, joined, RATE, "test", [("drive=0", 0), ("drive=12", 2 * RATE)], pieces=pieces)
+    lines = worst_segment_lines(ev, segment_esr(ev, 1.0), 1.0, count=1)
+    assert lines[1].startswith("  capture 1 (drive=12) 0.00 s .. capture 1 (drive=12) 5.40 s  ESR "), lines
     # A click after quiet noise: the onset is found within one 5 ms analysis frame.
     quiet = (1e-3 * rng.standard_normal(RATE)).astype(np.float32)
     quiet[30000:30480] += 0.8 * np.hanning(480).astype(np.float32)

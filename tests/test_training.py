@@ -497,6 +497,31 @@ def test_a_checkpoint_of_other_data_is_refused(drive_capture: Capture, tmp_path:
             f"GRU(hidden_size={config.hidden_size}, num_layers=1, skip=true)): delete it") in str(error.value)
 
 
+def test_a_checkpoint_of_an_earlier_neuralfx_resumes(drive_capture: Capture, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Checkpoints made before the step settings were recorded carry a digest without them: every
+    # one was refused as "trained on other data" once they were added.
+    import neuralfx.training as training
+
+    checkpoint = tmp_path / "old.ckpt"
+    current = training._run_fingerprint
+    monkeypatch.setattr(training, "_run_fingerprint", lambda *a, **k: current(*a, before_settings=True))
+    config = TrainConfig(max_steps=10, patience=100, checkpoint=str(checkpoint), **EXACT)
+    train([drive_capture], config, progress=lambda s: None)
+    monkeypatch.undo()
+    saved = torch.load(checkpoint, weights_only=True)
+    del saved["settings"]  # an earlier neuralfx wrote none
+    torch.save(saved, checkpoint)
+    lines: list[str] = []
+    assert train([drive_capture], replace(config, max_steps=20), progress=lines.append).steps == 20
+    assert any("resumed from" in line and "step 10" in line for line in lines)
+    # Its data still has to match.
+    torch.save(saved, checkpoint)
+    other = Capture(replace(drive_capture.pair, target=0.5 * drive_capture.pair.target))
+    with pytest.raises(ValueError, match="was trained on other data"):
+        train([other], replace(config, max_steps=20), progress=lambda s: None)
+
+
 def test_latency_is_removed_and_recorded(drive_capture: Capture) -> None:
     """A device 120 samples late trains exactly as the same device without latency."""
     pair = drive_capture.pair

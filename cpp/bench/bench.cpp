@@ -8,7 +8,8 @@
 // the rate by thread CPU time (less disturbed on a shared machine, where wall time also counts
 // other jobs' time slices), and the time per block of silence right after loud input against
 // the time per block of that input: a ratio far above 1 means recurrent state decaying into
-// denormals is not being flushed. It also measures the CPU's fp32 multiply-add rate (fma_peak.hpp)
+// denormals is not being flushed, on CPUs that slow down on denormals (a Zen 4 core does not:
+// there the ratio stays near 1 either way, and cpp/tests/test_realtime.cpp checks the flush). It also measures the CPU's fp32 multiply-add rate (fma_peak.hpp)
 // and prints each model's multiply-adds per sample and the share of that rate the model ran at.
 
 #include <fcntl.h>
@@ -35,6 +36,8 @@
 #include "neuralfx/random_model.hpp"
 
 namespace {
+
+using neuralfx_bench::thread_cpu_seconds;
 
 struct Options {
     std::vector<std::string> models;
@@ -186,15 +189,9 @@ std::string cpu_model() {
     return "unknown";
 }
 
-double thread_cpu_seconds() {
-    timespec t{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
-
 // The core clock while this thread runs, in GHz, from a chain of dependent 64-bit integer
 // multiplies (3 cycles each on every x86-64 core since Nehalem and Zen): the best of a few 10 ms
-// runs. Not additions: Intel's Golden Cove-class cores run chains of add-immediate at rename,
+// runs of thread CPU time (fma_peak.hpp's thread_cpu_seconds). Not additions: Intel's Golden Cove-class cores run chains of add-immediate at rename,
 // several per cycle (an add chain read 10.6 GHz on an Emerald Rapids Xeon). A virtual machine's
 // nominal frequency says little about the clock it gets; cycles per sample (clock / rate) is the
 // number to compare across machines. 0 where the chain cannot be written (not x86-64 GCC/Clang).
@@ -205,7 +202,7 @@ double measure_core_ghz() {
     for (int run = 0; run < 5; ++run) {
         const long iterations = 1250000;  // x 8 multiplies x 3 cycles: ~10 ms at 3 GHz
         long x = 3;
-        const auto t0 = std::chrono::steady_clock::now();
+        const double t0 = thread_cpu_seconds();
         asm volatile(
             "mov %1, %%rcx\n"
             "1:\n"
@@ -215,7 +212,7 @@ double measure_core_ghz() {
             : "+r"(x)
             : "r"(iterations)
             : "rcx", "cc");
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double s = thread_cpu_seconds() - t0;
         best = std::max(best, kImulLatency * 8.0 * static_cast<double>(iterations) / s / 1e9);
     }
     return best;

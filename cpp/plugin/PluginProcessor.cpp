@@ -1,5 +1,6 @@
 #include "PluginProcessor.h"
 
+#include <chrono>
 #include <cmath>
 
 #include "neuralfx/model_io.hpp"
@@ -78,13 +79,18 @@ public:
 
     void run() override {
         std::uint32_t blocks_seen = owner_.audio_blocks_.load(std::memory_order_relaxed);
+        auto last_block = std::chrono::steady_clock::now() - kBusyWindow;
         while (!threadShouldExit()) {
             // While audio runs, a model automated there is built within 10 ms. An instance the
-            // host has not run since the last look waits ten times longer: at 10 ms, the loader
+            // host has not run for a second looks ten times less often: at 10 ms, the loader
             // threads of 40 idle instances in Pedalboard took 3.2 % of a core just waking up.
+            // The window, not the last 10 ms alone, decides: blocks of 2048 samples arrive every
+            // 43 ms, and most 10 ms looks saw none (a preset then took a median of 50 ms to load).
+            const auto now = std::chrono::steady_clock::now();
             const std::uint32_t blocks = owner_.audio_blocks_.load(std::memory_order_relaxed);
-            wait(blocks != blocks_seen ? kBusyPollMs : kIdlePollMs);
+            if (blocks != blocks_seen) last_block = now;
             blocks_seen = blocks;
+            wait(now - last_block < kBusyWindow ? kBusyPollMs : kIdlePollMs);
             owner_.collect_garbage();
             if (owner_.model_param_->getIndex() != owner_.built_choice_.load()) owner_.select(kFollowParameter);
         }
@@ -93,6 +99,7 @@ public:
 private:
     static constexpr int kBusyPollMs = 10;
     static constexpr int kIdlePollMs = 100;
+    static constexpr std::chrono::seconds kBusyWindow{1};
     NeuralFXProcessor& owner_;
 };
 
@@ -173,9 +180,9 @@ bool NeuralFXProcessor::isBusesLayoutSupported(const BusesLayout& layouts) const
 }
 
 std::string NeuralFXProcessor::status() const {
-    // A model just chosen is built by the loader thread (it looks every 10 ms while audio runs,
-    // every 100 ms otherwise); until then the last build's status would describe the model
-    // being replaced.
+    // A model just chosen is built by the loader thread (it looks every 10 ms while audio runs
+    // and for a second after, every 100 ms otherwise); until then the last build's status would
+    // describe the model being replaced.
     const int wanted = model_param_->getIndex();
     if (wanted != built_choice_.load()) return "loading: " + model_param_->choices[wanted].toStdString();
     std::lock_guard<std::mutex> lock(info_mutex_);

@@ -1,5 +1,9 @@
-// Real-time safety: after prepare(), process() allocates nothing, for every block size and
-// channel count, with knobs moving. The global allocator is replaced to count allocations.
+// Real-time safety: after prepare(), process() allocates nothing and takes no mutex, for every
+// architecture (recurrent layers at compile-time and run-time sizes, and so each vector layout
+// the dispatcher picks; ctest runs it again per copy of the hot loops), every DSP block, block
+// sizes 1 to 4096, calls shorter and longer than the prepared size, and channel counts 1 and 2,
+// with knobs moving. The global allocator (and, with glibc, pthread_mutex_lock) is replaced to
+// count. And process() and reset() run with denormals flushed to zero.
 
 #include <atomic>
 #include <cmath>
@@ -13,14 +17,44 @@
 #include <utility>
 #include <vector>
 
+#include <memory>
+#include <mutex>
+
+#if defined(__GLIBC__)
+#include <dlfcn.h>
+#include <pthread.h>
+#endif
+
 #include "neuralfx/aligned.hpp"
+#include "neuralfx/block.hpp"
 #include "neuralfx/model_io.hpp"
 #include "test_support.hpp"
 
 namespace {
 std::atomic<long> g_allocations{0};
 std::atomic<long long> g_bytes{0};
+std::atomic<long> g_mutex_locks{0};
 }
+
+#if defined(__GLIBC__)
+// Every mutex lock made through the C library passes here first (std::mutex included); the real
+// one is looked up once, before main, so the counter itself takes no lock.
+namespace {
+using MutexLock = int (*)(pthread_mutex_t*);
+MutexLock g_real_mutex_lock = nullptr;
+__attribute__((constructor)) void find_real_mutex_lock() {
+    g_real_mutex_lock = reinterpret_cast<MutexLock>(dlsym(RTLD_NEXT, "pthread_mutex_lock"));
+}
+}  // namespace
+extern "C" int pthread_mutex_lock(pthread_mutex_t* mutex) {
+    g_mutex_locks.fetch_add(1, std::memory_order_relaxed);
+    if (g_real_mutex_lock == nullptr) find_real_mutex_lock();
+    return g_real_mutex_lock(mutex);
+}
+constexpr bool kCountsLocks = true;
+#else
+constexpr bool kCountsLocks = false;
+#endif
 
 // GCC 12 inlines these into each other and then reports free() of memory from operator new
 // (-Wmismatched-new-delete), but here new is malloc and delete is free, a matched pair.
@@ -57,17 +91,20 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 #endif
 
 // Every knob moves before every block (to a different value each time), so bound parameters
-// (a delay time, a mix) are recomputed per sample while process() runs.
+// (a delay time, a mix) are recomputed per sample while process() runs. After the prepared-size
+// blocks come a call shorter than that size and one longer (the model cuts it into pieces).
 void check_no_allocations(const char* name, neuralfx::Model& model) {
     const std::vector<float> x = nfx_test::test_signal(8192);
     for (int channels : {1, 2}) {
-        for (int block : {1, 7, 64, 512, 4096}) {
+        for (int block : {1, 7, 16, 64, 256, 512, 1024, 4096}) {
             model.prepare(channels, block);
             std::vector<std::vector<float>> buffers(static_cast<size_t>(channels), x);
             std::vector<float*> ptrs;
             for (auto& b : buffers) ptrs.push_back(b.data());
             const long before = g_allocations.load();
-            for (size_t start = 0; start + static_cast<size_t>(block) <= x.size(); start += static_cast<size_t>(block)) {
+            const long locks_before = g_mutex_locks.load();
+            size_t start = 0;
+            for (; start + static_cast<size_t>(block) <= x.size() / 2; start += static_cast<size_t>(block)) {
                 for (int k = 0; k < static_cast<int>(model.knobs().size()); ++k) {
                     const auto& spec = model.knobs()[static_cast<size_t>(k)];
                     const float t = static_cast<float>((start / static_cast<size_t>(block) + 3 * static_cast<size_t>(k)) % 10) / 9.0f;
@@ -76,15 +113,64 @@ void check_no_allocations(const char* name, neuralfx::Model& model) {
                 float* chunk[2] = {ptrs[0] + start, channels > 1 ? ptrs[1] + start : nullptr};
                 model.process(chunk, channels, block);
             }
+            for (const int n : {std::max(1, block / 3), std::min(2 * block + 3, static_cast<int>(x.size() - start) - 1)}) {
+                if (n < 1 || start + static_cast<size_t>(n) > x.size()) continue;
+                float* chunk[2] = {ptrs[0] + start, channels > 1 ? ptrs[1] + start : nullptr};
+                model.process(chunk, channels, n);
+                start += static_cast<size_t>(n);
+            }
             model.reset();  // knobs moved since the last settle: settles again
             model.reset();  // at the same knobs: copies the saved state back
             const long during = g_allocations.load() - before;
-            if (during != 0) std::fprintf(stderr, "%s channels %d block %d: %ld allocations\n", name, channels, block, during);
+            const long locks = g_mutex_locks.load() - locks_before;
+            if (during != 0 || locks != 0)
+                std::fprintf(stderr, "%s channels %d block %d: %ld allocations, %ld mutex locks\n", name, channels, block,
+                             during, locks);
             CHECK(during == 0);
+            CHECK(locks == 0);
             for (const auto& b : buffers)
                 for (float v : b) CHECK(std::isfinite(v));
         }
     }
+}
+
+// A block that records whether denormals are flushed while the model runs it: a product whose
+// exact result is subnormal (1e-30 x 1e-10) comes out 0 under flush-to-zero (x86's FTZ/DAZ,
+// AArch64's FZ), subnormal otherwise. The bench's silence-after-loud ratio cannot show a missing
+// flush on CPUs without a denormal penalty (a Zen 4 core ran subnormal multiply-adds at full rate).
+struct FlushProbe final : neuralfx::Block {
+    std::shared_ptr<std::vector<bool>> flushed = std::make_shared<std::vector<bool>>();
+    static float tiny_product() {
+        volatile float a = 1e-30f, b = 1e-10f;
+        return a * b;
+    }
+    void prepare(int) override {}
+    void reset() override {}
+    void save_state() override {}
+    void restore_state() override {}
+    void process(float*, int, neuralfx::KnobBuffers) override { flushed->push_back(tiny_product() == 0.0f); }
+    std::unique_ptr<neuralfx::Block> clone() const override { return std::make_unique<FlushProbe>(*this); }
+};
+
+void check_denormals_flushed() {
+    auto probe = std::make_unique<FlushProbe>();
+    const auto flushed = probe->flushed;
+    flushed->reserve(1 << 16);
+    std::vector<std::unique_ptr<neuralfx::Block>> blocks;
+    blocks.push_back(std::move(probe));
+    neuralfx::Model model(48000.0, {}, std::move(blocks), "{}");
+    CHECK(FlushProbe::tiny_product() != 0.0f);  // the probe sees subnormals where nothing flushes them
+    model.prepare(1, 64);  // settles: process() of the probe on silence
+    const size_t settled = flushed->size();
+    CHECK(settled > 0);
+    std::vector<float> audio(256, 0.25f);
+    float* channels[1] = {audio.data()};
+    model.process(channels, 1, static_cast<int>(audio.size()));
+    CHECK(flushed->size() > settled);
+    bool all = !flushed->empty();
+    for (bool f : *flushed) all = all && f;
+    CHECK(all);
+    CHECK(FlushProbe::tiny_product() != 0.0f);  // and the caller's mode is restored afterwards
 }
 
 namespace {
@@ -170,6 +256,28 @@ void check_history_memory() {
                     loaded, prepared, per_channel);
 }
 
+// Gain, a Biquad, a ParametricEQ and a Waveshaper with tone filters, parameters on knobs.
+std::string dsp_chain_json() {
+    return R"({"format": "neuralfx-model", "version": 1, "sample_rate": 48000, "metadata": {},
+      "knobs": [{"name": "level", "min": -60, "max": 24, "default": 0}, {"name": "freq", "min": 20, "max": 23520, "default": 1000},
+                {"name": "drive", "min": -24, "max": 48, "default": 12}, {"name": "tone", "min": 20, "max": 23520, "default": 5000}],
+      "blocks": [
+        {"type": "Gain", "config": {"knobs": {"gain_db": "level"}}, "weights": {"gain_db": {"shape": [1], "data": [0]}}},
+        {"type": "Biquad", "config": {"mode": "peak", "sample_rate": 48000, "knobs": {"frequency": "freq"}},
+         "weights": {"frequency": {"shape": [1], "data": [800]}, "gain_db": {"shape": [1], "data": [6]},
+                     "q": {"shape": [1], "data": [2]}}},
+        {"type": "ParametricEQ", "config": {"sample_rate": 48000, "bands": [{"mode": "lowshelf"}, {"mode": "highpass1"}]},
+         "weights": {"bands.0.frequency": {"shape": [1], "data": [120]}, "bands.0.gain_db": {"shape": [1], "data": [3]},
+                     "bands.0.q": {"shape": [1], "data": [0.7071]}, "bands.1.frequency": {"shape": [1], "data": [40]},
+                     "bands.1.gain_db": {"shape": [1], "data": [0]}, "bands.1.q": {"shape": [1], "data": [0.7071]}}},
+        {"type": "Waveshaper", "config": {"curve": "tanh", "sample_rate": 48000, "knobs": {"drive_db": "drive"},
+                                          "pre": {"mode": "highpass"}, "post": {"mode": "lowpass", "knobs": {"frequency": "tone"}}},
+         "weights": {"drive_db": {"shape": [1], "data": [12]}, "bias": {"shape": [1], "data": [0.1]},
+                     "pre.frequency": {"shape": [1], "data": [100]}, "pre.gain_db": {"shape": [1], "data": [0]},
+                     "pre.q": {"shape": [1], "data": [0.7071]}, "post.frequency": {"shape": [1], "data": [5000]},
+                     "post.gain_db": {"shape": [1], "data": [0]}, "post.q": {"shape": [1], "data": [0.7071]}}}]})";
+}
+
 int main() {
     check_history_memory();
     {
@@ -179,18 +287,35 @@ int main() {
         CHECK(g_allocations.load() == before + 1);
         CHECK(reinterpret_cast<std::uintptr_t>(buffer.data()) % neuralfx::kCacheLineBytes == 0);
     }
+    if (kCountsLocks) {  // the lock counter works: a std::mutex passes through it
+        std::mutex mutex;
+        const long before = g_mutex_locks.load();
+        mutex.lock();
+        mutex.unlock();
+        CHECK(g_mutex_locks.load() == before + 1);
+    } else {
+        std::printf("mutex locks not counted on this C library\n");
+    }
+    check_denormals_flushed();
     const std::vector<int> nam = neuralfx::nam_dilations();
     // Every neural architecture, each conditioned on the knob; the WaveNet and TCN at a
     // compile-time-sized channel count and at a run-time-sized one.
     const std::vector<std::pair<const char*, std::string>> models = {
         {"LSTM", nfx_test::random_recurrent_model_json("LSTM", 16, 2, true)},
         {"GRU", nfx_test::random_recurrent_model_json("GRU", 16, 2, true)},
+        // The sizes of the speed targets (16-lane groups on AVX-512), run-time sizes, and a deep one.
+        {"LSTM 32", nfx_test::random_recurrent_model_json("LSTM", 32, 1, true)},
+        {"GRU 32", nfx_test::random_recurrent_model_json("GRU", 32, 1, false)},
+        {"LSTM 13", nfx_test::random_recurrent_model_json("LSTM", 13, 1, true)},
+        {"GRU 29", nfx_test::random_recurrent_model_json("GRU", 29, 1, true)},
+        {"LSTM 64 x 3", nfx_test::random_recurrent_model_json("LSTM", 64, 3, false)},
         {"WaveNet standard", neuralfx::random_wavenet_model_json({16, 8}, {3, 3}, {nam, nam}, true)},
         {"WaveNet 5,3", neuralfx::random_wavenet_model_json({5, 3}, {2, 3}, {{1, 3, 9}, {2, 700}}, true)},
         {"TCN 16", neuralfx::random_tcn_model_json(16, 13, {1, 4, 16, 64, 256}, true)},
         {"TCN 10", neuralfx::random_tcn_model_json(10, 5, {1, 10, 100, 1000}, true)},
         {"Compressor", compressor_json()},
         {"NoiseGate", noise_gate_json()},
+        {"Gain, Biquad, EQ, Waveshaper", dsp_chain_json()},
     };
     for (const auto& [cell, json] : models) {
         auto model = neuralfx::load_model_from_string(json);

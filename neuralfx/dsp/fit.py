@@ -89,7 +89,6 @@ class FitResult:
             "train_seconds": round(self.seconds, 1),
             "fit": "neuralfx fit (DSP parameters)",
             "config": config,
-            "validation": Holdout(TrainConfig.validation_fraction).to_json(),  # fit()'s tail
             **({"alignment": [alignment.to_json()]} if alignment is not None else {}),
             # A failed try's NaN as null: a model file's JSON has no NaN.
             **({"fit_tries": {str(k): v if math.isfinite(v) else None for k, v in self.tries.items()},
