@@ -465,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "chords) to a lossless file (WAV as 32-bit float, FLAC or AIFF as 24-bit), for "
                                     "devices neuralfx cannot run itself: play it through the device, record the "
                                     "output, and train on the two files.")
-    sg.add_argument("output", help="the WAV file to write")
+    sg.add_argument("output", help="the file to write (.wav, .flac, .aif, .aiff)")
     sg.add_argument("--seconds", type=_positive(float), default=180.0)
     sg.add_argument("--sample-rate", type=_positive(float), default=48000)
     sg.add_argument("--seed", type=_positive(int, zero=True), default=0)

@@ -156,9 +156,9 @@ def sweeps_from_specs(stages: list[dict], base: Path, sweeps: Sequence[str],
             try:
                 device_at(stages, [sweep], {sweep.knob.name: v}, base)
             except ValueError as e:
-                prefix = "raw:" if sweep.raw else ""
-                values = ",".join(f"{prefix}{u:g}" for u in sweep.train_values + sweep.heldout_values)
-                raise ValueError(f"--sweep {sweep.stage}.{sweep.param}={values}: {e}") from None
+                option = "--sweep" if v in sweep.train_values else "--heldout"
+                value = f"{'raw:' if sweep.raw else ''}{v:g}"
+                raise ValueError(f"{option} {sweep.stage}.{sweep.param} (at {value}): {e}") from None
     return result
 
 

@@ -127,4 +127,4 @@ def test_an_input_with_a_dc_offset_is_noted(pair: CapturePair) -> None:
     assert offset == pytest.approx(0.4, abs=1e-3)
     note = dc_offset_note({"capture 0 (drive=0)": offset, "capture 1 (drive=12)": offset, "capture 2": 0.0})
     assert note is not None and note.startswith(f"note: the input of capture 0 (drive=0), capture 1 (drive=12) has a "
-                                                f"DC offset of {offset:+.3g} (the median of its 0.1 s blocks' means)")
+                                                f"DC offset of {offset:+.3g} (the median of its 0.1 s blocks' means, or its mean if shorter)")

@@ -49,7 +49,7 @@ def test_two_parameters_make_a_grid_with_held_out_settings(tmp_path: Path) -> No
     (["5.ratio=2,4"], [], "the device has stages 0..1"),
     (["1.ratio=4,4"], [], "at least two different values"),
     # pybind11's dump of the constructor's signature before
-    (["1.knee=2,4"], [], "--sweep 1.knee=2,4: stages\\[1\\].params: Compressor has no parameter knee \\(its "
+    (["1.knee=2,4"], [], "--sweep 1.knee \\(at 2\\): stages\\[1\\].params: Compressor has no parameter knee \\(its "
                          "parameters: attack_ms, ratio, release_ms, threshold_db\\)"),
     (["1.ratio=raw:0.2,raw:0.4"], [], "--sweep 1.ratio: raw:V values are a VST3/AU plugin's 0..1 host values; give "
                                       "stage 1's values as plain numbers"),
