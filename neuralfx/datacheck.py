@@ -126,9 +126,9 @@ def dc_offset_note(offsets: dict[str, float]) -> Optional[str]:
         return None
     low, high = f"{min(flagged.values()):+.3g}", f"{max(flagged.values()):+.3g}"
     return (f"note: the input of {', '.join(flagged)} has a DC offset of {low if low == high else f'{low} to {high}'} "
-            "(the median of its 0.1 s blocks' means, or its mean if shorter): the model learns the device around that bias, and audio without it "
-            "plays it elsewhere; if the device did not receive the offset (most interfaces are AC-coupled), remove it "
-            "from the input file (a high-pass at a few Hz) and train again")
+            "(the median of its 0.1 s blocks' means, or its mean if shorter): the model learns the device around "
+            "that bias, and audio without it plays it elsewhere; if the device did not receive the offset (most "
+            "interfaces are AC-coupled), remove it from the input file (a high-pass at a few Hz) and train again")
 
 
 def read_pair(input_path: str | os.PathLike, target_path: str | os.PathLike, sample_rate: Optional[float] = None,

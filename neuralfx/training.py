@@ -547,15 +547,14 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         k = torch.stack(ks)[:, :, None].expand(-1, -1, segment)
         return torch.stack(xs).to(device), torch.stack(ys).to(device), k.to(device)
 
-    st = _Progress(best_state=copy.deepcopy(model.state_dict()),
-                   data=_run_fingerprint(captures, model, config, held, dsp_scale))
+    fingerprints = _run_fingerprints(captures, model, config, held, dsp_scale)
+    st = _Progress(best_state=copy.deepcopy(model.state_dict()), data=fingerprints[0])
     settings = _resume_settings(config, dsp_scale)
     if config.checkpoint and Path(config.checkpoint).exists():
         # A checkpoint of an earlier neuralfx, which did not record its step settings, resumes
         # under this run's (it checked learning_rate and dsp_lr_scale only).
-        earlier = _run_fingerprint(captures, model, config, held, dsp_scale, before_settings=True)
-        saved = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, (st.data, earlier),
-                                 schedule, settings)
+        saved = _load_checkpoint(Path(config.checkpoint), model, optimizer, scheduler, rng, fingerprints, schedule,
+                                 settings)
         st = replace(saved, data=st.data)
         if rank != 0:  # the checkpoint holds rank 0's sampler: the others draw afresh
             rng = np.random.default_rng([config.seed, rank, st.step])
@@ -712,7 +711,7 @@ class _Progress:
     stale: int = 0
     history: list = field(default_factory=list)
     mid_segment: bool = False  # saved where a run ended inside a segment
-    data: str = ""  # _run_fingerprint of the run
+    data: str = ""  # the run's fingerprint (_run_fingerprints)
 
 
 def _dsp_blocks_alone(model: Model) -> bool:
@@ -735,26 +734,29 @@ _SCHEDULE_REASONS = {"cosine": "lr_schedule 'cosine', or 'auto' for DSP blocks a
                      "plateau": "lr_schedule 'plateau', or 'auto' for a network or a run with a time limit"}
 
 
-def _run_fingerprint(captures: Sequence[Capture], model: Model, config: TrainConfig, held: Holdout,
-                     dsp_scale: float, before_settings: bool = False) -> str:
-    """A digest of what a checkpoint must match to be resumed: the (aligned) audio and knob
+def _run_fingerprints(captures: Sequence[Capture], model: Model, config: TrainConfig, held: Holdout,
+                      dsp_scale: float) -> tuple[str, str]:
+    """Digests of what a checkpoint must match to be resumed: the (aligned) audio and knob
     settings trained on and held out, the model's blocks and configs (a template's grey-box chain
-    with another band mode has weights of the same shapes), and the step sizes its optimizer state
-    was made for (dsp_scale: the DSP step scale taken). before_settings: the digest checkpoints
-    made before 2026-12-02 carry, of learning_rate and dsp_lr_scale alone of the step settings."""
-    digest = hashlib.sha256()
+    with another band mode has weights of the same shapes), and the step settings its optimizer
+    state was made for (_resume_settings; dsp_scale: the DSP step scale taken). This run's, then
+    the one checkpoints made before 2026-12-02 carry, of learning_rate and dsp_lr_scale alone of
+    the step settings. The audio is hashed once for both."""
+    audio = hashlib.sha256()
     for c in captures:
-        digest.update(np.ascontiguousarray(c.pair.input, np.float32).tobytes())
-        digest.update(np.ascontiguousarray(c.pair.target, np.float32).tobytes())
-        digest.update(json.dumps(c.settings, sort_keys=True).encode())
+        audio.update(np.ascontiguousarray(c.pair.input, np.float32).tobytes())
+        audio.update(np.ascontiguousarray(c.pair.target, np.float32).tobytes())
+        audio.update(json.dumps(c.settings, sort_keys=True).encode())
     layout = {"blocks": [[b.type_name, b.config()] for b in model.blocks], "knobs": [k.name for k in model.knobs],
               "held_out": held.to_json()}  # the split made, which depends on the segment length too
-    if before_settings:
-        layout.update(learning_rate=config.learning_rate, dsp_lr_scale=dsp_scale)
-    else:
-        layout["settings"] = _resume_settings(config, dsp_scale)
-    digest.update(json.dumps(layout, sort_keys=True, default=str).encode())
-    return digest.hexdigest()
+
+    def digest(steps: dict[str, Any]) -> str:
+        d = audio.copy()
+        d.update(json.dumps({**layout, **steps}, sort_keys=True, default=str).encode())
+        return d.hexdigest()
+
+    return (digest({"settings": _resume_settings(config, dsp_scale)}),
+            digest({"learning_rate": config.learning_rate, "dsp_lr_scale": dsp_scale}))
 
 
 def _resume_settings(config: TrainConfig, dsp_scale: float) -> dict[str, Any]:
@@ -793,8 +795,8 @@ def _model_layout(model: Model) -> str:
 
 def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Generator, expected: tuple[str, str],
                      schedule: str, settings: dict[str, Any]) -> _Progress:
-    """Resumes from `path`, first checking it was made for this run (`expected`: _run_fingerprint,
-    and the one of a checkpoint made before the step settings were recorded) on the same
+    """Resumes from `path`, first checking it was made for this run (`expected`: _run_fingerprints,
+    this run's and the one of a checkpoint made before the step settings were recorded) on the same
     learning-rate schedule (`schedule`, resolved) and step settings (`settings`: _resume_settings,
     named in the message where they differ)."""
     data = torch.load(path, map_location="cpu", weights_only=True)

@@ -504,8 +504,8 @@ def test_a_checkpoint_of_an_earlier_neuralfx_resumes(drive_capture: Capture, tmp
     import neuralfx.training as training
 
     checkpoint = tmp_path / "old.ckpt"
-    current = training._run_fingerprint
-    monkeypatch.setattr(training, "_run_fingerprint", lambda *a, **k: current(*a, before_settings=True))
+    current = training._run_fingerprints
+    monkeypatch.setattr(training, "_run_fingerprints", lambda *a: (current(*a)[1],) * 2)  # written as then
     config = TrainConfig(max_steps=10, patience=100, checkpoint=str(checkpoint), **EXACT)
     train([drive_capture], config, progress=lambda s: None)
     monkeypatch.undo()

@@ -9,8 +9,9 @@
 // other jobs' time slices), and the time per block of silence right after loud input against
 // the time per block of that input: a ratio far above 1 means recurrent state decaying into
 // denormals is not being flushed, on CPUs that slow down on denormals (a Zen 4 core does not:
-// there the ratio stays near 1 either way, and cpp/tests/test_realtime.cpp checks the flush). It also measures the CPU's fp32 multiply-add rate (fma_peak.hpp)
-// and prints each model's multiply-adds per sample and the share of that rate the model ran at.
+// there the ratio stays near 1 either way, and cpp/tests/test_realtime.cpp checks the flush).
+// It also measures the CPU's fp32 multiply-add rate (fma_peak.hpp) and prints each model's
+// multiply-adds per sample and the share of that rate the model ran at.
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -191,10 +192,10 @@ std::string cpu_model() {
 
 // The core clock while this thread runs, in GHz, from a chain of dependent 64-bit integer
 // multiplies (3 cycles each on every x86-64 core since Nehalem and Zen): the best of a few 10 ms
-// runs of thread CPU time (fma_peak.hpp's thread_cpu_seconds). Not additions: Intel's Golden Cove-class cores run chains of add-immediate at rename,
-// several per cycle (an add chain read 10.6 GHz on an Emerald Rapids Xeon). A virtual machine's
-// nominal frequency says little about the clock it gets; cycles per sample (clock / rate) is the
-// number to compare across machines. 0 where the chain cannot be written (not x86-64 GCC/Clang).
+// runs of thread CPU time (fma_peak.hpp's thread_cpu_seconds). Not additions: Intel's Golden
+// Cove-class cores run chains of add-immediate at rename, several per cycle (an add chain read
+// 10.6 GHz on an Emerald Rapids Xeon). A virtual machine's nominal frequency says little about
+// the clock it gets; cycles per sample (clock / rate) is the number to compare across machines. 0 where the chain cannot be written (not x86-64 GCC/Clang).
 double measure_core_ghz() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     constexpr double kImulLatency = 3.0;

@@ -57,8 +57,8 @@ NEURALFX_TARGET_AVX2_FMA inline float chains_avx2(float m, float a, long n) {
 #endif
 inline float chains_baseline(float m, float a, long n) { return multiply_add_chains<neuralfx::BaselineVec8>(m, a, n); }
 
-// Best of 5 runs of ~10 ms of thread CPU time on the widest vector copy this CPU runs (the CPU's, not the one
-// NEURALFX_SIMD may force on the kernel). m and a are read from volatiles so the chains cannot
+// Best of 5 runs of ~10 ms of thread CPU time on the widest vector copy this CPU runs (the
+// CPU's, not the one NEURALFX_SIMD may force on the kernel). m and a are read from volatiles so the chains cannot
 // be folded; the result is kept for the same reason.
 inline FmaPeak measure_fma_peak() {
     volatile float m_in = 0.999999f, a_in = 1e-6f;
