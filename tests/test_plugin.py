@@ -174,22 +174,48 @@ def test_status_never_describes_the_model_being_replaced() -> None:
     assert plugin.status == f"ok: preset '{second}'", plugin.status
 
 
-def test_knob_slots_speak_the_units_of_a_preset_just_chosen() -> None:
-    """A slot's text (what a host shows, and what it parses a typed value with) follows the
-    chosen preset at once: until the loader thread had built it, the slot spoke the previous
-    model's units (the compressor's threshold at half range read "6.00 dB", clean_amp's gain).
-    Pedalboard itself keeps the ranges it read at load (docs/PLUGIN.md: set knobs by raw_value)."""
+def preset_with_another_first_knob_range() -> Path:
+    """A shipped preset whose first knob's range differs from the one of the model a fresh plugin
+    runs (the first preset), so a knob set in the wrong range shows."""
     first = _core.Model.from_json(PRESETS[0].read_text()).knobs if PRESETS else []
     others = [p for p in PRESETS[1:] if (knobs := _core.Model.from_json(p.read_text()).knobs)
               and (not first or (knobs[0]["min"], knobs[0]["max"]) != (first[0]["min"], first[0]["max"]))]
     if not others:
         pytest.skip("needs a shipped preset whose first knob's range differs from the default model's")
-    knob = _core.Model.from_json(others[0].read_text()).knobs[0]
+    return others[0]
+
+
+def test_knob_slots_speak_the_units_of_a_preset_just_chosen() -> None:
+    """A slot's text (what a host shows, and what it parses a typed value with) follows the
+    chosen preset at once: until the loader thread had built it, the slot spoke the previous
+    model's units (the compressor's threshold at half range read "6.00 dB", clean_amp's gain).
+    Pedalboard itself keeps the ranges it read at load (next test)."""
+    preset = preset_with_another_first_knob_range()
+    knob = _core.Model.from_json(preset.read_text()).knobs[0]
     plugin = load()
-    plugin.model = others[0].stem
+    plugin.model = preset.stem
     plugin.parameters["knob1"].raw_value = 0.5
     text = plugin.parameters["knob1"].string_value
     assert float(text.split()[0]) == pytest.approx((knob["min"] + knob["max"]) / 2), text
+
+
+def test_a_model_chosen_at_load_gives_pedalboard_its_knob_ranges() -> None:
+    """Pedalboard reads a parameter's range once, when the plugin loads, and maps a value set as
+    an attribute through it: with `fx.model = "crunch_amp"` after loading, `fx.knob1 = 9` ran
+    15 dB (9 in clean_amp's 0..12 is 75 %, and 75 % of crunch_amp's 6..18 is 15) and 18 was
+    refused. A model chosen by load_plugin's parameter_values is there when the ranges are read
+    (the README's and docs/PLUGIN.md's examples)."""
+    preset = preset_with_another_first_knob_range()
+    text = preset.read_text()
+    plugin = pedalboard.load_plugin(str(BUNDLE), parameter_values={"model": preset.stem})
+    raw, values = slot_settings(text, [0.25, 0.75, 0.5, 0.125])
+    plugin.knob1 = next(iter(values.values()))
+    assert plugin.parameters["knob1"].raw_value == pytest.approx(0.25, abs=1e-6)
+    # The other slots keep their positions (the first preset's), so they are set too, by
+    # raw_value: Pedalboard parses no unit it does not know (the compressor's ratio, ":1").
+    for slot, position in list(raw.items())[1:]:
+        plugin.parameters[slot].raw_value = position
+    assert_parity(plugin, text, values, int(_core.Model.from_json(text).sample_rate))
 
 
 @pytest.mark.parametrize("model", ["compressor", "crunch_amp"])
