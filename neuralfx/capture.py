@@ -173,6 +173,12 @@ class CapturePair:
     # held at full scale clipping. A digital device run here saturating at full scale is its sound.
     recorded: bool = True
 
+    def __post_init__(self) -> None:
+        # Checked here, where the pair is made: float64 failed in the network after the data
+        # checks and the model's construction, a (2, N) array deep inside a clipping check.
+        self.input = _mono_float32("input", self.input)
+        self.target = _mono_float32("target", self.target)
+
     def save(self, folder: str | os.PathLike) -> tuple[Path, Path]:
         """Writes input.wav and target.wav (32-bit float, lossless) into folder."""
         folder = Path(folder)
@@ -188,6 +194,19 @@ class CapturePair:
         from .datacheck import read_pair
 
         return read_pair(input_path, target_path, sample_rate)
+
+
+def _mono_float32(name: str, audio: object) -> np.ndarray:
+    """One channel of audio as float32: float64 and lists are converted; several channels and
+    integer samples (whose full scale this cannot know) are refused."""
+    array = np.asarray(audio)
+    if array.ndim != 1:
+        raise ValueError(f"CapturePair {name} must be mono, one axis of samples; got shape {array.shape}: "
+                         "pass one channel (x[0]) or their mean (x.mean(axis=0)) of a (channels, samples) array")
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f"CapturePair {name} must hold float samples (full scale 1.0); got {array.dtype}: "
+                         "neuralfx.audio.read gives float32 from any file, or divide int16 samples by 32768")
+    return array.astype(np.float32, copy=False)
 
 
 def run_device(device: Device, signal: np.ndarray, sample_rate: float) -> np.ndarray:

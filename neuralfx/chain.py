@@ -33,8 +33,8 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 import pedalboard
 
-from .audio import (as_channels_first, atomic_output, check_buffer_size, check_finite, check_sample_rate, no_frames,
-                    open_input)
+from .audio import (as_channels_first, atomic_output, check_buffer_size, check_finite, check_sample_rate, is_whole_hz,
+                    no_frames, open_input)
 from .effects import NeuralEffect, load
 from .presets import resolve_chain
 from .resampling import RateAdapter, fit_length
@@ -86,7 +86,10 @@ class Chain:
         self.name = name
         rates = {s.sample_rate for s in self.stages if isinstance(s, NeuralEffect)}
         if len(rates) > 1:
-            raise ValueError(f"the chain's models were trained at different rates {sorted(rates)}; use one rate")
+            # One converter runs around all stages (make_stream), so the models must share a rate.
+            raise ValueError(f"the chain's models were trained at different rates {sorted(rates)}: a Chain converts "
+                             "the audio once, to one model rate; run a Chain per model rate one after the other "
+                             "(each with resample=True), or train the models at one rate")
         self.model_rate: Optional[float] = rates.pop() if rates else None
         self._stream: Optional[Union[StageChain, RateAdapter]] = None
         self._stream_key: Optional[tuple[float, int]] = None
@@ -150,6 +153,8 @@ class Chain:
                       f"the file to {rate}" if file is not None else
                       f"pass resample=True to the Chain or give it audio at {rate} (neuralfx capture: "
                       f"--sample-rate {self.model_rate:.12g})")
+            if not is_whole_hz(sample_rate):
+                advice = f"give it audio at {rate} (resample=True converts whole numbers of Hz only)"
             raise ValueError(
                 f"{subject} was trained at {rate}; {f'{file.name!r}' if file is not None else 'input'} is "
                 f"{sample_rate:.12g} Hz: {advice}"
@@ -164,7 +169,10 @@ class Chain:
         (plugins' latency compensated, rate converters flushed with silence), same length out.
         reset=False streams: state carries over from the previous call, and a call may return
         fewer samples than it got when a stage or the rate conversion holds some back; flush()
-        returns them. To stream, call reset() once, pass reset=False on every call, then flush().
+        returns them. A Pedalboard plugin stage holds the stream's start until it has
+        min(FIRST_CHUNK_SAMPLES, buffer_size) samples (streaming.py: Pedalboard restarts a plugin
+        fed a longer chunk than its first), so a real-time caller passes its block size as
+        buffer_size. To stream, call reset() once, pass reset=False on every call, then flush().
         A stream keeps the buffer_size of its first call (a later one would restart the stages
         and drop what they hold); a new rate or channel count starts a new stream."""
         sample_rate = check_sample_rate(sample_rate)
@@ -263,7 +271,18 @@ def _stage_from_json(doc: Any, index: int, base: Path) -> Stage:
                              f"nor at that path from {Path.cwd()}")
         return plugin_from_file(path, doc.get("params", {}), where)
     if "model" in doc:
-        return load(_beside(base, doc["model"]), **doc.get("knobs", {}))
+        knobs = doc.get("knobs", {})
+        if not isinstance(knobs, dict):
+            raise ValueError(f"{where}.knobs: expected an object {{NAME: VALUE}}")
+        effect = load(_beside(base, doc["model"]))
+        for name, value in knobs.items():
+            try:
+                effect.set_knob(name, value)
+            except KeyError as e:  # its text is the message; str() of a KeyError quotes it
+                raise ValueError(f"{where}.knobs: {e.args[0]}") from None
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"{where}.knobs.{name}: {e}") from None
+        return effect
     raise ValueError(f"{where}: expected a 'plugin', 'plugin_file' or 'model' key")
 
 

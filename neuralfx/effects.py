@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _core
 from .errors import ModelFileError
-from .audio import as_channels_first, check_buffer_size, check_finite, check_sample_rate
+from .audio import as_channels_first, check_buffer_size, check_finite, check_sample_rate, is_whole_hz
 from .knobs import Knob
 from .resampling import RateAdapter, fit_length
 from .threads import one_thread
@@ -198,10 +198,11 @@ class NeuralEffect:
         check_finite(audio, "input_array")
         buffer_size = check_buffer_size(buffer_size)
         if sample_rate != self.sample_rate and not self.resample:  # before the stream is touched
-            raise ValueError(
-                f"model was trained at {self.sample_rate:.12g} Hz; input is {sample_rate:.12g} Hz: pass resample=True "
-                f"(neuralfx.load(path, resample=True)) or resample the input to {self.sample_rate:.12g} Hz"
-            )
+            target = f"{self.sample_rate:.12g} Hz"
+            advice = (f"pass resample=True (neuralfx.load(path, resample=True)) or resample the input to {target}"
+                      if is_whole_hz(sample_rate) else
+                      f"resample the input to {target} (resample=True converts whole numbers of Hz only)")
+            raise ValueError(f"model was trained at {target}; input is {sample_rate:.12g} Hz: {advice}")
         channels = audio.shape[0]
         # A call at another rate mid-stream ran the old stream's model state behind a new rate
         # converter, and one at the model's rate left the old converter's tail for flush(): a new

@@ -53,6 +53,10 @@ def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knobs: S
 
 
 class Model(nn.Module):
+    """A model file's network in torch: blocks run in order on (batch, samples) float32 audio at
+    sample_rate, conditioned on the declared knobs (normalized 0..1 in forward). Model.load /
+    from_modelfile read a file, to_modelfile writes one; the C++ kernel runs the same file."""
+
     def __init__(self, blocks: Sequence[nn.Module], sample_rate: float, knobs: Sequence[Knob] = ()) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
@@ -79,8 +83,13 @@ class Model(nn.Module):
         if x.dim() != 2 or not x.is_floating_point():  # 1-D failed deep in a block; int32 came back int32
             raise ValueError(f"x must be a floating-point (batch, samples) tensor, got {x.dtype} of shape "
                              f"{tuple(x.shape)}" + (": x[None] adds the batch axis" if x.dim() == 1 else ""))
+        weights = next(self.parameters(), None)
+        if weights is not None and x.dtype != weights.dtype:  # float64 failed inside the RNN
+            raise ValueError(f"x is {x.dtype} and the model's weights are {weights.dtype}: pass x.to({weights.dtype})")
         if knobs is None:
             knobs = self.default_knobs(x.shape[0], x.shape[1], x.device)
+        else:
+            self._check_knobs(knobs, x)
         if state is None:
             first = knobs[:, :, 0] if knobs.shape[2] else self.default_knobs(x.shape[0], 1, x.device)[:, :, 0]
             state = self.settled_state(first, x.dtype)
@@ -89,6 +98,17 @@ class Model(nn.Module):
             x, s = block(x, knobs, s)
             new_state.append(s)
         return x, new_state
+
+    def _check_knobs(self, knobs: Tensor, x: Tensor) -> None:
+        expected = (x.shape[0], len(self.knobs), x.shape[1])
+        if knobs.dim() != 3 or tuple(knobs.shape) != expected:
+            names = ", ".join(k.name for k in self.knobs) or "none"
+            raise ValueError(f"knobs must be (batch, knobs, samples) = {expected} for x of shape {tuple(x.shape)} "
+                             f"(knobs: {names}); got {tuple(knobs.shape)}")
+        if knobs.numel() and not (float(knobs.min()) >= 0.0 and float(knobs.max()) <= 1.0):
+            # Values in knob units (18 dB) ran as a far extrapolation of the trained 0..1 range.
+            raise ValueError(f"knobs are normalized 0..1 (Knob.normalize of each of model.knobs, or model.knob_trajectory); got values in "
+                             f"[{float(knobs.min()):g}, {float(knobs.max()):g}]")
 
     def zero_state(self) -> list:
         return [None] * len(self.blocks)

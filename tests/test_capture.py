@@ -81,3 +81,16 @@ def test_a_device_that_gives_nan_is_named_with_what_to_check() -> None:
                                          r"may be set beyond what 8000 Hz allows \(a filter at or above half the rate, "
                                          r"4000 Hz, gave NaN in Pedalboard\)"):
         capture(pedalboard.Pedalboard([pedalboard.LowpassFilter(cutoff_frequency_hz=5000)]), 8000, 12.0)
+
+
+def test_a_pair_takes_float64_and_lists_and_refuses_channels_and_integers() -> None:
+    """float64 reached the network after the data checks (a torch dtype error), a (2, N) array
+    failed inside clipped_runs: a pair is checked where it is made."""
+    x = np.linspace(-0.5, 0.5, 480)
+    pair = CapturePair(x, list(x), 48000)
+    assert pair.input.dtype == np.float32 and pair.target.dtype == np.float32
+    assert np.array_equal(pair.input, x.astype(np.float32)) and np.array_equal(pair.target, pair.input)
+    with pytest.raises(ValueError, match=r"input must be mono.*shape \(2, 480\).*x\.mean\(axis=0\)"):
+        CapturePair(np.stack([x, x]), x, 48000)
+    with pytest.raises(ValueError, match=r"target must hold float samples.*int16.*32768"):
+        CapturePair(x, (x * 32767).astype(np.int16), 48000)

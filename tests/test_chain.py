@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import pickle
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 import neuralfx
 from neuralfx import audio as audio_io
+from neuralfx.model import Model
 
 from conftest import noise, plucks, random_lstm_model
 
@@ -293,3 +295,35 @@ def test_stereo_files_of_a_few_frames(chain: neuralfx.Chain, tmp_path: Path, fra
     y, _ = audio_io.read(tmp_path / "out.wav")
     assert y.shape == (2, frames)
     assert np.max(np.abs(y - chain(x, 48000))) < 1e-6
+
+
+def test_a_preset_names_the_stage_of_a_bad_knob(tmp_path: Path) -> None:
+    for knobs, message in [({"gian": 15}, r"stages\[0\]\.knobs: model has no knob 'gian' \(knobs: gain\)"),
+                           ({"gain": 45}, r"stages\[0\]\.knobs\.gain: .*45.* outside"),
+                           ([15], r"stages\[0\]\.knobs: expected an object")]:
+        preset = tmp_path / "bad.chain.json"
+        preset.write_text(json.dumps({"stages": [{"model": "crunch_amp", "knobs": knobs}]}))
+        with pytest.raises(ValueError, match=message):
+            neuralfx.Chain.from_preset(preset)
+
+
+def test_models_at_two_rates_are_told_how_to_chain_them() -> None:
+    lstm = random_lstm_model()
+    at_44k = neuralfx.NeuralEffect.from_json(Model(list(lstm.blocks), 44100, []).to_modelfile().to_json())
+    with pytest.raises(ValueError, match=r"different rates \[44100.0, 48000.0\]: .*run a Chain per model rate"):
+        neuralfx.Chain([neuralfx.load("crunch_amp"), at_44k])
+
+
+def test_a_plugin_holds_the_stream_start_unless_buffer_size_is_the_block() -> None:
+    """The README's numbers: blocks of 100 through a Gain wait for 1024 samples by default and
+    not at all with buffer_size=100; the two streams carry the same audio."""
+    x = noise(0.025, seed=3)[None]  # 1200 samples
+    outputs = []
+    for buffer_size in (8192, 100):
+        chain = neuralfx.Chain([pedalboard.Gain(-3)])
+        chain.reset()
+        calls = [chain(x[:, i:i + 100], 48000, buffer_size=buffer_size, reset=False) for i in range(0, 1200, 100)]
+        outputs.append((calls, np.concatenate(calls + [chain.flush()], axis=1)))
+    assert [c.shape[1] for c in outputs[0][0]] == [0] * 10 + [1100, 100]
+    assert [c.shape[1] for c in outputs[1][0]] == [100] * 12
+    assert np.array_equal(outputs[0][1], outputs[1][1])

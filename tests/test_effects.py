@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +82,10 @@ def test_output_finite_for_extreme_finite_input(effect: neuralfx.NeuralEffect) -
 def test_other_rate_fails_loudly_without_resample(effect: neuralfx.NeuralEffect) -> None:
     with pytest.raises(ValueError, match="trained at 48000 Hz; input is 44100 Hz: pass resample=True"):
         effect(sine(), 44100)
-    # A rate a thousandth off printed as the model's own ("trained at 48000 Hz; input is 48000 Hz").
-    with pytest.raises(ValueError, match="trained at 48000 Hz; input is 48000.001 Hz: pass resample=True"):
+    # A rate a thousandth off printed as the model's own ("trained at 48000 Hz; input is 48000 Hz"),
+    # and was told to pass resample=True, which then refused it: no whole number of Hz.
+    with pytest.raises(ValueError, match=r"trained at 48000 Hz; input is 48000.001 Hz: resample the input to 48000 Hz "
+                                         r"\(resample=True converts whole numbers of Hz only\)$"):
         effect(sine(), 48000.001)
 
 
@@ -300,3 +304,12 @@ def test_a_second_thread_on_an_effect_or_a_chain_is_refused() -> None:
                     call()
 
         assert woke_during(work, second_calls), what
+
+
+def test_loading_and_running_a_model_imports_no_torch(tmp_path: Path) -> None:
+    """neuralfx.load went through modelfile's limits (models.config_checks), whose package
+    imported every torch block: 3.5 s, and a ModuleNotFoundError where torch is missing."""
+    probe = ("import sys, numpy as np, neuralfx; fx = neuralfx.load('crunch_amp'); "
+             "y = fx(np.zeros(64, np.float32), 48000); print(y.shape, 'torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and r.stdout.split() == ["(64,)", "False"], (r.stdout, r.stderr)

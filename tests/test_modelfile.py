@@ -241,3 +241,20 @@ def test_both_readers_list_the_same_config_entries_per_block_type() -> None:
     assert set(cpp) == set(BLOCK_TYPES)
     for name, cls in BLOCK_TYPES.items():
         assert list(cls.config_entries) == cpp[name], name
+
+
+def test_forward_names_a_wrong_dtype_and_wrong_knobs() -> None:
+    """float64 x failed inside the RNN, knobs of shape (2, N) with an IndexError, and knobs in
+    their units (18 dB) ran as an extrapolation of the trained 0..1 range."""
+    model = random_lstm_model(hidden=4, knobs=True)
+    x = torch.zeros(2, 64)
+    with pytest.raises(ValueError, match=r"x is torch.float64 and the model's weights are torch.float32: pass x.to"):
+        model(x.double())
+    with pytest.raises(ValueError, match=r"knobs must be \(batch, knobs, samples\) = \(2, 2, 64\).*gain, tone.*got \(2, 64\)"):
+        model(x, torch.zeros(2, 64))
+    with pytest.raises(ValueError, match=r"knobs must be .*got \(1, 2, 64\)"):
+        model(x, torch.zeros(1, 2, 64))
+    with pytest.raises(ValueError, match=r"knobs are normalized 0\.\.1 .*\[0, 18\]"):
+        model(x, torch.cat([torch.zeros(2, 1, 64), torch.full((2, 1, 64), 18.0)], dim=1))
+    y, _ = model(x, torch.full((2, 2, 64), 0.5))
+    assert y.shape == (2, 64)
