@@ -13,9 +13,10 @@ from torch import Tensor, nn
 from . import modelfile
 from .blocks import build_block
 from .errors import ModelFileError
+from .dsp.delay import Delay, line_length
 from .dsp.params import ParamBlock, WeightRangeError
 from .knobs import Knob, smooth
-from .models.config_checks import MAX_KNOBS
+from .models.config_checks import MAX_DELAY_LINE_SAMPLES, MAX_KNOBS
 
 # Samples of silence that settle a model before its first input (Model.settled_state).
 SETTLE_SAMPLES = 8192
@@ -52,6 +53,26 @@ def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knobs: S
                         "range (for knob captures: its min and max in manifest.json)")
 
 
+def _check_delay_lines(blocks: Sequence[nn.Module]) -> None:
+    """MAX_DELAY_LINE_SAMPLES over every Delay of the model, inner blocks of a DryWet included,
+    counted in the order the C++ reader builds them (BlockReader::claim_delay_line)."""
+    total = 0
+
+    def visit(block: nn.Module, where: str) -> None:
+        nonlocal total
+        if isinstance(block, Delay):
+            total += line_length(block.max_delay_ms, block.sample_rate)
+            if total > MAX_DELAY_LINE_SAMPLES:
+                raise ModelFileError(f"{where}.config.max_delay_ms: the model's Delay lines would hold {total} samples "
+                                     f"together, above the limit of {MAX_DELAY_LINE_SAMPLES} (one 10 s Delay at 768 kHz): use a "
+                                     "shorter max_delay_ms or fewer Delay blocks")
+        for j, inner in enumerate(getattr(block, "blocks", ())):
+            visit(inner, f"{where}.config.blocks[{j}]")
+
+    for i, block in enumerate(blocks):
+        visit(block, f"blocks[{i}]")
+
+
 class Model(nn.Module):
     """A model file's network in torch: blocks run in order on (batch, samples) float32 audio at
     sample_rate, conditioned on the declared knobs (normalized 0..1 in forward). Model.load /
@@ -69,6 +90,8 @@ class Model(nn.Module):
             _check_block_fits(block, i, self.sample_rate, self.knobs)
             if hasattr(block, "knob_index"):
                 block.knob_index = torch.tensor([names.index(n) for n in block.conditioning], dtype=torch.long)
+
+        _check_delay_lines(self.blocks)
 
     # ---- the forward pass used by training and by parity tests ----
     def forward(self, x: Tensor, knobs: Optional[Tensor] = None, state: Optional[list] = None) -> tuple[Tensor, list]:

@@ -82,7 +82,9 @@ class ModelFile:
                 }
                 for b in self.blocks
             ],
-            "metadata": self.metadata,
+            # Text, not a model's structure: "caf\\udce9 amp" from `fit --trained-on` made a file
+            # that the kernel's reader refused.
+            "metadata": _as_unicode(self.metadata),
         }
         text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
         # Validate what we write with the same reader users get: a bad file is never produced.
@@ -129,21 +131,45 @@ def _refuse_constant(name: str) -> None:
     raise ModelFileError(f"not a model file (invalid JSON: {name} is not a JSON value)")
 
 
-def _refuse_overflow(doc: Any, where: str) -> None:
-    """A number beyond float64 (1e400), which json reads as inf and the kernel's reader refuses.
-    Blocks' weights are left to _read_tensor, which refuses anything beyond float32 (and a walk
-    over millions of values)."""
+def _refuse_unrepresentable(doc: Any, where: str) -> None:
+    """What the kernel's reader refuses and json reads: a number beyond float64 (1e400, read as
+    inf), and text with a lone UTF-16 surrogate ("\\udce9", which no UTF-8 holds). Blocks'
+    weights are left to _read_tensor, which refuses anything beyond float32 (and a walk over
+    millions of values)."""
     if isinstance(doc, float) and not math.isfinite(doc) or type(doc) is int and abs(doc) > _FLOAT64_MAX:
         raise ModelFileError(f"{where}: a value cannot be represented (a number beyond the float64 range)")
+    if isinstance(doc, str) and _lone_surrogates(doc):
+        raise ModelFileError(f"{where}: text with a lone surrogate (\\u{ord(_lone_surrogates(doc)[0]):04x}), which is not "
+                             "Unicode: the kernel's reader refuses it")
     if isinstance(doc, dict):
         for key, value in doc.items():
             inside = f"{where}.{key}" if where else key
+            _refuse_unrepresentable(key, f"{inside} (the name)")
             if where.startswith("blocks[") and where.count(".") == 0 and key == "weights":
                 continue
-            _refuse_overflow(value, inside)
+            _refuse_unrepresentable(value, inside)
     elif isinstance(doc, list):
         for i, value in enumerate(doc):
-            _refuse_overflow(value, f"{where}[{i}]")
+            _refuse_unrepresentable(value, f"{where}[{i}]")
+
+
+def _lone_surrogates(text: str) -> str:
+    """The surrogate code points of text ("" for text that is Unicode, as nearly all is)."""
+    if text.isascii():
+        return ""
+    return "".join(c for c in text if "\ud800" <= c <= "\udfff")
+
+
+def _as_unicode(value: Any) -> Any:
+    """value with every lone surrogate in its text replaced by U+FFFD: a command-line argument or
+    file name in another encoding than UTF-8 reaches Python as "\\udce9" (surrogateescape)."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace") if _lone_surrogates(value) else value
+    if isinstance(value, dict):
+        return {_as_unicode(k): _as_unicode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_unicode(v) for v in value]
+    return value
 
 
 def from_json(text: str) -> ModelFile:
@@ -158,7 +184,7 @@ def from_json(text: str) -> ModelFile:
         raise deep from None
     if _depth(text) > MAX_JSON_DEPTH:
         raise deep
-    _refuse_overflow(doc, "")
+    _refuse_unrepresentable(doc, "")
     if not isinstance(doc, dict):
         raise ModelFileError("(top level): expected a JSON object")
     if doc.get("format") != FORMAT_NAME:
@@ -189,6 +215,8 @@ def from_json(text: str) -> ModelFile:
 
 # The largest finite float32: the kernel stores weights and knob ranges in float32.
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+# The largest size of a weight dimension: the C++ reader reads sizes as int.
+_INT_MAX = 2**31 - 1
 _FLOAT64_MAX = float(np.finfo(np.float64).max)
 
 
@@ -201,7 +229,9 @@ def _number(obj: dict, key: str, where: str) -> float:
     return float(v)
 
 
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+# Unrolled ("normal* (special normal*)*"): the form with an alternation inside the repeat kept a
+# backtracking frame per character and took 4.8 GB for one 40 MB string.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
@@ -267,8 +297,9 @@ def _read_tensor(doc: Any, where: str) -> np.ndarray:
     if not isinstance(doc, dict):
         raise ModelFileError(f'{where}: expected {{"shape": [...], "data": [...]}}')
     shape, data = doc.get("shape"), doc.get("data")
-    if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):  # true is an int too
-        raise ModelFileError(f"{where}.shape: missing or not a list of sizes")
+    # Sizes up to the C++ reader's int (10**30 by 0 made numpy's reshape fail unnamed).
+    if not isinstance(shape, list) or not all(type(n) is int and 0 <= n <= _INT_MAX for n in shape):  # true is an int too
+        raise ModelFileError(f"{where}.shape: missing or not a list of sizes from 0 to {_INT_MAX}")
     if not isinstance(data, list):
         raise ModelFileError(f"{where}.data: missing or not a list")
     count = math.prod(shape)
@@ -282,6 +313,8 @@ def _read_tensor(doc: Any, where: str) -> np.ndarray:
         arr = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError):
         raise ModelFileError(f"{where}.data: holds a value that is not a number") from None
+    except OverflowError:  # an integer of hundreds of digits
+        raise ModelFileError(f"{where}.data: holds NaN, Inf or a value outside the float32 range") from None
     if not np.all(np.abs(arr) <= _FLOAT32_MAX):  # also false for NaN
         raise ModelFileError(f"{where}.data: holds NaN, Inf or a value outside the float32 range")
     return arr.astype(np.float32).reshape(shape)

@@ -109,12 +109,23 @@ def _mutate(path: Path, edit) -> str:
         (lambda d: d["blocks"][0]["weights"]["head.bias"].update(data=["-3"]), "blocks[0].weights.head.bias.data"),
         (lambda d: d["blocks"][0]["weights"]["head.bias"].update(shape=[True]), "blocks[0].weights.head.bias.shape"),
         (lambda d: d["metadata"].update(score=10**400), "cannot be represented"),  # json writes the digits
+        # numpy's reshape failed on it unnamed ("Maximum allowed dimension exceeded").
+        (lambda d: d["blocks"][0]["weights"]["head.bias"].update(shape=[10**30, 0], data=[]),
+         "blocks[0].weights.head.bias.shape"),
     ],
 )
 def test_bad_fields_are_named_by_both_readers(lstm_model_path: Path, tmp_path: Path, edit, needle: str) -> None:
     py_msg, cpp_msg = _load_both(_mutate(lstm_model_path, edit), tmp_path)
     assert needle in py_msg
     assert needle in cpp_msg
+
+
+def test_a_weight_of_hundreds_of_digits_is_refused_by_both_readers(lstm_model_path: Path, tmp_path: Path) -> None:
+    """Python's reader raised a bare OverflowError (a traceback from `neuralfx info`)."""
+    py_msg, cpp_msg = _load_both(_mutate(lstm_model_path, lambda d: d["blocks"][0]["weights"]["head.bias"].update(
+        data=[10**400])), tmp_path)
+    assert "blocks[0].weights.head.bias.data: holds NaN, Inf or a value outside the float32 range" in py_msg
+    assert "a value cannot be represented" in cpp_msg
 
 
 def test_small_files_that_would_crash_or_fill_the_host_are_refused_by_both_readers(lstm_model_path: Path,
@@ -155,6 +166,33 @@ def test_small_files_that_would_crash_or_fill_the_host_are_refused_by_both_reade
     small["blocks"][0]["config"]["dilations"] = [[1] * 60, [1] * 5]
     py_msg, cpp_msg = _load_both(json.dumps(small), tmp_path)
     assert "dilations: 65 layers, above the limit of 64" in py_msg and "dilations: 65 layers, above the limit of 64" in cpp_msg
+
+
+def test_delay_lines_past_one_longest_delay_are_refused_by_both_readers(tmp_path: Path) -> None:
+    """Forty 10 s Delays at 768 kHz (a 9 kB file) took 4.9 GB of a host: the model's lines
+    together may hold what one longest Delay holds, also inside a DryWet."""
+    from neuralfx.dsp import Delay, DryWet
+
+    longest = json.loads(Model([Delay(768000.0, 10000.0)], 768000.0).to_modelfile().to_json())
+    (tmp_path / "one.nfx").write_text(json.dumps(longest))
+    neuralfx.load(tmp_path / "one.nfx")
+    Model.load(tmp_path / "one.nfx")
+    two = dict(longest, blocks=longest["blocks"] * 2)
+    py_msg, cpp_msg = _load_both(json.dumps(two), tmp_path)
+    needle = ("blocks[1].config.max_delay_ms: the model's Delay lines would hold 15360004 samples together, above "
+              "the limit of 7680002 (one 10 s Delay at 768 kHz)")
+    assert needle in py_msg and needle in cpp_msg
+    # 16 lines of 432002 samples load; a ninth DryWet's second Delay passes the limit.
+    inside = json.loads(Model([DryWet([Delay(48000.0, 9000.0), Delay(48000.0, 9000.0)]) for _ in range(8)],
+                              48000.0).to_modelfile().to_json())
+    (tmp_path / "sixteen.nfx").write_text(json.dumps(inside))
+    neuralfx.load(tmp_path / "sixteen.nfx")
+    inside["blocks"].append(inside["blocks"][0])
+    py_msg, cpp_msg = _load_both(json.dumps(inside), tmp_path)
+    needle = "blocks[8].config.blocks[1].config.max_delay_ms: the model's Delay lines would hold 7776036 samples"
+    assert needle in py_msg and needle in cpp_msg
+    with pytest.raises(ModelFileError, match=r"blocks\[1\]\.config\.max_delay_ms: .* 15360004 samples"):
+        Model([Delay(768000.0, 10000.0), Delay(768000.0, 10000.0)], 768000.0)
 
 
 def test_what_one_reader_takes_the_other_takes_alike(tmp_path: Path) -> None:
@@ -258,3 +296,26 @@ def test_forward_names_a_wrong_dtype_and_wrong_knobs() -> None:
         model(x, torch.cat([torch.zeros(2, 1, 64), torch.full((2, 1, 64), 18.0)], dim=1))
     y, _ = model(x, torch.full((2, 2, 64), 0.5))
     assert y.shape == (2, 64)
+
+
+def test_nesting_is_counted_outside_strings_and_long_strings_are_cheap() -> None:
+    """Brackets and escaped quotes inside strings do not count. The string pattern took 4.8 GB
+    for one 40 MB string (a backtracking frame per character); this one read it in 0.16 s."""
+    assert modelfile._depth(r'{"a": "[[[", "b": [[["\"]", "\\"]]]}') == 4
+    assert modelfile._depth('{"s": "' + "x" * 10_000_000 + r'\n", "t": [[]]}') == 3
+
+
+def test_text_that_is_not_unicode_is_refused_by_both_readers_and_never_written(lstm_model_path: Path,
+                                                                                tmp_path: Path) -> None:
+    """`neuralfx fit ... --trained-on $'caf\\xe9 amp'` wrote "caf\\udce9 amp" (Python's
+    surrogateescape of a Latin-1 byte), which Python's reader took and the kernel's refused."""
+    py_msg, cpp_msg = _load_both(_mutate(lstm_model_path, lambda d: d["metadata"].update(trained_on="caf\udce9")),
+                                 tmp_path)
+    assert "metadata.trained_on: text with a lone surrogate (\\udce9)" in py_msg and "surrogate" in cpp_msg
+    py_msg, cpp_msg = _load_both(_mutate(lstm_model_path, lambda d: d["knobs"].append(
+        {"name": "g\ud800", "min": 0, "max": 1, "default": 0})), tmp_path)
+    assert "knobs[0].name: text with a lone surrogate (\\ud800)" in py_msg and "surrogate" in cpp_msg
+    model = Model.load(lstm_model_path)
+    path = model.save(tmp_path / "latin1.nfx", {"trained_on": "caf\udce9 amp", "notes": ["\udce9"]})
+    metadata = json.loads(neuralfx.load(path)._model.metadata_json)
+    assert (metadata["trained_on"], metadata["notes"]) == ("caf\ufffd amp", ["\ufffd"])

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <utility>
 
 namespace neuralfx {
 
@@ -27,12 +28,13 @@ void BlockReader::read_type_and_config() {
 }
 
 BlockReader::BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs,
-                         double model_sample_rate)
+                         double model_sample_rate, std::shared_ptr<long long> delay_samples)
     : block_(block),
       where_("blocks[" + std::to_string(index) + "]"),
       knobs_(knobs),
       model_sample_rate_(model_sample_rate),
-      read_(std::make_shared<std::set<std::string>>()) {
+      read_(std::make_shared<std::set<std::string>>()),
+      delay_samples_(std::move(delay_samples)) {
     weight_where_ = where_;
     if (!block_.is_object()) fail("", "expected an object");
     read_type_and_config();
@@ -45,7 +47,7 @@ BlockReader::BlockReader(const BlockReader& parent, const nlohmann::json& inner,
                          const std::string& weight_prefix)
     : block_(inner), weights_(parent.weights_), where_(parent.where_ + field), weight_where_(parent.weight_where_),
       prefix_(parent.prefix_ + weight_prefix), knobs_(parent.knobs_), model_sample_rate_(parent.model_sample_rate_),
-      read_(parent.read_) {
+      read_(parent.read_), delay_samples_(parent.delay_samples_) {
     if (!block_.is_object()) fail("", "expected an object {\"type\": ..., \"config\": {...}}");
     read_type_and_config();
     if (block_.find("weights") != block_.end())
@@ -62,6 +64,14 @@ void BlockReader::check_entries(const nlohmann::json& object, const std::string&
         for (const std::string& a : allowed) names += (names.empty() ? "" : ", ") + a;
         fail(field, "unknown entry '" + item.key() + "' (its entries: " + names + ")");
     }
+}
+
+void BlockReader::claim_delay_line(long long samples, const std::string& field) const {
+    *delay_samples_ += samples;
+    if (*delay_samples_ > kMaxDelayLineSamples)
+        fail(field, "the model's Delay lines would hold " + std::to_string(*delay_samples_) +
+                        " samples together, above the limit of " + std::to_string(kMaxDelayLineSamples) +
+                        " (one 10 s Delay at 768 kHz): use a shorter max_delay_ms or fewer Delay blocks");
 }
 
 void BlockReader::fail(const std::string& field, const std::string& problem) const {

@@ -35,7 +35,9 @@ inline bool integer_within(const nlohmann::json& v, long long minimum, long long
 
 class BlockReader {
 public:
-    BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs, double model_sample_rate);
+    // delay_samples: the model's tally of Delay line samples, shared by all its blocks' readers.
+    BlockReader(const nlohmann::json& block, int index, const std::vector<KnobSpec>& knobs, double model_sample_rate,
+                std::shared_ptr<long long> delay_samples);
 
     // An inner block of a container (DryWet): `inner` is its {"type", "config"} entry at
     // `field` below the parent (".config.blocks[1]"); its weights live in the top-level block's
@@ -64,6 +66,10 @@ public:
 
     // weights[name], checked to have exactly this shape; data in row-major order.
     std::vector<float> weight(const std::string& name, const std::vector<int>& shape) const;
+
+    // Adds a Delay's line to the model's tally; fails at `field` when the model's lines together
+    // would pass kMaxDelayLineSamples.
+    void claim_delay_line(long long samples, const std::string& field) const;
 
     // Fails naming the stored weights that no weight() call read, once the block is built: a
     // 2-layer LSTM's file without "num_layers" ran as one layer, its second layer's weights unread.
@@ -96,6 +102,7 @@ private:
     double model_sample_rate_;
     // The stored names weight() read, shared with the readers of inner blocks (same weights).
     std::shared_ptr<std::set<std::string>> read_;
+    std::shared_ptr<long long> delay_samples_;
 };
 
 }  // namespace neuralfx

@@ -111,8 +111,9 @@ std::unique_ptr<Model> load_model_from_string(const std::string& text) {
     if (blocks_it == root.end() || !blocks_it->is_array()) fail("blocks", "missing or not a list");
     if (blocks_it->empty()) fail("blocks", "empty: a model needs at least one block");
     std::vector<std::unique_ptr<Block>> blocks;
+    auto delay_samples = std::make_shared<long long>(0);
     for (size_t i = 0; i < blocks_it->size(); ++i) {
-        const BlockReader reader((*blocks_it)[i], static_cast<int>(i), knobs, sample_rate);
+        const BlockReader reader((*blocks_it)[i], static_cast<int>(i), knobs, sample_rate, delay_samples);
         blocks.push_back(build_block(reader));
         reader.check_all_weights_read();
     }

@@ -21,6 +21,8 @@ MAX_CONV_HISTORY = 65536
 MAX_CONV_LAYERS = 64
 MAX_HIDDEN_SIZE = 1024
 MAX_RECURRENT_LAYERS = 8
+# The Delay blocks' lines together, in samples: the line of one 10 s Delay at 768 kHz (delay.line_length).
+MAX_DELAY_LINE_SAMPLES = 7_680_002
 
 
 def _is_int(value: Any) -> bool:

@@ -34,6 +34,10 @@ constexpr int kMaxJsonDepth = 64;
 constexpr int kMaxKnobs = 64;
 constexpr int kMaxConvHistory = 65536;
 constexpr int kMaxConvLayers = 64;
+// The Delay blocks' lines together, in samples (config_checks.py: MAX_DELAY_LINE_SAMPLES): the
+// line of one 10 s Delay at 768 kHz (delay.hpp). Each sample is a double, twice (the line and
+// save_state()'s copy), per channel: forty such Delays in a 9 kB file took 4.9 GB of a host.
+constexpr long long kMaxDelayLineSamples = 7680002;
 // A recurrent block's sizes (config_checks.py: MAX_HIDDEN_SIZE, MAX_RECURRENT_LAYERS).
 constexpr int kMaxHiddenSize = 1024;
 constexpr int kMaxRecurrentLayers = 8;
