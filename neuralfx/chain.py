@@ -219,14 +219,22 @@ class Chain:
             self.reset()
             written = 0
             with atomic_output(output_path, rate, channels) as out:
+                def write(y: np.ndarray) -> None:
+                    # A model whose weights overflow float32 on this input (both readers take any
+                    # finite float32 weight) wrote a file of NaN and said nothing.
+                    check_finite(y, "the chain's output", first_frame=written, advice=(
+                        f"a stage overflows on this input (a model with huge weights, or gains adding up): "
+                        f"'{output_path}' was not written"))
+                    out.write(y)
+
                 while f.tell() < frames:
                     chunk = f.read(buffer_size)
                     check_finite(chunk, f"'{input_path}'", first_frame=f.tell() - chunk.shape[1])
                     y = stream.process(chunk)[:, : frames - written]
-                    out.write(y)
+                    write(y)
                     written += y.shape[1]
                 # A round trip through another rate may give a sample more: the file keeps the input's length.
-                out.write(fit_length(stream.flush(), frames - written))
+                write(fit_length(stream.flush(), frames - written))
         return FileReport(input_path, output_path, rate, channels, frames,
                           self.model_rate if isinstance(stream, RateAdapter) else None, out.format, out.clipped)
 

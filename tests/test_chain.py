@@ -327,3 +327,16 @@ def test_a_plugin_holds_the_stream_start_unless_buffer_size_is_the_block() -> No
     assert [c.shape[1] for c in outputs[0][0]] == [0] * 10 + [1100, 100]
     assert [c.shape[1] for c in outputs[1][0]] == [100] * 12
     assert np.array_equal(outputs[0][1], outputs[1][1])
+
+
+def test_a_file_the_model_overflows_on_is_not_written(tmp_path: Path) -> None:
+    """Forty Gains of +24 dB (each within its range) made +inf of every sample, written to the
+    file with no word; a review's TCN with weights x 1e10 wrote NaN the same way."""
+    from neuralfx.dsp import Gain
+
+    path = Model([Gain(gain_db=24.0) for _ in range(40)], 48000.0).save(tmp_path / "loud.nfx")
+    audio_io.write(tmp_path / "in.wav", noise(0.1)[None], 48000)
+    with pytest.raises(ValueError, match=r"the chain's output contains NaN or Inf \(first at channel 0, sample \d+\): "
+                                         r"a stage overflows .*out\.wav' was not written"):
+        neuralfx.Chain([neuralfx.load(path)]).process_file(tmp_path / "in.wav", tmp_path / "out.wav")
+    assert not (tmp_path / "out.wav").exists()
