@@ -58,12 +58,6 @@ def check_sample_rate(sample_rate: object) -> float:
     return rate
 
 
-def is_whole_hz(sample_rate: float) -> bool:
-    """Whether a rate converter can take sample_rate: whole Hz from 1 to 10 MHz, the kernel's
-    resampler's rule (cpp/python/bindings.cpp)."""
-    return float(sample_rate).is_integer() and 1 <= sample_rate <= 10_000_000
-
-
 def check_buffer_size(buffer_size: object) -> int:
     """buffer_size as a whole number of frames, at least 1."""
     if isinstance(buffer_size, bool) or not isinstance(buffer_size, numbers.Integral) or buffer_size < 1:

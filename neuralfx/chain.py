@@ -33,11 +33,11 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 import pedalboard
 
-from .audio import (as_channels_first, atomic_output, check_buffer_size, check_finite, check_sample_rate, is_whole_hz,
+from .audio import (as_channels_first, atomic_output, check_buffer_size, check_finite, check_sample_rate,
                     no_frames, open_input)
 from .effects import NeuralEffect, load
 from .presets import resolve_chain
-from .resampling import RateAdapter, fit_length
+from .resampling import RateAdapter, converts, fit_length
 from .streaming import Stage, StageChain
 from .threads import one_thread
 
@@ -153,8 +153,8 @@ class Chain:
                       f"the file to {rate}" if file is not None else
                       f"pass resample=True to the Chain or give it audio at {rate} (neuralfx capture: "
                       f"--sample-rate {self.model_rate:.12g})")
-            if not is_whole_hz(sample_rate):
-                advice = f"give it audio at {rate} (resample=True converts whole numbers of Hz only)"
+            if not converts(sample_rate, self.model_rate):
+                advice = f"give it audio at {rate} (resample=True cannot convert between these rates)"
             raise ValueError(
                 f"{subject} was trained at {rate}; {f'{file.name!r}' if file is not None else 'input'} is "
                 f"{sample_rate:.12g} Hz: {advice}"
@@ -170,9 +170,9 @@ class Chain:
         reset=False streams: state carries over from the previous call, and a call may return
         fewer samples than it got when a stage or the rate conversion holds some back; flush()
         returns them. A Pedalboard plugin stage holds the stream's start until it has
-        min(FIRST_CHUNK_SAMPLES, buffer_size) samples (streaming.py: Pedalboard restarts a plugin
-        fed a longer chunk than its first), so a real-time caller passes its block size as
-        buffer_size. To stream, call reset() once, pass reset=False on every call, then flush().
+        min(FIRST_CHUNK_SAMPLES, buffer_size) samples and more than the channel count
+        (streaming.py: Pedalboard restarts a plugin fed a longer chunk than its first), so a
+        real-time caller passes its block size as buffer_size. To stream, call reset() once, pass reset=False on every call, then flush().
         A stream keeps the buffer_size of its first call (a later one would restart the stages
         and drop what they hold); a new rate or channel count starts a new stream."""
         sample_rate = check_sample_rate(sample_rate)

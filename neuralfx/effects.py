@@ -18,9 +18,9 @@ import numpy as np
 
 from . import _core
 from .errors import ModelFileError
-from .audio import as_channels_first, check_buffer_size, check_finite, check_sample_rate, is_whole_hz
+from .audio import as_channels_first, check_buffer_size, check_finite, check_sample_rate
 from .knobs import Knob
-from .resampling import RateAdapter, fit_length
+from .resampling import RateAdapter, converts, fit_length
 from .threads import one_thread
 
 
@@ -200,8 +200,8 @@ class NeuralEffect:
         if sample_rate != self.sample_rate and not self.resample:  # before the stream is touched
             target = f"{self.sample_rate:.12g} Hz"
             advice = (f"pass resample=True (neuralfx.load(path, resample=True)) or resample the input to {target}"
-                      if is_whole_hz(sample_rate) else
-                      f"resample the input to {target} (resample=True converts whole numbers of Hz only)")
+                      if converts(sample_rate, self.sample_rate) else
+                      f"resample the input to {target} (resample=True cannot convert between these rates)")
             raise ValueError(f"model was trained at {target}; input is {sample_rate:.12g} Hz: {advice}")
         channels = audio.shape[0]
         # A call at another rate mid-stream ran the old stream's model state behind a new rate

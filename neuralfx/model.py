@@ -53,24 +53,20 @@ def _check_block_fits(block: nn.Module, index: int, sample_rate: float, knobs: S
                         "range (for knob captures: its min and max in manifest.json)")
 
 
-def _check_delay_lines(blocks: Sequence[nn.Module]) -> None:
-    """MAX_DELAY_LINE_SAMPLES over every Delay of the model, inner blocks of a DryWet included,
-    counted in the order the C++ reader builds them (BlockReader::claim_delay_line)."""
-    total = 0
-
-    def visit(block: nn.Module, where: str) -> None:
-        nonlocal total
-        if isinstance(block, Delay):
-            total += line_length(block.max_delay_ms, block.sample_rate)
-            if total > MAX_DELAY_LINE_SAMPLES:
-                raise ModelFileError(f"{where}.config.max_delay_ms: the model's Delay lines would hold {total} samples "
-                                     f"together, above the limit of {MAX_DELAY_LINE_SAMPLES} (one 10 s Delay at 768 kHz): use a "
-                                     "shorter max_delay_ms or fewer Delay blocks")
-        for j, inner in enumerate(getattr(block, "blocks", ())):
-            visit(inner, f"{where}.config.blocks[{j}]")
-
-    for i, block in enumerate(blocks):
-        visit(block, f"blocks[{i}]")
+def _tally_delay_lines(block: nn.Module, where: str, total: int) -> int:
+    """total plus the Delay lines of block (inner blocks of a DryWet included), refused past
+    MAX_DELAY_LINE_SAMPLES at the Delay that passes it. Called block by block as a file is read,
+    before a block's weights and the next block, as the C++ reader counts and checks
+    (BlockReader::claim_delay_line), so both name the same first problem."""
+    if isinstance(block, Delay):
+        total += line_length(block.max_delay_ms, block.sample_rate)
+        if total > MAX_DELAY_LINE_SAMPLES:
+            raise ModelFileError(f"{where}.config.max_delay_ms: the model's Delay lines would hold {total} samples "
+                                 f"together, above the limit of {MAX_DELAY_LINE_SAMPLES} (one 10 s Delay at 768 kHz): "
+                                 "use a shorter max_delay_ms or fewer Delay blocks")
+    for j, inner in enumerate(getattr(block, "blocks", ())):
+        total = _tally_delay_lines(inner, f"{where}.config.blocks[{j}]", total)
+    return total
 
 
 class Model(nn.Module):
@@ -91,7 +87,9 @@ class Model(nn.Module):
             if hasattr(block, "knob_index"):
                 block.knob_index = torch.tensor([names.index(n) for n in block.conditioning], dtype=torch.long)
 
-        _check_delay_lines(self.blocks)
+        total = 0
+        for i, block in enumerate(self.blocks):
+            total = _tally_delay_lines(block, f"blocks[{i}]", total)
 
     # ---- the forward pass used by training and by parity tests ----
     def forward(self, x: Tensor, knobs: Optional[Tensor] = None, state: Optional[list] = None) -> tuple[Tensor, list]:
@@ -112,7 +110,7 @@ class Model(nn.Module):
         if knobs is None:
             knobs = self.default_knobs(x.shape[0], x.shape[1], x.device)
         else:
-            self._check_knobs(knobs, x)
+            knobs = self._checked_knobs(knobs, x)
         if state is None:
             first = knobs[:, :, 0] if knobs.shape[2] else self.default_knobs(x.shape[0], 1, x.device)[:, :, 0]
             state = self.settled_state(first, x.dtype)
@@ -122,16 +120,26 @@ class Model(nn.Module):
             new_state.append(s)
         return x, new_state
 
-    def _check_knobs(self, knobs: Tensor, x: Tensor) -> None:
+    def _checked_knobs(self, knobs: Tensor, x: Tensor) -> Tensor:
+        """knobs for x, a batch of 1 expanded to x's batch; ValueError for a shape, dtype or
+        range the blocks would fail on deep inside, or run wrong."""
         expected = (x.shape[0], len(self.knobs), x.shape[1])
-        if knobs.dim() != 3 or tuple(knobs.shape) != expected:
+        if knobs.dim() != 3 or tuple(knobs.shape) not in (expected, (1, *expected[1:])):
             names = ", ".join(k.name for k in self.knobs) or "none"
-            raise ValueError(f"knobs must be (batch, knobs, samples) = {expected} for x of shape {tuple(x.shape)} "
-                             f"(knobs: {names}); got {tuple(knobs.shape)}")
-        if knobs.numel() and not (float(knobs.min()) >= 0.0 and float(knobs.max()) <= 1.0):
-            # Values in knob units (18 dB) ran as a far extrapolation of the trained 0..1 range.
-            raise ValueError(f"knobs are normalized 0..1 (Knob.normalize of each of model.knobs, or model.knob_trajectory); got values in "
-                             f"[{float(knobs.min()):g}, {float(knobs.max()):g}]")
+            raise ValueError(f"knobs must be (batch, knobs, samples) = {expected} (or a batch of 1) for x of shape "
+                             f"{tuple(x.shape)} (knobs: {names}); got {tuple(knobs.shape)}")
+        if knobs.dtype != x.dtype:
+            raise ValueError(f"knobs are {knobs.dtype} and x {x.dtype}: pass knobs.to({x.dtype})")
+        # Values in knob units (18 dB) ran as a far extrapolation of the trained 0..1 range. Checked
+        # on the CPU only: on a GPU reading the range waits for the device, in every chunk of
+        # training (whose knobs come normalized from checked captures).
+        if knobs.numel() and knobs.device.type == "cpu":
+            low, high = knobs.amin(dim=(0, 2)).tolist(), knobs.amax(dim=(0, 2)).tolist()
+            for knob, lo, hi in zip(self.knobs, low, high):
+                if not (lo >= 0.0 and hi <= 1.0):
+                    raise ValueError(f"knobs are normalized 0..1 (Knob.normalize of each of model.knobs, or "
+                                     f"model.knob_trajectory); knob '{knob.name}' spans [{lo!r}, {hi!r}]")
+        return knobs.expand(x.shape[0], -1, -1)
 
     def zero_state(self) -> list:
         return [None] * len(self.blocks)
@@ -191,9 +199,11 @@ class Model(nn.Module):
     @classmethod
     def from_modelfile(cls, mf: modelfile.ModelFile) -> "Model":
         blocks = []
+        delay_samples = 0
         for i, record in enumerate(mf.blocks):
             where = f"blocks[{i}]"
             block = build_block(record.type, record.config, where)
+            delay_samples = _tally_delay_lines(block, where, delay_samples)
             # Before the weights: a config error explains a shape mismatch, not the other way round.
             _check_block_fits(block, i, mf.sample_rate, mf.knobs)
             expected = block.state_dict()

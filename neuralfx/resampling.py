@@ -15,6 +15,18 @@ import numpy as np
 from . import _core
 
 
+def converts(outer_rate: float, inner_rate: float) -> bool:
+    """Whether RateAdapter runs audio at outer_rate through a processor at inner_rate: the
+    kernel's converter takes whole Hz only, and a bounded filter (47999 <-> 48000 Hz needs 48000
+    phases). Asked of the converter itself, both ways."""
+    try:
+        _core.Resampler(outer_rate, inner_rate, 1)
+        _core.Resampler(inner_rate, outer_rate, 1)
+    except ValueError:
+        return False
+    return True
+
+
 class RateAdapter:
     """Feeds audio at `outer_rate` through `process` at `inner_rate` and back.
 

@@ -182,6 +182,10 @@ def test_delay_lines_past_one_longest_delay_are_refused_by_both_readers(tmp_path
     needle = ("blocks[1].config.max_delay_ms: the model's Delay lines would hold 15360004 samples together, above "
               "the limit of 7680002 (one 10 s Delay at 768 kHz)")
     assert needle in py_msg and needle in cpp_msg
+    # Checked as each Delay is read, before later blocks: both readers name the same first problem.
+    py_msg, cpp_msg = _load_both(json.dumps(dict(two, blocks=two["blocks"] + [{"type": "Nope", "config": {}}])),
+                                 tmp_path)
+    assert needle in py_msg and needle in cpp_msg
     # 16 lines of 432002 samples load; a ninth DryWet's second Delay passes the limit.
     inside = json.loads(Model([DryWet([Delay(48000.0, 9000.0), Delay(48000.0, 9000.0)]) for _ in range(8)],
                               48000.0).to_modelfile().to_json())
@@ -290,12 +294,17 @@ def test_forward_names_a_wrong_dtype_and_wrong_knobs() -> None:
         model(x.double())
     with pytest.raises(ValueError, match=r"knobs must be \(batch, knobs, samples\) = \(2, 2, 64\).*gain, tone.*got \(2, 64\)"):
         model(x, torch.zeros(2, 64))
-    with pytest.raises(ValueError, match=r"knobs must be .*got \(1, 2, 64\)"):
-        model(x, torch.zeros(1, 2, 64))
-    with pytest.raises(ValueError, match=r"knobs are normalized 0\.\.1 .*\[0, 18\]"):
+    with pytest.raises(ValueError, match=r"knobs must be .*got \(3, 2, 64\)"):
+        model(x, torch.zeros(3, 2, 64))
+    with pytest.raises(ValueError, match=r"knobs are torch.float64 and x torch.float32: pass knobs.to"):
+        model(x, torch.zeros(2, 2, 64, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"knobs are normalized 0\.\.1 .*knob 'tone' spans \[18.0, 18.0\]"):
         model(x, torch.cat([torch.zeros(2, 1, 64), torch.full((2, 1, 64), 18.0)], dim=1))
+    with pytest.raises(ValueError, match=r"knob 'gain' spans \[1.0000001192092896, 1.0000001192092896\]"):
+        model(x, torch.full((2, 2, 64), 1.0000001))
     y, _ = model(x, torch.full((2, 2, 64), 0.5))
-    assert y.shape == (2, 64)
+    # A batch of 1 is every item's (a DSP chain ran it so before the checks).
+    assert torch.equal(model(x, torch.full((1, 2, 64), 0.5))[0], y)
 
 
 def test_nesting_is_counted_outside_strings_and_long_strings_are_cheap() -> None:
