@@ -225,4 +225,8 @@ class Model(nn.Module):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Model":
-        return cls.from_modelfile(modelfile.load(path))
+        mf = modelfile.load(path)  # its errors name the file
+        try:
+            return cls.from_modelfile(mf)
+        except ModelFileError as e:  # a block's config or weights, named by their path in the file
+            raise ModelFileError(f"'{path}': {e}") from None

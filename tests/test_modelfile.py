@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -328,3 +329,12 @@ def test_text_that_is_not_unicode_is_refused_by_both_readers_and_never_written(l
     path = model.save(tmp_path / "latin1.nfx", {"trained_on": "caf\udce9 amp", "notes": ["\udce9"]})
     metadata = json.loads(neuralfx.load(path)._model.metadata_json)
     assert (metadata["trained_on"], metadata["notes"]) == ("caf\ufffd amp", ["\ufffd"])
+
+
+def test_model_load_names_the_file_of_a_bad_block(lstm_model_path: Path, tmp_path: Path) -> None:
+    """A block's config error from Model.load said only "blocks[0].config: ..." (the kernel's
+    reader and modelfile.load name the file)."""
+    path = tmp_path / "zero.nfx"
+    path.write_text(_mutate(lstm_model_path, lambda d: d["blocks"][0]["config"].update(hidden_size=0)))
+    with pytest.raises(ModelFileError, match=rf"^'{re.escape(str(path))}': blocks\[0\]\.config"):
+        Model.load(path)
