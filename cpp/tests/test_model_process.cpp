@@ -109,6 +109,14 @@ int main() {
         model->set_knob(0, std::nanf(""));
         CHECK(model->knob(0) == before);
         CHECK(max_abs_diff(run(*model, x, 64), b) == 0.0f);
+
+        // An index that is no knob's (knob_index of a misspelt name is -1) changes nothing: it
+        // wrote past the knobs and corrupted the heap.
+        const int knobs = static_cast<int>(model->knobs().size());
+        CHECK(model->knob_index("no such knob") == -1);
+        CHECK(!model->set_knob(-1, 5.0f) && !model->set_knob(knobs, 5.0f) && model->set_knob(0, 10.0f));
+        CHECK(std::isnan(model->knob(-1)) && std::isnan(model->knob(knobs)));
+        CHECK(max_abs_diff(run(*model, x, 64), b) == 0.0f);
     }
 
     // reset() copies the saved settled state back when the knobs are where they were settled,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -65,19 +66,28 @@ public:
 
     // Any thread. Value in the knob's own units; clamped to its range. NaN (a host's broken
     // automation) is ignored: the knob keeps its target, instead of the smoother and every
-    // recursive state downstream latching NaN.
-    void set(int index, float value) {
-        if (std::isnan(value)) return;
+    // recursive state downstream latching NaN. False for an index that is no knob's, which
+    // changes nothing (set(knob_index("Gain"), v) with a misspelt name wrote past the knobs
+    // and corrupted the heap: a review embedding the kernel).
+    bool set(int index, float value) {
+        if (!has(index)) return false;
+        if (std::isnan(value)) return true;
         const size_t k = static_cast<size_t>(index);
         const KnobSpec& s = specs_[k];
         const float held = std::min(std::max(value, s.minimum), s.maximum);
         values_[k].store(held, std::memory_order_relaxed);
         targets_[k].store(s.normalize(held), std::memory_order_relaxed);
+        return true;
     }
     // The value set, in the knob's units, not one computed back from the normalized target:
     // min + t * (max - min) in float came back above the range's top for 15 % of one-decimal
     // ranges (0.10000002 on [-0.7, 0.1]), and setting it again was refused.
-    float get(int index) const { return values_[static_cast<size_t>(index)].load(std::memory_order_relaxed); }
+    // NaN for an index that is no knob's.
+    float get(int index) const {
+        return has(index) ? values_[static_cast<size_t>(index)].load(std::memory_order_relaxed)
+                          : std::numeric_limits<float>::quiet_NaN();
+    }
+    bool has(int index) const { return index >= 0 && static_cast<size_t>(index) < specs_.size(); }
 
     // The smoother jumps to its target: a reset means a new signal, not a parameter move.
     void reset() {

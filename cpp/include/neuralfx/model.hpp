@@ -40,14 +40,16 @@ public:
     const std::string& metadata_json() const { return metadata_json_; }
     int num_blocks() const { return static_cast<int>(prototype_.size()); }
 
-    // -1 when no knob has that name.
+    // -1 when no knob has that name (set_knob then returns false and knob() NaN).
     int knob_index(const std::string& name) const {
         const auto& specs = knobs_.specs();
         for (size_t k = 0; k < specs.size(); ++k)
             if (specs[k].name == name) return static_cast<int>(k);
         return -1;
     }
-    void set_knob(int index, float value) { knobs_.set(index, value); }
+    // Any thread (atomics). In the knob's units, clamped to its range; NaN is ignored. False,
+    // changing nothing, for an index that is no knob's.
+    bool set_knob(int index, float value) { return knobs_.set(index, value); }
     float knob(int index) const { return knobs_.get(index); }
 
     // Blocks longer than this are processed in pieces of this size. The output does not depend
