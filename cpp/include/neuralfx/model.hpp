@@ -91,9 +91,10 @@ public:
     int prepared_channels() const { return static_cast<int>(chains_.size()); }
     int max_block_size() const { return max_block_size_; }
 
-    // Real-time safe (no allocation). At the knob values of the last settle it copies the saved
-    // state back; after a knob moved it settles again (kSettleSamples of silence through every
-    // channel, about as long as processing that much audio) and saves that.
+    // No allocation, but not always short: at the knob values of the last settle it copies the
+    // saved state back; after a knob moved it settles again (kSettleSamples of silence through
+    // every channel, as long as processing that much audio: crunch_amp stereo took 2.4-10.5 ms
+    // in a review's timing) and saves that. On the audio thread only where that fits.
     void reset() {
         knobs_.reset();
         if (settled_ && knobs_.values_equal(settled_knobs_)) {
