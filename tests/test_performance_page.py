@@ -45,6 +45,7 @@ def test_committed_pages_are_what_the_script_renders(result: str, page: str) -> 
 def test_rates_are_shown_in_millions_with_two_decimals() -> None:
     mega = load_page_module().mega
     assert (mega(1.5e6), mega(15_321_000.0), mega(440_000.0)) == ("1.50 M", "15.32 M", "0.44 M")
+    assert (mega(24_400.0), mega(99_950.0)) == ("0.0244 M", "0.0999 M")  # not "0.02 M"
 
 
 @pytest.mark.parametrize("path", RESULT_FILES, ids=lambda p: p.name)
@@ -95,15 +96,23 @@ def test_size_sweep_renders_mono_and_stereo_side_by_side() -> None:
                           "seconds": 1.0, "repeats": 3, "results": [
                               {**row, "model": "lstm:8", "channels": 1, "samples_per_s": 1.0e6, "cpu_samples_per_s": 1.0e6},
                               {**row, "model": "lstm:8", "channels": 2, "samples_per_s": 1.6e6, "cpu_samples_per_s": 1.6e6}]}
+    data["kernel"]["core_ghz"] = 2.0
     page = page_module.render(data)
     assert "## Cost by model size (block 64)" in page
     # 3 GHz / 1 M samples/s = 3000 cycles; stereo moves 1.6x the samples of mono.
     assert "| lstm:8 | 1.00 M | 20% | 3000 | 20 | 1.60 M | 1.60 |" in page
+    # One clock for the page, the run's highest reading: the sweep's rows and the kernel table's
+    # were counted on their own calls' clocks (one model read 470 and 473 cycles on one page).
+    assert "3.00 GHz. cycles/sample" in page
+    data["kernel"]["core_ghz"] = 4.0
+    page = page_module.render(data)
+    assert "| lstm:8 | 1.00 M | 20% | 4000 | 20 | 1.60 M | 1.60 |" in page and "4.00 GHz. cycles/sample" in page
 
 
 def with_fma_peak(data: dict, peak: float) -> dict:
     """A saved run as a bench that measured the multiply-add peak would have written it."""
     data["kernel"]["fma_peak"] = {"multiply_adds_per_s": peak, "isa": "avx512"}
+    data["size_sweep"]["fma_peak"] = {"multiply_adds_per_s": peak / 2, "isa": "avx512"}  # the page takes the higher
     for r in data["size_sweep"]["results"]:
         r["multiply_adds_per_sample"] = 4256 if r["model"] == "lstm:32" else 1000
     return data
@@ -116,8 +125,9 @@ def test_multiply_add_peak_bounds_each_model_and_the_torch_ratio_target(peak: fl
     page = page_module.render(data)
     lstm32 = next(r for r in data["size_sweep"]["results"] if r["model"] == "lstm:32" and r["channels"] == 1)
     limit = peak / 4256
-    assert (f"| lstm:32 | 4,256 | {page_module.mega(limit)} | {page_module.cycles(data['kernel'], limit)} "
-            f"| {page_module.cycles(data['kernel'], lstm32['cpu_samples_per_s'])} "
+    ghz = page_module.run_clock(data)
+    assert (f"| lstm:32 | 4,256 | {page_module.mega(limit)} | {page_module.cycles(ghz, limit)} "
+            f"| {page_module.cycles(ghz, lstm32['cpu_samples_per_s'])} "
             f"| {100 * lstm32['cpu_samples_per_s'] / limit:.0f}% |") in page
     torch_rate = data["torch_results"]["lstm:32"]["blocks_of_64"]["samples_per_s"]
     assert f"{page_module.mega(limit)} samples/s, {limit / torch_rate:.1f}x torch: the target is {verdict}" in page
@@ -150,7 +160,7 @@ def test_size_sweep_takes_each_row_median_over_rounds(monkeypatch: pytest.Monkey
     assert (mono["samples_per_s"], mono["samples_per_s_min"], mono["samples_per_s_max"]) == (1.0e6, 0.4e6, 1.1e6)
     assert (stereo["samples_per_s"], stereo["samples_per_s_min"], stereo["samples_per_s_max"]) == (2.0e6, 1.9e6, 2.1e6)
     assert sweep["core_ghz"] == 3.1 and sweep["rounds"] == 3
-    page = load_page_module().render_size_sweep(sweep)
+    page = load_page_module().render_size_sweep(sweep, sweep["core_ghz"])
     assert any("called 3 times" in line for line in page)
     # 3.1 GHz / 1 M samples/s = 3100 cycles; spread (1.1 - 0.4) / 1.0 = 70%.
     assert "| lstm:8 | 1.00 M | 70% | 3100 | 1 | 2.00 M | 2.00 |" in page
