@@ -1,7 +1,7 @@
 """Writes docs/PERFORMANCE.md from one run of benchmarks/torch_baseline.py and
 benchmarks/file_throughput.py.
 
-    python3 benchmarks/make_performance_md.py [--bench build/perf/neuralfx-bench]
+    python3 benchmarks/make_performance_md.py [--bench build/cmake/neuralfx-bench]
     python3 benchmarks/make_performance_md.py --from-json benchmarks/results/latest.json
     python3 benchmarks/make_performance_md.py --page docs/OTHER.md --results R.json --machine-note "..."
 
@@ -346,7 +346,8 @@ def render_file_throughput(f: dict | None) -> list[str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bench", type=Path, default=REPO / "build" / "perf" / "neuralfx-bench")
+    p.add_argument("--bench", type=Path, default=REPO / "build" / "cmake" / "neuralfx-bench",
+                   help="the bench binary (default: where `make cpp` builds it)")
     p.add_argument("--models", default="lstm:16,lstm:32,gru:32,wavenet:standard")
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--repeats", type=int, default=5)

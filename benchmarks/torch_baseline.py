@@ -7,7 +7,7 @@ blocks of 64 samples carrying the state (what a real-time host would do), then r
 neuralfx-bench binary on the same architectures in the same process run and prints kernel /
 torch throughput ratios.
 
-    python3 benchmarks/torch_baseline.py --bench build/perf/neuralfx-bench [--json out.json]
+    python3 benchmarks/torch_baseline.py [--bench build/cmake/neuralfx-bench] [--json out.json]
 
 Throughput is samples per second, median of the repeats. On a shared machine wall time also
 counts other jobs' time slices; compare ratios within one run, not absolute numbers across runs.
@@ -36,6 +36,7 @@ sys.path.append(str(REPO))
 from neuralfx.machine import usable_cores  # noqa: E402
 from neuralfx.model import Model  # noqa: E402
 from neuralfx.models import GRU, LSTM, WaveNet  # noqa: E402  (the torch twins of cpp/include/neuralfx/layers/)
+from neuralfx.models.wavenet import PRESETS as WAVENET_LAYOUTS  # noqa: E402
 
 RATE = 48000
 BLOCK = 64
@@ -48,9 +49,31 @@ def make_model(spec: str) -> torch.nn.Module:
     if kind in ("lstm", "gru") and len(rest) in (1, 2):
         cell = LSTM if kind == "lstm" else GRU
         return cell(int(rest[0]), int(rest[1]) if len(rest) == 2 else 1, skip=True).eval()
-    if kind == "wavenet" and len(rest) == 1:
+    if kind == "wavenet" and len(rest) == 1 and rest[0] in WAVENET_LAYOUTS:
         return WaveNet.preset(rest[0]).eval()
     raise SystemExit(f"bad architecture {spec!r}: expected lstm:H[:LAYERS], gru:H[:LAYERS] or wavenet:standard|lite")
+
+
+def split_models(text: str) -> list[str]:
+    """Architectures from a comma-separated list, where the bench's own forms hold commas too:
+    "wavenet:4,2,lstm:32" is ["wavenet:4,2", "lstm:32"] (a part that is a number continues the one
+    before; it was run as "wavenet:4" and "2")."""
+    models: list[str] = []
+    for part in text.split(","):
+        if part.isdigit() and models:
+            models[-1] += "," + part
+        else:
+            models.append(part)
+    return models
+
+
+def bench_output(cmd: list[str], env: dict | None = None) -> str:
+    """The bench's stdout; its own error message where it fails (a CalledProcessError traceback
+    left it out: stderr was captured and dropped)."""
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"{shlex.join(cmd)} failed (exit {done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
 
 
 def timed(samples: int, run) -> tuple[float, float]:
@@ -105,7 +128,7 @@ def run_bench(bench: Path, archs: list[str], block_sizes: str, channels: str, se
         out = Path(tmp) / "bench.json"
         cmd = [str(bench), *archs, "--block-sizes", block_sizes, "--channels", channels,
                "--seconds", str(seconds), "--warmup", str(warmup), "--repeats", str(repeats), "--json", str(out)]
-        printed = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+        printed = bench_output(cmd, env)
         if not quiet:
             print(printed, end="")
         result = json.loads(out.read_text())
@@ -147,7 +170,7 @@ def previous_kernel(current: Path, previous: Path, archs: list[str], seconds: fl
     import re
 
     def rates(binary: Path, files: list[str], common: list[str]) -> dict[str, float]:
-        printed = subprocess.run([str(binary), *files, *common], check=True, capture_output=True, text=True).stdout
+        printed = bench_output([str(binary), *files, *common])
         print(printed, end="")
         found = {}
         for path in files:
@@ -184,8 +207,11 @@ def previous_kernel(current: Path, previous: Path, archs: list[str], seconds: fl
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--bench", type=Path, default=REPO / "build" / "perf" / "neuralfx-bench")
-    p.add_argument("--models", default="lstm:16,lstm:32", help="comma-separated architectures")
+    p.add_argument("--bench", type=Path, default=REPO / "build" / "cmake" / "neuralfx-bench",
+                   help="the bench binary (default: where `make cpp` builds it)")
+    p.add_argument("--models", default="lstm:16,lstm:32",
+                   help="comma-separated architectures with a torch twin: lstm:H[:LAYERS], gru:H[:LAYERS], "
+                        "wavenet:standard|lite")
     p.add_argument("--block-sizes", default="1,16,64,256,1024", help="kernel block sizes")
     p.add_argument("--channels", default="1,2")
     p.add_argument("--seconds", type=float, default=2.0, help="audio per timed kernel run")
@@ -203,10 +229,12 @@ def main() -> None:
     p.add_argument("--json", type=Path, help="write everything measured here")
     args = p.parse_args()
     if not args.bench.exists():
-        raise SystemExit(f"no bench binary at {args.bench}: build it (cmake --build build/perf) or pass --bench")
+        raise SystemExit(f"no bench binary at {args.bench}: build it (make cpp) or pass --bench")
 
     torch.set_num_threads(1)
-    archs = args.models.split(",")
+    archs = split_models(args.models)
+    for arch in archs:  # before any run: tcn:8 was refused after the whole kernel table had run
+        make_model(arch)
     load_before = os.getloadavg()
     table = (args.block_sizes, args.channels, args.seconds, args.warmup, args.repeats)
     kernel = run_bench(args.bench, archs, *table)
@@ -221,7 +249,7 @@ def main() -> None:
     sweep = None
     if args.size_sweep:
         print(f"-- cost by model size (block {BLOCK}, mono and stereo):")
-        sweep = size_sweep(args.bench, args.size_sweep.split(","), args.warmup)
+        sweep = size_sweep(args.bench, split_models(args.size_sweep), args.warmup)
     torch_results = {}
     for arch in archs:
         torch_results[arch] = paired(arch, args)
