@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <new>
 #include <random>
 #include <sstream>
 #include <string>
@@ -84,9 +85,11 @@ const char* kArchitectures =
     if (!asked) std::fprintf(out, "%s\n", problem);
     std::fprintf(out,
                  "usage: neuralfx-bench MODEL.nfx|ARCHITECTURE [...] [--block-sizes 1,16,64,256,1024] "
-                 "[--channels 1,2] [--seconds 2] [--warmup RUNS] [--repeats RUNS] [--json PATH]\n"
-                 "  --warmup: unmeasured runs before the measured ones (default 1); --repeats: measured runs (default 5),\n"
-                 "  each --seconds long; the median and the spread are reported.\nARCHITECTURE: %s\n",
+                 "[--channels LIST] [--seconds 2] [--warmup RUNS] [--repeats RUNS] [--json PATH]\n"
+                 "  --channels: channel counts to run, e.g. 1,2 (default 1); --seconds: seconds of audio per run\n"
+                 "  (at least one block of the largest size); --warmup: unmeasured runs before the measured ones\n"
+                 "  (default 1); --repeats: measured runs (default 5); the median and the spread are reported.\n"
+                 "ARCHITECTURE: %s\n",
                  kArchitectures);
     std::exit(asked ? 0 : 2);
 }
@@ -96,8 +99,10 @@ Options parse(int argc, char** argv) {
     for (int i = 0; i < argc; ++i) o.command += (i ? " " : "") + std::string(argv[i]);
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
+        // No option's value starts with "--": `--json --seconds 1` wrote the JSON to "--seconds".
         auto value = [&]() -> std::string {
-            if (i + 1 >= argc) usage(("missing value after " + a).c_str());
+            if (i + 1 >= argc || std::string(argv[i + 1]).rfind("--", 0) == 0)
+                usage(("missing value after " + a).c_str());
             return argv[++i];
         };
         // Whole numbers from lo to hi, else usage() naming the option and the range.
@@ -228,11 +233,39 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// Length of the valid UTF-8 sequence at s[i], 0 if there is none.
+size_t utf8_length(const std::string& s, size_t i) {
+    const auto byte = [&](size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0u; };
+    const unsigned c = byte(i);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 && c >= 0xc2 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e && c <= 0xf4 ? 4 : 0;
+    for (size_t k = 1; k < n; ++k)
+        if ((byte(i + k) & 0xc0) != 0x80) return 0;
+    if (n == 3 && ((c == 0xe0 && byte(i + 1) < 0xa0) || (c == 0xed && byte(i + 1) >= 0xa0))) return 0;  // overlong, surrogate
+    if (n == 4 && ((c == 0xf0 && byte(i + 1) < 0x90) || (c == 0xf4 && byte(i + 1) >= 0x90))) return 0;  // overlong, > U+10FFFF
+    return n;
+}
+
+// A JSON string's contents: quotes and backslashes escaped, control characters as \u00XX, bytes
+// that are not UTF-8 (a file name in Latin-1) as U+FFFD. A tab was dropped and a raw 0xE9 byte
+// written, which JSON readers refuse.
 std::string json_escape(const std::string& s) {
     std::string out;
-    for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\';
-        if (static_cast<unsigned char>(c) >= 0x20) out += c;
+    for (size_t i = 0; i < s.size();) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        const size_t n = utf8_length(s, i);
+        if (n == 0) {
+            out += "\\ufffd";
+            ++i;
+        } else if (c < 0x20) {
+            char code[8];
+            std::snprintf(code, sizeof code, "\\u%04x", c);
+            out += code;
+            ++i;
+        } else {
+            if (c == '"' || c == '\\') out += '\\';
+            out.append(s, i, n);
+            i += n;
+        }
     }
     return out;
 }
@@ -289,8 +322,7 @@ bool writable(const std::string& path) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    const Options opt = parse(argc, argv);
+int bench(const Options& opt) {
     // Every model loads before the CPU is measured (seconds), so a bad one is refused at once.
     std::vector<std::unique_ptr<neuralfx::Model>> models;
     for (const std::string& spec : opt.models) {
@@ -326,12 +358,19 @@ int main(int argc, char** argv) {
         const std::string& spec = opt.models[m];
         neuralfx::Model* const model = models[m].get();
         const double rate = model->sample_rate();
-        const size_t total = std::max<size_t>(1, static_cast<size_t>(opt.seconds * rate));
+        // At least one block of the largest size: a block longer than the audio ran the audio's
+        // length alone under that block's label.
+        const int largest = *std::max_element(opt.block_sizes.begin(), opt.block_sizes.end());
+        const size_t total = std::max<size_t>(static_cast<size_t>(largest), static_cast<size_t>(opt.seconds * rate));
         std::vector<float> noise(total);
         std::mt19937 rng(1234);
         std::normal_distribution<float> dist(0.0f, 0.3f);
         for (float& x : noise) x = dist(rng);
-        const std::string name = spec.substr(spec.find_last_of("/\\") + 1);
+        // The file name, or the path as given where two models share a file name.
+        const auto file_name = [](const std::string& path) { return path.substr(path.find_last_of("/\\") + 1); };
+        const std::string name = std::count_if(opt.models.begin(), opt.models.end(), [&](const std::string& other) {
+                                     return file_name(other) == file_name(spec);
+                                 }) > 1 ? spec : file_name(spec);
         for (int channels : opt.channels) {
             for (int block : opt.block_sizes) {
                 model->prepare(channels, block);
@@ -374,9 +413,12 @@ int main(int argc, char** argv) {
                 char cycles[32];
                 if (ghz > 0.0) std::snprintf(cycles, sizeof cycles, "%.0f", ghz * 1e9 / row.cpu_rate);
                 else std::snprintf(cycles, sizeof cycles, "-");
-                std::printf("%-24s %3d %6d %13.0f %7.1f%% %13.0f %9.1f %12.2f %13.0f %10s %9lld %6.0f%%\n", name.c_str(),
+                // Three significant digits below 10: a slow model's 0.003 read 0.0.
+                char rtf[32];
+                std::snprintf(rtf, sizeof rtf, row.rtf >= 10.0 ? "%.1f" : "%.3g", row.rtf);
+                std::printf("%-24s %3d %6d %13.0f %7.1f%% %13.0f %9s %12.2f %13.0f %10s %9lld %6.0f%%\n", name.c_str(),
                             channels, block, row.rate, 100.0 * (row.rate_max - row.rate_min) / row.rate, row.cpu_rate,
-                            row.rtf, row.silence_ns_per_block / row.loud_ns_per_block, row.cpu_rate / channels, cycles,
+                            rtf, row.silence_ns_per_block / row.loud_ns_per_block, row.cpu_rate / channels, cycles,
                             row.multiply_adds_per_sample,
                             100.0 * row.cpu_rate * static_cast<double>(row.multiply_adds_per_sample) / peak.multiply_adds_per_s);
                 std::fflush(stdout);
@@ -436,4 +478,17 @@ int main(int argc, char** argv) {
         }
     }
     return 0;
+}
+
+int main(int argc, char** argv) {
+    const Options opt = parse(argc, argv);
+    try {
+        return bench(opt);
+    } catch (const std::bad_alloc&) {
+        // `lstm:8 --seconds 3600 --channels 32` needs about 22 GB of buffers: it ended in
+        // "terminate called after throwing an instance of 'std::bad_alloc'".
+        std::fprintf(stderr, "error: out of memory: the buffers hold --seconds of audio per channel (and the model's "
+                             "state); ask for fewer --seconds or --channels, or a smaller model\n");
+        return 1;
+    }
 }
