@@ -172,7 +172,8 @@ class Chain:
         returns them. A Pedalboard plugin stage holds the stream's start until it has
         min(FIRST_CHUNK_SAMPLES, buffer_size) samples and more than the channel count
         (streaming.py: Pedalboard restarts a plugin fed a longer chunk than its first), so a
-        real-time caller passes its block size as buffer_size. To stream, call reset() once, pass reset=False on every call, then flush().
+        real-time caller passes its block size as buffer_size. To stream, call reset() once,
+        pass reset=False on every call, then flush().
         A stream keeps the buffer_size of its first call (a later one would restart the stages
         and drop what they hold); a new rate or channel count starts a new stream."""
         sample_rate = check_sample_rate(sample_rate)

@@ -121,15 +121,14 @@ class Model(nn.Module):
         return x, new_state
 
     def _checked_knobs(self, knobs: Tensor, x: Tensor) -> Tensor:
-        """knobs for x, a batch of 1 expanded to x's batch; ValueError for a shape, dtype or
-        range the blocks would fail on deep inside, or run wrong."""
+        """knobs for x: in x's dtype (float64 knobs failed inside a TCN), a batch of 1 expanded
+        to x's batch; ValueError for a shape or range the blocks would fail on, or run wrong."""
         expected = (x.shape[0], len(self.knobs), x.shape[1])
         if knobs.dim() != 3 or tuple(knobs.shape) not in (expected, (1, *expected[1:])):
             names = ", ".join(k.name for k in self.knobs) or "none"
             raise ValueError(f"knobs must be (batch, knobs, samples) = {expected} (or a batch of 1) for x of shape "
                              f"{tuple(x.shape)} (knobs: {names}); got {tuple(knobs.shape)}")
-        if knobs.dtype != x.dtype:
-            raise ValueError(f"knobs are {knobs.dtype} and x {x.dtype}: pass knobs.to({x.dtype})")
+        knobs = knobs.to(x.dtype)  # also settled_state's float32 defaults for a model.double()
         # Values in knob units (18 dB) ran as a far extrapolation of the trained 0..1 range. Checked
         # on the CPU only: on a GPU reading the range waits for the device, in every chunk of
         # training (whose knobs come normalized from checked captures).
