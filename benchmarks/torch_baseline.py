@@ -72,7 +72,8 @@ def bench_output(cmd: list[str], env: dict | None = None) -> str:
     left it out: stderr was captured and dropped)."""
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
-        raise SystemExit(f"{shlex.join(cmd)} failed (exit {done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+        reason = done.stderr.strip() or done.stdout.strip()
+        raise SystemExit(f"{shlex.join(cmd)} failed (exit {done.returncode}): {reason}")
     return done.stdout
 
 

@@ -139,8 +139,9 @@ def _refuse_unrepresentable(doc: Any, where: str) -> None:
     if isinstance(doc, float) and not math.isfinite(doc) or type(doc) is int and abs(doc) > _FLOAT64_MAX:
         raise ModelFileError(f"{where}: a value cannot be represented (a number beyond the float64 range)")
     if isinstance(doc, str) and _lone_surrogates(doc):
-        raise ModelFileError(f"{where}: text with a lone surrogate (\\u{ord(_lone_surrogates(doc)[0]):04x}), which is not "
-                             "Unicode: the kernel's reader refuses it")
+        code = ord(_lone_surrogates(doc)[0])
+        raise ModelFileError(f"{where}: text with a lone surrogate (\\u{code:04x}), which is not Unicode: the "
+                             "kernel's reader refuses it")
     if isinstance(doc, dict):
         for key, value in doc.items():
             inside = f"{where}.{key}" if where else key
@@ -297,8 +298,9 @@ def _read_tensor(doc: Any, where: str) -> np.ndarray:
     if not isinstance(doc, dict):
         raise ModelFileError(f'{where}: expected {{"shape": [...], "data": [...]}}')
     shape, data = doc.get("shape"), doc.get("data")
-    # Sizes up to the C++ reader's int (10**30 by 0 made numpy's reshape fail unnamed).
-    if not isinstance(shape, list) or not all(type(n) is int and 0 <= n <= _INT_MAX for n in shape):  # true is an int too
+    # Sizes up to the C++ reader's int (10**30 by 0 made numpy's reshape fail unnamed); type(n) is
+    # int, as true is an int too.
+    if not isinstance(shape, list) or not all(type(n) is int and 0 <= n <= _INT_MAX for n in shape):
         raise ModelFileError(f"{where}.shape: missing or not a list of sizes from 0 to {_INT_MAX}")
     if not isinstance(data, list):
         raise ModelFileError(f"{where}.data: missing or not a list")
