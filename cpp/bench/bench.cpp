@@ -237,11 +237,16 @@ double median(std::vector<double> v) {
 size_t utf8_length(const std::string& s, size_t i) {
     const auto byte = [&](size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0u; };
     const unsigned c = byte(i);
-    const size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 && c >= 0xc2 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e && c <= 0xf4 ? 4 : 0;
+    const size_t n = c < 0x80                       ? 1
+                     : (c >> 5) == 0x6 && c >= 0xc2 ? 2
+                     : (c >> 4) == 0xe              ? 3
+                     : (c >> 3) == 0x1e && c <= 0xf4 ? 4
+                                                     : 0;
     for (size_t k = 1; k < n; ++k)
         if ((byte(i + k) & 0xc0) != 0x80) return 0;
-    if (n == 3 && ((c == 0xe0 && byte(i + 1) < 0xa0) || (c == 0xed && byte(i + 1) >= 0xa0))) return 0;  // overlong, surrogate
-    if (n == 4 && ((c == 0xf0 && byte(i + 1) < 0x90) || (c == 0xf4 && byte(i + 1) >= 0x90))) return 0;  // overlong, > U+10FFFF
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF.
+    if (n == 3 && ((c == 0xe0 && byte(i + 1) < 0xa0) || (c == 0xed && byte(i + 1) >= 0xa0))) return 0;
+    if (n == 4 && ((c == 0xf0 && byte(i + 1) < 0x90) || (c == 0xf4 && byte(i + 1) >= 0x90))) return 0;
     return n;
 }
 
