@@ -15,7 +15,7 @@ import argparse
 import os
 from pathlib import Path
 
-from torch_baseline import BLOCK, previous_kernel
+from torch_baseline import BLOCK, previous_kernel, split_models
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
             raise SystemExit(f"no bench binary at {binary}: build one per commit (cmake --build BUILD_DIR)")
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
-    archs = args.models.split(",")
+    archs = split_models(args.models)
     # previous_kernel's names: "current" is A, "previous" is B.
     results = previous_kernel(args.a, args.b, archs, args.seconds, args.rounds)
     print(f"\nA = {args.a}\nB = {args.b}\nmono, block {BLOCK}, {args.rounds} paired rounds")

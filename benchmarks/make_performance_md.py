@@ -97,11 +97,12 @@ def run_peak(data: dict) -> float:
                default=0.0)
 
 
-def peak_when(data: dict) -> str:
-    """When the page's peak was read, as the header says it."""
-    if data.get("size_sweep"):
-        return "before and after the kernel table's and the cost-by-size runs, the highest"
-    return data["kernel"]["fma_peak"].get("measured", "")
+def when_read(data: dict, one_call: str) -> str:
+    """When the page's clock and peak were read, as ", ..." after "best of 5" in the header
+    (`one_call` for a run of the kernel table alone; "" says nothing)."""
+    text = ("before and after the kernel table's and the cost-by-size runs, the highest" if data.get("size_sweep")
+            else one_call)
+    return f", {text}" if text else ""
 
 
 def clock_text(ghz: float) -> str:
@@ -128,12 +129,11 @@ def render(data: dict) -> str:
         "",
         f"- CPU: {k['cpu']}, {data['cores']} cores visible; {data['platform']}",
         "- Core clock measured by the bench (a chain of dependent integer multiplies, best of 5"
-        + (", before and after the kernel table's and the cost-by-size runs, the highest" if data.get("size_sweep")
-           else ", before and after its runs, the higher of the two" if "core_ghz_end" in k else "") + "): "
+        + when_read(data, "before and after its runs, the higher of the two" if "core_ghz_end" in k else "") + "): "
         f"{clock_text(ghz)}. cycles/sample = that clock / cpu samples/s (core cycles per sample of one channel): the number to compare with "
         "other machines and with the cycle budgets of the targets below.",
         *([f"- fp32 multiply-add rate measured by the bench ({k['fma_peak']['isa']} copy, 12 independent chains of "
-           f"multiply-adds, best of 5{', ' + peak_when(data) if peak_when(data) else ''}): {peak / 1e9:.1f} G/s"
+           f"multiply-adds, best of 5{when_read(data, k['fma_peak'].get('measured', ''))}): {peak / 1e9:.1f} G/s"
            + (f", {peak / (ghz * 1e9):.1f} per cycle" if ghz > 0 else "")
            + ": the CPU's peak, which bounds every model below (see the section on it)."] if "fma_peak" in k else []),
         f"- {data.get('machine_note', SHARED_VM_NOTE)} "
@@ -287,9 +287,9 @@ def render_fma_peak(data: dict) -> list[str]:
     the bench measured it."""
     k = data["kernel"]
     rows = fma_rows(data)
-    peak, ghz = run_peak(data), run_clock(data)
     if "fma_peak" not in k or not rows:
         return []
+    peak, ghz = run_peak(data), run_clock(data)
     lines = ["", f"## Distance to the multiply-add peak (mono, block {data['block']})", "",
              "multiply-adds/sample counts one per entry of the model's weight matrices and convolution taps "
              "(`multiply_adds_per_sample`; activations and biases not counted): work every fp32 implementation "

@@ -547,9 +547,9 @@ def _train(captures: list[Capture], config: TrainConfig, knobs: Sequence[Knob], 
         k = torch.stack(ks)[:, :, None].expand(-1, -1, segment)
         return torch.stack(xs).to(device), torch.stack(ys).to(device), k.to(device)
 
-    fingerprints = _run_fingerprints(captures, model, config, held, dsp_scale)
-    st = _Progress(best_state=copy.deepcopy(model.state_dict()), data=fingerprints[0])
     settings = _resume_settings(config, dsp_scale)
+    fingerprints = _run_fingerprints(captures, model, config, held, dsp_scale, settings)
+    st = _Progress(best_state=copy.deepcopy(model.state_dict()), data=fingerprints[0])
     if config.checkpoint and Path(config.checkpoint).exists():
         # A checkpoint of an earlier neuralfx, which did not record its step settings, resumes
         # under this run's (it checked learning_rate and dsp_lr_scale only).
@@ -735,11 +735,11 @@ _SCHEDULE_REASONS = {"cosine": "lr_schedule 'cosine', or 'auto' for DSP blocks a
 
 
 def _run_fingerprints(captures: Sequence[Capture], model: Model, config: TrainConfig, held: Holdout,
-                      dsp_scale: float) -> tuple[str, str]:
+                      dsp_scale: float, settings: dict[str, Any]) -> tuple[str, str]:
     """Digests of what a checkpoint must match to be resumed: the (aligned) audio and knob
     settings trained on and held out, the model's blocks and configs (a template's grey-box chain
     with another band mode has weights of the same shapes), and the step settings its optimizer
-    state was made for (_resume_settings; dsp_scale: the DSP step scale taken). This run's, then
+    state was made for (settings, _resume_settings' of the run; dsp_scale: the DSP step scale taken). This run's, then
     the one checkpoints made before 2026-12-02 carry, of learning_rate and dsp_lr_scale alone of
     the step settings. The audio is hashed once for both."""
     audio = hashlib.sha256()
@@ -755,7 +755,7 @@ def _run_fingerprints(captures: Sequence[Capture], model: Model, config: TrainCo
         d.update(json.dumps({**layout, **steps}, sort_keys=True, default=str).encode())
         return d.hexdigest()
 
-    return (digest({"settings": _resume_settings(config, dsp_scale)}),
+    return (digest({"settings": settings}),
             digest({"learning_rate": config.learning_rate, "dsp_lr_scale": dsp_scale}))
 
 

@@ -12,8 +12,7 @@ std::unique_ptr<Block> make_delay(const BlockReader& r) {
     // Validated as a float, used as the double the file holds (Python uses it unrounded).
     double max_delay_ms = r.get_float("max_delay_ms", kMinDelayMs, kMaxDelayLimitMs, 2000.0f);
     if (r.config().contains("max_delay_ms")) max_delay_ms = r.config().at("max_delay_ms").get<double>();
-    // dsp::Delay's line length (delay.py: line_length).
-    r.claim_delay_line(static_cast<long long>(std::floor(max_delay_ms * rate / 1000.0)) + 2, ".config.max_delay_ms");
+    r.claim_delay_line(dsp::Delay::line_length(max_delay_ms, rate), ".config.max_delay_ms");
     const auto p = dsp::read_params(r, r.config(), ".config", "",
                                     {{"delay_ms", kMinDelayMs, max_delay_ms, "ms"},
                                      {"feedback", 0.0, 0.99, ""},

@@ -19,8 +19,13 @@ class Delay final : public Block {
 public:
     Delay(double sample_rate, double max_delay_ms, Param delay_ms, Param feedback, Param mix)
         : rate_(sample_rate), delay_ms_(delay_ms), feedback_(feedback), mix_(mix),
-          // Reads reach floor(D_max) + 1 samples back (the same length as delay.py's line_length).
-          length_(static_cast<int>(std::floor(max_delay_ms * sample_rate / 1000.0)) + 2) {}
+          length_(static_cast<int>(line_length(max_delay_ms, sample_rate))) {}
+
+    // Samples of history the line keeps: reads reach floor(D_max) + 1 samples back (delay.py's
+    // line_length). The model reader sums it over a model's Delays (kMaxDelayLineSamples).
+    static long long line_length(double max_delay_ms, double sample_rate) {
+        return static_cast<long long>(std::floor(max_delay_ms * sample_rate / 1000.0)) + 2;
+    }
 
     // A copy starts with an empty line; prepare() allocates it.
     Delay(const Delay& other)
