@@ -28,7 +28,7 @@ import sys
 import pedalboard
 import torch
 
-from neuralfx.capture import capture
+from neuralfx.capture import MIN_SECONDS, capture
 from neuralfx.machine import processor_name
 from neuralfx.training import Capture, TrainConfig, train
 
@@ -98,7 +98,8 @@ def main() -> None:
                         help="N doubles until the N extra steps take this long")
     parser.add_argument("--repeats", type=int, default=3, help="pairs of runs per case; the median is printed")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--capture-seconds", type=float, default=12.0)
+    parser.add_argument("--capture-seconds", type=float, default=MIN_SECONDS,
+                        help=f"length of the training capture (at least {MIN_SECONDS:g}, the capture signal's)")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--render", metavar="JSON", help="print the table of a saved run and stop")
     args = parser.parse_args()
@@ -110,6 +111,8 @@ def main() -> None:
         parser.error("--steps, --repeats, --threads and --batch-sizes must be at least 1")
     if not args.min_seconds > 0:
         parser.error("--min-seconds must be above 0")
+    if not args.capture_seconds >= MIN_SECONDS:  # the capture signal's own check ended in a traceback
+        parser.error(f"--capture-seconds must be at least {MIN_SECONDS:g}")
     per_segment = TrainConfig.chunks_per_segment
     steps = -(-args.steps // per_segment) * per_segment
 

@@ -16,7 +16,7 @@ from .errors import ModelFileError
 from .dsp.delay import Delay, line_length
 from .dsp.params import ParamBlock, WeightRangeError
 from .knobs import Knob, smooth
-from .models.config_checks import MAX_DELAY_LINE_SAMPLES, MAX_KNOBS
+from .models.config_checks import MAX_DELAY_LINE_SAMPLES, MAX_KNOBS, knob_name_problem, model_rate_problem
 
 # Samples of silence that settle a model before its first input (Model.settled_state).
 SETTLE_SAMPLES = 8192
@@ -78,9 +78,16 @@ class Model(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
         self.sample_rate = float(sample_rate)
+        rate_problem = model_rate_problem(self.sample_rate)
+        if rate_problem:  # neither reader would load its file
+            raise ValueError(f"sample_rate: {rate_problem}")
         self.knobs = list(knobs)
         if len(self.knobs) > MAX_KNOBS:  # neither reader would load its file
             raise ValueError(f"{len(self.knobs)} knobs, above the limit of {MAX_KNOBS}")
+        for i, knob in enumerate(self.knobs):
+            name_problem = knob_name_problem(knob.name)
+            if name_problem:
+                raise ValueError(f"knobs[{i}].name: {name_problem}")
         names = [k.name for k in self.knobs]
         for i, block in enumerate(self.blocks):
             _check_block_fits(block, i, self.sample_rate, self.knobs)

@@ -39,7 +39,7 @@ import numpy as np
 from .errors import ModelFileError
 from .files import atomic_path
 from .knobs import Knob
-from .models.config_checks import MAX_JSON_DEPTH, MAX_KNOBS, SAMPLE_RATE_RANGE
+from .models.config_checks import MAX_JSON_DEPTH, MAX_KNOBS, knob_name_problem, model_rate_problem
 
 FORMAT_NAME = "neuralfx-model"
 FORMAT_VERSION = 2  # the newest version this build reads and writes
@@ -199,8 +199,9 @@ def from_json(text: str) -> ModelFile:
             "update neuralfx or re-export the model"
         )
     sample_rate = _number(doc, "sample_rate", "(top level)")
-    if not SAMPLE_RATE_RANGE[0] <= sample_rate <= SAMPLE_RATE_RANGE[1]:
-        raise ModelFileError(f"sample_rate: outside [{SAMPLE_RATE_RANGE[0]:g}, {SAMPLE_RATE_RANGE[1]:g}] Hz")
+    rate_problem = model_rate_problem(sample_rate)
+    if rate_problem:
+        raise ModelFileError(f"sample_rate: {rate_problem}")
     knobs = _read_knobs(doc.get("knobs", []))
     blocks_doc = doc.get("blocks")
     if not isinstance(blocks_doc, list):
@@ -260,6 +261,9 @@ def _read_knobs(doc: Any) -> list[Knob]:
         name = k.get("name")
         if not isinstance(name, str) or not name:
             raise ModelFileError(f"{where}.name: missing or not a non-empty string")
+        name_problem = knob_name_problem(name)
+        if name_problem:
+            raise ModelFileError(f"{where}.name: {name_problem}")
         if any(other.name == name for other in knobs):
             raise ModelFileError(f"{where}.name: '{name}' is declared twice")
         lo, hi, default = _number(k, "min", where), _number(k, "max", where), _number(k, "default", where)

@@ -15,6 +15,7 @@ import neuralfx
 from neuralfx import modelfile
 from neuralfx.dsp import Gain
 from neuralfx.errors import ModelFileError
+from neuralfx.knobs import Knob
 from neuralfx.model import Model
 
 from conftest import SIGNALS, plucks, random_lstm_model
@@ -90,6 +91,15 @@ def _mutate(path: Path, edit) -> str:
         (lambda d: d.update(version=0), "file is version 0"),
         (lambda d: d.update(format="other"), "format"),
         (lambda d: d.pop("sample_rate"), "sample_rate"),
+        # `--knob a=b=7` could not set it; an escape sequence reached the terminal through `info`.
+        (lambda d: d.update(knobs=[{"name": "a=b", "min": 0, "max": 1, "default": 0}]), "knobs[0].name: holds '='"),
+        (lambda d: d.update(knobs=[{"name": "a\x1b[2J", "min": 0, "max": 1, "default": 0}]),
+         "knobs[0].name: holds the control character U+001B"),
+        (lambda d: d.update(knobs=[{"name": "a\x85", "min": 0, "max": 1, "default": 0}]),
+         "knobs[0].name: holds the control character U+0085"),
+        (lambda d: d.update(sample_rate=500), "sample_rate: outside [1000, 768000] Hz"),
+        # It loaded in both, and then no rate converter took it (they take whole Hz).
+        (lambda d: d.update(sample_rate=44100.5), "sample_rate: 44100.5 Hz is not a whole number of Hz"),
         (lambda d: d.update(blocks=[]), "blocks: empty"),
         (lambda d: d["blocks"][0].update(type="Fuzz"), "unknown block type 'Fuzz'"),
         (lambda d: d["blocks"][0]["weights"].pop("head.bias"), "blocks[0].weights.head.bias"),
@@ -261,6 +271,14 @@ def test_nan_weights_cannot_be_exported(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match="NaN"):
         model.save(tmp_path / "nan.nfx")
     assert not (tmp_path / "nan.nfx").exists()
+
+
+def test_a_model_at_a_rate_no_reader_loads_is_refused_where_it_is_made() -> None:
+    for rate, needle in ((44100.5, "44100.5 Hz is not a whole number of Hz"), (500, r"outside \[1000, 768000\] Hz")):
+        with pytest.raises(ValueError, match=f"sample_rate: {needle}"):
+            Model([Gain(6.0)], rate)
+    with pytest.raises(ValueError, match="knobs\\[0\\].name: holds '='"):
+        Model([Gain(6.0)], 48000, [Knob("a=b", 0.0, 1.0, 0.0)])
 
 
 def test_empty_input_runs_from_the_settled_state() -> None:

@@ -84,6 +84,10 @@ def test_bad_rates_and_shapes_say_what_is_wrong() -> None:
         _core.Resampler(44100.5, 48000, 1)
     with pytest.raises(ValueError, match="filter phases"):
         _core.Resampler(44100, 47999, 1)
+    # It told a user of a 1000 Hz model to convert the audio to 44100 or 48000 Hz, which it was.
+    with pytest.raises(ValueError, match=r"cannot convert between 48000 Hz and 1000 Hz \(needs \d+ filter taps, "
+                                         r"limit \d+\): use two rates closer together or in a simpler ratio"):
+        _core.Resampler(48000, 1000, 1)
     with pytest.raises(ValueError, match=r"expected a \(2, samples\) float32 array"):
         _core.Resampler(44100, 48000, 2).process(np.zeros((1, 10), np.float32))
 

@@ -2,10 +2,12 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -38,6 +40,29 @@ float read_float32(const json& object, const char* key, const std::string& where
     return static_cast<float>(v);
 }
 
+// Why a knob cannot have this name ("" when it can), as Python's reader says it
+// (neuralfx/models/config_checks.py): a name holding '=' could not be set with
+// `--knob NAME=VALUE`, and control characters (an escape sequence) reached the terminal through
+// `neuralfx info` and the host's parameter list. The text is valid UTF-8 (nlohmann checked it).
+std::string knob_name_problem(const std::string& name) {
+    if (name.find('=') != std::string::npos) return "holds '=', which `--knob NAME=VALUE` could not set: rename the knob";
+    for (size_t i = 0; i < name.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(name[i]);
+        unsigned code = 0x100;  // none
+        if (byte < 0x20 || byte == 0x7f) code = byte;  // C0 and DEL
+        else if (byte == 0xc2 && i + 1 < name.size()) {
+            const auto next = static_cast<unsigned char>(name[i + 1]);
+            if (next >= 0x80 && next <= 0x9f) code = next;  // C1: U+0080 to U+009F
+        }
+        if (code != 0x100) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "%04X", code);
+            return std::string("holds the control character U+") + hex + ": rename the knob";
+        }
+    }
+    return "";
+}
+
 std::vector<KnobSpec> read_knobs(const json& root) {
     std::vector<KnobSpec> knobs;
     auto it = root.find("knobs");
@@ -54,6 +79,8 @@ std::vector<KnobSpec> read_knobs(const json& root) {
         if (name == k.end() || !name->is_string() || name->get<std::string>().empty())
             fail(where + ".name", "missing or not a non-empty string");
         spec.name = name->get<std::string>();
+        const std::string name_problem = knob_name_problem(spec.name);
+        if (!name_problem.empty()) fail(where + ".name", name_problem);
         for (const auto& other : knobs)
             if (other.name == spec.name) fail(where + ".name", "'" + spec.name + "' is declared twice");
         spec.minimum = read_float32(k, "min", where);
@@ -104,6 +131,14 @@ std::unique_ptr<Model> load_model_from_string(const std::string& text) {
                             ": update neuralfx or re-export the model");
     const double sample_rate = read_number(root, "sample_rate", "(top level)");
     if (sample_rate < kMinSampleRate || sample_rate > kMaxSampleRate) fail("sample_rate", "outside " + sample_rate_range_text());
+    // The rate converters (Resampler, the plugin's) take whole Hz only: a model at 44100.5 Hz
+    // loaded and then ran at no other rate.
+    if (sample_rate != std::floor(sample_rate)) {
+        std::ostringstream m;  // 12 digits, as Python's reader says it
+        m << std::setprecision(12) << sample_rate
+          << " Hz is not a whole number of Hz: give the rate of the audio the model was trained on";
+        fail("sample_rate", m.str());
+    }
 
     std::vector<KnobSpec> knobs = read_knobs(root);
 

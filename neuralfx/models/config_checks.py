@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import unicodedata
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -23,6 +24,29 @@ MAX_HIDDEN_SIZE = 1024
 MAX_RECURRENT_LAYERS = 8
 # The Delay blocks' lines together, in samples: the line of one 10 s Delay at 768 kHz (delay.line_length).
 MAX_DELAY_LINE_SAMPLES = 7_680_002
+
+
+def model_rate_problem(rate: float) -> Optional[str]:
+    """Why a model cannot be at `rate` Hz (None when it can), as the kernel's reader says it: the
+    rate converters (the kernel's, the plugin's) take whole Hz only, so a model at 44100.5 Hz
+    loaded and then ran at no other rate."""
+    if not SAMPLE_RATE_RANGE[0] <= rate <= SAMPLE_RATE_RANGE[1]:
+        return f"outside [{SAMPLE_RATE_RANGE[0]:g}, {SAMPLE_RATE_RANGE[1]:g}] Hz"
+    if rate != math.floor(rate):
+        return f"{rate:.12g} Hz is not a whole number of Hz: give the rate of the audio the model was trained on"
+    return None
+
+
+def knob_name_problem(name: str) -> Optional[str]:
+    """Why `name` cannot name a knob (None when it can), as the kernel's reader says it: a name
+    holding '=' could not be set with `--knob NAME=VALUE`, and control characters (an escape
+    sequence) reached the terminal through `neuralfx info` and the host's parameter list."""
+    if "=" in name:
+        return "holds '=', which `--knob NAME=VALUE` could not set: rename the knob"
+    for c in name:
+        if unicodedata.category(c) == "Cc":
+            return f"holds the control character U+{ord(c):04X}: rename the knob"
+    return None
 
 
 def _is_int(value: Any) -> bool:

@@ -91,7 +91,8 @@ public:
         if (!needs.empty())
             throw UnsupportedRateError("cannot convert between " + std::to_string(in_rate) + " Hz and " +
                                        std::to_string(out_rate) + " Hz (needs " + needs +
-                                       "): convert the audio to a common rate such as 44100 or 48000 Hz first");
+                                       "): use two rates closer together or in a simpler ratio, such as "
+                                       "44100, 48000, 88200 or 96000 Hz");
         delay_num_ = delay_num;
         half_ = half_taps_for(in_rate, out_rate);
         taps_ = 2 * half_;
