@@ -52,20 +52,22 @@ class Knob(Ranged):
         return float(np.clip((value - lo) / span, np.float32(0.0), np.float32(1.0))) if span > 0 else 0.0
 
 
-def smoothing_coefficient(sample_rate: float) -> np.float32:
-    return np.float32(1.0 - math.exp(-1.0 / (KNOB_SMOOTHING_SECONDS * sample_rate)))
+def smoothing_coefficient(sample_rate: float) -> float:
+    return 1.0 - math.exp(-1.0 / (KNOB_SMOOTHING_SECONDS * sample_rate))
 
 
 def smooth(targets: np.ndarray, start: np.ndarray, sample_rate: float) -> np.ndarray:
     """Per-sample smoothed knob values, as the kernel computes them.
 
     targets: (knobs, samples) normalized target at each sample (a step where a knob moved);
-    start: (knobs,) smoother state before the first sample. float32 throughout, like C++."""
+    start: (knobs,) smoother state before the first sample. The smoother runs in float64 and
+    its rows are float32, as in C++ (KnobBank::advance, which says why: in float32 it stopped
+    short of its target)."""
     targets = np.asarray(targets, dtype=np.float32)
     out = np.empty_like(targets)
     a = smoothing_coefficient(sample_rate)
-    value = np.asarray(start, dtype=np.float32).copy()
+    value = np.asarray(start, dtype=np.float64).copy()
     for i in range(targets.shape[1]):
-        value = (value + a * (targets[:, i] - value)).astype(np.float32)
+        value = value + a * (targets[:, i].astype(np.float64) - value)
         out[:, i] = value
     return out

@@ -433,3 +433,30 @@ def measure_delay() -> None:
 if __name__ == "__main__":
     measure()
     measure_delay()
+
+
+@pytest.mark.parametrize("rate", [48000, 96000, 192000])
+def test_a_delay_time_moved_by_its_knob_lands_on_the_setting(rate: int) -> None:
+    """The knob smoother ran in float32 and stopped short of its target for good once its step
+    fell below half a float step: 500 -> 1500 ms put the echo 1.37 samples early at 48 kHz (22 at
+    192 kHz), between two samples, so every repeat went through the interpolation's low-pass."""
+    from neuralfx.dsp import Delay
+    from neuralfx.knobs import Knob, smooth
+
+    knob = Knob("time", 1.0, 2000.0, 500.0, "ms")
+    model = Model([Delay(rate, 2000.0, feedback=0.0, mix=1.0, knobs={"delay_ms": "time"})], rate, [knob])
+    effect = neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json())
+    effect(np.zeros(1000, np.float32), rate)  # a stream at 500 ms
+    effect.time = 1500.0
+    effect(np.zeros(rate, np.float32), rate, reset=False)  # 1 s of glide: 100 time constants
+    x = np.zeros(2 * rate, np.float32)
+    x[0] = 1.0
+    y = effect(x, rate, reset=False)
+    # What a stream started at 1500 ms gives: the echo at 1.5 s (the float32 knob's rounding puts
+    # a trace of it on the next sample).
+    expected = effect(x, rate)
+    assert np.flatnonzero(expected)[0] == 3 * rate // 2 and expected[3 * rate // 2] > 0.99
+    np.testing.assert_array_equal(y, expected)
+    # The torch side's smoother (knob_trajectory) lands alike.
+    target = np.float32(knob.normalize(1500.0))
+    assert smooth(np.full((1, rate), target, np.float32), np.array([knob.normalize(500.0)]), rate)[0, -1] == target

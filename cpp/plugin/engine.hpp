@@ -28,7 +28,7 @@ struct Controls {
 // kernel's knobs ignore it: the smoother would otherwise stay NaN.
 class SmoothedControl {
 public:
-    void configure(double sample_rate) { coefficient_ = knob_smoothing_coefficient(sample_rate); }
+    void configure(double sample_rate) { coefficient_ = static_cast<float>(knob_smoothing_coefficient(sample_rate)); }
     void snap(float target) {
         if (!std::isnan(target)) value_ = target_ = target;
     }

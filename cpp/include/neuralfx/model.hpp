@@ -32,7 +32,7 @@ public:
           std::string metadata_json)
         : sample_rate_(sample_rate), prototype_(std::move(blocks)), metadata_json_(std::move(metadata_json)) {
         knobs_.configure(knobs, sample_rate);
-        settled_knobs_.assign(knobs_.specs().size(), 0.0f);
+        settled_knobs_.assign(knobs_.specs().size(), 0.0);
     }
 
     double sample_rate() const { return sample_rate_; }
@@ -176,7 +176,7 @@ private:
     std::vector<float*> silence_channels_;
     // The knob values the saved state was settled at (reset() copies it back at the same values);
     // one per knob from construction, so that a reset() before prepare() has room to write them.
-    std::vector<float> settled_knobs_;
+    std::vector<double> settled_knobs_;
     bool settled_ = false;
     std::string metadata_json_;
     int max_block_size_ = 0;
