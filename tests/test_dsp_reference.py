@@ -460,3 +460,21 @@ def test_a_delay_time_moved_by_its_knob_lands_on_the_setting(rate: int) -> None:
     # The torch side's smoother (knob_trajectory) lands alike.
     target = np.float32(knob.normalize(1500.0))
     assert smooth(np.full((1, rate), target, np.float32), np.array([knob.normalize(500.0)]), rate)[0, -1] == target
+
+
+@pytest.mark.parametrize("rate", [48000, 96000])
+def test_a_gate_starts_closed_on_quiet_hiss(rate: int) -> None:
+    """Its smoothed gain started at 1 (open): the settle's 8192 samples of silence released it
+    for 171 ms at 48 kHz, and with a 500 ms release the first 10 ms of -70 dBFS hiss came out
+    3 dB down instead of at the static curve's -80 dB (at every call: effects reset by default)."""
+    from neuralfx.dsp import NoiseGate
+
+    model = Model([NoiseGate("rms", rate, release_ms=500.0)], rate)
+    x = (np.random.default_rng(1).standard_normal(rate) * 10 ** (-70 / 20)).astype(np.float32)
+    kernel = neuralfx.NeuralEffect.from_json(model.to_modelfile().to_json())(x, rate)
+    with torch.no_grad():
+        torch_out = model(torch.from_numpy(x)[None])[0][0].numpy()
+    first = rate // 100
+    for y in (kernel, torch_out):
+        gain_db = 20 * np.log10(np.sqrt(np.mean(y[:first].astype(np.float64) ** 2) / np.mean(x[:first].astype(np.float64) ** 2)))
+        assert gain_db < -70.0, gain_db

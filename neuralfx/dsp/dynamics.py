@@ -25,7 +25,10 @@ Per sample n, in float64 on both sides:
 2. ``gain``: the static curve's gain in dB (compressor.py, noise_gate.py) for the amplitude's
    level, as a linear factor f = 10^(gain_db / 20), smoothed: g[n] = c f[n] - (c - 1) g[n-1],
    with c the attack coefficient while the gain moves in the attack direction (down for a
-   compressor, up for a gate) and the release coefficient otherwise; g starts at 1.
+   compressor, up for a gate) and the release coefficient otherwise; g starts at rest: 1 for a
+   compressor (its gain on silence), 0 for a gate (closed; the model's settle on silence lifts
+   it to the range floor within the attack time). From 1 a gate started open, and with a 500 ms
+   release still let hiss through at -3 dB after the 8192-sample settle at 48 kHz.
    ``level``: the amplitude smoothed the same way, attack while it rises, from 0 (silence);
    the gain is the static curve's for the smoothed amplitude's level.
 3. y = x g (* make-up factor), rounded to float32 once.
@@ -192,7 +195,7 @@ def dynamics_gain(
     smoothed = state.get("smoothed")
     if smoothing == "gain":
         target = db_to_linear(static_gain_db(level_db(amplitude)))
-        start = amplitude.new_ones(batch) if smoothed is None else smoothed
+        start = (amplitude.new_ones(batch) if falling else amplitude.new_zeros(batch)) if smoothed is None else smoothed
         g, smoothed = ballistics(target, attack, release, start, falling)
     elif smoothing == "level":
         start = amplitude.new_zeros(batch) if smoothed is None else smoothed

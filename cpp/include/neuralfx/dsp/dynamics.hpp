@@ -125,7 +125,8 @@ private:
 
 // The block both share (dynamics.py's DynamicsBlock): per sample, the detector's amplitude, then
 // either Derived's static curve in dB (static_gain_db) as a linear gain that is smoothed
-// (Smoothing::gain, attack while the gain moves in Derived::falling's direction, from unity), or
+// (Smoothing::gain, attack while the gain moves in Derived::falling's direction, from rest: a
+// compressor's unity, a gate closed at 0, which dynamics.py says why), or
 // the amplitude smoothed (attack while it rises, from silence) and the static curve's gain for it
 // (Smoothing::level); then Derived's output (a make-up gain, or none): output(x * gain).
 template <class Derived>
@@ -135,7 +136,7 @@ public:
         : detector_(detector),
           smoothing_(smoothing),
           smoother_(attack_ms, release_ms, sample_rate, smoothing == Smoothing::gain ? Derived::falling : false,
-                    smoothing == Smoothing::gain ? 1.0 : 0.0),
+                    smoothing == Smoothing::gain && Derived::falling ? 1.0 : 0.0),
           saved_detector_(detector_),
           saved_smoother_(smoother_) {}
 
