@@ -22,11 +22,22 @@ DEFAULT_MAX_LATENCY_SECONDS = 1.0
 # 1e-3 gave exact integer delays on the capture signal and on plucked notes through distortion,
 # compression and Pedalboard's Delay (larger values smear the peak by a sample or two).
 WHITENING = 1e-3
-# The latency is the onset of the impulse response, not its peak: the first lag before the peak
-# whose magnitude reaches this fraction of it. A filter's own delay (the peak of a low-pass
-# response lies a sample or two after its onset) stays in the target for the model to learn:
-# shifting past the onset would ask a causal model to predict the future.
+# The latency is the onset of the impulse response, not its peak: walking back from the peak,
+# the earliest lag of the peak's sign whose magnitude reaches this fraction of it. A filter's own
+# delay (the peak of a low-pass response lies a sample or two after its onset) stays in the
+# target for the model to learn: shifting past the onset would ask a causal model to predict the
+# future. (0.05 took a distortion into a 6 kHz low-pass 1 sample early, on a +0.066 ripple.)
 ONSET_FRACTION = 0.1
+# A saturating device behind a filter answers the (non-Gaussian) capture signal with an estimate
+# that has a lobe of the other sign just before its onset: tanh(4 lowpass_1500(x)) 144 samples
+# late estimated -0.23, +0.14, +0.55 .. 1.0 at lags 144, 145, 146 .. 149 (the filter's own first
+# sample is 0.095 of its peak). A pre-lobe reaching this fraction of the peak puts the onset on its
+# last lag, the floor of the zero crossing. Walked through by magnitude (until 2026-12-02) it read
+# 140, 4 early, and 0 with no delay: the reading depended on the latency, and a model trained on
+# it scored 2.6x the ESR (a review). Left: a lowpass_1500 into 30 dB of tanh reads 1 late on the
+# capture signal (its pre-lobe ends at -0.08 where the response starts), and both devices 1 late
+# on noise and a sine; the reading no longer depends on the latency.
+PRE_LOBE_FRACTION = 0.05
 # The strongest peak further than `PEAK_EXCLUSION_SECONDS` from the main one, relative to it,
 # above which the delay is ambiguous (unrelated files, or a device that is mostly echo). Measured
 # on devices that align fine (Pedalboard's amps, effects and codecs on the capture signal): at most 0.31
@@ -133,15 +144,22 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     # Back to the earliest strong lag; into negative lags only from a negative peak (a target that
     # leads was called 299 samples ahead where 300 were cut).
     onset = peak
+    sign = np.sign(c[peak])
     while (onset > 0 and (lags[onset - 1] >= 0 or lags[peak] < 0)
-           and np.abs(c[onset - 1]) >= ONSET_FRACTION * np.abs(c[peak])):
+           and sign * c[onset - 1] >= ONSET_FRACTION * np.abs(c[peak])):
+        onset -= 1
+    # A lobe of the other sign just before (see PRE_LOBE_FRACTION).
+    if (onset > 0 and (lags[onset - 1] >= 0 or lags[peak] < 0)
+            and -sign * c[onset - 1] >= PRE_LOBE_FRACTION * np.abs(c[peak])):
         onset -= 1
     latency = int(lags[onset])
     if latency < 0:
         raise AlignmentError(
             f"the target leads the input by {-latency} samples ({-1000 * latency / sample_rate:.1f} ms): the files "
             "are misaligned (target trimmed at the start, or input and target swapped); re-export them from one "
-            "start point")
+            "start point. A device whose output holds no trace of its input's waveform (an octave-up fuzz, a ring "
+            "modulator) gives no peak to align on: if the files are aligned, train on their own timing "
+            "(align=False, --no-align)")
     if latency > max_lag:
         raise AlignmentError(
             f"the device's latency is {latency} samples ({latency / sample_rate:.3f} s; lags up to "

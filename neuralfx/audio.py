@@ -37,6 +37,12 @@ def as_channels_first(audio: np.ndarray, name: str = "audio") -> np.ndarray:
         raise ValueError(f"{name} has {channels} channels; at most {MAX_CHANNELS} are supported")
     if channels == 0:
         raise ValueError(f"{name} has no channels")
+    if audio.dtype == np.float64:  # the cast made Inf of 1e300 (and a warning), then named as NaN or Inf
+        beyond = np.abs(audio) > np.finfo(np.float32).max
+        if beyond.any() and np.isfinite(audio[beyond]).any():
+            c, i = np.argwhere(beyond & np.isfinite(audio))[0]
+            raise ValueError(f"{name} holds {audio[c, i]:g} (channel {c}, sample {i}), beyond float32's range, to which "
+                             "audio is converted: scale it down first")
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 

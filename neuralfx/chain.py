@@ -201,8 +201,8 @@ class Chain:
         return out[0] if self._stream_1d else out
 
     def _end_stream(self) -> np.ndarray:
-        if self._stream is None:
-            return no_frames(1)
+        if self._stream is None:  # in the last stream's channel count, so that it concatenates with it
+            return no_frames(self._stream_key[1] if self._stream_key else 1)
         out = self._stream.flush()
         self._stream = None
         return out

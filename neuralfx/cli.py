@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -148,8 +149,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     for key, value in meta.get("heldout_esr", {}).items():
         print(f"held-out ESR:   {esr_text(value)} at {', '.join(f'{k}={v:g}' for k, v in json.loads(key).items())}")
     latencies = sorted({(a["latency_samples"], a["latency_ms"], a["polarity"]) for a in meta.get("alignment", [])})
+    # "inverted" alone read the same for a model trained on the target flipped back and for one
+    # that learnt to invert.
+    treated = {"flip": " (flipped back for training)", "keep": " (kept: the model inverts)"}.get(
+        meta.get("config", {}).get("polarity"), "")
     for samples, ms, polarity in latencies:
-        print(f"latency:        {samples} samples ({ms:g} ms) removed, polarity {polarity}")
+        print(f"latency:        {samples} samples ({ms:g} ms) removed, polarity {polarity}"
+              + (treated if polarity == "inverted" else ""))
     if meta.get("config", {}).get("align") is False:
         print("latency:        none removed (trained without alignment: the captures' timing is the device's)")
     for name, ms in meta.get("measured_delay_ms", {}).items():
@@ -215,7 +221,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
 
 def _wrote(manifest: Path, pair) -> int:
     print(f"wrote {manifest.parent}/ ({len(pair.input) / pair.sample_rate:.1f} s at {pair.sample_rate:g} Hz); "
-          f"train with: neuralfx train --manifest {manifest} -o MODEL.nfx")
+          f"train with: neuralfx train --manifest {shlex.quote(str(manifest))} -o MODEL.nfx")
     return 0
 
 
@@ -233,7 +239,7 @@ def cmd_signal(args: argparse.Namespace) -> int:
                          "it is the training input, sample for sample")
     path = write(args.output, capture_signal(args.sample_rate, args.seconds, args.seed), args.sample_rate)
     print(f"wrote {path} ({args.seconds:g} s at {args.sample_rate:g} Hz): play it through the device, record its "
-          f"output at the same rate from one start to one end, then: neuralfx train {path} RECORDED.wav -o MODEL.nfx")
+          f"output at the same rate from one start to one end, then: neuralfx train {shlex.quote(str(path))} RECORDED.wav -o MODEL.nfx")
     return 0
 
 
@@ -271,6 +277,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     writable_model_file(args.output)
     if args.checkpoint:
         writable_file(args.checkpoint, "--checkpoint", example="run.ckpt")
+        if Path(args.checkpoint).resolve() == Path(args.output).resolve():  # the model overwrote it, then failed to resume
+            raise ValueError(f"--checkpoint {args.checkpoint} is the output model file: give the checkpoint a path of its "
+                             "own, e.g. run.ckpt")
     sizes = {k: v for k, v in (("hidden_size", args.hidden_size), ("num_layers", args.num_layers)) if v is not None}
     if sizes and args.arch not in RECURRENT:
         raise ValueError(f"--hidden-size and --num-layers apply to {' and '.join(RECURRENT)}; --arch {args.arch} has a "

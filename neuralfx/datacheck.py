@@ -169,7 +169,8 @@ def prepare(pair: CapturePair, max_latency_seconds: float = alignment.DEFAULT_MA
         raise DataError(
             f"{what}: the target's polarity is inverted relative to the input (the device, a cable or the "
             "interface flips phase). Pass polarity='flip' (--polarity flip) to train on the target flipped back, "
-            "or polarity='keep' (--polarity keep) to model the inversion")
+            "or polarity='keep' (--polarity keep) to model the inversion. Check first that the input is the dry "
+            "signal and the target the device's output: swapped files read as inverted too")
     check_lengths(len(pair.input), len(pair.target), found.latency, rate)
     x, y = alignment.remove_latency(pair.input, pair.target, found.latency)
     if found.inverted and polarity == "flip":

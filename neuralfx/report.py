@@ -110,6 +110,10 @@ class Evaluation:
     # The device latency alignment removed from each scored capture before scoring, in ms (as
     # training removed it); None for a model trained on its captures' own timing.
     removed_latency_ms: list[Optional[float]] = field(default_factory=list)
+    # How many scored captures had a target inverted relative to their input, and what the
+    # model's training did with such a target (its config's polarity: flip, keep or error).
+    inverted_targets: int = 0
+    training_polarity: str = "error"
     # (section name, first sample, end) in the concatenation, where the audio is the standard
     # capture signal remade from the metadata (capture.signal_sections)
     sections: list[tuple[str, int, int]] = field(default_factory=list)
@@ -162,6 +166,7 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
     config = effect.metadata.get("config", {})
 
     removed: list[Optional[float]] = []
+    inverted: list[bool] = []
 
     def aligned(pair: CapturePair) -> CapturePair:
         # As training aligned it (latency removed; an inverted target flipped back where training
@@ -174,6 +179,7 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
         max_latency = float(config.get("max_latency_seconds", DEFAULT_MAX_LATENCY_SECONDS))
         pair, found = prepare(pair, max_latency, polarity, allow_clipping=True)
         removed.append(found.latency_ms)
+        inverted.append(found.inverted)
         return pair
 
     for name, value in knobs.items():
@@ -233,7 +239,8 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
             start += end - first
     return Evaluation(np.concatenate([p for p, _ in results]), np.concatenate([t for _, t in results]),
                       effect.sample_rate, source, parts, effect.latency_samples, sections=sections,
-                      removed_latency_ms=removed, pieces=pieces)
+                      removed_latency_ms=removed, pieces=pieces, inverted_targets=sum(inverted),
+                      training_polarity=str(config.get("polarity", "error")))
 
 
 def _removed_text(removed: Sequence[Optional[float]]) -> str:
@@ -243,6 +250,19 @@ def _removed_text(removed: Sequence[Optional[float]]) -> str:
     low, high = min(removed), max(removed)
     amount = f"{low:.2f} ms" if math.isclose(low, high, abs_tol=0.005) else f"{low:.2f}-{high:.2f} ms over the captures"
     return f"{amount} of device latency removed from the scored audio (as training removed it)"
+
+
+def _polarity_lines(ev: Evaluation) -> list[str]:
+    """The summary's word on scored targets inverted relative to their input (none: no line)."""
+    if not ev.inverted_targets:
+        return []
+    done = {"flip": "flipped back before scoring, as training flipped its captures",
+            "keep": "scored as is, as trained (polarity keep: the model inverts)"}.get(
+        ev.training_polarity, "scored as is, though the model was trained on targets in phase: expect a high ESR, and "
+                              "check the pair's wiring and file order")
+    scored = sum(ms is not None for ms in ev.removed_latency_ms)
+    return [f"polarity:         target inverted relative to the input in {ev.inverted_targets} of {scored} scored "
+            f"capture(s): {done}"]
 
 
 # ---- measurements ----
@@ -582,6 +602,7 @@ def _summary(path: Path, mf, ev: Evaluation, seg: Segments, segment_seconds: flo
         f"sample rate:      {mf.sample_rate:g} Hz",
         f"latency:          {ev.latency_samples} samples ({ev.latency_samples / mf.sample_rate * 1000:.2f} ms) in the "
         f"model; {_removed_text(ev.removed_latency_ms)}",
+        *_polarity_lines(ev),
         "trained on:       " + textwrap.fill(str(meta.get("trained_on", "not recorded")), 100,
                                                  subsequent_indent=" " * 18),
     ]

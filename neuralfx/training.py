@@ -217,6 +217,15 @@ def pick_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device '{name}': this torch ({torch.__version__}) sees no CUDA GPU: "
                          "use device 'auto' or 'cpu', or install a CUDA build of torch on a machine with a GPU")
+    if device.type not in ("cpu", "cuda"):
+        # mps on Linux, xpu without its build, meta (no values at all) failed mid-run with a traceback.
+        try:
+            torch.ones(1, device=device).sum().item()
+        except (RuntimeError, AssertionError, NotImplementedError) as e:
+            text = str(e).strip()
+            why = text.splitlines()[0].split(". ")[0] if text else type(e).__name__  # torch's run on for lines
+            raise ValueError(f"device '{name}': this torch cannot train on it ({why}): "
+                             "use auto, cpu, cuda or cuda:N") from None
     return device
 
 
@@ -373,6 +382,10 @@ def prepare_captures(captures: Sequence[Capture], config: TrainConfig, progress:
     prepared, found, offsets = [], [], {}
     for i, c in enumerate(captures):
         name = f"{what} {i}" + (f" ({_settings_text(c.settings)})" if c.settings else "")
+        if np.array_equal(c.pair.input, c.pair.target):  # the same file twice trained without a word
+            progress(f"note: {name}: the target is the input itself, sample for sample, so the model learns to change "
+                     "nothing; if the device changes the sound, give its recording as the target (a file holding the "
+                     "dry signal and the device's output on two channels: write each channel to a file of its own)")
         if config.align:
             pair, a = prepare(c.pair, config.max_latency_seconds, config.polarity, config.allow_clipping, what=name)
             progress(f"{name}: {describe_alignment(a, config.polarity)}")
@@ -799,7 +812,14 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Gen
     this run's and the one of a checkpoint made before the step settings were recorded) on the same
     learning-rate schedule (`schedule`, resolved) and step settings (`settings`: _resume_settings,
     named in the message where they differ)."""
-    data = torch.load(path, map_location="cpu", weights_only=True)
+    not_one = (f"checkpoint '{path}' is not a neuralfx training checkpoint (or is cut short): delete it, or give "
+               "this run another checkpoint path")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # torch's errors for a model file, text, a cut-off zip: tracebacks telling of pickle
+        raise ValueError(not_one) from None
+    if not isinstance(data, dict) or not isinstance(data.get("progress"), dict):
+        raise ValueError(not_one)
     made_for = data["progress"].get("data", "")
     if not made_for:  # its best ESR was validated on other audio (each capture's end)
         raise ValueError(f"checkpoint '{path}' was made by an older neuralfx, which validated on other audio: delete "

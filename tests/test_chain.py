@@ -164,6 +164,13 @@ def test_chain_flush_answers_in_the_stream_layout(lstm_model_path: Path) -> None
     assert tail.ndim == 1 and tail.size > 0  # 2-D after 1-D calls: np.concatenate refused it
     streamed = np.concatenate(parts + [tail])
     assert np.max(np.abs(streamed - chain(x, 44100)[: len(streamed)])) < 1e-6
+    # A flush with no stream open answers in the last stream's channel count (it was (1, 0) after
+    # stereo calls, which np.concatenate refused), as NeuralEffect.flush does.
+    stereo = np.stack([x[:4000], x[:4000]])
+    assert chain(stereo, 44100, reset=False).shape[0] == 2
+    assert chain.flush().shape[0] == 2 and chain.flush().shape == (2, 0)
+    chain(stereo, 44100)
+    assert chain.flush().shape == (2, 0)
 
 
 def test_chain_preset_from_json(lstm_model_path: Path, tmp_path: Path) -> None:

@@ -68,6 +68,7 @@ def test_process_other_rate_needs_resample(tmp_path: Path, lstm_model_path: Path
 def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
     audio.write(tmp_path / "in.wav", plucks(0.1), 48000)
     audio.write(tmp_path / "silent.wav", np.zeros(4800, np.float32), 48000)
+    audio.write(tmp_path / "half.wav", 0.5 * plucks(0.1), 48000)
     (tmp_path / "folder").mkdir()
     cases = [
         (["process", "in.wav", "out.wav", "--buffer-size", "0"], "--buffer-size: must be above 0, got 0"),
@@ -106,7 +107,7 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
         (["capture", "in.wav", "--chain", "default"], "out_dir in.wav is a file, not a folder"),
         # fit checks its pair as train does.
         (["fit", "in.wav", "silent.wav", "--chain", "gain"], "pair target is silent"),
-        (["fit", "in.wav", "in.wav", "--chain", ""], "--chain '': expected comma-separated block names"),
+        (["fit", "in.wav", "half.wav", "--chain", ""], "--chain '': expected comma-separated block names"),
         (["train", "in.wav", "in.wav", "-o", "m.nfx", "--arch", "tcn", "--hidden-size", "8"],
          "--hidden-size and --num-layers apply to lstm and gru; --arch tcn has a fixed layout"),
         # numpy's "expected non-negative integer" named no option
@@ -124,13 +125,19 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
          "--polarity and --max-latency act on the alignment, which --no-align skips: leave them out"),
     ]
     cases.append((["train", "in.wav", "in.wav", "-o", "m.nfx", "--device", "gpu"], "device 'gpu' is not a torch device"))
+    # The model overwrote the checkpoint, and the next run could not resume from it.
+    cases.append((["train", "in.wav", "half.wav", "-o", "m.nfx", "--checkpoint", "m.nfx"],
+                  "--checkpoint m.nfx is the output model file: give the checkpoint a path of its own"))
+    # A device torch names but cannot compute on ended in a traceback after the data checks.
+    cases.append((["train", "in.wav", "in.wav", "-o", "m.nfx", "--device", "meta"],
+                  "device 'meta': this torch cannot train on it (Tensor.item() cannot be called on meta tensors)"))
     if not torch.cuda.is_available():
         cases.append((["train", "in.wav", "in.wav", "-o", "m.nfx", "--device", "cuda"], "sees no CUDA GPU"))
     for args, message in cases:
         r = run(*args, cwd=tmp_path)
         assert r.returncode != 0 and message in r.stderr, (args, r.stderr)
         assert "Traceback" not in r.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "in.wav", "silent.wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "half.wav", "in.wav", "silent.wav"]
 
 
 def test_signal_writes_the_capture_signal_for_hardware(tmp_path: Path) -> None:
@@ -143,6 +150,9 @@ def test_signal_writes_the_capture_signal_for_hardware(tmp_path: Path) -> None:
     assert "neuralfx train sig.wav RECORDED.wav -o MODEL.nfx" in r.stdout
     x, rate = audio.read(tmp_path / "sig.wav")
     assert rate == 48000 and np.array_equal(x[0], capture_signal(48000, 12.0, 3))
+    # The hint is pasted into a shell: a name with a space broke it.
+    r = run("signal", "my sig.wav", "--seconds", "12", cwd=tmp_path)
+    assert "neuralfx train 'my sig.wav' RECORDED.wav -o MODEL.nfx" in r.stdout
     r = run("signal", "sig.mp3", "--seconds", "12", cwd=tmp_path)
     assert r.returncode == 1 and "sig.mp3: write the signal to a lossless file, .aif, .aiff, .flac, .wav" in r.stderr
     assert "a capture signal needs at least 12 seconds, got 5" in run("signal", "s.wav", "--seconds", "5",
@@ -237,6 +247,9 @@ def test_train_stops_on_bad_data_with_what_to_do(tmp_path: Path) -> None:
             "--max-steps", "10", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "polarity inverted" in r.stdout and "target flipped back" in r.stdout
+    # info said "polarity inverted" alike for a model trained on the flipped target and for one
+    # that learnt to invert.
+    assert "polarity inverted (flipped back for training)" in run("info", "m.nfx", cwd=tmp_path).stdout
 
 
 def test_knob_sweep_capture_then_train_with_held_out_setting(tmp_path: Path) -> None:
@@ -393,6 +406,9 @@ def test_report_aligns_remade_captures_as_training_did(tmp_path: Path) -> None:
 
     reported = float(r.stdout.split("ESR ")[1].split(",")[0])
     assert reported == pytest.approx(modelfile.load(tmp_path / "m.nfx").metadata["validation_esr"], rel=1e-4)
+    # It flipped the target back without a word in the summary.
+    assert ("polarity:         target inverted relative to the input in 1 of 1 scored capture(s): flipped back before "
+            "scoring, as training flipped its captures") in (tmp_path / "rep" / "summary.txt").read_text()
 
 
 def test_train_step_limit_and_a_model_worse_than_silence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

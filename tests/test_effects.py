@@ -31,6 +31,11 @@ def test_mono_1d_in_1d_out_and_float64_accepted(effect: neuralfx.NeuralEffect) -
     assert y.shape == x.shape and y.dtype == np.float32
     y64 = effect(x.astype(np.float64), 48000)
     assert np.array_equal(y, y64)
+    # Beyond float32's range: the cast made Inf (with numpy's overflow warning) and it was called NaN or Inf.
+    huge = x.astype(np.float64)
+    huge[7] = 1e300
+    with pytest.raises(ValueError, match=r"input_array holds 1e\+300 \(channel 0, sample 7\), beyond float32's range"):
+        effect(huge, 48000)
 
 
 def test_reset_true_restarts_and_reset_false_streams(effect: neuralfx.NeuralEffect) -> None:

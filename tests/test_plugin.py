@@ -218,6 +218,37 @@ def test_a_model_chosen_at_load_gives_pedalboard_its_knob_ranges() -> None:
     assert_parity(plugin, text, values, int(_core.Model.from_json(text).sample_rate))
 
 
+def declared_positions(model_json: str) -> list[float]:
+    """Each knob's default as a slot's 0..1 position, in float32 as KnobSpec::normalize does."""
+    knobs = _core.Model.from_json(model_json).knobs
+    return [float((np.float32(k["default"]) - np.float32(k["min"])) / (np.float32(k["max"]) - np.float32(k["min"])))
+            for k in knobs[:8]]
+
+
+def test_a_model_file_delivered_as_state_starts_at_its_declared_defaults() -> None:
+    """It took the slots' old positions: a Gain knob over -60..24 dB declaring 0 dB ran at -18 dB."""
+    from neuralfx.dsp import Gain
+    from neuralfx.knobs import Knob
+
+    text = Model([Gain(knobs={"gain_db": "level"})], 48000, [Knob("level", -60.0, 24.0, 0.0, "dB")]).to_modelfile().to_json()
+    plugin = load()
+    give_model(plugin, text)
+    assert plugin.parameters["knob1"].raw_value == pytest.approx(declared_positions(text)[0], abs=1e-6)
+    assert_parity(plugin, text, {"level": 0.0})
+
+
+@pytest.mark.skipif(len(PRESETS) < 2, reason="needs two shipped presets")
+def test_a_state_that_names_no_knob_values_starts_the_model_at_its_defaults() -> None:
+    """A hand-written state choosing a preset without PARAMs for the knobs left the slots where
+    they were (the first preset's positions)."""
+    plugin = load()
+    state = re.sub(r'<PARAM id="knob\d"[^>]*/>', "", component_state(plugin))
+    state = re.sub(r'model="[^"]*"', f'model="{PRESETS[-1].stem}"', state, count=1)
+    plugin.preset_data = vstpreset(state.encode("utf-8"), plugin.preset_data[8:40])
+    expected = declared_positions(PRESETS[-1].read_text())
+    assert [plugin.parameters[f"knob{i + 1}"].raw_value for i in range(len(expected))] == pytest.approx(expected, abs=1e-6)
+
+
 @pytest.mark.parametrize("model", ["compressor", "crunch_amp"])
 def test_a_nan_from_the_host_is_silence_not_the_end_of_the_sound(model: str) -> None:
     """One NaN sample in one block made every later block NaN (95,800 of 96,000 samples in that

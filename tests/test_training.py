@@ -3,6 +3,7 @@ model in the kernel, and the exported file carries the metrics."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -322,6 +323,8 @@ def test_a_cosine_run_goes_to_max_steps_without_stopping_early(tmp_path: Path) -
         # (they said "after 200 steps" alone, and info "train steps: 200").
         assert result.metadata("x", config)["best_step"] == 20
         assert any(line.endswith("(the weights kept are step 20's)") for line in lines), lines[-3:]
+        # A target that is its input (the same file given twice) trained without a word.
+        assert "note: capture 0: the target is the input itself, sample for sample" in "\n".join(lines)
     # The same command again trains nothing: it resumed the early-stopped run and trained on to
     # the next validation, and the one after, a few steps a time. A larger patience goes on.
     config = TrainConfig(max_steps=200, patience=2, lr_schedule="plateau", checkpoint=str(tmp_path / "plateau"), **EXACT)
@@ -495,6 +498,20 @@ def test_a_checkpoint_of_other_data_is_refused(drive_capture: Capture, tmp_path:
     assert (f"checkpoint '{checkpoint}' was trained on other data or another model (it was made for "
             f"LSTM(hidden_size={config.hidden_size}, num_layers=1, skip=true), this run trains "
             f"GRU(hidden_size={config.hidden_size}, num_layers=1, skip=true)): delete it") in str(error.value)
+
+
+def test_a_file_that_is_no_checkpoint_is_named_not_unpickled(drive_capture: Capture, tmp_path: Path) -> None:
+    """A model file, text or a cut-off checkpoint ended in torch's tracebacks (one advising
+    weights_only=False, which would run the file's pickle)."""
+    checkpoint = tmp_path / "run.ckpt"
+    config = TrainConfig(max_steps=3, patience=100, checkpoint=str(checkpoint), **EXACT)
+    train([drive_capture], config, progress=lambda s: None)
+    whole = checkpoint.read_bytes()
+    for content in (b"not a checkpoint", whole[: len(whole) // 2], build_model(TrainConfig(**EXACT), 48000).to_modelfile().to_json().encode()):
+        checkpoint.write_bytes(content)
+        with pytest.raises(ValueError, match=f"checkpoint '{re.escape(str(checkpoint))}' is not a neuralfx training "
+                                             r"checkpoint \(or is cut short\): delete it"):
+            train([drive_capture], config, progress=lambda s: None)
 
 
 def test_a_checkpoint_of_an_earlier_neuralfx_resumes(drive_capture: Capture, tmp_path: Path,

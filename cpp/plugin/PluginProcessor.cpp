@@ -202,6 +202,21 @@ bool NeuralFXProcessor::slot_knob(int slot, KnobSpec& spec) const {
     return true;
 }
 
+void NeuralFXProcessor::put_slots_at_defaults(const std::vector<KnobSpec>& knobs) {
+    for (int slot = 0; slot < std::min(kNumKnobSlots, static_cast<int>(knobs.size())); ++slot) {
+        const KnobSpec& k = knobs[static_cast<size_t>(slot)];
+        slot_params_[static_cast<size_t>(slot)]->setValueNotifyingHost(k.normalize(k.default_value));
+    }
+}
+
+std::vector<KnobSpec> NeuralFXProcessor::declared_knobs(const std::string& model_json) {
+    try {
+        return load_model_from_string(model_json)->knobs();
+    } catch (const std::exception&) {
+        return {};
+    }
+}
+
 // The custom model is replaced: its slots mean nothing until the new one is built.
 void NeuralFXProcessor::forget_custom_knobs() {
     std::lock_guard<std::mutex> lock(info_mutex_);
@@ -551,6 +566,8 @@ bool NeuralFXProcessor::apply_state_xml(const juce::XmlElement& xml, std::string
         forget_custom_knobs();
         rejected_state_.reset();
     }
+    // A knob the state leaves out is at the model's default (a hand-written state may name none).
+    put_slots_at_defaults(choice < num_presets() ? preset_knobs_[static_cast<size_t>(choice)] : declared_knobs(custom));
     for (const auto* e : xml.getChildWithTagNameIterator("PARAM")) {
         const juce::String id = e->getStringAttribute("id");
         for (juce::AudioProcessorParameter* p : getParameters()) {
@@ -578,6 +595,9 @@ void NeuralFXProcessor::setStateInformation(const void* data, int size) {
                 forget_custom_knobs();
                 rejected_state_.reset();
             }
+            // Its knobs start at the defaults it declares (they took the slots' old positions: a Gain
+            // knob over -60..24 dB declaring 0 dB ran at -18 dB).
+            put_slots_at_defaults(declared_knobs(text));
             set_parameter_from_state(*model_param_, model_param_->convertTo0to1(static_cast<float>(custom_choice_index())));
             select(custom_choice_index());
             return;

@@ -150,6 +150,13 @@ private:
     void forget_custom_knobs();
     void set_parameter_from_state(juce::AudioProcessorParameter& p, float value);
     bool apply_state_xml(const juce::XmlElement& xml, std::string& error);
+    // Each slot the knobs name to its knob's declared default (host notified). For a model
+    // delivered by state only: a host's model choice cannot move other parameters in a way the
+    // host sees (JUCE drops the notification while the host sets a parameter, so Pedalboard read
+    // the old positions while the plugin ran the new ones).
+    void put_slots_at_defaults(const std::vector<KnobSpec>& knobs);
+    // The knobs a model file declares; none when it does not load (its build reports why).
+    static std::vector<KnobSpec> declared_knobs(const std::string& model_json);
 
     // Parameters (owned by AudioProcessor).
     juce::AudioParameterChoice* model_param_ = nullptr;
