@@ -239,7 +239,8 @@ def cmd_signal(args: argparse.Namespace) -> int:
                          "it is the training input, sample for sample")
     path = write(args.output, capture_signal(args.sample_rate, args.seconds, args.seed), args.sample_rate)
     print(f"wrote {path} ({args.seconds:g} s at {args.sample_rate:g} Hz): play it through the device, record its "
-          f"output at the same rate from one start to one end, then: neuralfx train {shlex.quote(str(path))} RECORDED.wav -o MODEL.nfx")
+          f"output at the same rate from one start to one end, then: neuralfx train {shlex.quote(str(path))} "
+          "RECORDED.wav -o MODEL.nfx")
     return 0
 
 
@@ -252,6 +253,9 @@ def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str]:
     if args.manifest:
         if args.input or args.target:
             raise ValueError("give either INPUT TARGET or --manifest, not both")
+        if args.input_channel or args.target_channel:
+            raise ValueError("--input-channel and --target-channel choose channels of INPUT TARGET files; a manifest's "
+                             "captures are mono")
         captures, heldout, knobs = load_manifest(args.manifest, args.sample_rate)
         manifest = json.loads(Path(args.manifest).read_text(encoding="utf-8"))
         # The device's stages hold a swept parameter at its base value: say what the knobs set.
@@ -262,7 +266,8 @@ def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str]:
                                           f"{describe_device(manifest.get('device'))}" + (f"; {swept}" if swept else ""))
     if not (args.input and args.target):
         raise ValueError("give INPUT.wav TARGET.wav (the device's input and its recorded output) or --manifest")
-    pair = read_pair(args.input, args.target, args.sample_rate)
+    pair = read_pair(args.input, args.target, args.sample_rate, input_channel=args.input_channel,
+                     target_channel=args.target_channel)
     return [Capture(pair)], [], [], f"{Path(args.input).name} -> {Path(args.target).name}"
 
 
@@ -346,7 +351,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     def note(message: str) -> None:  # stderr under --json, so that stdout stays one JSON document
         print(message, file=sys.stderr if args.json else sys.stdout)
 
-    pair = read_pair(args.input, args.target, progress=note)
+    pair = read_pair(args.input, args.target, progress=note, input_channel=args.input_channel,
+                     target_channel=args.target_channel)
     found = None
     if args.align:
         pair, found = prepare(pair, args.max_latency, args.polarity, args.allow_clipping, what="pair")
@@ -422,6 +428,10 @@ def _add_pair_checks(p: argparse.ArgumentParser, when: str = "") -> None:
     p.add_argument("--polarity", choices=["error", "flip", "keep"], default="error",
                    help=f"an inverted target: stop (default), flip it back, or keep it{when}")
     p.add_argument("--allow-clipping", action="store_true", help="use the pair even if input or target clips")
+    for end in ("input", "target"):
+        p.add_argument(f"--{end}-channel", type=_positive(int), metavar="N",
+                       help=f"the {end} file's channel to use, from 1 (default: the first); a re-amp file with the "
+                            "dry signal and the device's output on two channels is given as both files")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -106,8 +106,19 @@ def first_channel(audio: np.ndarray, what: str, progress: Callable[[str], None])
                 raise DataError(f"{what}: channel 1 is silent and channel {other + 1} carries the signal, and the "
                                 "first channel is the one trained on: export the channel with the signal as a mono "
                                 "file (or as the first channel)")
-        progress(f"note: {what} has {audio.shape[0]} differing channels; using the first")
+        progress(f"note: {what} has {audio.shape[0]} differing channels; using the first (--input-channel and "
+                 "--target-channel choose others)")
     return audio[0].copy()
+
+
+def pick_channel(audio: np.ndarray, channel: Optional[int], what: str, progress: Callable[[str], None]) -> np.ndarray:
+    """Channel `channel` (1-based) of audio, or first_channel's choice when None: a re-amp file
+    holds the dry signal and the device's output on two channels of one file."""
+    if channel is None:
+        return first_channel(audio, what, progress)
+    if not 1 <= channel <= audio.shape[0]:
+        raise DataError(f"{what} has {audio.shape[0]} channel(s): there is no channel {channel}")
+    return audio[channel - 1].copy()
 
 
 def dc_offset(audio: np.ndarray, sample_rate: float) -> float:
@@ -132,14 +143,16 @@ def dc_offset_note(offsets: dict[str, float]) -> Optional[str]:
 
 
 def read_pair(input_path: str | os.PathLike, target_path: str | os.PathLike, sample_rate: Optional[float] = None,
-              progress: Callable[[str], None] = print, recorded: bool = True) -> CapturePair:
-    """Input and target files as a pair (first channel of each), rates checked. Lengths may
-    differ by the latency: `prepare` checks them once it is known."""
+              progress: Callable[[str], None] = print, recorded: bool = True, input_channel: Optional[int] = None,
+              target_channel: Optional[int] = None) -> CapturePair:
+    """Input and target files as a pair (one channel of each, 1-based: the first unless given),
+    rates checked. They may be one file. Lengths may differ by the latency: `prepare` checks them
+    once it is known."""
     x, rate_x = read(input_path)
     y, rate_y = read(target_path)
     rate = check_rates(rate_x, rate_y, sample_rate)
-    return CapturePair(first_channel(x, f"input '{input_path}'", progress),
-                       first_channel(y, f"target '{target_path}'", progress), rate, recorded)
+    return CapturePair(pick_channel(x, input_channel, f"input '{input_path}'", progress),
+                       pick_channel(y, target_channel, f"target '{target_path}'", progress), rate, recorded)
 
 
 def check_signals(pair: CapturePair, allow_clipping: bool = False, what: str = "capture") -> None:

@@ -252,6 +252,27 @@ def test_train_stops_on_bad_data_with_what_to_do(tmp_path: Path) -> None:
     assert "polarity inverted (flipped back for training)" in run("info", "m.nfx", cwd=tmp_path).stdout
 
 
+def test_a_re_amp_file_trains_from_its_two_channels(tmp_path: Path) -> None:
+    """The dry signal and the device's output on two channels of one file: only the first
+    channel was read, so the pair was the file against itself (an identity model)."""
+    from scipy.signal import butter, lfilter
+
+    from neuralfx.capture import capture_signal
+
+    x = capture_signal(48000, 12.0)
+    b, a = butter(2, 3000 / 24000)
+    audio.write(tmp_path / "reamp.wav", np.stack([x, 0.5 * np.tanh(3 * lfilter(b, a, x))]).astype(np.float32), 48000)
+    r = run("train", "reamp.wav", "reamp.wav", "--input-channel", "1", "--target-channel", "2", "-o", "m.nfx",
+            "--hidden-size", "4", "--max-steps", "10", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "the target is the input itself" not in r.stdout and "differing channels" not in r.stdout
+    r = run("train", "reamp.wav", "reamp.wav", "--target-channel", "3", "-o", "m.nfx", cwd=tmp_path)
+    assert r.returncode == 1 and "target 'reamp.wav' has 2 channel(s): there is no channel 3" in r.stderr
+    r = run("train", "reamp.wav", "reamp.wav", "-o", "m.nfx", "--max-steps", "1", cwd=tmp_path)
+    assert "using the first (--input-channel and --target-channel choose others)" in r.stdout
+    assert "note: capture 0: the target is the input itself" in r.stdout
+
+
 def test_knob_sweep_capture_then_train_with_held_out_setting(tmp_path: Path) -> None:
     import json
 
