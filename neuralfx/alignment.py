@@ -30,14 +30,16 @@ WHITENING = 1e-3
 ONSET_FRACTION = 0.1
 # A saturating device behind a filter answers the (non-Gaussian) capture signal with an estimate
 # that has a lobe of the other sign just before its onset: tanh(4 lowpass_1500(x)) 144 samples
-# late estimated -0.23, +0.14, +0.55 .. 1.0 at lags 144, 145, 146 .. 149 (the filter's own first
-# sample is 0.095 of its peak). A pre-lobe reaching this fraction of the peak puts the onset on its
-# last lag, the floor of the zero crossing. Walked through by magnitude (until 2026-12-02) it read
-# 140, 4 early, and 0 with no delay: the reading depended on the latency, and a model trained on
-# it scored 2.6x the ESR (a review). Left: a lowpass_1500 into 30 dB of tanh reads 1 late on the
-# capture signal (its pre-lobe ends at -0.08 where the response starts), and both devices 1 late
-# on noise and a sine; the reading no longer depends on the latency.
-PRE_LOBE_FRACTION = 0.05
+# late estimated -0.17, -0.24, -0.32, -0.23, +0.14, +0.55 .. 1.0 at lags 140 .. 149 (the filter's
+# own first sample is 0.095 of its peak). When that lobe reaches ONSET_FRACTION of the peak within
+# this many lags of the onset, the onset moves onto the lobe's last lag, the floor of the zero
+# crossing. Walked through by magnitude (until 2026-12-02) it read 140, 4 early, and 0 with no
+# delay: the reading depended on the latency, and a model trained on it scored 2.6x the ESR (a
+# review). A lobe's size, not its last lag's, decides: Pedalboard's ladder band-pass estimates a
+# flat +0.06..0.076 ramp before its -0.18 onset, which a 5 % test of the last lag took for a lobe
+# (144 read 143). Left: a lowpass_1500 into 30 dB of tanh reads 1 late on the capture signal (its
+# lobe ends at -0.08 where the response starts), and both tanh devices 1 late on noise and a sine.
+PRE_LOBE_SPAN = 8
 # The strongest peak further than `PEAK_EXCLUSION_SECONDS` from the main one, relative to it,
 # above which the delay is ambiguous (unrelated files, or a device that is mostly echo). Measured
 # on devices that align fine (Pedalboard's amps, effects and codecs on the capture signal): at most 0.31
@@ -143,15 +145,23 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
             + UNALIGNED_DELAY_HINT)
     # Back to the earliest strong lag; into negative lags only from a negative peak (a target that
     # leads was called 299 samples ahead where 300 were cut).
+    def searchable(i: int) -> bool:
+        return i >= 0 and (lags[i] >= 0 or lags[peak] < 0)
+
     onset = peak
     sign = np.sign(c[peak])
-    while (onset > 0 and (lags[onset - 1] >= 0 or lags[peak] < 0)
-           and sign * c[onset - 1] >= ONSET_FRACTION * np.abs(c[peak])):
+    strong = ONSET_FRACTION * np.abs(c[peak])
+    while searchable(onset - 1) and sign * c[onset - 1] >= strong:
         onset -= 1
-    # A lobe of the other sign just before (see PRE_LOBE_FRACTION).
-    if (onset > 0 and (lags[onset - 1] >= 0 or lags[peak] < 0)
-            and -sign * c[onset - 1] >= PRE_LOBE_FRACTION * np.abs(c[peak])):
-        onset -= 1
+    # A lobe of the other sign just before, reaching `strong` within PRE_LOBE_SPAN lags (see
+    # PRE_LOBE_SPAN): the onset is its last lag. The lobe may reach into negative lags (a device
+    # with no latency); the onset does not.
+    if searchable(onset - 1) and -sign * c[onset - 1] > 0:
+        lobe = onset - 1
+        while lobe >= 0 and onset - lobe <= PRE_LOBE_SPAN and -sign * c[lobe] > 0 and -sign * c[lobe] < strong:
+            lobe -= 1
+        if lobe >= 0 and onset - lobe <= PRE_LOBE_SPAN and -sign * c[lobe] >= strong:
+            onset -= 1
     latency = int(lags[onset])
     if latency < 0:
         raise AlignmentError(

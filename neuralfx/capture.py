@@ -188,12 +188,14 @@ class CapturePair:
         return paths
 
     @classmethod
-    def load(cls, input_path: str | os.PathLike, target_path: str | os.PathLike,
-             sample_rate: float | None = None) -> "CapturePair":
-        """A pair of audio files, e.g. recorded elsewhere; see neuralfx.datacheck.read_pair."""
+    def load(cls, input_path: str | os.PathLike, target_path: str | os.PathLike, sample_rate: float | None = None,
+             input_channel: int | None = None, target_channel: int | None = None) -> "CapturePair":
+        """A pair of audio files, e.g. recorded elsewhere (channels 1-based, the first by default);
+        see neuralfx.datacheck.read_pair."""
         from .datacheck import read_pair
 
-        return read_pair(input_path, target_path, sample_rate)
+        return read_pair(input_path, target_path, sample_rate, input_channel=input_channel,
+                         target_channel=target_channel)
 
 
 def _mono_float32(name: str, audio: object) -> np.ndarray:

@@ -254,8 +254,8 @@ def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str]:
         if args.input or args.target:
             raise ValueError("give either INPUT TARGET or --manifest, not both")
         if args.input_channel or args.target_channel:
-            raise ValueError("--input-channel and --target-channel choose channels of INPUT TARGET files; a manifest's "
-                             "captures are mono")
+            raise ValueError("--input-channel and --target-channel choose channels of INPUT TARGET files, not of a "
+                             "manifest's captures")
         captures, heldout, knobs = load_manifest(args.manifest, args.sample_rate)
         manifest = json.loads(Path(args.manifest).read_text(encoding="utf-8"))
         # The device's stages hold a swept parameter at its base value: say what the knobs set.
@@ -409,7 +409,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     writable_folder(args.out_dir, "-o")
     try:
         report = write_report(args.model, args.out_dir, args.input, args.target, _knob_settings(args.knob),
-                              args.segment_seconds, args.whole)
+                              args.segment_seconds, args.whole, (args.input_channel, args.target_channel))
     except ImportError as e:  # matplotlib missing: the message says what to install
         print(f"neuralfx report: error: {e}", file=sys.stderr)
         return 1
@@ -428,6 +428,10 @@ def _add_pair_checks(p: argparse.ArgumentParser, when: str = "") -> None:
     p.add_argument("--polarity", choices=["error", "flip", "keep"], default="error",
                    help=f"an inverted target: stop (default), flip it back, or keep it{when}")
     p.add_argument("--allow-clipping", action="store_true", help="use the pair even if input or target clips")
+    _add_channel_options(p)
+
+
+def _add_channel_options(p: argparse.ArgumentParser) -> None:
     for end in ("input", "target"):
         p.add_argument(f"--{end}-channel", type=_positive(int), metavar="N",
                        help=f"the {end} file's channel to use, from 1 (default: the first); a re-amp file with the "
@@ -570,6 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--out-dir", required=True, help="folder for the PNG files and summary.txt")
     r.add_argument("--input", help="input WAV of a pair recorded through the device (with --target)")
     r.add_argument("--target", help="the device's output WAV for --input")
+    _add_channel_options(r)
     r.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                    help="knob setting for the pair; without a pair, a trained setting (scored on its held-out audio) "
                         "or any other (captured there from the model's metadata)")

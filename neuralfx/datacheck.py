@@ -104,10 +104,10 @@ def first_channel(audio: np.ndarray, what: str, progress: Callable[[str], None])
             other = next((k for k in range(1, audio.shape[0]) if peak_dbfs(audio[k]) >= SILENCE_DBFS), None)
             if other is not None:
                 raise DataError(f"{what}: channel 1 is silent and channel {other + 1} carries the signal, and the "
-                                "first channel is the one trained on: export the channel with the signal as a mono "
-                                "file (or as the first channel)")
-        progress(f"note: {what} has {audio.shape[0]} differing channels; using the first (--input-channel and "
-                 "--target-channel choose others)")
+                                "first channel is the one used unless another is chosen: choose it (train, fit, "
+                                "report: --input-channel / --target-channel) or export it as a mono file")
+        progress(f"note: {what} has {audio.shape[0]} differing channels; using the first (train, fit, report: "
+                 "--input-channel / --target-channel choose others)")
     return audio[0].copy()
 
 

@@ -149,7 +149,7 @@ def _settings_text(settings: dict[str, float]) -> str:
 
 def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLike] = None,
              target_path: Optional[str | os.PathLike] = None, knobs: Optional[dict[str, float]] = None,
-             whole: bool = False) -> Evaluation:
+             whole: bool = False, channels: tuple[Optional[int], Optional[int]] = (None, None)) -> Evaluation:
     """Runs the model file in the kernel on the given pair (all of it, knobs as given, else
     defaults), or on the held-out audio of the captures its metadata describes (only those whose
     settings match `knobs`, when given), or with `whole` on all of those captures (the part
@@ -184,6 +184,8 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
 
     for name, value in knobs.items():
         effect.set_knob(name, value)  # checks name and range before any audio work
+    if input_path is None and channels != (None, None):
+        raise ValueError("--input-channel and --target-channel choose channels of the --input/--target pair: give it")
     if (input_path is None) != (target_path is None):
         raise ValueError("--input and --target go together: give both files or neither")
     if whole and input_path is not None:
@@ -191,7 +193,7 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
                          "already: leave out --whole or --input/--target")
     signal_seconds: Optional[float] = None  # of the remade captures' capture signal
     if input_path is not None:
-        pair = CapturePair.load(input_path, target_path)
+        pair = CapturePair.load(input_path, target_path, input_channel=channels[0], target_channel=channels[1])
         if pair.sample_rate != effect.sample_rate:
             raise ValueError(f"the pair is {pair.sample_rate:g} Hz but the model runs at {effect.sample_rate:g} Hz: "
                              f"resample both files to {effect.sample_rate:g} Hz")
@@ -532,8 +534,10 @@ def _architecture(blocks) -> str:
 
 def write_report(model_path: str | os.PathLike, out_dir: str | os.PathLike,
                  input_path: Optional[str | os.PathLike] = None, target_path: Optional[str | os.PathLike] = None,
-                 knobs: Optional[dict[str, float]] = None, segment_seconds: float = 1.0, whole: bool = False) -> Report:
-    """Writes the plots and summary.txt of `model_path` into `out_dir`; see the module docstring."""
+                 knobs: Optional[dict[str, float]] = None, segment_seconds: float = 1.0, whole: bool = False,
+                 channels: tuple[Optional[int], Optional[int]] = (None, None)) -> Report:
+    """Writes the plots and summary.txt of `model_path` into `out_dir`; see the module docstring.
+    `channels`: the pair's input and target channel (1-based; None: the first)."""
     from . import modelfile
     from .presets import resolve_model
 
@@ -542,7 +546,7 @@ def write_report(model_path: str | os.PathLike, out_dir: str | os.PathLike,
     mf = modelfile.load(path)
     meta = mf.metadata
     name = meta.get("name") or path.stem
-    ev = evaluate(path, input_path, target_path, knobs, whole)
+    ev = evaluate(path, input_path, target_path, knobs, whole, channels)
     seg = segment_esr(ev, segment_seconds)
     p, t = torch.from_numpy(ev.prediction), torch.from_numpy(ev.target)
     overall, stft = esr(p, t), stft_distance(p, t)

@@ -221,9 +221,11 @@ def pick_device(name: str) -> torch.device:
         # mps on Linux, xpu without its build, meta (no values at all) failed mid-run with a traceback.
         try:
             torch.ones(1, device=device).sum().item()
-        except (RuntimeError, AssertionError, NotImplementedError) as e:
+        except Exception as e:  # each backend fails its own way: RuntimeError, AssertionError, ModuleNotFoundError
             text = str(e).strip()
-            why = text.splitlines()[0].split(". ")[0] if text else type(e).__name__  # torch's run on for lines
+            why = text.splitlines()[0].split(". ")[0] if text else ""  # torch's run on for lines
+            if not why or "INTERNAL ASSERT" in why:  # it asks the user to report a bug to PyTorch
+                why = type(e).__name__
             raise ValueError(f"device '{name}': this torch cannot train on it ({why}): "
                              "use auto, cpu, cuda or cuda:N") from None
     return device
@@ -385,7 +387,7 @@ def prepare_captures(captures: Sequence[Capture], config: TrainConfig, progress:
         if np.array_equal(c.pair.input, c.pair.target):  # the same file twice trained without a word
             progress(f"note: {name}: the target is the input itself, sample for sample, so the model learns to change "
                      "nothing; if the device changes the sound, give its recording as the target (a file holding the "
-                     "dry signal and the device's output on two channels: write each channel to a file of its own)")
+                     "dry signal and the device's output on two channels: --input-channel 1 --target-channel 2)")
         if config.align:
             pair, a = prepare(c.pair, config.max_latency_seconds, config.polarity, config.allow_clipping, what=name)
             progress(f"{name}: {describe_alignment(a, config.polarity)}")
@@ -812,10 +814,12 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, rng: np.random.Gen
     this run's and the one of a checkpoint made before the step settings were recorded) on the same
     learning-rate schedule (`schedule`, resolved) and step settings (`settings`: _resume_settings,
     named in the message where they differ)."""
-    not_one = (f"checkpoint '{path}' is not a neuralfx training checkpoint (or is cut short): delete it, or give "
-               "this run another checkpoint path")
+    not_one = (f"checkpoint '{path}' is not a neuralfx training checkpoint (a model file, another file, or a "
+               "checkpoint cut short): give --checkpoint (TrainConfig.checkpoint) a path of its own")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError:  # the file may be right; the user fixes the access
+        raise
     except Exception:  # torch's errors for a model file, text, a cut-off zip: tracebacks telling of pickle
         raise ValueError(not_one) from None
     if not isinstance(data, dict) or not isinstance(data.get("progress"), dict):

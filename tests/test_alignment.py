@@ -50,6 +50,14 @@ def test_a_filter_before_the_distortion_reads_its_latency_whatever_it_is(signal:
     assert detect(signal, y.astype(np.float32), RATE).latency == samples
 
 
+@pytest.mark.parametrize("samples", [0, 7, 144])
+def test_a_ramp_before_the_onset_is_no_lobe(signal: np.ndarray, samples: int) -> None:
+    """Pedalboard's ladder band-pass estimates a flat +0.06..0.076 ramp before its -0.18 onset: a
+    first version of the pre-lobe rule, testing only the last lag against 5 %, read 143 for 144."""
+    device = pedalboard.LadderFilter(pedalboard.LadderFilter.Mode.BPF12, 800, 0.7)
+    assert detect(signal, delayed(device, samples, signal), RATE).latency == samples
+
+
 @pytest.mark.parametrize("drive_db", [31, 40])
 @pytest.mark.parametrize("sign", [1, -1])
 def test_a_saturating_device_keeps_its_polarity_and_latency(signal: np.ndarray, drive_db: float, sign: int) -> None:

@@ -266,10 +266,15 @@ def test_a_re_amp_file_trains_from_its_two_channels(tmp_path: Path) -> None:
             "--hidden-size", "4", "--max-steps", "10", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "the target is the input itself" not in r.stdout and "differing channels" not in r.stdout
+    # report scores such a file too (it read channel 1 twice).
+    r = run("report", "m.nfx", "-o", "rep", "--input", "reamp.wav", "--target", "reamp.wav", "--input-channel", "1",
+            "--target-channel", "2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "differing channels" not in r.stdout
     r = run("train", "reamp.wav", "reamp.wav", "--target-channel", "3", "-o", "m.nfx", cwd=tmp_path)
     assert r.returncode == 1 and "target 'reamp.wav' has 2 channel(s): there is no channel 3" in r.stderr
     r = run("train", "reamp.wav", "reamp.wav", "-o", "m.nfx", "--max-steps", "1", cwd=tmp_path)
-    assert "using the first (--input-channel and --target-channel choose others)" in r.stdout
+    assert "using the first (train, fit, report: --input-channel / --target-channel choose others)" in r.stdout
     assert "note: capture 0: the target is the input itself" in r.stdout
 
 

@@ -112,8 +112,10 @@ def test_files_rates_and_channels(tmp_path: Path, pair: CapturePair) -> None:
     # said the first channel was all there was.
     audio.write(tmp_path / "right.wav", np.stack([np.zeros_like(pair.target), pair.target]), RATE)
     with pytest.raises(DataError, match=r"target '.*right.wav': channel 1 is silent and channel 2 carries the signal, "
-                                        r"and the first channel is the one trained on: export the channel with the signal"):
+                                        r"and the first channel is the one used unless another is chosen: choose it \(train, "
+                                        r"fit, report: --input-channel / --target-channel\)"):
         read_pair(tmp_path / "in.wav", tmp_path / "right.wav")
+    assert np.array_equal(read_pair(tmp_path / "in.wav", tmp_path / "right.wav", target_channel=2).target, pair.target)
 
 
 def test_an_input_with_a_dc_offset_is_noted(pair: CapturePair) -> None:

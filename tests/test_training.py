@@ -510,7 +510,8 @@ def test_a_file_that_is_no_checkpoint_is_named_not_unpickled(drive_capture: Capt
     for content in (b"not a checkpoint", whole[: len(whole) // 2], build_model(TrainConfig(**EXACT), 48000).to_modelfile().to_json().encode()):
         checkpoint.write_bytes(content)
         with pytest.raises(ValueError, match=f"checkpoint '{re.escape(str(checkpoint))}' is not a neuralfx training "
-                                             r"checkpoint \(or is cut short\): delete it"):
+                                             r"checkpoint \(a model file, another file, or a checkpoint cut short\): "
+                                             "give --checkpoint"):
             train([drive_capture], config, progress=lambda s: None)
 
 
