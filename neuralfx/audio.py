@@ -37,13 +37,20 @@ def as_channels_first(audio: np.ndarray, name: str = "audio") -> np.ndarray:
         raise ValueError(f"{name} has {channels} channels; at most {MAX_CHANNELS} are supported")
     if channels == 0:
         raise ValueError(f"{name} has no channels")
-    if audio.dtype == np.float64:  # the cast made Inf of 1e300 (and a warning), then named as NaN or Inf
-        beyond = np.abs(audio) > np.finfo(np.float32).max
-        if beyond.any() and np.isfinite(audio[beyond]).any():
-            c, i = np.argwhere(beyond & np.isfinite(audio))[0]
-            raise ValueError(f"{name} holds {audio[c, i]:g} (channel {c}, sample {i}), beyond float32's range, to which "
+    return np.ascontiguousarray(as_float32(audio, name))
+
+
+def as_float32(audio: np.ndarray, name: str = "audio") -> np.ndarray:
+    """Float audio (1-D, or channels first) as float32; a float64 value beyond float32's range is
+    named (the cast made it Inf, with a warning, and it was then called NaN or Inf)."""
+    if audio.dtype == np.float64:
+        beyond = (np.abs(audio) > np.finfo(np.float32).max) & np.isfinite(audio)
+        if beyond.any():
+            at = np.argwhere(beyond)[0]
+            where = f"channel {at[0]}, sample {at[1]}" if audio.ndim == 2 else f"sample {at[-1]}"
+            raise ValueError(f"{name} holds {audio[tuple(at)]:g} ({where}), beyond float32's range, to which "
                              "audio is converted: scale it down first")
-    return np.ascontiguousarray(audio, dtype=np.float32)
+    return audio.astype(np.float32, copy=False)
 
 
 def no_frames(channels: int) -> np.ndarray:

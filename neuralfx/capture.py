@@ -208,7 +208,7 @@ def _mono_float32(name: str, audio: object) -> np.ndarray:
     if not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"CapturePair {name} must hold float samples (full scale 1.0); got {array.dtype}: "
                          "neuralfx.audio.read gives float32 from any file, or divide int16 samples by 32768")
-    return array.astype(np.float32, copy=False)
+    return audio_io.as_float32(array, f"CapturePair {name}")
 
 
 def run_device(device: Device, signal: np.ndarray, sample_rate: float) -> np.ndarray:

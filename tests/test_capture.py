@@ -94,3 +94,8 @@ def test_a_pair_takes_float64_and_lists_and_refuses_channels_and_integers() -> N
         CapturePair(np.stack([x, x]), x, 48000)
     with pytest.raises(ValueError, match=r"target must hold float samples.*int16.*32768"):
         CapturePair(x, (x * 32767).astype(np.int16), 48000)
+    # The float32 cast made Inf of it, which the data checks then called NaN or Inf.
+    loud = x.copy()
+    loud[9] = 1e300
+    with pytest.raises(ValueError, match=r"CapturePair target holds 1e\+300 \(sample 9\), beyond float32's range"):
+        CapturePair(x, loud, 48000)

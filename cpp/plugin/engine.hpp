@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "resampler.hpp"
+#include "neuralfx/host_rate_model.hpp"
 
 namespace neuralfx {
 namespace plugin {

@@ -2,8 +2,9 @@
 // architecture (recurrent layers at compile-time and run-time sizes, and so each vector layout
 // the dispatcher picks; ctest runs it again per copy of the hot loops), every DSP block, block
 // sizes 1 to 4096, calls shorter and longer than the prepared size, and channel counts 1 and 2,
-// with knobs moving. The global allocator (and, with glibc, pthread_mutex_lock) is replaced to
-// count. And process() and reset() run with denormals flushed to zero.
+// with knobs moving; also for a model run at a host rate not its own (HostRateModel). The global
+// allocator (and, with glibc, pthread_mutex_lock) is replaced to count. And process() and
+// reset() run with denormals flushed to zero.
 
 #include <atomic>
 #include <cmath>
@@ -27,6 +28,7 @@
 
 #include "neuralfx/aligned.hpp"
 #include "neuralfx/block.hpp"
+#include "neuralfx/host_rate_model.hpp"
 #include "neuralfx/model_io.hpp"
 #include "test_support.hpp"
 
@@ -93,11 +95,19 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 // Every knob moves before every block (to a different value each time), so bound parameters
 // (a delay time, a mix) are recomputed per sample while process() runs. After the prepared-size
 // blocks come a call shorter than that size (from 7 up) and one longer (the model cuts it into pieces).
-void check_no_allocations(const char* name, neuralfx::Model& model) {
+// prepared(channels, block) prepares what is checked (a Model, or a HostRateModel built around
+// one) for that many channels and blocks and returns it; prepare() allocates, so it runs before
+// the counting starts.
+neuralfx::Model& kernel_model(neuralfx::Model& model) { return model; }
+neuralfx::Model& kernel_model(neuralfx::HostRateModel& host) { return host.model(); }
+
+template <class Prepared>
+void check_no_allocations(const char* name, Prepared prepared) {
     const std::vector<float> x = nfx_test::test_signal(16384);
     for (int channels : {1, 2}) {
         for (int block : {1, 7, 16, 64, 256, 512, 1024, 4096}) {
-            model.prepare(channels, block);
+            auto& processor = prepared(channels, block);
+            neuralfx::Model& model = kernel_model(processor);
             std::vector<std::vector<float>> buffers(static_cast<size_t>(channels), x);
             std::vector<float*> ptrs;
             for (auto& b : buffers) ptrs.push_back(b.data());
@@ -111,7 +121,7 @@ void check_no_allocations(const char* name, neuralfx::Model& model) {
                     model.set_knob(k, spec.minimum + t * (spec.maximum - spec.minimum));
                 }
                 float* chunk[2] = {ptrs[0] + start, channels > 1 ? ptrs[1] + start : nullptr};
-                model.process(chunk, channels, block);
+                processor.process(chunk, channels, block);
             }
             // Shorter (where a block has room for one) and longer than prepared: the second half
             // of the signal holds both for every block size.
@@ -119,11 +129,11 @@ void check_no_allocations(const char* name, neuralfx::Model& model) {
                 if (n < 1) continue;
                 CHECK(start + static_cast<size_t>(n) <= x.size());
                 float* chunk[2] = {ptrs[0] + start, channels > 1 ? ptrs[1] + start : nullptr};
-                model.process(chunk, channels, n);
+                processor.process(chunk, channels, n);
                 start += static_cast<size_t>(n);
             }
-            model.reset();  // knobs moved since the last settle: settles again
-            model.reset();  // at the same knobs: copies the saved state back
+            processor.reset();  // knobs moved since the last settle: settles again
+            processor.reset();  // at the same knobs: copies the saved state back
             const long during = g_allocations.load() - before;
             const long locks = g_mutex_locks.load() - locks_before;
             if (during != 0 || locks != 0)
@@ -281,6 +291,14 @@ std::string dsp_chain_json() {
                      "post.gain_db": {"shape": [1], "data": [0]}, "post.q": {"shape": [1], "data": [0.7071]}}}]})";
 }
 
+// check_no_allocations' preparation for a model that runs at its own rate.
+auto prepared_model(neuralfx::Model& model) {
+    return [&model](int channels, int block) -> neuralfx::Model& {
+        model.prepare(channels, block);
+        return model;
+    };
+}
+
 int main() {
     check_history_memory();
     {
@@ -323,10 +341,22 @@ int main() {
     for (const auto& [cell, json] : models) {
         auto model = neuralfx::load_model_from_string(json);
         CHECK(g_allocations.load() > 0);  // the counter works: loading allocated
-        check_no_allocations(cell, *model);
+        check_no_allocations(cell, prepared_model(*model));
     }
     auto delay_drywet = neuralfx::load_model_from_string(delay_drywet_model_json());
     CHECK(delay_drywet->num_blocks() == 2);
-    check_no_allocations("Delay + DryWet", *delay_drywet);
+    check_no_allocations("Delay + DryWet", prepared_model(*delay_drywet));
+    // A model at a host rate that is not its own: the resamplers and their FIFO run inside
+    // process() too. A 48 kHz LSTM at 44.1 kHz, and at 96 kHz.
+    for (const double host_rate : {44100.0, 96000.0}) {
+        std::unique_ptr<neuralfx::HostRateModel> host;
+        check_no_allocations("LSTM at another host rate", [&](int channels, int block) -> neuralfx::HostRateModel& {
+            host = std::make_unique<neuralfx::HostRateModel>(
+                neuralfx::load_model_from_string(nfx_test::random_recurrent_model_json("LSTM", 16, 1, true)), host_rate,
+                channels, block);
+            CHECK(host->resampling());
+            return *host;
+        });
+    }
     return nfx_test::finish("test_realtime");
 }

@@ -1,6 +1,6 @@
 #pragma once
 // Streaming, band-limited sample-rate conversion between two integer rates: the plugin runs a
-// model at its own rate through it (cpp/plugin/resampler.hpp), and neuralfx._core.Resampler
+// model at its own rate through it (host_rate_model.hpp), and neuralfx._core.Resampler
 // does the same for Python's resample=True.
 //
 // Output sample k of a StreamResampler is the input signal evaluated at input position

@@ -18,7 +18,7 @@
 
 #include "PluginProcessor.h"
 #include "neuralfx/model_io.hpp"
-#include "plugin_test_models.hpp"
+#include "../../tests/test_support.hpp"
 
 extern "C" {
 void* __libc_malloc(size_t);
@@ -212,7 +212,7 @@ void swap_while_running() {
     std::vector<float> ya(input.begin(), input.begin() + 24000);
     float* pa = ya.data();
     a->process(&pa, 1, static_cast<int>(ya.size()));
-    const int lag = neuralfx::plugin::HostRateModel::latency_for(48000, 44100, 0);
+    const int lag = neuralfx::HostRateModel::latency_for(48000, 44100, 0);
     double model_step = 0.0, hard_jump = 0.0;
     for (size_t i = 1; i < ya.size(); ++i) model_step = std::max(model_step, static_cast<double>(std::fabs(ya[i] - ya[i - 1])));
     for (size_t i = 12000; i < ya.size(); ++i)

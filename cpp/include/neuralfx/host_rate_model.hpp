@@ -1,7 +1,8 @@
 #pragma once
-// The wrapper that runs a kernel Model at its own rate inside a host running at another,
-// through the kernel's StreamResampler. JUCE-free, so the C++ tests exercise it without a
-// plugin host.
+// A kernel Model run at its own rate inside a host running at another, through the kernel's
+// StreamResampler: what the VST3 plugin runs, and what a product embedding the kernel uses where
+// the host's rate is not the model's (docs/EMBEDDING.md). JUCE-free; tested by
+// cpp/tests/test_host_rate_model.cpp.
 
 #include <algorithm>
 #include <cmath>
@@ -10,12 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "neuralfx/model.hpp"
-#include "neuralfx/model_io.hpp"
-#include "neuralfx/resampler.hpp"
+#include "model.hpp"
+#include "model_io.hpp"  // the range of sample rates a model file may declare
+#include "resampler.hpp"
 
 namespace neuralfx {
-namespace plugin {
 
 // A Model run at the host's sample rate: direct when the rates match, otherwise
 // host -> model rate -> kernel -> host rate, with a fixed whole-sample latency that also absorbs
@@ -172,5 +172,4 @@ private:
     long long underruns_ = 0;
 };
 
-}  // namespace plugin
 }  // namespace neuralfx

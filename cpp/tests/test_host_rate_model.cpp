@@ -1,4 +1,4 @@
-// The plugin's sample-rate conversion around the kernel (cpp/plugin/resampler.hpp): output does
+// Running a model at its own rate inside a host at another (neuralfx/host_rate_model.hpp): output does
 // not depend on block sizes, the reported latency is exact, the passband is flat and what would
 // alias is rejected.
 
@@ -10,11 +10,11 @@
 #include <utility>
 #include <vector>
 
-#include "../resampler.hpp"
+#include "neuralfx/host_rate_model.hpp"
 #include "neuralfx/model_io.hpp"
-#include "plugin_test_models.hpp"
+#include "test_support.hpp"
 
-using neuralfx::plugin::HostRateModel;
+using neuralfx::HostRateModel;
 using neuralfx::UnsupportedRateError;
 
 namespace {
@@ -205,5 +205,5 @@ int main() {
     same_rate_is_direct();
     refuses_exotic_rates();
     a_channel_left_out_keeps_the_other_in_step();
-    return nfx_test::finish("test_resampler");
+    return nfx_test::finish("test_host_rate_model");
 }
