@@ -160,6 +160,35 @@ void refuses_exotic_rates() {
     }
 }
 
+// A call the wrapper cannot run whole is refused, touching nothing: more channels than it was
+// built for (the extra one stayed dry, and out of step by the latency), or a model re-prepared
+// through model() for fewer channels (the output was the input resampled there and back).
+void refuses_what_it_cannot_run_whole() {
+    const std::string json = nfx_test::random_lstm_model_json(8, 1, false, 4);
+    for (const double host_rate : {48000.0, 44100.0}) {
+        HostRateModel mono(neuralfx::load_model_from_string(json), host_rate, 1, 64);
+        std::vector<float> l = nfx_test::test_signal(64), r = l;
+        const std::vector<float> original = l;
+        float* both[2] = {l.data(), r.data()};
+        CHECK(!mono.process(both, 2, 64));
+        CHECK(l == original && r == original);
+        CHECK(mono.process(both, 1, 64));
+        CHECK(l != original);
+
+        HostRateModel stereo(neuralfx::load_model_from_string(json), host_rate, 2, 64);
+        stereo.model().prepare(1, 16);
+        l = original;
+        CHECK(!stereo.process(both, 2, 64));
+        CHECK(!stereo.process(both, 1, 64));
+        CHECK(l == original && r == original);
+    }
+    // Model rates no model file may hold (a Model made in code): refused, not divided by.
+    CHECK(!HostRateModel::supports(48000, 0));
+    CHECK(!HostRateModel::supports(48000, -44100));
+    CHECK(!HostRateModel::supports(48000, 999));
+    CHECK(HostRateModel::supports(48000, 44100));
+}
+
 // A block in which the host leaves the right channel out: the left channel's output must not
 // change. The counts of converted samples are shared by the channels, and a right converter
 // left behind put the left output out of step for good (17,389 of 54,600 samples, up to 0.63).
@@ -204,6 +233,7 @@ int main() {
     rejects_alias(96000, 48000, 30000.0);
     same_rate_is_direct();
     refuses_exotic_rates();
+    refuses_what_it_cannot_run_whole();
     a_channel_left_out_keeps_the_other_in_step();
     return nfx_test::finish("test_host_rate_model");
 }

@@ -5,6 +5,7 @@
 // cpp/tests/test_host_rate_model.cpp.
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -22,7 +23,11 @@ namespace neuralfx {
 // the model's own latency (so an impulse lands exactly latency_samples() later).
 class HostRateModel {
 public:
-    // Off the audio thread. Throws UnsupportedRateError for a rate pair it cannot convert.
+    // Off the audio thread; prepares the model (do not prepare it first: that settles it twice).
+    // channels and max_block_size below 1 are taken as 1. Throws UnsupportedRateError for a rate
+    // pair it cannot convert (supports() answers beforehand), and the model is gone with the
+    // throw: keep the model file's text and load_model_from_string() it again to rebuild, e.g.
+    // when the host's rate changes.
     HostRateModel(std::unique_ptr<Model> model, double host_rate, int channels, int max_block_size)
         : model_(std::move(model)), channels_(std::max(channels, 1)), max_block_(std::max(max_block_size, 1)) {
         host_rate_ = std::lround(host_rate);
@@ -30,9 +35,10 @@ public:
         if (!whole_hz(host_rate) || !whole_hz(model_->sample_rate()))
             throw UnsupportedRateError("sample rates must be whole numbers of Hz (host " + std::to_string(host_rate) +
                                        ", model " + std::to_string(model_->sample_rate()) + ")");
-        if (!host_rate_in_range(host_rate_))  // 0 Hz divided by zero in half_taps_for
-            throw UnsupportedRateError("host sample rate " + std::to_string(host_rate_) + " Hz is outside " +
-                                       sample_rate_range_text());
+        for (const long rate : {host_rate_, model_rate_})
+            if (!rate_in_range(rate))  // 0 Hz divided by zero in half_taps_for
+                throw UnsupportedRateError(std::string(rate == host_rate_ ? "host" : "model") + " sample rate " +
+                                           std::to_string(rate) + " Hz is outside " + sample_rate_range_text());
         resampling_ = host_rate_ != model_rate_;
         if (!resampling_) {
             model_->prepare(channels_, max_block_);
@@ -66,13 +72,13 @@ public:
     // The rate checks the constructor makes, for a caller that needs the answer without building
     // one (the plugin's latency for a host rate).
     static bool whole_hz(double rate) { return std::fabs(rate - static_cast<double>(std::lround(rate))) <= 1e-6; }
-    static bool host_rate_in_range(long rate) { return rate >= kMinSampleRate && rate <= kMaxSampleRate; }
+    static bool rate_in_range(long rate) { return rate >= kMinSampleRate && rate <= kMaxSampleRate; }
     // Whether the constructor takes this pair of rates: both whole numbers of Hz, the host's in
     // range, and a conversion within the resampler's limits both ways.
     static bool supports(double host_rate, double model_rate) {
         if (!whole_hz(host_rate) || !whole_hz(model_rate)) return false;
         const long host = std::lround(host_rate), model = std::lround(model_rate);
-        return host_rate_in_range(host) && (host == model || (StreamResampler::limit_exceeded(host, model).empty() &&
+        return rate_in_range(host) && rate_in_range(model) && (host == model || (StreamResampler::limit_exceeded(host, model).empty() &&
                                                               StreamResampler::limit_exceeded(model, host).empty()));
     }
 
@@ -104,7 +110,7 @@ public:
     int channels() const { return channels_; }
     long host_rate() const { return host_rate_; }
     // Times the output ran ahead of what the resamplers had produced; stays 0 by construction.
-    long long underruns() const { return underruns_; }
+    long long underruns() const { return underruns_.load(std::memory_order_relaxed); }
 
     void reset() {
         model_->reset();
@@ -116,12 +122,12 @@ public:
     // Real-time safe. In place, any n; num_channels <= channels(). When resampling, a channel the
     // host leaves out of a block runs on silence: the counts below are shared by all channels, so
     // a resampler left behind put the other channel's output out of step for good.
-    void process(float* const* audio, int num_channels, int n) {
-        num_channels = std::min(num_channels, channels_);
-        if (!resampling_) {
-            model_->process(audio, num_channels, n);
-            return;
-        }
+    // Returns false, touching nothing, for more channels than constructed (processing some of
+    // them would leave the rest dry and out of step) or when the model was re-prepared through
+    // model() for fewer channels.
+    bool process(float* const* audio, int num_channels, int n) {
+        if (num_channels > channels_ || model_->prepared_channels() < channels_) return false;
+        if (!resampling_) return model_->process(audio, num_channels, n);
         for (int start = 0; start < n; start += max_block_) {
             const int len = std::min(max_block_, n - start);
             int model_count = 0;
@@ -140,7 +146,7 @@ public:
             }
             const int available = fifo_count_ + produced;
             const int emit = std::min(available, len);
-            if (emit < len) ++underruns_;
+            if (emit < len) underruns_.fetch_add(1, std::memory_order_relaxed);
             for (int ch = 0; ch < channels_; ++ch) {
                 auto& fifo = fifo_[static_cast<size_t>(ch)];
                 if (ch < num_channels) {
@@ -152,6 +158,7 @@ public:
             }
             fifo_count_ = available - emit;
         }
+        return true;
     }
 
 private:
@@ -169,7 +176,7 @@ private:
     std::vector<float> silence_;  // the input of a channel the host left out of a block
     int fifo_capacity_ = 0;
     int fifo_count_ = 0;
-    long long underruns_ = 0;
+    std::atomic<long long> underruns_{0};  // read from any thread
 };
 
 }  // namespace neuralfx

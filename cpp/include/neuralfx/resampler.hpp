@@ -99,7 +99,7 @@ public:
         max_chunk_ = std::max(max_input_chunk, 1);
 
         // Cutoff as a fraction of the input rate (cycles per input sample, times two).
-        const double band = kResamplerCutoff * static_cast<double>(std::min(in_rate, out_rate)) / in_rate;
+        const double band = kResamplerCutoff * static_cast<double>(std::min(in_rate, out_rate)) / static_cast<double>(in_rate);
         const double i0_beta = bessel_i0(kResamplerKaiserBeta);
         table_.assign(static_cast<size_t>(phases_) * static_cast<size_t>(taps_), 0.0f);
         std::vector<double> row(static_cast<size_t>(taps_));

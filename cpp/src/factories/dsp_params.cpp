@@ -128,9 +128,9 @@ LevelDetector read_level_detector(const BlockReader& r, const std::string& fallb
     // dynamics.py: DEFAULT_RMS_MS, RMS_MS_RANGE, RMS_ATTACK_MS_RANGE; compared and used in double,
     // as torch does. rms_attack_ms defaults to rms_ms (a plain average, as before it existed),
     // also when null, as Python's reader takes it (rms_attack_ms=None).
-    auto read_ms = [&](const char* key, double fallback, double lo, double hi, bool null_is_fallback = false) {
+    auto read_ms = [&](const char* key, double absent, double lo, double hi, bool null_is_absent = false) {
         auto it = r.config().find(key);
-        if (it == r.config().end() || (null_is_fallback && it->is_null())) return fallback;
+        if (it == r.config().end() || (null_is_absent && it->is_null())) return absent;
         const std::string where = std::string(".config.") + key;
         if (!it->is_number()) r.fail(where, "expected a number");
         const double ms = it->get<double>();
