@@ -116,7 +116,7 @@ def alignment_section(sample_rate: float) -> np.ndarray:
 
 def capture_signal(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS, seed: int = 0) -> np.ndarray:
     """The standard capture signal, mono float32 in [-1, 1]; identical for identical arguments."""
-    x = np.concatenate([part for _, part in _signal_parts(sample_rate, seconds, seed)])
+    x = np.concatenate([make() for _, _, _, make in _signal_parts(sample_rate, seconds, seed)])
     x = np.pad(x, (0, max(0, int(seconds * sample_rate) - len(x))))[: int(seconds * sample_rate)]
     return x.astype(np.float32)
 
@@ -127,37 +127,67 @@ def signal_sections(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS
     on the seed. A capture's last 15 %, which training held out before neuralfx.holdout's spans,
     lies in the chords (for every length from 12 s, where the device's latency is under about 1 s)."""
     sections, start, total = [], 0, int(seconds * sample_rate)
-    for name, part in _signal_parts(sample_rate, seconds, 0):
+    for name, _, length, _ in _signal_parts(sample_rate, seconds, 0):
         if sections and sections[-1][0] == name:
-            sections[-1] = (name, sections[-1][1], start + len(part))
+            sections[-1] = (name, sections[-1][1], start + length)
         else:
-            sections.append((name, start, start + len(part)))
-        start += len(part)
+            sections.append((name, start, start + length))
+        start += length
     return [(name, lo, min(hi, total)) for name, lo, hi in sections if lo < total]
 
 
-def _signal_parts(sample_rate: float, seconds: float, seed: int) -> list[tuple[str, np.ndarray]]:
-    """capture_signal's parts in order, each named by its section."""
+def white_noise_parts(audio: np.ndarray, sample_rate: float) -> list[tuple[int, int]] | None:
+    """(first sample, end) of each part of white Gaussian noise when audio is the capture signal
+    at this rate (at least MIN_SECONDS long, the alignment clicks where capture_signal puts them),
+    else None."""
+    head = int(ALIGNMENT_SECONDS * sample_rate)
+    if len(audio) < int(MIN_SECONDS * sample_rate) or not np.allclose(
+            audio[:head], alignment_section(sample_rate), rtol=0.0, atol=1e-4):
+        return None
+    parts, start = [], 0
+    for _, kind, length, _ in _signal_parts(sample_rate, len(audio) / sample_rate, 0):
+        if kind == "white noise":
+            parts.append((start, start + length))
+        start += length
+    return parts
+
+
+def _signal_parts(sample_rate: float, seconds: float,
+                  seed: int) -> list[tuple[str, str, int, Callable[[], np.ndarray]]]:
+    """capture_signal's parts in order: (section name, what the part holds, length in samples, a
+    function that makes the part). The layout needs no audio made (signal_sections); the
+    functions share one random generator and make the signal only when called in order."""
     if seconds < MIN_SECONDS:
         raise ValueError(f"a capture signal needs at least {MIN_SECONDS:g} seconds, got {seconds:g}")
     rng = np.random.default_rng(seed)
-    gap = np.zeros(int(GAP_SECONDS * sample_rate))
-    align = alignment_section(sample_rate)
+    gap_length = int(GAP_SECONDS * sample_rate)
     body = seconds - ALIGNMENT_SECONDS
 
     def share(name: str) -> float:
         return SECTION_SHARES[name] * body
 
+    def gap() -> np.ndarray:
+        return np.zeros(gap_length)
+
+    parts: list[tuple[str, str, int, Callable[[], np.ndarray]]] = [
+        ("alignment clicks", "clicks", int(ALIGNMENT_SECONDS * sample_rate), lambda: alignment_section(sample_rate))]
     levels = (0.03, 0.125, 0.5, 0.9)
-    sweeps = [np.concatenate([_sweep(share("sweeps") / len(levels) - GAP_SECONDS, sample_rate, lv), gap]) for lv in levels]
-    noise_len = share("noise") / 6 - GAP_SECONDS
-    noise = []
+    sweep_seconds = share("sweeps") / len(levels) - GAP_SECONDS
+    for lv in levels:
+        parts += [("sweeps", "sweep", int(sweep_seconds * sample_rate),
+                   lambda lv=lv: _sweep(sweep_seconds, sample_rate, lv)),
+                  ("sweeps", "gap", gap_length, gap)]
+    n = int((share("noise") / 6 - GAP_SECONDS) * sample_rate)
     for lv in (0.02, 0.1, 0.4):
-        n = int(noise_len * sample_rate)
-        noise += [lv * np.clip(rng.standard_normal(n) / 3, -1, 1), gap, lv * _pink(n, rng), gap]
-    return [("alignment clicks", align), *(("sweeps", s) for s in sweeps), *(("noise", n) for n in noise),
-            ("notes", _notes(share("notes") - GAP_SECONDS, sample_rate, rng, chords=False)), ("notes", gap),
-            ("chords", _notes(share("chords") - GAP_SECONDS, sample_rate, rng, chords=True)), ("chords", gap)]
+        parts += [("noise", "white noise", n, lambda lv=lv: lv * np.clip(rng.standard_normal(n) / 3, -1, 1)),
+                  ("noise", "gap", gap_length, gap),
+                  ("noise", "pink noise", n, lambda lv=lv: lv * _pink(n, rng)), ("noise", "gap", gap_length, gap)]
+    for name in ("notes", "chords"):
+        played = share(name) - GAP_SECONDS
+        parts += [(name, name, int(played * sample_rate),
+                   lambda played=played, chords=name == "chords": _notes(played, sample_rate, rng, chords=chords)),
+                  (name, "gap", gap_length, gap)]
+    return parts
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import alignment
+from . import alignment, capture
 from .audio import check_finite, read
 from .capture import CapturePair
 
@@ -175,7 +175,8 @@ def prepare(pair: CapturePair, max_latency_seconds: float = alignment.DEFAULT_MA
     rate = pair.sample_rate
     check_signals(pair, allow_clipping, what)
     try:
-        found = alignment.detect(pair.input, pair.target, rate, max_latency_seconds)
+        found = alignment.detect(pair.input, pair.target, rate, max_latency_seconds,
+                                 noise=capture.white_noise_parts(pair.input, rate))
     except alignment.AlignmentError as e:
         raise DataError(f"{what}: {e}") from None
     if found.inverted and polarity == "error":

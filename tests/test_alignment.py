@@ -8,7 +8,8 @@ import pytest
 from scipy.signal import butter, lfilter
 
 from neuralfx.alignment import AlignmentError, detect, remove_latency
-from neuralfx.capture import capture_signal
+from neuralfx.capture import CapturePair, capture_signal, white_noise_parts
+from neuralfx.datacheck import prepare
 
 from conftest import noise, plucks
 
@@ -153,3 +154,60 @@ def test_remove_latency_shifts_the_target_and_cuts_to_a_common_length() -> None:
     y = np.concatenate([np.zeros(3, np.float32), 2 * x])
     xs, ys = remove_latency(x, y, 3)
     assert np.array_equal(ys, 2 * xs) and len(xs) == 10
+
+
+def filtered(b: np.ndarray, a: np.ndarray, signal: np.ndarray, samples: int, drive: float | None = None) -> np.ndarray:
+    """signal through the filter (b, a), then tanh(drive * .) when a drive is given, delayed."""
+    y = lfilter(b, a, signal.astype(np.float64))
+    y = np.tanh(drive * y) if drive else y
+    return np.pad(y, (samples, 0))[: len(signal)].astype(np.float32)
+
+
+def band_pass() -> tuple[np.ndarray, np.ndarray]:
+    """A 4th-order Butterworth band-pass, 700-900 Hz: its lobes grow for 90 samples."""
+    return butter(2, [700 / (RATE / 2), 900 / (RATE / 2)], btype="band")
+
+
+@pytest.mark.parametrize("seconds", [12.0, 30.0])
+@pytest.mark.parametrize("samples", [0, 5, 144])
+@pytest.mark.parametrize("device", ["band-pass", "band-pass into tanh", "low-pass into fuzz"])
+def test_on_the_capture_signal_the_noise_reads_onset_and_polarity(device: str, samples: int, seconds: float) -> None:
+    """Read on the whole pair, the band-pass (linear, or into tanh) came out 76-77 samples late and
+    inverted (its largest lobe is its fourth), and tanh(30 lowpass_500(x)) 5-7 early and inverted.
+    On the capture signal's white noise their estimates are causal: the onset is read at most a
+    filter's rise late, and in phase. Through prepare, as training runs it: an inverted reading
+    stopped training with a polarity error."""
+    signal = capture_signal(RATE, seconds)
+    if device == "low-pass into fuzz":
+        y = filtered(*butter(2, 500 / (RATE / 2)), signal, samples, drive=30)
+    else:
+        y = filtered(*band_pass(), signal, samples, drive=5 if device == "band-pass into tanh" else None)
+    _, found = prepare(CapturePair(signal, y, RATE, recorded=False))
+    assert samples <= found.latency <= samples + 2 and not found.inverted
+
+
+def test_a_noise_estimate_too_noisy_to_read_leaves_the_whole_pairs_reading(signal: np.ndarray) -> None:
+    """The noise reading stands only where the estimate's floor lies well under the onset's
+    threshold (alignment.NOISE_FLOOR_MARGIN): with noise added to the target's noise parts,
+    the band-pass reads as on the whole pair, 77 samples late."""
+    parts = white_noise_parts(signal, RATE)
+    y = filtered(*band_pass(), signal, 144)
+    clean = detect(signal, y, RATE, noise=parts)
+    assert 144 <= clean.latency <= 146
+    rng = np.random.default_rng(0)
+    for lo, hi in parts:
+        y[lo:hi] += 0.02 * rng.standard_normal(hi - lo).astype(np.float32)
+    assert detect(signal, y, RATE, noise=parts) == detect(signal, y, RATE)
+    assert detect(signal, y, RATE).latency > 144 + 50
+
+
+def test_only_the_capture_signal_has_noise_parts() -> None:
+    long_signal = capture_signal(RATE, 30.0)
+    parts = white_noise_parts(long_signal, RATE)
+    assert parts is not None and len(parts) == 3
+    # Three levels of white Gaussian noise (clipped at 3 sigma): 0.02, 0.1 and 0.4 / 3 RMS.
+    rms = [float(np.sqrt(np.mean(long_signal[lo:hi].astype(np.float64) ** 2))) for lo, hi in parts]
+    assert rms == pytest.approx([0.02 / 3, 0.1 / 3, 0.4 / 3], rel=0.02)
+    assert white_noise_parts(0.5 * long_signal, RATE) is None  # its clicks are not the signal's
+    assert white_noise_parts(long_signal[: 11 * RATE], RATE) is None  # shorter than any capture signal
+    assert white_noise_parts(noise(30.0), RATE) is None

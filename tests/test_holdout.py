@@ -72,10 +72,11 @@ def test_the_default_holds_out_every_part_of_the_capture_signal(seconds: float) 
     rate = 48000
     held = training_holdout(TrainConfig(), rate, 1024)
     parts, start = [], 0
-    for name, part in _signal_parts(rate, seconds, 0):
-        if np.any(part):  # each sweep, each noise colour and level, the notes, the chords; not the gaps
-            parts.append((name, start, start + len(part), part))
-        start += len(part)
+    for name, kind, length, make in _signal_parts(rate, seconds, 0):
+        part = make()  # in order: the parts share one random generator
+        if kind != "gap":  # each sweep, each noise colour and level, the notes, the chords
+            parts.append((name, start, start + length, part))
+        start += length
     assert len(parts) == 13
     whole, kept = {}, {}
     for name, lo, hi, part in parts:
