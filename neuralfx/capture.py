@@ -32,6 +32,8 @@ ALIGNMENT_SECONDS = 1.5
 # Fractions of the remaining duration given to each section.
 SECTION_SHARES = {"sweeps": 0.2, "noise": 0.15, "notes": 0.4, "chords": 0.25}
 GAP_SECONDS = 0.25
+# Peak levels of the noise section's parts, white and pink (white noise is clipped at 3 sigma).
+NOISE_LEVELS = (0.02, 0.1, 0.4)
 # Below this every section would be shorter than its gaps.
 MIN_SECONDS = 12.0
 
@@ -138,8 +140,9 @@ def signal_sections(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS
 
 def white_noise_parts(audio: np.ndarray, sample_rate: float) -> list[tuple[int, int]] | None:
     """(first sample, end) of each part of white Gaussian noise when audio is the capture signal
-    at this rate (at least MIN_SECONDS long, the alignment clicks where capture_signal puts them),
-    else None."""
+    at this rate, else None: at least MIN_SECONDS long, the alignment clicks where capture_signal
+    puts them, and each part where the layout for this length puts it (silence on both sides, its
+    level's RMS). A file with audio added or cut at its end has its parts elsewhere: None."""
     head = int(ALIGNMENT_SECONDS * sample_rate)
     if len(audio) < int(MIN_SECONDS * sample_rate) or not np.allclose(
             audio[:head], alignment_section(sample_rate), rtol=0.0, atol=1e-4):
@@ -149,6 +152,11 @@ def white_noise_parts(audio: np.ndarray, sample_rate: float) -> list[tuple[int, 
         if kind == "white noise":
             parts.append((start, start + length))
         start += length
+    gap = int(GAP_SECONDS * sample_rate)
+    for (lo, hi), level in zip(parts, NOISE_LEVELS):
+        rms = np.sqrt(np.mean(np.square(audio[lo:hi], dtype=np.float64)))
+        if np.any(audio[lo - gap:lo]) or np.any(audio[hi:hi + gap]) or not 0.9 < rms / (level / 3) < 1.1:
+            return None
     return parts
 
 
@@ -178,7 +186,7 @@ def _signal_parts(sample_rate: float, seconds: float,
                    lambda lv=lv: _sweep(sweep_seconds, sample_rate, lv)),
                   ("sweeps", "gap", gap_length, gap)]
     n = int((share("noise") / 6 - GAP_SECONDS) * sample_rate)
-    for lv in (0.02, 0.1, 0.4):
+    for lv in NOISE_LEVELS:
         parts += [("noise", "white noise", n, lambda lv=lv: lv * np.clip(rng.standard_normal(n) / 3, -1, 1)),
                   ("noise", "gap", gap_length, gap),
                   ("noise", "pink noise", n, lambda lv=lv: lv * _pink(n, rng)), ("noise", "gap", gap_length, gap)]
