@@ -162,10 +162,10 @@ def _read_on_noise(input: np.ndarray, target: np.ndarray, noise: list[tuple[int,
     lags = np.arange(around - w, around + w + 1)
     c = impulse_response(x, y, lags - (around - w))
     peak = int(np.argmax(np.abs(c)))
-    floor = np.sqrt(np.mean(c[: w // 2] ** 2))
-    if not NOISE_FLOOR_MARGIN * floor < ONSET_FRACTION * np.abs(c[peak]):
-        return None
     strong = ONSET_FRACTION * np.abs(c[peak])
+    floor = np.sqrt(np.mean(c[: w // 2] ** 2))
+    if not NOISE_FLOOR_MARGIN * floor < strong:
+        return None
 
     def lobe_start(i: int) -> int:  # the first lag of the run of c's sign that holds lag i
         while i > 0 and np.sign(c[i - 1]) == np.sign(c[i]):

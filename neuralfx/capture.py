@@ -128,13 +128,12 @@ def signal_sections(sample_rate: float = 48000, seconds: float = DEFAULT_SECONDS
     clicks, sweeps, noise, notes, chords (each with the gap after it). The layout does not depend
     on the seed. A capture's last 15 %, which training held out before neuralfx.holdout's spans,
     lies in the chords (for every length from 12 s, where the device's latency is under about 1 s)."""
-    sections, start, total = [], 0, int(seconds * sample_rate)
-    for name, _, length, _ in _signal_parts(sample_rate, seconds, 0):
+    sections, total = [], int(seconds * sample_rate)
+    for name, _, lo, hi in _part_spans(sample_rate, seconds):
         if sections and sections[-1][0] == name:
-            sections[-1] = (name, sections[-1][1], start + length)
+            sections[-1] = (name, sections[-1][1], hi)
         else:
-            sections.append((name, start, start + length))
-        start += length
+            sections.append((name, lo, hi))
     return [(name, lo, min(hi, total)) for name, lo, hi in sections if lo < total]
 
 
@@ -147,17 +146,24 @@ def white_noise_parts(audio: np.ndarray, sample_rate: float) -> list[tuple[int, 
     if len(audio) < int(MIN_SECONDS * sample_rate) or not np.allclose(
             audio[:head], alignment_section(sample_rate), rtol=0.0, atol=1e-4):
         return None
-    parts, start = [], 0
-    for _, kind, length, _ in _signal_parts(sample_rate, len(audio) / sample_rate, 0):
-        if kind == "white noise":
-            parts.append((start, start + length))
-        start += length
+    parts = [(lo, hi) for _, kind, lo, hi in _part_spans(sample_rate, len(audio) / sample_rate)
+             if kind == "white noise"]
     gap = int(GAP_SECONDS * sample_rate)
     for (lo, hi), level in zip(parts, NOISE_LEVELS):
         rms = np.sqrt(np.mean(np.square(audio[lo:hi], dtype=np.float64)))
         if np.any(audio[lo - gap:lo]) or np.any(audio[hi:hi + gap]) or not 0.9 < rms / (level / 3) < 1.1:
             return None
     return parts
+
+
+def _part_spans(sample_rate: float, seconds: float) -> list[tuple[str, str, int, int]]:
+    """(section name, what the part holds, first sample, end) of each part of the capture signal,
+    in order, without making its audio."""
+    spans, start = [], 0
+    for name, kind, length, _ in _signal_parts(sample_rate, seconds, 0):
+        spans.append((name, kind, start, start + length))
+        start += length
+    return spans
 
 
 def _signal_parts(sample_rate: float, seconds: float,

@@ -73,8 +73,8 @@ public:
     // one (the plugin's latency for a host rate).
     static bool whole_hz(double rate) { return std::fabs(rate - static_cast<double>(std::lround(rate))) <= 1e-6; }
     static bool rate_in_range(long rate) { return rate >= kMinSampleRate && rate <= kMaxSampleRate; }
-    // Whether the constructor takes this pair of rates: both whole numbers of Hz, the host's in
-    // range, and a conversion within the resampler's limits both ways.
+    // Whether the constructor takes this pair of rates: both whole numbers of Hz and in range, and
+    // a conversion within the resampler's limits both ways.
     static bool supports(double host_rate, double model_rate) {
         if (!whole_hz(host_rate) || !whole_hz(model_rate)) return false;
         const long host = std::lround(host_rate), model = std::lround(model_rate);
