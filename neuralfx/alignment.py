@@ -14,8 +14,10 @@ late. Over the whole capture it reads as it plays: in phase, no latency."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
+from scipy.signal import hilbert
 
 DEFAULT_MAX_LATENCY_SECONDS = 1.0
 # Regularizes the whitening where the input has little energy, relative to its mean power;
@@ -46,6 +48,16 @@ PRE_LOBE_SPAN = 8
 # (a reverb 80% wet); a delay with 50% feedback reaches 0.67 and is refused.
 AMBIGUITY_LIMIT = 0.5
 PEAK_EXCLUSION_SECONDS = 0.0025
+# A resonant device (a narrow band-pass, a wah) rings: its response's lobes stay above half its
+# peak for longer than the exclusion (4th-order band-passes 100 Hz wide or narrower: 0.71-0.94
+# beyond 2.5 ms), though they are one arrival, not two. A second peak counts against the ambiguity only
+# apart from the main response: outside the lags around the peak where the estimate's envelope
+# (the magnitude of its analytic signal) stays above RESPONSE_ENVELOPE_FRACTION of the peak. A
+# ringing response then reads at most about that fraction (0.21-0.25 for those band-passes), an
+# echo separated by a dip as before (a delay at mix 0.5: 1.0). Such a device's onset is read only
+# on the capture signal's noise (see NOISE_WINDOW_SECONDS): on the whole pair its reading walks
+# back one lobe from the largest, and those band-passes would read 124-315 samples late.
+RESPONSE_ENVELOPE_FRACTION = 0.25
 WHOLE_PAIR_SECONDS = 60.0
 # Where the input is the capture signal, the onset and polarity are read again on its parts of
 # white Gaussian noise alone. On Gaussian noise of one spectrum the estimate of a device made of
@@ -84,7 +96,7 @@ class AlignmentError(ValueError):
 class Alignment:
     latency: int  # samples by which the target lags the input
     inverted: bool  # the device (or the recording chain) inverts polarity
-    ambiguity: float  # second-highest correlation peak relative to the highest
+    ambiguity: float  # the strongest lag apart from the device's response, relative to its peak
     sample_rate: float
 
     @property
@@ -112,12 +124,19 @@ def impulse_response(x: np.ndarray, y: np.ndarray, lags: np.ndarray) -> np.ndarr
     return c[lags]  # negative lags index from the end: the target leading the input
 
 
-def _correlate(x: np.ndarray, y: np.ndarray, search: int, wide: int,
-               exclusion: int) -> tuple[np.ndarray, np.ndarray, int, float]:
-    """(lags, correlation, index of its peak, ambiguity) over lags -wide..wide. The peak and the
-    ambiguity are those within -search..search, unless a peak beyond is more than 1 /
-    AMBIGUITY_LIMIT times stronger: the device's response then lies outside the lags searched,
-    and that peak is returned (a latency above the maximum, or a target that leads)."""
+class _Correlation(NamedTuple):
+    lags: np.ndarray
+    c: np.ndarray  # the estimate at lags
+    peak: int  # index of its peak
+    ambiguity: float  # the strongest lag apart from the main response, relative to the peak
+    ringing: tuple[int, int] | None  # the response's first and last lag where it rings (see RESPONSE_ENVELOPE_FRACTION)
+
+
+def _correlate(x: np.ndarray, y: np.ndarray, search: int, wide: int, exclusion: int) -> _Correlation:
+    """The estimate over lags -wide..wide. The peak and the ambiguity are those within
+    -search..search, unless a peak beyond is more than 1 / AMBIGUITY_LIMIT times stronger: the
+    device's response then lies outside the lags searched, and that peak is returned (a latency
+    above the maximum, or a target that leads)."""
     wide = min(wide, len(x) - 1, len(y) - 1)
     search = min(search, wide)
     lags = np.arange(-wide, wide + 1)
@@ -128,12 +147,32 @@ def _correlate(x: np.ndarray, y: np.ndarray, search: int, wide: int,
     strongest = int(np.argmax(magnitude))
     if magnitude[peak] < AMBIGUITY_LIMIT * magnitude[strongest]:
         peak = strongest
-    far = inside & (np.abs(lags - lags[peak]) > exclusion)
     if not magnitude[peak] > 0:
-        return lags, c, peak, 1.0
+        return _Correlation(lags, c, peak, 1.0, None)
     # No lag searched lies beyond the exclusion (a maximum of about 1 ms): no second peak to find.
-    ambiguity = float(np.max(magnitude[far]) / magnitude[peak]) if far.any() else 0.0
-    return lags, c, peak, ambiguity
+    far = inside & (np.abs(lags - lags[peak]) > exclusion)
+    # A causal device answers at lags from its latency on. Where its response peaks at one of them,
+    # the estimate at negative lags holds the input's structure: an exponential sweep's harmonic
+    # distortion products lie at -T ln k / ln(f2 / f1) (Farina), and a 4th-order band-pass into tanh
+    # read 0.52 at -1.38 s on the 180 s capture signal (k = 3 of its 8.7 s sweeps), its other lags
+    # at most 0.34; distorting devices' strongest other lags were such products at 20, 60 and 180 s.
+    if lags[peak] >= 0:
+        far &= lags >= 0
+    held = np.abs(hilbert(c)) >= RESPONSE_ENVELOPE_FRACTION * magnitude[peak]
+    first, last = peak, peak
+    while first > 0 and held[first - 1]:
+        first -= 1
+    while last + 1 < len(c) and held[last + 1]:
+        last += 1
+    response = np.zeros(len(c), dtype=bool)
+    response[first:last + 1] = True
+    apart, within = far & ~response, far & response
+
+    def strongest_of(where: np.ndarray) -> float:
+        return float(np.max(magnitude[where]) / magnitude[peak]) if where.any() else 0.0
+
+    ringing = (int(lags[first]), int(lags[last])) if strongest_of(within) > AMBIGUITY_LIMIT else None
+    return _Correlation(lags, c, peak, strongest_of(apart), ringing)
 
 
 # A delay pedal's echo, as strong as its direct sound or stronger, reads as an ambiguity or as
@@ -207,7 +246,7 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     wide = max(search, 2 * int(round(DEFAULT_MAX_LATENCY_SECONDS * sample_rate)))
     exclusion = int(PEAK_EXCLUSION_SECONDS * sample_rate)
     length = int(WHOLE_PAIR_SECONDS * sample_rate) + wide
-    lags, c, peak, ambiguity = _correlate(input[:length], target[:length], search, wide, exclusion)
+    lags, c, peak, ambiguity, ringing = _correlate(input[:length], target[:length], search, wide, exclusion)
     if not np.abs(c[peak]) > 0:
         raise AlignmentError("input and target do not correlate at all: check that the target is the device's "
                              "response to this input")
@@ -240,8 +279,19 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     latency, inverted = int(lags[onset]), bool(c[peak] < 0)
     # Also a reading a little negative: distortion after a band-pass read 3 samples ahead on the
     # whole pair, 0 on the noise.
+    on_noise = None
     if noise is not None and latency > -int(NOISE_WINDOW_SECONDS * sample_rate):
-        latency, inverted = _read_on_noise(input, target, noise, latency, sample_rate) or (latency, inverted)
+        on_noise = _read_on_noise(input, target, noise, latency, sample_rate)
+    if on_noise is not None:
+        latency, inverted = on_noise
+    elif ringing is not None:
+        span_ms = 1000 * (ringing[1] - ringing[0]) / sample_rate
+        raise AlignmentError(
+            f"cannot read the device's latency from this pair: its response rings for {span_ms:.0f} ms (lags "
+            f"{ringing[0]}..{ringing[1]}), as a narrow band-pass, a wah or a resonant filter does, and its onset is read "
+            "only on the white noise of the capture signal (`neuralfx signal` or `neuralfx capture`, 20 s or more, "
+            "the file unedited). If input and target are aligned as they are, train on their own timing "
+            "(align=False, --no-align)")
     if latency < 0:
         raise AlignmentError(
             f"the target leads the input by {-latency} samples ({-1000 * latency / sample_rate:.1f} ms): the files "
