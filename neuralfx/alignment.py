@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.signal import hilbert
+from scipy.signal import fftconvolve, hilbert
 
 DEFAULT_MAX_LATENCY_SECONDS = 1.0
 # Regularizes the whitening where the input has little energy, relative to its mean power;
@@ -54,10 +54,27 @@ PEAK_EXCLUSION_SECONDS = 0.0025
 # apart from the main response: outside the lags around the peak where the estimate's envelope
 # (the magnitude of its analytic signal) stays above RESPONSE_ENVELOPE_FRACTION of the peak. A
 # ringing response then reads at most about that fraction (0.21-0.25 for those band-passes), an
-# echo separated by a dip as before (a delay at mix 0.5: 1.0). Such a device's onset is read only
-# on the capture signal's noise (see NOISE_WINDOW_SECONDS): on the whole pair its reading walks
-# back one lobe from the largest, and those band-passes would read 124-315 samples late.
+# echo separated by a dip as before (a delay at mix 0.5: 1.0).
 RESPONSE_ENVELOPE_FRACTION = 0.25
+# A band-pass's response grows through lobes of alternating sign, and its largest lobe comes late:
+# the whole pair's reading, from the largest lobe back to its start, read a 4th-order 700-900 Hz
+# band-pass 77 samples late and inverted, a 400-800 Hz 6th-order 64 late, and would have read those
+# 100 Hz wide or narrower 124-315 late. Walked back lobe by lobe (as on the noise) they read at their
+# onset, on any signal; but on the capture signal's clicks and sweeps a distorting device's
+# estimate holds lobes before its onset that are not its response, and the walk read tanh(4
+# lowpass_500) 13 early and a band-pass into tanh 55 early (on plucked notes and noise both read
+# right). So the walk stands where the device is linear on this pair: its estimate, as a filter
+# (lags where the envelope reaches LINEAR_ENVELOPE_FRACTION of the peak, at most
+# LINEAR_REACH_SECONDS from it), predicts the target to within LINEAR_RESIDUAL of its energy
+# (filters and band-passes on the 12 s capture signal: 4e-7 to 6e-6; on plucked notes 7e-5 to 6e-4
+# and 1.2e-2 for a 100-150 Hz band-pass; distorting devices 0.025 to 0.7 on the capture signal, and
+# a band-pass into a gentle tanh 6e-4 on plucked notes). Where it is not, and the walk goes back
+# more than RINGING_SECONDS, the pair is refused unless the capture signal's noise reads it; below
+# that the whole pair's reading stands (distorting devices' walks went 2-38 samples further back).
+LINEAR_ENVELOPE_FRACTION = 1e-3
+LINEAR_REACH_SECONDS = 0.2
+LINEAR_RESIDUAL = 1e-3
+RINGING_SECONDS = 0.001
 WHOLE_PAIR_SECONDS = 60.0
 # Where the input is the capture signal, the onset and polarity are read again on its parts of
 # white Gaussian noise alone. On Gaussian noise of one spectrum the estimate of a device made of
@@ -67,9 +84,10 @@ WHOLE_PAIR_SECONDS = 60.0
 # music, sweeps and clicks add such lobes to a distorting device's estimate and move its largest
 # lobe: tanh(30 lowpass_500(x)) read 5-7 samples early and inverted, a 4th-order lowpass_800 into
 # a hard clip 14 late; and a linear 4th-order band-pass, whose lobes grow for 90 samples
-# (700-900 Hz), read 77 late and inverted from its largest lobe. On the white noise of a 60 s
-# capture (3.6 s of it) they read 1 late in phase, 7 late (the low-pass's own rise to
-# ONSET_FRACTION, as without the clip) and 2 late, at latencies 0, 5 and 144. The onset a band-pass
+# (700-900 Hz), read 77 late and inverted from its largest lobe (the walk of LINEAR_RESIDUAL now
+# reads it there). On the white noise of a 60 s capture (3.6 s of it) they read 1 late in phase,
+# 7 late (the low-pass's own rise to ONSET_FRACTION, as without the clip) and 2 late, at
+# latencies 0, 5 and 144. The onset a band-pass
 # is read at matters: an LSTM-16 trained 1500 steps on a 30 s capture of a 4th-order 500-1500 Hz
 # band-pass scored validation ESR 0.10 aligned at the noise's reading (1 late), 0.32 at the whole
 # pair's (13 late; 31 % of the filter's energy lies before it). The whole noise section, white and
@@ -129,7 +147,7 @@ class _Correlation(NamedTuple):
     c: np.ndarray  # the estimate at lags
     peak: int  # index of its peak
     ambiguity: float  # the strongest lag apart from the main response, relative to the peak
-    ringing: tuple[int, int] | None  # the response's first and last lag where it rings (see RESPONSE_ENVELOPE_FRACTION)
+    envelope: np.ndarray  # the magnitude of the estimate's analytic signal
 
 
 def _correlate(x: np.ndarray, y: np.ndarray, search: int, wide: int, exclusion: int) -> _Correlation:
@@ -147,8 +165,9 @@ def _correlate(x: np.ndarray, y: np.ndarray, search: int, wide: int, exclusion: 
     strongest = int(np.argmax(magnitude))
     if magnitude[peak] < AMBIGUITY_LIMIT * magnitude[strongest]:
         peak = strongest
+    envelope = np.abs(hilbert(c))
     if not magnitude[peak] > 0:
-        return _Correlation(lags, c, peak, 1.0, None)
+        return _Correlation(lags, c, peak, 1.0, envelope)
     # No lag searched lies beyond the exclusion (a maximum of about 1 ms): no second peak to find.
     far = inside & (np.abs(lags - lags[peak]) > exclusion)
     # A causal device answers at lags from its latency on. Where its response peaks at one of them,
@@ -158,27 +177,60 @@ def _correlate(x: np.ndarray, y: np.ndarray, search: int, wide: int, exclusion: 
     # at most 0.34; distorting devices' strongest other lags were such products at 20, 60 and 180 s.
     if lags[peak] >= 0:
         far &= lags >= 0
-    held = np.abs(hilbert(c)) >= RESPONSE_ENVELOPE_FRACTION * magnitude[peak]
+    first, last = _span(envelope, peak, RESPONSE_ENVELOPE_FRACTION * magnitude[peak], len(c))
+    far[first:last + 1] = False
+    ambiguity = float(np.max(magnitude[far]) / magnitude[peak]) if far.any() else 0.0
+    return _Correlation(lags, c, peak, ambiguity, envelope)
+
+
+def _span(envelope: np.ndarray, peak: int, level: float, reach: int) -> tuple[int, int]:
+    """The first and last index of the run around `peak` where the envelope stays at `level` or
+    above, at most `reach` indices on either side."""
     first, last = peak, peak
-    while first > 0 and held[first - 1]:
+    while first > max(peak - reach, 0) and envelope[first - 1] >= level:
         first -= 1
-    while last + 1 < len(c) and held[last + 1]:
+    while last < min(peak + reach, len(envelope) - 1) and envelope[last + 1] >= level:
         last += 1
-    response = np.zeros(len(c), dtype=bool)
-    response[first:last + 1] = True
-    apart, within = far & ~response, far & response
+    return first, last
 
-    def strongest_of(where: np.ndarray) -> float:
-        return float(np.max(magnitude[where]) / magnitude[peak]) if where.any() else 0.0
 
-    ringing = (int(lags[first]), int(lags[last])) if strongest_of(within) > AMBIGUITY_LIMIT else None
-    return _Correlation(lags, c, peak, strongest_of(apart), ringing)
+def _is_linear(x: np.ndarray, y: np.ndarray, corr: _Correlation, sample_rate: float) -> bool:
+    """Whether the estimate's response, as a filter, predicts the target from the input to within
+    LINEAR_RESIDUAL of its energy (see LINEAR_RESIDUAL)."""
+    first, last = _span(corr.envelope, corr.peak, LINEAR_ENVELOPE_FRACTION * abs(corr.c[corr.peak]),
+                        int(LINEAR_REACH_SECONDS * sample_rate))
+    start = int(corr.lags[first])
+    predicted = fftconvolve(x.astype(np.float64), corr.c[first:last + 1])
+    predicted = (np.concatenate([np.zeros(start), predicted]) if start >= 0 else predicted[-start:])[:len(y)]
+    predicted = np.pad(predicted, (0, len(y) - len(predicted)))
+    target = y.astype(np.float64)
+    return bool(np.sum((target - predicted) ** 2) < LINEAR_RESIDUAL * np.sum(target ** 2))
 
 
 # A delay pedal's echo, as strong as its direct sound or stronger, reads as an ambiguity or as
 # the latency: a model with a Delay block is trained on the pair's own timing instead.
 UNALIGNED_DELAY_HINT = ("A delay or echo device's repeats peak too: train a model with a Delay block on the pair's own "
                         "timing (train: align=False, --no-align; fit: without --align)")
+
+
+def _walk_back(c: np.ndarray, peak: int, strong: float) -> int:
+    """The onset of a response that may oscillate: from the peak's lobe back lobe by lobe (a
+    band-pass's lobes alternate in sign) while a lobe reaches `strong`, the earliest index reaching
+    it in the last such lobe."""
+    def lobe_start(i: int) -> int:  # the first index of the run of c's sign that holds index i
+        while i > 0 and np.sign(c[i - 1]) == np.sign(c[i]):
+            i -= 1
+        return i
+
+    first = lobe_start(peak)
+    onset = first + int(np.flatnonzero(np.abs(c[first:peak + 1]) >= strong)[0])
+    while first > 0:
+        before = lobe_start(first - 1)
+        reaching = np.flatnonzero(np.abs(c[before:first]) >= strong)
+        if len(reaching) == 0:
+            break
+        first, onset = before, before + int(reaching[0])
+    return onset
 
 
 def _read_on_noise(input: np.ndarray, target: np.ndarray, noise: list[tuple[int, int]], around: int,
@@ -205,24 +257,9 @@ def _read_on_noise(input: np.ndarray, target: np.ndarray, noise: list[tuple[int,
     floor = np.sqrt(np.mean(c[: w // 2] ** 2))
     if not NOISE_FLOOR_MARGIN * floor < strong:
         return None
-
-    def lobe_start(i: int) -> int:  # the first lag of the run of c's sign that holds lag i
-        while i > 0 and np.sign(c[i - 1]) == np.sign(c[i]):
-            i -= 1
-        return i
-
-    # The peak's lobe, then back lobe by lobe (an oscillating response's lobes alternate in sign)
-    # while a lobe reaches `strong`: the onset is the earliest lag reaching it in the last one.
-    # Before the response the estimate is its floor, whose lobes stay below. The polarity is the
-    # sign at the onset (a band-pass's largest lobe is a later one, of either sign with its Q).
-    first = lobe_start(peak)
-    onset = first + int(np.flatnonzero(np.abs(c[first:peak + 1]) >= strong)[0])
-    while first > 0:
-        before = lobe_start(first - 1)
-        reaching = np.flatnonzero(np.abs(c[before:first]) >= strong)
-        if len(reaching) == 0:
-            break
-        first, onset = before, before + int(reaching[0])
+    # Before the response the estimate is its floor, whose lobes stay below `strong`. The polarity
+    # is the sign at the onset (a band-pass's largest lobe is a later one, of either sign with its Q).
+    onset = _walk_back(c, peak, strong)
     return int(lags[onset]), bool(c[onset] < 0)
 
 
@@ -246,7 +283,8 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     wide = max(search, 2 * int(round(DEFAULT_MAX_LATENCY_SECONDS * sample_rate)))
     exclusion = int(PEAK_EXCLUSION_SECONDS * sample_rate)
     length = int(WHOLE_PAIR_SECONDS * sample_rate) + wide
-    lags, c, peak, ambiguity, ringing = _correlate(input[:length], target[:length], search, wide, exclusion)
+    corr = _correlate(input[:length], target[:length], search, wide, exclusion)
+    lags, c, peak, ambiguity = corr.lags, corr.c, corr.peak, corr.ambiguity
     if not np.abs(c[peak]) > 0:
         raise AlignmentError("input and target do not correlate at all: check that the target is the device's "
                              "response to this input")
@@ -282,16 +320,21 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     on_noise = None
     if noise is not None and latency > -int(NOISE_WINDOW_SECONDS * sample_rate):
         on_noise = _read_on_noise(input, target, noise, latency, sample_rate)
+    walked = _walk_back(c, peak, strong)
     if on_noise is not None:
         latency, inverted = on_noise
-    elif ringing is not None:
-        span_ms = 1000 * (ringing[1] - ringing[0]) / sample_rate
-        raise AlignmentError(
-            f"cannot read the device's latency from this pair: its response rings for {span_ms:.0f} ms (lags "
-            f"{ringing[0]}..{ringing[1]}), as a narrow band-pass, a wah or a resonant filter does, and its onset is read "
-            "only on the white noise of the capture signal (`neuralfx signal` or `neuralfx capture`, 20 s or more, "
-            "the file unedited). If input and target are aligned as they are, train on their own timing "
-            "(align=False, --no-align)")
+    elif walked < onset:  # lobes of alternating sign before the reading (see LINEAR_RESIDUAL)
+        if _is_linear(input[:length], target[:length], corr, sample_rate):
+            latency, inverted = int(lags[walked]), bool(c[walked] < 0)
+        elif lags[onset] - lags[walked] > int(RINGING_SECONDS * sample_rate):
+            raise AlignmentError(
+                f"cannot read the device's latency from this pair: its response rises through lobes of alternating "
+                f"sign for {1000 * (lags[peak] - lags[walked]) / sample_rate:.1f} ms before its largest, as a band-pass, "
+                "a wah or a resonant filter's does, and as a filter its estimate does not predict the target (a "
+                "distorting device, or too little input in its band), so lobes before its onset may not be its response. "
+                "Its onset is read on the white noise of the capture signal (`neuralfx signal` or `neuralfx capture`, "
+                "20 s or more, the file unedited). If input and target are aligned as they are, train on their own "
+                "timing (align=False, --no-align)")
     if latency < 0:
         raise AlignmentError(
             f"the target leads the input by {-latency} samples ({-1000 * latency / sample_rate:.1f} ms): the files "
