@@ -116,7 +116,9 @@ def _mutate(path: Path, edit) -> str:
          "blocks[0].weights: unexpected weight(s)"),
         (lambda d: d["blocks"][0]["weights"]["head.bias"].update(data=[True]), "blocks[0].weights.head.bias.data"),
         (lambda d: d["blocks"][0]["weights"]["head.bias"].update(data=[[0.5]]), "blocks[0].weights.head.bias.data"),
-        (lambda d: d["metadata"].update(score=float("nan")), "invalid JSON"),
+        (lambda d: d["metadata"].update(score=float("nan")), "(invalid JSON: NaN is not a JSON value)"),
+        (lambda d: d["blocks"][0]["weights"]["head.bias"]["data"].__setitem__(0, float("-inf")),
+         "(invalid JSON: -Infinity is not a JSON value)"),
         (lambda d: d["blocks"][0]["weights"]["head.bias"].update(data=["-3"]), "blocks[0].weights.head.bias.data"),
         (lambda d: d["blocks"][0]["weights"]["head.bias"].update(shape=[True]), "blocks[0].weights.head.bias.shape"),
         (lambda d: d["metadata"].update(score=10**400), "cannot be represented"),  # json writes the digits

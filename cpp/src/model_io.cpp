@@ -1,5 +1,7 @@
 #include "neuralfx/model_io.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -100,6 +102,19 @@ std::vector<KnobSpec> read_knobs(const json& root) {
     return knobs;
 }
 
+// Python's json writes a non-finite float as NaN, Infinity or -Infinity, which JSON lacks: the
+// parser's own message ("invalid literal", under "perhaps truncated") read as a damaged file. The
+// literal where it stopped, or "" for any other error; named as the Python reader names it
+// (modelfile.from_json).
+std::string non_finite_literal_at(const std::string& text, std::size_t byte) {
+    std::size_t end = std::min(byte, text.size());
+    std::size_t start = end;
+    while (start > 0 && (std::isalpha(static_cast<unsigned char>(text[start - 1])) || text[start - 1] == '-')) --start;
+    while (end < text.size() && std::isalpha(static_cast<unsigned char>(text[end]))) ++end;
+    const std::string token = text.substr(start, end - start);
+    return token == "NaN" || token == "Infinity" || token == "-Infinity" ? token : "";
+}
+
 }  // namespace
 
 std::unique_ptr<Model> load_model_from_string(const std::string& text) {
@@ -115,6 +130,8 @@ std::unique_ptr<Model> load_model_from_string(const std::string& text) {
             return true;
         });
     } catch (const json::parse_error& e) {
+        const std::string literal = non_finite_literal_at(text, e.byte);
+        if (!literal.empty()) throw ModelFileError("not a model file (invalid JSON: " + literal + " is not a JSON value)");
         throw ModelFileError(std::string("not a model file (invalid JSON, perhaps truncated): ") + e.what());
     } catch (const json::exception& e) {
         throw ModelFileError(std::string("not a model file (a value cannot be represented): ") + e.what());

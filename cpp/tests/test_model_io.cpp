@@ -50,6 +50,11 @@ int main() {
 
     CHECK(fails_with("", "invalid JSON"));
     CHECK(fails_with(good.substr(0, good.size() / 2), "truncated"));
+    // Python's json writes non-finite floats as these literals: named, as the Python reader does.
+    for (const char* literal : {"NaN", "Infinity", "-Infinity"})
+        CHECK(fails_with(replace(good, "\"version\": 1", std::string("\"version\": ") + literal),
+                         std::string("(invalid JSON: ") + literal + " is not a JSON value)"));
+    CHECK(fails_with("{\"a\": Nope}", "perhaps truncated"));
     CHECK(fails_with("[1, 2]", "expected a JSON object"));
     CHECK(fails_with(replace(good, "\"neuralfx-model\"", "\"something-else\""), "format"));
     CHECK(fails_with(replace(good, "\"version\": 1", "\"version\": 99"), "version 99"));
