@@ -49,17 +49,21 @@ PRE_LOBE_SPAN = 8
 AMBIGUITY_LIMIT = 0.5
 PEAK_EXCLUSION_SECONDS = 0.0025
 # A resonant device (a narrow band-pass, a wah) rings: its response's lobes stay above half its
-# peak for longer than the exclusion (4th-order band-passes 100 Hz wide or narrower: 0.71-0.94
-# beyond 2.5 ms), though they are one arrival, not two. A second peak counts against the ambiguity only
-# apart from the main response: outside the lags around the peak where the estimate's envelope
-# (the magnitude of its analytic signal) stays above RESPONSE_ENVELOPE_FRACTION of the peak. A
-# ringing response then reads at most about that fraction (0.21-0.25 for those band-passes), an
-# echo separated by a dip as before (a delay at mix 0.5: 1.0).
+# peak further than the exclusion (4th-order band-passes 100 Hz wide or narrower: 0.71-0.94), and
+# such a pair is refused as ambiguous too, for an echo inside the ring cannot be told from it: a
+# review found a 750-850 Hz band-pass into a 5 ms delay at mix 0.6, accepted when lobes inside
+# the ring were left out of the ambiguity, read 21 samples late and inverted. The refusal says
+# which it is where nothing stands apart from the response: the lags around the peak where the
+# estimate's envelope (the magnitude of its analytic signal) stays above
+# RESPONSE_ENVELOPE_FRACTION of the peak hold every lag above the limit (an echo after a dip, as a
+# delay's at mix 0.5, lies outside them). The lags before the response count too: leaving out
+# negative lags, where an exponential sweep's harmonic products lie (a band-pass into tanh reads
+# 0.52 at -1.38 s on the 180 s capture signal, so it is refused), let a delay whose echo is louder
+# than its dry sound be read at the echo when the target was trimmed by a sample (a review).
 RESPONSE_ENVELOPE_FRACTION = 0.25
 # A band-pass's response grows through lobes of alternating sign, and its largest lobe comes late:
 # the whole pair's reading, from the largest lobe back to its start, read a 4th-order 700-900 Hz
-# band-pass 77 samples late and inverted, a 400-800 Hz 6th-order 64 late, and would have read those
-# 100 Hz wide or narrower 124-315 late. Walked back lobe by lobe (as on the noise) they read at their
+# band-pass 77 samples late and inverted, a 400-800 Hz 6th-order 64 late. Walked back lobe by lobe (as on the noise) they read at their
 # onset, on any signal; but on the capture signal's clicks and sweeps a distorting device's
 # estimate holds lobes before its onset that are not its response, and the walk read tanh(4
 # lowpass_500) 13 early and a band-pass into tanh 55 early (on plucked notes and noise both read
@@ -114,7 +118,7 @@ class AlignmentError(ValueError):
 class Alignment:
     latency: int  # samples by which the target lags the input
     inverted: bool  # the device (or the recording chain) inverts polarity
-    ambiguity: float  # the strongest lag apart from the device's response, relative to its peak
+    ambiguity: float  # second-highest correlation peak relative to the highest
     sample_rate: float
 
     @property
@@ -146,8 +150,9 @@ class _Correlation(NamedTuple):
     lags: np.ndarray
     c: np.ndarray  # the estimate at lags
     peak: int  # index of its peak
-    ambiguity: float  # the strongest lag apart from the main response, relative to the peak
+    ambiguity: float  # the strongest lag further than the exclusion from the peak, relative to it
     envelope: np.ndarray  # the magnitude of the estimate's analytic signal
+    ringing: tuple[int, int] | None  # the response's lags where it rings (see RESPONSE_ENVELOPE_FRACTION)
 
 
 def _correlate(x: np.ndarray, y: np.ndarray, search: int, wide: int, exclusion: int) -> _Correlation:
@@ -167,20 +172,15 @@ def _correlate(x: np.ndarray, y: np.ndarray, search: int, wide: int, exclusion: 
         peak = strongest
     envelope = np.abs(hilbert(c))
     if not magnitude[peak] > 0:
-        return _Correlation(lags, c, peak, 1.0, envelope)
+        return _Correlation(lags, c, peak, 1.0, envelope, None)
     # No lag searched lies beyond the exclusion (a maximum of about 1 ms): no second peak to find.
     far = inside & (np.abs(lags - lags[peak]) > exclusion)
-    # A causal device answers at lags from its latency on. Where its response peaks at one of them,
-    # the estimate at negative lags holds the input's structure: an exponential sweep's harmonic
-    # distortion products lie at -T ln k / ln(f2 / f1) (Farina), and a 4th-order band-pass into tanh
-    # read 0.52 at -1.38 s on the 180 s capture signal (k = 3 of its 8.7 s sweeps), its other lags
-    # at most 0.34; distorting devices' strongest other lags were such products at 20, 60 and 180 s.
-    if lags[peak] >= 0:
-        far &= lags >= 0
+    ambiguity = float(np.max(magnitude[far]) / magnitude[peak]) if far.any() else 0.0
     first, last = _span(envelope, peak, RESPONSE_ENVELOPE_FRACTION * magnitude[peak], len(c))
     far[first:last + 1] = False
-    ambiguity = float(np.max(magnitude[far]) / magnitude[peak]) if far.any() else 0.0
-    return _Correlation(lags, c, peak, ambiguity, envelope)
+    apart = float(np.max(magnitude[far]) / magnitude[peak]) if far.any() else 0.0
+    ringing = (int(lags[first]), int(lags[last])) if apart <= AMBIGUITY_LIMIT < ambiguity else None
+    return _Correlation(lags, c, peak, ambiguity, envelope, ringing)
 
 
 def _span(envelope: np.ndarray, peak: int, level: float, reach: int) -> tuple[int, int]:
@@ -288,6 +288,15 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     if not np.abs(c[peak]) > 0:
         raise AlignmentError("input and target do not correlate at all: check that the target is the device's "
                              "response to this input")
+    if corr.ringing is not None:
+        first, last = corr.ringing
+        raise AlignmentError(
+            f"cannot align target to input: the device's response rings for {1000 * (last - first) / sample_rate:.0f} "
+            f"ms (lags {first}..{last}), with lobes at {ambiguity:.0%} of its peak more than "
+            f"{1000 * exclusion / sample_rate:g} ms from it (at most {AMBIGUITY_LIMIT:.0%} allowed), as a narrow "
+            "band-pass, a wah or a resonant filter's does, or it holds an echo inside that time: the two cannot be "
+            "told apart, so no latency is read. If input and target are aligned as they are, train on their own "
+            "timing (align=False, --no-align). " + UNALIGNED_DELAY_HINT)
     if ambiguity > AMBIGUITY_LIMIT:
         raise AlignmentError(
             f"cannot align target to input: the cross-correlation has no clear peak (second peak at "
