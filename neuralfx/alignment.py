@@ -63,22 +63,45 @@ PEAK_EXCLUSION_SECONDS = 0.0025
 RESPONSE_ENVELOPE_FRACTION = 0.25
 # A band-pass's response grows through lobes of alternating sign, and its largest lobe comes late:
 # the whole pair's reading, from the largest lobe back to its start, read a 4th-order 700-900 Hz
-# band-pass 77 samples late and inverted, a 400-800 Hz 6th-order 64 late. Walked back lobe by lobe (as on the noise) they read at their
-# onset, on any signal; but on the capture signal's clicks and sweeps a distorting device's
-# estimate holds lobes before its onset that are not its response, and the walk read tanh(4
-# lowpass_500) 13 early and a band-pass into tanh 55 early (on plucked notes and noise both read
-# right). So the walk stands where the device is linear on this pair: its estimate, as a filter
-# (lags where the envelope reaches LINEAR_ENVELOPE_FRACTION of the peak, at most
-# LINEAR_REACH_SECONDS from it), predicts the target to within LINEAR_RESIDUAL of its energy
-# (filters and band-passes on the 12 s capture signal: 4e-7 to 6e-6; on plucked notes 7e-5 to 6e-4
-# and 1.2e-2 for a 100-150 Hz band-pass; distorting devices 0.025 to 0.7 on the capture signal, and
-# a band-pass into a gentle tanh 6e-4 on plucked notes). Where it is not, and the walk goes back
-# more than RINGING_SECONDS, the pair is refused unless the capture signal's noise reads it; below
-# that the whole pair's reading stands (distorting devices' walks went 2-38 samples further back).
+# band-pass 77 samples late and inverted, a 400-800 Hz 6th-order 64 late. Walked back lobe by lobe
+# (as on the noise) a linear band-pass reads at its onset on the capture signal and on plucked
+# notes; but on the capture signal's clicks and sweeps a distorting device's estimate holds lobes
+# before its onset that are not its response (the walk read tanh(4 lowpass_500) 13 early and a
+# band-pass into tanh 55 early), and so does a linear device's wherever the input lacks energy:
+# there the whitening smooths the response with a kernel of zero phase, whose side lobes before
+# the peak reached 11 % of it for a guitar DI rolling off from 5 kHz, and a linear-phase FIR's
+# pre-ringing too (a review: read a few samples early and inverted, or as a target that leads).
+# So the walk stands only where it goes back more than RINGING_SECONDS (those lobes reach a few
+# samples; a band-pass's rise 57-75 samples at 48 kHz, and a 500-1500 Hz one's 12 stays read 13
+# late), not into negative lags from a later peak, and where the device is linear on this pair:
+# its estimate, as a filter (lags where the envelope reaches LINEAR_ENVELOPE_FRACTION of the peak,
+# at most LINEAR_REACH_SECONDS from it), predicts the target to within LINEAR_RESIDUAL of its
+# energy, 30 dB (filters and band-passes on the 12 s capture signal: 4e-7 to 6e-6; on plucked
+# notes 7e-5 to 6e-4 and 1.2e-2 for a 100-150 Hz band-pass; distorting devices 0.025 to 0.7 on the
+# capture signal, a band-pass into a gentle tanh 6e-4 on plucked notes; a DC offset or hiss within
+# 30 dB of the target fails it). Where it is not linear and the walk goes back further than that,
+# the pair is refused unless the capture signal's noise reads it; elsewhere the whole pair's
+# reading stands (distorting devices' walks went 2-38 samples further back).
 LINEAR_ENVELOPE_FRACTION = 1e-3
 LINEAR_REACH_SECONDS = 0.2
 LINEAR_RESIDUAL = 1e-3
 RINGING_SECONDS = 0.001
+# A delay louder than its dry sound peaks at its echo, which the reading takes for the latency
+# (Pedalboard's Delay at mix 0.7: 50 or 300 ms removed, leaving its dry sound for a causal model to
+# predict that far ahead). On the capture signal (20 s or more), an arrival before the reading,
+# further than the exclusion from it, within EARLIER_WINDOW_SECONDS of lag 0 (where a digital
+# device's dry sound lies, or one a few samples early from a trimmed target) and above
+# EARLIER_ARRIVAL_LIMIT of the response, both read on its noise parts, refuses the pair. On the
+# whole pair delays (50 and 300 ms, feedback 0.3) at mix 0.7 read 0.43-0.50 there, at 0.8
+# 0.25-0.29 (at 0.9 0.11-0.13: read at the echo); filters, amps and distortion at most 0.09 (52
+# devices on 12 and 20 s captures and plucked notes, latency 144). But the capture signal's sweeps
+# put harmonic products 40 ms and more before a distorting device's response (at -T ln k / ln(f2 /
+# f1), Farina) and its clicks cross-terms: on a 12 s capture a hard clip behind a low-pass 40-120
+# ms late read 0.22-0.45 there, a fuzz 60-100 ms late 0.21-0.22, and would have been refused.
+# The noise parts hold neither; elsewhere (shorter captures, other pairs) the echo is still read
+# as the latency, and training notes it where the model has a Delay.
+EARLIER_ARRIVAL_LIMIT = 0.2
+EARLIER_WINDOW_SECONDS = 0.01
 WHOLE_PAIR_SECONDS = 60.0
 # Where the input is the capture signal, the onset and polarity are read again on its parts of
 # white Gaussian noise alone. On Gaussian noise of one spectrum the estimate of a device made of
@@ -213,19 +236,19 @@ UNALIGNED_DELAY_HINT = ("A delay or echo device's repeats peak too: train a mode
                         "timing (train: align=False, --no-align; fit: without --align)")
 
 
-def _walk_back(c: np.ndarray, peak: int, strong: float) -> int:
+def _walk_back(c: np.ndarray, peak: int, strong: float, lowest: int = 0) -> int:
     """The onset of a response that may oscillate: from the peak's lobe back lobe by lobe (a
     band-pass's lobes alternate in sign) while a lobe reaches `strong`, the earliest index reaching
-    it in the last such lobe."""
+    it in the last such lobe, not before index `lowest`."""
     def lobe_start(i: int) -> int:  # the first index of the run of c's sign that holds index i
         while i > 0 and np.sign(c[i - 1]) == np.sign(c[i]):
             i -= 1
         return i
 
-    first = lobe_start(peak)
+    first = max(lobe_start(peak), lowest)
     onset = first + int(np.flatnonzero(np.abs(c[first:peak + 1]) >= strong)[0])
-    while first > 0:
-        before = lobe_start(first - 1)
+    while first > lowest:
+        before = max(lobe_start(first - 1), lowest)
         reaching = np.flatnonzero(np.abs(c[before:first]) >= strong)
         if len(reaching) == 0:
             break
@@ -233,10 +256,10 @@ def _walk_back(c: np.ndarray, peak: int, strong: float) -> int:
     return onset
 
 
-def _read_on_noise(input: np.ndarray, target: np.ndarray, noise: list[tuple[int, int]], around: int,
-                   sample_rate: float) -> tuple[int, bool] | None:
-    """(onset lag, inverted) from the estimate on the noise parts within NOISE_WINDOW_SECONDS of
-    lag `around`, or None where it cannot be read (see NOISE_WINDOW_SECONDS)."""
+def _noise_estimate(input: np.ndarray, target: np.ndarray, noise: list[tuple[int, int]], around: int,
+                    sample_rate: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """(lags, estimate) on the noise parts alone over lags within NOISE_WINDOW_SECONDS of
+    `around`, or None where the parts are too short (see NOISE_WINDOW_SECONDS)."""
     w = int(NOISE_WINDOW_SECONDS * sample_rate)
     base, end = noise[0][0], noise[-1][1]
     if min(hi - lo for lo, hi in noise) < NOISE_PARTS_PER_WINDOW * w or base + around - w < 0:
@@ -251,16 +274,54 @@ def _read_on_noise(input: np.ndarray, target: np.ndarray, noise: list[tuple[int,
         y[lo - base:lo - base + max(last - first, 0)] = target[first:last]
         x[lo - base:hi - base] = input[lo:hi]
     lags = np.arange(around - w, around + w + 1)
-    c = impulse_response(x, y, lags - (around - w))
+    return lags, impulse_response(x, y, lags - (around - w))
+
+
+def _read_on_noise(input: np.ndarray, target: np.ndarray, noise: list[tuple[int, int]], around: int,
+                   sample_rate: float) -> tuple[int, bool] | None:
+    """(onset lag, inverted) from the estimate on the noise parts within NOISE_WINDOW_SECONDS of
+    lag `around`, or None where it cannot be read (see NOISE_WINDOW_SECONDS)."""
+    estimate = _noise_estimate(input, target, noise, around, sample_rate)
+    if estimate is None:
+        return None
+    lags, c = estimate
     peak = int(np.argmax(np.abs(c)))
     strong = ONSET_FRACTION * np.abs(c[peak])
-    floor = np.sqrt(np.mean(c[: w // 2] ** 2))
+    floor = np.sqrt(np.mean(c[: int(NOISE_WINDOW_SECONDS * sample_rate) // 2] ** 2))
     if not NOISE_FLOOR_MARGIN * floor < strong:
         return None
     # Before the response the estimate is its floor, whose lobes stay below `strong`. The polarity
     # is the sign at the onset (a band-pass's largest lobe is a later one, of either sign with its Q).
     onset = _walk_back(c, peak, strong)
     return int(lags[onset]), bool(c[onset] < 0)
+
+
+def _earlier_arrival(input: np.ndarray, target: np.ndarray, corr: _Correlation, latency: int, search: int,
+                     exclusion: int, noise: list[tuple[int, int]] | None,
+                     sample_rate: float) -> tuple[float, int] | None:
+    """(size relative to the response, lag) of the strongest lag within EARLIER_WINDOW_SECONDS of
+    lag 0 and further than the exclusion before `latency`, read on the capture signal's noise
+    parts, where it exceeds EARLIER_ARRIVAL_LIMIT (see there); None elsewhere. The whole pair's
+    estimate only says whether to look."""
+    reach = int(EARLIER_WINDOW_SECONDS * sample_rate)
+
+    def strongest(lags: np.ndarray, c: np.ndarray) -> tuple[float, int]:
+        before = (np.abs(lags) <= min(reach, search)) & (lags < latency - exclusion)
+        if not before.any():
+            return 0.0, 0
+        i = int(np.argmax(np.where(before, np.abs(c), -1.0)))
+        return float(np.abs(c[i])), int(lags[i])
+
+    size, _ = strongest(corr.lags, corr.c)
+    if noise is None or not size > EARLIER_ARRIVAL_LIMIT * np.abs(corr.c[corr.peak]):
+        return None
+    near = _noise_estimate(input, target, noise, 0, sample_rate)
+    at = _noise_estimate(input, target, noise, latency, sample_rate)
+    if near is None or at is None:
+        return None
+    size, lag = strongest(*near)
+    ratio = size / float(np.max(np.abs(at[1])))
+    return (ratio, lag) if ratio > EARLIER_ARRIVAL_LIMIT else None
 
 
 def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
@@ -329,13 +390,14 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     on_noise = None
     if noise is not None and latency > -int(NOISE_WINDOW_SECONDS * sample_rate):
         on_noise = _read_on_noise(input, target, noise, latency, sample_rate)
-    walked = _walk_back(c, peak, strong)
+    # Not into negative lags from a peak at a later one, as the reading above.
+    walked = _walk_back(c, peak, strong, lowest=0 if lags[peak] < 0 else int(np.searchsorted(lags, 0)))
     if on_noise is not None:
         latency, inverted = on_noise
-    elif walked < onset:  # lobes of alternating sign before the reading (see LINEAR_RESIDUAL)
+    elif lags[onset] - lags[walked] > int(RINGING_SECONDS * sample_rate):  # see LINEAR_RESIDUAL
         if _is_linear(input[:length], target[:length], corr, sample_rate):
             latency, inverted = int(lags[walked]), bool(c[walked] < 0)
-        elif lags[onset] - lags[walked] > int(RINGING_SECONDS * sample_rate):
+        else:
             raise AlignmentError(
                 f"cannot read the device's latency from this pair: its response rises through lobes of alternating "
                 f"sign for {1000 * (lags[peak] - lags[walked]) / sample_rate:.1f} ms before its largest, as a band-pass, "
@@ -351,6 +413,13 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
             "start point. A device whose output holds no trace of its input's waveform (an octave-up fuzz, a ring "
             "modulator) gives no peak to align on: if the files are aligned, train on their own timing "
             "(align=False, --no-align)")
+    earlier = _earlier_arrival(input, target, corr, latency, search, exclusion, noise, sample_rate)
+    if earlier is not None:
+        raise AlignmentError(
+            f"cannot align target to input: an arrival at {earlier[0]:.0%} of the strongest lies "
+            f"{1000 * (latency - earlier[1]) / sample_rate:.1f} ms before it, at lag {earlier[1]} (at most "
+            f"{EARLIER_ARRIVAL_LIMIT:.0%} allowed): the strongest, at lag {latency}, is an echo louder than the "
+            "device's dry sound, which alignment would remove as latency. " + UNALIGNED_DELAY_HINT)
     if latency > max_lag:
         raise AlignmentError(
             f"the device's latency is {latency} samples ({latency / sample_rate:.3f} s; lags up to "
