@@ -72,8 +72,11 @@ RESPONSE_ENVELOPE_FRACTION = 0.25
 # the peak reached 11 % of it for a guitar DI rolling off from 5 kHz, and a linear-phase FIR's
 # pre-ringing too (a review: read a few samples early and inverted, or as a target that leads).
 # So the walk stands only where it goes back more than RINGING_SECONDS (those lobes reach a few
-# samples; a band-pass's rise 57-75 samples at 48 kHz, and a 500-1500 Hz one's 12 stays read 13
-# late), not into negative lags from a later peak, and where the device is linear on this pair:
+# samples; the rise of a 700-900 Hz 4th-order and a 400-800 Hz 6th-order band-pass 57-75 samples
+# at 48 kHz, but many band-passes' 5-45: a review found 4th- and 6th-order ones from 150 to 4000
+# Hz read 5-40 samples late and inverted again, as before the walk, unless on the capture
+# signal's noise), over lobes that do not mirror those after the peak (MIRROR_TOLERANCE), not
+# into negative lags from a later peak, and where the device is linear on this pair:
 # its estimate, as a filter (lags where the envelope reaches LINEAR_ENVELOPE_FRACTION of the peak,
 # at most LINEAR_REACH_SECONDS from it), predicts the target to within LINEAR_RESIDUAL of its
 # energy, 30 dB (filters and band-passes on the 12 s capture signal: 4e-7 to 6e-6; on plucked
@@ -86,22 +89,12 @@ LINEAR_ENVELOPE_FRACTION = 1e-3
 LINEAR_REACH_SECONDS = 0.2
 LINEAR_RESIDUAL = 1e-3
 RINGING_SECONDS = 0.001
-# A delay louder than its dry sound peaks at its echo, which the reading takes for the latency
-# (Pedalboard's Delay at mix 0.7: 50 or 300 ms removed, leaving its dry sound for a causal model to
-# predict that far ahead). On the capture signal (20 s or more), an arrival before the reading,
-# further than the exclusion from it, within EARLIER_WINDOW_SECONDS of lag 0 (where a digital
-# device's dry sound lies, or one a few samples early from a trimmed target) and above
-# EARLIER_ARRIVAL_LIMIT of the response, both read on its noise parts, refuses the pair. On the
-# whole pair delays (50 and 300 ms, feedback 0.3) at mix 0.7 read 0.43-0.50 there, at 0.8
-# 0.25-0.29 (at 0.9 0.11-0.13: read at the echo); filters, amps and distortion at most 0.09 (52
-# devices on 12 and 20 s captures and plucked notes, latency 144). But the capture signal's sweeps
-# put harmonic products 40 ms and more before a distorting device's response (at -T ln k / ln(f2 /
-# f1), Farina) and its clicks cross-terms: on a 12 s capture a hard clip behind a low-pass 40-120
-# ms late read 0.22-0.45 there, a fuzz 60-100 ms late 0.21-0.22, and would have been refused.
-# The noise parts hold neither; elsewhere (shorter captures, other pairs) the echo is still read
-# as the latency, and training notes it where the model has a Delay.
-EARLIER_ARRIVAL_LIMIT = 0.2
-EARLIER_WINDOW_SECONDS = 0.01
+# A response symmetric about its peak is no band-pass's rise: a linear-phase FIR's pre-ringing (a
+# 1001-tap low-pass at 300 Hz: 141 samples of lobes before its peak, read inverted on its first
+# side lobe when walked; a review) or the whitening's kernel. Where the energy of the lobes the
+# walk would cross is that of as many lags after the peak within MIRROR_TOLERANCE (those two: 1.000;
+# 4th- and 6th-order band-passes 0.88-1.64, the closest 1.038), the whole pair's reading stands.
+MIRROR_TOLERANCE = 0.02
 WHOLE_PAIR_SECONDS = 60.0
 # Where the input is the capture signal, the onset and polarity are read again on its parts of
 # white Gaussian noise alone. On Gaussian noise of one spectrum the estimate of a device made of
@@ -217,6 +210,14 @@ def _span(envelope: np.ndarray, peak: int, level: float, reach: int) -> tuple[in
     return first, last
 
 
+def _mirrored(c: np.ndarray, peak: int, first: int) -> bool:
+    """Whether the estimate's lobes from `first` to the peak mirror those after it (see
+    MIRROR_TOLERANCE)."""
+    span = peak - first
+    before, after = np.sum(c[first:peak] ** 2), np.sum(c[peak + 1:peak + 1 + span] ** 2)
+    return bool(abs(before - after) < MIRROR_TOLERANCE * after)
+
+
 def _is_linear(x: np.ndarray, y: np.ndarray, corr: _Correlation, sample_rate: float) -> bool:
     """Whether the estimate's response, as a filter, predicts the target from the input to within
     LINEAR_RESIDUAL of its energy (see LINEAR_RESIDUAL)."""
@@ -296,34 +297,6 @@ def _read_on_noise(input: np.ndarray, target: np.ndarray, noise: list[tuple[int,
     return int(lags[onset]), bool(c[onset] < 0)
 
 
-def _earlier_arrival(input: np.ndarray, target: np.ndarray, corr: _Correlation, latency: int, search: int,
-                     exclusion: int, noise: list[tuple[int, int]] | None,
-                     sample_rate: float) -> tuple[float, int] | None:
-    """(size relative to the response, lag) of the strongest lag within EARLIER_WINDOW_SECONDS of
-    lag 0 and further than the exclusion before `latency`, read on the capture signal's noise
-    parts, where it exceeds EARLIER_ARRIVAL_LIMIT (see there); None elsewhere. The whole pair's
-    estimate only says whether to look."""
-    reach = int(EARLIER_WINDOW_SECONDS * sample_rate)
-
-    def strongest(lags: np.ndarray, c: np.ndarray) -> tuple[float, int]:
-        before = (np.abs(lags) <= min(reach, search)) & (lags < latency - exclusion)
-        if not before.any():
-            return 0.0, 0
-        i = int(np.argmax(np.where(before, np.abs(c), -1.0)))
-        return float(np.abs(c[i])), int(lags[i])
-
-    size, _ = strongest(corr.lags, corr.c)
-    if noise is None or not size > EARLIER_ARRIVAL_LIMIT * np.abs(corr.c[corr.peak]):
-        return None
-    near = _noise_estimate(input, target, noise, 0, sample_rate)
-    at = _noise_estimate(input, target, noise, latency, sample_rate)
-    if near is None or at is None:
-        return None
-    size, lag = strongest(*near)
-    ratio = size / float(np.max(np.abs(at[1])))
-    return (ratio, lag) if ratio > EARLIER_ARRIVAL_LIMIT else None
-
-
 def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
            max_latency_seconds: float = DEFAULT_MAX_LATENCY_SECONDS,
            noise: list[tuple[int, int]] | None = None) -> Alignment:
@@ -394,7 +367,8 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     walked = _walk_back(c, peak, strong, lowest=0 if lags[peak] < 0 else int(np.searchsorted(lags, 0)))
     if on_noise is not None:
         latency, inverted = on_noise
-    elif lags[onset] - lags[walked] > int(RINGING_SECONDS * sample_rate):  # see LINEAR_RESIDUAL
+    elif lags[onset] - lags[walked] > int(RINGING_SECONDS * sample_rate) and not _mirrored(c, peak, walked):
+        # see LINEAR_RESIDUAL
         if _is_linear(input[:length], target[:length], corr, sample_rate):
             latency, inverted = int(lags[walked]), bool(c[walked] < 0)
         else:
@@ -413,13 +387,6 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
             "start point. A device whose output holds no trace of its input's waveform (an octave-up fuzz, a ring "
             "modulator) gives no peak to align on: if the files are aligned, train on their own timing "
             "(align=False, --no-align)")
-    earlier = _earlier_arrival(input, target, corr, latency, search, exclusion, noise, sample_rate)
-    if earlier is not None:
-        raise AlignmentError(
-            f"cannot align target to input: an arrival at {earlier[0]:.0%} of the strongest lies "
-            f"{1000 * (latency - earlier[1]) / sample_rate:.1f} ms before it, at lag {earlier[1]} (at most "
-            f"{EARLIER_ARRIVAL_LIMIT:.0%} allowed): the strongest, at lag {latency}, is an echo louder than the "
-            "device's dry sound, which alignment would remove as latency. " + UNALIGNED_DELAY_HINT)
     if latency > max_lag:
         raise AlignmentError(
             f"the device's latency is {latency} samples ({latency / sample_rate:.3f} s; lags up to "

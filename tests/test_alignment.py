@@ -131,34 +131,6 @@ def test_a_delay_pedals_echoes_beyond_a_small_maximum_do_not_count_against_it(si
         assert detect(signal, delayed(device, 96, signal), RATE, max_latency_seconds=0.01).latency == 96
 
 
-@pytest.mark.parametrize("mix", [0.7, 0.8])
-def test_a_delay_louder_than_its_dry_sound_is_not_aligned_on_its_echo(signal: np.ndarray, signal_20s: np.ndarray,
-                                                                       mix: float) -> None:
-    """Its echo is the strongest peak, and its dry sound (at 0.43 and 0.25 of it) lay less than
-    half as high: the 50 ms echo was removed as latency. Also with the target trimmed by a sample,
-    its dry sound at lag -1. Read on the capture signal's noise only: a 12 s capture's parts are
-    too short, and the echo is still taken for the latency there (as at mix 0.9, where the dry
-    sound is 0.11 of the echo), which training notes where the model has a Delay."""
-    device = pedalboard.Delay(delay_seconds=0.05, feedback=0.3, mix=mix)
-    parts = white_noise_parts(signal_20s, RATE)
-    for y in (delayed(device, 0, signal_20s), np.pad(device(signal_20s, RATE)[1:], (0, 1))):
-        with pytest.raises(AlignmentError, match=r"an arrival at \d+% of the strongest lies 50.0 ms before it, at "
-                                                 r"lag -?[01] .*train a model with a Delay block"):
-            detect(signal_20s, y, RATE, noise=parts)
-    assert detect(signal, delayed(device, 0, signal), RATE, noise=white_noise_parts(signal, RATE)).latency == 2400
-    assert detect(signal_20s, delayed(pedalboard.Delay(0.05, 0.3, 0.9), 0, signal_20s), RATE, noise=parts).latency == 2400
-
-
-def test_the_capture_signals_own_peaks_are_no_earlier_arrival(signal_20s: np.ndarray) -> None:
-    """A distorting device 40-120 ms late: the capture signal's sweeps and clicks put peaks 40 ms
-    and more before its response, within 10 ms of lag 0 at some latencies (a fuzz 100 ms late:
-    0.35, on the whole pair). The noise parts hold neither: read right, and not refused."""
-    parts = white_noise_parts(signal_20s, RATE)
-    for samples in range(1920, 5761, 480):
-        y = DEVICES["low-pass into fuzz"](signal_20s, samples)
-        assert samples <= detect(signal_20s, y, RATE, noise=parts).latency <= samples + 3
-
-
 def test_unrelated_target_is_ambiguous() -> None:
     x = np.concatenate([plucks(3.0), noise(2.0, seed=1)])
     y = np.concatenate([plucks(3.0, seed=5), noise(2.0, seed=2)])
@@ -282,6 +254,10 @@ def test_lobes_the_whitening_puts_before_a_linear_devices_peak_are_not_walked_th
     fir = lfilter(firwin(101, 0.54), 1.0, x).astype(np.float32)
     assert (detect(x, fir, RATE).latency, detect(x, fir, RATE).inverted) == (48, False)
     assert detect(x, np.pad(fir[50:], (0, 50)), RATE).latency == 0
+    # A 1001-tap linear-phase low-pass at 300 Hz rings for 141 samples before its peak, more than
+    # a walk needs: the lobes mirror those after the peak, and it reads as before the walk.
+    long_fir = lfilter(firwin(1001, 300, fs=RATE), 1.0, x).astype(np.float32)
+    assert (detect(x, long_fir, RATE).latency, detect(x, long_fir, RATE).inverted) == (428, False)
     early_tap = np.pad(-0.3 * x + np.pad(x, (3, 0))[: len(x)], (144, 0))[: len(x)]
     assert not detect(x, early_tap, RATE).inverted
 
