@@ -212,7 +212,7 @@ def test_a_band_pass_reads_at_its_own_onset(signal: np.ndarray, signal_20s: np.n
     them), it reads at the onset and with the polarity of its own impulse response, on the capture
     signal's noise (20 s), on the whole of a 12 s capture, and on plucked notes. (A 500-1500 Hz
     one's 12 samples of lobes are within the lobes the whitening makes: read 13 late but on the
-    noise; alignment.RINGING_SECONDS.)"""
+    noise; alignment.RINGING_SECONDS. Into tanh on a 12 s capture, not linear: read 76 late.)"""
     b, a = band_pass(700.0, 900.0)
     onset, inverted = onset_of(b, a)
     music = np.concatenate([plucks(3.0), noise(2.0, seed=1)])
@@ -262,19 +262,6 @@ def test_lobes_the_whitening_puts_before_a_linear_devices_peak_are_not_walked_th
     assert not detect(x, early_tap, RATE).inverted
 
 
-def test_a_distorting_band_pass_is_read_only_on_the_capture_signals_noise(signal: np.ndarray) -> None:
-    """On the capture signal's clicks and sweeps a distorting device's estimate holds lobes before
-    its onset that are not its response, so the walk back through a band-pass's lobes stands only
-    for a linear device. A band-pass into tanh read 76 samples late and inverted on a 12 s capture
-    (its noise parts too short to read): refused, with what to do (on 20 s it reads right:
-    test_on_the_capture_signal_the_noise_reads_onset_and_polarity)."""
-    y = DEVICES["band-pass into tanh"](signal, 144)
-    with pytest.raises(AlignmentError, match=r"rises through lobes of alternating sign for [\d.]+ ms before its "
-                                             r"largest.*read on the white noise of the capture signal .*20 s or more.*"
-                                             r"\(align=False, --no-align\)"):
-        detect(signal, y, RATE, noise=white_noise_parts(signal, RATE))
-
-
 def test_a_target_trimmed_by_a_few_samples_still_reads_as_leading(signal_20s: np.ndarray) -> None:
     """The walk on the noise goes into negative lags: a trimmed fuzz capture read 0 (and trained
     misaligned) where the whole pair's reading refused it."""
@@ -289,17 +276,15 @@ def test_a_noise_estimate_too_noisy_to_read_leaves_the_whole_pairs_reading(signa
     """The noise reading stands only where the estimate's floor lies well under the onset's
     threshold (alignment.NOISE_FLOOR_MARGIN): with hiss added to the target's noise parts, the
     band-pass is judged on the whole pair alone, where the hiss keeps its estimate from predicting
-    the target as a filter's, and it is refused (it read 77 samples late there until the walk back
-    through its lobes)."""
+    the target as a filter's (so its lobes are not walked): read 77 samples late there."""
     parts = white_noise_parts(signal_20s, RATE)
     y = DEVICES["band-pass"](signal_20s, 144)
     assert 144 <= detect(signal_20s, y, RATE, noise=parts).latency <= 147
     rng = np.random.default_rng(0)
     for lo, hi in parts:
         y[lo:hi] += 0.01 * rng.standard_normal(hi - lo).astype(np.float32)
-    for given in (parts, None):
-        with pytest.raises(AlignmentError, match="rises through lobes of alternating sign"):
-            detect(signal_20s, y, RATE, noise=given)
+    assert detect(signal_20s, y, RATE, noise=parts) == detect(signal_20s, y, RATE)
+    assert detect(signal_20s, y, RATE).latency > 144 + 50
 
 
 def test_a_12_second_captures_noise_is_too_short_to_read(signal: np.ndarray) -> None:
