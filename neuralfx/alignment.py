@@ -167,7 +167,6 @@ class _Correlation(NamedTuple):
     c: np.ndarray  # the estimate at lags
     peak: int  # index of its peak
     ambiguity: float  # the strongest lag further than the exclusion from the peak, relative to it
-    envelope: np.ndarray  # the magnitude of the estimate's analytic signal
     ringing: tuple[int, int] | None  # the response's lags where it rings (see RESPONSE_ENVELOPE_FRACTION)
 
 
@@ -186,17 +185,18 @@ def _correlate(x: np.ndarray, y: np.ndarray, search: int, wide: int, exclusion: 
     strongest = int(np.argmax(magnitude))
     if magnitude[peak] < AMBIGUITY_LIMIT * magnitude[strongest]:
         peak = strongest
-    envelope = np.abs(hilbert(c))
     if not magnitude[peak] > 0:
-        return _Correlation(lags, c, peak, 1.0, envelope, None)
+        return _Correlation(lags, c, peak, 1.0, None)
     # No lag searched lies beyond the exclusion (a maximum of about 1 ms): no second peak to find.
     far = inside & (np.abs(lags - lags[peak]) > exclusion)
     ambiguity = float(np.max(magnitude[far]) / magnitude[peak]) if far.any() else 0.0
-    first, last = _span(envelope, peak, RESPONSE_ENVELOPE_FRACTION * magnitude[peak], len(c))
+    if ambiguity <= AMBIGUITY_LIMIT:
+        return _Correlation(lags, c, peak, ambiguity, None)
+    first, last = _span(np.abs(hilbert(c)), peak, RESPONSE_ENVELOPE_FRACTION * magnitude[peak], len(c))
     far[first:last + 1] = False
     apart = float(np.max(magnitude[far]) / magnitude[peak]) if far.any() else 0.0
-    ringing = (int(lags[first]), int(lags[last])) if apart <= AMBIGUITY_LIMIT < ambiguity else None
-    return _Correlation(lags, c, peak, ambiguity, envelope, ringing)
+    ringing = (int(lags[first]), int(lags[last])) if apart <= AMBIGUITY_LIMIT else None
+    return _Correlation(lags, c, peak, ambiguity, ringing)
 
 
 def _span(envelope: np.ndarray, peak: int, level: float, reach: int) -> tuple[int, int]:
@@ -221,7 +221,7 @@ def _mirrored(c: np.ndarray, peak: int, first: int) -> bool:
 def _is_linear(x: np.ndarray, y: np.ndarray, corr: _Correlation, sample_rate: float) -> bool:
     """Whether the estimate's response, as a filter, predicts the target from the input to within
     LINEAR_RESIDUAL of its energy (see LINEAR_RESIDUAL)."""
-    first, last = _span(corr.envelope, corr.peak, LINEAR_ENVELOPE_FRACTION * abs(corr.c[corr.peak]),
+    first, last = _span(np.abs(hilbert(corr.c)), corr.peak, LINEAR_ENVELOPE_FRACTION * abs(corr.c[corr.peak]),
                         int(LINEAR_REACH_SECONDS * sample_rate))
     start = int(corr.lags[first])
     predicted = fftconvolve(x.astype(np.float64), corr.c[first:last + 1])
@@ -257,10 +257,10 @@ def _walk_back(c: np.ndarray, peak: int, strong: float, lowest: int = 0) -> int:
     return onset
 
 
-def _noise_estimate(input: np.ndarray, target: np.ndarray, noise: list[tuple[int, int]], around: int,
-                    sample_rate: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """(lags, estimate) on the noise parts alone over lags within NOISE_WINDOW_SECONDS of
-    `around`, or None where the parts are too short (see NOISE_WINDOW_SECONDS)."""
+def _read_on_noise(input: np.ndarray, target: np.ndarray, noise: list[tuple[int, int]], around: int,
+                   sample_rate: float) -> tuple[int, bool] | None:
+    """(onset lag, inverted) from the estimate on the noise parts within NOISE_WINDOW_SECONDS of
+    lag `around`, or None where it cannot be read (see NOISE_WINDOW_SECONDS)."""
     w = int(NOISE_WINDOW_SECONDS * sample_rate)
     base, end = noise[0][0], noise[-1][1]
     if min(hi - lo for lo, hi in noise) < NOISE_PARTS_PER_WINDOW * w or base + around - w < 0:
@@ -275,20 +275,10 @@ def _noise_estimate(input: np.ndarray, target: np.ndarray, noise: list[tuple[int
         y[lo - base:lo - base + max(last - first, 0)] = target[first:last]
         x[lo - base:hi - base] = input[lo:hi]
     lags = np.arange(around - w, around + w + 1)
-    return lags, impulse_response(x, y, lags - (around - w))
-
-
-def _read_on_noise(input: np.ndarray, target: np.ndarray, noise: list[tuple[int, int]], around: int,
-                   sample_rate: float) -> tuple[int, bool] | None:
-    """(onset lag, inverted) from the estimate on the noise parts within NOISE_WINDOW_SECONDS of
-    lag `around`, or None where it cannot be read (see NOISE_WINDOW_SECONDS)."""
-    estimate = _noise_estimate(input, target, noise, around, sample_rate)
-    if estimate is None:
-        return None
-    lags, c = estimate
+    c = impulse_response(x, y, lags - (around - w))
     peak = int(np.argmax(np.abs(c)))
     strong = ONSET_FRACTION * np.abs(c[peak])
-    floor = np.sqrt(np.mean(c[: int(NOISE_WINDOW_SECONDS * sample_rate) // 2] ** 2))
+    floor = np.sqrt(np.mean(c[: w // 2] ** 2))
     if not NOISE_FLOOR_MARGIN * floor < strong:
         return None
     # Before the response the estimate is its floor, whose lobes stay below `strong`. The polarity
@@ -363,13 +353,14 @@ def detect(input: np.ndarray, target: np.ndarray, sample_rate: float,
     on_noise = None
     if noise is not None and latency > -int(NOISE_WINDOW_SECONDS * sample_rate):
         on_noise = _read_on_noise(input, target, noise, latency, sample_rate)
-    # Not into negative lags from a peak at a later one, as the reading above.
-    walked = _walk_back(c, peak, strong, lowest=0 if lags[peak] < 0 else int(np.searchsorted(lags, 0)))
     if on_noise is not None:
         latency, inverted = on_noise
-    elif (lags[onset] - lags[walked] > int(RINGING_SECONDS * sample_rate) and not _mirrored(c, peak, walked)
-          and _is_linear(input[:length], target[:length], corr, sample_rate)):  # see LINEAR_RESIDUAL
-        latency, inverted = int(lags[walked]), bool(c[walked] < 0)
+    else:
+        # See LINEAR_RESIDUAL; not into negative lags from a peak at a later one, as the reading above.
+        walked = _walk_back(c, peak, strong, lowest=0 if lags[peak] < 0 else int(np.searchsorted(lags, 0)))
+        if (lags[onset] - lags[walked] > int(RINGING_SECONDS * sample_rate) and not _mirrored(c, peak, walked)
+                and _is_linear(input[:length], target[:length], corr, sample_rate)):
+            latency, inverted = int(lags[walked]), bool(c[walked] < 0)
     if latency < 0:
         raise AlignmentError(
             f"the target leads the input by {-latency} samples ({-1000 * latency / sample_rate:.1f} ms): the files "

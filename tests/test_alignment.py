@@ -230,12 +230,14 @@ def test_a_ringing_band_pass_is_refused_for_what_it_is(signal_20s: np.ndarray, b
     is refused, with a message that names the ring instead of a second peak; a delay's echo,
     after a dip, is named as a second peak (test_training)."""
     b, a = band_pass(*band)
-    with pytest.raises(AlignmentError, match=r"the device's response rings for \d+ ms \(lags \d+\.\.\d+\), with lobes "
-                                             r"at \d+% of its peak more than 2.5 ms from it .*\(align=False, --no-align\)"):
-        detect(signal_20s, filtered(b, a, signal_20s, 144), RATE, noise=white_noise_parts(signal_20s, RATE))
+    parts = white_noise_parts(signal_20s, RATE)
+    with pytest.raises(AlignmentError, match=r"the device's response rings for \d+ ms \(lags \d+\.\.\d+\), with "
+                                             r"lobes at \d+% of its peak more than 2.5 ms from it .*"
+                                             r"\(align=False, --no-align\)"):
+        detect(signal_20s, filtered(b, a, signal_20s, 144), RATE, noise=parts)
     with pytest.raises(AlignmentError, match="no clear peak"):
         delay = pedalboard.Delay(delay_seconds=0.3, feedback=0.4, mix=0.5)
-        detect(signal_20s, delayed(delay, 0, signal_20s), RATE, noise=white_noise_parts(signal_20s, RATE))
+        detect(signal_20s, delayed(delay, 0, signal_20s), RATE, noise=parts)
 
 
 def test_lobes_the_whitening_puts_before_a_linear_devices_peak_are_not_walked_through() -> None:
@@ -252,12 +254,14 @@ def test_lobes_the_whitening_puts_before_a_linear_devices_peak_are_not_walked_th
         found = detect(di, 2 * np.pad(di, (samples, 0))[: len(di)], RATE)
         assert samples - 2 <= found.latency <= samples and not found.inverted
     fir = lfilter(firwin(101, 0.54), 1.0, x).astype(np.float32)
-    assert (detect(x, fir, RATE).latency, detect(x, fir, RATE).inverted) == (48, False)
+    found = detect(x, fir, RATE)
+    assert (found.latency, found.inverted) == (48, False)
     assert detect(x, np.pad(fir[50:], (0, 50)), RATE).latency == 0
     # A 1001-tap linear-phase low-pass at 300 Hz rings for 141 samples before its peak, more than
     # a walk needs: the lobes mirror those after the peak, and it reads as before the walk.
     long_fir = lfilter(firwin(1001, 300, fs=RATE), 1.0, x).astype(np.float32)
-    assert (detect(x, long_fir, RATE).latency, detect(x, long_fir, RATE).inverted) == (428, False)
+    found = detect(x, long_fir, RATE)
+    assert (found.latency, found.inverted) == (428, False)
     early_tap = np.pad(-0.3 * x + np.pad(x, (3, 0))[: len(x)], (144, 0))[: len(x)]
     assert not detect(x, early_tap, RATE).inverted
 
