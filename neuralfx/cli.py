@@ -244,10 +244,11 @@ def cmd_signal(args: argparse.Namespace) -> int:
     return 0
 
 
-def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str]:
-    """(captures, held-out captures, knobs, what they are) from --manifest or an INPUT TARGET pair."""
+def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str, Optional[dict]]:
+    """(captures, held-out captures, knobs, what they are, the recipe that remakes them or None)
+    from --manifest or an INPUT TARGET pair."""
     from .datacheck import read_pair
-    from .sweep import KnobSweep, describe_device, load_manifest
+    from .sweep import load_manifest
     from .training import Capture
 
     if args.manifest:
@@ -256,19 +257,13 @@ def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str]:
         if args.input_channel or args.target_channel:
             raise ValueError("--input-channel and --target-channel choose channels of INPUT TARGET files, not of a "
                              "manifest's captures")
-        captures, heldout, knobs = load_manifest(args.manifest, args.sample_rate)
-        manifest = json.loads(Path(args.manifest).read_text(encoding="utf-8"))
-        # The device's stages hold a swept parameter at its base value: say what the knobs set.
-        sweeps = [KnobSweep.from_json(k, args.manifest) for k in manifest.get("knobs", [])]  # load_manifest read them
-        swept = "; ".join(f"knob {s.knob.name} sets stage {s.stage}'s {s.param} "
-                          f"({', '.join(f'{v:g}' for v in s.train_values)})" for s in sweeps)
-        return captures, heldout, knobs, (f"{'knob captures' if knobs else 'captures'} {args.manifest} of "
-                                          f"{describe_device(manifest.get('device'))}" + (f"; {swept}" if swept else ""))
+        manifest = load_manifest(args.manifest, args.sample_rate)
+        return manifest.train, manifest.heldout, manifest.knobs, manifest.describe(), manifest.capture_recipe()
     if not (args.input and args.target):
         raise ValueError("give INPUT.wav TARGET.wav (the device's input and its recorded output) or --manifest")
     pair = read_pair(args.input, args.target, args.sample_rate, input_channel=args.input_channel,
                      target_channel=args.target_channel)
-    return [Capture(pair)], [], [], f"{Path(args.input).name} -> {Path(args.target).name}"
+    return [Capture(pair)], [], [], f"{Path(args.input).name} -> {Path(args.target).name}", None
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -276,7 +271,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from .dsp.fit import load_template, model_for_captures
     from .files import writable_file, writable_model_file
-    from .sweep import manifest_capture_recipe
     from .training import TrainConfig, train
 
     writable_model_file(args.output)
@@ -300,12 +294,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.no_align and (args.polarity != "error" or args.max_latency != DEFAULT_MAX_LATENCY_SECONDS):
         raise ValueError("--polarity and --max-latency act on the alignment, which --no-align skips: leave them out")
     template = load_template(args.template) if args.template else None
-    captures, heldout, knobs, what = _training_data(args)
+    captures, heldout, knobs, what, recipe = _training_data(args)
     model = None
     if args.template:
         torch.manual_seed(args.seed)  # the template's networks start from seeded weights, as train() seeds its own
         model = model_for_captures(template, captures[0].pair.sample_rate, knobs)
-    recipe = manifest_capture_recipe(args.manifest) if args.manifest else None
     given = {k: v for k, v in (("batch_size", args.batch_size), ("dsp_lr_scale", args.dsp_lr_scale)) if v}
     # With --max-minutes alone the time decides: TrainConfig's default step limit cut a 30-minute
     # request on a GPU after about a minute.

@@ -269,9 +269,49 @@ def write_manifest(folder: str | os.PathLike, stages: list[dict], sweeps: Sequen
     return path
 
 
-def load_manifest(path: str | os.PathLike, sample_rate: Optional[float] = None) -> tuple[list, list, list[Knob]]:
-    """(training captures, held-out captures, knobs) of a capture manifest; audio paths are
-    relative to the manifest's folder."""
+@dataclass(frozen=True)
+class Manifest:
+    """A capture manifest, read once: its captures (audio loaded), sweeps and device."""
+
+    path: Path
+    train: list  # training Captures
+    heldout: list  # held-out Captures
+    sweeps: list[KnobSweep]
+    doc: dict[str, Any]  # the file as read
+
+    @property
+    def knobs(self) -> list[Knob]:
+        return [s.knob for s in self.sweeps]
+
+    def describe(self) -> str:
+        """What the captures are of, for a model's "trained_on": the device, and what each knob sets."""
+        swept = "; ".join(f"knob {s.knob.name} sets stage {s.stage}'s {s.param} "
+                          f"({', '.join(f'{v:g}' for v in s.train_values)})" for s in self.sweeps)
+        return (f"{'knob captures' if self.sweeps else 'captures'} {self.path} of "
+                f"{describe_device(self.doc.get('device'))}" + (f"; {swept}" if swept else ""))
+
+    def capture_recipe(self) -> Optional[dict[str, Any]]:
+        """For a model trained on the captures: its metadata.capture (report.capture_recipe), so
+        that `neuralfx report` can remake them; None where the manifest cannot: no or another
+        capture signal, or a device that is not Pedalboard's built-in plugins alone (a VST3 file,
+        or a neuralfx model stage, whose file may have changed or moved since)."""
+        from .report import capture_recipe
+
+        doc = self.doc
+        try:
+            signal, stages = doc["signal"], doc["device"]
+            if signal["version"] != SIGNAL_VERSION or not all(set(d) <= {"plugin", "params"} for d in stages):
+                return None
+            trained = [e.get("settings", {}) for e in doc["captures"] if not e.get("heldout", False)]
+            return capture_recipe(doc["sample_rate"], signal["seconds"], signal["seed"],
+                                  [(settings, stages_at(stages, self.sweeps, settings)) for settings in trained],
+                                  stages, controls_of(self.sweeps))
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            return None  # a signal record this cannot read: the model just lacks the recipe
+
+
+def load_manifest(path: str | os.PathLike, sample_rate: Optional[float] = None) -> Manifest:
+    """A capture manifest with its captures' audio; audio paths are relative to the manifest's folder."""
     from .datacheck import read_pair
     from .training import Capture
 
@@ -284,7 +324,8 @@ def load_manifest(path: str | os.PathLike, sample_rate: Optional[float] = None) 
         raise ValueError(f"'{path}' is not a capture manifest (expected \"format\": \"{MANIFEST_FORMAT}\")")
     if doc.get("version") != MANIFEST_VERSION:
         raise ValueError(f"manifest '{path}': version {doc.get('version')!r} is not supported (expected {MANIFEST_VERSION})")
-    knobs = [KnobSweep.from_json(k, f"{path}: knobs[{i}]").knob for i, k in enumerate(doc.get("knobs", []))]
+    sweeps = [KnobSweep.from_json(k, f"{path}: knobs[{i}]") for i, k in enumerate(doc.get("knobs", []))]
+    names = [s.knob.name for s in sweeps]
     entries = doc.get("captures")
     if not isinstance(entries, list) or not entries:
         raise ValueError(f"manifest '{path}': 'captures' must be a non-empty list")
@@ -294,8 +335,8 @@ def load_manifest(path: str | os.PathLike, sample_rate: Optional[float] = None) 
         if not isinstance(e, dict) or not {"input", "target"} <= set(e):
             raise ValueError(f"{where}: expected an object with input, target, settings (and optional heldout)")
         settings = e.get("settings", {})
-        if not isinstance(settings, dict) or set(settings) != {k.name for k in knobs}:
-            raise ValueError(f"{where}.settings: expected a value for each knob {[k.name for k in knobs]}, got {settings}")
+        if not isinstance(settings, dict) or set(settings) != set(names):
+            raise ValueError(f"{where}.settings: expected a value for each knob {names}, got {settings}")
         pair = read_pair(path.parent / e["input"], path.parent / e["target"], sample_rate,
                          recorded=bool(doc.get("recorded", True)))
         # The model records the manifest's rate for `neuralfx report` to remake the captures at.
@@ -305,7 +346,7 @@ def load_manifest(path: str | os.PathLike, sample_rate: Optional[float] = None) 
         (held if e.get("heldout", False) else train).append(Capture(pair, {k: float(v) for k, v in settings.items()}))
     if not train:
         raise ValueError(f"manifest '{path}': every capture is held out; mark some \"heldout\": false")
-    return train, held, knobs
+    return Manifest(path, train, held, sweeps, doc)
 
 
 def describe_device(stages: Any) -> str:
@@ -319,23 +360,3 @@ def describe_device(stages: Any) -> str:
         parts.append(f"{name} {json.dumps(settings)}" if settings else str(name))
     return " -> ".join(parts) or "an unnamed device"
 
-
-def manifest_capture_recipe(path: str | os.PathLike) -> Optional[dict[str, Any]]:
-    """For a model trained on a manifest's captures: its metadata.capture (report.capture_recipe),
-    so that `neuralfx report` can remake them; None where the manifest cannot: no or another
-    capture signal, or a device that is not Pedalboard's built-in plugins alone (a VST3 file, or
-    a neuralfx model stage, whose file may have changed or moved since)."""
-    from .report import capture_recipe
-
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        signal, stages = doc["signal"], doc["device"]
-        if signal["version"] != SIGNAL_VERSION or not all(set(d) <= {"plugin", "params"} for d in stages):
-            return None
-        sweeps = [KnobSweep.from_json(k, f"{path}: knobs[{i}]") for i, k in enumerate(doc.get("knobs", []))]
-        trained = [e.get("settings", {}) for e in doc["captures"] if not e.get("heldout", False)]
-        return capture_recipe(doc["sample_rate"], signal["seconds"], signal["seed"],
-                              [(settings, stages_at(stages, sweeps, settings)) for settings in trained],
-                              stages, controls_of(sweeps))
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
-        return None  # a manifest this cannot read is load_manifest's to report; the model just lacks the recipe

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuralfx.sweep import (KnobSweep, capture_sweep, device_at, load_manifest, manifest_capture_recipe, settings_grid,
+from neuralfx.sweep import (KnobSweep, capture_sweep, device_at, load_manifest, settings_grid,
                             signal_record, sweeps_from_specs, write_manifest)
 
 COMPRESSOR = [{"plugin": "Gain", "params": {"gain_db": 0}},
@@ -70,18 +70,21 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
     assert not np.allclose(train[0].pair.target, train[1].pair.target)  # the setting changed the sound
     # Without the capture signal's record the captures cannot be remade: no recipe for a model;
     # nor with a neuralfx model among the stages (its file may have changed or moved since).
-    assert manifest_capture_recipe(write_manifest(tmp_path / "bare", stages, sweeps, train, held)) is None
+    assert load_manifest(write_manifest(tmp_path / "bare", stages, sweeps, train, held)).capture_recipe() is None
     with_model = [*stages, {"model": "crunch_amp.nfx"}]
-    assert manifest_capture_recipe(write_manifest(tmp_path / "model", with_model, sweeps, train, held,
-                                                  signal_record(12.0, 0))) is None
+    assert load_manifest(write_manifest(tmp_path / "model", with_model, sweeps, train, held,
+                                        signal_record(12.0, 0))).capture_recipe() is None
     path = write_manifest(tmp_path / "cap", stages, sweeps, train, held, signal_record(12.0, 0))
-    recipe = manifest_capture_recipe(path)
+    manifest = load_manifest(path)
+    recipe = manifest.capture_recipe()
     assert [d["settings"] for d in recipe["devices"]] == [{"drive_db": 0}, {"drive_db": 12}]
     assert [d["stages"][0]["params"]["drive_db"] for d in recipe["devices"]] == [0, 12]
     doc = json.loads(path.read_text())
     assert [c["target"] for c in doc["captures"]] == ["target_000.wav", "target_001.wav", "heldout_target.wav"]
     assert doc["recorded"] is False
-    train2, held2, knobs = load_manifest(path)
+    train2, held2, knobs = manifest.train, manifest.heldout, manifest.knobs
+    assert manifest.describe() == ("knob captures " + str(path) + ' of Distortion {"drive_db": 6} -> Gain {"gain_db": -6}; '
+                                   "knob drive_db sets stage 0's drive_db (0, 12)")
     assert [k.name for k in knobs] == ["drive_db"] and (knobs[0].min, knobs[0].max, knobs[0].default) == (0, 12, 6)
     for a, b in zip(train + held, train2 + held2):
         assert a.settings == b.settings
