@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <string>
 #include <utility>
@@ -151,13 +152,19 @@ void refuses_exotic_rates() {
     for (const auto& [host_rate, says] : {std::pair<double, std::string>{47999.0, "47999"},
                                           std::pair<double, std::string>{0.0, "host sample rate 0 Hz is outside [1000, 768000] Hz"}}) {
         bool threw = false;
+        std::unique_ptr<neuralfx::Model> model = neuralfx::load_model_from_string(nfx_test::identity_model_json(48000));
         try {
-            HostRateModel m(neuralfx::load_model_from_string(nfx_test::identity_model_json(48000)), host_rate, 1, 64);
+            HostRateModel m(std::move(model), host_rate, 1, 64);
         } catch (const UnsupportedRateError& e) {
             threw = std::string(e.what()).find(says) != std::string::npos;
+            CHECK(e.what() == HostRateModel::refusal(host_rate, 48000));
         }
         CHECK(threw);
+        // Refused before it took the model: the caller can run it at another rate.
+        CHECK(model != nullptr);
+        if (model) CHECK(HostRateModel(std::move(model), 48000, 1, 64).latency_samples() == 0);
     }
+    CHECK(HostRateModel::refusal(48000, 44100).empty());
 }
 
 // A call the wrapper cannot run whole is refused, touching nothing: more channels than it was

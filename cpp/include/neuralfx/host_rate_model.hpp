@@ -25,20 +25,14 @@ class HostRateModel {
 public:
     // Off the audio thread; prepares the model (do not prepare it first: that settles it twice).
     // channels and max_block_size below 1 are taken as 1. Throws UnsupportedRateError for a rate
-    // pair it cannot convert (supports() answers beforehand), and the model is gone with the
-    // throw: keep the model file's text and load_model_from_string() it again to rebuild, e.g.
-    // when the host's rate changes.
-    HostRateModel(std::unique_ptr<Model> model, double host_rate, int channels, int max_block_size)
-        : model_(std::move(model)), channels_(std::max(channels, 1)), max_block_(std::max(max_block_size, 1)) {
-        host_rate_ = std::lround(host_rate);
-        model_rate_ = std::lround(model_->sample_rate());
-        if (!whole_hz(host_rate) || !whole_hz(model_->sample_rate()))
-            throw UnsupportedRateError("sample rates must be whole numbers of Hz (host " + std::to_string(host_rate) +
-                                       ", model " + std::to_string(model_->sample_rate()) + ")");
-        for (const long rate : {host_rate_, model_rate_})
-            if (!rate_in_range(rate))  // 0 Hz divided by zero in half_taps_for
-                throw UnsupportedRateError(std::string(rate == host_rate_ ? "host" : "model") + " sample rate " +
-                                           std::to_string(rate) + " Hz is outside " + sample_rate_range_text());
+    // pair it cannot convert (supports() answers beforehand), before it takes the model: the
+    // caller's pointer still holds it then.
+    HostRateModel(std::unique_ptr<Model>&& model, double host_rate, int channels, int max_block_size)
+        : model_(checked(std::move(model), host_rate)),
+          channels_(std::max(channels, 1)),
+          max_block_(std::max(max_block_size, 1)),
+          host_rate_(std::lround(host_rate)),
+          model_rate_(std::lround(model_->sample_rate())) {
         resampling_ = host_rate_ != model_rate_;
         if (!resampling_) {
             model_->prepare(channels_, max_block_);
@@ -69,17 +63,26 @@ public:
         // and the FIFO starts empty (a reset() here settled the model a second time).
     }
 
-    // The rate checks the constructor makes, for a caller that needs the answer without building
-    // one (the plugin's latency for a host rate).
     static bool whole_hz(double rate) { return std::fabs(rate - static_cast<double>(std::lround(rate))) <= 1e-6; }
     static bool rate_in_range(long rate) { return rate >= kMinSampleRate && rate <= kMaxSampleRate; }
     // Whether the constructor takes this pair of rates: both whole numbers of Hz and in range, and
-    // a conversion within the resampler's limits both ways.
-    static bool supports(double host_rate, double model_rate) {
-        if (!whole_hz(host_rate) || !whole_hz(model_rate)) return false;
+    // a conversion within the resampler's limits both ways. For a caller that needs the answer
+    // without building one (the plugin's latency for a host rate).
+    static bool supports(double host_rate, double model_rate) { return refusal(host_rate, model_rate).empty(); }
+
+    // Why the constructor refuses this pair of rates, as its message; "" where it takes them.
+    static std::string refusal(double host_rate, double model_rate) {
+        if (!whole_hz(host_rate) || !whole_hz(model_rate))
+            return "sample rates must be whole numbers of Hz (host " + std::to_string(host_rate) + ", model " +
+                   std::to_string(model_rate) + ")";
         const long host = std::lround(host_rate), model = std::lround(model_rate);
-        return rate_in_range(host) && rate_in_range(model) && (host == model || (StreamResampler::limit_exceeded(host, model).empty() &&
-                                                              StreamResampler::limit_exceeded(model, host).empty()));
+        for (const long rate : {host, model})
+            if (!rate_in_range(rate))  // 0 Hz divided by zero in half_taps_for
+                return std::string(rate == host ? "host" : "model") + " sample rate " + std::to_string(rate) +
+                       " Hz is outside " + sample_rate_range_text();
+        if (host == model) return "";
+        const std::string up = StreamResampler::refusal(host, model);
+        return up.empty() ? StreamResampler::refusal(model, host) : up;
     }
 
     // The latency a HostRateModel will have, without building one. Stage 1 delays by a whole
@@ -162,6 +165,12 @@ public:
     }
 
 private:
+    static std::unique_ptr<Model> checked(std::unique_ptr<Model>&& model, double host_rate) {
+        const std::string refused = refusal(host_rate, model->sample_rate());
+        if (!refused.empty()) throw UnsupportedRateError(refused);
+        return std::move(model);
+    }
+
     std::unique_ptr<Model> model_;
     int channels_;
     int max_block_;

@@ -77,6 +77,16 @@ public:
         return "";
     }
 
+    // Why configure() would refuse converting between in_rate and out_rate beyond the filter's
+    // limits, as its message ("" when within them).
+    static std::string refusal(long in_rate, long out_rate) {
+        const std::string needs = limit_exceeded(in_rate, out_rate);
+        if (needs.empty()) return "";
+        return "cannot convert between " + std::to_string(in_rate) + " Hz and " + std::to_string(out_rate) +
+               " Hz (needs " + needs + "): use two rates closer together or in a simpler ratio, such as 44100, " +
+               "48000, 88200 or 96000 Hz";
+    }
+
     // Off the audio thread. delay_num: the delay in units of 1/out_rate input samples; it must be
     // a multiple of gcd(in_rate, out_rate) so that every output lands on a table phase.
     void configure(long in_rate, long out_rate, long long delay_num, int max_input_chunk) {
@@ -87,12 +97,8 @@ public:
         out_rate_ = out_rate;
         g_ = g;
         phases_ = out_rate / g;
-        const std::string needs = limit_exceeded(in_rate, out_rate);
-        if (!needs.empty())
-            throw UnsupportedRateError("cannot convert between " + std::to_string(in_rate) + " Hz and " +
-                                       std::to_string(out_rate) + " Hz (needs " + needs +
-                                       "): use two rates closer together or in a simpler ratio, such as "
-                                       "44100, 48000, 88200 or 96000 Hz");
+        const std::string refused = refusal(in_rate, out_rate);
+        if (!refused.empty()) throw UnsupportedRateError(refused);
         delay_num_ = delay_num;
         half_ = half_taps_for(in_rate, out_rate);
         taps_ = 2 * half_;
