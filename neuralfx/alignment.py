@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.signal import fftconvolve, hilbert
 
 DEFAULT_MAX_LATENCY_SECONDS = 1.0
 # Regularizes the whitening where the input has little energy, relative to its mean power;
@@ -192,6 +191,10 @@ def _correlate(x: np.ndarray, y: np.ndarray, search: int, wide: int, exclusion: 
     ambiguity = float(np.max(magnitude[far]) / magnitude[peak]) if far.any() else 0.0
     if ambiguity <= AMBIGUITY_LIMIT:
         return _Correlation(lags, c, peak, ambiguity, None)
+    # Imported on first use: scipy.signal takes over a second to import, and every CLI command
+    # imports this module (for DEFAULT_MAX_LATENCY_SECONDS).
+    from scipy.signal import hilbert
+
     first, last = _span(np.abs(hilbert(c)), peak, RESPONSE_ENVELOPE_FRACTION * magnitude[peak], len(c))
     far[first:last + 1] = False
     apart = float(np.max(magnitude[far]) / magnitude[peak]) if far.any() else 0.0
@@ -221,6 +224,8 @@ def _mirrored(c: np.ndarray, peak: int, first: int) -> bool:
 def _is_linear(x: np.ndarray, y: np.ndarray, corr: _Correlation, sample_rate: float) -> bool:
     """Whether the estimate's response, as a filter, predicts the target from the input to within
     LINEAR_RESIDUAL of its energy (see LINEAR_RESIDUAL)."""
+    from scipy.signal import fftconvolve, hilbert  # on first use, as in _correlate
+
     first, last = _span(np.abs(hilbert(corr.c)), corr.peak, LINEAR_ENVELOPE_FRACTION * abs(corr.c[corr.peak]),
                         int(LINEAR_REACH_SECONDS * sample_rate))
     start = int(corr.lags[first])
