@@ -257,11 +257,23 @@ def _instances(stage: Stage) -> list[Any]:
     return [stage]
 
 
+# A stage's kind (its first key found here, in this order) and the one other key it takes.
+STAGE_KEYS = {"plugin": "params", "plugin_file": "params", "model": "knobs"}
+
+
 def _stage_from_json(doc: Any, index: int, base: Path) -> Stage:
     where = f"stages[{index}]"
     if not isinstance(doc, dict):
         raise ValueError(f"{where}: expected an object")
-    if "plugin" in doc:
+    kind = next((k for k in STAGE_KEYS if k in doc), None)
+    if kind is None:
+        raise ValueError(f"{where}: expected a 'plugin', 'plugin_file' or 'model' key")
+    # A misspelt key ("parms") left the stage at its defaults without a word.
+    unknown = sorted(set(doc) - {kind, STAGE_KEYS[kind]})
+    if unknown:
+        raise ValueError(f"{where}: unknown key {', '.join(repr(k) for k in unknown)} (a '{kind}' stage holds "
+                         f"'{kind}' and '{STAGE_KEYS[kind]}')")
+    if kind == "plugin":
         cls = getattr(pedalboard, str(doc["plugin"]), None)
         if not (isinstance(cls, type) and issubclass(cls, pedalboard.Plugin)):
             raise ValueError(f"{where}.plugin: '{doc['plugin']}' is not a Pedalboard plugin class")
@@ -273,26 +285,26 @@ def _stage_from_json(doc: Any, index: int, base: Path) -> Stage:
             return cls(**params)
         except TypeError as e:
             raise ValueError(f"{where}.params: {_unknown_params(cls, params) or e}") from None
-    if "plugin_file" in doc:
+        except ValueError as e:  # a value out of the parameter's range
+            raise ValueError(f"{where}.params: {e}") from None
+    if kind == "plugin_file":
         path = _beside(base, doc["plugin_file"])
         if not path.exists():
             raise ValueError(f"{where}.plugin_file: '{doc['plugin_file']}' is neither in the preset's folder ({base}) "
                              f"nor at that path from {Path.cwd()}")
         return plugin_from_file(path, doc.get("params", {}), where)
-    if "model" in doc:
-        knobs = doc.get("knobs", {})
-        if not isinstance(knobs, dict):
-            raise ValueError(f"{where}.knobs: expected an object {{NAME: VALUE}}")
-        effect = load(_beside(base, doc["model"]))
-        for name, value in knobs.items():
-            try:
-                effect.set_knob(name, value)
-            except KeyError as e:  # its text is the message; str() of a KeyError quotes it
-                raise ValueError(f"{where}.knobs: {e.args[0]}") from None
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"{where}.knobs.{name}: {e}") from None
-        return effect
-    raise ValueError(f"{where}: expected a 'plugin', 'plugin_file' or 'model' key")
+    knobs = doc.get("knobs", {})
+    if not isinstance(knobs, dict):
+        raise ValueError(f"{where}.knobs: expected an object {{NAME: VALUE}}")
+    effect = load(_beside(base, doc["model"]))
+    for name, value in knobs.items():
+        try:
+            effect.set_knob(name, value)
+        except KeyError as e:  # its text is the message; str() of a KeyError quotes it
+            raise ValueError(f"{where}.knobs: {e.args[0]}") from None
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{where}.knobs.{name}: {e}") from None
+    return effect
 
 
 def _unknown_params(cls: type, params: Any) -> str:

@@ -314,6 +314,23 @@ def test_a_preset_names_the_stage_of_a_bad_knob(tmp_path: Path) -> None:
             neuralfx.Chain.from_preset(preset)
 
 
+@pytest.mark.parametrize("stage, message", [
+    # Misspelt keys left the stage at its defaults without a word (a review: Distortion ran at
+    # 25 dB for a preset asking 30, and the capture's manifest recorded the 30).
+    ({"plugin": "Distortion", "parms": {"drive_db": 30}},
+     r"stages\[0\]: unknown key 'parms' \(a 'plugin' stage holds 'plugin' and 'params'\)"),
+    ({"model": "crunch_amp", "knob": {"gain": 7}}, r"stages\[0\]: unknown key 'knob' \(a 'model' stage holds"),
+    ({"plugin": "Gain", "model": "crunch_amp"}, r"stages\[0\]: unknown key 'model'"),
+    # Pedalboard's own range message, which named no stage.
+    ({"plugin": "Reverb", "params": {"room_size": 5}}, r"stages\[0\]\.params: Room Size value must be between"),
+])
+def test_a_preset_refuses_a_stage_it_would_misread(tmp_path: Path, stage: dict, message: str) -> None:
+    preset = tmp_path / "bad.chain.json"
+    preset.write_text(json.dumps({"stages": [stage]}))
+    with pytest.raises(ValueError, match=message):
+        neuralfx.Chain.from_preset(preset)
+
+
 def test_models_at_two_rates_are_told_how_to_chain_them() -> None:
     lstm = random_lstm_model()
     at_44k = neuralfx.NeuralEffect.from_json(Model(list(lstm.blocks), 44100, []).to_modelfile().to_json())
