@@ -91,18 +91,18 @@ def open_input(path: str | os.PathLike) -> AudioFile:
     """Opens an audio file for streamed reading, with a clear error for what is not one."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"input file '{path}' does not exist")
+        raise FileNotFoundError(f"audio file '{path}' does not exist")
     if path.is_dir():
         raise IsADirectoryError(f"'{path}' is a folder, not an audio file")
     if path.stat().st_size == 0:
-        raise ValueError(f"input file '{path}' is empty")
+        raise ValueError(f"audio file '{path}' is empty")
     try:
         f = AudioFile(str(path))
     except Exception as e:  # pedalboard raises ValueError/RuntimeError depending on the format
         raise ValueError(f"'{path}' is not a readable audio file ({e})") from None
     if f.frames == 0:
         f.close()
-        raise ValueError(f"input file '{path}' holds no audio frames")
+        raise ValueError(f"audio file '{path}' holds no audio frames")
     return f
 
 

@@ -23,7 +23,6 @@ then takes another value than asked, which is refused: give such a parameter raw
 from __future__ import annotations
 
 import copy
-import json
 import os
 import threading
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ import pedalboard
 from .audio import (as_channels_first, atomic_output, check_buffer_size, check_finite, check_sample_rate,
                     no_frames, open_input)
 from .effects import NeuralEffect, load
+from .files import read_json
 from .presets import resolve_chain
 from .resampling import RateAdapter, converts, fit_length
 from .streaming import Stage, StageChain
@@ -100,10 +100,7 @@ class Chain:
     def from_preset(cls, name_or_path: str | os.PathLike, resample: bool = False) -> "Chain":
         """A shipped chain preset by name (e.g. "default"), or a .chain.json file (module docstring)."""
         path = resolve_chain(name_or_path)
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"chain preset '{path}' is not valid JSON: {e}") from None
+        doc = read_json(path, "chain preset")
         stages_doc = doc.get("stages") if isinstance(doc, dict) else None
         if not isinstance(stages_doc, list) or not stages_doc:
             raise ValueError(f"chain preset '{path}': 'stages' must be a non-empty list")

@@ -174,13 +174,15 @@ def _device_stages(args: argparse.Namespace) -> tuple[list, Path]:
     preset's, or one stage of the --plugin file with its --plugin-param values."""
     from .chain import plugin_from_file
     from .dsp.fit import option_value
+    from .files import read_json
     from .presets import resolve_chain
 
     if args.chain:
         if args.plugin_param:
             raise ValueError("--plugin-param sets a --plugin's parameters; a chain preset sets its stages' own")
         path = resolve_chain(args.chain)
-        stages = json.loads(path.read_text(encoding="utf-8")).get("stages")
+        doc = read_json(path, "chain preset")
+        stages = doc.get("stages") if isinstance(doc, dict) else None
         if not isinstance(stages, list) or not stages:
             raise ValueError(f"chain preset '{path}': 'stages' must be a non-empty list")
         return stages, path.parent
@@ -208,6 +210,13 @@ def cmd_capture(args: argparse.Namespace) -> int:
     from .sweep import capture_sweep, settings_grid, signal_record, sweeps_from_specs, write_manifest
 
     writable_folder(args.out_dir)
+    # The files of an earlier capture (other settings' targets, a longer input) stayed beside the
+    # new ones, and its manifest, with any hand edits, was replaced without a word.
+    present = sorted(p.name for p in Path(args.out_dir).iterdir()) if Path(args.out_dir).is_dir() else []
+    if present:
+        raise ValueError(f"out_dir {args.out_dir} already holds {', '.join(present[:4])}"
+                         f"{', ...' if len(present) > 4 else ''}: "
+                         "give a new or empty folder, so that the capture's files are not mixed with others")
     stages, base = _device_stages(args)
     sweeps = sweeps_from_specs(stages, base, args.sweep, args.heldout)
     if sweeps:
@@ -231,7 +240,7 @@ def cmd_signal(args: argparse.Namespace) -> int:
     from .capture import capture_signal
     from .files import writable_file
 
-    writable_file(args.output, example="signal.wav")
+    writable_file(args.output, "output", example="signal.wav")
     if args.sample_rate != int(args.sample_rate):  # Pedalboard said only "requires an integer sample rate"
         raise ValueError(f"--sample-rate {args.sample_rate:g}: audio files take a whole number of Hz")
     if Path(args.output).suffix.lower() not in BIT_DEPTH_BY_SUFFIX:  # an encoder's delay, padding and changes

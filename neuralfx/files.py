@@ -1,12 +1,34 @@
-"""Writing files so that a failure never leaves a half-written one behind."""
+"""Reading the project's JSON documents, and writing files so that a failure never leaves a
+half-written one behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
+
+
+def read_json(path: str | os.PathLike, what: str, inside: str = "") -> Any:
+    """The JSON document at `path`, a `what` ("chain preset"): a missing file, a folder (named
+    with the file `inside` it, where that exists), text that is not UTF-8 (an audio file given
+    in its place) and invalid JSON raise ValueError naming the file and what was expected."""
+    path = Path(path)
+    if path.is_dir():
+        hint = f": give {path / inside}" if inside and (path / inside).is_file() else ""
+        raise ValueError(f"'{path}' is a folder, not a {what}{hint}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{what} '{path}' does not exist") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"'{path}' is not a {what} (not UTF-8 text: {e.reason})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{what} '{path}' is not valid JSON: {e}") from None
 
 
 def writable_file(path: str | os.PathLike, option: str = "-o", example: str = "model.nfx") -> Path:

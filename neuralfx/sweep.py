@@ -15,7 +15,7 @@ The same schema serves the recipes in training/recipes/ ("knobs") and the captur
                    "heldout": false}, ...]}
 
 Names, ranges and defaults in a manifest may be edited before training (the range must hold
-every captured value)."""
+every captured value; a renamed knob is renamed in every capture's settings too)."""
 
 from __future__ import annotations
 
@@ -313,13 +313,11 @@ class Manifest:
 def load_manifest(path: str | os.PathLike, sample_rate: Optional[float] = None) -> Manifest:
     """A capture manifest with its captures' audio; audio paths are relative to the manifest's folder."""
     from .datacheck import read_pair
+    from .files import read_json
     from .training import Capture
 
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"manifest '{path}' is not valid JSON: {e}") from None
+    doc = read_json(path, "capture manifest", inside=MANIFEST_NAME)
     if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"'{path}' is not a capture manifest (expected \"format\": \"{MANIFEST_FORMAT}\")")
     if doc.get("version") != MANIFEST_VERSION:
@@ -336,7 +334,10 @@ def load_manifest(path: str | os.PathLike, sample_rate: Optional[float] = None) 
             raise ValueError(f"{where}: expected an object with input, target, settings (and optional heldout)")
         settings = e.get("settings", {})
         if not isinstance(settings, dict) or set(settings) != set(names):
-            raise ValueError(f"{where}.settings: expected a value for each knob {names}, got {settings}")
+            renamed = isinstance(settings, dict) and len(settings) == len(names)
+            raise ValueError(f"{where}.settings: expected a value for each knob {names}, got {settings}"
+                             + ("; a knob renamed in 'knobs' is renamed in every capture's settings too"
+                                if renamed else ""))
         pair = read_pair(path.parent / e["input"], path.parent / e["target"], sample_rate,
                          recorded=bool(doc.get("recorded", True)))
         # The model records the manifest's rate for `neuralfx report` to remake the captures at.

@@ -331,6 +331,13 @@ def test_a_preset_refuses_a_stage_it_would_misread(tmp_path: Path, stage: dict, 
         neuralfx.Chain.from_preset(preset)
 
 
+def test_an_audio_file_given_as_a_preset_is_named(tmp_path: Path) -> None:
+    wav = tmp_path / "take.wav"
+    neuralfx.audio.write(wav, np.zeros((1, 100), np.float32), 48000)
+    with pytest.raises(ValueError, match=r"take.wav' is not a chain preset \(not UTF-8 text"):
+        neuralfx.Chain.from_preset(wav)
+
+
 def test_models_at_two_rates_are_told_how_to_chain_them() -> None:
     lstm = random_lstm_model()
     at_44k = neuralfx.NeuralEffect.from_json(Model(list(lstm.blocks), 44100, []).to_modelfile().to_json())

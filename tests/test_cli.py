@@ -105,6 +105,11 @@ def test_bad_arguments_and_outputs_say_what_to_do(tmp_path: Path) -> None:
         (["fit", "in.wav", "in.wav", "--chain", "gain", "-o", "folder"], "-o folder is a folder: give a file name"),
         (["report", "crunch_amp", "-o", "in.wav"], "-o in.wav is a file, not a folder"),
         (["capture", "in.wav", "--chain", "default"], "out_dir in.wav is a file, not a folder"),
+        # An earlier capture's targets stayed beside the new files, and its manifest was replaced.
+        (["capture", ".", "--chain", "default"],
+         "out_dir . already holds folder, half.wav, in.wav, silent.wav: give a new or empty folder"),
+        # The output is a positional argument: the message named an option `signal` does not have (-o).
+        (["signal", "folder"], "output folder is a folder: give a file name (e.g. folder/signal.wav)"),
         # fit checks its pair as train does.
         (["fit", "in.wav", "silent.wav", "--chain", "gain"], "pair target is silent"),
         (["fit", "in.wav", "half.wav", "--chain", ""], "--chain '': expected comma-separated block names"),

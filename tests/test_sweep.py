@@ -112,6 +112,20 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))
     with pytest.raises(ValueError, match=r"captures\[1\].settings: expected a value for each knob"):
         load_manifest(path)
+    doc["knobs"][0]["name"] = "drive"  # renamed in 'knobs' alone
+    doc["captures"][1]["settings"] = {"drive_db": 12}
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"captures\[0\].settings: expected a value for each knob \['drive'\], got "
+                                         r"\{'drive_db': 0.0\}; a knob renamed in 'knobs' is renamed in every capture's"):
+        load_manifest(path)
+    # The manifest's folder, the input audio, or a missing file, given in its place: Python's own
+    # messages ("[Errno 21] Is a directory", "'utf-8' codec can't decode byte 0x80") named no manifest.
+    with pytest.raises(ValueError, match=rf"'{path.parent}' is a folder, not a capture manifest: give {path}"):
+        load_manifest(path.parent)
+    with pytest.raises(ValueError, match=r"input.wav' is not a capture manifest \(not UTF-8 text"):
+        load_manifest(path.parent / "input.wav")
+    with pytest.raises(ValueError, match=r"capture manifest '.*nope.json' does not exist"):
+        load_manifest(path.parent / "nope.json")
     path.write_text("{}")
     with pytest.raises(ValueError, match="not a capture manifest"):
         load_manifest(path)

@@ -33,7 +33,6 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Collection, Optional, Sequence
 
 import numpy as np
@@ -43,6 +42,7 @@ from ..alignment import DEFAULT_MAX_LATENCY_SECONDS, Alignment
 from ..audio import check_finite
 from ..blocks import BLOCK_TYPES, block_class, check_config_entries
 from ..errors import ModelFileError
+from ..files import read_json
 from ..losses import LossWeights, TrainingLoss, esr
 from ..knobs import Knob
 from ..model import Model
@@ -482,11 +482,7 @@ def _held_out_esr(model: Model, x: torch.Tensor, y: torch.Tensor, trained: int, 
     return esr(torch.cat(tail), y[trained:])
 
 
-def load_template(path: str | os.PathLike) -> dict[str, Any]:
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ModelFileError(f"template '{path}': invalid JSON: {e}") from None
+def load_template(path: str | os.PathLike) -> Any:
+    return read_json(path, "template")
 
 
