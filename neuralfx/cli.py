@@ -555,8 +555,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--batch", type=_positive(int), default=4, help="segments per step")
     f.add_argument("--seed", type=_positive(int, zero=True), default=0)
     f.add_argument("--restarts", type=_positive(int), default=1,
-                   help="fit this many times from the same start, seeds --seed, --seed + 1, ... (other segments), "
-                        "and keep the lowest validation ESR: a way out of a local minimum")
+                   help="fit this many times, seeds --seed, --seed + 1, ... (other segments; each run after the "
+                        "first starts its filter frequencies anew, drawn over their range), and keep the lowest "
+                        "validation ESR: a way out of a local minimum")
     f.add_argument("--hold", action="append", default=[], metavar="WEIGHT",
                    help="keep a DSP parameter at its --chain or template value: its name in the printed "
                         "settings (delay_ms) where one block has it, else as in the model (blocks.0.delay_ms); "

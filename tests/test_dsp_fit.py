@@ -473,6 +473,32 @@ def test_restarts_keep_the_run_of_lowest_validation_error() -> None:
         fit(model_from_chain("gain", RATE), x, y, restarts=0)
 
 
+def test_restarts_start_frequencies_anew(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Restarts from the same start with other segments stayed in one local minimum of an EQ's
+    frequencies (a review: Pedalboard's low shelf at 200 Hz and peak at 1 kHz fitted as 739 Hz and
+    539 Hz from seeds 0-2). The first run starts where the chain says; each later one draws every
+    fitted frequency anew, log-uniform over its range, and leaves the other settings as given."""
+    from neuralfx.dsp import fit as fit_module
+
+    x = SIGNALS["noise"](seconds=1.0)
+    starts = []
+
+    def record(model, *args):
+        starts.append({k: float(v) for k, v in model.state_dict().items()})
+        raise fit_module.DivergedError("recorded")
+
+    monkeypatch.setattr(fit_module, "_fit_chosen", record)
+    model = fit_module.model_from_chain("lowshelf:frequency=300,peak,gain", RATE)
+    with pytest.raises(fit_module.DivergedError, match="every one of the 3 runs diverged"):
+        fit_module.fit(model, x, 0.5 * x, segment=4096, restarts=3, hold=["blocks.1.frequency"])
+    assert [round(s["blocks.0.frequency"], 3) for s in starts][0] == 300.0
+    drawn = [s["blocks.0.frequency"] for s in starts[1:]]
+    assert len(set(drawn)) == 2 and all(20.0 <= f <= 0.49 * RATE for f in drawn) and 300.0 not in drawn
+    for s in starts:  # held, and not a frequency: as given
+        assert s["blocks.1.frequency"] == 1000.0 and s["blocks.0.gain_db"] == starts[0]["blocks.0.gain_db"]
+        assert s["blocks.0.q"] == starts[0]["blocks.0.q"]
+
+
 def test_restarts_pass_over_failed_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A review: a first run validating at NaN was kept over a good one (x < NaN is false), a NaN
     try made the model file unwritable (JSON has no NaN), and one diverging run lost the others."""

@@ -52,7 +52,7 @@ from ..holdout import MIN_VALIDATION_SAMPLES, Holdout
 from ..training import TrainConfig, check_held_out_level, history_samples
 from .biquad import MODES as BIQUAD_MODES
 from .delay import refine_rates, start_at_measured_echo
-from .params import ParamBlock, dsp_weight_ids, optimizer_groups, step
+from .params import ParamBlock, ParamSpec, dsp_weight_ids, optimizer_groups, step
 
 
 class DivergedError(ValueError):
@@ -322,11 +322,14 @@ def fit(
     repeats of every Delay's time, a held convolutional network's receptive field), up to half of
     what the pair leaves beside a segment (`warmup` at least).
 
-    restarts: runs from the same start with seeds seed, seed + 1, ... (other segments), keeping
-    the one of lowest validation ESR: descent can settle in a local minimum (Pedalboard's
-    Compressor + Gain at seed 0: knee 2.4 dB instead of 0, ESR 2.0e-4; seeds 1 and 2: 6.4e-8 and
-    1.3e-7), and which one depends on the segments drawn. A run that diverges or validates at
-    NaN counts as failed (NaN in `tries`); the fit fails only when every run does."""
+    restarts: runs with seeds seed, seed + 1, ... (other segments), keeping the one of lowest
+    validation ESR: descent can settle in a local minimum (Pedalboard's Compressor + Gain at seed
+    0: knee 2.4 dB instead of 0, ESR 2.0e-4; seeds 1 and 2: 6.4e-8 and 1.3e-7), and which one
+    depends on the segments drawn and, for an EQ, on where its frequencies start: runs after the
+    first draw each fitted frequency (a parameter in Hz) log-uniform over its range from their
+    seed (a shelf fitted at 739 Hz for 200 Hz from three seeds at the chain's start landed within
+    0.01 Hz from a drawn one; docs/DSP.md). A run that diverges or validates at NaN counts as
+    failed (NaN in `tries`); the fit fails only when every run does."""
     if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
         raise ValueError(f"restarts must be a whole number >= 1, got {restarts!r}")
     x = np.asarray(x, np.float32).reshape(-1)
@@ -338,12 +341,13 @@ def fit(
     fraction = TrainConfig.validation_fraction
     tail = Holdout(fraction)
     (_, trained), = tail.trained(x.size)
-    candidates = {}
+    candidates, specs = {}, {}
     for prefix, module in model.named_modules():
         if isinstance(module, ParamBlock):
             for spec in module.param_specs():
                 if spec.name not in module.knob_bindings:
                     candidates[f"{prefix}.{spec.name}"] = getattr(module, spec.name)
+                    specs[f"{prefix}.{spec.name}"] = spec
     held = {_weight_name(name, candidates, "hold") for name in _names(hold)}
     if train is not None:
         train = {_weight_name(name, candidates, "train") for name in _names(train)}
@@ -369,9 +373,15 @@ def fit(
     for weight in frozen:
         weight.requires_grad_(False)
     rates = refine_rates(model, measured)
+    drawn = {name: specs[name] for name in chosen if specs[name].unit == "Hz" and name not in measured}
+
+    def run(run_seed: int) -> FitResult:
+        if run_seed != seed:
+            _draw_frequencies(candidates, drawn, run_seed)
+        return _fit_chosen(model, x, y, trained, steps, lr, segment, batch, settle, run_seed, rates)
+
     try:
-        result = _best_run(model, range(seed, seed + restarts), lambda run_seed: _fit_chosen(
-            model, x, y, trained, steps, lr, segment, batch, settle, run_seed, rates))
+        result = _best_run(model, range(seed, seed + restarts), run)
         result.measured = measured
         result.settings = {"steps": steps, "lr": lr, "segment": segment, "batch": batch, "warmup": warmup, "seed": seed,
                            "restarts": restarts, "train": sorted(train) if train is not None else None,
@@ -380,6 +390,14 @@ def fit(
     finally:  # the caller's model is trainable again, also after an error or Ctrl-C
         for weight in frozen:
             weight.requires_grad_(True)
+
+
+def _draw_frequencies(weights: dict[str, torch.Tensor], specs: dict[str, ParamSpec], seed: int) -> None:
+    """Each of `specs`' frequencies started anew, log-uniform over its range, from `seed`."""
+    rng = np.random.default_rng(seed)
+    with torch.no_grad():
+        for name, spec in specs.items():
+            weights[name].fill_(math.exp(rng.uniform(math.log(spec.min), math.log(spec.max))))
 
 
 def _best_run(model: Model, seeds: range, run: Callable[[int], FitResult]) -> FitResult:
