@@ -272,7 +272,12 @@ def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str, Opt
         raise ValueError("give INPUT.wav TARGET.wav (the device's input and its recorded output) or --manifest")
     pair = read_pair(args.input, args.target, args.sample_rate, input_channel=args.input_channel,
                      target_channel=args.target_channel)
-    return [Capture(pair)], [], [], f"{Path(args.input).name} -> {Path(args.target).name}", None
+
+    def named(path: str, channel: Optional[int]) -> str:
+        return Path(path).name + (f" (channel {channel})" if channel else "")
+
+    return ([Capture(pair)], [], [], f"{named(args.input, args.input_channel)} -> {named(args.target, args.target_channel)}",
+            None)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -333,6 +338,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     metadata = result.metadata(trained_on, config, name=Path(args.output).stem)
     if recipe is not None:  # `neuralfx report MODEL` can then remake the captures without the files
         metadata["capture"] = recipe
+    if args.input_channel or args.target_channel:  # report scores the same channels of a re-amp file
+        metadata["channels"] = {"input": args.input_channel or 1, "target": args.target_channel or 1}
     path = result.model.save(args.output, metadata)
     print(f"wrote {path} (validation ESR {esr_text(result.validation_esr)})")
     if not result.validation_esr < 1:  # a run of a few steps, or a learning rate far too high

@@ -147,6 +147,13 @@ def _settings_text(settings: dict[str, float]) -> str:
     return ", ".join(f"{k}={v:g}" for k, v in settings.items()) or "no knobs"
 
 
+def _channel_count(path: str | os.PathLike) -> int:
+    from .audio import open_input
+
+    with open_input(path) as f:
+        return f.num_channels
+
+
 def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLike] = None,
              target_path: Optional[str | os.PathLike] = None, knobs: Optional[dict[str, float]] = None,
              whole: bool = False, channels: tuple[Optional[int], Optional[int]] = (None, None)) -> Evaluation:
@@ -192,6 +199,14 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
         raise ValueError("--whole scores the training captures remade from the metadata; a given pair is scored whole "
                          "already: leave out --whole or --input/--target")
     signal_seconds: Optional[float] = None  # of the remade captures' capture signal
+    # A re-amp file's channels, as `train --input-channel/--target-channel` chose them, where the
+    # files given have them (another pair's mono files take their one channel).
+    recorded = effect.metadata.get("channels")
+    as_trained = (input_path is not None and channels == (None, None) and isinstance(recorded, dict)
+                  and all(isinstance(recorded.get(k), int) and recorded[k] <= _channel_count(p)
+                          for k, p in (("input", input_path), ("target", target_path))))
+    if as_trained:
+        channels = (recorded["input"], recorded["target"])
     if input_path is not None:
         pair = CapturePair.load(input_path, target_path, input_channel=channels[0], target_channel=channels[1])
         if pair.sample_rate != effect.sample_rate:
@@ -200,7 +215,9 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
         pair = aligned(pair)
         settings = {k.name: effect.get_knob(k.name) for k in effect.knobs}
         captures, held = [Capture(pair, settings)], WHOLE
-        source = f"{Path(input_path).name} -> {Path(target_path).name} (whole files, {_settings_text(settings)})"
+        chosen = (f", channels {channels[0]} -> {channels[1]}" + (" as the model was trained" if as_trained else "")
+                  if channels != (None, None) else "")
+        source = f"{Path(input_path).name} -> {Path(target_path).name} (whole files{chosen}, {_settings_text(settings)})"
     else:
         meta = effect.metadata
         if "capture" not in meta:

@@ -276,6 +276,13 @@ def test_a_re_amp_file_trains_from_its_two_channels(tmp_path: Path) -> None:
             "--target-channel", "2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "differing channels" not in r.stdout
+    # The model records the channels: info names them, and report takes them where none are
+    # given (it scored channel 1 against channel 1 at ESR 0.44, a review).
+    assert "trained on:     reamp.wav (channel 1) -> reamp.wav (channel 2)" in run("info", "m.nfx", cwd=tmp_path).stdout
+    r2 = run("report", "m.nfx", "-o", "rep2", "--input", "reamp.wav", "--target", "reamp.wav", cwd=tmp_path)
+    assert r2.returncode == 0, r2.stderr
+    assert r2.stdout.split("ESR ")[1].split(",")[0] == r.stdout.split("ESR ")[1].split(",")[0], (r.stdout, r2.stdout)
+    assert "(whole files, channels 1 -> 2 as the model was trained," in (tmp_path / "rep2" / "summary.txt").read_text()
     r = run("train", "reamp.wav", "reamp.wav", "--target-channel", "3", "-o", "m.nfx", cwd=tmp_path)
     assert r.returncode == 1 and "target 'reamp.wav' has 2 channel(s): there is no channel 3" in r.stderr
     r = run("train", "reamp.wav", "reamp.wav", "-o", "m.nfx", "--max-steps", "1", cwd=tmp_path)
