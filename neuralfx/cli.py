@@ -117,7 +117,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     path = resolve_model(args.model)
     mf = modelfile.load(path)
-    multiply_adds = load(path).multiply_adds_per_sample
+    effect = load(path)
+    multiply_adds, tail = effect.multiply_adds_per_sample, effect.tail_seconds
     # A DSP block's weights are its settings (a fit's result): shown by name, as fit prints them.
     model = Model.from_modelfile(mf)
     if args.json:
@@ -125,6 +126,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                           "blocks": [{"type": b.type, "config": b.config, "settings": r["settings"], "knobs": r["knobs"]}
                                      for b, r in zip(mf.blocks, recovered_settings(model))],
                           "multiply_adds_per_sample": multiply_adds,
+                          "tail_seconds": tail if math.isfinite(tail) else None,  # JSON has no Infinity
                           "knobs": [k.__dict__ for k in mf.knobs], "metadata": mf.metadata}, indent=2))
         return 0
     params = sum(int(np.prod(w.shape)) for b in mf.blocks for w in b.weights.values())
@@ -137,6 +139,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"multiply-adds:  {multiply_adds} per sample and channel in its networks, DSP blocks not counted "
           "(neuralfx-bench measures the CPU cost)")
     print(f"knobs:          {', '.join(f'{k.name} [{k.min:g}..{k.max:g}] {k.unit}'.rstrip() for k in mf.knobs) or 'none'}")
+    if tail > 0:
+        print(f"tail:           {tail:.6g} s after the input falls silent, at most (its echoes to -60 dB)")
     meta = mf.metadata
     if "validation_esr" in meta:
         held = ""

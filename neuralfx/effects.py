@@ -123,6 +123,14 @@ class NeuralEffect:
         return self._model.latency_samples
 
     @property
+    def tail_seconds(self) -> float:
+        """How long the output may go on sounding after the input falls silent: a Delay's echoes
+        until they fall 60 dB, at the longest time and strongest feedback its knobs allow; inf
+        for never, 0 for models without one. Audio processed whole keeps the input's length, as
+        in Pedalboard: append that much silence to hear the echoes out."""
+        return self._model.tail_seconds
+
+    @property
     def multiply_adds_per_sample(self) -> int:
         """Multiply-adds per sample of one channel by the model's weights (one per entry of its
         matrices and convolution taps; activations, biases and DSP blocks not counted): the

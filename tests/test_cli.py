@@ -351,6 +351,8 @@ def test_a_delay_pedal_trains_and_reports_on_its_own_timing(tmp_path: Path) -> N
     info = run("info", "delay.nfx", cwd=tmp_path).stdout
     assert "latency:        none removed (trained without alignment: the captures' timing is the device's)" in info
     assert "delay time:     blocks.0.delay_ms started at 300 ms, measured in the captures" in info
+    # Feedback 0.4: the eighth repeat (0.4^8 = 6.6e-4) is the first below -60 dB, 8 x 300 ms.
+    assert re.search(r"^tail:\s+2\.4\d* s after the input falls silent, at most \(its echoes to -60 dB\)$", info, re.M), info
     assert ("trained on:     knob captures cap/manifest.json of Delay {\"delay_seconds\": 0.3, \"feedback\": 0.4, "
             "\"mix\": 0.5}; knob mix sets stage 0's mix (0.3, 0.7)") in info
     model = neuralfx.modelfile.load(tmp_path / "delay.nfx")

@@ -421,3 +421,22 @@ def test_delay_and_drywet_torch_state_continues_across_chunks(case: str) -> None
             y, state = model(x[:, start:end], None, state)
             pieces.append(y)
     assert torch.max(torch.abs(torch.cat(pieces, 1) - whole)) <= 1e-6
+
+
+def test_an_effect_says_how_long_its_echoes_sound() -> None:
+    """tail_seconds (what the plugin tells a host): a Delay's echoes until they fall 60 dB, at the
+    longest time and strongest feedback its knobs allow; 0 for a model without one."""
+    import neuralfx
+
+    echoes = effect_for(Model([Delay(RATE, 100.0, delay_ms=10.0, feedback=0.5, mix=1.0)], RATE))
+    assert echoes.tail_seconds == pytest.approx(0.1)  # 0.5^9 > 1e-3 > 0.5^10: ten echoes of 10 ms
+    impulse = np.zeros(RATE // 5, np.float32)
+    impulse[0] = 1.0
+    y = echoes(impulse, RATE)
+    tail = int(round(echoes.tail_seconds * RATE))
+    assert np.max(np.abs(y[tail - RATE // 100 + 1:tail + 1])) > 1e-3 > np.max(np.abs(y[tail + 1:]))
+    knobs = [Knob("time", 1.0, 100.0, 20.0, "ms"), Knob("repeats", 0.0, 0.99, 0.0)]
+    bound = Model([DryWet([Delay(RATE, 100.0, knobs={"delay_ms": "time", "feedback": "repeats"})], mix=0.5)], RATE,
+                  knobs=knobs)
+    assert effect_for(bound).tail_seconds == pytest.approx(688 * 0.1)  # 0.99^687 > 1e-3 > 0.99^688, at 100 ms
+    assert neuralfx.load("crunch_amp").tail_seconds == 0.0

@@ -293,6 +293,7 @@ std::unique_ptr<Engine> NeuralFXProcessor::build_for_choice(int choice) {
     const double model_rate = model ? model->sample_rate() : 0.0;
     model_rate_.store(model_rate);
     model_latency_.store(model ? model->latency_samples() : 0);
+    model_tail_.store(model ? model->tail_seconds() : 0.0);
 
     std::unique_ptr<Engine> engine;
     if (prepared_) {

@@ -94,7 +94,10 @@ public:
     using AudioProcessor::processBlock;
     using AudioProcessor::processBlockBypassed;
 
-    double getTailLengthSeconds() const override { return 0.0; }
+    // The selected model's (Model::tail_seconds: a Delay's echoes; infinity, which JUCE tells a
+    // VST3 host as kInfiniteTail), so that a host does not stop calling the plugin on silent
+    // input while they still sound.
+    double getTailLengthSeconds() const override { return model_tail_.load(); }
     bool acceptsMidi() const override { return false; }
     bool producesMidi() const override { return false; }
     juce::AudioProcessorEditor* createEditor() override { return nullptr; }
@@ -185,6 +188,7 @@ private:
     // known before an Engine exists.
     std::atomic<double> model_rate_{0.0};
     std::atomic<int> model_latency_{0};
+    std::atomic<double> model_tail_{0.0};  // seconds
     std::atomic<int> engines_built_{0};
     std::atomic<int> engines_swapped_in_{0};
     // Blocks the audio thread has run (wrapping): the loader thread looks more often while it moves.

@@ -183,6 +183,7 @@ PYBIND11_MODULE(_core, m) {
             py::arg("text"))
         .def_property_readonly("sample_rate", [](const PyModel& p) { return p.model->sample_rate(); })
         .def_property_readonly("latency_samples", [](const PyModel& p) { return p.model->latency_samples(); })
+        .def_property_readonly("tail_seconds", [](const PyModel& p) { return p.model->tail_seconds(); })
         .def_property_readonly("multiply_adds_per_sample",
                                [](const PyModel& p) { return p.model->multiply_adds_per_sample(); })
         .def_property_readonly("metadata_json", [](const PyModel& p) { return p.model->metadata_json(); })

@@ -1,6 +1,7 @@
 // The kernel's processing contract: output independent of block size, reset restores the
 // initial state (settled on silence), channels are independent, knob changes are smoothed, output stays finite.
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -197,6 +198,30 @@ int main() {
         const std::vector<float> y = run(*m, x, 256);
         CHECK(max_abs_diff(y, run(*m, limited, 256)) == 0.0f);  // NaN in y fails this too
         CHECK(max_abs_diff(y, run(*m, nfx_test::test_signal(4096), 256)) > 1e-6f);  // the samples did change
+    }
+
+    // The tail (what the plugin tells a host): a Delay's echoes until they fall 60 dB, at the
+    // longest time and strongest feedback its knobs allow, summed over the chain; none for a
+    // network or a compressor.
+    {
+        auto echoes = neuralfx::load_model_from_string(nfx_test::delay_model_json(10.0, 0.5));
+        // 0.5^9 of the first echo is above 1e-3 and 0.5^10 below: ten echoes of 480 samples.
+        CHECK(std::fabs(echoes->tail_seconds() - 4800.0 / 48000.0) < 1e-12);
+        std::vector<float> impulse(8000, 0.0f);
+        impulse[0] = 1.0f;
+        const std::vector<float> y = run(*echoes, impulse, 512);
+        float before = 0.0f, after = 0.0f;
+        for (size_t i = 4800 - 480 + 1; i <= 4800; ++i) before = std::max(before, std::fabs(y[i]));
+        for (size_t i = 4801; i < y.size(); ++i) after = std::max(after, std::fabs(y[i]));
+        CHECK(before > 1e-3f && after < 1e-3f);
+        CHECK(std::fabs(neuralfx::load_model_from_string(nfx_test::delay_model_json(10.0, 0.0))->tail_seconds() - 0.01) <
+              1e-12);
+        const std::string knobs = R"({"name": "time", "min": 1, "max": 100, "default": 20, "unit": "ms"},
+                                     {"name": "repeats", "min": 0, "max": 0.99, "default": 0})";
+        auto bound = neuralfx::load_model_from_string(
+            nfx_test::delay_model_json(10.0, 0.0, R"(, "knobs": {"delay_ms": "time", "feedback": "repeats"})", knobs));
+        CHECK(std::fabs(bound->tail_seconds() - 688 * 0.1) < 1e-9);  // 0.99^687 > 1e-3 > 0.99^688, at 100 ms
+        CHECK(models[0]->tail_seconds() == 0.0 && models[4]->tail_seconds() == 0.0);  // an LSTM, the compressor
     }
     return nfx_test::finish("test_model_process");
 }

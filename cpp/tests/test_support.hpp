@@ -85,4 +85,15 @@ inline std::string lstm_model_json_at(int sample_rate, int hidden, bool with_kno
     return text;
 }
 
+// A 48 kHz model of one Delay at mix 1 (a line of 100 ms at most): its time and feedback as
+// weights; `config` adds config entries (", \"knobs\": {...}"), `knobs` declares model knobs.
+inline std::string delay_model_json(double ms, double feedback, const std::string& config = "",
+                                    const std::string& knobs = "") {
+    return R"({"format": "neuralfx-model", "version": 1, "sample_rate": 48000, "knobs": [)" + knobs +
+           R"(], "blocks": [{"type": "Delay", "config": {"sample_rate": 48000, "max_delay_ms": 100)" + config +
+           R"(}, "weights": {"delay_ms": {"shape": [1], "data": [)" + std::to_string(ms) +
+           R"(]}, "feedback": {"shape": [1], "data": [)" + std::to_string(feedback) +
+           R"(]}, "mix": {"shape": [1], "data": [1]}}}]})";
+}
+
 }  // namespace nfx_test

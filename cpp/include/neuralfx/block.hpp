@@ -44,6 +44,13 @@ public:
 
     virtual int latency_samples() const { return 0; }
 
+    // Samples the output goes on after the input falls silent (beyond the latency), at the
+    // longest any knob setting makes it; infinity where it never ends. What a host is told as the
+    // plugin's tail, so that it does not stop calling it while echoes still sound. 0 for blocks
+    // whose memory is short: filters, dynamics, and the networks (an amp's decay, a WaveNet's
+    // receptive field of at most a few thousand samples).
+    virtual double tail_samples() const { return 0.0; }
+
     // Multiply-adds per sample of one channel by the block's weights: one per entry of its linear
     // maps (gate matrices, convolution taps, 1x1s, mixins, heads, FiLM's linear layer). Work any
     // implementation of the block must do, so the bench can set it against the CPU's measured

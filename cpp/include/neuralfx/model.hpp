@@ -138,6 +138,14 @@ public:
         return total;
     }
 
+    // Block::tail_samples over the chain (each block's tail runs on through the next), in seconds:
+    // how long after the input falls silent the output may still sound; infinity for never.
+    double tail_seconds() const {
+        double total = 0.0;
+        for (const auto& b : prototype_) total += b->tail_samples();
+        return total / sample_rate();
+    }
+
 private:
     // Block by block, so that two channels can share one block call (Block::process_pair);
     // each channel still passes through its chain in order, so the result is the same.

@@ -433,6 +433,16 @@ void state_round_trip() {
     CHECK(a.getLatencySamples() == 65 && b.getLatencySamples() == 65);
 }
 
+// The host is told the model's tail (a Delay's echoes), so that it keeps calling the plugin on
+// silent input while they sound; it reported none for every model.
+void tail_follows_the_model() {
+    NeuralFXProcessor p;
+    CHECK(p.getTailLengthSeconds() == 0.0);  // the default preset, an amp
+    set_state(p, nfx_test::delay_model_json(10.0, 0.5));
+    CHECK(p.status().rfind("ok", 0) == 0);
+    CHECK(std::fabs(p.getTailLengthSeconds() - 0.1) < 1e-12);  // ten echoes of 10 ms to -60 dB
+}
+
 }  // namespace
 
 int main() {
@@ -461,5 +471,7 @@ int main() {
     bypass_keeps_latency();
     std::printf("state round trip\n");
     state_round_trip();
+    std::printf("tail\n");
+    tail_follows_the_model();
     return nfx_test::finish("test_plugin_realtime");
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -71,6 +72,16 @@ public:
     }
 
     std::unique_ptr<Block> clone() const override { return std::make_unique<Delay>(*this); }
+
+    // The echoes until they fall 60 dB (a reverb's RT60), at the longest time and the strongest
+    // feedback the parameters allow: each repeat is the last one times the feedback.
+    double tail_samples() const override {
+        const double time = (delay_ms_.bound() ? delay_ms_.maximum : delay_ms_.value) * rate_ / 1000.0;
+        const double feedback = std::fabs(feedback_.bound() ? feedback_.maximum : feedback_.value);
+        if (!(feedback > 0.0)) return time;
+        if (feedback >= 1.0) return std::numeric_limits<double>::infinity();
+        return time * std::ceil(std::log(1e-3) / std::log(feedback));
+    }
 
 private:
     double rate_;

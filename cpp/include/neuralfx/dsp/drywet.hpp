@@ -55,6 +55,11 @@ public:
         for (const auto& b : inner_) total += b->latency_samples();
         return total;
     }
+    double tail_samples() const override {
+        double total = 0.0;
+        for (const auto& b : inner_) total += b->tail_samples();
+        return total;
+    }
 
 private:
     Param mix_;
