@@ -214,6 +214,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
     from .sweep import capture_sweep, settings_grid, signal_record, sweeps_from_specs, write_manifest
 
     writable_folder(args.out_dir)
+    stages, base = _device_stages(args)
+    sweeps = sweeps_from_specs(stages, base, args.sweep, args.heldout)
     # The files of an earlier capture (other settings' targets, a longer input) stayed beside the
     # new ones, and its manifest, with any hand edits, was replaced without a word.
     present = sorted(p.name for p in Path(args.out_dir).iterdir()) if Path(args.out_dir).is_dir() else []
@@ -221,8 +223,6 @@ def cmd_capture(args: argparse.Namespace) -> int:
         raise ValueError(f"out_dir {args.out_dir} already holds {', '.join(present[:4])}"
                          f"{', ...' if len(present) > 4 else ''}: "
                          "give a new or empty folder, so that the capture's files are not mixed with others")
-    stages, base = _device_stages(args)
-    sweeps = sweeps_from_specs(stages, base, args.sweep, args.heldout)
     if sweeps:
         print(f"capturing {len(settings_grid(sweeps))} setting(s) to train on and "
               f"{len(settings_grid(sweeps, heldout=True))} held out")
