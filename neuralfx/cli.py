@@ -257,6 +257,21 @@ def cmd_signal(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pair_text(args: argparse.Namespace) -> str:
+    """'IN -> TARGET' for a model's "trained on", with the channels chosen of a re-amp file."""
+    def named(path: str, channel: Optional[int]) -> str:
+        return Path(path).name + (f" (channel {channel})" if channel else "")
+
+    return f"{named(args.input, args.input_channel)} -> {named(args.target, args.target_channel)}"
+
+
+def _pair_channels(args: argparse.Namespace) -> dict:
+    """metadata.channels where a channel was chosen, so that report scores the same ones."""
+    if not (args.input_channel or args.target_channel):
+        return {}
+    return {"channels": {"input": args.input_channel or 1, "target": args.target_channel or 1}}
+
+
 def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str, Optional[dict]]:
     """(captures, held-out captures, knobs, what they are, the recipe that remakes them or None)
     from --manifest or an INPUT TARGET pair."""
@@ -276,12 +291,7 @@ def _training_data(args: argparse.Namespace) -> tuple[list, list, list, str, Opt
         raise ValueError("give INPUT.wav TARGET.wav (the device's input and its recorded output) or --manifest")
     pair = read_pair(args.input, args.target, args.sample_rate, input_channel=args.input_channel,
                      target_channel=args.target_channel)
-
-    def named(path: str, channel: Optional[int]) -> str:
-        return Path(path).name + (f" (channel {channel})" if channel else "")
-
-    return ([Capture(pair)], [], [], f"{named(args.input, args.input_channel)} -> {named(args.target, args.target_channel)}",
-            None)
+    return [Capture(pair)], [], [], _pair_text(args), None
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -342,8 +352,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     metadata = result.metadata(trained_on, config, name=Path(args.output).stem)
     if recipe is not None:  # `neuralfx report MODEL` can then remake the captures without the files
         metadata["capture"] = recipe
-    if args.input_channel or args.target_channel:  # report scores the same channels of a re-amp file
-        metadata["channels"] = {"input": args.input_channel or 1, "target": args.target_channel or 1}
+    metadata.update(_pair_channels(args))
     path = result.model.save(args.output, metadata)
     print(f"wrote {path} (validation ESR {esr_text(result.validation_esr)})")
     if not result.validation_esr < 1:  # a run of a few steps, or a learning rate far too high
@@ -387,15 +396,18 @@ def cmd_fit(args: argparse.Namespace) -> int:
                  seed=args.seed, hold=args.hold, restarts=args.restarts)
     path = None
     if args.output:
-        trained_on = args.trained_on or f"{Path(args.input).name} -> {Path(args.target).name}"
-        path = result.model.save(args.output, result.metadata(trained_on, found, args.polarity, args.max_latency))
+        metadata = result.metadata(args.trained_on or _pair_text(args), found, args.polarity, args.max_latency)
+        path = result.model.save(args.output, {**metadata, **_pair_channels(args)})
     for name, ms in result.measured.items():
         note(f"{name}: started at {ms:.6g} ms, the echo measured in the pair's response" if ms is not None else
              f"note: {name} could not be measured in the pair's response ({UNMEASURED_REASONS}): descent alone "
              "rarely finds a delay time, so give it in the chain and --hold it")
     if len(result.tries) > 1:
+        # A run after the first drew its frequencies from its seed, so `--seed N` alone does not
+        # repeat it: the starts are printed (and kept in the model file's metadata.fit_start).
+        starts = ", ".join(f"{name}={value:.6g} Hz" for name, value in result.start.items())
         note("validation ESR by seed: " + ", ".join(f"{seed}: {esr_text(e)}" for seed, e in result.tries.items())
-             + f"; kept seed {result.seed}")
+             + f"; kept seed {result.seed}" + (f" (started at {starts})" if starts else ""))
     if args.json:
         print(json.dumps({"blocks": recovered_settings(result.model), "measured": result.measured,
                           "validation_esr": result.validation_esr,
@@ -444,10 +456,10 @@ def _add_pair_checks(p: argparse.ArgumentParser, when: str = "") -> None:
     _add_channel_options(p)
 
 
-def _add_channel_options(p: argparse.ArgumentParser) -> None:
+def _add_channel_options(p: argparse.ArgumentParser, default: str = "the first") -> None:
     for end in ("input", "target"):
         p.add_argument(f"--{end}-channel", type=_positive(int), metavar="N",
-                       help=f"the {end} file's channel to use, from 1 (default: the first); a re-amp file with the "
+                       help=f"the {end} file's channel to use, from 1 (default: {default}); a re-amp file with the "
                             "dry signal and the device's output on two channels is given as both files")
 
 
@@ -588,7 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--out-dir", required=True, help="folder for the PNG files and summary.txt")
     r.add_argument("--input", help="input WAV of a pair recorded through the device (with --target)")
     r.add_argument("--target", help="the device's output WAV for --input")
-    _add_channel_options(r)
+    _add_channel_options(r, "the one the model was trained on where it says and the file has it, else the first")
     r.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                    help="knob setting for the pair; without a pair, a trained setting (scored on its held-out audio) "
                         "or any other (captured there from the model's metadata)")

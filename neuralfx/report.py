@@ -199,14 +199,17 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
         raise ValueError("--whole scores the training captures remade from the metadata; a given pair is scored whole "
                          "already: leave out --whole or --input/--target")
     signal_seconds: Optional[float] = None  # of the remade captures' capture signal
-    # A re-amp file's channels, as `train --input-channel/--target-channel` chose them, where the
-    # files given have them (another pair's mono files take their one channel).
+    # A re-amp file's channels, as train or fit --input-channel/--target-channel chose them, for
+    # each option not given, where the file has that channel (another pair's mono files take
+    # their one channel).
     recorded = effect.metadata.get("channels")
-    as_trained = (input_path is not None and channels == (None, None) and isinstance(recorded, dict)
-                  and all(isinstance(recorded.get(k), int) and recorded[k] <= _channel_count(p)
-                          for k, p in (("input", input_path), ("target", target_path))))
-    if as_trained:
-        channels = (recorded["input"], recorded["target"])
+    as_trained = False
+    if input_path is not None and isinstance(recorded, dict):
+        chosen = list(channels)
+        for i, (end, path) in enumerate((("input", input_path), ("target", target_path))):
+            if chosen[i] is None and isinstance(recorded.get(end), int) and recorded[end] <= _channel_count(path):
+                chosen[i], as_trained = recorded[end], True
+        channels = (chosen[0], chosen[1])
     if input_path is not None:
         pair = CapturePair.load(input_path, target_path, input_channel=channels[0], target_channel=channels[1])
         if pair.sample_rate != effect.sample_rate:
@@ -215,9 +218,9 @@ def evaluate(model_path: str | os.PathLike, input_path: Optional[str | os.PathLi
         pair = aligned(pair)
         settings = {k.name: effect.get_knob(k.name) for k in effect.knobs}
         captures, held = [Capture(pair, settings)], WHOLE
-        chosen = (f", channels {channels[0]} -> {channels[1]}" + (" as the model was trained" if as_trained else "")
-                  if channels != (None, None) else "")
-        source = f"{Path(input_path).name} -> {Path(target_path).name} (whole files{chosen}, {_settings_text(settings)})"
+        named = (f", channels {channels[0] or 1} -> {channels[1] or 1}" + (" as the model was trained" if as_trained else "")
+                 if channels != (None, None) else "")
+        source = f"{Path(input_path).name} -> {Path(target_path).name} (whole files{named}, {_settings_text(settings)})"
     else:
         meta = effect.metadata
         if "capture" not in meta:

@@ -283,6 +283,16 @@ def test_a_re_amp_file_trains_from_its_two_channels(tmp_path: Path) -> None:
     assert r2.returncode == 0, r2.stderr
     assert r2.stdout.split("ESR ")[1].split(",")[0] == r.stdout.split("ESR ")[1].split(",")[0], (r.stdout, r2.stdout)
     assert "(whole files, channels 1 -> 2 as the model was trained," in (tmp_path / "rep2" / "summary.txt").read_text()
+    # One option given, the other as trained (giving one dropped both recorded channels).
+    r3 = run("report", "m.nfx", "-o", "rep3", "--input", "reamp.wav", "--target", "reamp.wav", "--input-channel", "1",
+             cwd=tmp_path)
+    assert r3.returncode == 0 and "channels 1 -> 2 as the model was trained" in (tmp_path / "rep3" / "summary.txt").read_text()
+    # fit records them as train does (it did not: report scored a fit of 5e-7 at 0.25, a review).
+    r = run("fit", "reamp.wav", "reamp.wav", "--input-channel", "1", "--target-channel", "2", "--chain", "gain",
+            "--steps", "5", "-o", "g.nfx", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "trained on:     reamp.wav (channel 1) -> reamp.wav (channel 2)" in run("info", "g.nfx", cwd=tmp_path).stdout
+    assert neuralfx.modelfile.load(tmp_path / "g.nfx").metadata["channels"] == {"input": 1, "target": 2}
     r = run("train", "reamp.wav", "reamp.wav", "--target-channel", "3", "-o", "m.nfx", cwd=tmp_path)
     assert r.returncode == 1 and "target 'reamp.wav' has 2 channel(s): there is no channel 3" in r.stderr
     r = run("train", "reamp.wav", "reamp.wav", "-o", "m.nfx", "--max-steps", "1", cwd=tmp_path)

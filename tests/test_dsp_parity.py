@@ -440,3 +440,7 @@ def test_an_effect_says_how_long_its_echoes_sound() -> None:
                   knobs=knobs)
     assert effect_for(bound).tail_seconds == pytest.approx(688 * 0.1)  # 0.99^687 > 1e-3 > 0.99^688, at 100 ms
     assert neuralfx.load("crunch_amp").tail_seconds == 0.0
+    # At a fixed mix of 0 the output is the dry input: no echoes.
+    assert effect_for(Model([Delay(RATE, 100.0, delay_ms=10.0, feedback=0.5, mix=0.0)], RATE)).tail_seconds == 0.0
+    dry = Model([DryWet([Delay(RATE, 100.0, delay_ms=10.0, feedback=0.5, mix=1.0)], mix=0.0)], RATE)
+    assert effect_for(dry).tail_seconds == 0.0

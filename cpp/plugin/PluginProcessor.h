@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -94,10 +95,14 @@ public:
     using AudioProcessor::processBlock;
     using AudioProcessor::processBlockBypassed;
 
-    // The selected model's (Model::tail_seconds: a Delay's echoes; infinity, which JUCE tells a
-    // VST3 host as kInfiniteTail), so that a host does not stop calling the plugin on silent
-    // input while they still sound.
-    double getTailLengthSeconds() const override { return model_tail_.load(); }
+    // The selected model's (Model::tail_seconds: a Delay's echoes), so that a host does not stop
+    // calling the plugin on silent input while they still sound. JUCE hands a VST3 host the tail
+    // in samples as a 32-bit count (infinity as kInfiniteTail): longer tails are infinite there.
+    double getTailLengthSeconds() const override {
+        const double tail = model_tail_.load();
+        const double rate = getSampleRate() > 0.0 ? getSampleRate() : static_cast<double>(neuralfx::kMaxSampleRate);
+        return tail * rate < 2147483647.0 ? tail : std::numeric_limits<double>::infinity();
+    }
     bool acceptsMidi() const override { return false; }
     bool producesMidi() const override { return false; }
     juce::AudioProcessorEditor* createEditor() override { return nullptr; }

@@ -70,6 +70,8 @@ class FitResult:
     # With restarts: the validation ESR of each run, by its seed; the model is the best run's.
     tries: dict[int, float] = field(default_factory=dict)
     seed: int = 0  # the kept run's
+    # The frequencies the kept run started from where it drew them (a restart after the first).
+    start: dict[str, float] = field(default_factory=dict)
     # fit()'s arguments (steps, lr, segment, batch, warmup, seed, restarts, train, hold).
     settings: dict[str, Any] = field(default_factory=dict)
 
@@ -93,6 +95,7 @@ class FitResult:
             # A failed try's NaN as null: a model file's JSON has no NaN.
             **({"fit_tries": {str(k): v if math.isfinite(v) else None for k, v in self.tries.items()},
                 "fit_seed": self.seed} if len(self.tries) > 1 else {}),
+            **({"fit_start": self.start} if self.start else {}),
             **({"measured_delay_ms": self.measured} if self.measured else {}),
         }
 
@@ -328,8 +331,10 @@ def fit(
     depends on the segments drawn and, for an EQ, on where its frequencies start: runs after the
     first draw each fitted frequency (a parameter in Hz) log-uniform over its range from their
     seed (a shelf fitted at 739 Hz for 200 Hz from three seeds at the chain's start landed within
-    0.01 Hz from a drawn one; docs/DSP.md). A run that diverges or validates at NaN counts as
-    failed (NaN in `tries`); the fit fails only when every run does."""
+    0.01 Hz from a drawn one; docs/DSP.md). The kept run's drawn starts are in the result's
+    `start` (metadata.fit_start): `seed` alone starts at the chain's values, so giving those
+    starts repeats the run. A run that diverges or validates at NaN counts as failed (NaN in
+    `tries`); the fit fails only when every run does."""
     if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
         raise ValueError(f"restarts must be a whole number >= 1, got {restarts!r}")
     x = np.asarray(x, np.float32).reshape(-1)
@@ -376,9 +381,10 @@ def fit(
     drawn = {name: specs[name] for name in chosen if specs[name].unit == "Hz" and name not in measured}
 
     def run(run_seed: int) -> FitResult:
-        if run_seed != seed:
-            _draw_frequencies(candidates, drawn, run_seed)
-        return _fit_chosen(model, x, y, trained, steps, lr, segment, batch, settle, run_seed, rates)
+        start = _draw_frequencies(candidates, drawn, run_seed) if run_seed != seed else {}
+        result = _fit_chosen(model, x, y, trained, steps, lr, segment, batch, settle, run_seed, rates)
+        result.start = start
+        return result
 
     try:
         result = _best_run(model, range(seed, seed + restarts), run)
@@ -392,12 +398,14 @@ def fit(
             weight.requires_grad_(True)
 
 
-def _draw_frequencies(weights: dict[str, torch.Tensor], specs: dict[str, ParamSpec], seed: int) -> None:
-    """Each of `specs`' frequencies started anew, log-uniform over its range, from `seed`."""
+def _draw_frequencies(weights: dict[str, torch.Tensor], specs: dict[str, ParamSpec], seed: int) -> dict[str, float]:
+    """Each of `specs`' frequencies started anew, log-uniform over its range, from `seed`; the
+    values drawn, by name."""
     rng = np.random.default_rng(seed)
     with torch.no_grad():
         for name, spec in specs.items():
             weights[name].fill_(math.exp(rng.uniform(math.log(spec.min), math.log(spec.max))))
+    return {name: float(weights[name].detach()) for name in specs}
 
 
 def _best_run(model: Model, seeds: range, run: Callable[[int], FitResult]) -> FitResult:

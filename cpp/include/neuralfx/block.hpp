@@ -48,7 +48,9 @@ public:
     // longest any knob setting makes it; infinity where it never ends. What a host is told as the
     // plugin's tail, so that it does not stop calling it while echoes still sound. 0 for blocks
     // whose memory is short: filters, dynamics, and the networks (an amp's decay, a WaveNet's
-    // receptive field of at most a few thousand samples).
+    // receptive field of at most a few thousand samples). Summed over a chain, it is an estimate
+    // where strong feedback loops follow each other: two 10 ms Delays at feedback 0.99 in series
+    // sum to 13.76 s, and their combined echoes stay above -60 dB for 14.1 s.
     virtual double tail_samples() const { return 0.0; }
 
     // Multiply-adds per sample of one channel by the block's weights: one per entry of its linear

@@ -441,6 +441,20 @@ void tail_follows_the_model() {
     set_state(p, nfx_test::delay_model_json(10.0, 0.5));
     CHECK(p.status().rfind("ok", 0) == 0);
     CHECK(std::fabs(p.getTailLengthSeconds() - 0.1) < 1e-12);  // ten echoes of 10 ms to -60 dB
+    // 688 echoes of up to 10 s (time and feedback on knobs, up to 10 s and 0.99): 6880 s, 5.3e9
+    // samples at 768 kHz, past the 32-bit count JUCE gives a VST3 host: infinite there, as at an
+    // unknown rate.
+    std::string long_echoes = nfx_test::delay_model_json(
+        10.0, 0.0, R"(, "knobs": {"delay_ms": "time", "feedback": "repeats"})",
+        R"({"name": "time", "min": 1, "max": 10000, "default": 10, "unit": "ms"},
+           {"name": "repeats", "min": 0, "max": 0.99, "default": 0})");
+    const std::string line = "\"max_delay_ms\": 100";
+    long_echoes.replace(long_echoes.find(line), line.size(), "\"max_delay_ms\": 10000");
+    set_state(p, long_echoes);
+    CHECK(p.status().rfind("ok", 0) == 0);
+    CHECK(std::isinf(p.getTailLengthSeconds()));  // not prepared: the highest rate is assumed
+    prepare(p, 48000.0, 256);
+    CHECK(std::fabs(p.getTailLengthSeconds() - 6880.0) < 1e-6);
 }
 
 }  // namespace

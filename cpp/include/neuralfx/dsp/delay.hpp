@@ -74,8 +74,10 @@ public:
     std::unique_ptr<Block> clone() const override { return std::make_unique<Delay>(*this); }
 
     // The echoes until they fall 60 dB (a reverb's RT60), at the longest time and the strongest
-    // feedback the parameters allow: each repeat is the last one times the feedback.
+    // feedback the parameters allow: each repeat is the last one times the feedback. None at a
+    // fixed mix of 0 (the output is the dry input).
     double tail_samples() const override {
+        if (!mix_.bound() && mix_.value == 0.0) return 0.0;
         const double time = (delay_ms_.bound() ? delay_ms_.maximum : delay_ms_.value) * rate_ / 1000.0;
         const double feedback = std::fabs(feedback_.bound() ? feedback_.maximum : feedback_.value);
         if (!(feedback > 0.0)) return time;

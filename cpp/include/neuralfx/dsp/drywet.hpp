@@ -56,6 +56,7 @@ public:
         return total;
     }
     double tail_samples() const override {
+        if (!mix_.bound() && mix_.value == 0.0) return 0.0;  // the output is the dry input
         double total = 0.0;
         for (const auto& b : inner_) total += b->tail_samples();
         return total;
